@@ -1,0 +1,65 @@
+#pragma once
+// Profile: what a login remembers so later commands need only `--profile NAME`.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "devicelogin/result.hpp"
+
+namespace devicelogin {
+
+// How the client authenticates at the token endpoint when it has a secret (RFC 6749 §2.3.1).
+enum class ClientAuth { kNone, kBasic, kPost };
+
+// The endpoints one authorization server exposes.
+struct Endpoints {
+  std::string device_authorization;
+  std::string token;
+  std::string revocation;
+  std::string userinfo;
+  std::string jwks;
+};
+
+// A named login configuration. Holds no secret: a client secret is referenced by file or
+// environment variable name, and read only when a request needs it.
+struct Profile {
+  std::string name = "default";
+  std::string provider;  // "" (generic), github, google, microsoft, workos, auth0, okta, keycloak
+  std::string issuer;
+  std::string tenant;
+  std::string client_id;
+  std::string scope;
+  std::string audience;
+  Endpoints endpoints;
+  std::string client_secret_file;  // path, or empty
+  std::string client_secret_env;   // environment variable name, or empty
+  ClientAuth client_auth = ClientAuth::kBasic;
+  std::string ca_file;
+  std::string store = "file";
+};
+
+// True for names made of [A-Za-z0-9._-], 1..64 chars, not starting with '.'.
+[[nodiscard]] bool valid_profile_name(std::string_view name);
+
+// Reads and writes profiles under $XDG_CONFIG_HOME/devicelogin/profiles/NAME.json.
+class ProfileStore {
+ public:
+  // Uses the XDG directories from the environment (HOME, XDG_CONFIG_HOME).
+  [[nodiscard]] static Result<ProfileStore> from_environment();
+  explicit ProfileStore(std::string directory) : directory_(std::move(directory)) {}
+
+  // The profile, or kNotLoggedIn when it does not exist, kConfig when it is malformed.
+  [[nodiscard]] Result<Profile> load(const std::string& name) const;
+  // Writes atomically (temp file + fsync + rename), mode 0600 in a 0700 directory.
+  [[nodiscard]] Result<void> save(const Profile& profile) const;
+  // Removes the profile file; true when one existed.
+  [[nodiscard]] Result<bool> remove(const std::string& name) const;
+  // Names of every stored profile, sorted.
+  [[nodiscard]] Result<std::vector<std::string>> list() const;
+  [[nodiscard]] const std::string& directory() const { return directory_; }
+
+ private:
+  std::string directory_;
+};
+
+}  // namespace devicelogin

@@ -1,0 +1,40 @@
+#pragma once
+// TokenSet: the tokens one login produced, and a view of them that is safe to log.
+#include <optional>
+#include <string>
+
+#include "devicelogin/clock.hpp"
+#include "devicelogin/secret.hpp"
+
+namespace devicelogin {
+
+// What a token endpoint returned, normalised.
+struct TokenSet {
+  Secret access_token;
+  std::string token_type = "Bearer";
+  std::optional<long long> expires_at;  // unix seconds; from expires_in or the JWT `exp` claim
+  Secret refresh_token;                 // empty when the server issued none
+  Secret id_token;                      // empty when the server issued none
+  std::string scope;                    // granted scope, empty when not reported
+  std::string subject;                  // `sub` of the ID token (or JWT access token) when known
+  long long obtained_at = 0;            // unix seconds
+
+  // True when the access token is still valid at `now` + `min_ttl` (unknown expiry counts as valid).
+  [[nodiscard]] bool fresh_at(long long now, long long min_ttl) const {
+    return !access_token.empty() && (!expires_at || *expires_at > now + min_ttl);
+  }
+};
+
+// The safe-to-log view of a TokenSet: no secret, just facts about it.
+struct TokenInfo {
+  std::string token_type;
+  std::optional<long long> expires_at;
+  std::string scope;
+  std::string subject;
+  bool has_refresh_token = false;
+  bool has_id_token = false;
+};
+
+[[nodiscard]] TokenInfo token_info(const TokenSet& tokens);
+
+}  // namespace devicelogin

@@ -1,0 +1,171 @@
+#include "core/encoding.hpp"
+
+#include <array>
+
+#include "devicelogin/sanitize.hpp"
+
+namespace devicelogin {
+namespace {
+constexpr char kHex[] = "0123456789ABCDEF";
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+bool unreserved(unsigned char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '.' || c == '_' || c == '~';
+}
+
+constexpr std::string_view kB64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+std::string b64(std::string_view bytes, bool url) {
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  std::size_t i = 0;
+  auto at = [&](std::size_t k) { return static_cast<unsigned char>(bytes[k]); };
+  auto put = [&](unsigned v) {
+    char c = kB64[v & 63];
+    if (url && c == '+') c = '-';
+    if (url && c == '/') c = '_';
+    out.push_back(c);
+  };
+  for (; i + 3 <= bytes.size(); i += 3) {
+    unsigned v = (at(i) << 16) | (at(i + 1) << 8) | at(i + 2);
+    put(v >> 18); put(v >> 12); put(v >> 6); put(v);
+  }
+  std::size_t rest = bytes.size() - i;
+  if (rest == 1) {
+    unsigned v = at(i) << 16;
+    put(v >> 18); put(v >> 12);
+    if (!url) out += "==";
+  } else if (rest == 2) {
+    unsigned v = (at(i) << 16) | (at(i + 1) << 8);
+    put(v >> 18); put(v >> 12); put(v >> 6);
+    if (!url) out += "=";
+  }
+  return out;
+}
+}  // namespace
+
+std::string url_encode(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() * 3);
+  for (unsigned char c : text) {
+    if (unreserved(c)) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+
+std::string form_encode(const FormFields& fields) {
+  std::string out;
+  for (const auto& [name, value] : fields) {
+    if (!out.empty()) out.push_back('&');
+    out += url_encode(name);
+    out.push_back('=');
+    out += url_encode(value);
+  }
+  return out;
+}
+
+std::string url_decode(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '+') {
+      out.push_back(' ');
+    } else if (c == '%' && i + 2 < text.size() &&
+               hex_value(text[i + 1]) >= 0 && hex_value(text[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(hex_value(text[i + 1]) * 16 + hex_value(text[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+FormFields form_decode(std::string_view body) {
+  FormFields fields;
+  while (!body.empty()) {
+    auto amp = body.find('&');
+    std::string_view pair = body.substr(0, amp);
+    body = amp == std::string_view::npos ? std::string_view{} : body.substr(amp + 1);
+    if (pair.empty()) continue;
+    auto eq = pair.find('=');
+    if (eq == std::string_view::npos) {
+      fields.emplace_back(url_decode(pair), std::string{});
+    } else {
+      fields.emplace_back(url_decode(pair.substr(0, eq)), url_decode(pair.substr(eq + 1)));
+    }
+  }
+  return fields;
+}
+
+std::optional<std::string> base64url_decode(std::string_view text) {
+  while (!text.empty() && text.back() == '=') text.remove_suffix(1);
+  std::string out;
+  out.reserve(text.size() * 3 / 4);
+  unsigned buffer = 0;
+  int bits = 0;
+  for (char c : text) {
+    int v;
+    if (c >= 'A' && c <= 'Z') v = c - 'A';
+    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
+    else if (c >= '0' && c <= '9') v = c - '0' + 52;
+    else if (c == '-' || c == '+') v = 62;
+    else if (c == '_' || c == '/') v = 63;
+    else return std::nullopt;
+    buffer = (buffer << 6) | static_cast<unsigned>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((buffer >> bits) & 0xFF));
+    }
+  }
+  if (bits >= 6) return std::nullopt;  // a lone trailing character cannot encode a byte
+  return out;
+}
+
+std::string base64url_encode(std::string_view bytes) { return b64(bytes, true); }
+std::string base64_encode(std::string_view bytes) { return b64(bytes, false); }
+
+std::string ascii_lower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+std::string sanitize_text(std::string_view text) {
+  // Drops C0 controls, DEL, and the UTF-8 encodings of C1 controls (U+0080..U+009F, which some
+  // terminals treat as CSI and friends). Other bytes pass through unchanged.
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x20 || c == 0x7F) continue;
+    if (c == 0xC2 && i + 1 < text.size()) {
+      auto next = static_cast<unsigned char>(text[i + 1]);
+      if (next >= 0x80 && next <= 0x9F) {
+        ++i;
+        continue;
+      }
+    }
+    out.push_back(static_cast<char>(c));
+  }
+  return out;
+}
+
+}  // namespace devicelogin

@@ -1,0 +1,28 @@
+#pragma once
+// URL and form encoding (RFC 3986 / application/x-www-form-urlencoded) and base64url.
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace devicelogin {
+
+using FormFields = std::vector<std::pair<std::string, std::string>>;
+
+// Percent-encodes everything but RFC 3986 unreserved characters.
+[[nodiscard]] std::string url_encode(std::string_view text);
+// application/x-www-form-urlencoded body from fields (spaces as %20, which every server accepts).
+[[nodiscard]] std::string form_encode(const FormFields& fields);
+// Parses a form body; '+' is a space; malformed escapes are kept literally.
+[[nodiscard]] FormFields form_decode(std::string_view body);
+// Decodes %XX escapes and '+'.
+[[nodiscard]] std::string url_decode(std::string_view text);
+// base64url without padding (RFC 7515 §2); nullopt on bad input.
+[[nodiscard]] std::optional<std::string> base64url_decode(std::string_view text);
+[[nodiscard]] std::string base64url_encode(std::string_view bytes);
+[[nodiscard]] std::string base64_encode(std::string_view bytes);
+// Lower-cases ASCII.
+[[nodiscard]] std::string ascii_lower(std::string_view text);
+
+}  // namespace devicelogin

@@ -1,0 +1,29 @@
+#pragma once
+// Private files: 0700 directories, 0600 files, atomic replacement, refusal of unsafe permissions.
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "devicelogin/result.hpp"
+
+namespace devicelogin {
+
+// Creates `path` and missing parents with mode 0700; refuses an existing final directory that
+// group or others can write or that another user owns. kStorage on failure.
+[[nodiscard]] Result<void> ensure_private_directory(const std::string& path);
+// Writes `data` to `path` atomically: temp file (0600, same directory) + fsync + rename + fsync
+// of the directory. The temp file is removed on failure.
+[[nodiscard]] Result<void> write_file_atomically(const std::string& path, std::string_view data);
+// Reads a file that must be a regular file owned by the user and unreadable by group and others
+// (as ssh does for keys). nullopt when it does not exist; kStorage when it is unsafe or unreadable.
+// `what` names the file in messages.
+[[nodiscard]] Result<std::optional<std::string>> read_private_file(const std::string& path,
+                                                                    std::string_view what);
+// Removes a file; true when it existed.
+[[nodiscard]] Result<bool> remove_file(const std::string& path);
+// $name from the environment, or empty.
+[[nodiscard]] std::string env_or_empty(const char* name);
+// XDG base directory: $env_name when absolute, else $HOME/fallback. kConfig without HOME.
+[[nodiscard]] Result<std::string> xdg_directory(const char* env_name, std::string_view fallback);
+
+}  // namespace devicelogin
