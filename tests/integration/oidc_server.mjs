@@ -1,0 +1,225 @@
+#!/usr/bin/env node
+// A real, certified OpenID provider (the `oidc-provider` npm package, v9) configured for the
+// devicelogin integration tests: device flow, refresh-token rotation, revocation and introspection.
+//
+// Usage: node oidc_server.mjs [--device-code-ttl S] [--access-token-ttl S] [--interval S]
+//                             [--slow-down-every N] [--auto-consent]
+// Every flag may also come from the environment: OIDC_DEVICE_CODE_TTL, OIDC_ACCESS_TOKEN_TTL,
+// OIDC_INTERVAL, OIDC_SLOW_DOWN_EVERY, OIDC_AUTO_CONSENT=1. Defaults: 300, 3600, 1, 0 (never
+// slow_down), off (the consent page is shown and approve.mjs submits it, as a user would).
+//
+// It binds 127.0.0.1 on an ephemeral port and prints exactly ONE line on stdout, then serves until
+// killed (SIGTERM/SIGINT):
+//   {"issuer":"http://127.0.0.1:PORT","port":PORT,"client_id":"devicelogin-test",
+//    "introspection_client_id":"devicelogin-introspector","introspection_client_secret":"...",
+//    "test_endpoint":"http://127.0.0.1:PORT/__test/events"}
+// Diagnostics (oidc-provider's development warnings) go to stderr.
+//
+// Two things oidc-provider v9 does not do are added by one small Koa middleware, honestly:
+//  - the device authorization response gets an `interval` (RFC 8628 §3.2), the value of --interval;
+//  - with --slow-down-every N, every Nth poll of one device code that oidc-provider answered
+//    `authorization_pending` is answered `slow_down` instead (RFC 8628 §3.5). Only pending answers
+//    are replaced, so no grant is ever consumed or hidden.
+//
+// Test-only endpoint (never part of a real server): GET /__test/events returns
+//   {"device_codes":[...every device_code issued...],
+//    "polls":[{"t":<ms since epoch>,"code_index":<index in device_codes or -1>,"result":"ok"|<error>}]}
+// so a test can plant the device codes as canaries and check the client's polling cadence.
+
+import * as crypto from 'node:crypto';
+import * as http from 'node:http';
+import { parseArgs } from 'node:util';
+
+import Provider from 'oidc-provider';
+
+const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+export const TEST_CLIENT_ID = 'devicelogin-test';
+export const INTROSPECTION_CLIENT_ID = 'devicelogin-introspector';
+
+function numberOption(value, envName, fallback) {
+  const raw = value ?? process.env[envName];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < 0) {
+    process.stderr.write(`oidc_server: invalid value for ${envName}: ${raw}\n`);
+    process.exit(2);
+  }
+  return n;
+}
+
+const { values: args } = parseArgs({
+  options: {
+    'device-code-ttl': { type: 'string' },
+    'access-token-ttl': { type: 'string' },
+    interval: { type: 'string' },
+    'slow-down-every': { type: 'string' },
+    'auto-consent': { type: 'boolean' },
+  },
+});
+const settings = {
+  deviceCodeTtl: numberOption(args['device-code-ttl'], 'OIDC_DEVICE_CODE_TTL', 300),
+  accessTokenTtl: numberOption(args['access-token-ttl'], 'OIDC_ACCESS_TOKEN_TTL', 3600),
+  interval: numberOption(args.interval, 'OIDC_INTERVAL', 1),
+  slowDownEvery: numberOption(args['slow-down-every'], 'OIDC_SLOW_DOWN_EVERY', 0),
+  autoConsent: Boolean(args['auto-consent']) || process.env.OIDC_AUTO_CONSENT === '1',
+};
+
+const events = { device_codes: [], polls: [] };
+const pendingPollsByCode = new Map();
+const introspectionSecret = crypto.randomBytes(24).toString('base64url');
+
+// Bind first: the issuer must carry the port the kernel gave us.
+const server = http.createServer();
+await new Promise((resolve, reject) => {
+  server.once('error', reject);
+  server.listen(0, '127.0.0.1', resolve);
+});
+const { port } = server.address();
+const issuer = `http://127.0.0.1:${port}`;
+
+const accounts = new Map();
+function account(sub) {
+  if (!accounts.has(sub)) {
+    accounts.set(sub, {
+      accountId: sub,
+      async claims() {
+        return {
+          sub, name: `Test User ${sub}`, email: `${sub}@example.test`, email_verified: true,
+        };
+      },
+    });
+  }
+  return accounts.get(sub);
+}
+
+const provider = new Provider(issuer, {
+  clients: [
+    {
+      client_id: TEST_CLIENT_ID,
+      client_name: 'devicelogin integration tests',
+      token_endpoint_auth_method: 'none',
+      grant_types: [DEVICE_CODE_GRANT, 'refresh_token'],
+      response_types: [],
+      redirect_uris: [],
+    },
+    {
+      client_id: INTROSPECTION_CLIENT_ID,
+      client_secret: introspectionSecret,
+      token_endpoint_auth_method: 'client_secret_basic',
+      grant_types: [],
+      response_types: [],
+      redirect_uris: [],
+    },
+  ],
+  scopes: ['openid', 'profile', 'email', 'offline_access'],
+  claims: {
+    openid: ['sub'],
+    profile: ['name'],
+    email: ['email', 'email_verified'],
+  },
+  features: {
+    deviceFlow: { enabled: true },
+    revocation: { enabled: true },
+    introspection: { enabled: true },
+    devInteractions: { enabled: true },
+  },
+  // Fixed keys keep oidc-provider from warning; the values only sign test cookies.
+  cookies: { keys: [crypto.randomBytes(32).toString('hex')] },
+  ttl: {
+    DeviceCode: settings.deviceCodeTtl,
+    AccessToken: settings.accessTokenTtl,
+    IdToken: 3600,
+    Grant: 14 * 24 * 3600,
+    Session: 14 * 24 * 3600,
+    Interaction: 3600,
+    RefreshToken: 14 * 24 * 3600,
+  },
+  // Always rotate: every refresh returns a new refresh token and consumes the old one.
+  rotateRefreshToken: true,
+  // Always issue a refresh token to the test client, with or without offline_access.
+  async issueRefreshToken(ctx, client) {
+    return client.grantTypeAllowed('refresh_token');
+  },
+  async findAccount(ctx, sub) {
+    return account(sub);
+  },
+  // The devInteractions login page accepts any login. By default the consent page stays (approve.mjs
+  // submits it, as a user would); --auto-consent grants the test client what it asks for instead.
+  async loadExistingGrant(ctx) {
+    const grantId = ctx.oidc.result?.consent?.grantId
+      || ctx.oidc.session.grantIdFor(ctx.oidc.client.clientId);
+    if (grantId) return ctx.oidc.provider.Grant.find(grantId);
+    if (!settings.autoConsent || ctx.oidc.client.clientId !== TEST_CLIENT_ID
+        || !ctx.oidc.session.accountId) {
+      return undefined;
+    }
+    const grant = new ctx.oidc.provider.Grant({
+      clientId: ctx.oidc.client.clientId,
+      accountId: ctx.oidc.session.accountId,
+    });
+    grant.addOIDCScope([...ctx.oidc.requestParamScopes].join(' '));
+    await grant.save();
+    return grant;
+  },
+});
+
+provider.on('device_authorization.success', (ctx, body) => {
+  events.device_codes.push(body.device_code);
+});
+
+// RFC 8628 §3.2 interval and §3.5 slow_down, which oidc-provider v9 does not produce itself.
+provider.use(async (ctx, next) => {
+  await next();
+  const route = ctx.oidc?.route;
+  if (route === 'device_authorization' && ctx.status === 200 && ctx.body && typeof ctx.body === 'object') {
+    ctx.body = { ...ctx.body, interval: settings.interval };
+    return;
+  }
+  if (route !== 'token' || ctx.oidc?.params?.grant_type !== DEVICE_CODE_GRANT) return;
+
+  const deviceCode = ctx.oidc.params.device_code;
+  const codeIndex = events.device_codes.indexOf(deviceCode);
+  const body = ctx.body && typeof ctx.body === 'object' ? ctx.body : {};
+  let result = ctx.status === 200 ? 'ok' : (body.error ?? `http_${ctx.status}`);
+  if (result === 'authorization_pending' && settings.slowDownEvery > 0) {
+    const pending = (pendingPollsByCode.get(deviceCode) ?? 0) + 1;
+    pendingPollsByCode.set(deviceCode, pending);
+    if (pending % settings.slowDownEvery === 0) {
+      ctx.status = 400;
+      ctx.body = { error: 'slow_down', error_description: 'polling too frequently' };
+      result = 'slow_down';
+    }
+  }
+  events.polls.push({ t: Date.now(), code_index: codeIndex, result });
+});
+
+provider.on('server_error', (ctx, err) => {
+  process.stderr.write(`oidc_server: server_error: ${err?.stack ?? err}\n`);
+});
+
+const callback = provider.callback();
+server.on('request', (req, res) => {
+  if (req.url === '/__test/events' && req.method === 'GET') {
+    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+    res.end(JSON.stringify(events));
+    return;
+  }
+  callback(req, res);
+});
+
+function shutdown() {
+  server.close();
+  server.closeAllConnections?.();
+  process.exit(0);
+}
+process.on('SIGTERM', shutdown);
+process.on('SIGINT', shutdown);
+
+process.stdout.write(`${JSON.stringify({
+  issuer,
+  port,
+  client_id: TEST_CLIENT_ID,
+  introspection_client_id: INTROSPECTION_CLIENT_ID,
+  introspection_client_secret: introspectionSecret,
+  test_endpoint: `${issuer}/__test/events`,
+})}\n`);
