@@ -77,7 +77,7 @@ function firstLine(child, timeoutMs, what) {
  * kind: 'oidc-provider' | 'devserver'.
  * opts: { deviceCodeTtl, accessTokenTtl, interval (default 1), slowDownEvery, autoConsent }.
  * Resolves to { kind, issuer, clientId, scope, approve(uri, userCode, {deny}), introspect(token),
- *               deviceCodes(), polls(), supports: {introspection, deviceCodes, slowDown}, stop() }.
+ *               deviceCodes(), polls(), issued(), supports: {introspection, deviceCodes, slowDown}, stop() }.
  */
 export async function startServer(kind, opts = {}) {
   switch (kind) {
@@ -131,6 +131,7 @@ async function startOidcProvider(opts) {
     },
     async deviceCodes() { return (await events()).device_codes; },
     async polls() { return (await events()).polls; },
+    async issued() { return (await events()).issued; },
     serverStderr: () => stderr.text(),
     async stop() { await stopChild(child); },
   };
@@ -169,6 +170,7 @@ async function startDevserver(opts) {
     async introspect() { throw new Error('TODO: introspection for devserver is not implemented yet'); },
     async deviceCodes() { return []; },
     async polls() { return []; },
+    async issued() { return []; },
     serverStderr: () => stderr.text(),
     async stop() { await stopChild(child); },
   };
@@ -379,3 +381,88 @@ export async function withTimeout(promise, ms, what) {
 }
 
 export const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
+
+/**
+ * Replaces every known secret, and anything that looks like an opaque token or a JWT segment,
+ * so CLI output can be shown in a failure message.
+ */
+export function redact(text, secrets = []) {
+  let out = String(text ?? '');
+  for (const secret of secrets) {
+    if (secret) out = out.split(secret).join('[SECRET]');
+  }
+  return out.replace(/[A-Za-z0-9_\-.~+/=]{24,}/g, '[LONG-STRING]');
+}
+
+/** What to show of a finished CLI run when an assertion about it fails (secrets elided). */
+export function describeRun(args, result, secrets = []) {
+  const shownArgs = args.map((a) => redact(a, secrets)).join(' ');
+  return `devicelogin ${shownArgs} -> exit ${result.code}${result.signal ? ` (signal ${result.signal})` : ''}`
+    + `${result.timedOut ? ' TIMED OUT' : ''}\n  stderr: ${redact(result.stderr, secrets).slice(-1500)}`;
+}
+
+/**
+ * Where, if anywhere, any secret (or a 16-character piece of one) occurs in `haystack`.
+ * Returns the labels of the secrets found, never the secrets themselves.
+ * secrets: [{ label, value, pieces (default true) }]
+ */
+export function findSecrets(haystack, secrets) {
+  const found = [];
+  for (const { label, value, pieces = true } of secrets) {
+    if (!value) continue;
+    if (haystack.includes(value)) {
+      found.push(label);
+      continue;
+    }
+    if (pieces && value.length > 16) {
+      for (let i = 0; i + 16 <= value.length; i += 1) {
+        if (haystack.includes(value.slice(i, i + 16))) {
+          found.push(`${label} (a 16-character piece)`);
+          break;
+        }
+      }
+    }
+  }
+  return found;
+}
+
+/**
+ * Runs `login --json` (plus `extra` args), waits for the device_code event, approves or denies it
+ * through the server's approval pages (unless approval === 'none'), and waits for the CLI to exit.
+ * Resolves to { result, lines, deviceEvent, approval } (approval: what approve() returned).
+ */
+export async function loginWithApproval(server, home, {
+  extra = [], approval = 'approve', timeoutMs = 30000, args,
+} = {}) {
+  const loginArgv = args ?? loginArgs(server, ['--json', ...extra]);
+  const proc = startCli(loginArgv, { env: home.env });
+  proc.child.stdin.end();
+  let deviceEvent;
+  let approved;
+  try {
+    deviceEvent = await proc.waitForLine((l) => l.event === 'device_code', 15000);
+    if (approval !== 'none') {
+      const uri = deviceEvent.verification_uri_complete ?? deviceEvent.verification_uri;
+      approved = await server.approve(uri, deviceEvent.user_code, { deny: approval === 'deny' });
+    }
+  } catch (error) {
+    proc.kill();
+    const result = await proc.wait(5000);
+    throw new Error(`${error.message}\n${describeRun(loginArgv, result)}`);
+  }
+  const result = await proc.wait(timeoutMs);
+  return { result, lines: proc.lines(), deviceEvent, approval: approved, argv: loginArgv };
+}
+
+/** A TCP port on 127.0.0.1 that nothing listens on (bound, then closed). */
+export async function closedPort() {
+  const net = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}

@@ -22,7 +22,7 @@
 //    are replaced, so no grant is ever consumed or hidden.
 //
 // Test-only endpoint (never part of a real server): GET /__test/events returns
-//   {"device_codes":[...every device_code issued...],
+//   {"device_codes":[...every device_code issued...], "issued":[<ms since epoch of each>],
 //    "polls":[{"t":<ms since epoch>,"code_index":<index in device_codes or -1>,"result":"ok"|<error>}]}
 // so a test can plant the device codes as canaries and check the client's polling cadence.
 
@@ -64,7 +64,7 @@ const settings = {
   autoConsent: Boolean(args['auto-consent']) || process.env.OIDC_AUTO_CONSENT === '1',
 };
 
-const events = { device_codes: [], polls: [] };
+const events = { device_codes: [], issued: [], polls: [] };
 const pendingPollsByCode = new Map();
 const introspectionSecret = crypto.randomBytes(24).toString('base64url');
 
@@ -165,6 +165,7 @@ const provider = new Provider(issuer, {
 
 provider.on('device_authorization.success', (ctx, body) => {
   events.device_codes.push(body.device_code);
+  events.issued.push(Date.now());
 });
 
 // RFC 8628 §3.2 interval and §3.5 slow_down, which oidc-provider v9 does not produce itself.
