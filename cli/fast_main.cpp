@@ -1,1 +1,108 @@
-int main(){return 0;}
+// The `devicelogin` executable. It serves `devicelogin token` with a fresh cached token itself,
+// linking only core + store (no libcurl, no OpenSSL, no D-Bus), and hands every other case to
+// the full CLI in the devicelogin-cli plugin. The fast path only ever prints a token or falls
+// through: every error, refresh and message is the plugin's job, so there is one behaviour.
+#include <dlfcn.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "devicelogin/profile.hpp"
+#include "devicelogin/token_store.hpp"
+
+namespace {
+
+using namespace devicelogin;
+
+// Before any secret is read: no core dumps, not ptrace-attachable by other same-user processes.
+void harden_process() {
+  rlimit no_core{0, 0};
+  ::setrlimit(RLIMIT_CORE, &no_core);
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
+bool write_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+// `token [--profile NAME] [--min-ttl SECONDS]` with a fresh token in a fast store: prints it and
+// returns 0. Anything else (other flags, no profile, expiring token, any error): nullopt.
+std::optional<int> try_fast_token(int argc, char** argv) {
+  std::string profile_name = "default";
+  long long min_ttl = 60;
+  for (int i = 2; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    std::string_view value;
+    auto take = [&](std::string_view flag) {
+      if (arg == flag && i + 1 < argc) {
+        value = argv[++i];
+        return true;
+      }
+      if (arg.size() > flag.size() + 1 && arg.starts_with(flag) && arg[flag.size()] == '=') {
+        value = arg.substr(flag.size() + 1);
+        return true;
+      }
+      return false;
+    };
+    if (take("--profile")) {
+      profile_name = value;
+    } else if (take("--min-ttl")) {
+      auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), min_ttl);
+      if (ec != std::errc{} || end != value.data() + value.size() || min_ttl < 0) return std::nullopt;
+    } else {
+      return std::nullopt;
+    }
+  }
+  auto profiles = ProfileStore::from_environment();
+  if (!profiles) return std::nullopt;
+  auto profile = profiles->load(profile_name);
+  if (!profile || profile->store != "file") return std::nullopt;
+  auto store = open_token_store(profile->store);
+  if (!store) return std::nullopt;
+  auto tokens = (*store)->load(profile_name);
+  if (!tokens || !*tokens) return std::nullopt;
+  if (!(*tokens)->fresh_at(static_cast<long long>(std::time(nullptr)), min_ttl)) return std::nullopt;
+  std::string line = (*tokens)->access_token.reveal() + "\n";
+  bool written = write_all(STDOUT_FILENO, line);
+  wipe_string(line);
+  return written ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  harden_process();
+  if (argc >= 2 && std::strcmp(argv[1], "token") == 0) {
+    if (auto code = try_fast_token(argc, argv)) return *code;
+  }
+  // Found through this executable's RUNPATH ($ORIGIN in the build tree, ../lib/devicelogin when
+  // installed); never through an environment variable, which would be a code-injection door.
+  void* plugin = ::dlopen("devicelogin-cli.so", RTLD_NOW | RTLD_LOCAL);
+  if (plugin == nullptr) {
+    std::fprintf(stderr, "devicelogin: cannot load its command module devicelogin-cli.so: %s; reinstall devicelogin\n",
+                 ::dlerror());
+    return 1;
+  }
+  using Entry = int (*)(int, char**);
+  auto entry = reinterpret_cast<Entry>(::dlsym(plugin, "devicelogin_cli_main"));
+  if (entry == nullptr) {
+    std::fprintf(stderr, "devicelogin: devicelogin-cli.so is not a devicelogin command module; reinstall devicelogin\n");
+    return 1;
+  }
+  return entry(argc, argv);
+}

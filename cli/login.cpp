@@ -1,1 +1,206 @@
+#include <fcntl.h>
+#include <qrencode.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
 #include "commands.hpp"
+#include "core/fs.hpp"
+#include "output.hpp"
+
+extern char** environ;
+
+namespace devicelogin::cli {
+namespace {
+
+struct LoginArgs {
+  LoginSettings settings;
+  bool no_browser = false;
+  bool no_qr = false;
+  bool json = false;
+  bool verbose = false;
+};
+
+// A QR code drawn with half blocks, two module rows per text line, light modules as blocks so
+// that it scans on the usual dark terminal background. Empty when encoding fails.
+std::string render_qr(const std::string& text) {
+  QRcode* code = QRcode_encodeString(text.c_str(), 0, QR_ECLEVEL_L, QR_MODE_8, 1);
+  if (code == nullptr) return {};
+  const int size = code->width;
+  constexpr int kQuiet = 2;
+  auto dark = [&](int x, int y) {
+    if (x < 0 || y < 0 || x >= size || y >= size) return false;
+    return (code->data[y * size + x] & 1) != 0;
+  };
+  std::string out;
+  for (int y = -kQuiet; y < size + kQuiet; y += 2) {
+    out += "    ";
+    for (int x = -kQuiet; x < size + kQuiet; ++x) {
+      bool top_light = !dark(x, y);
+      bool bottom_light = y + 1 < size + kQuiet ? !dark(x, y + 1) : false;
+      if (top_light && bottom_light) out += "\u2588";
+      else if (top_light) out += "\u2580";
+      else if (bottom_light) out += "\u2584";
+      else out += " ";
+    }
+    out += "\n";
+  }
+  QRcode_free(code);
+  return out;
+}
+
+bool has_display() {
+  return !env_or_empty("DISPLAY").empty() || !env_or_empty("WAYLAND_DISPLAY").empty();
+}
+
+// xdg-open with an argv (no shell), its output discarded; best effort, never waited for long.
+void open_browser(const std::string& url) {
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+  std::string program = "xdg-open";
+  std::string argument = url;
+  char* argv[] = {program.data(), argument.data(), nullptr};
+  pid_t pid = 0;
+  if (posix_spawnp(&pid, "xdg-open", &actions, nullptr, argv, environ) == 0) {
+    // xdg-open returns once the browser is launched; reap it so no zombie is left.
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+  }
+  posix_spawn_file_actions_destroy(&actions);
+}
+
+std::string minutes_seconds(long long seconds) {
+  if (seconds < 0) seconds = 0;
+  std::string secs = std::to_string(seconds % 60);
+  return std::to_string(seconds / 60) + ":" + (secs.size() < 2 ? "0" + secs : secs);
+}
+
+int run_login(LoginArgs& args) {
+  const bool interactive_stderr = ::isatty(STDERR_FILENO) == 1;
+  auto fail_with = [&](const Error& error) {
+    if (args.json) {
+      emit_json({{"event", "error"},
+                 {"error", error.oauth_error.empty() ? error_code_name(error.code) : error.oauth_error},
+                 {"message", sanitize_text(error.message)}});
+    }
+    return report_error("login", error);
+  };
+  const bool wants_new_settings = !args.settings.issuer.empty() || !args.settings.provider.empty() ||
+                                  !args.settings.endpoints.device_authorization.empty() ||
+                                  !args.settings.endpoints.token.empty();
+  auto profiles = ProfileStore::from_environment();
+  if (!profiles) return fail_with(profiles.error());
+
+  Profile profile;
+  std::unique_ptr<HttpClient> http;
+  if (!wants_new_settings) {
+    // `devicelogin login --profile work`: sign in again with what the profile remembers.
+    auto saved = profiles->load(args.settings.profile);
+    if (!saved) {
+      if (saved.error().code == ErrorCode::kNotLoggedIn) {
+        return fail_with(Error{ErrorCode::kUsage,
+                               "no saved profile \"" + args.settings.profile + "\": give --issuer URL or --provider NAME, and --client-id ID",
+                               "", 0});
+      }
+      return fail_with(saved.error());
+    }
+    profile = std::move(*saved);
+    if (!args.settings.client_id.empty()) profile.client_id = args.settings.client_id;
+    if (!args.settings.scope.empty()) profile.scope = args.settings.scope;
+    http = make_http(profile.ca_file, args.verbose);
+  } else {
+    http = make_http(args.settings.ca_file, args.verbose);
+    auto prepared = prepare_profile(args.settings, *http);
+    if (!prepared) return fail_with(prepared.error());
+    profile = std::move(*prepared);
+  }
+  auto store = open_token_store(profile.store);
+  if (!store) return fail_with(store.error());
+
+  install_stop_signals();
+  SystemClock clock;
+  Session session(profile, std::move(*store), *http, clock);
+  LoginObserver observer;
+  observer.on_code = [&](const DeviceCodePrompt& prompt) {
+    if (args.json) {
+      emit_json({{"event", "device_code"},
+                 {"user_code", prompt.user_code},
+                 {"verification_uri", prompt.verification_uri},
+                 {"verification_uri_complete", string_or_null(prompt.verification_uri_complete)},
+                 {"expires_in", prompt.expires_in},
+                 {"interval", prompt.interval}});
+    }
+    if (!prompt.message.empty()) say(prompt.message);
+    say("To sign in, open " + prompt.verification_uri + " in a browser and enter the code:\n\n    " +
+        prompt.user_code + "\n");
+    if (!prompt.verification_uri_complete.empty()) {
+      say("Or open " + prompt.verification_uri_complete + " (check that it shows the code " + prompt.user_code + ").");
+    }
+    const std::string& link =
+        prompt.verification_uri_complete.empty() ? prompt.verification_uri : prompt.verification_uri_complete;
+    if (!args.no_qr && interactive_stderr) {
+      std::string qr = render_qr(link);
+      if (!qr.empty()) say("\n" + qr);
+    }
+    if (!args.no_browser && has_display()) {
+      say("Opening your browser...");
+      open_browser(link);
+    }
+    say("The code expires in " + minutes_seconds(prompt.expires_in) + ". Waiting for approval (Ctrl-C cancels)...");
+  };
+  observer.on_waiting = [&](long long seconds_left) {
+    if (interactive_stderr && !args.json) {
+      std::string line = "\r\x1b[2KWaiting for approval... code expires in " + minutes_seconds(seconds_left);
+      std::fwrite(line.data(), 1, line.size(), stderr);
+      std::fflush(stderr);
+    }
+  };
+  auto info = session.login(observer);
+  if (interactive_stderr && !args.json) std::fputs("\r\x1b[2K", stderr);
+  if (!info) return fail_with(info.error());
+  if (auto saved = profiles->save(profile); !saved) return fail_with(saved.error());
+  if (args.json) {
+    emit_json({{"event", "authorized"},
+               {"profile", profile.name},
+               {"expires_at", info->expires_at ? nlohmann::json(*info->expires_at) : nlohmann::json(nullptr)},
+               {"scope", string_or_null(info->scope)},
+               {"subject", string_or_null(info->subject)}});
+  }
+  std::string who = info->subject.empty() ? "" : " as " + info->subject;
+  say("Signed in" + who + " (profile " + profile.name + "). Access token expires " + describe_expiry(info->expires_at) +
+      ". Get it with: devicelogin token" + (profile.name == "default" ? "" : " --profile " + profile.name));
+  return 0;
+}
+
+}  // namespace
+
+void setup_login(CLI::App& app, int& exit_code) {
+  auto args = std::make_shared<LoginArgs>();
+  CLI::App* cmd = app.add_subcommand("login", "Sign in with the device flow and store the tokens");
+  auto& s = args->settings;
+  cmd->add_option("--profile", s.profile, "Profile name (default: default)");
+  cmd->add_option("--issuer", s.issuer, "Authorization server issuer URL (discovery)");
+  cmd->add_option("--provider", s.provider, "Preset: github, google, microsoft, workos, auth0, okta, keycloak");
+  cmd->add_option("--tenant", s.tenant, "Microsoft Entra tenant (default: organizations)");
+  cmd->add_option("--client-id", s.client_id, "OAuth client id");
+  cmd->add_option("--scope", s.scope, "Space-separated scopes");
+  cmd->add_option("--audience", s.audience, "API audience (Auth0)");
+  cmd->add_option("--client-secret-file", s.client_secret_file,
+                  "File holding the client secret (mode 0600); or set DEVICELOGIN_CLIENT_SECRET");
+  cmd->add_option("--device-authorization-endpoint", s.endpoints.device_authorization, "Override the endpoint");
+  cmd->add_option("--token-endpoint", s.endpoints.token, "Override the endpoint");
+  cmd->add_option("--revocation-endpoint", s.endpoints.revocation, "Override the endpoint");
+  cmd->add_option("--ca-file", s.ca_file, "Extra CA bundle (PEM) for TLS verification");
+  cmd->add_flag("--no-browser", args->no_browser, "Do not open a browser");
+  cmd->add_flag("--no-qr", args->no_qr, "Do not draw the QR code");
+  cmd->add_flag("--json", args->json, "JSON lines on stdout");
+  cmd->add_flag("--verbose", args->verbose, "Redacted HTTP trace on stderr");
+  cmd->callback([args, &exit_code] { exit_code = run_login(*args); });
+}
+
+}  // namespace devicelogin::cli

@@ -1,1 +1,43 @@
+// The full CLI, loaded by the `devicelogin` executable for everything but the token fast path.
+#include <cstdio>
+
 #include "commands.hpp"
+#include "output.hpp"
+
+extern "C" __attribute__((visibility("default"))) int devicelogin_cli_main(int argc, char** argv) {
+  using namespace devicelogin::cli;
+  CLI::App app{"devicelogin: sign in from the terminal with the OAuth 2.0 Device Authorization Grant (RFC 8628)\n"
+               "and keep the tokens safe. Exit codes: 0 ok, 1 other failure, 2 usage or configuration,\n"
+               "3 access denied, 4 device code expired, 5 not logged in or re-login required,\n"
+               "6 network or server error, 7 storage error, 130 cancelled.",
+               "devicelogin"};
+  app.set_version_flag("--version", std::string("devicelogin ") + DEVICELOGIN_VERSION);
+  app.require_subcommand(1);
+  int exit_code = 0;
+  setup_login(app, exit_code);
+  setup_status(app, exit_code);
+  setup_token(app, exit_code);
+  setup_refresh(app, exit_code);
+  setup_logout(app, exit_code);
+  setup_serve(app, exit_code);
+  setup_demo(app, exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    // One line naming the problem; usage errors exit 2.
+    std::string message = e.what();
+    if (message.empty()) message = "invalid arguments";
+    say("devicelogin: " + message + " (see: devicelogin --help)");
+    return 2;
+  } catch (const std::exception& e) {
+    say(std::string("devicelogin: internal error: ") + e.what());
+    return 1;
+  }
+  return exit_code;
+}

@@ -1,1 +1,50 @@
 #include "commands.hpp"
+#include "output.hpp"
+
+namespace devicelogin::cli {
+namespace {
+
+struct RefreshArgs {
+  std::string profile = "default";
+  bool json = false;
+  bool verbose = false;
+};
+
+int run_refresh(const RefreshArgs& args) {
+  auto opened = open_profile(args.profile);
+  if (!opened) return report_error("refresh", opened.error());
+  auto http = make_http(opened->profile.ca_file, args.verbose);
+  SystemClock clock;
+  Session session(std::move(opened->profile), std::move(opened->store), *http, clock);
+  auto info = session.refresh();
+  if (!info) {
+    if (args.json) {
+      emit_json({{"refreshed", false},
+                 {"error", info.error().oauth_error.empty() ? error_code_name(info.error().code) : info.error().oauth_error},
+                 {"message", sanitize_text(info.error().message)}});
+    }
+    return report_error("refresh", info.error());
+  }
+  if (args.json) {
+    emit_json({{"refreshed", true},
+               {"profile", args.profile},
+               {"expires_at", info->expires_at ? nlohmann::json(*info->expires_at) : nlohmann::json(nullptr)},
+               {"scope", string_or_null(info->scope)},
+               {"subject", string_or_null(info->subject)}});
+  }
+  say("Refreshed (profile " + args.profile + "). Access token expires " + describe_expiry(info->expires_at) + ".");
+  return 0;
+}
+
+}  // namespace
+
+void setup_refresh(CLI::App& app, int& exit_code) {
+  auto args = std::make_shared<RefreshArgs>();
+  CLI::App* cmd = app.add_subcommand("refresh", "Refresh the tokens now");
+  cmd->add_option("--profile", args->profile, "Profile name (default: default)");
+  cmd->add_flag("--json", args->json, "JSON on stdout");
+  cmd->add_flag("--verbose", args->verbose, "Redacted HTTP trace on stderr");
+  cmd->callback([args, &exit_code] { exit_code = run_refresh(*args); });
+}
+
+}  // namespace devicelogin::cli

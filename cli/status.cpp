@@ -1,1 +1,61 @@
 #include "commands.hpp"
+#include "output.hpp"
+
+namespace devicelogin::cli {
+namespace {
+
+struct StatusArgs {
+  std::string profile = "default";
+  bool json = false;
+};
+
+int run_status(const StatusArgs& args) {
+  auto opened = open_profile(args.profile);
+  if (!opened) {
+    if (opened.error().code == ErrorCode::kNotLoggedIn && args.json) {
+      emit_json({{"profile", args.profile}, {"issuer", nullptr}, {"logged_in", false}, {"expires_at", nullptr},
+                 {"scope", nullptr}, {"subject", nullptr}, {"store", nullptr}});
+    }
+    return report_error("status", opened.error());
+  }
+  auto loaded = opened->store->load(args.profile);
+  if (!loaded) return report_error("status", loaded.error());
+  std::optional<TokenInfo> info;
+  if (*loaded) info = token_info(**loaded);
+  const std::string store_name = opened->store->name();
+  if (args.json) {
+    emit_json({{"profile", args.profile},
+               {"issuer", string_or_null(opened->profile.issuer)},
+               {"logged_in", info.has_value()},
+               {"expires_at", info && info->expires_at ? nlohmann::json(*info->expires_at) : nlohmann::json(nullptr)},
+               {"scope", info ? string_or_null(info->scope) : nlohmann::json(nullptr)},
+               {"subject", info ? string_or_null(info->subject) : nlohmann::json(nullptr)},
+               {"store", store_name}});
+  } else {
+    say("Profile:  " + args.profile);
+    say("Issuer:   " + (opened->profile.issuer.empty() ? std::string("(none)") : opened->profile.issuer));
+    say("Client:   " + opened->profile.client_id);
+    say("Store:    " + store_name + " (" + opened->store->location(args.profile) + ")");
+    if (info) {
+      say("Status:   logged in" + (info->subject.empty() ? std::string() : " as " + info->subject));
+      say("Expires:  " + describe_expiry(info->expires_at));
+      say("Scope:    " + (info->scope.empty() ? std::string("(not reported)") : info->scope));
+      say(std::string("Refresh:  ") + (info->has_refresh_token ? "yes" : "no (re-login when the token expires)"));
+    } else {
+      say("Status:   not logged in; run: devicelogin login --profile " + args.profile);
+    }
+  }
+  return info ? 0 : exit_code_for(ErrorCode::kNotLoggedIn);
+}
+
+}  // namespace
+
+void setup_status(CLI::App& app, int& exit_code) {
+  auto args = std::make_shared<StatusArgs>();
+  CLI::App* cmd = app.add_subcommand("status", "Show whether a profile is signed in (exit 5 when not)");
+  cmd->add_option("--profile", args->profile, "Profile name (default: default)");
+  cmd->add_flag("--json", args->json, "JSON on stdout");
+  cmd->callback([args, &exit_code] { exit_code = run_status(*args); });
+}
+
+}  // namespace devicelogin::cli

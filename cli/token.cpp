@@ -1,1 +1,47 @@
+#include <unistd.h>
+
 #include "commands.hpp"
+#include "output.hpp"
+
+namespace devicelogin::cli {
+namespace {
+
+struct TokenArgs {
+  std::string profile = "default";
+  long long min_ttl = 60;
+  bool verbose = false;
+};
+
+int run_token(const TokenArgs& args) {
+  if (args.min_ttl < 0) return report_error("token", Error{ErrorCode::kUsage, "--min-ttl must be 0 or more seconds", "", 0});
+  auto opened = open_profile(args.profile);
+  if (!opened) return report_error("token", opened.error());
+  auto http = make_http(opened->profile.ca_file, args.verbose);
+  SystemClock clock;
+  Session session(std::move(opened->profile), std::move(opened->store), *http, clock);
+  auto token = session.access_token(args.min_ttl);
+  if (!token) return report_error("token", token.error());
+  // The one place a token is printed: stdout, nothing else on it.
+  std::string line = token->reveal() + "\n";
+  std::size_t done = 0;
+  while (done < line.size()) {
+    ssize_t n = ::write(STDOUT_FILENO, line.data() + done, line.size() - done);
+    if (n <= 0) break;
+    done += static_cast<std::size_t>(n);
+  }
+  wipe_string(line);
+  return done > 0 ? 0 : 1;
+}
+
+}  // namespace
+
+void setup_token(CLI::App& app, int& exit_code) {
+  auto args = std::make_shared<TokenArgs>();
+  CLI::App* cmd = app.add_subcommand("token", "Print a valid access token on stdout, refreshing it first if needed");
+  cmd->add_option("--profile", args->profile, "Profile name (default: default)");
+  cmd->add_option("--min-ttl", args->min_ttl, "Refresh when the token expires within this many seconds (default 60)");
+  cmd->add_flag("--verbose", args->verbose, "Redacted HTTP trace on stderr");
+  cmd->callback([args, &exit_code] { exit_code = run_token(*args); });
+}
+
+}  // namespace devicelogin::cli

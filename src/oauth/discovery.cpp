@@ -1,1 +1,81 @@
-// placeholder
+#include "oauth/discovery.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "devicelogin/sanitize.hpp"
+
+namespace devicelogin::oauth {
+namespace {
+
+using json = nlohmann::json;
+
+std::string without_trailing_slash(std::string text) {
+  while (!text.empty() && text.back() == '/') text.pop_back();
+  return text;
+}
+
+std::string string_member(const json& doc, const char* name) {
+  auto it = doc.find(name);
+  if (it == doc.end() || !it->is_string()) return {};
+  return sanitize_text(it->get<std::string>());
+}
+
+}  // namespace
+
+std::pair<std::string, std::string> metadata_urls(const std::string& issuer) {
+  std::string base = without_trailing_slash(issuer);
+  std::string oidc = base + "/.well-known/openid-configuration";
+  // RFC 8414 §3.1: the well-known segment goes between the host and the issuer's path.
+  std::string rfc8414;
+  auto scheme_end = base.find("://");
+  auto path_start = scheme_end == std::string::npos ? std::string::npos : base.find('/', scheme_end + 3);
+  if (path_start == std::string::npos) {
+    rfc8414 = base + "/.well-known/oauth-authorization-server";
+  } else {
+    rfc8414 = base.substr(0, path_start) + "/.well-known/oauth-authorization-server" + base.substr(path_start);
+  }
+  return {oidc, rfc8414};
+}
+
+Result<ServerMetadata> discover(HttpClient& http, const std::string& issuer) {
+  if (auto policy = check_url_policy(issuer, "the issuer"); !policy) return std::unexpected(policy.error());
+  auto [oidc_url, rfc8414_url] = metadata_urls(issuer);
+  Error last_error;
+  for (const std::string& url : {oidc_url, rfc8414_url}) {
+    HttpRequest request;
+    request.method = "GET";
+    request.url = url;
+    request.headers = {{"Accept", "application/json"}};
+    auto response = http.send(request);
+    if (!response) return std::unexpected(response.error());
+    if (response->status == 404 || response->status == 400 || response->status == 405) {
+      last_error = Error{ErrorCode::kConfig, "no discovery document at " + url, "", response->status};
+      continue;
+    }
+    if (response->status != 200) {
+      return fail(ErrorCode::kServer, "discovery at " + url + " answered HTTP " + std::to_string(response->status),
+                  "", response->status);
+    }
+    json doc = json::parse(response->body.reveal(), nullptr, false);
+    if (doc.is_discarded() || !doc.is_object()) {
+      return fail(ErrorCode::kServer, "discovery document at " + url + " is not a JSON object");
+    }
+    ServerMetadata metadata;
+    metadata.issuer = string_member(doc, "issuer");
+    if (without_trailing_slash(metadata.issuer) != without_trailing_slash(issuer)) {
+      // RFC 8414 §3.3 / OIDC Discovery §4.3: a mismatch means the document is not this issuer's.
+      return fail(ErrorCode::kConfig, "the discovery document at " + url + " names issuer \"" + metadata.issuer +
+                                          "\", not the requested \"" + issuer + "\"");
+    }
+    metadata.endpoints.device_authorization = string_member(doc, "device_authorization_endpoint");
+    metadata.endpoints.token = string_member(doc, "token_endpoint");
+    metadata.endpoints.revocation = string_member(doc, "revocation_endpoint");
+    metadata.endpoints.userinfo = string_member(doc, "userinfo_endpoint");
+    metadata.endpoints.jwks = string_member(doc, "jwks_uri");
+    return metadata;
+  }
+  last_error.message = "no discovery document for " + issuer + " (tried " + oidc_url + " and " + rfc8414_url + ")";
+  return std::unexpected(last_error);
+}
+
+}  // namespace devicelogin::oauth

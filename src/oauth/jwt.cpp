@@ -1,1 +1,1 @@
-// placeholder
+// ID token validation arrives with the token lifecycle issue.

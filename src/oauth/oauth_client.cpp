@@ -1,1 +1,117 @@
-// placeholder
+#include "oauth/oauth_client.hpp"
+
+#include "core/fs.hpp"
+#include "oauth/providers.hpp"
+
+namespace devicelogin::oauth {
+namespace {
+
+// Trims one trailing newline (files written by `echo`) without touching other whitespace.
+void trim_line_end(std::string& text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+}
+
+}  // namespace
+
+Result<Secret> read_client_secret(const Profile& profile) {
+  if (!profile.client_secret_file.empty()) {
+    auto content = read_private_file(profile.client_secret_file, "client secret file");
+    if (!content) return std::unexpected(content.error());
+    if (!*content) {
+      return fail(ErrorCode::kConfig, "client secret file " + profile.client_secret_file + " does not exist");
+    }
+    std::string text = std::move(**content);
+    trim_line_end(text);
+    if (text.empty()) return fail(ErrorCode::kConfig, "client secret file " + profile.client_secret_file + " is empty");
+    return Secret(std::move(text));
+  }
+  if (!profile.client_secret_env.empty()) {
+    std::string value = env_or_empty(profile.client_secret_env.c_str());
+    if (value.empty()) {
+      return fail(ErrorCode::kConfig, "the client secret variable " + profile.client_secret_env +
+                                          " is not set (this profile was created with it)");
+    }
+    return Secret(std::move(value));
+  }
+  return Secret{};
+}
+
+Result<HttpRequest> OAuthClient::form_request(const std::string& url, std::string_view what, FormFields fields) {
+  if (url.empty()) return fail(ErrorCode::kConfig, "the profile has no " + std::string(what));
+  if (auto policy = check_url_policy(url, what); !policy) return std::unexpected(policy.error());
+  auto secret = read_client_secret(profile_);
+  if (!secret) return std::unexpected(secret.error());
+  if (secret->empty() && quirks_for(profile_.provider).requires_client_secret) {
+    return fail(ErrorCode::kConfig, profile_.provider +
+                                        " requires a client secret: pass --client-secret-file FILE or set "
+                                        "DEVICELOGIN_CLIENT_SECRET");
+  }
+  HttpRequest request;
+  request.method = "POST";
+  request.url = url;
+  request.headers = {{"Content-Type", "application/x-www-form-urlencoded"}, {"Accept", "application/json"}};
+  if (!secret->empty() && profile_.client_auth == ClientAuth::kBasic) {
+    // RFC 6749 §2.3.1: client id and secret are form-urlencoded before base64.
+    std::string credentials = url_encode(profile_.client_id) + ":" + url_encode(secret->reveal());
+    request.headers.emplace_back("Authorization", "Basic " + base64_encode(credentials));
+    wipe_string(credentials);
+  } else {
+    fields.emplace_back("client_id", profile_.client_id);
+    if (!secret->empty()) fields.emplace_back("client_secret", secret->reveal());
+  }
+  std::string body = form_encode(fields);
+  for (auto& field : fields) wipe_string(field.second);
+  request.body = Secret(std::move(body));
+  return request;
+}
+
+Result<DeviceAuthorization> OAuthClient::request_device_code() {
+  FormFields fields;
+  if (!profile_.scope.empty()) fields.emplace_back("scope", profile_.scope);
+  if (!profile_.audience.empty()) fields.emplace_back("audience", profile_.audience);
+  auto request = form_request(profile_.endpoints.device_authorization, "device authorization endpoint", std::move(fields));
+  if (!request) return std::unexpected(request.error());
+  auto response = http_.send(*request);
+  if (!response) return std::unexpected(response.error());
+  return parse_device_authorization(*response);
+}
+
+Result<TokenReply> OAuthClient::token_request(FormFields fields, long long now) {
+  auto request = form_request(profile_.endpoints.token, "token endpoint", std::move(fields));
+  if (!request) return std::unexpected(request.error());
+  auto response = http_.send(*request);
+  if (!response) return std::unexpected(response.error());
+  return parse_token_reply(*response, now);
+}
+
+Result<TokenReply> OAuthClient::poll_token(const Secret& device_code, long long now) {
+  // RFC 8628 §3.4.
+  return token_request({{"grant_type", std::string(kDeviceCodeGrant)}, {"device_code", device_code.reveal()}}, now);
+}
+
+Result<TokenReply> OAuthClient::refresh(const Secret& refresh_token, long long now) {
+  // RFC 6749 §6. The scope is omitted: the server then grants the original scope.
+  return token_request({{"grant_type", "refresh_token"}, {"refresh_token", refresh_token.reveal()}}, now);
+}
+
+Result<void> OAuthClient::revoke(const Secret& token, std::string_view token_type_hint) {
+  if (profile_.endpoints.revocation.empty()) {
+    return fail(ErrorCode::kConfig, "the server has no revocation endpoint");
+  }
+  auto request = form_request(profile_.endpoints.revocation, "revocation endpoint",
+                              {{"token", token.reveal()}, {"token_type_hint", std::string(token_type_hint)}});
+  if (!request) return std::unexpected(request.error());
+  auto response = http_.send(*request);
+  if (!response) return std::unexpected(response.error());
+  // RFC 7009 §2.2: 200 means revoked (or already invalid); anything else is a failure.
+  if (response->status == 200) return {};
+  auto reply = parse_token_reply(*response, 0);
+  if (reply && reply->kind == TokenReply::Kind::kError) {
+    return fail(ErrorCode::kProtocol, "revocation refused: " + describe_oauth_error(reply->error),
+                reply->error.error, response->status);
+  }
+  return fail(ErrorCode::kServer, "revocation endpoint answered HTTP " + std::to_string(response->status), "",
+              response->status);
+}
+
+}  // namespace devicelogin::oauth

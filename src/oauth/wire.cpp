@@ -1,1 +1,215 @@
-// placeholder
+#include "oauth/wire.hpp"
+
+#include <charconv>
+#include <nlohmann/json.hpp>
+
+#include "core/encoding.hpp"
+#include "devicelogin/sanitize.hpp"
+
+namespace devicelogin::oauth {
+namespace {
+
+using json = nlohmann::json;
+
+// A response body as a flat map of fields: a JSON object, or a form-encoded body (GitHub
+// answers form-encoded unless asked for JSON). Nested JSON values stay available as JSON.
+struct Fields {
+  json object = json::object();
+  bool parsed = false;
+
+  [[nodiscard]] bool has(const char* name) const { return object.contains(name) && !object[name].is_null(); }
+  [[nodiscard]] std::optional<std::string> string(const char* name) const {
+    if (!has(name) || !object[name].is_string()) return std::nullopt;
+    return object[name].get<std::string>();
+  }
+  // A non-negative integer given as a JSON number or a numeric string (some servers quote it).
+  [[nodiscard]] std::optional<long long> integer(const char* name) const {
+    if (!has(name)) return std::nullopt;
+    const json& value = object[name];
+    if (value.is_number_integer()) {
+      auto v = value.get<long long>();
+      return v >= 0 ? std::optional<long long>(v) : std::nullopt;
+    }
+    if (value.is_number_float()) {
+      double v = value.get<double>();
+      if (v >= 0 && v < 1e12) return static_cast<long long>(v);
+      return std::nullopt;
+    }
+    if (value.is_string()) {
+      const auto& s = value.get_ref<const std::string&>();
+      long long v = 0;
+      auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+      if (ec == std::errc{} && end == s.data() + s.size() && v >= 0) return v;
+    }
+    return std::nullopt;
+  }
+};
+
+Fields parse_fields(const Secret& body) {
+  Fields fields;
+  const std::string& text = body.reveal();
+  json parsed = json::parse(text, nullptr, false);
+  if (!parsed.is_discarded()) {
+    if (parsed.is_object()) {
+      fields.object = std::move(parsed);
+      fields.parsed = true;
+    }
+    return fields;
+  }
+  if (text.find('=') != std::string::npos && text.find('{') == std::string::npos) {
+    for (auto& [name, value] : form_decode(text)) {
+      fields.object[name] = value;
+      wipe_string(value);
+    }
+    fields.parsed = true;
+  }
+  return fields;
+}
+
+std::optional<OAuthError> oauth_error_of(const Fields& fields) {
+  auto error = fields.string("error");
+  if (!error || error->empty()) return std::nullopt;
+  OAuthError out;
+  out.error = sanitize_text(*error);
+  out.description = sanitize_text(fields.string("error_description").value_or(""));
+  out.interval = fields.integer("interval");
+  return out;
+}
+
+std::optional<long long> retry_after_seconds(const HttpResponse& response) {
+  std::string value = response.header("retry-after");
+  long long seconds = 0;
+  auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
+  if (ec != std::errc{} || end != value.data() + value.size() || seconds < 0) return std::nullopt;
+  return std::min<long long>(seconds, 3600);
+}
+
+}  // namespace
+
+std::optional<std::string> unverified_jwt_claims_json(std::string_view token) {
+  auto first = token.find('.');
+  if (first == std::string_view::npos) return std::nullopt;
+  auto second = token.find('.', first + 1);
+  if (second == std::string_view::npos || token.find('.', second + 1) != std::string_view::npos) {
+    return std::nullopt;
+  }
+  auto payload = base64url_decode(token.substr(first + 1, second - first - 1));
+  if (!payload) return std::nullopt;
+  json claims = json::parse(*payload, nullptr, false);
+  if (claims.is_discarded() || !claims.is_object()) return std::nullopt;
+  return payload;
+}
+
+std::string describe_oauth_error(const OAuthError& error) {
+  std::string out = "the server answered " + error.error;
+  if (!error.description.empty()) out += ": " + error.description;
+  return out;
+}
+
+Result<DeviceAuthorization> parse_device_authorization(const HttpResponse& response) {
+  Fields fields = parse_fields(response.body);
+  if (auto error = oauth_error_of(fields)) {
+    return fail(ErrorCode::kProtocol, "device authorization refused: " + describe_oauth_error(*error),
+                error->error, response.status);
+  }
+  if (response.status < 200 || response.status >= 300) {
+    return fail(ErrorCode::kServer,
+                "device authorization endpoint answered HTTP " + std::to_string(response.status), "",
+                response.status);
+  }
+  if (!fields.parsed) {
+    return fail(ErrorCode::kServer, "device authorization response is neither JSON nor form-encoded", "",
+                response.status);
+  }
+  auto missing = [&](const char* field) {
+    return fail(ErrorCode::kServer, std::string("device authorization response lacks ") + field, "",
+                response.status);
+  };
+  DeviceAuthorization out;
+  auto device_code = fields.string("device_code");
+  if (!device_code || device_code->empty()) return missing("device_code");
+  out.device_code = Secret(std::move(*device_code));
+  auto user_code = fields.string("user_code");
+  if (!user_code || sanitize_text(*user_code).empty()) return missing("user_code");
+  out.user_code = sanitize_text(*user_code);
+  // Google sends verification_url (its pre-RFC name).
+  auto uri = fields.string("verification_uri");
+  if (!uri) uri = fields.string("verification_url");
+  if (!uri || sanitize_text(*uri).empty()) return missing("verification_uri");
+  out.verification_uri = sanitize_text(*uri);
+  auto complete = fields.string("verification_uri_complete");
+  if (!complete) complete = fields.string("verification_url_complete");
+  out.verification_uri_complete = sanitize_text(complete.value_or(""));
+  out.message = sanitize_text(fields.string("message").value_or(""));
+  auto expires_in = fields.integer("expires_in");
+  if (!expires_in || *expires_in == 0) return missing("a positive expires_in");
+  out.expires_in = *expires_in;
+  // RFC 8628 §3.2: interval is optional, default 5. A zero would mean busy polling: use 5 too.
+  auto interval = fields.integer("interval");
+  out.interval = interval && *interval > 0 ? std::min<long long>(*interval, 3600) : 5;
+  return out;
+}
+
+Result<TokenReply> parse_token_reply(const HttpResponse& response, long long now) {
+  TokenReply reply;
+  reply.http_status = response.status;
+  if (response.status >= 500 || response.status == 429) {
+    reply.kind = TokenReply::Kind::kTransient;
+    reply.retry_after = retry_after_seconds(response);
+    return reply;
+  }
+  if (response.status >= 300 && response.status < 400) {
+    return fail(ErrorCode::kServer,
+                "token endpoint answered with a redirect (HTTP " + std::to_string(response.status) +
+                    "); redirects are never followed for credential requests",
+                "", response.status);
+  }
+  Fields fields = parse_fields(response.body);
+  if (auto error = oauth_error_of(fields)) {
+    reply.kind = TokenReply::Kind::kError;
+    reply.error = std::move(*error);
+    return reply;
+  }
+  if (response.status != 200 && response.status != 201) {
+    return fail(ErrorCode::kServer,
+                "token endpoint answered HTTP " + std::to_string(response.status) + " without an OAuth error",
+                "", response.status);
+  }
+  auto access_token = fields.string("access_token");
+  if (!access_token || access_token->empty()) {
+    return fail(ErrorCode::kServer, "token response lacks access_token", "", response.status);
+  }
+  reply.kind = TokenReply::Kind::kTokens;
+  TokenSet& tokens = reply.tokens;
+  tokens.access_token = Secret(std::move(*access_token));
+  tokens.token_type = sanitize_text(fields.string("token_type").value_or("Bearer"));
+  if (tokens.token_type.empty()) tokens.token_type = "Bearer";
+  tokens.refresh_token = Secret(fields.string("refresh_token").value_or(""));
+  tokens.id_token = Secret(fields.string("id_token").value_or(""));
+  tokens.scope = sanitize_text(fields.string("scope").value_or(""));
+  tokens.obtained_at = now;
+  if (auto expires_in = fields.integer("expires_in")) {
+    tokens.expires_at = now + *expires_in;
+  }
+  // The access token's own claims (a JWT access token, RFC 9068) give `exp` when the response
+  // has no expires_in (WorkOS), and a subject when there is no ID token.
+  if (auto claims_text = unverified_jwt_claims_json(tokens.access_token.reveal())) {
+    json claims = json::parse(*claims_text, nullptr, false);
+    wipe_string(*claims_text);
+    if (!tokens.expires_at && claims.contains("exp") && claims["exp"].is_number()) {
+      tokens.expires_at = claims["exp"].get<long long>();
+    }
+    if (claims.contains("sub") && claims["sub"].is_string()) {
+      tokens.subject = sanitize_text(claims["sub"].get<std::string>());
+    }
+  }
+  if (auto claims_text = unverified_jwt_claims_json(tokens.id_token.reveal())) {
+    json claims = json::parse(*claims_text, nullptr, false);
+    if (claims.contains("sub") && claims["sub"].is_string()) {
+      tokens.subject = sanitize_text(claims["sub"].get<std::string>());
+    }
+  }
+  return reply;
+}
+
+}  // namespace devicelogin::oauth

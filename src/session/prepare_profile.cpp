@@ -1,1 +1,108 @@
-// placeholder
+#include "core/fs.hpp"
+#include "devicelogin/session.hpp"
+#include "oauth/discovery.hpp"
+#include "oauth/providers.hpp"
+
+namespace devicelogin {
+namespace {
+
+void override_if_set(std::string& target, const std::string& value) {
+  if (!value.empty()) target = value;
+}
+
+}  // namespace
+
+Result<Profile> prepare_profile(const LoginSettings& settings, HttpClient& http) {
+  if (!valid_profile_name(settings.profile)) {
+    return fail(ErrorCode::kUsage, "invalid profile name \"" + settings.profile + "\" (use letters, digits, '.', '_' and '-')");
+  }
+  if (settings.client_id.empty()) return fail(ErrorCode::kUsage, "--client-id is required");
+  Profile profile;
+  profile.name = settings.profile;
+  profile.provider = settings.provider;
+  profile.client_id = settings.client_id;
+  profile.audience = settings.audience;
+  profile.client_secret_file = settings.client_secret_file;
+  profile.client_secret_env = settings.client_secret_env;
+  profile.ca_file = settings.ca_file;
+  profile.store = settings.store;
+  profile.scope = settings.scope;
+
+  const oauth::ProviderPreset* preset = nullptr;
+  if (!settings.provider.empty()) {
+    preset = oauth::find_provider(settings.provider);
+    if (preset == nullptr) {
+      return fail(ErrorCode::kUsage, "unknown provider \"" + settings.provider + "\" (known: " + oauth::provider_names() + ")");
+    }
+    if (settings.provider != "microsoft" && !settings.tenant.empty()) {
+      return fail(ErrorCode::kUsage, "--tenant applies only to --provider microsoft");
+    }
+    profile.tenant = settings.provider == "microsoft" ? (settings.tenant.empty() ? "organizations" : settings.tenant) : "";
+    auto expand = [&](std::string_view text) { return oauth::expand_template(text, profile.tenant, profile.client_id); };
+    profile.issuer = expand(preset->issuer);
+    profile.endpoints = Endpoints{expand(preset->device_authorization), expand(preset->token), expand(preset->revocation),
+                                  expand(preset->userinfo), expand(preset->jwks)};
+    profile.client_auth = preset->client_auth;
+    if (profile.scope.empty()) profile.scope = std::string(preset->default_scope);
+  } else if (!settings.tenant.empty()) {
+    return fail(ErrorCode::kUsage, "--tenant applies only to --provider microsoft");
+  }
+
+  const bool needs_discovery = preset == nullptr || preset->quirks.discovery_from_issuer;
+  if (needs_discovery) {
+    const bool explicit_endpoints = !settings.endpoints.device_authorization.empty() && !settings.endpoints.token.empty();
+    if (!settings.issuer.empty()) {
+      auto metadata = oauth::discover(http, settings.issuer);
+      if (!metadata) {
+        // Discovery is optional when every needed endpoint was given explicitly.
+        if (!explicit_endpoints || metadata.error().code != ErrorCode::kConfig) return std::unexpected(metadata.error());
+        profile.issuer = settings.issuer;
+      } else {
+        profile.issuer = metadata->issuer;
+        profile.endpoints = metadata->endpoints;
+      }
+    } else if (!explicit_endpoints) {
+      return fail(ErrorCode::kUsage, preset == nullptr ? "give --issuer URL or --provider NAME"
+                                                       : "--provider " + settings.provider + " needs --issuer URL");
+    }
+    if (profile.scope.empty()) profile.scope = "openid offline_access";
+  } else if (!settings.issuer.empty()) {
+    profile.issuer = settings.issuer;
+  }
+
+  // Explicit endpoint flags replace discovered or preset ones and keep the preset's quirks, so
+  // every preset can be exercised against a local server.
+  override_if_set(profile.endpoints.device_authorization, settings.endpoints.device_authorization);
+  override_if_set(profile.endpoints.token, settings.endpoints.token);
+  override_if_set(profile.endpoints.revocation, settings.endpoints.revocation);
+  override_if_set(profile.endpoints.userinfo, settings.endpoints.userinfo);
+  override_if_set(profile.endpoints.jwks, settings.endpoints.jwks);
+
+  if (profile.endpoints.device_authorization.empty()) {
+    return fail(ErrorCode::kConfig, "the server does not advertise a device_authorization_endpoint; "
+                                    "pass --device-authorization-endpoint URL");
+  }
+  if (profile.endpoints.token.empty()) {
+    return fail(ErrorCode::kConfig, "the server does not advertise a token_endpoint; pass --token-endpoint URL");
+  }
+  struct Check {
+    const std::string& url;
+    const char* what;
+  };
+  for (const Check& check : {Check{profile.endpoints.device_authorization, "the device authorization endpoint"},
+                             Check{profile.endpoints.token, "the token endpoint"},
+                             Check{profile.endpoints.revocation, "the revocation endpoint"},
+                             Check{profile.endpoints.userinfo, "the userinfo endpoint"},
+                             Check{profile.endpoints.jwks, "the JWKS URI"}}) {
+    if (check.url.empty()) continue;
+    if (auto policy = check_url_policy(check.url, check.what); !policy) return std::unexpected(policy.error());
+  }
+  if (profile.client_secret_file.empty() && profile.client_secret_env.empty() &&
+      !env_or_empty("DEVICELOGIN_CLIENT_SECRET").empty()) {
+    profile.client_secret_env = "DEVICELOGIN_CLIENT_SECRET";
+  }
+  if (profile.client_secret_file.empty() && profile.client_secret_env.empty()) profile.client_auth = ClientAuth::kNone;
+  return profile;
+}
+
+}  // namespace devicelogin

@@ -1,1 +1,198 @@
-// placeholder
+#include "devicelogin/session.hpp"
+
+#include "oauth/device_flow.hpp"
+#include "oauth/oauth_client.hpp"
+
+namespace devicelogin {
+
+struct Session::Impl {
+  Profile profile;
+  std::unique_ptr<TokenStore> store;
+  HttpClient& http;
+  Clock& clock;
+
+  [[nodiscard]] long long now() const { return to_unix(clock.now()); }
+
+  Error not_logged_in() const {
+    return Error{ErrorCode::kNotLoggedIn,
+                 "not logged in (profile " + profile.name + "); run: devicelogin login --profile " + profile.name, "", 0};
+  }
+
+  Result<TokenSet> load_required() {
+    auto loaded = store->load(profile.name);
+    if (!loaded) return std::unexpected(loaded.error());
+    if (!*loaded) return std::unexpected(not_logged_in());
+    return std::move(**loaded);
+  }
+
+  // RFC 6749 §6 refresh of `current`, stored before it is returned.
+  Result<TokenSet> refresh(TokenSet current) {
+    if (current.refresh_token.empty()) {
+      return fail(ErrorCode::kReloginRequired, "the access token expired and there is no refresh token; run: devicelogin login --profile " + profile.name);
+    }
+    oauth::OAuthClient client(profile, http);
+    auto reply = client.refresh(current.refresh_token, now());
+    if (!reply) return std::unexpected(reply.error());
+    switch (reply->kind) {
+      case oauth::TokenReply::Kind::kTransient:
+        return fail(ErrorCode::kServer, "the token endpoint is unavailable (HTTP " + std::to_string(reply->http_status) + "); try again later", "",
+                    reply->http_status);
+      case oauth::TokenReply::Kind::kError: {
+        if (reply->error.error == "invalid_grant") {
+          // The refresh token is dead (expired, revoked, or reused): drop it, keep the profile.
+          current.refresh_token.wipe();
+          if (auto saved = store->save(profile.name, current); !saved) return std::unexpected(saved.error());
+          return fail(ErrorCode::kReloginRequired,
+                      "re-login required: the refresh token was rejected; run: devicelogin login --profile " + profile.name,
+                      "invalid_grant", reply->http_status);
+        }
+        return fail(ErrorCode::kProtocol, "refresh failed: " + oauth::describe_oauth_error(reply->error), reply->error.error,
+                    reply->http_status);
+      }
+      case oauth::TokenReply::Kind::kTokens: break;
+    }
+    TokenSet fresh = std::move(reply->tokens);
+    // RFC 6749 §6: the server MAY issue a new refresh token (rotation); keep the old one otherwise.
+    if (fresh.refresh_token.empty()) fresh.refresh_token = current.refresh_token;
+    if (fresh.id_token.empty()) fresh.id_token = current.id_token;
+    if (fresh.scope.empty()) fresh.scope = current.scope;
+    if (fresh.subject.empty()) fresh.subject = current.subject;
+    if (auto saved = store->save(profile.name, fresh); !saved) return std::unexpected(saved.error());
+    return fresh;
+  }
+};
+
+Session::Session(Profile profile, std::unique_ptr<TokenStore> store, HttpClient& http, Clock& clock)
+    : impl_(std::make_unique<Impl>(Impl{std::move(profile), std::move(store), http, clock})) {}
+Session::~Session() = default;
+Session::Session(Session&&) noexcept = default;
+
+const Profile& Session::profile() const { return impl_->profile; }
+TokenStore& Session::store() { return *impl_->store; }
+
+Result<TokenInfo> Session::login(const LoginObserver& observer) {
+  Impl& self = *impl_;
+  oauth::OAuthClient client(self.profile, self.http);
+  auto authorization = client.request_device_code();
+  if (!authorization) return std::unexpected(authorization.error());
+  const SystemTime issued_at = self.clock.now();
+  // The user will open these: the same https-or-loopback rule as for our own requests.
+  if (auto policy = check_url_policy(authorization->verification_uri, "the verification URI"); !policy) {
+    return fail(ErrorCode::kServer, policy.error().message);
+  }
+  if (!authorization->verification_uri_complete.empty()) {
+    if (auto policy = check_url_policy(authorization->verification_uri_complete, "the verification URI"); !policy) {
+      return fail(ErrorCode::kServer, policy.error().message);
+    }
+  }
+  if (observer.on_code) {
+    observer.on_code(DeviceCodePrompt{authorization->user_code, authorization->verification_uri,
+                                      authorization->verification_uri_complete, authorization->message,
+                                      authorization->expires_in, authorization->interval});
+  }
+
+  oauth::DeviceFlow flow(issued_at, authorization->expires_in, authorization->interval);
+  std::optional<TokenSet> tokens;
+  for (;;) {
+    oauth::FlowAction action = flow.next();
+    if (action.kind == oauth::FlowAction::Kind::kFailed) return std::unexpected(action.error);
+    if (action.kind == oauth::FlowAction::Kind::kDone) break;
+    if (observer.on_waiting) {
+      observer.on_waiting(std::chrono::duration_cast<Seconds>(flow.deadline() - self.clock.now()).count());
+    }
+    if (!self.clock.sleep_until(action.poll_at)) return fail(ErrorCode::kCancelled, "login cancelled");
+    auto reply = client.poll_token(authorization->device_code, self.now());
+    oauth::PollOutcome outcome;
+    if (!reply) {
+      if (reply.error().code == ErrorCode::kNetwork) {
+        outcome.kind = oauth::PollOutcome::Kind::kTransient;
+      } else {
+        outcome.kind = oauth::PollOutcome::Kind::kFatal;
+      }
+      outcome.error = reply.error();
+    } else if (reply->kind == oauth::TokenReply::Kind::kTransient) {
+      outcome.kind = oauth::PollOutcome::Kind::kTransient;
+      outcome.retry_after = reply->retry_after;
+      outcome.error = Error{ErrorCode::kServer, "the token endpoint answered HTTP " + std::to_string(reply->http_status), "",
+                            reply->http_status};
+    } else if (reply->kind == oauth::TokenReply::Kind::kError) {
+      outcome.kind = oauth::classify_poll_error(reply->error.error);
+      outcome.server_interval = reply->error.interval;
+      outcome.error = Error{outcome.kind == oauth::PollOutcome::Kind::kTransient ? ErrorCode::kServer : ErrorCode::kProtocol,
+                            "login failed: " + oauth::describe_oauth_error(reply->error), reply->error.error, reply->http_status};
+    } else {
+      outcome.kind = oauth::PollOutcome::Kind::kSuccess;
+      tokens = std::move(reply->tokens);
+    }
+    flow.on_outcome(outcome, self.clock.now());
+  }
+  if (auto saved = self.store->save(self.profile.name, *tokens); !saved) return std::unexpected(saved.error());
+  return token_info(*tokens);
+}
+
+Result<Secret> Session::access_token(long long min_ttl) {
+  Impl& self = *impl_;
+  auto tokens = self.load_required();
+  if (!tokens) return std::unexpected(tokens.error());
+  if (tokens->fresh_at(self.now(), min_ttl)) return tokens->access_token;
+  auto fresh = self.refresh(std::move(*tokens));
+  if (!fresh) return std::unexpected(fresh.error());
+  if (!fresh->fresh_at(self.now(), min_ttl) && fresh->expires_at && *fresh->expires_at <= self.now()) {
+    return fail(ErrorCode::kServer, "the server issued an access token that is already expired");
+  }
+  return fresh->access_token;
+}
+
+Result<TokenInfo> Session::refresh() {
+  Impl& self = *impl_;
+  auto tokens = self.load_required();
+  if (!tokens) return std::unexpected(tokens.error());
+  auto fresh = self.refresh(std::move(*tokens));
+  if (!fresh) return std::unexpected(fresh.error());
+  return token_info(*fresh);
+}
+
+Result<LogoutOutcome> Session::logout() {
+  Impl& self = *impl_;
+  LogoutOutcome outcome;
+  auto loaded = self.store->load(self.profile.name);
+  if (!loaded) return std::unexpected(loaded.error());
+  if (!*loaded) {
+    outcome.revocation_problem = "nothing was stored";
+    return outcome;
+  }
+  const TokenSet& tokens = **loaded;
+  if (self.profile.endpoints.revocation.empty()) {
+    outcome.revocation_problem = "the server has no revocation endpoint";
+  } else {
+    // RFC 7009 §2.1: revoking the refresh token first also ends the grant's access tokens on
+    // most servers; the access token is revoked too for those that do not.
+    oauth::OAuthClient client(self.profile, self.http);
+    bool all_revoked = true;
+    if (!tokens.refresh_token.empty()) {
+      if (auto revoked = client.revoke(tokens.refresh_token, "refresh_token"); !revoked) {
+        all_revoked = false;
+        outcome.revocation_problem = revoked.error().message;
+      }
+    }
+    if (auto revoked = client.revoke(tokens.access_token, "access_token"); !revoked) {
+      all_revoked = false;
+      if (outcome.revocation_problem.empty()) outcome.revocation_problem = revoked.error().message;
+    }
+    outcome.revoked = all_revoked;
+  }
+  // Local deletion happens whatever revocation did.
+  auto removed = self.store->remove(self.profile.name);
+  if (!removed) return std::unexpected(removed.error());
+  outcome.deleted = *removed;
+  return outcome;
+}
+
+Result<std::optional<TokenInfo>> Session::status() {
+  auto loaded = impl_->store->load(impl_->profile.name);
+  if (!loaded) return std::unexpected(loaded.error());
+  if (!*loaded) return std::optional<TokenInfo>{};
+  return std::optional<TokenInfo>{token_info(**loaded)};
+}
+
+}  // namespace devicelogin

@@ -1,1 +1,74 @@
-// placeholder
+#include "core/fs.hpp"
+#include "devicelogin/profile.hpp"
+#include "devicelogin/token_store.hpp"
+#include "store/token_codec.hpp"
+
+namespace devicelogin {
+namespace {
+
+// Tokens in $XDG_STATE_HOME/devicelogin/tokens/PROFILE.json, 0600 in a 0700 directory.
+class FileTokenStore final : public TokenStore {
+ public:
+  explicit FileTokenStore(std::string directory) : directory_(std::move(directory)) {}
+
+  Result<std::optional<TokenSet>> load(const std::string& profile) override {
+    if (!valid_profile_name(profile)) return fail(ErrorCode::kUsage, "invalid profile name");
+    auto content = read_private_file(path_of(profile), "token file");
+    if (!content) return std::unexpected(content.error());
+    if (!*content) return std::optional<TokenSet>{};
+    auto tokens = decode_token_set(**content);
+    wipe_string(**content);
+    if (!tokens) {
+      return fail(ErrorCode::kStorage, tokens.error().message + " (" + path_of(profile) + ")");
+    }
+    return std::optional<TokenSet>{std::move(*tokens)};
+  }
+
+  Result<void> save(const std::string& profile, const TokenSet& tokens) override {
+    if (!valid_profile_name(profile)) return fail(ErrorCode::kUsage, "invalid profile name");
+    if (auto dir = ensure_private_directory(directory_); !dir) return dir;
+    Secret encoded = encode_token_set(tokens);
+    return write_file_atomically(path_of(profile), encoded.reveal());
+  }
+
+  Result<bool> remove(const std::string& profile) override {
+    if (!valid_profile_name(profile)) return fail(ErrorCode::kUsage, "invalid profile name");
+    return remove_file(path_of(profile));
+  }
+
+  std::string name() const override { return "file"; }
+  std::string location(const std::string& profile) const override { return path_of(profile); }
+
+ private:
+  std::string path_of(const std::string& profile) const { return directory_ + "/" + profile + ".json"; }
+  std::string directory_;
+};
+
+}  // namespace
+
+std::unique_ptr<TokenStore> make_file_token_store(std::string directory) {
+  return std::make_unique<FileTokenStore>(std::move(directory));
+}
+
+Result<std::string> default_state_directory() {
+  auto base = xdg_directory("XDG_STATE_HOME", ".local/state");
+  if (!base) return base;
+  return *base + "/devicelogin";
+}
+
+Result<std::string> default_config_directory() {
+  auto base = xdg_directory("XDG_CONFIG_HOME", ".config");
+  if (!base) return base;
+  return *base + "/devicelogin";
+}
+
+Result<std::unique_ptr<TokenStore>> open_token_store(const std::string& name) {
+  if (name == "file") {
+    auto dir = default_state_directory();
+    if (!dir) return std::unexpected(dir.error());
+    return make_file_token_store(*dir + "/tokens");
+  }
+  return fail(ErrorCode::kConfig, "unknown token store \"" + name + "\" (available: file)");
+}
+
+}  // namespace devicelogin

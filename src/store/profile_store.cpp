@@ -1,1 +1,133 @@
-// placeholder
+#include <dirent.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "core/fs.hpp"
+#include "devicelogin/profile.hpp"
+#include "devicelogin/token_store.hpp"
+
+namespace devicelogin {
+namespace {
+
+using json = nlohmann::json;
+
+const char* client_auth_name(ClientAuth auth) {
+  switch (auth) {
+    case ClientAuth::kNone: return "none";
+    case ClientAuth::kBasic: return "client_secret_basic";
+    case ClientAuth::kPost: return "client_secret_post";
+  }
+  return "client_secret_basic";
+}
+
+ClientAuth client_auth_from(const std::string& name) {
+  if (name == "none") return ClientAuth::kNone;
+  if (name == "client_secret_post") return ClientAuth::kPost;
+  return ClientAuth::kBasic;
+}
+
+}  // namespace
+
+bool valid_profile_name(std::string_view name) {
+  if (name.empty() || name.size() > 64 || name.front() == '.' || name.front() == '-') return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+           c == '-';
+  });
+}
+
+Result<ProfileStore> ProfileStore::from_environment() {
+  auto dir = default_config_directory();
+  if (!dir) return std::unexpected(dir.error());
+  return ProfileStore(*dir + "/profiles");
+}
+
+Result<Profile> ProfileStore::load(const std::string& name) const {
+  if (!valid_profile_name(name)) {
+    return fail(ErrorCode::kUsage, "invalid profile name \"" + name + "\" (use letters, digits, '.', '_' and '-')");
+  }
+  std::string path = directory_ + "/" + name + ".json";
+  auto content = read_private_file(path, "profile");
+  if (!content) return std::unexpected(content.error());
+  if (!*content) {
+    return fail(ErrorCode::kNotLoggedIn, "no profile \"" + name + "\"; run: devicelogin login --profile " + name);
+  }
+  json doc = json::parse(**content, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object()) return fail(ErrorCode::kConfig, "profile file " + path + " is not valid JSON");
+  auto str = [&](const char* key) {
+    auto it = doc.find(key);
+    return it != doc.end() && it->is_string() ? it->get<std::string>() : std::string{};
+  };
+  Profile profile;
+  profile.name = name;
+  profile.provider = str("provider");
+  profile.issuer = str("issuer");
+  profile.tenant = str("tenant");
+  profile.client_id = str("client_id");
+  profile.scope = str("scope");
+  profile.audience = str("audience");
+  profile.endpoints.device_authorization = str("device_authorization_endpoint");
+  profile.endpoints.token = str("token_endpoint");
+  profile.endpoints.revocation = str("revocation_endpoint");
+  profile.endpoints.userinfo = str("userinfo_endpoint");
+  profile.endpoints.jwks = str("jwks_uri");
+  profile.client_secret_file = str("client_secret_file");
+  profile.client_secret_env = str("client_secret_env");
+  profile.client_auth = client_auth_from(str("client_auth"));
+  profile.ca_file = str("ca_file");
+  profile.store = str("store");
+  if (profile.store.empty()) profile.store = "file";
+  if (profile.client_id.empty() || profile.endpoints.token.empty()) {
+    return fail(ErrorCode::kConfig, "profile file " + path + " lacks client_id or token_endpoint; run: devicelogin login --profile " + name);
+  }
+  return profile;
+}
+
+Result<void> ProfileStore::save(const Profile& profile) const {
+  if (!valid_profile_name(profile.name)) return fail(ErrorCode::kUsage, "invalid profile name \"" + profile.name + "\"");
+  if (auto dir = ensure_private_directory(directory_); !dir) return dir;
+  json doc = {
+      {"provider", profile.provider},
+      {"issuer", profile.issuer},
+      {"tenant", profile.tenant},
+      {"client_id", profile.client_id},
+      {"scope", profile.scope},
+      {"audience", profile.audience},
+      {"device_authorization_endpoint", profile.endpoints.device_authorization},
+      {"token_endpoint", profile.endpoints.token},
+      {"revocation_endpoint", profile.endpoints.revocation},
+      {"userinfo_endpoint", profile.endpoints.userinfo},
+      {"jwks_uri", profile.endpoints.jwks},
+      {"client_secret_file", profile.client_secret_file},
+      {"client_secret_env", profile.client_secret_env},
+      {"client_auth", client_auth_name(profile.client_auth)},
+      {"ca_file", profile.ca_file},
+      {"store", profile.store},
+  };
+  return write_file_atomically(directory_ + "/" + profile.name + ".json", doc.dump(2) + "\n");
+}
+
+Result<bool> ProfileStore::remove(const std::string& name) const {
+  if (!valid_profile_name(name)) return fail(ErrorCode::kUsage, "invalid profile name \"" + name + "\"");
+  return remove_file(directory_ + "/" + name + ".json");
+}
+
+Result<std::vector<std::string>> ProfileStore::list() const {
+  std::vector<std::string> names;
+  DIR* dir = ::opendir(directory_.c_str());
+  if (dir == nullptr) return names;
+  while (const dirent* entry = ::readdir(dir)) {
+    std::string file = entry->d_name;
+    constexpr std::string_view kSuffix = ".json";
+    if (file.size() > kSuffix.size() && file.ends_with(kSuffix)) {
+      std::string name = file.substr(0, file.size() - kSuffix.size());
+      if (valid_profile_name(name)) names.push_back(name);
+    }
+  }
+  ::closedir(dir);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+}  // namespace devicelogin

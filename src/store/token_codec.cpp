@@ -1,1 +1,68 @@
-// placeholder
+#include "store/token_codec.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace devicelogin {
+namespace {
+
+using json = nlohmann::json;
+
+// nlohmann keeps its own copies of strings: overwrite them before the object is freed.
+void wipe_json(json& value) {
+  if (value.is_string()) {
+    wipe_string(value.get_ref<std::string&>());
+  } else if (value.is_structured()) {
+    for (auto& child : value) wipe_json(child);
+  }
+}
+
+struct JsonWiper {
+  json& value;
+  ~JsonWiper() { wipe_json(value); }
+};
+
+}  // namespace
+
+Secret encode_token_set(const TokenSet& tokens) {
+  json doc = json::object();
+  JsonWiper wiper{doc};
+  doc["version"] = kTokenFormatVersion;
+  doc["access_token"] = tokens.access_token.reveal();
+  doc["token_type"] = tokens.token_type;
+  doc["expires_at"] = tokens.expires_at ? json(*tokens.expires_at) : json(nullptr);
+  if (!tokens.refresh_token.empty()) doc["refresh_token"] = tokens.refresh_token.reveal();
+  if (!tokens.id_token.empty()) doc["id_token"] = tokens.id_token.reveal();
+  doc["scope"] = tokens.scope;
+  doc["subject"] = tokens.subject;
+  doc["obtained_at"] = tokens.obtained_at;
+  return Secret(doc.dump());
+}
+
+Result<TokenSet> decode_token_set(const std::string& text) {
+  json doc = json::parse(text, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object()) return fail(ErrorCode::kStorage, "the stored token set is not valid JSON");
+  JsonWiper wiper{doc};
+  auto version = doc.find("version");
+  if (version == doc.end() || !version->is_number_integer() || version->get<int>() != kTokenFormatVersion) {
+    return fail(ErrorCode::kStorage, "the stored token set has an unknown format version");
+  }
+  auto string_of = [&](const char* name) -> std::optional<std::string> {
+    auto it = doc.find(name);
+    if (it == doc.end() || !it->is_string()) return std::nullopt;
+    return it->get<std::string>();
+  };
+  TokenSet tokens;
+  auto access_token = string_of("access_token");
+  if (!access_token || access_token->empty()) return fail(ErrorCode::kStorage, "the stored token set has no access token");
+  tokens.access_token = Secret(std::move(*access_token));
+  tokens.token_type = string_of("token_type").value_or("Bearer");
+  if (auto it = doc.find("expires_at"); it != doc.end() && it->is_number_integer()) tokens.expires_at = it->get<long long>();
+  tokens.refresh_token = Secret(string_of("refresh_token").value_or(""));
+  tokens.id_token = Secret(string_of("id_token").value_or(""));
+  tokens.scope = string_of("scope").value_or("");
+  tokens.subject = string_of("subject").value_or("");
+  if (auto it = doc.find("obtained_at"); it != doc.end() && it->is_number_integer()) tokens.obtained_at = it->get<long long>();
+  return tokens;
+}
+
+}  // namespace devicelogin

@@ -1,0 +1,41 @@
+#pragma once
+// Provider presets: endpoints and quirks of GitHub, Google, Microsoft Entra, WorkOS, and the
+// discovery-based Auth0, Okta and Keycloak.
+#include <string>
+#include <string_view>
+
+#include "devicelogin/profile.hpp"
+
+namespace devicelogin::oauth {
+
+// How a provider departs from the RFCs, beyond its endpoints.
+struct ProviderQuirks {
+  bool requires_client_secret = false;  // Google: the device flow needs the client secret
+  bool discovery_from_issuer = false;   // Auth0/Okta/Keycloak: endpoints come from --issuer
+  bool has_message = false;             // Entra: the response carries ready-made instructions
+};
+
+// A provider's fixed facts. Templates may contain {tenant} and {client_id}.
+struct ProviderPreset {
+  std::string_view name;
+  std::string_view issuer;
+  std::string_view device_authorization;
+  std::string_view token;
+  std::string_view revocation;
+  std::string_view userinfo;
+  std::string_view jwks;
+  std::string_view default_scope;
+  ClientAuth client_auth = ClientAuth::kBasic;
+  ProviderQuirks quirks;
+};
+
+// The preset called `name`, or nullptr.
+[[nodiscard]] const ProviderPreset* find_provider(std::string_view name);
+// "github, google, ..." for messages and --help.
+[[nodiscard]] std::string provider_names();
+// The quirks of a profile's provider (none for a generic server).
+[[nodiscard]] ProviderQuirks quirks_for(std::string_view provider);
+// Replaces {tenant} and {client_id} in a preset template.
+[[nodiscard]] std::string expand_template(std::string_view text, std::string_view tenant, std::string_view client_id);
+
+}  // namespace devicelogin::oauth
