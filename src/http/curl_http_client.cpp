@@ -1,1 +1,394 @@
-// placeholder
+// The libcurl-backed HttpClient. libcurl is included only under src/http/.
+#include <curl/curl.h>
+#include <string.h>  // explicit_bzero
+
+#include <algorithm>
+#include <cstdlib>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/encoding.hpp"
+#include "core/redaction.hpp"
+#include "devicelogin/clock.hpp"
+#include "devicelogin/http_client.hpp"
+#include "devicelogin/sanitize.hpp"
+#include "http/http_trace.hpp"
+#include "http/url_policy.hpp"
+
+#ifndef DEVICELOGIN_VERSION
+#define DEVICELOGIN_VERSION "0.1.0"
+#endif
+
+namespace devicelogin {
+namespace {
+
+constexpr const char* kUserAgent = "devicelogin/" DEVICELOGIN_VERSION;
+constexpr std::size_t kInitialBodyCapacity = 16 * 1024;
+
+CURLcode global_init() {
+  static std::once_flag once;
+  static CURLcode result = CURLE_OK;
+  std::call_once(once, [] { result = curl_global_init(CURL_GLOBAL_DEFAULT); });
+  return result;
+}
+
+// Frees a header list after overwriting its strings: Authorization values live there.
+struct SlistDeleter {
+  void operator()(curl_slist* list) const noexcept {
+    for (curl_slist* item = list; item != nullptr; item = item->next) {
+      if (item->data != nullptr) explicit_bzero(item->data, strlen(item->data));
+    }
+    curl_slist_free_all(list);
+  }
+};
+using SlistPtr = std::unique_ptr<curl_slist, SlistDeleter>;
+
+std::string describe_size(std::size_t bytes) {
+  constexpr std::size_t kKiB = 1024;
+  constexpr std::size_t kMiB = kKiB * kKiB;
+  if (bytes >= kMiB && bytes % kMiB == 0) return std::to_string(bytes / kMiB) + " MiB";
+  if (bytes >= kKiB && bytes % kKiB == 0) return std::to_string(bytes / kKiB) + " KiB";
+  return std::to_string(bytes) + " bytes";
+}
+
+bool is_token_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
+bool valid_header_name(std::string_view name) {
+  return !name.empty() && std::all_of(name.begin(), name.end(), is_token_char);
+}
+
+// CR, LF or NUL in a value would let it end the header and inject another.
+bool valid_header_value(std::string_view value) {
+  return value.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
+}
+
+bool valid_method(std::string_view method) {
+  return !method.empty() && std::all_of(method.begin(), method.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
+}
+
+std::string_view trim(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r' ||
+                           text.back() == '\n')) {
+    text.remove_suffix(1);
+  }
+  return text;
+}
+
+// Appends to a buffer that holds secrets; growing reallocates, so the old buffer is wiped first.
+void append_wiping(std::string& buffer, std::string_view data) {
+  if (buffer.size() + data.size() > buffer.capacity()) {
+    std::string bigger;
+    bigger.reserve(std::max(buffer.capacity() * 2, buffer.size() + data.size()));
+    bigger.append(buffer);
+    wipe_string(buffer);
+    buffer.swap(bigger);
+  }
+  buffer.append(data);
+}
+
+// The state of one transfer, shared with the libcurl callbacks.
+struct Transfer {
+  std::size_t max_bytes = 0;
+  std::string body;
+  HttpHeaders headers;
+  std::size_t header_bytes = 0;
+  bool too_large = false;
+  bool callback_failed = false;  // an exception (e.g. bad_alloc) was caught inside a callback
+  HttpTrace* trace = nullptr;
+  const Secret* request_body = nullptr;
+  bool request_body_traced = false;
+
+  Transfer() = default;
+  Transfer(const Transfer&) = delete;
+  Transfer& operator=(const Transfer&) = delete;
+  ~Transfer() { wipe_string(body); }
+};
+
+// Callbacks are C functions called from inside libcurl: no exception may escape them.
+size_t on_body(char* data, size_t size, size_t count, void* user) {
+  auto* transfer = static_cast<Transfer*>(user);
+  const std::size_t bytes = size * count;
+  if (transfer->body.size() + bytes > transfer->max_bytes) {
+    transfer->too_large = true;
+    return 0;  // aborts the transfer with CURLE_WRITE_ERROR
+  }
+  try {
+    append_wiping(transfer->body, std::string_view(data, bytes));
+  } catch (...) {
+    transfer->callback_failed = true;
+    return 0;
+  }
+  return bytes;
+}
+
+size_t on_header(char* data, size_t size, size_t count, void* user) {
+  auto* transfer = static_cast<Transfer*>(user);
+  const std::size_t bytes = size * count;
+  transfer->header_bytes += bytes;
+  if (transfer->header_bytes > transfer->max_bytes) {
+    transfer->too_large = true;
+    return 0;
+  }
+  try {
+    std::string_view raw(data, bytes);
+    if (raw.starts_with("HTTP/")) {
+      transfer->headers.clear();  // a new response begins (after 1xx): keep only the final one
+      return bytes;
+    }
+    if ((raw.starts_with(" ") || raw.starts_with("\t")) && !transfer->headers.empty()) {
+      // obs-fold (RFC 9112 §5.2): a continuation of the previous header's value.
+      transfer->headers.back().second += " ";
+      transfer->headers.back().second += trim(raw);
+      return bytes;
+    }
+    std::string_view line = trim(raw);
+    auto colon = line.find(':');
+    if (colon == std::string_view::npos || colon == 0) return bytes;  // blank line or junk
+    transfer->headers.emplace_back(ascii_lower(trim(line.substr(0, colon))),
+                                   std::string(trim(line.substr(colon + 1))));
+  } catch (...) {
+    transfer->callback_failed = true;
+    return 0;
+  }
+  return bytes;
+}
+
+int on_debug(CURL*, curl_infotype type, char* data, size_t size, void* user) {
+  auto* transfer = static_cast<Transfer*>(user);
+  if (transfer->trace == nullptr) return 0;
+  try {
+    std::string_view text(data, size);
+    switch (type) {
+      case CURLINFO_TEXT: transfer->trace->info(text); break;
+      case CURLINFO_HEADER_OUT: transfer->trace->request_headers(text); break;
+      case CURLINFO_HEADER_IN: transfer->trace->response_header(text); break;
+      case CURLINFO_DATA_OUT:
+        // libcurl may report the body in several pieces: show the whole body once, redacted as
+        // one text, from our own copy.
+        if (!transfer->request_body_traced && transfer->request_body != nullptr) {
+          transfer->request_body_traced = true;
+          transfer->trace->body(transfer->request_body->reveal(), true);
+        }
+        break;
+      // Response bodies are traced whole after the transfer; TLS records are never traced.
+      case CURLINFO_DATA_IN:
+      case CURLINFO_SSL_DATA_IN:
+      case CURLINFO_SSL_DATA_OUT:
+      case CURLINFO_END:
+        break;
+    }
+  } catch (...) {
+    // Tracing is best effort; a failing sink must not break the request.
+  }
+  return 0;
+}
+
+int on_progress(void*, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return stop_requested() ? 1 : 0;  // Ctrl-C ends a slow request promptly
+}
+
+// Values that must never show in a trace even if a pattern misses them: the secret form fields of
+// the request body (raw and encoded) and the values of credential headers.
+std::vector<Secret> known_secrets(const HttpRequest& request) {
+  std::vector<Secret> known;
+  for (const auto& [name, value] : form_decode(request.body.reveal())) {
+    if (!is_secret_field(name) || value.empty()) continue;
+    known.emplace_back(value);
+    std::string encoded = url_encode(value);
+    if (encoded != value) known.emplace_back(std::move(encoded));
+  }
+  for (const auto& [name, value] : request.headers) {
+    if (!is_traced_secret_header(name)) continue;
+    known.emplace_back(value);
+    auto space = value.find(' ');  // "Bearer xyz": the credential alone
+    if (space != std::string::npos) known.emplace_back(trim(std::string_view(value).substr(space + 1)));
+  }
+  return known;
+}
+
+class CurlHttpClient final : public HttpClient {
+ public:
+  explicit CurlHttpClient(HttpOptions options) : options_(std::move(options)) {}
+  ~CurlHttpClient() override {
+    if (easy_ != nullptr) curl_easy_cleanup(easy_);
+  }
+  CurlHttpClient(const CurlHttpClient&) = delete;
+  CurlHttpClient& operator=(const CurlHttpClient&) = delete;
+
+  // Sends one request; requests on one client are serialised because they share one easy handle
+  // (kept so that connections are reused while polling).
+  [[nodiscard]] Result<HttpResponse> send(const HttpRequest& request) override;
+
+ private:
+  HttpOptions options_;
+  std::mutex mutex_;
+  CURL* easy_ = nullptr;
+};
+
+Result<HttpResponse> CurlHttpClient::send(const HttpRequest& request) {
+  // Policy first: nothing is resolved, connected or sent for a refused URL.
+  auto checked = parse_checked_url(request.url, "request URL");
+  if (!checked) return std::unexpected(std::move(checked.error()));
+  if (!valid_method(request.method)) return fail(ErrorCode::kInternal, "invalid HTTP method");
+  const bool is_get = request.method == "GET" || request.method == "HEAD";
+  if (is_get && !request.body.empty()) {
+    return fail(ErrorCode::kInternal, "a " + request.method + " request cannot carry a body");
+  }
+
+  // Request headers. Names and values are checked so that none can inject another header.
+  SlistPtr header_list;
+  bool has_accept = false;
+  bool has_user_agent = false;
+  auto add_header = [&](std::string line) {
+    curl_slist* grown = curl_slist_append(header_list.get(), line.c_str());
+    wipe_string(line);
+    if (grown == nullptr) return false;
+    (void)header_list.release();
+    header_list.reset(grown);
+    return true;
+  };
+  for (const auto& [name, value] : request.headers) {
+    if (!valid_header_name(name) || !valid_header_value(value)) {
+      return fail(ErrorCode::kInternal, "invalid request header " + sanitize_text(name));
+    }
+    std::string lower = ascii_lower(name);
+    has_accept = has_accept || lower == "accept";
+    has_user_agent = has_user_agent || lower == "user-agent";
+    // "Name;" is curl's syntax for a header with an empty value ("Name:" would remove it).
+    if (!add_header(value.empty() ? name + ";" : name + ": " + value)) {
+      return fail(ErrorCode::kInternal, "out of memory building request headers");
+    }
+  }
+  if ((!has_accept && !add_header("Accept: application/json")) || !add_header("Expect:")) {
+    return fail(ErrorCode::kInternal, "out of memory building request headers");
+  }
+
+  if (global_init() != CURLE_OK) return fail(ErrorCode::kInternal, "cannot initialise libcurl");
+  std::lock_guard lock(mutex_);
+  if (easy_ == nullptr) easy_ = curl_easy_init();
+  if (easy_ == nullptr) return fail(ErrorCode::kInternal, "cannot initialise libcurl");
+
+  Transfer transfer;
+  transfer.max_bytes = options_.max_response_bytes;
+  transfer.body.reserve(std::min(options_.max_response_bytes, kInitialBodyCapacity));
+  transfer.request_body = &request.body;
+  std::optional<HttpTrace> trace;
+  if (options_.trace) {
+    trace.emplace(options_.trace, known_secrets(request));
+    transfer.trace = &*trace;
+  }
+  char error_buffer[CURL_ERROR_SIZE] = {};
+
+  // Every option is set for every request on a freshly reset handle (curl_easy_reset keeps the
+  // connection cache), so no setting leaks from one request into the next.
+  curl_easy_reset(easy_);
+  CURLcode configured = CURLE_OK;
+  auto set = [&](CURLoption option, auto value) {
+    if (configured == CURLE_OK) configured = curl_easy_setopt(easy_, option, value);
+  };
+  set(CURLOPT_CURLU, checked->handle.get());  // exactly the URL that passed the policy
+  set(CURLOPT_PROTOCOLS_STR, "http,https");
+  set(CURLOPT_FOLLOWLOCATION, 0L);  // a 3xx is returned to the caller, which treats it as an error
+  set(CURLOPT_SSL_VERIFYPEER, 1L);
+  set(CURLOPT_SSL_VERIFYHOST, 2L);
+  set(CURLOPT_SSLVERSION, static_cast<long>(CURL_SSLVERSION_TLSv1_2));
+  std::string ca_file = options_.ca_file;
+  if (ca_file.empty()) {
+    const char* from_env = std::getenv("SSL_CERT_FILE");
+    if (from_env != nullptr) ca_file = from_env;
+  }
+  if (!ca_file.empty()) set(CURLOPT_CAINFO, ca_file.c_str());
+  // Proxies come from http_proxy / https_proxy / all_proxy / no_proxy (libcurl's default). Plain
+  // http is allowed only because loopback traffic never leaves the machine; a proxy would carry
+  // it across the network unencrypted, so loopback requests never use one.
+  if (checked->loopback) set(CURLOPT_PROXY, "");
+  set(CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
+  if (options_.connect_timeout_ms > 0) set(CURLOPT_CONNECTTIMEOUT_MS, options_.connect_timeout_ms);
+  if (options_.total_timeout_ms > 0) set(CURLOPT_TIMEOUT_MS, options_.total_timeout_ms);
+  set(CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(options_.max_response_bytes));
+  set(CURLOPT_NOSIGNAL, 1L);
+  set(CURLOPT_NOPROGRESS, 0L);
+  set(CURLOPT_XFERINFOFUNCTION, &on_progress);
+  set(CURLOPT_WRITEFUNCTION, &on_body);
+  set(CURLOPT_WRITEDATA, static_cast<void*>(&transfer));
+  set(CURLOPT_HEADERFUNCTION, &on_header);
+  set(CURLOPT_HEADERDATA, static_cast<void*>(&transfer));
+  set(CURLOPT_HTTPHEADER, header_list.get());
+  if (!has_user_agent) set(CURLOPT_USERAGENT, kUserAgent);
+  set(CURLOPT_ERRORBUFFER, static_cast<char*>(error_buffer));
+  if (request.method == "GET") {
+    set(CURLOPT_HTTPGET, 1L);
+  } else if (request.method == "HEAD") {
+    set(CURLOPT_NOBODY, 1L);
+  } else {
+    if (request.method != "POST") set(CURLOPT_CUSTOMREQUEST, request.method.c_str());
+    if (request.method == "POST" || !request.body.empty()) {
+      // POSTFIELDS (not COPYPOSTFIELDS): libcurl reads the Secret in place, no extra copy.
+      set(CURLOPT_POST, 1L);
+      set(CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+      set(CURLOPT_POSTFIELDS, request.body.reveal().c_str());
+    }
+  }
+  if (trace) {
+    set(CURLOPT_DEBUGFUNCTION, &on_debug);
+    set(CURLOPT_DEBUGDATA, static_cast<void*>(&transfer));
+    set(CURLOPT_VERBOSE, 1L);
+  }
+  if (configured != CURLE_OK) {
+    curl_easy_reset(easy_);
+    return fail(ErrorCode::kInternal, std::string("cannot configure libcurl: ") + curl_easy_strerror(configured));
+  }
+
+  const CURLcode performed = curl_easy_perform(easy_);
+  long status = 0;
+  curl_easy_getinfo(easy_, CURLINFO_RESPONSE_CODE, &status);
+  // Drop every pointer into this call's locals (URL, body, header list, buffers) at once.
+  curl_easy_reset(easy_);
+
+  auto failed = [&](ErrorCode code, std::string message) -> Result<HttpResponse> {
+    if (trace) trace->note("error: " + message);
+    return fail(code, std::move(message));
+  };
+  const std::string& host = checked->authority;
+  if (transfer.too_large || performed == CURLE_FILESIZE_EXCEEDED) {
+    return failed(ErrorCode::kServer,
+                  "response from " + host + " exceeds " + describe_size(options_.max_response_bytes));
+  }
+  if (transfer.callback_failed) return failed(ErrorCode::kInternal, "out of memory reading the response");
+  if (performed == CURLE_ABORTED_BY_CALLBACK && stop_requested()) {
+    return failed(ErrorCode::kCancelled, "cancelled");
+  }
+  if (performed != CURLE_OK) {
+    // libcurl's error buffer says more than curl_easy_strerror ("SSL certificate problem: ...");
+    // it never holds the URL's path or query, nor any body.
+    std::string detail = sanitize_text(error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(performed));
+    if (performed == CURLE_SSL_CACERT_BADFILE) {
+      return failed(ErrorCode::kConfig, "cannot use the CA file " + sanitize_text(ca_file) + ": " + detail);
+    }
+    return failed(ErrorCode::kNetwork, "cannot reach " + host + ": " + detail);
+  }
+  if (trace) {
+    if (!transfer.body.empty()) trace->body(transfer.body, false);
+  }
+
+  HttpResponse response;
+  response.status = static_cast<int>(status);
+  response.headers = std::move(transfer.headers);
+  response.body = Secret(std::move(transfer.body));
+  return response;
+}
+
+}  // namespace
+
+std::unique_ptr<HttpClient> make_curl_http_client(HttpOptions options) {
+  return std::make_unique<CurlHttpClient>(std::move(options));
+}
+
+}  // namespace devicelogin
