@@ -164,7 +164,7 @@ export async function approve(uri, userCode, { deny = false, login = 'alice', ti
       return { outcome: 'denied', steps };
     }
     if (/The code you entered is incorrect/.test(page.html)) {
-      throw new Error('approve: the provider rejected the user code');
+      throw new Error('approve: the provider did not accept the user code (wrong, expired or already used)');
     }
 
     const input = byId('op.deviceInputForm');

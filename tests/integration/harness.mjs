@@ -391,7 +391,11 @@ export function redact(text, secrets = []) {
   for (const secret of secrets) {
     if (secret) out = out.split(secret).join('[SECRET]');
   }
-  return out.replace(/[A-Za-z0-9_\-.~+/=]{24,}/g, '[LONG-STRING]');
+  // JWTs, then long opaque runs (oidc-provider's tokens and device codes are 43 base64url
+  // characters); C++ mangled names (_Z...) and paths (short segments) stay readable.
+  return out
+    .replace(/[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g, '[JWT?]')
+    .replace(/(?<![A-Za-z0-9_-])(?!_Z)[A-Za-z0-9_-]{32,}/g, '[LONG-STRING]');
 }
 
 /** What to show of a finished CLI run when an assertion about it fails (secrets elided). */
