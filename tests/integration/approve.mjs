@@ -56,7 +56,7 @@ export class CookieJar {
 }
 
 const ENTITIES = { amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'", '#x27': "'", apos: "'" };
-function decodeEntities(text) {
+export function decodeEntities(text) {
   return text.replace(/&(amp|lt|gt|quot|#39|#x27|apos);/g, (_, e) => ENTITIES[e]);
 }
 
@@ -92,11 +92,12 @@ export function parseForms(html, baseUrl) {
   return forms;
 }
 
-function pageTitle(html) {
+export function pageTitle(html) {
   return decodeEntities(/<title>([\s\S]*?)<\/title>/i.exec(html)?.[1]?.trim() ?? '');
 }
 
-class Browser {
+/** Plain-HTTP page walker with its own cookie jar and an overall deadline. */
+export class Browser {
   constructor(timeoutMs) {
     this.jar = new CookieJar();
     this.deadline = Date.now() + timeoutMs;

@@ -2,12 +2,14 @@
 // HOME, introspect tokens, read the token store. Nothing here prints a secret.
 
 import { spawn } from 'node:child_process';
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { approve as approveOidcProvider } from './approve.mjs';
+import { approveDevserver } from './approve_devserver.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
@@ -139,40 +141,69 @@ async function startOidcProvider(opts) {
 
 // devicelogin's own development server (issue 3): `devicelogin serve --port 0 --json ...` prints
 // {"issuer":...,"port":...} as its first stdout line; its built-in public client is
-// `devicelogin-demo`.
-// TODO(devserver): its approval page differs from oidc-provider's (sign in as alice/alice, then
-// "Approve" or "Deny" buttons, CSRF field): add an approveDevserver(uri, userCode, {deny}) next to
-// approve.mjs and wire it below; add introspection with a confidential client from --config once
-// the server supports it, and a test hook for issued device codes (the canary test skips the
-// device-code part when supports.deviceCodes is false).
+// `devicelogin-demo`; a --config file adds a confidential client for introspection. Its approval
+// pages are walked by approve_devserver.mjs.
+// TODO(devserver): it has no hook that reveals issued device codes or poll times, so the canary
+// checks tokens only and the polling-cadence test is skipped against it.
 async function startDevserver(opts) {
   const bin = cliPath();
   if (!bin) throw new Error('DEVICELOGIN_BIN is not set');
-  const args = ['serve', '--port', '0', '--json', '--interval', String(opts.interval ?? 1)];
+  const configDir = await fs.mkdtemp(path.join(os.tmpdir(), 'devicelogin-devserver-'));
+  const introspectionSecret = crypto.randomBytes(24).toString('base64url');
+  const configFile = path.join(configDir, 'config.json');
+  await fs.writeFile(configFile, JSON.stringify({
+    clients: [{
+      client_id: 'devicelogin-introspector', client_secret: introspectionSecret, name: 'introspection',
+    }],
+  }), { mode: 0o600 });
+  const args = ['serve', '--port', '0', '--json', '--config', configFile,
+    '--interval', String(opts.interval ?? 1)];
   if (opts.deviceCodeTtl !== undefined) args.push('--code-ttl', String(opts.deviceCodeTtl));
   if (opts.accessTokenTtl !== undefined) args.push('--access-token-ttl', String(opts.accessTokenTtl));
-  const child = track(spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true }));
+  if (opts.slowDownEvery !== undefined) args.push('--slow-down-every', String(opts.slowDownEvery));
+  const child = track(spawn(bin, args, {
+    env: cliEnv({ HOME: configDir }), stdio: ['ignore', 'pipe', 'pipe'], detached: true,
+  }));
   const stderr = collect(child.stderr);
   let info;
   try {
     info = JSON.parse(await firstLine(child, 15000, 'devicelogin serve'));
   } catch (error) {
     killTree(child);
-    throw new Error(`${error.message}\n${stderr.text().slice(-2000)}`);
+    await fs.rm(configDir, { recursive: true, force: true });
+    throw new Error(`${error.message}\n${redact(stderr.text()).slice(-2000)}`);
   }
+  const meta = await (await fetch(`${info.issuer}/.well-known/openid-configuration`)).json();
+  const basic = Buffer.from(`devicelogin-introspector:${encodeURIComponent(introspectionSecret)}`)
+    .toString('base64');
   return {
     kind: 'devserver',
     issuer: info.issuer,
     clientId: 'devicelogin-demo',
     scope: 'openid profile email offline_access',
-    supports: { introspection: false, deviceCodes: false, slowDown: false },
-    async approve() { throw new Error('TODO: approval for devserver is not implemented yet'); },
-    async introspect() { throw new Error('TODO: introspection for devserver is not implemented yet'); },
+    supports: { introspection: Boolean(meta.introspection_endpoint), deviceCodes: false, slowDown: false },
+    approve: (uri, userCode, approveOpts) => approveDevserver(uri, userCode, approveOpts),
+    async introspect(token) {
+      const response = await fetch(meta.introspection_endpoint, {
+        method: 'POST',
+        headers: {
+          authorization: `Basic ${basic}`,
+          'content-type': 'application/x-www-form-urlencoded',
+          accept: 'application/json',
+        },
+        body: new URLSearchParams({ token }).toString(),
+      });
+      if (response.status !== 200) throw new Error(`introspection answered HTTP ${response.status}`);
+      return response.json();
+    },
     async deviceCodes() { return []; },
     async polls() { return []; },
     async issued() { return []; },
     serverStderr: () => stderr.text(),
-    async stop() { await stopChild(child); },
+    async stop() {
+      await stopChild(child);
+      await fs.rm(configDir, { recursive: true, force: true });
+    },
   };
 }
 
