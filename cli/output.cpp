@@ -38,7 +38,7 @@ std::unique_ptr<HttpClient> make_http(const std::string& ca_file, bool verbose) 
   HttpOptions options;
   options.ca_file = ca_file;
   if (verbose) {
-    options.trace = [](std::string_view line) { say("* " + sanitize_text(line)); };
+    options.trace = [](std::string_view line) { say(sanitize_text(line)); };
   }
   return make_curl_http_client(std::move(options));
 }

@@ -12,6 +12,7 @@ class Secret {
   Secret() = default;
   explicit Secret(std::string_view value);
   explicit Secret(std::string&& value);
+  explicit Secret(const char* value) : Secret(std::string_view(value)) {}
   Secret(const Secret& other);
   Secret(Secret&& other) noexcept;
   Secret& operator=(const Secret& other);

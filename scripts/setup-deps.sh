@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what building and testing devicelogin needs on Debian 12, idempotently: Debian
+# packages only when one is missing (apt-get update runs only then), and the test-only npm
+# packages from tests/integration/package-lock.json.
+#   scripts/setup-deps.sh            build dependencies
+#   scripts/setup-deps.sh --tests    plus test dependencies (GoogleTest, node, npm packages)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+build_packages=(g++ cmake ninja-build pkg-config libcurl4-openssl-dev libssl-dev nlohmann-json3-dev
+  libcli11-dev libqrencode-dev libcpp-httplib-dev)
+test_packages=(libgtest-dev hyperfine)
+packages=("${build_packages[@]}")
+with_tests=0
+if [[ "${1:-}" == "--tests" ]]; then
+  with_tests=1
+  packages+=("${test_packages[@]}")
+  # Node only when there is none: a newer one installed by other means is kept.
+  command -v node >/dev/null 2>&1 || packages+=(nodejs)
+  command -v npm >/dev/null 2>&1 || packages+=(npm)
+fi
+
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if ((${#missing[@]} > 0)); then
+  sudo=()
+  [[ $(id -u) -eq 0 ]] || sudo=(sudo)
+  echo "setup: installing ${missing[*]}" >&2
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ((with_tests)); then
+  node tests/integration/ensure_deps.mjs
+fi

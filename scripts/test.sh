@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs every test: installs dependencies, builds, runs the unit tests under ASan+UBSan, then the
+# whole suite (unit + integration against oidc-provider and devicelogin serve) on the normal
+# build. The last line printed is ctest's summary.
+#   scripts/test.sh              everything
+#   SKIP_ASAN=1 scripts/test.sh  skip the sanitizer stage (quicker local runs)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup-deps.sh --tests
+
+if [[ "${SKIP_ASAN:-0}" != 1 ]]; then
+  echo "== stage 1: unit tests with AddressSanitizer + UndefinedBehaviorSanitizer" >&2
+  cmake --preset asan >/dev/null
+  cmake --build --preset asan
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --preset asan-unit
+fi
+
+echo "== stage 2: every test on the release build" >&2
+cmake --preset default >/dev/null
+cmake --build --preset default
+ctest --preset default

@@ -1,0 +1,98 @@
+// Presets give the right endpoints and keep their quirks when endpoint flags override URLs.
+#include <gtest/gtest.h>
+
+#include "devicelogin/session.hpp"
+#include "fakes.hpp"
+#include "oauth/providers.hpp"
+
+namespace devicelogin {
+namespace {
+
+using testing::FakeHttpClient;
+
+TEST(Providers, PresetsFillEndpoints) {
+  FakeHttpClient http;
+  struct Expect {
+    const char* provider;
+    const char* device;
+    const char* token;
+  };
+  for (const Expect& e : {Expect{"github", "https://github.com/login/device/code", "https://github.com/login/oauth/access_token"},
+                          Expect{"google", "https://oauth2.googleapis.com/device/code", "https://oauth2.googleapis.com/token"},
+                          Expect{"microsoft", "https://login.microsoftonline.com/organizations/oauth2/v2.0/devicecode",
+                                 "https://login.microsoftonline.com/organizations/oauth2/v2.0/token"},
+                          Expect{"workos", "https://api.workos.com/user_management/authorize/device",
+                                 "https://api.workos.com/user_management/authenticate"}}) {
+    LoginSettings settings;
+    settings.provider = e.provider;
+    settings.client_id = "client";
+    auto profile = prepare_profile(settings, http);
+    ASSERT_TRUE(profile.has_value()) << e.provider << ": " << profile.error().message;
+    EXPECT_EQ(profile->endpoints.device_authorization, e.device) << e.provider;
+    EXPECT_EQ(profile->endpoints.token, e.token) << e.provider;
+  }
+  EXPECT_TRUE(http.requests.empty());  // presets with fixed endpoints need no discovery
+}
+
+TEST(Providers, MicrosoftTenant) {
+  FakeHttpClient http;
+  LoginSettings settings;
+  settings.provider = "microsoft";
+  settings.tenant = "contoso.onmicrosoft.com";
+  settings.client_id = "c";
+  auto profile = prepare_profile(settings, http);
+  ASSERT_TRUE(profile.has_value());
+  EXPECT_EQ(profile->endpoints.token, "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token");
+  settings.provider = "github";
+  EXPECT_EQ(prepare_profile(settings, http).error().code, ErrorCode::kUsage);
+}
+
+TEST(Providers, OverridesKeepQuirks) {
+  FakeHttpClient http;
+  LoginSettings settings;
+  settings.provider = "google";
+  settings.client_id = "c";
+  settings.endpoints.device_authorization = "http://127.0.0.1:9/device";
+  settings.endpoints.token = "http://127.0.0.1:9/token";
+  auto profile = prepare_profile(settings, http);
+  ASSERT_TRUE(profile.has_value());
+  EXPECT_EQ(profile->endpoints.token, "http://127.0.0.1:9/token");
+  EXPECT_EQ(profile->provider, "google");
+  EXPECT_TRUE(oauth::quirks_for(profile->provider).requires_client_secret);
+}
+
+TEST(Providers, DiscoveryPresetsNeedIssuer) {
+  FakeHttpClient http;
+  LoginSettings settings;
+  settings.provider = "auth0";
+  settings.client_id = "c";
+  EXPECT_EQ(prepare_profile(settings, http).error().code, ErrorCode::kUsage);
+  settings.issuer = "https://tenant.auth0.com/";
+  settings.audience = "https://api.example.com";
+  http.reply(200, R"({"issuer":"https://tenant.auth0.com/","device_authorization_endpoint":"https://tenant.auth0.com/oauth/device/code",
+    "token_endpoint":"https://tenant.auth0.com/oauth/token","revocation_endpoint":"https://tenant.auth0.com/oauth/revoke"})");
+  auto profile = prepare_profile(settings, http);
+  ASSERT_TRUE(profile.has_value()) << profile.error().message;
+  EXPECT_EQ(profile->audience, "https://api.example.com");
+  EXPECT_EQ(profile->endpoints.revocation, "https://tenant.auth0.com/oauth/revoke");
+}
+
+TEST(Providers, BadInput) {
+  FakeHttpClient http;
+  LoginSettings settings;
+  settings.client_id = "c";
+  settings.provider = "nope";
+  EXPECT_EQ(prepare_profile(settings, http).error().code, ErrorCode::kUsage);
+  settings.provider = "github";
+  settings.profile = "../etc";
+  EXPECT_EQ(prepare_profile(settings, http).error().code, ErrorCode::kUsage);
+  settings.profile = "default";
+  settings.endpoints.token = "http://evil.example.com/token";
+  EXPECT_EQ(prepare_profile(settings, http).error().code, ErrorCode::kConfig);
+  settings = LoginSettings{};
+  settings.client_id = "c";
+  EXPECT_EQ(prepare_profile(settings, http).error().code, ErrorCode::kUsage);  // neither issuer nor provider
+}
+
+}  // namespace
+}  // namespace devicelogin

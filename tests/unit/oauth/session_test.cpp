@@ -1,0 +1,279 @@
+// The Session facade end to end over a scripted HTTP client, a fake clock and a real file store:
+// exact bytes sent, polling times, what is stored.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+
+#include "fakes.hpp"
+#include "devicelogin/session.hpp"
+
+namespace devicelogin {
+namespace {
+
+using testing::FakeClock;
+using testing::FakeHttpClient;
+
+class SessionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char pattern[] = "/tmp/devicelogin-session-XXXXXX";
+    dir_ = ::mkdtemp(pattern);
+    profile_.name = "work";
+    profile_.issuer = "https://id.example.com";
+    profile_.client_id = "cli app";
+    profile_.scope = "openid offline_access";
+    profile_.endpoints = {"https://id.example.com/device", "https://id.example.com/token", "https://id.example.com/revoke", "", ""};
+    profile_.client_auth = ClientAuth::kNone;
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  Session make_session(FakeHttpClient& http) { return Session(profile_, make_file_token_store(dir_ + "/tokens"), http, clock_); }
+  long long rel(SystemTime t) const { return to_unix(t) - start_; }
+
+  void script_device_code(FakeHttpClient& http, int interval = 5, int expires_in = 600) {
+    http.reply(200, R"({"device_code":"DEVCODE-1","user_code":"ABCD-EFGH","verification_uri":"https://id.example.com/activate",
+      "expires_in":)" + std::to_string(expires_in) + R"(,"interval":)" + std::to_string(interval) + "}");
+  }
+
+  std::string dir_;
+  Profile profile_;
+  FakeClock clock_{1'800'000'000};
+  long long start_ = 1'800'000'000;
+};
+
+TEST_F(SessionTest, LoginPollsAtTheRightTimesAndStores) {
+  FakeHttpClient http(&clock_);
+  script_device_code(http);
+  http.reply(400, R"({"error":"authorization_pending"})");
+  http.reply(400, R"({"error":"slow_down"})");
+  http.reply(400, R"({"error":"authorization_pending"})");
+  http.reply(200, R"({"access_token":"AT-1","token_type":"Bearer","expires_in":3600,"refresh_token":"RT-1","scope":"openid offline_access"})");
+  Session session = make_session(http);
+  DeviceCodePrompt shown;
+  auto info = session.login({.on_code = [&](const DeviceCodePrompt& p) { shown = p; }, .on_waiting = {}});
+  ASSERT_TRUE(info.has_value()) << info.error().message;
+  EXPECT_EQ(shown.user_code, "ABCD-EFGH");
+  ASSERT_EQ(http.requests.size(), 5u);
+  EXPECT_EQ(http.requests[0].body, "scope=openid%20offline_access&client_id=cli%20app");
+  EXPECT_EQ(http.requests[1].body,
+            "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code&device_code=DEVCODE-1&client_id=cli%20app");
+  EXPECT_EQ(http.requests[1].header("content-type"), "application/x-www-form-urlencoded");
+  EXPECT_EQ(http.requests[1].header("accept"), "application/json");
+  // Polls at 5 (interval), 10 (pending), 20 (slow_down: 5 + 5), 30.
+  EXPECT_EQ(rel(http.requests[1].at), 5);
+  EXPECT_EQ(rel(http.requests[2].at), 10);
+  EXPECT_EQ(rel(http.requests[3].at), 20);
+  EXPECT_EQ(rel(http.requests[4].at), 30);
+  auto stored = make_file_token_store(dir_ + "/tokens")->load("work");
+  ASSERT_TRUE(stored.has_value() && stored->has_value());
+  EXPECT_EQ((*stored)->access_token.reveal(), "AT-1");
+  EXPECT_EQ((*stored)->refresh_token.reveal(), "RT-1");
+  EXPECT_EQ((*stored)->expires_at, start_ + 30 + 3600);
+}
+
+TEST_F(SessionTest, DeniedStoresNothing) {
+  FakeHttpClient http(&clock_);
+  script_device_code(http);
+  http.reply(400, R"({"error":"access_denied"})");
+  Session session = make_session(http);
+  auto info = session.login({});
+  ASSERT_FALSE(info.has_value());
+  EXPECT_EQ(info.error().code, ErrorCode::kAccessDenied);
+  EXPECT_EQ(exit_code_for(info.error().code), 3);
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/tokens/work.json"));
+}
+
+TEST_F(SessionTest, DeadlineEndsPendingForever) {
+  FakeHttpClient http(&clock_);
+  script_device_code(http, 5, 12);
+  http.reply(400, R"({"error":"authorization_pending"})");
+  http.reply(400, R"({"error":"authorization_pending"})");
+  Session session = make_session(http);
+  auto info = session.login({});
+  ASSERT_FALSE(info.has_value());
+  EXPECT_EQ(info.error().code, ErrorCode::kExpiredToken);
+  EXPECT_EQ(http.requests.size(), 3u);  // code + polls at 5 and 10; none at 15 > 12
+  EXPECT_EQ(http.remaining(), 0u);
+}
+
+TEST_F(SessionTest, NetworkFailuresBackOffThenSucceed) {
+  FakeHttpClient http(&clock_);
+  script_device_code(http);
+  http.fail_transport();
+  http.reply(503, "down", {{"retry-after", "30"}});
+  http.reply(200, R"({"access_token":"AT","expires_in":60})");
+  Session session = make_session(http);
+  ASSERT_TRUE(session.login({}).has_value());
+  EXPECT_EQ(rel(http.requests[1].at), 5);
+  EXPECT_EQ(rel(http.requests[2].at), 10);  // backoff 5 after the first failure
+  EXPECT_EQ(rel(http.requests[3].at), 40);  // Retry-After 30 beats the 10 s backoff
+}
+
+TEST_F(SessionTest, OtherErrorStopsWithServerText) {
+  FakeHttpClient http(&clock_);
+  script_device_code(http);
+  http.reply(401, R"({"error":"invalid_client","error_description":"client \u001b[31mdisabled"})");
+  Session session = make_session(http);
+  auto info = session.login({});
+  ASSERT_FALSE(info.has_value());
+  EXPECT_EQ(info.error().code, ErrorCode::kProtocol);
+  EXPECT_EQ(info.error().oauth_error, "invalid_client");
+  EXPECT_NE(info.error().message.find("client [31mdisabled"), std::string::npos);
+}
+
+TEST_F(SessionTest, InsecureVerificationUriRefused) {
+  FakeHttpClient http(&clock_);
+  http.reply(200, R"({"device_code":"D","user_code":"U","verification_uri":"http://phish.example.com/","expires_in":60})");
+  Session session = make_session(http);
+  bool shown = false;
+  auto info = session.login({.on_code = [&](const DeviceCodePrompt&) { shown = true; }, .on_waiting = {}});
+  ASSERT_FALSE(info.has_value());
+  EXPECT_FALSE(shown);
+  EXPECT_EQ(http.requests.size(), 1u);
+}
+
+TEST_F(SessionTest, ClientSecretBasicAndPost) {
+  ::setenv("DEVICELOGIN_TEST_SECRET", "s3cr&t", 1);
+  profile_.client_secret_env = "DEVICELOGIN_TEST_SECRET";
+  profile_.client_auth = ClientAuth::kBasic;
+  {
+    FakeHttpClient http(&clock_);
+    script_device_code(http);
+    Session session = make_session(http);
+    (void)session.login({});
+    // RFC 6749 §2.3.1: form-encode id and secret, then base64("cli%20app:s3cr%26t").
+    EXPECT_EQ(http.requests[0].header("authorization"), "Basic Y2xpJTIwYXBwOnMzY3IlMjZ0");
+    EXPECT_EQ(http.requests[0].body.find("client_secret"), std::string::npos);
+  }
+  profile_.client_auth = ClientAuth::kPost;
+  {
+    FakeHttpClient http(&clock_);
+    script_device_code(http);
+    Session session = make_session(http);
+    (void)session.login({});
+    EXPECT_EQ(http.requests[0].body, "scope=openid%20offline_access&client_id=cli%20app&client_secret=s3cr%26t");
+    EXPECT_EQ(http.requests[0].header("authorization"), "");
+  }
+  ::unsetenv("DEVICELOGIN_TEST_SECRET");
+}
+
+class LoggedInSessionTest : public SessionTest {
+ protected:
+  void SetUp() override {
+    SessionTest::SetUp();
+    TokenSet tokens;
+    tokens.access_token = Secret("AT-OLD");
+    tokens.refresh_token = Secret("RT-OLD");
+    tokens.expires_at = start_ + 30;  // expires within the default 60 s
+    tokens.subject = "alice";
+    tokens.scope = "openid";
+    ASSERT_TRUE(make_file_token_store(dir_ + "/tokens")->save("work", tokens).has_value());
+  }
+  std::optional<TokenSet> stored() {
+    auto loaded = make_file_token_store(dir_ + "/tokens")->load("work");
+    return loaded ? std::move(*loaded) : std::nullopt;
+  }
+};
+
+TEST_F(LoggedInSessionTest, FreshTokenNeedsNoNetwork) {
+  FakeHttpClient http(&clock_);
+  Session session = make_session(http);
+  auto token = session.access_token(10);
+  ASSERT_TRUE(token.has_value());
+  EXPECT_EQ(token->reveal(), "AT-OLD");
+  EXPECT_TRUE(http.requests.empty());
+}
+
+TEST_F(LoggedInSessionTest, ExpiringTokenRefreshesWithRotation) {
+  FakeHttpClient http(&clock_);
+  http.reply(200, R"({"access_token":"AT-NEW","expires_in":3600,"refresh_token":"RT-NEW"})");
+  Session session = make_session(http);
+  auto token = session.access_token(60);
+  ASSERT_TRUE(token.has_value());
+  EXPECT_EQ(token->reveal(), "AT-NEW");
+  EXPECT_EQ(http.requests[0].body, "grant_type=refresh_token&refresh_token=RT-OLD&client_id=cli%20app");
+  auto saved = stored();
+  ASSERT_TRUE(saved.has_value());
+  EXPECT_EQ(saved->refresh_token.reveal(), "RT-NEW");
+  EXPECT_EQ(saved->subject, "alice");  // kept from the login
+  EXPECT_EQ(saved->scope, "openid");
+}
+
+TEST_F(LoggedInSessionTest, RefreshWithoutRotationKeepsTheRefreshToken) {
+  FakeHttpClient http(&clock_);
+  http.reply(200, R"({"access_token":"AT-NEW","expires_in":3600})");
+  Session session = make_session(http);
+  ASSERT_TRUE(session.refresh().has_value());
+  EXPECT_EQ(stored()->refresh_token.reveal(), "RT-OLD");
+}
+
+TEST_F(LoggedInSessionTest, RejectedRefreshNeedsReloginAndDropsTheRefreshToken) {
+  FakeHttpClient http(&clock_);
+  http.reply(400, R"({"error":"invalid_grant"})");
+  Session session = make_session(http);
+  auto token = session.access_token(60);
+  ASSERT_FALSE(token.has_value());
+  EXPECT_EQ(token.error().code, ErrorCode::kReloginRequired);
+  EXPECT_EQ(exit_code_for(token.error().code), 5);
+  EXPECT_NE(token.error().message.find("devicelogin login --profile work"), std::string::npos);
+  auto saved = stored();
+  ASSERT_TRUE(saved.has_value());
+  EXPECT_TRUE(saved->refresh_token.empty());
+  // The next call does not send the dead refresh token again.
+  FakeHttpClient quiet(&clock_);
+  Session again = make_session(quiet);
+  EXPECT_EQ(again.access_token(60).error().code, ErrorCode::kReloginRequired);
+  EXPECT_TRUE(quiet.requests.empty());
+}
+
+TEST_F(LoggedInSessionTest, RefreshServerErrorIsExit6AndKeepsTokens) {
+  FakeHttpClient http(&clock_);
+  http.reply(503, "");
+  Session session = make_session(http);
+  auto info = session.refresh();
+  ASSERT_FALSE(info.has_value());
+  EXPECT_EQ(exit_code_for(info.error().code), 6);
+  EXPECT_EQ(stored()->refresh_token.reveal(), "RT-OLD");
+}
+
+TEST_F(LoggedInSessionTest, LogoutRevokesRefreshThenAccessThenDeletes) {
+  FakeHttpClient http(&clock_);
+  http.reply(200, "");
+  http.reply(200, "");
+  Session session = make_session(http);
+  auto outcome = session.logout();
+  ASSERT_TRUE(outcome.has_value());
+  EXPECT_TRUE(outcome->revoked);
+  EXPECT_TRUE(outcome->deleted);
+  ASSERT_EQ(http.requests.size(), 2u);
+  EXPECT_EQ(http.requests[0].url, "https://id.example.com/revoke");
+  EXPECT_EQ(http.requests[0].body, "token=RT-OLD&token_type_hint=refresh_token&client_id=cli%20app");
+  EXPECT_EQ(http.requests[1].body, "token=AT-OLD&token_type_hint=access_token&client_id=cli%20app");
+  EXPECT_FALSE(stored().has_value());
+}
+
+TEST_F(LoggedInSessionTest, LogoutDeletesEvenWhenRevocationFails) {
+  FakeHttpClient http(&clock_);
+  http.fail_transport();
+  http.fail_transport();
+  Session session = make_session(http);
+  auto outcome = session.logout();
+  ASSERT_TRUE(outcome.has_value());
+  EXPECT_FALSE(outcome->revoked);
+  EXPECT_TRUE(outcome->deleted);
+  EXPECT_FALSE(outcome->revocation_problem.empty());
+  EXPECT_FALSE(stored().has_value());
+}
+
+TEST_F(SessionTest, NothingStoredIsNotLoggedIn) {
+  FakeHttpClient http(&clock_);
+  Session session = make_session(http);
+  auto token = session.access_token(60);
+  ASSERT_FALSE(token.has_value());
+  EXPECT_EQ(token.error().code, ErrorCode::kNotLoggedIn);
+  EXPECT_EQ(exit_code_for(token.error().code), 5);
+}
+
+}  // namespace
+}  // namespace devicelogin
