@@ -52,7 +52,7 @@ for (const kind of serverKinds()) {
         }
       };
 
-      const login = await loginWithApproval(server, home, { extra: ['--verbose'] });
+      const login = await loginWithApproval(server, home, { extra: ['--verbose'], record: true });
       runs.push({ name: 'login --json --verbose', stdout: login.result.stdout, stderr: login.result.stderr });
       assert.equal(login.result.code, 0, describeRun(login.argv, login.result));
       const first = await snapshotStore();

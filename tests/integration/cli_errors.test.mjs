@@ -166,7 +166,7 @@ for (const kind of serverKinds()) {
       const home = await makeHome();
       try {
         // Approve only once a slow_down was answered, so that the next poll shows the new cadence.
-        const argv = loginArgs(server, ['--json']);
+        const argv = loginArgs(server, ['--json'], { record: true });
         const proc = startCli(argv, { env: home.env });
         proc.child.stdin.end();
         try {

@@ -25,7 +25,7 @@ for (const kind of serverKinds()) {
       state.refreshedTokens?.refresh_token, state.minTtlToken];
 
     before(async () => {
-      server = await startServer(kind, { interval: 1 });
+      server = await startServer(kind, { interval: 1, deviceCodeTtl: 120 });
       home = await makeHome();
     });
     after(async () => {
@@ -45,7 +45,8 @@ for (const kind of serverKinds()) {
       assert.ok(deviceEvent.verification_uri_complete === null
         || deviceEvent.verification_uri_complete.startsWith(server.issuer), 'verification_uri_complete');
       assert.equal(typeof deviceEvent.expires_in, 'number');
-      assert.ok(deviceEvent.expires_in > 0 && deviceEvent.expires_in <= 300, 'expires_in from the server');
+      assert.ok(deviceEvent.expires_in > 110 && deviceEvent.expires_in <= 120,
+        'expires_in from the server (code lifetime 120 s)');
       assert.equal(deviceEvent.interval, 1, 'interval from the server');
       assert.ok(!('device_code' in deviceEvent), 'the device code is not in the JSON');
 

@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs/promises';
+import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -79,7 +80,8 @@ function firstLine(child, timeoutMs, what) {
  * kind: 'oidc-provider' | 'devserver'.
  * opts: { deviceCodeTtl, accessTokenTtl, interval (default 1), slowDownEvery, autoConsent }.
  * Resolves to { kind, issuer, clientId, scope, approve(uri, userCode, {deny}), introspect(token),
- *               deviceCodes(), polls(), issued(), supports: {introspection, deviceCodes, slowDown}, stop() }.
+ *               deviceCodes(), polls(), issued() (of logins started with { record: true }),
+ *               recordArgs, supports: {introspection, deviceCodes, slowDown}, stop() }.
  */
 export async function startServer(kind, opts = {}) {
   switch (kind) {
@@ -143,8 +145,11 @@ async function startOidcProvider(opts) {
 // {"issuer":...,"port":...} as its first stdout line; its built-in public client is
 // `devicelogin-demo`; a --config file adds a confidential client for introspection. Its approval
 // pages are walked by approve_devserver.mjs.
-// TODO(devserver): it has no hook that reveals issued device codes or poll times, so the canary
-// checks tokens only and the polling-cadence test is skipped against it.
+// It has no hook that reveals issued device codes or poll times, so login goes through a recording
+// proxy for the device authorization and token endpoints when a test asks for it
+// (loginArgs(..., { record: true }) adds server.recordArgs): the profile then
+// keeps the proxy's URLs, so later refreshes pass through it too. Discovery, revocation,
+// introspection and the approval pages are the server's own.
 async function startDevserver(opts) {
   const bin = cliPath();
   if (!bin) throw new Error('DEVICELOGIN_BIN is not set');
@@ -174,6 +179,7 @@ async function startDevserver(opts) {
     throw new Error(`${error.message}\n${redact(stderr.text()).slice(-2000)}`);
   }
   const meta = await (await fetch(`${info.issuer}/.well-known/openid-configuration`)).json();
+  const proxy = await startRecordingProxy(meta.device_authorization_endpoint, meta.token_endpoint);
   const basic = Buffer.from(`devicelogin-introspector:${encodeURIComponent(introspectionSecret)}`)
     .toString('base64');
   return {
@@ -181,7 +187,9 @@ async function startDevserver(opts) {
     issuer: info.issuer,
     clientId: 'devicelogin-demo',
     scope: 'openid profile email offline_access',
-    supports: { introspection: Boolean(meta.introspection_endpoint), deviceCodes: false, slowDown: false },
+    // Device codes and poll times come from the recording proxy the CLI is pointed at.
+    supports: { introspection: Boolean(meta.introspection_endpoint), deviceCodes: true, slowDown: true },
+    recordArgs: proxy.loginArgs,
     approve: (uri, userCode, approveOpts) => approveDevserver(uri, userCode, approveOpts),
     async introspect(token) {
       const response = await fetch(meta.introspection_endpoint, {
@@ -196,13 +204,83 @@ async function startDevserver(opts) {
       if (response.status !== 200) throw new Error(`introspection answered HTTP ${response.status}`);
       return response.json();
     },
-    async deviceCodes() { return []; },
-    async polls() { return []; },
-    async issued() { return []; },
+    async deviceCodes() { return [...proxy.recorded.device_codes]; },
+    async polls() { return [...proxy.recorded.polls]; },
+    async issued() { return [...proxy.recorded.issued]; },
     serverStderr: () => stderr.text(),
     async stop() {
+      await proxy.stop();
       await stopChild(child);
       await fs.rm(configDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * A loopback recording proxy for the two device-flow endpoints of a server that cannot report
+ * what it issued: it forwards requests byte for byte and notes each device_code it sees in a
+ * device authorization response and each device_code poll's time and answer. The CLI is pointed at
+ * it with --device-authorization-endpoint / --token-endpoint (see loginArgs).
+ */
+async function startRecordingProxy(deviceAuthorizationEndpoint, tokenEndpoint) {
+  const targets = { device: new URL(deviceAuthorizationEndpoint), token: new URL(tokenEndpoint) };
+  const recorded = { device_codes: [], issued: [], polls: [] };
+  const srv = http.createServer(async (req, res) => {
+    const chunks = [];
+    for await (const chunk of req) chunks.push(chunk);
+    const body = Buffer.concat(chunks);
+    const which = req.url === '/device' ? 'device' : req.url === '/token' ? 'token' : undefined;
+    if (!which) {
+      res.writeHead(404).end();
+      return;
+    }
+    const headers = {};
+    for (const name of ['content-type', 'accept', 'authorization', 'user-agent', 'dpop']) {
+      if (req.headers[name]) headers[name] = req.headers[name];
+    }
+    let answer;
+    try {
+      answer = await fetch(targets[which], {
+        method: req.method, headers, body: req.method === 'GET' ? undefined : body, redirect: 'manual',
+      });
+    } catch {
+      res.writeHead(502).end();
+      return;
+    }
+    const answerBody = Buffer.from(await answer.arrayBuffer());
+    const now = Date.now();
+    let json;
+    try { json = JSON.parse(answerBody.toString('utf8')); } catch { json = undefined; }
+    if (which === 'device' && answer.status === 200 && typeof json?.device_code === 'string') {
+      recorded.device_codes.push(json.device_code);
+      recorded.issued.push(now);
+    }
+    const form = new URLSearchParams(body.toString('utf8'));
+    if (which === 'token' && form.get('grant_type') === 'urn:ietf:params:oauth:grant-type:device_code') {
+      recorded.polls.push({
+        t: now,
+        code_index: recorded.device_codes.indexOf(form.get('device_code') ?? ''),
+        result: answer.status === 200 ? 'ok' : (json?.error ?? `http_${answer.status}`),
+      });
+    }
+    const outHeaders = {};
+    for (const [name, value] of answer.headers) {
+      if (!['content-length', 'transfer-encoding', 'connection', 'keep-alive'].includes(name)) outHeaders[name] = value;
+    }
+    res.writeHead(answer.status, outHeaders);
+    res.end(answerBody);
+  });
+  await new Promise((resolve, reject) => {
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', resolve);
+  });
+  const base = `http://127.0.0.1:${srv.address().port}`;
+  return {
+    recorded,
+    loginArgs: ['--device-authorization-endpoint', `${base}/device`, '--token-endpoint', `${base}/token`],
+    async stop() {
+      srv.closeAllConnections?.();
+      await new Promise((resolve) => { srv.close(resolve); });
     },
   };
 }
@@ -392,10 +470,13 @@ function findTokens(value) {
   return undefined;
 }
 
-/** Base login arguments for a server under test. */
-export function loginArgs(server, extra = []) {
+/**
+ * Base login arguments for a server under test. With { record: true } the login is arranged so that
+ * server.deviceCodes() / polls() / issued() see it (for the devserver: through the recording proxy).
+ */
+export function loginArgs(server, extra = [], { record = false } = {}) {
   return ['login', '--issuer', server.issuer, '--client-id', server.clientId, '--scope', server.scope,
-    '--no-browser', '--no-qr', ...extra];
+    '--no-browser', '--no-qr', ...(record ? server.recordArgs ?? [] : []), ...extra];
 }
 
 /** A small deadline wrapper so a step cannot hang a test. */
@@ -467,9 +548,9 @@ export function findSecrets(haystack, secrets) {
  * Resolves to { result, lines, deviceEvent, approval } (approval: what approve() returned).
  */
 export async function loginWithApproval(server, home, {
-  extra = [], approval = 'approve', timeoutMs = 30000, args,
+  extra = [], approval = 'approve', timeoutMs = 30000, args, record = false,
 } = {}) {
-  const loginArgv = args ?? loginArgs(server, ['--json', ...extra]);
+  const loginArgv = args ?? loginArgs(server, ['--json', ...extra], { record });
   const proc = startCli(loginArgv, { env: home.env });
   proc.child.stdin.end();
   let deviceEvent;
