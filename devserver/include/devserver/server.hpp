@@ -1,0 +1,96 @@
+#pragma once
+// The development authorization server: RFC 8628 device flow, refresh with rotation, revocation,
+// introspection, userinfo and JWKS, plus the browser approval page. Embeddable and stoppable.
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "devicelogin/result.hpp"
+#include "devicelogin/secret.hpp"
+
+namespace devicelogin::devserver {
+
+// A client the server knows. Public when `client_secret` is empty, confidential otherwise.
+struct ClientSpec {
+  std::string client_id;
+  Secret client_secret;
+  std::string name;                 // shown on the approval page; the client_id when empty
+  std::vector<std::string> scopes;  // the scopes it may ask for; empty allows any scope
+};
+
+// A demo user who can sign in on the approval page.
+struct UserSpec {
+  std::string username;
+  Secret password;
+  std::string name;  // display name; the username when empty
+};
+
+// The client every server knows: public, any scope.
+inline constexpr std::string_view kDemoClientId = "devicelogin-demo";
+
+// How the server listens, what it knows, and which faults it injects.
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  int port = 0;                     // 0 picks an ephemeral port
+  bool allow_non_loopback = false;  // a host outside 127.0.0.0/8, ::1, localhost needs this
+  std::string issuer;               // public base URL; empty means http://HOST:PORT
+
+  long long interval = 5;            // seconds between polls a client must respect (0: any rate)
+  long long code_ttl = 600;          // device code lifetime, seconds
+  long long access_token_ttl = 3600;
+  long long refresh_token_ttl = 86400;
+  std::optional<double> auto_approve_delay;  // approve every code after this many seconds
+
+  int slow_down_every = 0;    // answer every Nth poll of a device code with slow_down (0: never)
+  double fail_rate_500 = 0;   // fraction of device/token requests answered 500
+  double fail_rate_503 = 0;   // fraction of device/token requests answered 503
+  int latency_ms = 0;         // delay added to every device/token request
+  double drop_rate = 0;       // fraction of device/token requests whose connection is closed unanswered
+
+  std::string config_file;         // JSON: {"clients":[...], "users":[...]}; empty for none
+  std::vector<ClientSpec> clients;  // added to the built-in demo client (and the config file's)
+  std::vector<UserSpec> users;      // replace alice/bob when non-empty (the config file's win)
+
+  std::size_t max_outstanding_codes = 10000;  // device codes alive at once; more get 503
+  std::size_t max_tokens = 200000;            // access + refresh tokens alive at once
+  std::size_t max_body_bytes = 64 * 1024;     // larger request bodies get 413
+  int threads = 64;                           // one keep-alive connection per thread
+
+  // Receives one line per notable event (code issued, approved, tokens issued, reuse detected);
+  // never a secret. Called from server threads.
+  std::function<void(std::string_view line)> log;
+};
+
+// A running server. Serves on background threads until stop() or destruction.
+class Server {
+ public:
+  // Validates the options, reads the config file, generates the ES256 signing key, binds the
+  // socket and starts serving. kConfig for bad options or config, kNetwork when the bind fails.
+  [[nodiscard]] static Result<std::unique_ptr<Server>> start(ServerOptions options);
+
+  // The issuer URL, e.g. http://127.0.0.1:43123 (no trailing slash).
+  [[nodiscard]] std::string issuer() const;
+  // The port actually bound.
+  [[nodiscard]] int port() const;
+  // Stops accepting, finishes in-flight requests and joins every thread; idempotent.
+  void stop();
+  ~Server();
+
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  struct Impl;
+
+ private:
+  explicit Server(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// True for 127.0.0.0/8, ::1 and "localhost".
+[[nodiscard]] bool is_loopback_host(std::string_view host);
+
+}  // namespace devicelogin::devserver

@@ -1,0 +1,41 @@
+#pragma once
+// Randomness, hashing and the ES256 signing key behind the devserver's JWTs and JWKS.
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+#include <openssl/evp.h>
+
+#include "devicelogin/result.hpp"
+
+namespace devicelogin::devserver {
+
+// `count` bytes from OpenSSL's DRBG (RAND_bytes); kInternal when it fails.
+[[nodiscard]] Result<std::string> random_bytes(std::size_t count);
+// `count` random bytes, base64url-encoded; kInternal when the DRBG fails.
+[[nodiscard]] Result<std::string> random_token(std::size_t count);
+// The raw 32-byte SHA-256 of `data`.
+[[nodiscard]] std::string sha256(std::string_view data);
+// Serialises JSON without throwing (invalid UTF-8 is replaced).
+[[nodiscard]] std::string dump_json(const nlohmann::json& value);
+
+// A P-256 key generated at start; signs JWS compact tokens with ES256 (RFC 7518 §3.4).
+class SigningKey {
+ public:
+  // A fresh key; kInternal when OpenSSL fails.
+  [[nodiscard]] static Result<SigningKey> generate();
+
+  // header.payload.signature with {"alg":"ES256","typ":typ,"kid":kid}; kInternal on failure.
+  [[nodiscard]] Result<std::string> sign(std::string_view typ, const nlohmann::json& claims) const;
+  // The public key as a JWK (RFC 7517) with kid, use and alg.
+  [[nodiscard]] const nlohmann::json& public_jwk() const { return jwk_; }
+  [[nodiscard]] const std::string& kid() const { return kid_; }
+
+ private:
+  std::shared_ptr<EVP_PKEY> key_;  // only read after generation, so shared between threads
+  nlohmann::json jwk_;
+  std::string kid_;
+};
+
+}  // namespace devicelogin::devserver

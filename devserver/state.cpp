@@ -1,0 +1,323 @@
+#include "state.hpp"
+
+#include <algorithm>
+
+namespace devicelogin::devserver {
+
+namespace {
+constexpr long long kSlowDownStep = 5;  // RFC 8628 §3.5: "increased by 5 seconds"
+}
+
+std::vector<std::string> split_scope(std::string_view scope) {
+  std::vector<std::string> tokens;
+  std::size_t position = 0;
+  while (position < scope.size()) {
+    std::size_t end = scope.find(' ', position);
+    if (end == std::string_view::npos) end = scope.size();
+    if (end > position) tokens.emplace_back(scope.substr(position, end - position));
+    position = end + 1;
+  }
+  return tokens;
+}
+
+bool scope_has(std::string_view scope, std::string_view token) {
+  for (const auto& item : split_scope(scope)) {
+    if (item == token) return true;
+  }
+  return false;
+}
+
+bool scope_subset(std::string_view requested, std::string_view granted) {
+  auto have = split_scope(granted);
+  for (const auto& item : split_scope(requested)) {
+    if (std::find(have.begin(), have.end(), item) == have.end()) return false;
+  }
+  return true;
+}
+
+State::AddResult State::add_device_grant(const std::string& device_key, DeviceGrant grant,
+                                         TimePoint now) {
+  std::lock_guard lock(mutex_);
+  if (device_grants_.size() >= settings_.max_codes) {
+    drop_expired_codes_locked(now);
+    if (device_grants_.size() >= settings_.max_codes) return AddResult::kFull;
+  }
+  if (device_by_user_code_.contains(grant.user_code) || device_grants_.contains(device_key)) {
+    return AddResult::kUserCodeTaken;
+  }
+  device_by_user_code_.emplace(grant.user_code, device_key);
+  device_grants_.emplace(device_key, std::move(grant));
+  return AddResult::kAdded;
+}
+
+void State::auto_approve_locked(DeviceGrant& grant, TimePoint now) {
+  if (grant.status != DeviceStatus::kPending || !settings_.auto_approve_after) return;
+  if (now < grant.expires && now >= grant.created + *settings_.auto_approve_after) {
+    grant.status = DeviceStatus::kApproved;
+    grant.username = settings_.auto_approve_user;
+    grant.decided = grant.created + *settings_.auto_approve_after;
+  }
+}
+
+PollOutcome State::poll(const std::string& device_key, std::string_view client_id, TimePoint now) {
+  using Kind = PollOutcome::Kind;
+  std::lock_guard lock(mutex_);
+  auto it = device_grants_.find(device_key);
+  // RFC 8628 §3.5 / RFC 6749 §5.2: an unknown code, or one issued to another client, is invalid_grant.
+  if (it == device_grants_.end() || it->second.client_id != client_id) {
+    return {Kind::kInvalidGrant, {}, {}, {}, {}};
+  }
+  DeviceGrant& grant = it->second;
+  // A device code is redeemable once.
+  if (grant.status == DeviceStatus::kRedeemed) return {Kind::kInvalidGrant, {}, {}, {}, {}};
+  if (now >= grant.expires) return {Kind::kExpired, {}, {}, {}, {}};
+  auto_approve_locked(grant, now);
+  ++grant.polls;
+  std::optional<TimePoint> previous = grant.last_poll;
+  grant.last_poll = now;
+  switch (grant.status) {
+    case DeviceStatus::kDenied:
+      return {Kind::kDenied, {}, {}, {}, {}};
+    case DeviceStatus::kApproved:
+      // A soft bound: concurrent issuers may overshoot by a few records.
+      if (tokens_.size() + 2 > settings_.max_tokens) {
+        sweep_locked(now);
+        if (tokens_.size() + 2 > settings_.max_tokens) return {Kind::kFull, {}, {}, {}, {}};
+      }
+      grant.status = DeviceStatus::kRedeemed;
+      return {Kind::kApproved, grant.client_id, grant.scope, grant.username, grant.decided};
+    case DeviceStatus::kRedeemed:
+    case DeviceStatus::kPending:
+      break;
+  }
+  // RFC 8628 §3.5: polling faster than the interval earns slow_down, and the interval for this
+  // device code grows by 5 seconds each time.
+  bool too_fast = previous && grant.interval > 0 &&
+                  now - *previous < Millis(grant.interval * 1000) - settings_.poll_tolerance;
+  bool injected = settings_.slow_down_every > 0 && grant.polls % settings_.slow_down_every == 0;
+  if (too_fast || injected) {
+    grant.interval += kSlowDownStep;
+    return {Kind::kSlowDown, {}, {}, {}, {}};
+  }
+  return {Kind::kPending, {}, {}, {}, {}};
+}
+
+std::optional<DeviceGrant> State::pending_grant(const std::string& user_code, TimePoint now) {
+  std::lock_guard lock(mutex_);
+  auto index = device_by_user_code_.find(user_code);
+  if (index == device_by_user_code_.end()) return std::nullopt;
+  auto it = device_grants_.find(index->second);
+  if (it == device_grants_.end()) return std::nullopt;
+  auto_approve_locked(it->second, now);
+  if (it->second.status != DeviceStatus::kPending || now >= it->second.expires) return std::nullopt;
+  return it->second;
+}
+
+bool State::decide(const std::string& user_code, const std::string& username, bool approve,
+                   TimePoint now) {
+  std::lock_guard lock(mutex_);
+  auto index = device_by_user_code_.find(user_code);
+  if (index == device_by_user_code_.end()) return false;
+  auto it = device_grants_.find(index->second);
+  if (it == device_grants_.end()) return false;
+  DeviceGrant& grant = it->second;
+  auto_approve_locked(grant, now);
+  if (grant.status != DeviceStatus::kPending || now >= grant.expires) return false;
+  grant.status = approve ? DeviceStatus::kApproved : DeviceStatus::kDenied;
+  grant.username = username;
+  grant.decided = now;
+  return true;
+}
+
+std::uint64_t State::create_grant(const std::string& client_id, const std::string& username,
+                                  const std::string& scope, TimePoint auth_time) {
+  std::lock_guard lock(mutex_);
+  std::uint64_t id = next_grant_id_++;
+  grants_.emplace(id, TokenGrant{client_id, username, scope, auth_time, false, 0});
+  return id;
+}
+
+void State::add_token(const std::string& token_key, TokenKind kind, std::uint64_t grant_id,
+                      std::string jti, TimePoint issued, TimePoint expires) {
+  std::lock_guard lock(mutex_);
+  auto grant = grants_.find(grant_id);
+  if (grant == grants_.end()) return;
+  auto [it, inserted] =
+      tokens_.try_emplace(token_key, TokenRecord{kind, grant_id, std::move(jti), issued, expires, false});
+  if (inserted) ++grant->second.live_tokens;
+}
+
+RefreshOutcome State::refresh(const std::string& token_key, std::string_view client_id,
+                              std::string_view scope, TimePoint now) {
+  using Kind = RefreshOutcome::Kind;
+  std::lock_guard lock(mutex_);
+  auto it = tokens_.find(token_key);
+  if (it == tokens_.end() || it->second.kind != TokenKind::kRefresh) return {Kind::kInvalidGrant, {}};
+  TokenRecord& record = it->second;
+  auto grant = grants_.find(record.grant_id);
+  if (grant == grants_.end() || grant->second.revoked || now >= record.expires) {
+    return {Kind::kInvalidGrant, {}};
+  }
+  // RFC 6749 §6: the refresh token is bound to the client it was issued to.
+  if (grant->second.client_id != client_id) return {Kind::kInvalidGrant, {}};
+  if (record.retired) {
+    // RFC 9700 §4.14.2: a rotated-out refresh token came back, so one of its holders is an
+    // attacker; revoke the whole grant (every access and refresh token of it).
+    grant->second.revoked = true;
+    return {Kind::kReuseDetected, {}};
+  }
+  // RFC 6749 §6: a refresh may narrow the scope, never widen it.
+  if (!scope.empty() && !scope_subset(scope, grant->second.scope)) return {Kind::kInvalidScope, {}};
+  if (tokens_.size() + 2 > settings_.max_tokens) {
+    sweep_locked(now);
+    if (tokens_.size() + 2 > settings_.max_tokens) return {Kind::kFull, {}};
+  }
+  record.retired = true;
+  TokenView view;
+  view.kind = TokenKind::kRefresh;
+  view.grant_id = record.grant_id;
+  view.client_id = grant->second.client_id;
+  view.username = grant->second.username;
+  view.scope = scope.empty() ? grant->second.scope : std::string(scope);
+  view.auth_time = grant->second.auth_time;
+  return {Kind::kOk, std::move(view)};
+}
+
+std::optional<TokenView> State::lookup(const std::string& token_key, TimePoint now) {
+  std::lock_guard lock(mutex_);
+  auto it = tokens_.find(token_key);
+  if (it == tokens_.end() || it->second.retired || now >= it->second.expires) return std::nullopt;
+  auto grant = grants_.find(it->second.grant_id);
+  if (grant == grants_.end() || grant->second.revoked) return std::nullopt;
+  TokenView view;
+  view.kind = it->second.kind;
+  view.grant_id = it->second.grant_id;
+  view.client_id = grant->second.client_id;
+  view.username = grant->second.username;
+  view.scope = grant->second.scope;
+  view.jti = it->second.jti;
+  view.issued = it->second.issued;
+  view.expires = it->second.expires;
+  view.auth_time = grant->second.auth_time;
+  return view;
+}
+
+bool State::revoke(const std::string& token_key, std::string_view client_id) {
+  std::lock_guard lock(mutex_);
+  auto it = tokens_.find(token_key);
+  if (it == tokens_.end()) return false;
+  auto grant = grants_.find(it->second.grant_id);
+  if (grant == grants_.end() || grant->second.client_id != client_id) return false;
+  if (it->second.kind == TokenKind::kRefresh) {
+    // RFC 7009 §2.1: revoking a refresh token also invalidates the access tokens of its grant.
+    bool was_live = !grant->second.revoked;
+    grant->second.revoked = true;
+    return was_live;
+  }
+  bool was_live = !it->second.retired;
+  it->second.retired = true;
+  return was_live;
+}
+
+std::optional<BrowserSession> State::session(const std::string& session_key, TimePoint now) {
+  std::lock_guard lock(mutex_);
+  auto it = sessions_.find(session_key);
+  if (it == sessions_.end() || now >= it->second.expires) return std::nullopt;
+  return it->second;
+}
+
+void State::put_session(const std::string& session_key, BrowserSession session) {
+  std::lock_guard lock(mutex_);
+  if (!sessions_.contains(session_key) && sessions_.size() >= settings_.max_sessions) {
+    auto oldest = std::min_element(sessions_.begin(), sessions_.end(), [](const auto& a, const auto& b) {
+      return a.second.expires < b.second.expires;
+    });
+    if (oldest != sessions_.end()) sessions_.erase(oldest);
+  }
+  sessions_[session_key] = std::move(session);
+}
+
+bool State::rate_limited(const std::string& who, TimePoint now) {
+  std::lock_guard lock(mutex_);
+  auto it = failures_.find(who);
+  if (it == failures_.end() || now - it->second.start >= settings_.failure_window) return false;
+  return it->second.failures >= settings_.max_failures;
+}
+
+void State::record_failure(const std::string& who, TimePoint now) {
+  std::lock_guard lock(mutex_);
+  auto it = failures_.find(who);
+  if (it == failures_.end()) {
+    if (failures_.size() >= settings_.max_rate_entries) {
+      std::erase_if(failures_, [&](const auto& entry) {
+        return now - entry.second.start >= settings_.failure_window;
+      });
+      // Still full: a flood from many addresses; forget the oldest counters rather than grow.
+      if (failures_.size() >= settings_.max_rate_entries) failures_.clear();
+    }
+    failures_.emplace(who, FailureWindow{now, 1});
+    return;
+  }
+  if (now - it->second.start >= settings_.failure_window) {
+    it->second = FailureWindow{now, 1};
+  } else {
+    ++it->second.failures;
+  }
+}
+
+void State::sweep(TimePoint now) {
+  std::lock_guard lock(mutex_);
+  sweep_locked(now);
+}
+
+void State::drop_expired_codes_locked(TimePoint now) {
+  for (auto it = device_grants_.begin(); it != device_grants_.end();) {
+    if (now >= it->second.expires) {
+      device_by_user_code_.erase(it->second.user_code);
+      it = device_grants_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void State::erase_token_locked(std::unordered_map<std::string, TokenRecord>::iterator it) {
+  auto grant = grants_.find(it->second.grant_id);
+  if (grant != grants_.end() && --grant->second.live_tokens == 0) grants_.erase(grant);
+  tokens_.erase(it);
+}
+
+void State::sweep_locked(TimePoint now) {
+  for (auto it = device_grants_.begin(); it != device_grants_.end();) {
+    if (now >= it->second.expires + settings_.expired_grace) {
+      device_by_user_code_.erase(it->second.user_code);
+      it = device_grants_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto it = tokens_.begin(); it != tokens_.end();) {
+    auto next = std::next(it);
+    auto grant = grants_.find(it->second.grant_id);
+    bool dead = now >= it->second.expires || grant == grants_.end();
+    // Retired refresh tokens are kept until they expire: they are what reuse detection matches.
+    if (dead) erase_token_locked(it);
+    it = next;
+  }
+  std::erase_if(sessions_, [&](const auto& entry) { return now >= entry.second.expires; });
+  std::erase_if(failures_, [&](const auto& entry) {
+    return now - entry.second.start >= settings_.failure_window;
+  });
+}
+
+std::size_t State::device_grant_count() {
+  std::lock_guard lock(mutex_);
+  return device_grants_.size();
+}
+
+std::size_t State::token_count() {
+  std::lock_guard lock(mutex_);
+  return tokens_.size();
+}
+
+}  // namespace devicelogin::devserver

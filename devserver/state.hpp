@@ -1,0 +1,186 @@
+#pragma once
+// The devserver's memory: device grants, token records, browser sessions and failure counters.
+// Free of I/O and of the clock: every call takes "now", so the rules are testable without sleeping.
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace devicelogin::devserver {
+
+using TimePoint = std::chrono::system_clock::time_point;
+using Millis = std::chrono::milliseconds;
+
+// Where one device authorization stands (RFC 8628 §3.5).
+enum class DeviceStatus { kPending, kApproved, kDenied, kRedeemed };
+
+// One device authorization request, keyed by the SHA-256 of its device code.
+struct DeviceGrant {
+  std::string user_code;  // canonical: 8 letters, no hyphen
+  std::string client_id;
+  std::string scope;
+  TimePoint created;
+  TimePoint expires;
+  long long interval = 5;  // seconds; grows by 5 with each slow_down (RFC 8628 §3.5)
+  std::optional<TimePoint> last_poll;
+  long long polls = 0;
+  DeviceStatus status = DeviceStatus::kPending;
+  std::string username;  // who approved or denied
+  TimePoint decided;
+};
+
+// What a device_code poll gets (RFC 8628 §3.5), with the grant's facts when approved.
+struct PollOutcome {
+  enum class Kind { kPending, kSlowDown, kApproved, kDenied, kExpired, kInvalidGrant, kFull } kind;
+  std::string client_id;
+  std::string scope;
+  std::string username;
+  TimePoint auth_time;
+};
+
+enum class TokenKind { kAccess, kRefresh };
+
+// What a live token stands for; returned by lookups for userinfo and introspection.
+struct TokenView {
+  TokenKind kind = TokenKind::kAccess;
+  std::uint64_t grant_id = 0;
+  std::string client_id;
+  std::string username;
+  std::string scope;
+  std::string jti;
+  TimePoint issued;
+  TimePoint expires;
+  TimePoint auth_time;
+};
+
+// What a refresh_token grant gets (RFC 6749 §6, RFC 9700 §4.14).
+struct RefreshOutcome {
+  enum class Kind { kOk, kInvalidGrant, kReuseDetected, kInvalidScope, kFull } kind;
+  TokenView grant;  // client, user, granted scope and grant id when kOk
+};
+
+// A browser's approval-page session, keyed by the SHA-256 of its cookie.
+struct BrowserSession {
+  std::string csrf;
+  std::string user_code;  // the code the browser entered and had accepted
+  std::string username;   // who signed in, empty before sign-in
+  TimePoint expires;
+};
+
+// Bounds and behaviour that the rules need.
+struct StateSettings {
+  std::size_t max_codes = 10000;
+  std::size_t max_tokens = 200000;
+  std::size_t max_sessions = 10000;
+  std::size_t max_rate_entries = 10000;
+  int slow_down_every = 0;
+  std::optional<Millis> auto_approve_after;
+  std::string auto_approve_user;
+  Millis poll_tolerance{100};       // clock jitter forgiven when comparing poll spacing
+  Millis expired_grace{5 * 60 * 1000};  // expired codes answer expired_token this long
+  int max_failures = 5;             // RFC 8628 §5.1: wrong user codes per client per window
+  Millis failure_window{60 * 1000};
+};
+
+// All of the server's mutable state behind one mutex; every method is thread-safe.
+class State {
+ public:
+  explicit State(StateSettings settings) : settings_(std::move(settings)) {}
+
+  enum class AddResult { kAdded, kFull, kUserCodeTaken };
+  // Stores a new device grant unless the bound is reached or its user code is in use.
+  [[nodiscard]] AddResult add_device_grant(const std::string& device_key, DeviceGrant grant,
+                                           TimePoint now);
+  // Applies one token-endpoint poll by `client_id`; an approved grant is redeemed by this call.
+  [[nodiscard]] PollOutcome poll(const std::string& device_key, std::string_view client_id,
+                                 TimePoint now);
+  // The pending, unexpired grant with this canonical user code (auto-approval applied first).
+  [[nodiscard]] std::optional<DeviceGrant> pending_grant(const std::string& user_code, TimePoint now);
+  // Approves or denies a pending, unexpired grant as `username`; false when it is no longer pending.
+  [[nodiscard]] bool decide(const std::string& user_code, const std::string& username, bool approve,
+                            TimePoint now);
+
+  // Starts a token grant for an approved authorization and returns its id.
+  [[nodiscard]] std::uint64_t create_grant(const std::string& client_id, const std::string& username,
+                                           const std::string& scope, TimePoint auth_time);
+  // Records an issued token under the SHA-256 of its value.
+  void add_token(const std::string& token_key, TokenKind kind, std::uint64_t grant_id,
+                 std::string jti, TimePoint issued, TimePoint expires);
+  // Rotates a refresh token: the presented one is retired; presenting a retired one revokes
+  // its whole grant (RFC 9700 §4.14). `scope` empty means the grant's scope.
+  [[nodiscard]] RefreshOutcome refresh(const std::string& token_key, std::string_view client_id,
+                                       std::string_view scope, TimePoint now);
+  // The live (unexpired, unrevoked, not rotated) token with this key.
+  [[nodiscard]] std::optional<TokenView> lookup(const std::string& token_key, TimePoint now);
+  // RFC 7009 §2.1: revokes the token when `client_id` owns it (a refresh token takes its grant
+  // and every access token with it); true when something was revoked.
+  bool revoke(const std::string& token_key, std::string_view client_id);
+
+  // The session with this key when it exists and is unexpired.
+  [[nodiscard]] std::optional<BrowserSession> session(const std::string& session_key, TimePoint now);
+  // Creates or replaces a session, evicting the one closest to expiry when the bound is reached.
+  void put_session(const std::string& session_key, BrowserSession session);
+
+  // True when `who` has too many recent failures (RFC 8628 §5.1 brute-force protection).
+  [[nodiscard]] bool rate_limited(const std::string& who, TimePoint now);
+  // Counts one failure for `who`.
+  void record_failure(const std::string& who, TimePoint now);
+
+  // Drops every expired entry; called by the sweeper and when a bound is hit.
+  void sweep(TimePoint now);
+
+  // Sizes, for tests and the log.
+  [[nodiscard]] std::size_t device_grant_count();
+  [[nodiscard]] std::size_t token_count();
+
+ private:
+  struct TokenGrant {
+    std::string client_id;
+    std::string username;
+    std::string scope;
+    TimePoint auth_time;
+    bool revoked = false;
+    std::size_t live_tokens = 0;
+  };
+  struct TokenRecord {
+    TokenKind kind;
+    std::uint64_t grant_id;
+    std::string jti;
+    TimePoint issued;
+    TimePoint expires;
+    bool retired = false;  // rotated-out refresh token, or revoked access token
+  };
+  struct FailureWindow {
+    TimePoint start;
+    int failures = 0;
+  };
+
+  void sweep_locked(TimePoint now);
+  void drop_expired_codes_locked(TimePoint now);
+  void auto_approve_locked(DeviceGrant& grant, TimePoint now);
+  void erase_token_locked(std::unordered_map<std::string, TokenRecord>::iterator it);
+
+  StateSettings settings_;
+  std::mutex mutex_;
+  std::unordered_map<std::string, DeviceGrant> device_grants_;        // by SHA-256(device_code)
+  std::unordered_map<std::string, std::string> device_by_user_code_;  // user code -> device key
+  std::unordered_map<std::uint64_t, TokenGrant> grants_;
+  std::uint64_t next_grant_id_ = 1;
+  std::unordered_map<std::string, TokenRecord> tokens_;  // by SHA-256(token)
+  std::unordered_map<std::string, BrowserSession> sessions_;
+  std::unordered_map<std::string, FailureWindow> failures_;
+};
+
+// Splits a space-delimited scope string (RFC 6749 §3.3) into its tokens.
+[[nodiscard]] std::vector<std::string> split_scope(std::string_view scope);
+// True when every token of `requested` is in `granted`.
+[[nodiscard]] bool scope_subset(std::string_view requested, std::string_view granted);
+// True when the scope contains `token`.
+[[nodiscard]] bool scope_has(std::string_view scope, std::string_view token);
+
+}  // namespace devicelogin::devserver
