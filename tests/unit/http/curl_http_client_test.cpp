@@ -1,0 +1,414 @@
+// CurlHttpClient against a real local HTTP server (cpp-httplib) on 127.0.0.1 with an ephemeral port.
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "devicelogin/http_client.hpp"
+
+namespace devicelogin {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr std::size_t kMiB = 1 << 20;
+
+// What the server saw of the last request.
+struct Seen {
+  std::string method;
+  std::string path;
+  std::string body;
+  httplib::Headers headers;
+};
+
+class LocalServer {
+ public:
+  LocalServer() {
+    // Recorded before the handler runs (a logger would run after the response is sent, racing
+    // with the test reading what was seen).
+    server_.set_pre_routing_handler([this](const httplib::Request& request, httplib::Response&) {
+      std::lock_guard lock(mutex_);
+      ++requests_;
+      last_ = Seen{request.method, request.path, request.body, request.headers};
+      return httplib::Server::HandlerResponse::Unhandled;
+    });
+    server_.Post("/token", [this](const httplib::Request& request, httplib::Response& response) {
+      {
+        std::lock_guard lock(mutex_);
+        last_.body = request.body;  // read after pre-routing, so recorded here
+      }
+      response.set_header("Set-Cookie", "session=COOKIE-CANARY-1; HttpOnly");
+      response.set_header("X-Request-Id", "abc");
+      response.set_content(
+          "{\"access_token\":\"AT-CANARY-1\",\"token_type\":\"Bearer\",\"refresh_token\":\"RT-CANARY-2\"}",
+          "application/json");
+    });
+    server_.Get("/get", [](const httplib::Request&, httplib::Response& response) {
+      response.set_content("plain", "text/plain");
+    });
+    server_.Get("/redirect", [](const httplib::Request&, httplib::Response& response) {
+      response.set_redirect("/target", 302);
+    });
+    server_.Get("/target", [this](const httplib::Request&, httplib::Response& response) {
+      ++target_hits_;
+      response.set_content("target", "text/plain");
+    });
+    server_.Get("/big", [](const httplib::Request&, httplib::Response& response) {
+      response.set_content(std::string(2 * kMiB, 'x'), "application/octet-stream");
+    });
+    server_.Get("/big-chunked", [](const httplib::Request&, httplib::Response& response) {
+      // No Content-Length: only the write callback's cap can stop this one.
+      response.set_chunked_content_provider("application/octet-stream",
+                                            [sent = std::size_t{0}](std::size_t, httplib::DataSink& sink) mutable {
+                                              std::string chunk(64 * 1024, 'y');
+                                              if (sent >= 2 * kMiB || !sink.write(chunk.data(), chunk.size())) {
+                                                sink.done();
+                                                return true;
+                                              }
+                                              sent += chunk.size();
+                                              return true;
+                                            });
+    });
+    server_.Get(R"(/bytes/(\d+))", [](const httplib::Request& request, httplib::Response& response) {
+      response.set_content(std::string(std::stoul(request.matches[1]), 'z'), "application/octet-stream");
+    });
+    server_.Get("/split-secret", [](const httplib::Request&, httplib::Response& response) {
+      // The secret arrives in separate chunks, so a per-chunk redactor would miss it.
+      response.set_chunked_content_provider("application/json", [step = 0](std::size_t, httplib::DataSink& sink) mutable {
+        const char* parts[] = {"{\"access_tok", "en\":\"SPLIT-CAN", "ARY-3\"}"};
+        if (step == 3) {
+          sink.done();
+          return true;
+        }
+        sink.write(parts[step], std::strlen(parts[step]));
+        ++step;
+        std::this_thread::sleep_for(20ms);
+        return true;
+      });
+    });
+    server_.Get("/slow", [this](const httplib::Request&, httplib::Response& response) {
+      std::unique_lock lock(mutex_);
+      released_.wait_for(lock, 5s, [this] { return release_; });
+      response.set_content("late", "text/plain");
+    });
+    server_.Get(R"(/status/(\d+))", [](const httplib::Request& request, httplib::Response& response) {
+      response.status = std::stoi(request.matches[1]);
+      response.set_content("{\"error\":\"status_" + std::string(request.matches[1]) + "\"}", "application/json");
+    });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    while (!server_.is_running()) std::this_thread::sleep_for(1ms);
+  }
+
+  ~LocalServer() { stop(); }
+  LocalServer(const LocalServer&) = delete;
+  LocalServer& operator=(const LocalServer&) = delete;
+
+  void stop() {
+    {
+      std::lock_guard lock(mutex_);
+      release_ = true;
+    }
+    released_.notify_all();
+    if (thread_.joinable()) {
+      server_.stop();
+      thread_.join();
+    }
+  }
+
+  [[nodiscard]] std::string url(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(port_) + path;
+  }
+  [[nodiscard]] int port() const { return port_; }
+  [[nodiscard]] int requests() {
+    std::lock_guard lock(mutex_);
+    return requests_;
+  }
+  [[nodiscard]] Seen last() {
+    std::lock_guard lock(mutex_);
+    return last_;
+  }
+  [[nodiscard]] int target_hits() const { return target_hits_.load(); }
+
+ private:
+  httplib::Server server_;
+  int port_ = 0;
+  std::thread thread_;
+  std::mutex mutex_;
+  std::condition_variable released_;
+  bool release_ = false;
+  int requests_ = 0;
+  Seen last_;
+  std::atomic<int> target_hits_{0};
+};
+
+HttpRequest post(const std::string& url, std::string body, HttpHeaders headers = {}) {
+  HttpRequest request;
+  request.method = "POST";
+  request.url = url;
+  request.body = Secret(std::move(body));
+  request.headers = std::move(headers);
+  return request;
+}
+
+HttpRequest get(const std::string& url) {
+  HttpRequest request;
+  request.method = "GET";
+  request.url = url;
+  return request;
+}
+
+class CurlHttpClientTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // The tests talk to 127.0.0.1; keep a developer's proxy settings out of the picture.
+    for (const char* name : {"http_proxy", "https_proxy", "all_proxy", "HTTPS_PROXY", "ALL_PROXY", "SSL_CERT_FILE"}) {
+      ::unsetenv(name);
+    }
+  }
+  LocalServer server_;
+};
+
+TEST_F(CurlHttpClientTest, PostSendsExactFormBodyAndDefaultHeaders) {
+  auto client = make_curl_http_client({});
+  const std::string body = "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code&device_code=dc%2B1&client_id=cli";
+  auto response = client->send(post(server_.url("/token"), body));
+  ASSERT_TRUE(response.has_value()) << response.error().message;
+  EXPECT_EQ(response->status, 200);
+  EXPECT_NE(response->body.reveal().find("\"access_token\""), std::string::npos);
+  EXPECT_EQ(response->header("Content-Type"), "application/json");
+  EXPECT_EQ(response->header("x-request-id"), "abc");
+  for (const auto& [name, value] : response->headers) {
+    EXPECT_EQ(name, [&] {
+      std::string lower = name;
+      for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      return lower;
+    }());
+  }
+
+  Seen seen = server_.last();
+  EXPECT_EQ(seen.method, "POST");
+  EXPECT_EQ(seen.path, "/token");
+  EXPECT_EQ(seen.body, body);
+  EXPECT_EQ(seen.headers.count("Accept"), 1u);
+  EXPECT_EQ(seen.headers.find("Accept")->second, "application/json");
+  EXPECT_EQ(seen.headers.find("Content-Type")->second, "application/x-www-form-urlencoded");
+  EXPECT_TRUE(seen.headers.find("User-Agent")->second.starts_with("devicelogin/"));
+  EXPECT_EQ(seen.headers.count("Expect"), 0u);
+}
+
+TEST_F(CurlHttpClientTest, CallerHeadersReplaceDefaults) {
+  auto client = make_curl_http_client({});
+  auto response = client->send(post(server_.url("/token"), "{}",
+                                    {{"Accept", "text/plain"}, {"Content-Type", "application/json"},
+                                     {"User-Agent", "tool/2"}}));
+  ASSERT_TRUE(response.has_value()) << response.error().message;
+  Seen seen = server_.last();
+  EXPECT_EQ(seen.headers.count("Accept"), 1u);
+  EXPECT_EQ(seen.headers.find("Accept")->second, "text/plain");
+  EXPECT_EQ(seen.headers.find("Content-Type")->second, "application/json");
+  EXPECT_EQ(seen.headers.find("User-Agent")->second, "tool/2");
+  EXPECT_EQ(seen.body, "{}");
+}
+
+TEST_F(CurlHttpClientTest, GetSendsNoBody) {
+  auto client = make_curl_http_client({});
+  auto response = client->send(get(server_.url("/get")));
+  ASSERT_TRUE(response.has_value()) << response.error().message;
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->body.reveal(), "plain");
+  Seen seen = server_.last();
+  EXPECT_EQ(seen.method, "GET");
+  EXPECT_TRUE(seen.body.empty());
+  EXPECT_EQ(seen.headers.count("Content-Length"), 0u);
+}
+
+TEST_F(CurlHttpClientTest, RedirectIsReturnedNotFollowed) {
+  auto client = make_curl_http_client({});
+  auto response = client->send(get(server_.url("/redirect")));
+  ASSERT_TRUE(response.has_value()) << response.error().message;
+  EXPECT_EQ(response->status, 302);
+  EXPECT_EQ(response->header("location"), "/target");
+  EXPECT_EQ(server_.target_hits(), 0);
+  EXPECT_EQ(server_.requests(), 1);
+}
+
+TEST_F(CurlHttpClientTest, ErrorStatusesAreResponsesWithTheirBody) {
+  auto client = make_curl_http_client({});
+  for (int status : {400, 401, 404, 429, 500, 503}) {
+    SCOPED_TRACE(status);
+    auto response = client->send(get(server_.url("/status/" + std::to_string(status))));
+    ASSERT_TRUE(response.has_value()) << response.error().message;
+    EXPECT_EQ(response->status, status);
+    EXPECT_EQ(response->body.reveal(), "{\"error\":\"status_" + std::to_string(status) + "\"}");
+  }
+}
+
+TEST_F(CurlHttpClientTest, ResponseOverTheCapFails) {
+  auto client = make_curl_http_client({});
+  for (const char* path : {"/big", "/big-chunked"}) {
+    SCOPED_TRACE(path);
+    auto response = client->send(get(server_.url(path)));
+    ASSERT_FALSE(response.has_value());
+    EXPECT_EQ(response.error().code, ErrorCode::kServer);
+    EXPECT_EQ(response.error().message,
+              "response from 127.0.0.1:" + std::to_string(server_.port()) + " exceeds 1 MiB");
+  }
+}
+
+TEST_F(CurlHttpClientTest, ResponseExactlyAtTheCapIsAccepted) {
+  HttpOptions options;
+  options.max_response_bytes = 1000;
+  auto client = make_curl_http_client(std::move(options));
+  auto at_cap = client->send(get(server_.url("/bytes/1000")));
+  ASSERT_TRUE(at_cap.has_value()) << at_cap.error().message;
+  EXPECT_EQ(at_cap->body.size(), 1000u);
+  auto over = client->send(get(server_.url("/bytes/1001")));
+  ASSERT_FALSE(over.has_value());
+  EXPECT_NE(over.error().message.find("exceeds 1000 bytes"), std::string::npos) << over.error().message;
+}
+
+TEST_F(CurlHttpClientTest, SlowServerTimesOutQuickly) {
+  HttpOptions options;
+  options.total_timeout_ms = 300;
+  auto client = make_curl_http_client(std::move(options));
+  auto start = std::chrono::steady_clock::now();
+  auto response = client->send(get(server_.url("/slow")));
+  auto elapsed = std::chrono::steady_clock::now() - start;
+  ASSERT_FALSE(response.has_value());
+  EXPECT_EQ(response.error().code, ErrorCode::kNetwork);
+  EXPECT_TRUE(response.error().message.starts_with("cannot reach 127.0.0.1:")) << response.error().message;
+  EXPECT_LT(elapsed, 2s);
+}
+
+TEST_F(CurlHttpClientTest, ConnectionRefusedIsANetworkError) {
+  std::string dead_url;
+  {
+    LocalServer dead;
+    dead_url = dead.url("/token?device_code=QUERY-CANARY");
+  }
+  auto client = make_curl_http_client({});
+  auto response = client->send(post(dead_url, "device_code=BODY-CANARY"));
+  ASSERT_FALSE(response.has_value());
+  EXPECT_EQ(response.error().code, ErrorCode::kNetwork);
+  EXPECT_TRUE(response.error().message.starts_with("cannot reach 127.0.0.1:")) << response.error().message;
+  EXPECT_EQ(response.error().message.find("CANARY"), std::string::npos) << response.error().message;
+}
+
+TEST_F(CurlHttpClientTest, PolicyIsCheckedBeforeAnythingIsSent) {
+  auto client = make_curl_http_client({});
+  const std::string port = std::to_string(server_.port());
+  for (const std::string& url : {"http://localhost.evil.invalid:" + port + "/token",
+                                 "https://user:pw@127.0.0.1:" + port + "/token", "ftp://127.0.0.1:" + port + "/",
+                                 std::string("not a url")}) {
+    SCOPED_TRACE(url);
+    auto response = client->send(post(url, "device_code=x"));
+    ASSERT_FALSE(response.has_value());
+    EXPECT_EQ(response.error().code, ErrorCode::kConfig);
+  }
+  EXPECT_EQ(server_.requests(), 0);
+}
+
+TEST_F(CurlHttpClientTest, HeaderInjectionIsRefused) {
+  auto client = make_curl_http_client({});
+  for (const auto& header : HttpHeaders{{"X-A", "v\r\nInjected: 1"}, {"X-A", "v\nInjected: 1"},
+                                        {"Bad Name", "v"}, {"", "v"}, {"X:Y", "v"}}) {
+    auto response = client->send(post(server_.url("/token"), "a=b", {header}));
+    ASSERT_FALSE(response.has_value());
+    EXPECT_EQ(response.error().code, ErrorCode::kInternal);
+  }
+  EXPECT_EQ(server_.requests(), 0);
+}
+
+TEST_F(CurlHttpClientTest, GetWithABodyIsRefused) {
+  auto client = make_curl_http_client({});
+  HttpRequest request = get(server_.url("/get"));
+  request.body = Secret(std::string_view("x=1"));
+  EXPECT_FALSE(client->send(request).has_value());
+  EXPECT_EQ(server_.requests(), 0);
+}
+
+TEST_F(CurlHttpClientTest, TraceRedactsEverySecret) {
+  std::vector<std::string> lines;
+  HttpOptions options;
+  options.trace = [&](std::string_view line) { lines.emplace_back(line); };
+  auto client = make_curl_http_client(std::move(options));
+  auto response = client->send(post(server_.url("/token?code=QUERY-CANARY-4&state=ok"),
+                                    "grant_type=refresh_token&device_code=DC-CANARY-5&refresh_token=RT-CANARY-6&client_id=cli",
+                                    {{"Authorization", "Bearer AUTH-CANARY-7"}, {"Cookie", "sid=COOKIE-CANARY-8"}}));
+  ASSERT_TRUE(response.has_value()) << response.error().message;
+  auto split = client->send(get(server_.url("/split-secret")));
+  ASSERT_TRUE(split.has_value()) << split.error().message;
+  EXPECT_EQ(split->body.reveal(), "{\"access_token\":\"SPLIT-CANARY-3\"}");
+
+  std::string trace;
+  for (const auto& line : lines) {
+    trace += line + "\n";
+    for (char c : line) EXPECT_FALSE(static_cast<unsigned char>(c) < 0x20 || c == 0x7f) << line;
+  }
+  EXPECT_EQ(trace.find("CANARY"), std::string::npos) << trace;
+  EXPECT_NE(trace.find("[REDACTED]"), std::string::npos) << trace;
+  EXPECT_NE(trace.find("> POST /token?code=[REDACTED]&state=ok HTTP/1.1"), std::string::npos) << trace;
+  EXPECT_NE(trace.find("> Authorization: [REDACTED]"), std::string::npos) << trace;
+  EXPECT_NE(trace.find("> grant_type=refresh_token&device_code=[REDACTED]&refresh_token=[REDACTED]&client_id=cli"),
+            std::string::npos)
+      << trace;
+  EXPECT_NE(trace.find("< HTTP/1.1 200 OK"), std::string::npos) << trace;
+  EXPECT_NE(trace.find("< Set-Cookie: [REDACTED]"), std::string::npos) << trace;
+  EXPECT_NE(trace.find("\"access_token\":\"[REDACTED]\""), std::string::npos) << trace;
+  EXPECT_NE(trace.find("* "), std::string::npos) << trace;
+  // The second request reused the first one's connection (keep-alive while polling).
+  EXPECT_NE(trace.find("Re-using existing connection"), std::string::npos) << trace;
+}
+
+TEST_F(CurlHttpClientTest, LoopbackRequestsNeverUseAProxy) {
+  std::string dead_proxy;
+  {
+    LocalServer dead;
+    dead_proxy = dead.url("");
+  }
+  ::setenv("http_proxy", dead_proxy.c_str(), 1);
+  ::setenv("all_proxy", dead_proxy.c_str(), 1);
+  auto client = make_curl_http_client({});
+  auto response = client->send(get(server_.url("/get")));
+  ::unsetenv("http_proxy");
+  ::unsetenv("all_proxy");
+  ASSERT_TRUE(response.has_value()) << response.error().message;
+  EXPECT_EQ(response->status, 200);
+}
+
+TEST_F(CurlHttpClientTest, UnusableCaFileIsAConfigurationError) {
+  HttpOptions options;
+  options.ca_file = "/nonexistent/devicelogin-test-ca.pem";
+  auto client = make_curl_http_client(std::move(options));
+  auto response = client->send(get("https://127.0.0.1:" + std::to_string(server_.port()) + "/get"));
+  ASSERT_FALSE(response.has_value());
+  EXPECT_EQ(response.error().code, ErrorCode::kConfig) << response.error().message;
+  EXPECT_NE(response.error().message.find("/nonexistent/devicelogin-test-ca.pem"), std::string::npos);
+}
+
+TEST_F(CurlHttpClientTest, SslCertFileEnvironmentIsHonoured) {
+  ::setenv("SSL_CERT_FILE", "/nonexistent/env-ca.pem", 1);
+  auto client = make_curl_http_client({});
+  auto response = client->send(get("https://127.0.0.1:" + std::to_string(server_.port()) + "/get"));
+  ::unsetenv("SSL_CERT_FILE");
+  ASSERT_FALSE(response.has_value());
+  EXPECT_NE(response.error().message.find("/nonexistent/env-ca.pem"), std::string::npos) << response.error().message;
+}
+
+TEST_F(CurlHttpClientTest, TlsToAPlainServerIsANetworkError) {
+  auto client = make_curl_http_client({});
+  auto response = client->send(get("https://127.0.0.1:" + std::to_string(server_.port()) + "/get"));
+  ASSERT_FALSE(response.has_value());
+  EXPECT_EQ(response.error().code, ErrorCode::kNetwork) << response.error().message;
+}
+
+}  // namespace
+}  // namespace devicelogin
