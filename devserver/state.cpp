@@ -39,12 +39,13 @@ State::AddResult State::add_device_grant(const std::string& device_key, DeviceGr
                                          TimePoint now) {
   std::lock_guard lock(mutex_);
   if (device_grants_.size() >= settings_.max_codes) {
-    drop_expired_codes_locked(now);
+    if (now >= earliest_code_expiry_) drop_expired_codes_locked(now);
     if (device_grants_.size() >= settings_.max_codes) return AddResult::kFull;
   }
   if (device_by_user_code_.contains(grant.user_code) || device_grants_.contains(device_key)) {
     return AddResult::kUserCodeTaken;
   }
+  earliest_code_expiry_ = std::min(earliest_code_expiry_, grant.expires);
   device_by_user_code_.emplace(grant.user_code, device_key);
   device_grants_.emplace(device_key, std::move(grant));
   return AddResult::kAdded;
@@ -81,7 +82,7 @@ PollOutcome State::poll(const std::string& device_key, std::string_view client_i
     case DeviceStatus::kApproved:
       // A soft bound: concurrent issuers may overshoot by a few records.
       if (tokens_.size() + 2 > settings_.max_tokens) {
-        sweep_locked(now);
+        if (now >= earliest_token_expiry_) sweep_tokens_locked(now);
         if (tokens_.size() + 2 > settings_.max_tokens) return {Kind::kFull, {}, {}, {}, {}};
       }
       grant.status = DeviceStatus::kRedeemed;
@@ -144,7 +145,10 @@ void State::add_token(const std::string& token_key, TokenKind kind, std::uint64_
   if (grant == grants_.end()) return;
   auto [it, inserted] =
       tokens_.try_emplace(token_key, TokenRecord{kind, grant_id, std::move(jti), issued, expires, false});
-  if (inserted) ++grant->second.live_tokens;
+  if (inserted) {
+    ++grant->second.live_tokens;
+    earliest_token_expiry_ = std::min(earliest_token_expiry_, expires);
+  }
 }
 
 RefreshOutcome State::refresh(const std::string& token_key, std::string_view client_id,
@@ -169,7 +173,7 @@ RefreshOutcome State::refresh(const std::string& token_key, std::string_view cli
   // RFC 6749 §6: a refresh may narrow the scope, never widen it.
   if (!scope.empty() && !scope_subset(scope, grant->second.scope)) return {Kind::kInvalidScope, {}};
   if (tokens_.size() + 2 > settings_.max_tokens) {
-    sweep_locked(now);
+    if (now >= earliest_token_expiry_) sweep_tokens_locked(now);
     if (tokens_.size() + 2 > settings_.max_tokens) return {Kind::kFull, {}};
   }
   record.retired = true;
@@ -271,11 +275,13 @@ void State::sweep(TimePoint now) {
 }
 
 void State::drop_expired_codes_locked(TimePoint now) {
+  earliest_code_expiry_ = TimePoint::max();
   for (auto it = device_grants_.begin(); it != device_grants_.end();) {
     if (now >= it->second.expires) {
       device_by_user_code_.erase(it->second.user_code);
       it = device_grants_.erase(it);
     } else {
+      earliest_code_expiry_ = std::min(earliest_code_expiry_, it->second.expires);
       ++it;
     }
   }
@@ -288,26 +294,40 @@ void State::erase_token_locked(std::unordered_map<std::string, TokenRecord>::ite
 }
 
 void State::sweep_locked(TimePoint now) {
-  for (auto it = device_grants_.begin(); it != device_grants_.end();) {
-    if (now >= it->second.expires + settings_.expired_grace) {
-      device_by_user_code_.erase(it->second.user_code);
-      it = device_grants_.erase(it);
-    } else {
-      ++it;
+  // Scans only when something can have expired, so an idle sweep costs nothing.
+  if (earliest_code_expiry_ != TimePoint::max() && now >= earliest_code_expiry_ + settings_.expired_grace) {
+    earliest_code_expiry_ = TimePoint::max();
+    for (auto it = device_grants_.begin(); it != device_grants_.end();) {
+      if (now >= it->second.expires + settings_.expired_grace) {
+        device_by_user_code_.erase(it->second.user_code);
+        it = device_grants_.erase(it);
+      } else {
+        earliest_code_expiry_ = std::min(earliest_code_expiry_, it->second.expires);
+        ++it;
+      }
     }
   }
-  for (auto it = tokens_.begin(); it != tokens_.end();) {
-    auto next = std::next(it);
-    auto grant = grants_.find(it->second.grant_id);
-    bool dead = now >= it->second.expires || grant == grants_.end();
-    // Retired refresh tokens are kept until they expire: they are what reuse detection matches.
-    if (dead) erase_token_locked(it);
-    it = next;
-  }
+  // Tokens of revoked grants stay until they expire, so expiry is the only trigger.
+  if (earliest_token_expiry_ != TimePoint::max() && now >= earliest_token_expiry_) sweep_tokens_locked(now);
   std::erase_if(sessions_, [&](const auto& entry) { return now >= entry.second.expires; });
   std::erase_if(failures_, [&](const auto& entry) {
     return now - entry.second.start >= settings_.failure_window;
   });
+}
+
+void State::sweep_tokens_locked(TimePoint now) {
+  earliest_token_expiry_ = TimePoint::max();
+  for (auto it = tokens_.begin(); it != tokens_.end();) {
+    auto next = std::next(it);
+    bool dead = now >= it->second.expires || !grants_.contains(it->second.grant_id);
+    // Retired refresh tokens are kept until they expire: they are what reuse detection matches.
+    if (dead) {
+      erase_token_locked(it);
+    } else {
+      earliest_token_expiry_ = std::min(earliest_token_expiry_, it->second.expires);
+    }
+    it = next;
+  }
 }
 
 std::size_t State::device_grant_count() {

@@ -161,6 +161,7 @@ class State {
   };
 
   void sweep_locked(TimePoint now);
+  void sweep_tokens_locked(TimePoint now);
   void drop_expired_codes_locked(TimePoint now);
   void auto_approve_locked(DeviceGrant& grant, TimePoint now);
   void erase_token_locked(std::unordered_map<std::string, TokenRecord>::iterator it);
@@ -174,6 +175,10 @@ class State {
   std::unordered_map<std::string, TokenRecord> tokens_;  // by SHA-256(token)
   std::unordered_map<std::string, BrowserSession> sessions_;
   std::unordered_map<std::string, FailureWindow> failures_;
+  // Nothing expires before these, so a full table is not rescanned on every request (a flood
+  // against a full table would otherwise cost a full scan per request under the lock).
+  TimePoint earliest_code_expiry_ = TimePoint::max();
+  TimePoint earliest_token_expiry_ = TimePoint::max();
 };
 
 // Splits a space-delimited scope string (RFC 6749 §3.3) into its tokens.
