@@ -7,6 +7,7 @@
 #include <cstdlib>
 
 #include "commands.hpp"
+#include "login.hpp"
 #include "core/fs.hpp"
 #include "output.hpp"
 
@@ -14,14 +15,6 @@ extern char** environ;
 
 namespace devicelogin::cli {
 namespace {
-
-struct LoginArgs {
-  LoginSettings settings;
-  bool no_browser = false;
-  bool no_qr = false;
-  bool json = false;
-  bool verbose = false;
-};
 
 // A QR code drawn with half blocks, two module rows per text line, light modules as blocks so
 // that it scans on the usual dark terminal background. Empty when encoding fails.
@@ -79,6 +72,8 @@ std::string minutes_seconds(long long seconds) {
   std::string secs = std::to_string(seconds % 60);
   return std::to_string(seconds / 60) + ":" + (secs.size() < 2 ? "0" + secs : secs);
 }
+
+}  // namespace
 
 int run_login(LoginArgs& args) {
   const bool interactive_stderr = ::isatty(STDERR_FILENO) == 1;
@@ -176,8 +171,6 @@ int run_login(LoginArgs& args) {
       ". Get it with: devicelogin token" + (profile.name == "default" ? "" : " --profile " + profile.name));
   return 0;
 }
-
-}  // namespace
 
 void setup_login(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<LoginArgs>();

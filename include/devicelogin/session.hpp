@@ -79,6 +79,10 @@ class Session {
   // Revokes (RFC 7009: refresh token, then access token) when the server has an endpoint, then
   // deletes locally even when revocation failed. Fails only when deletion failed.
   [[nodiscard]] Result<LogoutOutcome> logout();
+  // Sends `request` with `Authorization: <type> <access token>` (refreshed first when it expires
+  // within min_ttl seconds); on a 401 it refreshes once and retries. Returns the API's response,
+  // whatever its status; errors as access_token() and the HttpClient give them.
+  [[nodiscard]] Result<HttpResponse> fetch(HttpRequest request, long long min_ttl = 60);
   // The stored set's safe view, or nullopt when logged out.
   [[nodiscard]] Result<std::optional<TokenInfo>> status();
 

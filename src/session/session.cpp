@@ -143,6 +143,31 @@ Result<Secret> Session::access_token(long long min_ttl) {
   return fresh->access_token;
 }
 
+Result<HttpResponse> Session::fetch(HttpRequest request, long long min_ttl) {
+  Impl& self = *impl_;
+  auto send_with = [&](const TokenSet& tokens) {
+    HttpRequest authorized = request;
+    // RFC 6750 §2.1. Servers that return "bearer" (lower case) accept "Bearer" too.
+    authorized.headers.emplace_back("Authorization", "Bearer " + tokens.access_token.reveal());
+    auto response = self.http.send(authorized);
+    for (auto& [name, value] : authorized.headers) wipe_string(value);
+    return response;
+  };
+  auto tokens = self.load_required();
+  if (!tokens) return std::unexpected(tokens.error());
+  if (!tokens->fresh_at(self.now(), min_ttl)) {
+    auto fresh = self.refresh(std::move(*tokens));
+    if (!fresh) return std::unexpected(fresh.error());
+    tokens = std::move(*fresh);
+  }
+  auto response = send_with(*tokens);
+  if (!response || response->status != 401 || tokens->refresh_token.empty()) return response;
+  // The token was revoked or expired early: one refresh, one retry.
+  auto fresh = self.refresh(std::move(*tokens));
+  if (!fresh) return std::unexpected(fresh.error());
+  return send_with(*fresh);
+}
+
 Result<TokenInfo> Session::refresh() {
   Impl& self = *impl_;
   auto tokens = self.load_required();

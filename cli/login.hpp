@@ -1,0 +1,18 @@
+#pragma once
+// The login command's core, shared with `demo`.
+#include "devicelogin/session.hpp"
+
+namespace devicelogin::cli {
+
+struct LoginArgs {
+  LoginSettings settings;
+  bool no_browser = false;
+  bool no_qr = false;
+  bool json = false;
+  bool verbose = false;
+};
+
+// Runs `devicelogin login` with these arguments and returns its exit code.
+int run_login(LoginArgs& args);
+
+}  // namespace devicelogin::cli
