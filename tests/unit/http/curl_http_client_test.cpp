@@ -9,8 +9,10 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unistd.h>
 #include <vector>
 
+#include "devicelogin/clock.hpp"
 #include "devicelogin/http_client.hpp"
 
 namespace devicelogin {
@@ -169,7 +171,8 @@ class CurlHttpClientTest : public ::testing::Test {
  protected:
   void SetUp() override {
     // The tests talk to 127.0.0.1; keep a developer's proxy settings out of the picture.
-    for (const char* name : {"http_proxy", "https_proxy", "all_proxy", "HTTPS_PROXY", "ALL_PROXY", "SSL_CERT_FILE"}) {
+    for (const char* name : {"http_proxy", "https_proxy", "all_proxy", "HTTPS_PROXY", "ALL_PROXY", "no_proxy", "NO_PROXY",
+                             "SSL_CERT_FILE"}) {
       ::unsetenv(name);
     }
   }
@@ -408,6 +411,53 @@ TEST_F(CurlHttpClientTest, TlsToAPlainServerIsANetworkError) {
   auto response = client->send(get("https://127.0.0.1:" + std::to_string(server_.port()) + "/get"));
   ASSERT_FALSE(response.has_value());
   EXPECT_EQ(response.error().code, ErrorCode::kNetwork) << response.error().message;
+}
+
+
+TEST_F(CurlHttpClientTest, HttpsRequestsUseTheProxyFromTheEnvironment) {
+  ::setenv("https_proxy", server_.url("").c_str(), 1);
+  auto client = make_curl_http_client({});
+  auto response = client->send(get("https://auth.example.invalid/token"));
+  ::unsetenv("https_proxy");
+  // The local server is no proxy, so the tunnel fails; what matters is that it was asked.
+  ASSERT_FALSE(response.has_value());
+  EXPECT_EQ(response.error().code, ErrorCode::kNetwork);
+  EXPECT_EQ(server_.requests(), 1);
+  EXPECT_EQ(server_.last().method, "CONNECT");
+}
+
+TEST_F(CurlHttpClientTest, NoProxyIsHonoured) {
+  ::setenv("https_proxy", server_.url("").c_str(), 1);
+  ::setenv("no_proxy", "example.invalid", 1);
+  auto client = make_curl_http_client({});
+  auto response = client->send(get("https://auth.example.invalid/token"));
+  ::unsetenv("https_proxy");
+  ::unsetenv("no_proxy");
+  ASSERT_FALSE(response.has_value());  // resolved directly, and .invalid never resolves
+  EXPECT_EQ(response.error().code, ErrorCode::kNetwork);
+  EXPECT_EQ(server_.requests(), 0);
+}
+
+// request_stop() cannot be undone in a process, so this runs in a child process.
+using CurlHttpClientDeathTest = CurlHttpClientTest;
+
+TEST_F(CurlHttpClientDeathTest, StopRequestCancelsARequestInFlight) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        auto client = make_curl_http_client({});
+        std::thread stopper([] {
+          std::this_thread::sleep_for(100ms);
+          request_stop();
+        });
+        auto start = std::chrono::steady_clock::now();
+        auto response = client->send(get(server_.url("/slow")));
+        auto elapsed = std::chrono::steady_clock::now() - start;
+        stopper.join();
+        bool cancelled = !response.has_value() && response.error().code == ErrorCode::kCancelled;
+        ::_exit(cancelled && elapsed < 3s ? 42 : 1);
+      },
+      ::testing::ExitedWithCode(42), "");
 }
 
 }  // namespace
