@@ -43,6 +43,12 @@ export function killAllChildren() {
   for (const child of children) killTree(child);
 }
 process.once('exit', killAllChildren);
+for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP']) {
+  process.once(signal, () => {
+    killAllChildren();
+    process.exit(128 + (signal === 'SIGHUP' ? 1 : signal === 'SIGINT' ? 2 : 15));
+  });
+}
 
 /** Resolves with the first line `child` writes on stdout, or rejects on exit/timeout. */
 function firstLine(child, timeoutMs, what) {
@@ -97,8 +103,10 @@ async function startOidcProvider(opts) {
   if (opts.accessTokenTtl !== undefined) args.push('--access-token-ttl', String(opts.accessTokenTtl));
   if (opts.slowDownEvery !== undefined) args.push('--slow-down-every', String(opts.slowDownEvery));
   if (opts.autoConsent) args.push('--auto-consent');
+  // The server exits when its stdin closes, i.e. when this process dies however it dies.
   const child = track(spawn(process.execPath, args, {
-    cwd: HERE, stdio: ['ignore', 'pipe', 'pipe'], detached: true,
+    cwd: HERE, stdio: ['pipe', 'pipe', 'pipe'], detached: true,
+    env: { ...process.env, OIDC_EXIT_ON_STDIN_EOF: '1' },
   }));
   const stderr = collect(child.stderr);
   let info;

@@ -13,7 +13,8 @@
 //   {"issuer":"http://127.0.0.1:PORT","port":PORT,"client_id":"devicelogin-test",
 //    "introspection_client_id":"devicelogin-introspector","introspection_client_secret":"...",
 //    "test_endpoint":"http://127.0.0.1:PORT/__test/events"}
-// Diagnostics (oidc-provider's development warnings) go to stderr.
+// Diagnostics (oidc-provider's development warnings) go to stderr. OIDC_EXIT_ON_STDIN_EOF=1 makes
+// it also stop when its stdin closes (the harness uses that so a killed test run leaves nothing).
 //
 // Two things oidc-provider v9 does not do are added by one small Koa middleware, honestly:
 //  - the device authorization response gets an `interval` (RFC 8628 §3.2), the value of --interval;
@@ -215,6 +216,13 @@ function shutdown() {
 }
 process.on('SIGTERM', shutdown);
 process.on('SIGINT', shutdown);
+// With OIDC_EXIT_ON_STDIN_EOF=1 the server also stops when its stdin closes, so a test runner that
+// dies (even by SIGKILL) does not leave it behind.
+if (process.env.OIDC_EXIT_ON_STDIN_EOF === '1') {
+  process.stdin.on('end', shutdown);
+  process.stdin.on('error', shutdown);
+  process.stdin.resume();
+}
 
 process.stdout.write(`${JSON.stringify({
   issuer,
