@@ -81,7 +81,7 @@ for (const kind of serverKinds()) {
         assert.ok(error, 'an error event is printed');
         assert.equal(error.error, 'access_denied');
         assert.equal(typeof error.message, 'string');
-        assert.equal(await readTokenFile(home), undefined, 'no token stored');
+        assert.ok((await readTokenFile(home)) === undefined, 'no token stored');
         const token = await runCli(['token'], { env: home.env });
         assert.equal(token.code, EXIT.notLoggedIn, describeRun(['token'], token));
       } finally {
@@ -149,7 +149,7 @@ for (const kind of serverKinds()) {
         const error = errorEvent(lines);
         assert.ok(error, 'an error event is printed');
         assert.equal(typeof error.error, 'string');
-        assert.equal(await readTokenFile(home), undefined, 'no token stored');
+        assert.ok((await readTokenFile(home)) === undefined, 'no token stored');
       } finally {
         await home.remove();
       }

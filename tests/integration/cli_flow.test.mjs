@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 
 import {
   cliPath, describeRun, killAllChildren, loginArgs, loginWithApproval, makeHome, readTokenFile,
-  redact, runCli, serverKinds, startCli, startServer,
+  parseJsonOutput, redact, runCli, serverKinds, startCli, startServer,
 } from './harness.mjs';
 
 const skip = cliPath() ? false : 'DEVICELOGIN_BIN is not set';
@@ -78,7 +78,7 @@ for (const kind of serverKinds()) {
       if (!state.tokens) return t.skip('login failed');
       const result = await runCli(['status', '--json'], { env: home.env });
       assert.equal(result.code, EXIT.ok, describeRun(['status', '--json'], result, secrets()));
-      const status = JSON.parse(result.stdout);
+      const status = parseJsonOutput(result.stdout, 'status --json');
       for (const key of ['profile', 'issuer', 'logged_in', 'expires_at', 'scope', 'subject', 'store']) {
         assert.ok(key in status, `status has ${key}`);
       }
@@ -115,7 +115,7 @@ for (const kind of serverKinds()) {
       if (!state.printedToken) return t.skip('token failed');
       const result = await runCli(['refresh', '--json'], { env: home.env });
       assert.equal(result.code, EXIT.ok, describeRun(['refresh', '--json'], result, secrets()));
-      assert.doesNotThrow(() => JSON.parse(result.stdout), 'refresh --json prints JSON');
+      parseJsonOutput(result.stdout, 'refresh --json');
       const stored = await readTokenFile(home);
       assert.ok(stored, 'the token file is still there');
       assert.ok(stored.tokens.refresh_token && stored.tokens.refresh_token !== state.tokens.refresh_token,
@@ -154,10 +154,10 @@ for (const kind of serverKinds()) {
       const last = state.refreshedTokens;
       const result = await runCli(['logout', '--json'], { env: home.env });
       assert.equal(result.code, EXIT.ok, describeRun(['logout', '--json'], result, secrets()));
-      const answer = JSON.parse(result.stdout);
+      const answer = parseJsonOutput(result.stdout, 'logout --json');
       assert.equal(answer.revoked, true, 'revoked: true');
       assert.equal(answer.deleted, true, 'deleted: true');
-      assert.equal(await readTokenFile(home), undefined, 'the token file is gone');
+      assert.ok((await readTokenFile(home)) === undefined, 'the token file is gone');
       if (server.supports.introspection) {
         assert.equal((await server.introspect(last.access_token)).active, false, 'access token inactive');
         assert.equal((await server.introspect(last.refresh_token)).active, false, 'refresh token inactive');
@@ -172,7 +172,7 @@ for (const kind of serverKinds()) {
       assert.match(token.stderr, /devicelogin login/, 'stderr names the next step');
       const status = await runCli(['status', '--json'], { env: home.env });
       assert.ok([EXIT.ok, EXIT.notLoggedIn].includes(status.code), describeRun(['status', '--json'], status));
-      assert.equal(JSON.parse(status.stdout).logged_in, false);
+      assert.equal(parseJsonOutput(status.stdout, 'status --json').logged_in, false);
     });
   });
 
@@ -227,7 +227,7 @@ for (const kind of serverKinds()) {
       assert.equal(def.code, EXIT.notLoggedIn, describeRun(['token'], def));
       const status = await runCli(['status', '--profile', 'work', '--json'], { env: home.env });
       assert.equal(status.code, EXIT.ok, describeRun(['status', '--profile', 'work', '--json'], status));
-      const parsed = JSON.parse(status.stdout);
+      const parsed = parseJsonOutput(status.stdout, 'status --json');
       assert.equal(parsed.profile, 'work');
       assert.equal(parsed.issuer, server.issuer, 'the profile remembers the issuer');
       assert.equal(parsed.logged_in, true);
@@ -239,7 +239,7 @@ for (const kind of serverKinds()) {
       assert.equal(refresh.code, EXIT.ok, describeRun(['refresh', '--profile', 'work'], refresh));
       const logout = await runCli(['logout', '--profile', 'work', '--json'], { env: home.env });
       assert.equal(logout.code, EXIT.ok, describeRun(['logout', '--profile', 'work', '--json'], logout));
-      assert.equal(JSON.parse(logout.stdout).deleted, true);
+      assert.equal(parseJsonOutput(logout.stdout, 'logout --json').deleted, true);
     });
   });
 }

@@ -590,3 +590,15 @@ export async function closedPort() {
     });
   });
 }
+
+/**
+ * JSON.parse for CLI output that never echoes the text on failure (V8's SyntaxError quotes the
+ * input, which could be a leaked token).
+ */
+export function parseJsonOutput(text, what) {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new Error(`${what}: stdout is not one JSON document (${String(text).length} bytes)`);
+  }
+}
