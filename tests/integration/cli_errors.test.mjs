@@ -89,6 +89,29 @@ for (const kind of serverKinds()) {
       }
     });
 
+    test('Ctrl-C during login cancels promptly and stores nothing', async () => {
+      const home = await makeHome();
+      try {
+        const argv = loginArgs(server, ['--json']);
+        const proc = startCli(argv, { env: home.env });
+        proc.child.stdin.end();
+        try {
+          await proc.waitForLine((l) => l.event === 'device_code', 15000);
+          const started = Date.now();
+          proc.child.kill('SIGINT');
+          const result = await proc.wait(10000);
+          assert.ok(!result.timedOut, 'login stopped within 10 s of SIGINT');
+          assert.ok(result.code !== 0, describeRun(argv, result));
+          assert.ok(Date.now() - started < 5000, 'login stopped within 5 s of SIGINT');
+          assert.ok((await readTokenFile(home)) === undefined, 'no token stored');
+        } finally {
+          proc.kill();
+        }
+      } finally {
+        await home.remove();
+      }
+    });
+
     test('refresh rejected by the server (grant revoked elsewhere) -> exit 5', async (t) => {
       if (!server.supports.introspection) return t.skip('needs a server-side revocation path');
       const home = await makeHome();
