@@ -122,7 +122,8 @@ void setup_serve(CLI::App& app, int& exit_code) {
   serve->add_option("--auto-approve", flags->auto_approve,
                     "Approve every code as the first user after DELAY seconds (default 0), for "
                     "unattended runs: --auto-approve or --auto-approve=DELAY")
-      ->expected(0, 1);
+      ->expected(0, 1)
+      ->type_name("[DELAY]");
   serve->add_option("--slow-down-every", o.slow_down_every,
                     "Answer every Nth poll of a device code with slow_down (0 = never)")
       ->capture_default_str();

@@ -218,7 +218,7 @@ bool State::revoke(const std::string& token_key, std::string_view client_id) {
     grant->second.revoked = true;
     return was_live;
   }
-  bool was_live = !it->second.retired;
+  bool was_live = !it->second.retired && !grant->second.revoked;
   it->second.retired = true;
   return was_live;
 }
