@@ -4,19 +4,21 @@
 #   (a) device authorization requests  POST client_id=...&scope=openid   (expect 200 + device_code)
 #   (b) pending polls                  POST grant_type=device_code&...    (expect 400 authorization_pending)
 # prints requests/s and p99 latency for each server and case, the ratios devicelogin/oidc-provider
-# against issue 3's targets (>= 5x throughput, p99 < 5 ms), then floods devicelogin serve with
+# against issue 3's targets (>= 5x throughput, p99 < 5 ms), and a calibration row (a bare node:http
+# server, the ceiling for any Node.js server on this machine at that moment), then floods devicelogin serve with
 # device authorization requests for 60 s while printing its RSS every 5 s.
 #
 #   bench/server/run.sh                       uses build/devicelogin
 #   DEVICELOGIN_BIN=path/to/devicelogin bench/server/run.sh
 #
-# Environment: BENCH_THREADS (2), BENCH_CONNECTIONS (32), BENCH_DURATION (10 s per case),
+# Environment: BENCH_THREADS (2), BENCH_CONNECTIONS (32), BENCH_DURATION (10 s per case and round),
+# BENCH_ROUNDS (3, interleaved; the table shows medians),
 # BENCH_WARMUP (2 s, discarded, before each case), BENCH_FLOOD_SECONDS (60), BENCH_SAMPLE_SECONDS (5),
 # BENCH_CHECK_BODIES (0; 1 checks every answer's status and body in wrk, at some cost to wrk, see
 # post_form.lua; by default statuses are counted and one answer is checked before and after a run).
 # Needs wrk, node >= 20, npm (bench/server/package-lock.json is installed with npm ci when needed).
 #
-# devicelogin serve configurations (see docs/devserver.md):
+# devicelogin serve configurations (see docs/devserver.md), each server its own process:
 #   pending polls:        --interval 0 (any poll rate is accepted: no slow_down), default limits
 #   device authorization: --code-ttl 1 --max-codes 50000 (the code table turns over every second;
 #                         with the default 10000-code cap a flood is answered 503 after ~1 s)
@@ -33,8 +35,9 @@ warmup=${BENCH_WARMUP:-2}
 flood_seconds=${BENCH_FLOOD_SECONDS:-60}
 sample_seconds=${BENCH_SAMPLE_SECONDS:-5}
 check_bodies=${BENCH_CHECK_BODIES:-0}
+rounds=${BENCH_ROUNDS:-3}
 # Every server is started under `timeout` so nothing outlives the run even if this script is killed.
-server_lifetime=$((4 * (warmup + duration) + 2 * flood_seconds + 300))
+server_lifetime=$((5 * rounds * (warmup + duration + 5) + 2 * flood_seconds + 300))
 
 die() { echo "bench/server: $*" >&2; exit 1; }
 command -v wrk >/dev/null || die "wrk not found (apt-get install wrk)"
@@ -143,31 +146,48 @@ echo "bench/server: $(date -u '+%Y-%m-%d %H:%M:%S UTC'), $(nproc) cores, load av
 echo "bench/server: answers checked: $( ((check_bodies)) && echo "every status and body (BENCH_CHECK_BODIES=1)" || echo "statuses, and one body before and after each run")" >&2
 echo "bench/server: devicelogin $bin; oidc-provider $(node -p "require('$here/node_modules/oidc-provider/package.json').version"), node $(node --version); wrk -t$threads -c$connections -d${duration}s (+${warmup}s warm-up)" >&2
 
-# ---- pending polls -------------------------------------------------------------------------------
-echo "bench/server: pending polls" >&2
+# ---- servers: one per case, so that a device-authorization flood cannot evict or expire a polled code
+# (oidc-provider's development memory adapter is an LRU of 1000 entries per model).
 start_server devicelogin-poll "$bin" serve --port 0 --json --interval 0
-code=$(device_code "$server_issuer/device_authorization" "client_id=devicelogin-demo&scope=openid")
-measure poll devicelogin "$server_issuer/token" \
-  "grant_type=$device_grant&device_code=$code&client_id=devicelogin-demo" 400 authorization_pending
-stop_server "$server_timeout_pid"
-
-start_server oidc-provider env NODE_ENV=production node "$here/oidc_bench_server.mjs"
-oidc_issuer=$server_issuer oidc_timeout_pid=$server_timeout_pid
-code=$(device_code "$oidc_issuer/device/auth" "client_id=bench&scope=openid")
-measure poll oidc-provider "$oidc_issuer/token" \
-  "grant_type=$device_grant&device_code=$code&client_id=bench" 400 authorization_pending
-
-# ---- device authorization ------------------------------------------------------------------------
-echo "bench/server: device authorization" >&2
-measure auth oidc-provider "$oidc_issuer/device/auth" "client_id=bench&scope=openid" 200 device_code
-stop_server "$oidc_timeout_pid"
-
+dl_poll=$server_issuer
 start_server devicelogin-auth "$bin" serve --port 0 --json --interval 0 --code-ttl 1 --max-codes 50000
-measure auth devicelogin "$server_issuer/device_authorization" "client_id=devicelogin-demo&scope=openid" 200 device_code
-stop_server "$server_timeout_pid"
+dl_auth=$server_issuer
+start_server oidc-provider-poll env NODE_ENV=production node "$here/oidc_bench_server.mjs"
+op_poll=$server_issuer
+start_server oidc-provider-auth env NODE_ENV=production node "$here/oidc_bench_server.mjs"
+op_auth=$server_issuer
+start_server node-hello node "$here/node_hello_server.mjs"
+hello=$server_issuer
+
+dl_code=$(device_code "$dl_poll/device_authorization" "client_id=devicelogin-demo&scope=openid")
+op_code=$(device_code "$op_poll/device/auth" "client_id=bench&scope=openid")
+
+cases=(
+  "poll|devicelogin|$dl_poll/token|grant_type=$device_grant&device_code=$dl_code&client_id=devicelogin-demo|400|authorization_pending"
+  "poll|oidc-provider|$op_poll/token|grant_type=$device_grant&device_code=$op_code&client_id=bench|400|authorization_pending"
+  "auth|devicelogin|$dl_auth/device_authorization|client_id=devicelogin-demo&scope=openid|200|device_code"
+  "auth|oidc-provider|$op_auth/device/auth|client_id=bench&scope=openid|200|device_code"
+  "calibration|node:http hello|$hello/|x=1|200|ok"
+)
+# Rounds interleave the servers (in reverse order every other round), so a burst of other work on
+# the machine does not land on one server only; the report shows the median of the rounds.
+for ((round = 1; round <= rounds; round++)); do
+  echo "bench/server: round $round of $rounds (load average $(cut -d' ' -f1-3 /proc/loadavg))" >&2
+  order=("${cases[@]}")
+  if ((round % 2 == 0)); then
+    order=()
+    for ((i = ${#cases[@]} - 1; i >= 0; i--)); do order+=("${cases[i]}"); done
+  fi
+  for entry in "${order[@]}"; do
+    IFS='|' read -r kase server url body status text <<<"$entry"
+    measure "$kase" "$server" "$url" "$body" "$status" "$text"
+  done
+done
+for pid in "${timeout_pids[@]}"; do stop_server "$pid"; done
+timeout_pids=()
 
 echo >&2
-echo "wrk -t$threads -c$connections -d${duration}s, 127.0.0.1, $(date -u '+%Y-%m-%d %H:%M UTC'), load average now $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "wrk -t$threads -c$connections -d${duration}s, median of $rounds interleaved rounds, 127.0.0.1, $(date -u '+%Y-%m-%d %H:%M UTC'), load average now $(cut -d' ' -f1-3 /proc/loadavg)"
 node "$here/report.mjs" "$results"
 
 # ---- floods --------------------------------------------------------------------------------------
