@@ -69,17 +69,16 @@ std::optional<std::string> strict_base64url_decode(std::string_view text) {
   return base64url_decode(text);
 }
 
-JwtResult<void> check_algorithm_supported(std::string_view alg) {
-  if (algorithm_named(alg)) return {};
+// Why `alg` is refused; only meaningful when algorithm_named(alg) is nullopt.
+JwtError unsupported_algorithm(std::string_view alg) {
   // RFC 8725 §2.1 / §3.1: an unsigned token, or an HMAC check keyed with a public key, would let
   // anyone forge a token, so both are refused outright rather than merely unlisted.
-  if (alg == "none") return problem(JwtProblem::kUnsupportedAlgorithm, "alg \"none\" (an unsigned token) is refused");
+  if (alg == "none") return {JwtProblem::kUnsupportedAlgorithm, "alg \"none\" (an unsigned token) is refused"};
   if (alg.starts_with("HS")) {
-    return problem(JwtProblem::kUnsupportedAlgorithm,
-                   "the HMAC alg " + shown(alg) + " is refused (ID tokens must be signed with the issuer's public key)");
+    return {JwtProblem::kUnsupportedAlgorithm,
+            "the HMAC alg " + shown(alg) + " is refused (ID tokens must be signed with the issuer's public key)"};
   }
-  return problem(JwtProblem::kUnsupportedAlgorithm,
-                 "unsupported alg " + shown(alg) + " (supported: RS256, PS256, ES256, EdDSA)");
+  return {JwtProblem::kUnsupportedAlgorithm, "unsupported alg " + shown(alg) + " (supported: RS256, PS256, ES256, EdDSA)"};
 }
 
 std::string string_member(const json& object, const char* name) {
@@ -368,6 +367,8 @@ JwtResult<CompactJws> parse_compact_jws(std::string_view token) {
   if (alg == header.end() || !alg->is_string()) return problem(JwtProblem::kMalformed, "the header has no string \"alg\"");
   auto kid = header.find("kid");
   if (kid != header.end() && !kid->is_string()) return problem(JwtProblem::kMalformed, "the header's \"kid\" is not a string");
+  auto typ = header.find("typ");
+  if (typ != header.end() && !typ->is_string()) return problem(JwtProblem::kMalformed, "the header's \"typ\" is not a string");
   // RFC 7515 §4.1.11: a recipient that does not understand a listed extension MUST reject the JWS.
   if (header.contains("crit")) {
     return problem(JwtProblem::kUnsupportedAlgorithm, "the header lists critical extensions (\"crit\"), none of which are supported");
@@ -378,6 +379,7 @@ JwtResult<CompactJws> parse_compact_jws(std::string_view token) {
   jws.payload_json = std::move(*payload_bytes);
   jws.alg = alg->get<std::string>();
   if (kid != header.end()) jws.kid = kid->get<std::string>();
+  if (typ != header.end()) jws.typ = typ->get<std::string>();
   jws.signing_input = Secret(token.substr(0, second));
   jws.signature = Secret(std::move(*signature_bytes));
   return jws;
@@ -416,9 +418,7 @@ JwtResult<std::vector<Jwk>> parse_jwks(std::string_view jwks_json) {
 
 JwtResult<Jwk> select_jwk(const std::vector<Jwk>& keys, std::string_view alg, std::string_view kid) {
   auto algorithm = algorithm_named(alg);
-  if (!algorithm) {
-    if (auto supported = check_algorithm_supported(alg); !supported) return std::unexpected(supported.error());
-  }
+  if (!algorithm) return std::unexpected(unsupported_algorithm(alg));
   if (!kid.empty()) {
     const Jwk* first_with_kid = nullptr;
     for (const Jwk& key : keys) {
@@ -443,8 +443,9 @@ JwtResult<Jwk> select_jwk(const std::vector<Jwk>& keys, std::string_view alg, st
 }
 
 JwtResult<void> verify_jws_signature(const CompactJws& jws, const Jwk& key) {
-  if (auto supported = check_algorithm_supported(jws.alg); !supported) return supported;
-  const Algorithm algorithm = *algorithm_named(jws.alg);
+  auto named = algorithm_named(jws.alg);
+  if (!named) return std::unexpected(unsupported_algorithm(jws.alg));
+  const Algorithm algorithm = *named;
   if (std::string reason = key_unfit_reason(key, algorithm, jws.alg); !reason.empty()) {
     return problem(JwtProblem::kKeyMismatch, "the key " + reason);
   }
@@ -499,7 +500,12 @@ JwtResult<IdTokenClaims> validate_id_token(std::string_view token, std::string_v
   if (!jws) return std::unexpected(jws.error());
   // OIDC Core §3.1.3.7 items 6-8 and RFC 8725 §3.1: the algorithm is checked before any key is
   // looked up, so that `none` and HS* fail the same way whatever the JWKS holds.
-  if (auto supported = check_algorithm_supported(jws->alg); !supported) return std::unexpected(supported.error());
+  if (!algorithm_named(jws->alg)) return std::unexpected(unsupported_algorithm(jws->alg));
+  // RFC 8725 §3.11 / RFC 9068 §2.1: a JWT access token is explicitly typed at+jwt; it must not
+  // pass for an ID token even when the same issuer signed it for the same client.
+  if (ascii_lower(jws->typ) == "at+jwt" || ascii_lower(jws->typ) == "application/at+jwt") {
+    return problem(JwtProblem::kMalformed, "the token is typed as an access token (typ at+jwt), not an ID token");
+  }
   auto keys = parse_jwks(jwks_json);
   if (!keys) return std::unexpected(keys.error());
   auto key = select_jwk(*keys, jws->alg, jws->kid);

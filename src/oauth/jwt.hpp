@@ -15,7 +15,7 @@ namespace devicelogin::oauth {
 // What exactly is wrong with a token or key set. A typed problem rather than a bare Error so that
 // callers (and tests) can act on it: kUnknownKid is the one case where refetching the JWKS helps.
 enum class JwtProblem {
-  kMalformed,              // not a compact JWS with JSON object header and payload, or a bad claim type
+  kMalformed,              // not a compact JWS with JSON object header and payload, a bad claim type, or typ at+jwt
   kUnsupportedAlgorithm,   // alg is none, HS*, or anything but RS256, PS256, ES256, EdDSA; or crit is present
   kUnknownKid,             // no key in the JWKS has the token's kid (or, without kid, none fits the alg)
   kAmbiguousKey,           // the token names no kid and more than one key fits its alg
@@ -52,6 +52,7 @@ struct CompactJws {
   std::string payload_json;  // decoded payload
   std::string alg;           // header "alg"
   std::string kid;           // header "kid", empty when absent
+  std::string typ;           // header "typ", empty when absent
   Secret signing_input;      // ASCII(BASE64URL(header) || '.' || BASE64URL(payload)), RFC 7515 §5.2
   Secret signature;          // decoded signature bytes
 };

@@ -58,9 +58,9 @@ void expect_outcome(const std::string& token, const JwtResult<IdTokenClaims>& re
   while (start <= token.size()) {
     std::size_t end = token.find('.', start);
     if (end == std::string::npos) end = token.size();
-    std::string part = token.substr(start, end - start);
-    if (part.size() >= 16) {
-      EXPECT_EQ(result.error().message.find(part), std::string::npos) << "message repeats a token part";
+    std::string segment = token.substr(start, end - start);
+    if (segment.size() >= 16) {
+      EXPECT_EQ(result.error().message.find(segment), std::string::npos) << "message repeats a token part";
     }
     start = end + 1;
   }
@@ -284,6 +284,9 @@ const ForgeryCase kForgeryCases[] = {
                            valid_claims());
      },
      nullptr, JwtProblem::kBadSignature},
+    {"AccessTokenTypedAtJwt",
+     [] { return sign_compact(test_keys().rsa, {{"alg", "RS256"}, {"kid", "rsa-1"}, {"typ", "at+jwt"}}, valid_claims()); },
+     nullptr, JwtProblem::kMalformed},
     {"UnknownKid", [] { return sign_compact(test_keys().rsa, {{"alg", "RS256"}, {"kid", "rotated"}}, valid_claims()); },
      nullptr, JwtProblem::kUnknownKid},
     {"NoKidAndNoFittingKey", [] { return sign_compact(test_keys().ec, {{"alg", "ES256"}}, valid_claims()); },
@@ -439,6 +442,7 @@ const MalformedCase kMalformedCases[] = {
     {"HeaderTruncatedJson", [] { return b64url(R"({"alg":"RS256")") + "." + payload_b64() + ".AAAA"; }},
     {"HeaderWithoutAlg", [] { return b64url(R"({"kid":"rsa-1"})") + "." + payload_b64() + ".AAAA"; }},
     {"HeaderAlgNumber", [] { return b64url(R"({"alg":256})") + "." + payload_b64() + ".AAAA"; }},
+    {"HeaderTypNumber", [] { return b64url(R"({"alg":"RS256","typ":1})") + "." + payload_b64() + ".AAAA"; }},
     {"HeaderKidNumber", [] { return b64url(R"({"alg":"RS256","kid":1})") + "." + payload_b64() + ".AAAA"; }},
     {"HeaderHugeNumber", [] { return b64url(R"({"alg":"RS256","x":1e999})") + "." + payload_b64() + ".AAAA"; }},
     {"PayloadHugeNumberOverflows",
