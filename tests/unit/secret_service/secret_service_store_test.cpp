@@ -1,9 +1,9 @@
-// The secret-service TokenStore. Three groups, each its own ctest (see CMakeLists.txt):
+// The secret-service TokenStore. Each group (test suite) is its own ctest (see CMakeLists.txt):
 //  - SecretServiceUnavailable: no keyring needed (unset bus address, dead socket, silent bus);
 //  - SecretServiceNoDaemon: a private dbus-daemon with no Secret Service on it;
-//  - SecretServiceStore / SecretServiceLocked: a real gnome-keyring through
-//    scripts/with-keyring.sh, which exports WITH_KEYRING_ACTIVE=1. Without it they skip, saying
-//    why: they must never run against the keyring of the user running the tests.
+//  - SecretServiceStore, SecretServiceLocked, SecretServiceNoDefaultCollection: each a fresh
+//    gnome-keyring through scripts/with-keyring.sh, which exports WITH_KEYRING_ACTIVE=1. Without
+//    it they skip, saying why: they must never run against the user's own keyring.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <libsecret/secret.h>
@@ -606,6 +606,34 @@ TEST_F(SecretServiceLocked, AnUnansweredPromptEndsAsLockedWithinItsTimeout) {
   ASSERT_FALSE(loaded);
   expect_storage_error(loaded.error(), "the keyring is locked");
   EXPECT_LT(elapsed, 2.5);
+}
+
+// The test keyring with no "default" alias (as a Secret Service where no keyring was ever
+// created): the store must say so instead of creating one through a prompt.
+class SecretServiceNoDefaultCollection : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!under_test_keyring()) GTEST_SKIP() << kNotUnderKeyring;
+    GError* error = nullptr;
+    SecretService* service = secret_service_get_sync(SECRET_SERVICE_NONE, nullptr, &error);
+    ASSERT_NE(service, nullptr);
+    const gboolean unset = secret_service_set_alias_sync(service, "default", nullptr, nullptr, &error);
+    g_object_unref(service);
+    ASSERT_TRUE(unset) << (error != nullptr ? error->message : "");
+  }
+};
+
+TEST_F(SecretServiceNoDefaultCollection, EveryOperationSaysSo) {
+  auto probe = probe_secret_service(5s);
+  ASSERT_FALSE(probe);
+  expect_storage_error(probe.error(), "the Secret Service has no default keyring");
+  auto store = make_secret_service_token_store(5s);
+  auto saved = store->save("default", full_token_set("x"));
+  ASSERT_FALSE(saved);
+  expect_storage_error(saved.error(), "the Secret Service has no default keyring");
+  auto loaded = store->load("default");
+  ASSERT_FALSE(loaded);
+  expect_storage_error(loaded.error(), "use --store kernel-keyring");
 }
 
 }  // namespace
