@@ -242,4 +242,49 @@ for (const kind of serverKinds()) {
       assert.equal(parseJsonOutput(logout.stdout, 'logout --json').deleted, true);
     });
   });
+  describe(`CLI with the store it chooses itself against ${kind}`, { skip, timeout: 120000 }, () => {
+    let server;
+    let home;
+    // The kernel keyring is shared by every HOME of this user: a unique profile avoids collisions.
+    const profile = `it-${process.pid}-${Date.now()}`;
+    before(async () => {
+      server = await startServer(kind, { interval: 1 });
+      home = await makeHome();
+    });
+    after(async () => {
+      // Leave nothing in a shared keyring, whatever happened above.
+      await runCli(['logout', '--profile', profile], { env: home.env }).catch(() => {});
+      killAllChildren();
+      await server?.stop();
+      await home?.remove();
+    });
+
+    test('login -> token (active) -> logout (inactive) without --store', async (t) => {
+      const { result, argv } = await loginWithApproval(server, home, {
+        store: null, extra: ['--profile', profile],
+      });
+      assert.equal(result.code, EXIT.ok, describeRun(argv, result));
+      const status = await runCli(['status', '--profile', profile, '--json'], { env: home.env });
+      assert.equal(status.code, EXIT.ok, describeRun(['status', '--profile', profile, '--json'], status));
+      t.diagnostic(`store chosen: ${parseJsonOutput(status.stdout, 'status --json').store}`);
+
+      const token = await runCli(['token', '--profile', profile], { env: home.env });
+      assert.equal(token.code, EXIT.ok, describeRun(['token', '--profile', profile], token));
+      const printed = token.stdout.slice(0, -1);
+      assert.ok(token.stdout.endsWith('\n') && printed.length > 0 && !printed.includes('\n'), 'one token line');
+      if (server.supports.introspection) {
+        assert.equal((await server.introspect(printed)).active, true, 'introspection: active');
+      }
+      const logout = await runCli(['logout', '--profile', profile, '--json'], { env: home.env });
+      assert.equal(logout.code, EXIT.ok, describeRun(['logout', '--profile', profile, '--json'], logout, [printed]));
+      const answer = parseJsonOutput(logout.stdout, 'logout --json');
+      assert.equal(answer.revoked, true);
+      assert.equal(answer.deleted, true);
+      if (server.supports.introspection) {
+        assert.equal((await server.introspect(printed)).active, false, 'introspection: inactive');
+      }
+      const afterLogout = await runCli(['token', '--profile', profile], { env: home.env });
+      assert.equal(afterLogout.code, EXIT.notLoggedIn, describeRun(['token', '--profile', profile], afterLogout));
+    });
+  });
 }

@@ -1,7 +1,7 @@
 // Shared helpers for the integration tests: start a server under test, run the CLI in a private
 // HOME, introspect tokens, read the token store. Nothing here prints a secret.
 
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as http from 'node:http';
@@ -478,13 +478,30 @@ function findTokens(value) {
   return undefined;
 }
 
+let storeFlagSupported;
+/**
+ * Whether `login` takes --store (keyring backends). Tests that read the token set pass
+ * `--store file` so the tokens land in $XDG_STATE_HOME/devicelogin/ where they can be inspected.
+ */
+export function cliHasStoreFlag() {
+  if (storeFlagSupported === undefined) {
+    const help = spawnSync(cliPath(), ['login', '--help'], {
+      env: cliEnv({ HOME: os.tmpdir() }), encoding: 'utf8', timeout: 10000,
+    });
+    storeFlagSupported = /--store\b/.test(`${help.stdout}${help.stderr}`);
+  }
+  return storeFlagSupported;
+}
+
 /**
  * Base login arguments for a server under test. With { record: true } the login is arranged so that
  * server.deviceCodes() / polls() / issued() see it (for the devserver: through the recording proxy).
+ * store: 'file' by default (so tests can read the token file), or null to let the CLI choose.
  */
-export function loginArgs(server, extra = [], { record = false } = {}) {
+export function loginArgs(server, extra = [], { record = false, store = 'file' } = {}) {
+  const storeArgs = store && cliHasStoreFlag() ? ['--store', store] : [];
   return ['login', '--issuer', server.issuer, '--client-id', server.clientId, '--scope', server.scope,
-    '--no-browser', '--no-qr', ...(record ? server.recordArgs ?? [] : []), ...extra];
+    '--no-browser', '--no-qr', ...storeArgs, ...(record ? server.recordArgs ?? [] : []), ...extra];
 }
 
 /** A small deadline wrapper so a step cannot hang a test. */
@@ -556,9 +573,9 @@ export function findSecrets(haystack, secrets) {
  * Resolves to { result, lines, deviceEvent, approval } (approval: what approve() returned).
  */
 export async function loginWithApproval(server, home, {
-  extra = [], approval = 'approve', timeoutMs = 30000, args, record = false,
+  extra = [], approval = 'approve', timeoutMs = 30000, args, record = false, store = 'file',
 } = {}) {
-  const loginArgv = args ?? loginArgs(server, ['--json', ...extra], { record });
+  const loginArgv = args ?? loginArgs(server, ['--json', ...extra], { record, store });
   const proc = startCli(loginArgv, { env: home.env });
   proc.child.stdin.end();
   let deviceEvent;
