@@ -91,5 +91,5 @@ env -u DBUS_SESSION_BUS_ADDRESS -u GNOME_KEYRING_CONTROL -u SSH_AUTH_SOCK -u DIS
   HOME="$dir/home" XDG_DATA_HOME="$dir/data" XDG_CONFIG_HOME="$dir/config" \
   XDG_CACHE_HOME="$dir/cache" XDG_RUNTIME_DIR="$dir/runtime" WITH_KEYRING_DIR="$dir" \
   WITH_KEYRING_PASSWORD="with-keyring-$$-$RANDOM" \
-  dbus-run-session -- bash ${WITH_KEYRING_TRACE:+-x} "$script_path" --inside-session "$@" || status=$?
+  dbus-run-session -- bash "$script_path" --inside-session "$@" || status=$?
 exit "$status"

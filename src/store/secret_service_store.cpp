@@ -321,10 +321,12 @@ Result<Connection> connect(Deadline& deadline, milliseconds timeout, millisecond
   }
   if (!secret_collection_get_locked(connection.collection.get())) return connection;
 
-  auto unlocked = unlock_without_prompt(connection.service.get(), connection.collection.get(), deadline, timeout);
-  if (!unlocked) return std::unexpected(unlocked.error());
-  if (*unlocked) return connection;
-  if (unlock_prompt_timeout <= milliseconds(0)) return std::unexpected(locked_error());
+  if (unlock_prompt_timeout <= milliseconds(0)) {
+    auto unlocked = unlock_without_prompt(connection.service.get(), connection.collection.get(), deadline, timeout);
+    if (!unlocked) return std::unexpected(unlocked.error());
+    if (!*unlocked) return std::unexpected(locked_error());
+    return connection;
+  }
 
   // The user may unlock it through the service's prompt; waiting for a person gets its own budget.
   deadline.restart(unlock_prompt_timeout);
