@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <ostream>
+
 #include "fakes.hpp"
 #include "test_tokens.hpp"
 
@@ -20,6 +22,13 @@ using devicelogin::testing::test_jwks;
 using devicelogin::testing::test_keys;
 using devicelogin::testing::valid_claims;
 using json = nlohmann::json;
+
+// Table rows print as their name (gtest would otherwise dump their bytes, padding included).
+template <class Case>
+  requires requires(const Case& row) { std::string(row.name); }
+void PrintTo(const Case& row, std::ostream* out) {
+  *out << row.name;
+}
 
 constexpr const char* kJwksUri = "https://issuer.example/jwks";
 

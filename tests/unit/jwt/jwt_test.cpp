@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <ostream>
+
 #include <functional>
 #include <optional>
 
@@ -28,6 +30,13 @@ using devicelogin::testing::test_keys;
 using devicelogin::testing::TestKey;
 using devicelogin::testing::valid_claims;
 using json = nlohmann::json;
+
+// Table rows print as their name (gtest would otherwise dump their bytes, padding included).
+template <class Case>
+  requires requires(const Case& row) { std::string(row.name); }
+void PrintTo(const Case& row, std::ostream* out) {
+  *out << row.name;
+}
 
 IdTokenExpectations expectations() {
   IdTokenExpectations expected;
