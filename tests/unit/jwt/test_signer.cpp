@@ -6,6 +6,9 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <stdexcept>
 
 #include "core/encoding.hpp"
@@ -33,6 +36,32 @@ std::string bignum_param(EVP_PKEY* key, const char* name) {
 }
 
 }  // namespace
+
+std::vector<std::shared_ptr<EVP_PKEY>> load_or_generate_shared_keys(const std::string& cache_path) {
+  const char* const kTypes[] = {"RSA", "RSA", "EC", "ED25519"};
+  std::vector<std::shared_ptr<EVP_PKEY>> keys;
+  if (BIO* in = BIO_new_file(cache_path.c_str(), "r")) {
+    while (EVP_PKEY* key = PEM_read_bio_PrivateKey(in, nullptr, nullptr, nullptr)) {
+      keys.emplace_back(key, EVP_PKEY_free);
+    }
+    BIO_free(in);
+  }
+  bool usable = keys.size() == std::size(kTypes);
+  for (std::size_t i = 0; usable && i < keys.size(); ++i) usable = EVP_PKEY_is_a(keys[i].get(), kTypes[i]) == 1;
+  if (usable) return keys;
+
+  keys = {make_rsa_key("").pkey, make_rsa_key("").pkey, make_p256_key("").pkey, make_ed25519_key("").pkey};
+  const std::string temporary = cache_path + ".tmp." + std::to_string(getpid());
+  if (BIO* out = BIO_new_file(temporary.c_str(), "w")) {
+    bool written = true;
+    for (const auto& key : keys) {
+      written = written && PEM_write_bio_PrivateKey(out, key.get(), nullptr, nullptr, 0, nullptr, nullptr) == 1;
+    }
+    BIO_free(out);
+    if (!written || std::rename(temporary.c_str(), cache_path.c_str()) != 0) std::remove(temporary.c_str());
+  }
+  return keys;
+}
 
 std::string b64url(std::string_view bytes) { return base64url_encode(bytes); }
 

@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 #include <openssl/evp.h>
@@ -26,6 +27,12 @@ struct TestKey {
 [[nodiscard]] TestKey make_rsa_key(std::string kid, int bits = 2048);
 [[nodiscard]] TestKey make_p256_key(std::string kid);
 [[nodiscard]] TestKey make_ed25519_key(std::string kid);
+
+// The four keys the JWT tests share (RSA, RSA, P-256, Ed25519), generated on the first run of a
+// build and kept in `cache_path` (PEM), so that each of the many ctest processes does not spend
+// its time generating RSA keys. An unreadable or mismatched cache is regenerated; the file is
+// written to a temporary name and renamed, so parallel processes never read half of it.
+[[nodiscard]] std::vector<std::shared_ptr<EVP_PKEY>> load_or_generate_shared_keys(const std::string& cache_path);
 
 // base64url without padding.
 [[nodiscard]] std::string b64url(std::string_view bytes);

@@ -19,9 +19,14 @@ struct TestKeys {
   TestKey ed;         // kid ed-1, EdDSA
 };
 
-// Generated on first use (RSA key generation is the slow part, so it happens once).
+// Generated on the first run of a build, then read back from JWT_TEST_KEY_CACHE (see
+// load_or_generate_shared_keys).
 inline const TestKeys& test_keys() {
-  static const TestKeys keys{make_rsa_key("rsa-1"), make_rsa_key("rsa-2"), make_p256_key("ec-1"), make_ed25519_key("ed-1")};
+  static const TestKeys keys = [] {
+    auto pkeys = load_or_generate_shared_keys(JWT_TEST_KEY_CACHE);
+    return TestKeys{TestKey{pkeys[0], "RS256", "rsa-1"}, TestKey{pkeys[1], "RS256", "rsa-2"},
+                    TestKey{pkeys[2], "ES256", "ec-1"}, TestKey{pkeys[3], "EdDSA", "ed-1"}};
+  }();
   return keys;
 }
 
