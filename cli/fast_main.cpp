@@ -18,6 +18,7 @@
 
 #include "devicelogin/profile.hpp"
 #include "devicelogin/token_store.hpp"
+#include "store/local_stores.hpp"
 
 namespace {
 
@@ -71,8 +72,8 @@ std::optional<int> try_fast_token(int argc, char** argv) {
   auto profiles = ProfileStore::from_environment();
   if (!profiles) return std::nullopt;
   auto profile = profiles->load(profile_name);
-  if (!profile || profile->store != "file") return std::nullopt;
-  auto store = open_token_store(profile->store);
+  if (!profile) return std::nullopt;
+  auto store = open_local_token_store(profile->store);  // file or kernel-keyring; never D-Bus
   if (!store) return std::nullopt;
   auto tokens = (*store)->load(profile_name);
   if (!tokens || !*tokens) return std::nullopt;

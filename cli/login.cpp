@@ -107,8 +107,14 @@ int run_login(LoginArgs& args) {
     profile = std::move(*saved);
     if (!args.settings.client_id.empty()) profile.client_id = args.settings.client_id;
     if (!args.settings.scope.empty()) profile.scope = args.settings.scope;
+    if (!args.store.empty()) {
+      auto store_name = resolve_store_name(args.store);
+      if (!store_name) return fail_with(store_name.error());
+      profile.store = *store_name;
+    }
     http = make_http(profile.ca_file, args.verbose);
   } else {
+    args.settings.store = args.store.empty() ? "auto" : args.store;
     http = make_http(args.settings.ca_file, args.verbose);
     auto prepared = prepare_profile(args.settings, *http);
     if (!prepared) return fail_with(prepared.error());
@@ -116,6 +122,10 @@ int run_login(LoginArgs& args) {
   }
   auto store = open_token_store(profile.store);
   if (!store) return fail_with(store.error());
+  if (profile.store == "file" && args.store == "file") {
+    // Chosen explicitly, never by fallback: say once where the plaintext file lives.
+    say("warning: tokens will be kept in a plaintext file readable only by you: " + (*store)->location(profile.name));
+  }
 
   install_stop_signals();
   SystemClock clock;
@@ -189,6 +199,9 @@ void setup_login(CLI::App& app, int& exit_code) {
   cmd->add_option("--token-endpoint", s.endpoints.token, "Override the endpoint");
   cmd->add_option("--revocation-endpoint", s.endpoints.revocation, "Override the endpoint");
   cmd->add_option("--ca-file", s.ca_file, "Extra CA bundle (PEM) for TLS verification");
+  cmd->add_option("--store", args->store,
+                  "Where tokens live: auto (Secret Service, else kernel keyring), secret-service, kernel-keyring, file "
+                  "(default: auto for a new profile, the profile's store otherwise)");
   cmd->add_flag("--no-browser", args->no_browser, "Do not open a browser");
   cmd->add_flag("--no-qr", args->no_qr, "Do not draw the QR code");
   cmd->add_flag("--json", args->json, "JSON lines on stdout");

@@ -10,6 +10,7 @@ struct LoginArgs {
   bool no_qr = false;
   bool json = false;
   bool verbose = false;
+  std::string store;  // --store; empty keeps the saved profile's store (auto for a new profile)
 };
 
 // Runs `devicelogin login` with these arguments and returns its exit code.

@@ -29,7 +29,7 @@ struct LoginSettings {
   std::string client_secret_file;
   std::string client_secret_env;
   std::string ca_file;
-  std::string store = "file";
+  std::string store = "auto";  // resolved by prepare_profile (see resolve_store_name)
 };
 
 // Applies the provider preset, runs discovery (OIDC, then RFC 8414) when an issuer is given,

@@ -14,6 +14,7 @@ struct TokenSet {
   std::string token_type = "Bearer";
   std::optional<long long> expires_at;  // unix seconds; from expires_in or the JWT `exp` claim
   Secret refresh_token;                 // empty when the server issued none
+  std::optional<long long> refresh_expires_at;  // unix seconds, when the server said (refresh_token_expires_in)
   Secret id_token;                      // empty when the server issued none
   std::string scope;                    // granted scope, empty when not reported
   std::string subject;                  // `sub` of the ID token (or JWT access token) when known

@@ -1,5 +1,6 @@
 #pragma once
 // TokenStore: where a profile's tokens live. Backends: file now; keyrings later (same interface).
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -8,6 +9,27 @@
 #include "devicelogin/token_set.hpp"
 
 namespace devicelogin {
+
+// An exclusive, per-profile lock (flock on a lock file, so a crashed holder releases it). Held
+// across load -> refresh -> save so that racing processes refresh once. Move-only.
+class StoreLock {
+ public:
+  StoreLock() = default;
+  explicit StoreLock(int fd) : fd_(fd) {}
+  StoreLock(StoreLock&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+  StoreLock& operator=(StoreLock&& other) noexcept;
+  StoreLock(const StoreLock&) = delete;
+  StoreLock& operator=(const StoreLock&) = delete;
+  ~StoreLock();
+  [[nodiscard]] bool held() const { return fd_ >= 0; }
+
+ private:
+  int fd_ = -1;
+};
+
+// Takes the lock file at `path` (created 0600), waiting up to `timeout`. kStorage on timeout
+// ("another devicelogin process holds ...") or when the file cannot be opened.
+[[nodiscard]] Result<StoreLock> lock_file(const std::string& path, std::chrono::milliseconds timeout);
 
 // Persists token sets per profile. Saves are atomic: a crash leaves the old or the new set.
 class TokenStore {
@@ -22,6 +44,8 @@ class TokenStore {
   [[nodiscard]] virtual std::string name() const = 0;
   // Where the tokens live, for messages (a path, or a keyring description).
   [[nodiscard]] virtual std::string location(const std::string& profile) const = 0;
+  // The profile's lock. By default $XDG_STATE_HOME/devicelogin/locks/PROFILE.lock.
+  [[nodiscard]] virtual Result<StoreLock> lock(const std::string& profile, std::chrono::milliseconds timeout);
 };
 
 // The 0600-file backend under `directory` (0700). Refuses files that group or others can read,
@@ -33,7 +57,22 @@ class TokenStore {
 // $XDG_CONFIG_HOME/devicelogin (default ~/.config/devicelogin).
 [[nodiscard]] Result<std::string> default_config_directory();
 
-// The store a profile names ("file"); kConfig for an unknown name.
+// The Linux kernel key retention service: one `user` key per profile in the user's persistent
+// keyring, never on disk, gone at reboot; the key's timeout follows the refresh token's expiry.
+// `scope` (the state directory) keeps separate configurations of one user apart.
+[[nodiscard]] std::unique_ptr<TokenStore> make_kernel_keyring_token_store(std::string scope);
+// Whether the kernel keyring can be used here (keyctl may be refused in containers).
+[[nodiscard]] Result<void> probe_kernel_keyring();
+
+// Store names accepted by --store.
+inline constexpr const char* kStoreNames = "auto, secret-service, kernel-keyring, file";
+
+// The store a profile names ("secret-service", "kernel-keyring", "file"); kConfig for an
+// unknown name. Opening does not contact the store.
 [[nodiscard]] Result<std::unique_ptr<TokenStore>> open_token_store(const std::string& name);
+// Resolves "auto": secret-service when a session bus answers and the keyring is unlocked within
+// the timeout, else kernel-keyring, else kConfig explaining `--store file`. Other names are
+// returned as they are (after validation).
+[[nodiscard]] Result<std::string> resolve_store_name(const std::string& name);
 
 }  // namespace devicelogin

@@ -191,6 +191,10 @@ Result<TokenReply> parse_token_reply(const HttpResponse& response, long long now
   if (auto expires_in = fields.integer("expires_in")) {
     tokens.expires_at = now + *expires_in;
   }
+  // GitHub (expiring user tokens) and some others say when the refresh token dies.
+  if (auto refresh_expires_in = fields.integer("refresh_token_expires_in"); refresh_expires_in && !tokens.refresh_token.empty()) {
+    tokens.refresh_expires_at = now + *refresh_expires_in;
+  }
   // The access token's own claims (a JWT access token, RFC 9068) give `exp` when the response
   // has no expires_in (WorkOS), and a subject when there is no ID token.
   if (auto claims_text = unverified_jwt_claims_json(tokens.access_token.reveal())) {

@@ -25,7 +25,9 @@ Result<Profile> prepare_profile(const LoginSettings& settings, HttpClient& http)
   profile.client_secret_file = settings.client_secret_file;
   profile.client_secret_env = settings.client_secret_env;
   profile.ca_file = settings.ca_file;
-  profile.store = settings.store;
+  auto store_name = resolve_store_name(settings.store);
+  if (!store_name) return std::unexpected(store_name.error());
+  profile.store = *store_name;
   profile.scope = settings.scope;
 
   const oauth::ProviderPreset* preset = nullptr;

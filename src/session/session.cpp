@@ -13,6 +13,11 @@ struct Session::Impl {
 
   [[nodiscard]] long long now() const { return to_unix(clock.now()); }
 
+  // Held across load -> refresh -> save, so that of many racing processes one refreshes and the
+  // others reuse its result (refresh-token rotation would otherwise revoke the grant).
+  static constexpr std::chrono::milliseconds kLockTimeout{30'000};
+  Result<StoreLock> lock() { return store->lock(profile.name, kLockTimeout); }
+
   Error not_logged_in() const {
     return Error{ErrorCode::kNotLoggedIn,
                  "not logged in (profile " + profile.name + "); run: devicelogin login --profile " + profile.name, "", 0};
@@ -53,7 +58,10 @@ struct Session::Impl {
     }
     TokenSet fresh = std::move(reply->tokens);
     // RFC 6749 §6: the server MAY issue a new refresh token (rotation); keep the old one otherwise.
-    if (fresh.refresh_token.empty()) fresh.refresh_token = current.refresh_token;
+    if (fresh.refresh_token.empty()) {
+      fresh.refresh_token = current.refresh_token;
+      fresh.refresh_expires_at = current.refresh_expires_at;
+    }
     if (fresh.id_token.empty()) fresh.id_token = current.id_token;
     if (fresh.scope.empty()) fresh.scope = current.scope;
     if (fresh.subject.empty()) fresh.subject = current.subject;
@@ -126,6 +134,8 @@ Result<TokenInfo> Session::login(const LoginObserver& observer) {
     }
     flow.on_outcome(outcome, self.clock.now());
   }
+  auto lock = self.lock();
+  if (!lock) return std::unexpected(lock.error());
   if (auto saved = self.store->save(self.profile.name, *tokens); !saved) return std::unexpected(saved.error());
   return token_info(*tokens);
 }
@@ -133,6 +143,12 @@ Result<TokenInfo> Session::login(const LoginObserver& observer) {
 Result<Secret> Session::access_token(long long min_ttl) {
   Impl& self = *impl_;
   auto tokens = self.load_required();
+  if (!tokens) return std::unexpected(tokens.error());
+  if (tokens->fresh_at(self.now(), min_ttl)) return tokens->access_token;
+  auto lock = self.lock();
+  if (!lock) return std::unexpected(lock.error());
+  // Another process may have refreshed while we waited for the lock.
+  tokens = self.load_required();
   if (!tokens) return std::unexpected(tokens.error());
   if (tokens->fresh_at(self.now(), min_ttl)) return tokens->access_token;
   auto fresh = self.refresh(std::move(*tokens));
@@ -153,23 +169,25 @@ Result<HttpResponse> Session::fetch(HttpRequest request, long long min_ttl) {
     for (auto& [name, value] : authorized.headers) wipe_string(value);
     return response;
   };
-  auto tokens = self.load_required();
-  if (!tokens) return std::unexpected(tokens.error());
-  if (!tokens->fresh_at(self.now(), min_ttl)) {
-    auto fresh = self.refresh(std::move(*tokens));
-    if (!fresh) return std::unexpected(fresh.error());
-    tokens = std::move(*fresh);
-  }
-  auto response = send_with(*tokens);
-  if (!response || response->status != 401 || tokens->refresh_token.empty()) return response;
+  auto token = access_token(min_ttl);
+  if (!token) return std::unexpected(token.error());
+  TokenSet current;
+  current.access_token = std::move(*token);
+  auto response = send_with(current);
+  if (!response || response->status != 401) return response;
   // The token was revoked or expired early: one refresh, one retry.
-  auto fresh = self.refresh(std::move(*tokens));
-  if (!fresh) return std::unexpected(fresh.error());
-  return send_with(*fresh);
+  auto refreshed = refresh();
+  if (!refreshed) return std::unexpected(refreshed.error());
+  auto again = access_token(0);
+  if (!again) return std::unexpected(again.error());
+  current.access_token = std::move(*again);
+  return send_with(current);
 }
 
 Result<TokenInfo> Session::refresh() {
   Impl& self = *impl_;
+  auto lock = self.lock();
+  if (!lock) return std::unexpected(lock.error());
   auto tokens = self.load_required();
   if (!tokens) return std::unexpected(tokens.error());
   auto fresh = self.refresh(std::move(*tokens));
@@ -180,6 +198,8 @@ Result<TokenInfo> Session::refresh() {
 Result<LogoutOutcome> Session::logout() {
   Impl& self = *impl_;
   LogoutOutcome outcome;
+  auto lock = self.lock();
+  if (!lock) return std::unexpected(lock.error());
   auto loaded = self.store->load(self.profile.name);
   if (!loaded) return std::unexpected(loaded.error());
   if (!*loaded) {

@@ -1,6 +1,7 @@
 #include "core/fs.hpp"
 #include "devicelogin/profile.hpp"
 #include "devicelogin/token_store.hpp"
+#include "store/local_stores.hpp"
 #include "store/token_codec.hpp"
 
 namespace devicelogin {
@@ -36,6 +37,11 @@ class FileTokenStore final : public TokenStore {
     return remove_file(path_of(profile));
   }
 
+  Result<StoreLock> lock(const std::string& profile, std::chrono::milliseconds timeout) override {
+    if (!valid_profile_name(profile)) return fail(ErrorCode::kUsage, "invalid profile name");
+    return lock_file(directory_ + "/" + profile + ".lock", timeout);
+  }
+
   std::string name() const override { return "file"; }
   std::string location(const std::string& profile) const override { return path_of(profile); }
 
@@ -62,13 +68,14 @@ Result<std::string> default_config_directory() {
   return *base + "/devicelogin";
 }
 
-Result<std::unique_ptr<TokenStore>> open_token_store(const std::string& name) {
-  if (name == "file") {
-    auto dir = default_state_directory();
-    if (!dir) return std::unexpected(dir.error());
-    return make_file_token_store(*dir + "/tokens");
+Result<std::unique_ptr<TokenStore>> open_local_token_store(const std::string& name) {
+  if (name != "file" && name != "kernel-keyring") {
+    return fail(ErrorCode::kConfig, "unknown token store \"" + name + "\" (available: " + kStoreNames + ")");
   }
-  return fail(ErrorCode::kConfig, "unknown token store \"" + name + "\" (available: file)");
+  auto dir = default_state_directory();
+  if (!dir) return std::unexpected(dir.error());
+  if (name == "file") return make_file_token_store(*dir + "/tokens");
+  return make_kernel_keyring_token_store(*dir);
 }
 
 }  // namespace devicelogin

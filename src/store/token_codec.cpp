@@ -31,6 +31,7 @@ Secret encode_token_set(const TokenSet& tokens) {
   doc["token_type"] = tokens.token_type;
   doc["expires_at"] = tokens.expires_at ? json(*tokens.expires_at) : json(nullptr);
   if (!tokens.refresh_token.empty()) doc["refresh_token"] = tokens.refresh_token.reveal();
+  if (tokens.refresh_expires_at) doc["refresh_expires_at"] = *tokens.refresh_expires_at;
   if (!tokens.id_token.empty()) doc["id_token"] = tokens.id_token.reveal();
   doc["scope"] = tokens.scope;
   doc["subject"] = tokens.subject;
@@ -58,6 +59,9 @@ Result<TokenSet> decode_token_set(const std::string& text) {
   tokens.token_type = string_of("token_type").value_or("Bearer");
   if (auto it = doc.find("expires_at"); it != doc.end() && it->is_number_integer()) tokens.expires_at = it->get<long long>();
   tokens.refresh_token = Secret(string_of("refresh_token").value_or(""));
+  if (auto it = doc.find("refresh_expires_at"); it != doc.end() && it->is_number_integer()) {
+    tokens.refresh_expires_at = it->get<long long>();
+  }
   tokens.id_token = Secret(string_of("id_token").value_or(""));
   tokens.scope = string_of("scope").value_or("");
   tokens.subject = string_of("subject").value_or("");

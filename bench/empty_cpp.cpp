@@ -1,0 +1,6 @@
+#include <iostream>
+
+int main() {
+  std::cout << "x\n";
+  return 0;
+}

@@ -1,0 +1,31 @@
+#include "devicelogin/token_store.hpp"
+#include "store/local_stores.hpp"
+#include "store/secret_service_store.hpp"
+
+namespace devicelogin {
+
+namespace {
+constexpr std::chrono::milliseconds kKeyringTimeout{5000};
+}
+
+Result<std::unique_ptr<TokenStore>> open_token_store(const std::string& name) {
+  if (name == "secret-service") return make_secret_service_token_store(kKeyringTimeout);
+  return open_local_token_store(name);
+}
+
+Result<std::string> resolve_store_name(const std::string& name) {
+  if (name != "auto") {
+    if (name == "secret-service" || name == "kernel-keyring" || name == "file") return name;
+    return fail(ErrorCode::kUsage, "unknown --store \"" + name + "\" (choose: " + kStoreNames + ")");
+  }
+  auto secret_service = probe_secret_service(kKeyringTimeout);
+  if (secret_service) return std::string("secret-service");
+  auto kernel = probe_kernel_keyring();
+  if (kernel) return std::string("kernel-keyring");
+  // Never a silent fallback to a plaintext file.
+  return fail(ErrorCode::kConfig, "no keyring is available (Secret Service: " + secret_service.error().message +
+                                      "; kernel keyring: " + kernel.error().message +
+                                      "); to keep tokens in a 0600 file instead, pass --store file");
+}
+
+}  // namespace devicelogin

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs devicelogin into a temporary prefix, builds examples/ against it with
+# find_package(devicelogin), and runs the example's login and API call against `devicelogin serve`.
+#   example_test.sh SOURCE_DIR BUILD_DIR
+set -euo pipefail
+src=$1 build=$2
+work=$(mktemp -d)
+server_pid=
+cleanup() { [[ -n $server_pid ]] && kill "$server_pid" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+cmake --install "$build" --prefix "$work/prefix" >/dev/null
+cmake -S "$src/examples" -B "$work/example" -G Ninja -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null
+cmake --build "$work/example" >/dev/null
+export HOME=$work/home XDG_CONFIG_HOME=$work/home/.config XDG_STATE_HOME=$work/home/.local/state
+mkdir -p "$HOME"
+"$work/prefix/bin/devicelogin" serve --port 0 --auto-approve=1 --interval 1 > "$work/serve.out" 2>/dev/null &
+server_pid=$!
+for _ in $(seq 50); do [[ -s $work/serve.out ]] && break; sleep 0.1; done
+issuer=$(head -n1 "$work/serve.out")
+[[ $issuer == http://127.0.0.1:* ]] || { echo "example_test: serve printed no issuer" >&2; exit 1; }
+timeout 60 "$work/example/todo_cli" login "$issuer"
+out=$(timeout 30 "$work/example/todo_cli" whoami)
+echo "$out" | grep -q '"sub":"alice"' || { echo "example_test: whoami did not return alice's userinfo" >&2; exit 1; }
+# The installed CLI sees the same session as the example that created it.
+"$work/prefix/bin/devicelogin" status --profile todo >/dev/null
+echo "example_test: installed package, built the example, signed in and called userinfo"
