@@ -120,7 +120,10 @@ void set_page(httplib::Response& res, int status, std::string html) {
   // Clickjacking the approval page is a real device-flow attack: never render in a frame.
   res.set_header("X-Frame-Options", "DENY");
   res.set_header("X-Content-Type-Options", "nosniff");
-  res.set_header("Referrer-Policy", "no-referrer");
+  // same-origin, not no-referrer: the user code in the URL still never leaks to other sites, and
+  // browsers keep sending a real Origin on our own form posts (with no-referrer Chromium sends
+  // `Origin: null`, which the CSRF check rightly refuses).
+  res.set_header("Referrer-Policy", "same-origin");
   res.set_content(std::move(html), "text/html; charset=utf-8");
 }
 

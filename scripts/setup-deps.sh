@@ -8,8 +8,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 build_packages=(g++ cmake ninja-build pkg-config libcurl4-openssl-dev libssl-dev nlohmann-json3-dev
-  libcli11-dev libqrencode-dev libcpp-httplib-dev)
-test_packages=(libgtest-dev hyperfine)
+  libcli11-dev libqrencode-dev libcpp-httplib-dev libsecret-1-dev libkeyutils-dev)
+# Tests: GoogleTest; a real Secret Service (dbus + gnome-keyring, see scripts/with-keyring.sh);
+# Debian's Chromium for the browser test; hyperfine and wrk for bench/.
+test_packages=(libgtest-dev dbus gnome-keyring chromium hyperfine wrk keyutils)
 packages=("${build_packages[@]}")
 with_tests=0
 if [[ "${1:-}" == "--tests" ]]; then
@@ -34,4 +36,5 @@ fi
 
 if ((with_tests)); then
   node tests/integration/ensure_deps.mjs
+  node tests/browser/ensure_deps.mjs
 fi
