@@ -168,7 +168,8 @@ int run_login(LoginArgs& args) {
   auto info = session.login(observer);
   if (interactive_stderr && !args.json) std::fputs("\r\x1b[2K", stderr);
   if (!info) return fail_with(info.error());
-  if (auto saved = profiles->save(profile); !saved) return fail_with(saved.error());
+  // The session's profile carries the JWKS that verified the ID token.
+  if (auto saved = profiles->save(session.profile()); !saved) return fail_with(saved.error());
   if (args.json) {
     emit_json({{"event", "authorized"},
                {"profile", profile.name},

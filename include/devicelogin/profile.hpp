@@ -36,6 +36,7 @@ struct Profile {
   ClientAuth client_auth = ClientAuth::kBasic;
   std::string ca_file;
   std::string store = "file";
+  std::string jwks_cache;  // the issuer's JWKS (JSON) that last verified an ID token, or empty
 };
 
 // True for names made of [A-Za-z0-9._-], 1..64 chars, not starting with '.'.

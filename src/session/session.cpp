@@ -1,6 +1,7 @@
 #include "devicelogin/session.hpp"
 
 #include "oauth/device_flow.hpp"
+#include "session/id_token.hpp"
 #include "oauth/oauth_client.hpp"
 
 namespace devicelogin {
@@ -57,6 +58,15 @@ struct Session::Impl {
       case oauth::TokenReply::Kind::kTokens: break;
     }
     TokenSet fresh = std::move(reply->tokens);
+    if (!fresh.id_token.empty()) {
+      // OIDC Core §12.2: a refreshed ID token is validated like the first, and names the same user.
+      if (auto valid = check_id_token(profile, http, fresh, now(), profile.jwks_cache); !valid) {
+        return std::unexpected(valid.error());
+      }
+      if (!current.subject.empty() && fresh.subject != current.subject) {
+        return fail(ErrorCode::kServer, "the refreshed ID token names a different user than the login did");
+      }
+    }
     // RFC 6749 §6: the server MAY issue a new refresh token (rotation); keep the old one otherwise.
     if (fresh.refresh_token.empty()) {
       fresh.refresh_token = current.refresh_token;
@@ -133,6 +143,10 @@ Result<TokenInfo> Session::login(const LoginObserver& observer) {
       tokens = std::move(reply->tokens);
     }
     flow.on_outcome(outcome, self.clock.now());
+  }
+  // OIDC Core §3.1.3.7: an ID token that does not verify means nothing is stored.
+  if (auto valid = check_id_token(self.profile, self.http, *tokens, self.now(), self.profile.jwks_cache); !valid) {
+    return std::unexpected(valid.error());
   }
   auto lock = self.lock();
   if (!lock) return std::unexpected(lock.error());

@@ -77,6 +77,7 @@ Result<Profile> ProfileStore::load(const std::string& name) const {
   profile.client_auth = client_auth_from(str("client_auth"));
   profile.ca_file = str("ca_file");
   profile.store = str("store");
+  if (auto it = doc.find("jwks_cache"); it != doc.end() && it->is_object()) profile.jwks_cache = it->dump();
   if (profile.store.empty()) profile.store = "file";
   if (profile.client_id.empty() || profile.endpoints.token.empty()) {
     return fail(ErrorCode::kConfig, "profile file " + path + " lacks client_id or token_endpoint; run: devicelogin login --profile " + name);
@@ -105,6 +106,10 @@ Result<void> ProfileStore::save(const Profile& profile) const {
       {"ca_file", profile.ca_file},
       {"store", profile.store},
   };
+  if (!profile.jwks_cache.empty()) {
+    json jwks = json::parse(profile.jwks_cache, nullptr, false);
+    if (jwks.is_object()) doc["jwks_cache"] = std::move(jwks);
+  }
   return write_file_atomically(directory_ + "/" + profile.name + ".json", doc.dump(2) + "\n");
 }
 
