@@ -14,16 +14,18 @@ command -v hyperfine >/dev/null || { echo "bench: hyperfine is missing (apt-get 
 home=$(mktemp -d)
 trap 'rm -rf "$home"' EXIT
 export HOME=$home XDG_CONFIG_HOME=$home/.config XDG_STATE_HOME=$home/.local/state
-# A real login against the embedded server; the cached token stays valid for an hour.
-"$bin" demo --auto-approve --exit --no-qr --profile bench >/dev/null 2>&1
-"$bin" token --profile bench >/dev/null
-
-for store in file; do
+for store in file kernel-keyring; do
+  # A real login against the embedded server; the cached token stays valid for an hour.
+  if ! "$bin" demo --auto-approve --exit --no-qr --store "$store" --profile "bench-$store" >/dev/null 2>"$home/login.err"; then
+    echo "== store: $store: login failed, skipped: $(tail -n1 "$home/login.err")" >&2
+    continue
+  fi
+  "$bin" token --profile "bench-$store" >/dev/null
   echo "== store: $store" >&2
   hyperfine -N --warmup 50 --runs 1000 --export-json "$home/result.json" \
     -n "empty C++ program" "$baseline" \
-    -n "devicelogin token ($store)" "$bin token --profile bench" \
-    -n "devicelogin status (full CLI module)" "$bin status --profile bench" >&2
+    -n "devicelogin token ($store)" "$bin token --profile bench-$store" \
+    -n "devicelogin status (full CLI module)" "$bin status --profile bench-$store" >&2
   python3 - "$home/result.json" <<'PY'
 import json, sys
 results = json.load(open(sys.argv[1]))["results"]

@@ -90,6 +90,7 @@ void setup_demo(CLI::App& app, int& exit_code) {
   cmd->add_option("--interval", args->interval, "Polling interval the server asks for (default 2)");
   cmd->add_option("--profile", args->login.settings.profile, "Profile name (default: demo)");
   cmd->add_flag("--exit", args->exit_after_login, "Stop the server after the API call");
+  cmd->add_option("--store", args->login.store, "Token store, as for login (default: auto)");
   cmd->add_flag("--no-browser", args->login.no_browser, "Do not open a browser");
   cmd->add_flag("--no-qr", args->login.no_qr, "Do not draw the QR code");
   cmd->add_flag("--json", args->login.json, "JSON lines on stdout");
