@@ -277,3 +277,24 @@ TEST_F(SessionTest, NothingStoredIsNotLoggedIn) {
 
 }  // namespace
 }  // namespace devicelogin
+
+namespace devicelogin {
+namespace {
+
+TEST_F(SessionTest, InvalidIdTokenStoresNothing) {
+  profile_.endpoints.jwks = "https://id.example.com/jwks";
+  FakeHttpClient http(&clock_);
+  script_device_code(http);
+  // An unsigned token claiming to be alice: header alg none.
+  http.reply(200, R"({"access_token":"AT","expires_in":60,"id_token":"eyJhbGciOiJub25lIn0.eyJzdWIiOiJhbGljZSJ9."})");
+  http.reply(200, R"({"keys":[]})");
+  Session session = make_session(http);
+  auto info = session.login({});
+  ASSERT_FALSE(info.has_value());
+  EXPECT_EQ(info.error().code, ErrorCode::kServer);
+  EXPECT_NE(info.error().message.find("ID token is invalid"), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/tokens/work.json"));
+}
+
+}  // namespace
+}  // namespace devicelogin
