@@ -24,8 +24,10 @@
 //
 // Test-only endpoint (never part of a real server): GET /__test/events returns
 //   {"device_codes":[...every device_code issued...], "issued":[<ms since epoch of each>],
-//    "polls":[{"t":<ms since epoch>,"code_index":<index in device_codes or -1>,"result":"ok"|<error>}]}
-// so a test can plant the device codes as canaries and check the client's polling cadence.
+//    "polls":[{"t":<ms since epoch>,"code_index":<index in device_codes or -1>,"result":"ok"|<error>}],
+//    "refreshes":[{"t":<ms since epoch>,"result":"ok"|<error>}]}
+// so a test can plant the device codes as canaries, check the client's polling cadence, and count
+// the refresh_token grants that reached the server (cli_race.test.mjs: exactly one).
 
 import * as crypto from 'node:crypto';
 import * as http from 'node:http';
@@ -65,7 +67,7 @@ const settings = {
   autoConsent: Boolean(args['auto-consent']) || process.env.OIDC_AUTO_CONSENT === '1',
 };
 
-const events = { device_codes: [], issued: [], polls: [] };
+const events = { device_codes: [], issued: [], polls: [], refreshes: [] };
 const pendingPollsByCode = new Map();
 const introspectionSecret = crypto.randomBytes(24).toString('base64url');
 
@@ -175,6 +177,11 @@ provider.use(async (ctx, next) => {
   const route = ctx.oidc?.route;
   if (route === 'device_authorization' && ctx.status === 200 && ctx.body && typeof ctx.body === 'object') {
     ctx.body = { ...ctx.body, interval: settings.interval };
+    return;
+  }
+  if (route === 'token' && ctx.oidc?.params?.grant_type === 'refresh_token') {
+    const error = ctx.body && typeof ctx.body === 'object' ? ctx.body.error : undefined;
+    events.refreshes.push({ t: Date.now(), result: ctx.status === 200 ? 'ok' : (error ?? `http_${ctx.status}`) });
     return;
   }
   if (route !== 'token' || ctx.oidc?.params?.grant_type !== DEVICE_CODE_GRANT) return;

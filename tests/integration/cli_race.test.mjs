@@ -1,0 +1,199 @@
+// One refresh when processes race (issue 4): 32 `devicelogin token` processes started at once on
+// an expiring access token, against a server that rotates refresh tokens and revokes the grant
+// when a rotated-out refresh token comes back (oidc-provider; our devserver, RFC 9700 §4.14.2).
+// Expected: exactly ONE refresh_token grant reaches the server, all 32 exit 0 and print the same
+// token, that token is not the pre-race one, and the grant is still alive afterwards.
+//
+// Refreshes are counted by a loopback proxy in front of the token endpoint (the profile is logged
+// in with --token-endpoint pointing at it, so every refresh passes through it) and, for
+// oidc-provider, also by the server itself (/__test/events "refreshes"). The proxy holds each
+// refresh answer back for a moment, so that every racer has started and found the stale token
+// before the first refresh completes: without that, the race could be decided by spawn order.
+// Tokens are compared in the test and never printed.
+
+import { strict as assert } from 'node:assert';
+import * as http from 'node:http';
+import { after, before, describe, test } from 'node:test';
+
+import {
+  cliPath, describeRun, killAllChildren, loginWithApproval, makeHome, parseJsonOutput, runCli,
+  serverKinds, sleep, startCli, startServer,
+} from './harness.mjs';
+
+const skip = cliPath() ? false : 'DEVICELOGIN_BIN is not set';
+const EXIT = { ok: 0 };
+const RACERS = 32;
+// Access tokens live ACCESS_TTL s; racers ask for MIN_TTL s of validity. The pre-race token is
+// raced once it has less than MIN_TTL s left; the new one then satisfies every racer for the next
+// ACCESS_TTL - MIN_TTL s, far longer than the race takes.
+const ACCESS_TTL = 20;
+const MIN_TTL = 10;
+const REFRESH_HOLD_MS = 1500;
+const REFRESH_GRANT = 'refresh_token';
+
+/**
+ * A loopback proxy for one token endpoint that counts refresh_token grants and delays their
+ * answers by `holdMs`. Resolves to { url, refreshes: [{started, answered, status}], stop() }.
+ */
+async function startCountingProxy(tokenEndpoint, holdMs) {
+  const refreshes = [];
+  const srv = http.createServer(async (req, res) => {
+    const chunks = [];
+    for await (const chunk of req) chunks.push(chunk);
+    const body = Buffer.concat(chunks);
+    const isRefresh = new URLSearchParams(body.toString('utf8')).get('grant_type') === REFRESH_GRANT;
+    const entry = isRefresh ? { started: Date.now(), answered: undefined, status: undefined } : undefined;
+    if (entry) refreshes.push(entry);
+    const headers = {};
+    for (const name of ['content-type', 'accept', 'authorization', 'user-agent', 'dpop']) {
+      if (req.headers[name]) headers[name] = req.headers[name];
+    }
+    let answer;
+    try {
+      answer = await fetch(tokenEndpoint, { method: req.method, headers, body, redirect: 'manual' });
+    } catch {
+      res.writeHead(502).end();
+      return;
+    }
+    const answerBody = Buffer.from(await answer.arrayBuffer());
+    if (entry) {
+      await sleep(holdMs);
+      entry.status = answer.status;
+      entry.answered = Date.now();
+    }
+    const outHeaders = {};
+    for (const [name, value] of answer.headers) {
+      if (!['content-length', 'transfer-encoding', 'connection', 'keep-alive'].includes(name)) outHeaders[name] = value;
+    }
+    res.writeHead(answer.status, outHeaders);
+    res.end(answerBody);
+  });
+  await new Promise((resolve, reject) => {
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', resolve);
+  });
+  return {
+    url: `http://127.0.0.1:${srv.address().port}/token`,
+    refreshes,
+    async stop() {
+      srv.closeAllConnections?.();
+      await new Promise((resolve) => { srv.close(resolve); });
+    },
+  };
+}
+
+// Refresh grants oidc-provider itself saw (undefined for servers without a test endpoint).
+async function serverRefreshCount(server) {
+  if (server.kind !== 'oidc-provider') return undefined;
+  const events = await (await fetch(`${server.issuer}/__test/events`)).json();
+  return events.refreshes?.length;
+}
+
+for (const kind of serverKinds()) {
+  describe(`${RACERS} racing token processes against ${kind}`, { skip, timeout: 240000 }, () => {
+    for (const store of ['file', 'kernel-keyring']) {
+      describe(`--store ${store}`, () => {
+        let server;
+        let home;
+        let proxy;
+        let loggedIn = false;
+
+        before(async () => {
+          server = await startServer(kind, { interval: 1, accessTokenTtl: ACCESS_TTL });
+          home = await makeHome();
+          const meta = await (await fetch(`${server.issuer}/.well-known/openid-configuration`)).json();
+          proxy = await startCountingProxy(meta.token_endpoint, REFRESH_HOLD_MS);
+        });
+        after(async () => {
+          killAllChildren();
+          // The kernel keyring outlives this HOME: delete the key whatever happened above.
+          if (loggedIn) await runCli(['logout'], { env: home.env }).catch(() => {});
+          await proxy?.stop();
+          await server?.stop();
+          await home?.remove();
+        });
+
+        test('exactly one refresh reaches the server; all print the same new token; grant alive', async (t) => {
+          const { result, argv } = await loginWithApproval(server, home, {
+            store, extra: ['--token-endpoint', proxy.url],
+          });
+          if (result.code !== EXIT.ok && store === 'kernel-keyring'
+              && /kernel keyring is not available/.test(result.stderr)) {
+            const reason = result.stderr.trim().split('\n').pop();
+            t.skip(`the kernel keyring is refused here: ${reason}`);
+            return;
+          }
+          assert.equal(result.code, EXIT.ok, describeRun(argv, result));
+          loggedIn = true;
+
+          const status = await runCli(['status', '--json'], { env: home.env });
+          assert.equal(status.code, EXIT.ok, describeRun(['status', '--json'], status));
+          const info = parseJsonOutput(status.stdout, 'status --json');
+          assert.equal(info.store, store, `the profile uses the ${store} store`);
+          assert.equal(typeof info.expires_at, 'number', 'status reports expires_at');
+
+          const preArgs = ['token', '--min-ttl', '0'];
+          const pre = await runCli(preArgs, { env: home.env });
+          assert.equal(pre.code, EXIT.ok, describeRun(preArgs, pre));
+          const preToken = pre.stdout;
+          assert.ok(preToken.length > 1, 'the pre-race token is printed');
+          assert.equal(proxy.refreshes.length, 0, 'no refresh before the race');
+
+          // Wait until the stored token has less than MIN_TTL s left (expiring, not yet expired).
+          const waitMs = (info.expires_at - MIN_TTL + 1) * 1000 - Date.now();
+          if (waitMs > 0) await sleep(waitMs);
+          const serverBefore = await serverRefreshCount(server);
+
+          const raceArgs = ['token', '--min-ttl', String(MIN_TTL)];
+          const racers = [];
+          for (let i = 0; i < RACERS; i += 1) {
+            const proc = startCli(raceArgs, { env: home.env });
+            proc.child.stdin.end();
+            racers.push(proc);
+          }
+          const lastSpawn = Date.now();
+          const results = await Promise.all(racers.map((proc) => proc.wait(60000)));
+          const secrets = [preToken.trim(), ...new Set(results.map((r) => r.stdout.trim()))];
+
+          const failed = results.map((r, i) => ({ r, i })).filter(({ r }) => r.code !== EXIT.ok);
+          assert.equal(failed.length, 0, `${failed.length} of ${RACERS} racers failed; first: `
+            + `${failed.length ? describeRun(raceArgs, failed[0].r, secrets) : ''}`);
+
+          const refreshCount = proxy.refreshes.length;
+          const serverCount = serverBefore === undefined ? undefined
+            : (await serverRefreshCount(server)) - serverBefore;
+          t.diagnostic(`refresh requests through the proxy: ${refreshCount}`
+            + `${serverCount === undefined ? '' : `; seen by oidc-provider: ${serverCount}`}`
+            + `; statuses: ${proxy.refreshes.map((e) => e.status).join(',')}`);
+          assert.equal(refreshCount, 1, 'exactly one refresh request reached the token endpoint');
+          if (serverCount !== undefined) assert.equal(serverCount, 1, 'oidc-provider saw exactly one refresh');
+          assert.equal(proxy.refreshes[0].status, 200, 'the refresh succeeded');
+          assert.ok(proxy.refreshes[0].answered >= lastSpawn,
+            'every racer was started before the refresh was answered (a real race)');
+
+          const printed = new Set(results.map((r) => r.stdout));
+          assert.equal(printed.size, 1, `all ${RACERS} racers printed the same token (${printed.size} distinct)`);
+          const [raceToken] = printed;
+          assert.ok(raceToken.endsWith('\n') && raceToken.length > 1 && !raceToken.slice(0, -1).includes('\n'),
+            'one token line');
+          assert.ok(raceToken !== preToken, 'the raced token is a new one');
+
+          // Reuse detection would have revoked the grant: it must still be alive.
+          if (server.supports.introspection) {
+            assert.equal((await server.introspect(raceToken.trim())).active, true,
+              'introspection: the raced token is active');
+          }
+          const again = await runCli(raceArgs, { env: home.env });
+          assert.equal(again.code, EXIT.ok, describeRun(raceArgs, again, secrets));
+          assert.ok(again.stdout === raceToken, 'a later token call reuses the raced token');
+          assert.equal(proxy.refreshes.length, 1, 'without another refresh');
+
+          const refresh = await runCli(['refresh', '--json'], { env: home.env });
+          assert.equal(refresh.code, EXIT.ok, describeRun(['refresh', '--json'], refresh, secrets));
+          assert.equal(proxy.refreshes.length, 2, 'refresh sent one more refresh request');
+          assert.equal(proxy.refreshes[1].status, 200, 'the grant still refreshes (not revoked)');
+        });
+      });
+    }
+  });
+}
