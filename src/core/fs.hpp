@@ -8,8 +8,9 @@
 
 namespace devicelogin {
 
-// Creates `path` and missing parents with mode 0700; refuses an existing final directory that
-// group or others can write or that another user owns. kStorage on failure.
+// Creates `path` and missing parents; the final directory gets mode 0700 (an existing one of ours
+// with looser bits is tightened to 0700). Refuses a final directory owned by another user or
+// that is not a directory. kStorage on failure.
 [[nodiscard]] Result<void> ensure_private_directory(const std::string& path);
 // Writes `data` to `path` atomically: temp file (0600, same directory) + fsync + rename + fsync
 // of the directory. The temp file is removed on failure.

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/encoding.hpp"
+#include "core/json_wipe.hpp"
 #include "devicelogin/sanitize.hpp"
 
 namespace devicelogin::oauth {
@@ -16,6 +17,11 @@ using json = nlohmann::json;
 struct Fields {
   json object = json::object();
   bool parsed = false;
+  Fields() = default;
+  Fields(Fields&& other) noexcept : object(std::move(other.object)), parsed(other.parsed) {}
+  Fields(const Fields&) = delete;
+  Fields& operator=(const Fields&) = delete;
+  ~Fields() { wipe_json(object); }  // the parsed body holds the tokens
 
   [[nodiscard]] bool has(const char* name) const { return object.contains(name) && !object[name].is_null(); }
   [[nodiscard]] std::optional<std::string> string(const char* name) const {

@@ -2,30 +2,18 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/json_wipe.hpp"
+
 namespace devicelogin {
 namespace {
 
 using json = nlohmann::json;
 
-// nlohmann keeps its own copies of strings: overwrite them before the object is freed.
-void wipe_json(json& value) {
-  if (value.is_string()) {
-    wipe_string(value.get_ref<std::string&>());
-  } else if (value.is_structured()) {
-    for (auto& child : value) wipe_json(child);
-  }
-}
-
-struct JsonWiper {
-  json& value;
-  ~JsonWiper() { wipe_json(value); }
-};
-
 }  // namespace
 
 Secret encode_token_set(const TokenSet& tokens) {
   json doc = json::object();
-  JsonWiper wiper{doc};
+  JsonWiper<json> wiper{doc};
   doc["version"] = kTokenFormatVersion;
   doc["access_token"] = tokens.access_token.reveal();
   doc["token_type"] = tokens.token_type;
@@ -42,7 +30,7 @@ Secret encode_token_set(const TokenSet& tokens) {
 Result<TokenSet> decode_token_set(const std::string& text) {
   json doc = json::parse(text, nullptr, false);
   if (doc.is_discarded() || !doc.is_object()) return fail(ErrorCode::kStorage, "the stored token set is not valid JSON");
-  JsonWiper wiper{doc};
+  JsonWiper<json> wiper{doc};
   auto version = doc.find("version");
   if (version == doc.end() || !version->is_number_integer() || version->get<int>() != kTokenFormatVersion) {
     return fail(ErrorCode::kStorage, "the stored token set has an unknown format version");
