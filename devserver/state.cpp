@@ -1,6 +1,7 @@
 #include "state.hpp"
 
 #include <algorithm>
+#include <iterator>
 
 namespace devicelogin::devserver {
 
@@ -35,19 +36,36 @@ bool scope_subset(std::string_view requested, std::string_view granted) {
   return true;
 }
 
-State::AddResult State::add_device_grant(const std::string& device_key, DeviceGrant grant,
-                                         TimePoint now) {
+namespace {
+// Hash-map capacity reserved up front, so that the maps never rehash under the lock. Larger
+// --max-codes values still work, with rehashes past this size (8 MiB of buckets per map here).
+constexpr std::size_t kMaxReservedCodes = std::size_t{1} << 20;
+}  // namespace
+
+State::State(StateSettings settings) : settings_(std::move(settings)) {
+  std::size_t reserved = std::min(settings_.max_codes, kMaxReservedCodes);
+  device_grants_.reserve(reserved);
+  device_by_user_code_.reserve(reserved);
+}
+
+State::AddResult State::add_device_grant(std::string device_key, DeviceGrant grant, TimePoint now) {
+  Reclaimed reclaimed;  // destroyed after the lock is released (declared before it)
   std::lock_guard lock(mutex_);
   if (device_grants_.size() >= settings_.max_codes) {
-    if (now >= earliest_code_expiry_) drop_expired_codes_locked(now);
+    drop_codes_expiring_by_locked(now, reclaimed);
     if (device_grants_.size() >= settings_.max_codes) return AddResult::kFull;
   }
   if (device_by_user_code_.contains(grant.user_code) || device_grants_.contains(device_key)) {
     return AddResult::kUserCodeTaken;
   }
-  earliest_code_expiry_ = std::min(earliest_code_expiry_, grant.expires);
-  device_by_user_code_.emplace(grant.user_code, device_key);
-  device_grants_.emplace(device_key, std::move(grant));
+  TimePoint expires = grant.expires;
+  DeviceEntry* entry = &*device_grants_.try_emplace(std::move(device_key), std::move(grant)).first;
+  device_by_user_code_.emplace(entry->second.user_code, entry);
+  // Same TTL for every code: this is the back, unless the clock stepped back or two requests
+  // read the clock in the other order than they took the lock (then a few steps from the back).
+  auto position = code_expiries_.end();
+  while (position != code_expiries_.begin() && std::prev(position)->expires > expires) --position;
+  code_expiries_.insert(position, CodeExpiry{expires, entry});
   return AddResult::kAdded;
 }
 
@@ -107,11 +125,10 @@ std::optional<DeviceGrant> State::pending_grant(const std::string& user_code, Ti
   std::lock_guard lock(mutex_);
   auto index = device_by_user_code_.find(user_code);
   if (index == device_by_user_code_.end()) return std::nullopt;
-  auto it = device_grants_.find(index->second);
-  if (it == device_grants_.end()) return std::nullopt;
-  auto_approve_locked(it->second, now);
-  if (it->second.status != DeviceStatus::kPending || now >= it->second.expires) return std::nullopt;
-  return it->second;
+  DeviceGrant& grant = index->second->second;
+  auto_approve_locked(grant, now);
+  if (grant.status != DeviceStatus::kPending || now >= grant.expires) return std::nullopt;
+  return grant;
 }
 
 bool State::decide(const std::string& user_code, const std::string& username, bool approve,
@@ -119,9 +136,7 @@ bool State::decide(const std::string& user_code, const std::string& username, bo
   std::lock_guard lock(mutex_);
   auto index = device_by_user_code_.find(user_code);
   if (index == device_by_user_code_.end()) return false;
-  auto it = device_grants_.find(index->second);
-  if (it == device_grants_.end()) return false;
-  DeviceGrant& grant = it->second;
+  DeviceGrant& grant = index->second->second;
   auto_approve_locked(grant, now);
   if (grant.status != DeviceStatus::kPending || now >= grant.expires) return false;
   grant.status = approve ? DeviceStatus::kApproved : DeviceStatus::kDenied;
@@ -270,20 +285,20 @@ void State::record_failure(const std::string& who, TimePoint now) {
 }
 
 void State::sweep(TimePoint now) {
+  Reclaimed reclaimed;  // destroyed after the lock is released (declared before it)
   std::lock_guard lock(mutex_);
-  sweep_locked(now);
+  sweep_locked(now, reclaimed);
 }
 
-void State::drop_expired_codes_locked(TimePoint now) {
-  earliest_code_expiry_ = TimePoint::max();
-  for (auto it = device_grants_.begin(); it != device_grants_.end();) {
-    if (now >= it->second.expires) {
-      device_by_user_code_.erase(it->second.user_code);
-      it = device_grants_.erase(it);
-    } else {
-      earliest_code_expiry_ = std::min(earliest_code_expiry_, it->second.expires);
-      ++it;
+void State::drop_codes_expiring_by_locked(TimePoint cutoff, Reclaimed& reclaimed) {
+  while (!code_expiries_.empty() && code_expiries_.front().expires <= cutoff) {
+    DeviceEntry* entry = code_expiries_.front().entry;
+    code_expiries_.pop_front();
+    auto index = device_by_user_code_.find(entry->second.user_code);
+    if (index != device_by_user_code_.end() && index->second == entry) {
+      reclaimed.index.push_back(device_by_user_code_.extract(index));
     }
+    reclaimed.grants.push_back(device_grants_.extract(entry->first));
   }
 }
 
@@ -293,20 +308,9 @@ void State::erase_token_locked(std::unordered_map<std::string, TokenRecord>::ite
   tokens_.erase(it);
 }
 
-void State::sweep_locked(TimePoint now) {
-  // Scans only when something can have expired, so an idle sweep costs nothing.
-  if (earliest_code_expiry_ != TimePoint::max() && now >= earliest_code_expiry_ + settings_.expired_grace) {
-    earliest_code_expiry_ = TimePoint::max();
-    for (auto it = device_grants_.begin(); it != device_grants_.end();) {
-      if (now >= it->second.expires + settings_.expired_grace) {
-        device_by_user_code_.erase(it->second.user_code);
-        it = device_grants_.erase(it);
-      } else {
-        earliest_code_expiry_ = std::min(earliest_code_expiry_, it->second.expires);
-        ++it;
-      }
-    }
-  }
+void State::sweep_locked(TimePoint now, Reclaimed& reclaimed) {
+  // Expired codes answer expired_token for the grace period, then are forgotten.
+  drop_codes_expiring_by_locked(now - settings_.expired_grace, reclaimed);
   // Tokens of revoked grants stay until they expire, so expiry is the only trigger.
   if (earliest_token_expiry_ != TimePoint::max() && now >= earliest_token_expiry_) sweep_tokens_locked(now);
   std::erase_if(sessions_, [&](const auto& entry) { return now >= entry.second.expires; });

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -90,12 +91,11 @@ struct StateSettings {
 // All of the server's mutable state behind one mutex; every method is thread-safe.
 class State {
  public:
-  explicit State(StateSettings settings) : settings_(std::move(settings)) {}
+  explicit State(StateSettings settings);
 
   enum class AddResult { kAdded, kFull, kUserCodeTaken };
   // Stores a new device grant unless the bound is reached or its user code is in use.
-  [[nodiscard]] AddResult add_device_grant(const std::string& device_key, DeviceGrant grant,
-                                           TimePoint now);
+  [[nodiscard]] AddResult add_device_grant(std::string device_key, DeviceGrant grant, TimePoint now);
   // Applies one token-endpoint poll by `client_id`; an approved grant is redeemed by this call.
   [[nodiscard]] PollOutcome poll(const std::string& device_key, std::string_view client_id,
                                  TimePoint now);
@@ -160,24 +160,42 @@ class State {
     int failures = 0;
   };
 
-  void sweep_locked(TimePoint now);
+  using DeviceGrants = std::unordered_map<std::string, DeviceGrant>;  // by SHA-256(device_code)
+  using DeviceEntry = DeviceGrants::value_type;
+  using DeviceIndex = std::unordered_map<std::string, DeviceEntry*>;  // user code -> grant
+  // One device grant in expiry order. Element pointers of an unordered_map survive rehashing.
+  struct CodeExpiry {
+    TimePoint expires;
+    DeviceEntry* entry;
+  };
+  // Unlinked device grants, destroyed by the caller after it releases the lock, so that the
+  // frees of a large reclamation do not lengthen the critical section.
+  struct Reclaimed {
+    std::vector<DeviceGrants::node_type> grants;
+    std::vector<DeviceIndex::node_type> index;
+  };
+
+  void sweep_locked(TimePoint now, Reclaimed& reclaimed);
   void sweep_tokens_locked(TimePoint now);
-  void drop_expired_codes_locked(TimePoint now);
+  // Unlinks every device grant that expires at or before `cutoff`: a prefix of code_expiries_.
+  void drop_codes_expiring_by_locked(TimePoint cutoff, Reclaimed& reclaimed);
   void auto_approve_locked(DeviceGrant& grant, TimePoint now);
   void erase_token_locked(std::unordered_map<std::string, TokenRecord>::iterator it);
 
   StateSettings settings_;
   std::mutex mutex_;
-  std::unordered_map<std::string, DeviceGrant> device_grants_;        // by SHA-256(device_code)
-  std::unordered_map<std::string, std::string> device_by_user_code_;  // user code -> device key
+  DeviceGrants device_grants_;
+  DeviceIndex device_by_user_code_;
+  // Every device grant, ordered by expiry (ties in insertion order). All codes get the same TTL,
+  // so a new code belongs at the back and reclaiming expired codes pops from the front: O(1)
+  // amortized per code instead of a scan of the whole table under the lock.
+  std::deque<CodeExpiry> code_expiries_;
   std::unordered_map<std::uint64_t, TokenGrant> grants_;
   std::uint64_t next_grant_id_ = 1;
   std::unordered_map<std::string, TokenRecord> tokens_;  // by SHA-256(token)
   std::unordered_map<std::string, BrowserSession> sessions_;
   std::unordered_map<std::string, FailureWindow> failures_;
-  // Nothing expires before these, so a full table is not rescanned on every request (a flood
-  // against a full table would otherwise cost a full scan per request under the lock).
-  TimePoint earliest_code_expiry_ = TimePoint::max();
+  // No token expires before this, so a full token table is not rescanned on every request.
   TimePoint earliest_token_expiry_ = TimePoint::max();
 };
 
