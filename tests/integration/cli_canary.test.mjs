@@ -1,8 +1,21 @@
-// The canary test (issue 2): run login, token, refresh and logout with --verbose and --json, collect
-// every secret the session ever held (access tokens, refresh tokens, ID tokens from the token file
-// and from `token`'s stdout; device codes as issued by the server), and assert that none of them,
-// nor any 16-character piece of one, appears in any stderr, in any JSON output, or in any file
-// under the temporary HOME other than the token store file. Only labels are ever printed.
+// The canary test (issue 2; every store and every command since issue 4): for each token store
+// (`file`, `kernel-keyring`, `secret-service`) run every command at --verbose where it has one:
+//   login --json --verbose, status --json, token --verbose (fresh: no network),
+//   token --verbose --min-ttl 100000 (forces a refresh), refresh --json --verbose,
+//   login of a second profile, logout --json --verbose, logout --all --json --verbose,
+// collect every secret the session ever held FROM THE WIRE (every access, refresh and ID token a
+// token endpoint answered with, every device code a device authorization endpoint issued; keyring
+// stores keep nothing on disk to read back), and assert that none of them, nor any 16-character
+// piece of one, appears in any stdout, stderr or JSON output, or in any file under the temporary
+// HOME. The only permitted appearances: the access token on `token`'s stdout, and the file store's
+// own token files ($XDG_STATE_HOME/devicelogin/tokens/PROFILE.json). With a keyring store no file
+// may contain any of them. Only labels are ever printed.
+//
+// Stores: env DEVICELOGIN_CANARY_STORES (comma/space separated; default "file,kernel-keyring").
+// `secret-service` needs a private, unlocked Secret Service: run the suite through
+// scripts/with-keyring.sh (ctest integration_<kind>_canary_secret_service does); outside it that
+// case is skipped with the reason. Where the kernel refuses the persistent keyring, the
+// kernel-keyring case is skipped with the CLI's reason, never passed.
 
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs/promises';
@@ -11,130 +24,236 @@ import { after, before, describe, test } from 'node:test';
 
 import {
   cliPath, describeRun, findSecrets, killAllChildren, listFiles, loginWithApproval, makeHome,
-  readTokenFile, runCli, serverKinds, startServer,
+  parseJsonOutput, runCli, serverKinds, startServer,
 } from './harness.mjs';
 
 const skip = cliPath() ? false : 'DEVICELOGIN_BIN is not set';
+const STORES = (process.env.DEVICELOGIN_CANARY_STORES ?? 'file,kernel-keyring')
+  .split(/[\s,]+/).filter(Boolean);
+const SECOND_PROFILE = 'canary-second';
+
+// What a --verbose trace must show for this test to mean anything: the HTTP exchange, including
+// the (redacted) bodies that carried the secrets. Only the description is printed on failure.
+const TRACE = {
+  request: ['an HTTP request line', /^> POST \S+ HTTP\/\S+$/m],
+  status: ['an HTTP status line', /^< HTTP\/\S+ \d{3}/m],
+  deviceBody: ['the device authorization response body', /^< .*"device_code"/m],
+  tokenBody: ['a token response body', /^< .*"access_token"/m],
+  form: (field) => [`a request body with ${field}=`, new RegExp(`^> .*\\b${field}=`, 'm')],
+};
+function assertTraced(stderr, what, expected) {
+  for (const [description, pattern] of expected) {
+    assert.ok(pattern.test(stderr), `\`${what}\`: the --verbose trace on stderr shows ${description}`);
+  }
+}
+
+// Why a store cannot be tested here (a skip reason), or undefined.
+function storeUnavailable(store) {
+  if (store === 'secret-service' && !(process.env.WITH_KEYRING_ACTIVE === '1' && process.env.DBUS_SESSION_BUS_ADDRESS)) {
+    return 'no private Secret Service: run this suite through scripts/with-keyring.sh';
+  }
+  return undefined;
+}
 
 for (const kind of serverKinds()) {
-  describe(`canary: no secret leaks from the CLI against ${kind}`, { skip, timeout: 120000 }, () => {
-    let server;
-    let home;
-    before(async () => {
-      server = await startServer(kind, { interval: 1 });
-      home = await makeHome();
-    });
-    after(async () => {
-      killAllChildren();
-      await server?.stop();
-      await home?.remove();
-    });
-
-    test('login, token, refresh, logout with --verbose --json leak nothing', async (t) => {
-      const runs = []; // { name, stdout, stderr, stdoutIsToken }
-      const tokenSets = [];
-      const storeFiles = new Set();
-      const snapshotStore = async () => {
-        const stored = await readTokenFile(home);
-        if (stored) {
-          tokenSets.push(stored.tokens);
-          storeFiles.add(stored.file);
-        }
-        return stored;
-      };
-      // Every file under HOME, read after each step, since a file may come and go (temp files).
-      const fileContents = new Map();
-      const snapshotFiles = async () => {
-        for (const file of await listFiles(home.home)) {
-          try {
-            fileContents.set(`${file}#${fileContents.size}`, { file, data: await fs.readFile(file, 'latin1') });
-          } catch { /* vanished between listing and reading */ }
-        }
-      };
-
-      const login = await loginWithApproval(server, home, { extra: ['--verbose'], record: true });
-      runs.push({ name: 'login --json --verbose', stdout: login.result.stdout, stderr: login.result.stderr });
-      assert.equal(login.result.code, 0, describeRun(login.argv, login.result));
-      const first = await snapshotStore();
-      assert.ok(first, 'a token file was written');
-      await snapshotFiles();
-
-      // --min-ttl longer than the token's lifetime makes `token` refresh, so it talks to the server.
-      const tokenArgv = ['token', '--verbose', '--min-ttl', '7200'];
-      const token = await runCli(tokenArgv, { env: home.env });
-      runs.push({ name: tokenArgv.join(' '), stdout: token.stdout, stderr: token.stderr, stdoutIsToken: true });
-      assert.equal(token.code, 0, describeRun(tokenArgv, token, tokenSets.map((s) => s.access_token)));
-      await snapshotStore();
-      await snapshotFiles();
-
-      const plainToken = await runCli(['token'], { env: home.env });
-      runs.push({ name: 'token', stdout: plainToken.stdout, stderr: plainToken.stderr, stdoutIsToken: true });
-      assert.equal(plainToken.code, 0, describeRun(['token'], plainToken, tokenSets.map((s) => s.access_token)));
-
-      const refreshArgv = ['refresh', '--json', '--verbose'];
-      const refresh = await runCli(refreshArgv, { env: home.env });
-      runs.push({ name: refreshArgv.join(' '), stdout: refresh.stdout, stderr: refresh.stderr });
-      assert.equal(refresh.code, 0, describeRun(refreshArgv, refresh));
-      await snapshotStore();
-      await snapshotFiles();
-
-      const statusArgv = ['status', '--json'];
-      const status = await runCli(statusArgv, { env: home.env });
-      runs.push({ name: statusArgv.join(' '), stdout: status.stdout, stderr: status.stderr });
-
-      const logoutArgv = ['logout', '--json', '--verbose'];
-      const logout = await runCli(logoutArgv, { env: home.env });
-      runs.push({ name: logoutArgv.join(' '), stdout: logout.stdout, stderr: logout.stderr });
-      assert.equal(logout.code, 0, describeRun(logoutArgv, logout));
-      await snapshotFiles();
-
-      // The --verbose trace must actually be there, or this test proves nothing.
-      assert.ok(login.result.stderr.length > 0, 'login --verbose wrote a trace on stderr');
-      assert.ok(refresh.stderr.length > 0, 'refresh --verbose wrote a trace on stderr');
-
-      // Collect the canaries.
-      const secrets = [];
-      tokenSets.forEach((set, i) => {
-        secrets.push({ label: `access token #${i + 1}`, value: set.access_token });
-        secrets.push({ label: `refresh token #${i + 1}`, value: set.refresh_token });
-        // JWT headers are shared by every token of a server; only the whole ID token is a secret.
-        secrets.push({ label: `ID token #${i + 1}`, value: set.id_token, pieces: false });
-        if (set.id_token) {
-          secrets.push({ label: `ID token #${i + 1} signature`, value: set.id_token.split('.')[2] });
+  for (const store of STORES) {
+    describe(`canary: no secret leaks from the CLI against ${kind}, --store ${store}`, { skip, timeout: 150000 }, () => {
+      let server;
+      let home;
+      let loggedIn = false;
+      before(async () => {
+        server = await startServer(kind, { interval: 1 });
+        home = await makeHome();
+        // The CLI runs with a scrubbed environment; the Secret Service store needs the session bus.
+        if (store === 'secret-service' && process.env.DBUS_SESSION_BUS_ADDRESS) {
+          home.env.DBUS_SESSION_BUS_ADDRESS = process.env.DBUS_SESSION_BUS_ADDRESS;
         }
       });
-      for (const run of runs.filter((r) => r.stdoutIsToken)) {
-        const printed = run.stdout.trim();
-        if (printed) secrets.push({ label: `access token printed by \`${run.name}\``, value: printed });
-      }
-      if (server.supports.deviceCodes) {
-        (await server.deviceCodes()).forEach((code, i) => {
-          secrets.push({ label: `device code #${i + 1}`, value: code });
-        });
-        assert.ok(secrets.some((s) => s.label.startsWith('device code')), 'the device code was recorded');
-      } else {
-        t.diagnostic(`${kind}: device codes are not observable; checking tokens only`);
-      }
-      assert.ok(secrets.filter((s) => s.value).length >= 4, 'canaries were collected');
+      after(async () => {
+        // Keyring entries outlive this HOME's directory: remove them whatever happened below.
+        if (loggedIn) await runCli(['logout', '--all'], { env: home.env }).catch(() => {});
+        killAllChildren();
+        await server?.stop();
+        await home?.remove();
+      });
 
-      const leaks = [];
-      for (const run of runs) {
-        for (const label of findSecrets(run.stderr, secrets)) leaks.push(`stderr of \`${run.name}\`: ${label}`);
-        if (!run.stdoutIsToken) {
-          for (const label of findSecrets(run.stdout, secrets)) leaks.push(`stdout of \`${run.name}\`: ${label}`);
-        } else {
-          // `token` prints exactly one access token and nothing else: no refresh token, no device code.
-          const others = secrets.filter((s) => !s.label.startsWith('access token'));
-          for (const label of findSecrets(run.stdout, others)) leaks.push(`stdout of \`${run.name}\`: ${label}`);
+      test('every command at --verbose leaks no token or device code', async (t) => {
+        const unavailable = storeUnavailable(store);
+        if (unavailable) {
+          t.skip(unavailable);
+          return;
         }
-      }
-      for (const { file, data } of fileContents.values()) {
-        if (storeFiles.has(file)) continue;
-        const where = path.relative(home.home, file);
-        for (const label of findSecrets(data, secrets)) leaks.push(`file ~/${where}: ${label}`);
-      }
-      const unique = [...new Set(leaks)];
-      assert.ok(unique.length === 0, `secrets leaked:\n  ${unique.join('\n  ')}`);
+        const runs = []; // { name, stdout, stderr, stdoutIsToken }
+        const wireSecrets = async () => {
+          const list = [];
+          (await server.tokens()).forEach((set, i) => {
+            const n = `#${i + 1} (${set.grant_type === 'refresh_token' ? 'refresh grant' : 'device grant'})`;
+            for (const [what, value] of [['access token', set.access_token], ['refresh token', set.refresh_token],
+              ['ID token', set.id_token]]) {
+              const access = what === 'access token';
+              const parts = typeof value === 'string' ? value.split('.') : [];
+              if (parts.length === 3) {
+                // A JWT's header, and the start of its payload, are shared by every token the server
+                // signs: the whole token and payload, and any 16 characters of the signature, are the
+                // distinctive secrets.
+                list.push({ label: `${what} ${n}`, value, pieces: false, access });
+                list.push({ label: `${what} ${n} payload`, value: parts[1], pieces: false, access });
+                list.push({ label: `${what} ${n} signature`, value: parts[2], access });
+              } else {
+                list.push({ label: `${what} ${n}`, value, access });
+              }
+            }
+          });
+          (await server.deviceCodes()).forEach((code, i) => {
+            list.push({ label: `device code #${i + 1}`, value: code });
+          });
+          return list;
+        };
+        const redactable = async () => (await wireSecrets()).map((s) => s.value).filter(Boolean);
+        const issuedCount = async () => (await server.tokens()).length;
+        const lastAccessToken = async () => (await server.tokens()).at(-1)?.access_token;
+
+        // Every file under HOME, read after each step, since a file may come and go (temp files).
+        const fileContents = [];
+        const snapshotFiles = async (step) => {
+          for (const file of await listFiles(home.home)) {
+            try {
+              fileContents.push({ file, step, data: await fs.readFile(file, 'latin1') });
+            } catch { /* vanished between listing and reading */ }
+          }
+        };
+        const tokenFileOf = (profile) => path.join(home.stateDir, 'tokens', `${profile}.json`);
+        const permittedFiles = new Set(store === 'file' ? [tokenFileOf('default'), tokenFileOf(SECOND_PROFILE)] : []);
+
+        const run = async (argv, { stdoutIsToken = false } = {}) => {
+          const result = await runCli(argv, { env: home.env });
+          runs.push({ name: argv.join(' '), stdout: result.stdout, stderr: result.stderr, stdoutIsToken });
+          await snapshotFiles(argv.join(' '));
+          return result;
+        };
+        const login = async (profileArgs) => {
+          const done = await loginWithApproval(server, home, {
+            extra: ['--verbose', ...profileArgs], record: true, store,
+          });
+          const name = `login --json --verbose --store ${store}${profileArgs.length ? ` ${profileArgs.join(' ')}` : ''}`;
+          runs.push({ name, stdout: done.result.stdout, stderr: done.result.stderr });
+          await snapshotFiles(name);
+          return done;
+        };
+
+        // 1. login (default profile).
+        const first = await login([]);
+        if (first.result.code !== 0 && store === 'kernel-keyring'
+            && /kernel keyring is not available/.test(first.result.stderr)) {
+          const reason = first.result.stderr.trim().split('\n').pop();
+          t.skip(`the kernel keyring is refused here: ${reason}`);
+          return;
+        }
+        assert.equal(first.result.code, 0, describeRun(first.argv, first.result, await redactable()));
+        loggedIn = true;
+        assertTraced(first.result.stderr, 'login --verbose', [TRACE.request, TRACE.status, TRACE.deviceBody,
+          TRACE.form('device_code'), TRACE.tokenBody]);
+        assert.equal(await issuedCount(), 1, 'the login\'s token response was recorded from the wire');
+        assert.equal((await server.deviceCodes()).length, 1, 'the login\'s device code was recorded');
+
+        // 2. status (it has no --verbose).
+        const statusArgv = ['status', '--json'];
+        const status = await run(statusArgv);
+        assert.equal(status.code, 0, describeRun(statusArgv, status, await redactable()));
+        assert.equal(parseJsonOutput(status.stdout, 'status --json').store, store, `the profile uses the ${store} store`);
+
+        // 3. token with a fresh access token: printed from the store, nothing issued.
+        const freshArgv = ['token', '--verbose'];
+        const fresh = await run(freshArgv, { stdoutIsToken: true });
+        assert.equal(fresh.code, 0, describeRun(freshArgv, fresh, await redactable()));
+        assert.equal(await issuedCount(), 1, '`token --verbose` with a fresh token did not refresh');
+        assert.ok(fresh.stdout === `${await lastAccessToken()}\n`, '`token --verbose` printed the login\'s access token');
+        assert.ok(!/^> /m.test(fresh.stderr), '`token --verbose` with a fresh token sent no HTTP request');
+
+        // 4. token forced to refresh (the access token lives 3600 s < 100000 s).
+        const forcedArgv = ['token', '--verbose', '--min-ttl', '100000'];
+        const forced = await run(forcedArgv, { stdoutIsToken: true });
+        assert.equal(forced.code, 0, describeRun(forcedArgv, forced, await redactable()));
+        assert.equal(await issuedCount(), 2, '`token --min-ttl 100000` refreshed once (recorded from the wire)');
+        assert.ok(forced.stdout === `${await lastAccessToken()}\n`, '`token --min-ttl 100000` printed the refreshed access token');
+        assertTraced(forced.stderr, forcedArgv.join(' '), [TRACE.request, TRACE.status, TRACE.form('refresh_token'),
+          TRACE.tokenBody]);
+
+        // 5. refresh.
+        const refreshArgv = ['refresh', '--json', '--verbose'];
+        const refresh = await run(refreshArgv);
+        assert.equal(refresh.code, 0, describeRun(refreshArgv, refresh, await redactable()));
+        assert.equal(await issuedCount(), 3, 'refresh was recorded from the wire');
+        assertTraced(refresh.stderr, refreshArgv.join(' '), [TRACE.request, TRACE.status, TRACE.form('refresh_token'),
+          TRACE.tokenBody]);
+        parseJsonOutput(refresh.stdout, 'refresh --json');
+
+        // 6. a second profile, so that logout --all has something left to do after logout.
+        const second = await login(['--profile', SECOND_PROFILE]);
+        assert.equal(second.result.code, 0, describeRun(second.argv, second.result, await redactable()));
+        assertTraced(second.result.stderr, 'login --verbose --profile', [TRACE.request, TRACE.deviceBody, TRACE.tokenBody]);
+        assert.equal(await issuedCount(), 4, 'the second login\'s token response was recorded');
+
+        if (store === 'file') {
+          // The file store's token files exist (or this test would excuse nothing) and hold what the
+          // wire says was issued last, which also proves the wire recording sees the real tokens.
+          const tokens = await server.tokens();
+          const defaultFile = await fs.readFile(tokenFileOf('default'), 'utf8').catch(() => '');
+          const secondFile = await fs.readFile(tokenFileOf(SECOND_PROFILE), 'utf8').catch(() => '');
+          assert.ok(defaultFile.includes(tokens[2].access_token), 'the default token file holds the refreshed access token');
+          assert.ok(secondFile.includes(tokens[3].access_token), 'the second token file holds its access token');
+        }
+
+        // 7. logout of the default profile, then 8. logout --all.
+        const logoutArgv = ['logout', '--json', '--verbose'];
+        const logout = await run(logoutArgv);
+        assert.equal(logout.code, 0, describeRun(logoutArgv, logout, await redactable()));
+        assertTraced(logout.stderr, logoutArgv.join(' '), [TRACE.request, TRACE.status, TRACE.form('token')]);
+        const logoutAnswer = parseJsonOutput(logout.stdout, 'logout --json');
+        assert.equal(logoutAnswer.deleted, true, 'logout deleted the default profile\'s tokens');
+
+        const allArgv = ['logout', '--all', '--json', '--verbose'];
+        const all = await run(allArgv);
+        assert.equal(all.code, 0, describeRun(allArgv, all, await redactable()));
+        assertTraced(all.stderr, allArgv.join(' '), [TRACE.request, TRACE.status, TRACE.form('token')]);
+        const allAnswer = parseJsonOutput(all.stdout, 'logout --all --json');
+        assert.equal(allAnswer.deleted, true, 'logout --all deleted every profile');
+        loggedIn = false;
+
+        const leftArgv = ['status', '--json', '--profile', SECOND_PROFILE];
+        const left = await run(leftArgv);
+        assert.equal(left.code, 5, describeRun(leftArgv, left, await redactable()));
+
+        // The canaries, all from the wire.
+        const secrets = await wireSecrets();
+        assert.equal(secrets.filter((s) => s.label.startsWith('device code')).length, 2, 'both device codes were recorded');
+        assert.ok(secrets.filter((s) => s.value).length >= 10, 'canaries were collected');
+
+        const leaks = [];
+        for (const r of runs) {
+          for (const label of findSecrets(r.stderr, secrets)) leaks.push(`stderr of \`${r.name}\`: ${label}`);
+          if (!r.stdoutIsToken) {
+            for (const label of findSecrets(r.stdout, secrets)) leaks.push(`stdout of \`${r.name}\`: ${label}`);
+          } else {
+            // `token` prints exactly one issued access token and nothing else.
+            const printed = r.stdout.endsWith('\n') ? r.stdout.slice(0, -1) : r.stdout;
+            if (!secrets.some((s) => s.access && s.value === printed)) {
+              leaks.push(`stdout of \`${r.name}\`: not exactly one issued access token`);
+            }
+            const others = secrets.filter((s) => !s.access);
+            for (const label of findSecrets(r.stdout, others)) leaks.push(`stdout of \`${r.name}\`: ${label}`);
+          }
+        }
+        for (const { file, step, data } of fileContents) {
+          if (permittedFiles.has(file)) continue;
+          const where = path.relative(home.home, file);
+          for (const label of findSecrets(data, secrets)) leaks.push(`file ~/${where} (after \`${step}\`): ${label}`);
+        }
+        const unique = [...new Set(leaks)];
+        t.diagnostic(`${runs.length} runs, ${new Set(fileContents.map((f) => f.file)).size} distinct files, `
+          + `${secrets.filter((s) => s.value).length} canaries`);
+        assert.ok(unique.length === 0, `secrets leaked:\n  ${unique.join('\n  ')}`);
+      });
     });
-  });
+  }
 }

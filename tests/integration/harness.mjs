@@ -87,6 +87,8 @@ function firstLine(child, timeoutMs, what) {
  * opts: { deviceCodeTtl, accessTokenTtl, interval (default 1), slowDownEvery, autoConsent }.
  * Resolves to { kind, issuer, clientId, scope, approve(uri, userCode, {deny}), introspect(token),
  *               deviceCodes(), polls(), issued() (of logins started with { record: true }),
+ *               tokens() (every successful token response of such logins and of the profile's later
+ *               refreshes: [{t, grant_type, access_token, refresh_token, id_token}]; test-only),
  *               recordArgs, supports: {introspection, deviceCodes, slowDown}, stop() }.
  */
 export async function startServer(kind, opts = {}) {
@@ -144,6 +146,7 @@ async function startOidcProvider(opts) {
     async deviceCodes() { return (await events()).device_codes; },
     async polls() { return (await events()).polls; },
     async issued() { return (await events()).issued; },
+    async tokens() { return (await events()).tokens ?? []; },
     serverStderr: () => stderr.text(),
     async stop() { await stopChild(child); },
   };
@@ -215,6 +218,7 @@ async function startDevserver(opts) {
     async deviceCodes() { return [...proxy.recorded.device_codes]; },
     async polls() { return [...proxy.recorded.polls]; },
     async issued() { return [...proxy.recorded.issued]; },
+    async tokens() { return [...proxy.recorded.tokens]; },
     serverStderr: () => stderr.text(),
     async stop() {
       await proxy.stop();
@@ -227,12 +231,13 @@ async function startDevserver(opts) {
 /**
  * A loopback recording proxy for the two device-flow endpoints of a server that cannot report
  * what it issued: it forwards requests byte for byte and notes each device_code it sees in a
- * device authorization response and each device_code poll's time and answer. The CLI is pointed at
+ * device authorization response, each device_code poll's time and answer, and the tokens of each
+ * successful token response. The CLI is pointed at
  * it with --device-authorization-endpoint / --token-endpoint (see loginArgs).
  */
 async function startRecordingProxy(deviceAuthorizationEndpoint, tokenEndpoint) {
   const targets = { device: new URL(deviceAuthorizationEndpoint), token: new URL(tokenEndpoint) };
-  const recorded = { device_codes: [], issued: [], polls: [] };
+  const recorded = { device_codes: [], issued: [], polls: [], tokens: [] };
   const srv = http.createServer(async (req, res) => {
     const chunks = [];
     for await (const chunk of req) chunks.push(chunk);
@@ -264,6 +269,16 @@ async function startRecordingProxy(deviceAuthorizationEndpoint, tokenEndpoint) {
       recorded.issued.push(now);
     }
     const form = new URLSearchParams(body.toString('utf8'));
+    // What the token endpoint issued (canary test: keyring stores keep nothing on disk to read).
+    if (which === 'token' && answer.status === 200 && typeof json?.access_token === 'string') {
+      recorded.tokens.push({
+        t: now,
+        grant_type: form.get('grant_type'),
+        access_token: json.access_token,
+        refresh_token: json.refresh_token,
+        id_token: json.id_token,
+      });
+    }
     if (which === 'token' && form.get('grant_type') === 'urn:ietf:params:oauth:grant-type:device_code') {
       recorded.polls.push({
         t: now,

@@ -25,9 +25,11 @@
 // Test-only endpoint (never part of a real server): GET /__test/events returns
 //   {"device_codes":[...every device_code issued...], "issued":[<ms since epoch of each>],
 //    "polls":[{"t":<ms since epoch>,"code_index":<index in device_codes or -1>,"result":"ok"|<error>}],
-//    "refreshes":[{"t":<ms since epoch>,"result":"ok"|<error>}]}
-// so a test can plant the device codes as canaries, check the client's polling cadence, and count
-// the refresh_token grants that reached the server (cli_race.test.mjs: exactly one).
+//    "refreshes":[{"t":<ms since epoch>,"result":"ok"|<error>}],
+//    "tokens":[{"t":<ms since epoch>,"grant_type":...,"access_token":...,"refresh_token":...,"id_token":...}]}
+// so a test can plant the device codes and every issued token as canaries (cli_canary.test.mjs),
+// check the client's polling cadence, and count the refresh_token grants that reached the server
+// (cli_race.test.mjs: exactly one).
 
 import * as crypto from 'node:crypto';
 import * as http from 'node:http';
@@ -67,7 +69,7 @@ const settings = {
   autoConsent: Boolean(args['auto-consent']) || process.env.OIDC_AUTO_CONSENT === '1',
 };
 
-const events = { device_codes: [], issued: [], polls: [], refreshes: [] };
+const events = { device_codes: [], issued: [], polls: [], refreshes: [], tokens: [] };
 const pendingPollsByCode = new Map();
 const introspectionSecret = crypto.randomBytes(24).toString('base64url');
 
@@ -178,6 +180,13 @@ provider.use(async (ctx, next) => {
   if (route === 'device_authorization' && ctx.status === 200 && ctx.body && typeof ctx.body === 'object') {
     ctx.body = { ...ctx.body, interval: settings.interval };
     return;
+  }
+  if (route === 'token' && ctx.status === 200 && ctx.body && typeof ctx.body === 'object') {
+    const { access_token: accessToken, refresh_token: refreshToken, id_token: idToken } = ctx.body;
+    events.tokens.push({
+      t: Date.now(), grant_type: ctx.oidc?.params?.grant_type,
+      access_token: accessToken, refresh_token: refreshToken, id_token: idToken,
+    });
   }
   if (route === 'token' && ctx.oidc?.params?.grant_type === 'refresh_token') {
     const error = ctx.body && typeof ctx.body === 'object' ? ctx.body.error : undefined;
