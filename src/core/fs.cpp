@@ -1,5 +1,6 @@
 #include "core/fs.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -28,6 +29,13 @@ class Fd {
   }
   Fd(const Fd&) = delete;
   Fd& operator=(const Fd&) = delete;
+  Fd& operator=(Fd&& other) noexcept {
+    if (this != &other) {
+      if (fd_ >= 0) ::close(fd_);
+      fd_ = other.release();
+    }
+    return *this;
+  }
   [[nodiscard]] int get() const { return fd_; }
   int release() {
     int fd = fd_;
@@ -98,25 +106,59 @@ Result<void> ensure_private_directory(const std::string& path) {
 
 Result<void> write_file_atomically(const std::string& path, std::string_view data) {
   std::string dir = parent_of(path);
+  auto failure = [&](const std::string& what, int err) {
+    return fail(ErrorCode::kStorage, what + " " + path + ": " + describe_errno(err));
+  };
+  // An O_TMPFILE inode has no name until it is complete, so a crash while writing leaves nothing
+  // behind (a named temp file would keep the secrets it held). Fallback: mkstemp (0600, O_EXCL).
+  Fd fd(::open(dir.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600));
+  const bool anonymous = fd.get() >= 0;
   std::string tmp = path + ".tmp.XXXXXX";
-  // mkstemp creates the file 0600 and O_EXCL: no one else can open it in between.
-  Fd fd(::mkstemp(tmp.data()));
-  if (fd.get() < 0) {
-    return fail(ErrorCode::kStorage, "cannot create a temporary file in " + dir + ": " + describe_errno(errno));
+  if (!anonymous) {
+    Fd named(::mkstemp(tmp.data()));
+    if (named.get() < 0) {
+      return fail(ErrorCode::kStorage, "cannot create a temporary file in " + dir + ": " + describe_errno(errno));
+    }
+    fd = std::move(named);
   }
   auto cleanup_fail = [&](const std::string& what) {
     int err = errno;
-    ::unlink(tmp.c_str());
-    return fail(ErrorCode::kStorage, what + " " + path + ": " + describe_errno(err));
+    if (!anonymous) ::unlink(tmp.c_str());
+    return failure(what, err);
   };
   if (::fchmod(fd.get(), 0600) != 0) return cleanup_fail("cannot set permissions of");
   if (!write_all(fd.get(), data)) return cleanup_fail("cannot write");
   if (::fsync(fd.get()) != 0) return cleanup_fail("cannot sync");
+  if (anonymous) {
+    // Give the complete inode a unique temporary name, then rename it over the target (linkat
+    // cannot replace a file). Only a crash in these two calls can leave a (complete) temp file.
+    std::string proc_path = "/proc/self/fd/" + std::to_string(fd.get());
+    for (int attempt = 0;; ++attempt) {
+      tmp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(attempt);
+      if (::linkat(AT_FDCWD, proc_path.c_str(), AT_FDCWD, tmp.c_str(), AT_SYMLINK_FOLLOW) == 0) break;
+      if (errno != EEXIST || attempt > 100) return failure("cannot name the new", errno);
+    }
+  }
   if (::close(fd.release()) != 0) return cleanup_fail("cannot close");
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return cleanup_fail("cannot replace");
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    return failure("cannot replace", err);
+  }
   Fd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dir_fd.get() >= 0) ::fsync(dir_fd.get());  // makes the rename durable; best effort
   return {};
+}
+
+void remove_stale_temp_files(const std::string& path) {
+  std::string dir = parent_of(path);
+  std::string prefix = path.substr(dir.size() + 1) + ".tmp.";
+  DIR* handle = ::opendir(dir.c_str());
+  if (handle == nullptr) return;
+  while (const dirent* entry = ::readdir(handle)) {
+    if (std::string_view(entry->d_name).starts_with(prefix)) ::unlinkat(::dirfd(handle), entry->d_name, 0);
+  }
+  ::closedir(handle);
 }
 
 Result<std::optional<std::string>> read_private_file(const std::string& path, std::string_view what) {

@@ -15,6 +15,8 @@ namespace devicelogin {
 // Writes `data` to `path` atomically: temp file (0600, same directory) + fsync + rename + fsync
 // of the directory. The temp file is removed on failure.
 [[nodiscard]] Result<void> write_file_atomically(const std::string& path, std::string_view data);
+// Deletes temporary files a crashed write_file_atomically(path) may have left ("PATH.tmp.*").
+void remove_stale_temp_files(const std::string& path);
 // Reads a file that must be a regular file owned by the user and unreadable by group and others
 // (as ssh does for keys). nullopt when it does not exist; kStorage when it is unsafe or unreadable.
 // `what` names the file in messages.

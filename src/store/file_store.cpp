@@ -29,11 +29,15 @@ class FileTokenStore final : public TokenStore {
     if (!valid_profile_name(profile)) return fail(ErrorCode::kUsage, "invalid profile name");
     if (auto dir = ensure_private_directory(directory_); !dir) return dir;
     Secret encoded = encode_token_set(tokens);
+    // Saves run under the profile lock, so no other writer's temp file is in flight.
+    remove_stale_temp_files(path_of(profile));
     return write_file_atomically(path_of(profile), encoded.reveal());
   }
 
   Result<bool> remove(const std::string& profile) override {
     if (!valid_profile_name(profile)) return fail(ErrorCode::kUsage, "invalid profile name");
+    // Logging out must not leave token data behind in the temp file of a crashed save.
+    remove_stale_temp_files(path_of(profile));
     return remove_file(path_of(profile));
   }
 
