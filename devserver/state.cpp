@@ -40,10 +40,15 @@ namespace {
 // Hash-map capacity reserved up front, so that the maps never rehash under the lock. Larger
 // --max-codes values still work, with rehashes past this size (8 MiB of buckets per map here).
 constexpr std::size_t kMaxReservedCodes = std::size_t{1} << 20;
+// Forgotten grants unlinked by each device authorization (more than the one it adds, so the
+// backlog shrinks while the table refills), and by the sweeper per lock acquisition.
+constexpr std::size_t kReclaimPerAdd = 4;
+constexpr std::size_t kReclaimPerSweepStep = 512;
 }  // namespace
 
 State::State(StateSettings settings) : settings_(std::move(settings)) {
-  std::size_t reserved = std::min(settings_.max_codes, kMaxReservedCodes);
+  // Forgotten grants still linked add up to one more table's worth.
+  std::size_t reserved = std::min(settings_.max_codes, kMaxReservedCodes / 2) * 2;
   device_grants_.reserve(reserved);
   device_by_user_code_.reserve(reserved);
 }
@@ -51,11 +56,24 @@ State::State(StateSettings settings) : settings_(std::move(settings)) {
 State::AddResult State::add_device_grant(std::string device_key, DeviceGrant grant, TimePoint now) {
   Reclaimed reclaimed;  // destroyed after the lock is released (declared before it)
   std::lock_guard lock(mutex_);
-  if (device_grants_.size() >= settings_.max_codes) {
-    drop_codes_expiring_by_locked(now, reclaimed);
-    if (device_grants_.size() >= settings_.max_codes) return AddResult::kFull;
+  reclaim_forgotten_locked(kReclaimPerAdd, reclaimed);
+  if (live_code_count_locked() >= settings_.max_codes) {
+    // A full table first drops its expired codes.
+    forget_codes_expiring_by_locked(now);
+    if (live_code_count_locked() >= settings_.max_codes) return AddResult::kFull;
   }
-  if (device_by_user_code_.contains(grant.user_code) || device_grants_.contains(device_key)) {
+  auto index = device_by_user_code_.find(grant.user_code);
+  auto existing = device_grants_.find(device_key);
+  bool collides_with_forgotten = (index != device_by_user_code_.end() && forgotten(index->second->second)) ||
+                                 (existing != device_grants_.end() && forgotten(existing->second));
+  // Rare (a clock step back, or a new code equal to a dropped one): unlink every forgotten grant
+  // now, so that the forgotten ones stay exactly those expiring by forgotten_by_.
+  if (collides_with_forgotten || (forgotten_count_ > 0 && grant.expires <= forgotten_by_)) {
+    reclaim_forgotten_locked(forgotten_count_, reclaimed);
+    index = device_by_user_code_.find(grant.user_code);
+    existing = device_grants_.find(device_key);
+  }
+  if (index != device_by_user_code_.end() || existing != device_grants_.end()) {
     return AddResult::kUserCodeTaken;
   }
   TimePoint expires = grant.expires;
@@ -83,7 +101,7 @@ PollOutcome State::poll(const std::string& device_key, std::string_view client_i
   std::lock_guard lock(mutex_);
   auto it = device_grants_.find(device_key);
   // RFC 8628 §3.5 / RFC 6749 §5.2: an unknown code, or one issued to another client, is invalid_grant.
-  if (it == device_grants_.end() || it->second.client_id != client_id) {
+  if (it == device_grants_.end() || forgotten(it->second) || it->second.client_id != client_id) {
     return {Kind::kInvalidGrant, {}, {}, {}, {}};
   }
   DeviceGrant& grant = it->second;
@@ -126,6 +144,7 @@ std::optional<DeviceGrant> State::pending_grant(const std::string& user_code, Ti
   auto index = device_by_user_code_.find(user_code);
   if (index == device_by_user_code_.end()) return std::nullopt;
   DeviceGrant& grant = index->second->second;
+  if (forgotten(grant)) return std::nullopt;
   auto_approve_locked(grant, now);
   if (grant.status != DeviceStatus::kPending || now >= grant.expires) return std::nullopt;
   return grant;
@@ -137,6 +156,7 @@ bool State::decide(const std::string& user_code, const std::string& username, bo
   auto index = device_by_user_code_.find(user_code);
   if (index == device_by_user_code_.end()) return false;
   DeviceGrant& grant = index->second->second;
+  if (forgotten(grant)) return false;
   auto_approve_locked(grant, now);
   if (grant.status != DeviceStatus::kPending || now >= grant.expires) return false;
   grant.status = approve ? DeviceStatus::kApproved : DeviceStatus::kDenied;
@@ -285,21 +305,40 @@ void State::record_failure(const std::string& who, TimePoint now) {
 }
 
 void State::sweep(TimePoint now) {
-  Reclaimed reclaimed;  // destroyed after the lock is released (declared before it)
-  std::lock_guard lock(mutex_);
-  sweep_locked(now, reclaimed);
+  {
+    std::lock_guard lock(mutex_);
+    sweep_locked(now);
+  }
+  // Unlinks the forgotten codes in small steps, so that requests wait for one step at most.
+  for (bool more = true; more;) {
+    Reclaimed reclaimed;  // destroyed after the lock is released (declared before it)
+    std::lock_guard lock(mutex_);
+    more = reclaim_forgotten_locked(kReclaimPerSweepStep, reclaimed) == kReclaimPerSweepStep;
+  }
 }
 
-void State::drop_codes_expiring_by_locked(TimePoint cutoff, Reclaimed& reclaimed) {
-  while (!code_expiries_.empty() && code_expiries_.front().expires <= cutoff) {
+void State::forget_codes_expiring_by_locked(TimePoint cutoff) {
+  if (cutoff <= forgotten_by_) return;
+  // Nothing more expires by the cutoff (a table full of live codes): O(1).
+  if (forgotten_count_ == code_expiries_.size() || code_expiries_[forgotten_count_].expires > cutoff) return;
+  forgotten_by_ = cutoff;
+  auto end = std::upper_bound(code_expiries_.begin(), code_expiries_.end(), cutoff,
+                              [](TimePoint t, const CodeExpiry& code) { return t < code.expires; });
+  forgotten_count_ = static_cast<std::size_t>(end - code_expiries_.begin());
+  if (forgotten_count_ == 0) forgotten_by_ = TimePoint::min();
+}
+
+std::size_t State::reclaim_forgotten_locked(std::size_t limit, Reclaimed& reclaimed) {
+  std::size_t count = std::min(limit, forgotten_count_);
+  for (std::size_t i = 0; i < count; ++i) {
     DeviceEntry* entry = code_expiries_.front().entry;
     code_expiries_.pop_front();
-    auto index = device_by_user_code_.find(entry->second.user_code);
-    if (index != device_by_user_code_.end() && index->second == entry) {
-      reclaimed.index.push_back(device_by_user_code_.extract(index));
-    }
+    reclaimed.index.push_back(device_by_user_code_.extract(entry->second.user_code));
     reclaimed.grants.push_back(device_grants_.extract(entry->first));
   }
+  forgotten_count_ -= count;
+  if (forgotten_count_ == 0) forgotten_by_ = TimePoint::min();
+  return count;
 }
 
 void State::erase_token_locked(std::unordered_map<std::string, TokenRecord>::iterator it) {
@@ -308,9 +347,9 @@ void State::erase_token_locked(std::unordered_map<std::string, TokenRecord>::ite
   tokens_.erase(it);
 }
 
-void State::sweep_locked(TimePoint now, Reclaimed& reclaimed) {
+void State::sweep_locked(TimePoint now) {
   // Expired codes answer expired_token for the grace period, then are forgotten.
-  drop_codes_expiring_by_locked(now - settings_.expired_grace, reclaimed);
+  forget_codes_expiring_by_locked(now - settings_.expired_grace);
   // Tokens of revoked grants stay until they expire, so expiry is the only trigger.
   if (earliest_token_expiry_ != TimePoint::max() && now >= earliest_token_expiry_) sweep_tokens_locked(now);
   std::erase_if(sessions_, [&](const auto& entry) { return now >= entry.second.expires; });
@@ -336,7 +375,7 @@ void State::sweep_tokens_locked(TimePoint now) {
 
 std::size_t State::device_grant_count() {
   std::lock_guard lock(mutex_);
-  return device_grants_.size();
+  return live_code_count_locked();
 }
 
 std::size_t State::token_count() {

@@ -168,17 +168,26 @@ class State {
     TimePoint expires;
     DeviceEntry* entry;
   };
-  // Unlinked device grants, destroyed by the caller after it releases the lock, so that the
-  // frees of a large reclamation do not lengthen the critical section.
+  // Unlinked device grants, destroyed by the caller after it releases the lock, so that their
+  // frees do not lengthen the critical section.
   struct Reclaimed {
     std::vector<DeviceGrants::node_type> grants;
     std::vector<DeviceIndex::node_type> index;
   };
 
-  void sweep_locked(TimePoint now, Reclaimed& reclaimed);
+  void sweep_locked(TimePoint now);
   void sweep_tokens_locked(TimePoint now);
-  // Unlinks every device grant that expires at or before `cutoff`: a prefix of code_expiries_.
-  void drop_codes_expiring_by_locked(TimePoint cutoff, Reclaimed& reclaimed);
+  // Forgets every device grant that expires at or before `cutoff` in O(log n): they become a
+  // prefix of code_expiries_ that lookups treat as absent, unlinked later a few at a time.
+  void forget_codes_expiring_by_locked(TimePoint cutoff);
+  // Unlinks up to `limit` forgotten grants from the front; returns how many.
+  std::size_t reclaim_forgotten_locked(std::size_t limit, Reclaimed& reclaimed);
+  [[nodiscard]] bool forgotten(const DeviceGrant& grant) const {
+    return forgotten_count_ > 0 && grant.expires <= forgotten_by_;
+  }
+  [[nodiscard]] std::size_t live_code_count_locked() const {
+    return device_grants_.size() - forgotten_count_;
+  }
   void auto_approve_locked(DeviceGrant& grant, TimePoint now);
   void erase_token_locked(std::unordered_map<std::string, TokenRecord>::iterator it);
 
@@ -190,6 +199,13 @@ class State {
   // so a new code belongs at the back and reclaiming expired codes pops from the front: O(1)
   // amortized per code instead of a scan of the whole table under the lock.
   std::deque<CodeExpiry> code_expiries_;
+  // Grants dropped from the table but not yet unlinked: the first forgotten_count_ entries of
+  // code_expiries_, exactly the grants that expire at or before forgotten_by_ (a new grant that
+  // would fall in that range first has every forgotten grant unlinked). Dropping a full table's
+  // expired codes thus costs a binary search, and the unlinking is spread over later requests
+  // and the sweeper, instead of stalling every request for tens of thousands of erasures.
+  std::size_t forgotten_count_ = 0;
+  TimePoint forgotten_by_ = TimePoint::min();
   std::unordered_map<std::uint64_t, TokenGrant> grants_;
   std::uint64_t next_grant_id_ = 1;
   std::unordered_map<std::string, TokenRecord> tokens_;  // by SHA-256(token)
