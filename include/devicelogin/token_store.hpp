@@ -71,8 +71,8 @@ inline constexpr const char* kStoreNames = "auto, secret-service, kernel-keyring
 // unknown name. Opening does not contact the store.
 [[nodiscard]] Result<std::unique_ptr<TokenStore>> open_token_store(const std::string& name);
 // Resolves "auto": secret-service when a session bus answers and the keyring is unlocked within
-// the timeout, else kernel-keyring, else kConfig explaining `--store file`. Other names are
-// returned as they are (after validation).
+// the timeout, else kernel-keyring, else kConfig explaining `--store file`. An explicit keyring is
+// probed (kStorage when unusable); "file" is returned as it is; other names are kUsage.
 [[nodiscard]] Result<std::string> resolve_store_name(const std::string& name);
 
 }  // namespace devicelogin

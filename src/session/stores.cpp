@@ -14,8 +14,18 @@ Result<std::unique_ptr<TokenStore>> open_token_store(const std::string& name) {
 }
 
 Result<std::string> resolve_store_name(const std::string& name) {
+  // An explicit keyring is checked now, so that a refusal comes before the user approves a login
+  // in the browser rather than after.
+  if (name == "file") return name;
+  if (name == "secret-service") {
+    if (auto usable = probe_secret_service(kKeyringTimeout); !usable) return std::unexpected(usable.error());
+    return name;
+  }
+  if (name == "kernel-keyring") {
+    if (auto usable = probe_kernel_keyring(); !usable) return std::unexpected(usable.error());
+    return name;
+  }
   if (name != "auto") {
-    if (name == "secret-service" || name == "kernel-keyring" || name == "file") return name;
     return fail(ErrorCode::kUsage, "unknown --store \"" + name + "\" (choose: " + kStoreNames + ")");
   }
   auto secret_service = probe_secret_service(kKeyringTimeout);
