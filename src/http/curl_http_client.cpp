@@ -72,15 +72,6 @@ bool valid_method(std::string_view method) {
   return !method.empty() && std::all_of(method.begin(), method.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
 }
 
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r' ||
-                           text.back() == '\n')) {
-    text.remove_suffix(1);
-  }
-  return text;
-}
-
 // Appends to a buffer that holds secrets; growing reallocates, so the old buffer is wiped first.
 void append_wiping(std::string& buffer, std::string_view data) {
   if (buffer.size() + data.size() > buffer.capacity()) {
@@ -145,14 +136,14 @@ size_t on_header(char* data, size_t size, size_t count, void* user) {
     if ((raw.starts_with(" ") || raw.starts_with("\t")) && !transfer->headers.empty()) {
       // obs-fold (RFC 9112 §5.2): a continuation of the previous header's value.
       transfer->headers.back().second += " ";
-      transfer->headers.back().second += trim(raw);
+      transfer->headers.back().second += trim_http_whitespace(raw);
       return bytes;
     }
-    std::string_view line = trim(raw);
+    std::string_view line = trim_http_whitespace(raw);
     auto colon = line.find(':');
     if (colon == std::string_view::npos || colon == 0) return bytes;  // blank line or junk
-    transfer->headers.emplace_back(ascii_lower(trim(line.substr(0, colon))),
-                                   std::string(trim(line.substr(colon + 1))));
+    transfer->headers.emplace_back(ascii_lower(trim_http_whitespace(line.substr(0, colon))),
+                                   std::string(trim_http_whitespace(line.substr(colon + 1))));
   } catch (...) {
     transfer->callback_failed = true;
     return 0;
@@ -208,7 +199,7 @@ std::vector<Secret> known_secrets(const HttpRequest& request) {
     if (!is_traced_secret_header(name)) continue;
     known.emplace_back(value);
     auto space = value.find(' ');  // "Bearer xyz": the credential alone
-    if (space != std::string::npos) known.emplace_back(trim(std::string_view(value).substr(space + 1)));
+    if (space != std::string::npos) known.emplace_back(trim_http_whitespace(std::string_view(value).substr(space + 1)));
   }
   return known;
 }

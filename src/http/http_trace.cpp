@@ -15,15 +15,6 @@ constexpr std::size_t kMaxTracedBody = 64 * 1024;
 constexpr std::array<std::string_view, 7> kSecretHeaderWords = {
     "token", "secret", "api-key", "apikey", "session", "cookie", "password"};
 
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r' ||
-                           text.back() == '\n')) {
-    text.remove_suffix(1);
-  }
-  return text;
-}
-
 // Calls `each` for every line of `text` (LF or CRLF separated), skipping empty ones.
 template <class Each>
 void for_each_line(std::string_view text, Each&& each) {
@@ -51,9 +42,19 @@ std::string redact_request_line(std::string_view line) {
 
 }  // namespace
 
+std::string_view trim_http_whitespace(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r' ||
+                           text.back() == '\n')) {
+    text.remove_suffix(1);
+  }
+  return text;
+}
+
+
 bool is_traced_secret_header(std::string_view name) {
   if (is_secret_header(name)) return true;
-  std::string lower = ascii_lower(trim(name));
+  std::string lower = ascii_lower(trim_http_whitespace(name));
   for (auto word : kSecretHeaderWords) {
     if (lower.find(word) != std::string::npos) return true;
   }

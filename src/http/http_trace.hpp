@@ -47,4 +47,7 @@ class HttpTrace {
   std::vector<Secret> known_secrets_;
 };
 
+// Strips spaces and tabs at both ends and CR/LF at the end (header lines and values).
+[[nodiscard]] std::string_view trim_http_whitespace(std::string_view text);
+
 }  // namespace devicelogin
