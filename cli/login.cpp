@@ -4,7 +4,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdlib>
+#include <string_view>
+#include <vector>
 
 #include "commands.hpp"
 #include "login.hpp"
@@ -48,8 +51,22 @@ bool has_display() {
   return !env_or_empty("DISPLAY").empty() || !env_or_empty("WAYLAND_DISPLAY").empty();
 }
 
-// xdg-open with an argv (no shell), its output discarded; best effort, never waited for long.
-void open_browser(const std::string& url) {
+// xdg-open with an argv (no shell), its output discarded, and an environment without the client
+// secret variables; best effort. It is not waited for: without a desktop, xdg-open may run the
+// browser in the foreground, and polling must go on meanwhile.
+void open_browser(const std::string& url, const Profile& profile) {
+  std::vector<std::string> kept;
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    std::string_view variable(*entry);
+    auto is = [&](std::string_view name) {
+      return !name.empty() && variable.size() > name.size() && variable.starts_with(name) && variable[name.size()] == '=';
+    };
+    if (is("DEVICELOGIN_CLIENT_SECRET") || is(profile.client_secret_env)) continue;
+    kept.emplace_back(variable);
+  }
+  std::vector<char*> child_environment;
+  for (auto& variable : kept) child_environment.push_back(variable.data());
+  child_environment.push_back(nullptr);
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
@@ -59,11 +76,8 @@ void open_browser(const std::string& url) {
   std::string argument = url;
   char* argv[] = {program.data(), argument.data(), nullptr};
   pid_t pid = 0;
-  if (posix_spawnp(&pid, "xdg-open", &actions, nullptr, argv, environ) == 0) {
-    // xdg-open returns once the browser is launched; reap it so no zombie is left.
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-  }
+  ::signal(SIGCHLD, SIG_IGN);  // the kernel reaps it: no zombie, no wait
+  posix_spawnp(&pid, "xdg-open", &actions, nullptr, argv, child_environment.data());
   posix_spawn_file_actions_destroy(&actions);
 }
 
@@ -93,6 +107,10 @@ int run_login(LoginArgs& args) {
 
   Profile profile;
   std::unique_ptr<HttpClient> http;
+  // The store the profile used before this login, if any: its tokens are removed once the new
+  // ones are saved elsewhere, so that switching stores never leaves a copy behind.
+  std::string previous_store;
+  if (auto existing = profiles->load(args.settings.profile)) previous_store = existing->store;
   if (!wants_new_settings) {
     // `devicelogin login --profile work`: sign in again with what the profile remembers.
     auto saved = profiles->load(args.settings.profile);
@@ -154,7 +172,7 @@ int run_login(LoginArgs& args) {
     }
     if (!args.no_browser && has_display()) {
       say("Opening your browser...");
-      open_browser(link);
+      open_browser(link, profile);
     }
     say("The code expires in " + minutes_seconds(prompt.expires_in) + ". Waiting for approval (Ctrl-C cancels)...");
   };
@@ -170,6 +188,14 @@ int run_login(LoginArgs& args) {
   if (!info) return fail_with(info.error());
   // The session's profile carries the JWKS that verified the ID token.
   if (auto saved = profiles->save(session.profile()); !saved) return fail_with(saved.error());
+  if (!previous_store.empty() && previous_store != profile.store) {
+    if (auto old_store = open_token_store(previous_store)) {
+      if (auto removed = (*old_store)->remove(profile.name); !removed) {
+        say("warning: could not delete the tokens left in the previous store (" + previous_store +
+            "): " + removed.error().message);
+      }
+    }
+  }
   if (args.json) {
     emit_json({{"event", "authorized"},
                {"profile", profile.name},

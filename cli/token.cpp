@@ -1,5 +1,7 @@
 #include <unistd.h>
 
+#include <cerrno>
+
 #include "commands.hpp"
 #include "output.hpp"
 
@@ -26,11 +28,13 @@ int run_token(const TokenArgs& args) {
   std::size_t done = 0;
   while (done < line.size()) {
     ssize_t n = ::write(STDOUT_FILENO, line.data() + done, line.size() - done);
+    if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     done += static_cast<std::size_t>(n);
   }
+  const bool complete = done == line.size();
   wipe_string(line);
-  return done > 0 ? 0 : 1;
+  return complete ? 0 : 1;
 }
 
 }  // namespace

@@ -22,7 +22,8 @@ struct TokenSet {
 
   // True when the access token is still valid at `now` + `min_ttl` (unknown expiry counts as valid).
   [[nodiscard]] bool fresh_at(long long now, long long min_ttl) const {
-    return !access_token.empty() && (!expires_at || *expires_at > now + min_ttl);
+    // Written as a difference so that a huge min_ttl cannot overflow.
+    return !access_token.empty() && (!expires_at || *expires_at - now > min_ttl);
   }
 };
 

@@ -1,6 +1,8 @@
 #include "oauth/wire.hpp"
 
+#include <algorithm>
 #include <charconv>
+#include <cstdint>
 #include <nlohmann/json.hpp>
 
 #include "core/encoding.hpp"
@@ -32,20 +34,23 @@ struct Fields {
   [[nodiscard]] std::optional<long long> integer(const char* name) const {
     if (!has(name)) return std::nullopt;
     const json& value = object[name];
+    // Lifetimes are capped at ten years so that arithmetic on them cannot overflow.
+    constexpr long long kMax = 10LL * 366 * 24 * 3600;
+    if (value.is_number_unsigned()) return static_cast<long long>(std::min<std::uint64_t>(value.get<std::uint64_t>(), kMax));
     if (value.is_number_integer()) {
       auto v = value.get<long long>();
-      return v >= 0 ? std::optional<long long>(v) : std::nullopt;
+      return v >= 0 ? std::optional<long long>(std::min(v, kMax)) : std::nullopt;
     }
     if (value.is_number_float()) {
       double v = value.get<double>();
-      if (v >= 0 && v < 1e12) return static_cast<long long>(v);
+      if (v >= 0 && v < 1e12) return std::min(static_cast<long long>(v), kMax);
       return std::nullopt;
     }
     if (value.is_string()) {
       const auto& s = value.get_ref<const std::string&>();
       long long v = 0;
       auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-      if (ec == std::errc{} && end == s.data() + s.size() && v >= 0) return v;
+      if (ec == std::errc{} && end == s.data() + s.size() && v >= 0) return std::min(v, 10LL * 366 * 24 * 3600);
     }
     return std::nullopt;
   }
@@ -149,7 +154,7 @@ Result<DeviceAuthorization> parse_device_authorization(const HttpResponse& respo
   out.message = sanitize_text(fields.string("message").value_or(""));
   auto expires_in = fields.integer("expires_in");
   if (!expires_in || *expires_in == 0) return missing("a positive expires_in");
-  out.expires_in = *expires_in;
+  out.expires_in = std::min<long long>(*expires_in, 24 * 3600);  // a device code never needs more than a day
   // RFC 8628 §3.2: interval is optional, default 5. A zero would mean busy polling: use 5 too.
   auto interval = fields.integer("interval");
   out.interval = interval && *interval > 0 ? std::min<long long>(*interval, 3600) : 5;
@@ -160,6 +165,13 @@ Result<TokenReply> parse_token_reply(const HttpResponse& response, long long now
   TokenReply reply;
   reply.http_status = response.status;
   if (response.status >= 500 || response.status == 429) {
+    // RFC 8628 §3.5: a slow_down is a slow_down whatever status carries it (some servers use 429).
+    Fields fields = parse_fields(response.body);
+    if (auto error = oauth_error_of(fields); error && error->error == "slow_down") {
+      reply.kind = TokenReply::Kind::kError;
+      reply.error = std::move(*error);
+      return reply;
+    }
     reply.kind = TokenReply::Kind::kTransient;
     reply.retry_after = retry_after_seconds(response);
     return reply;
@@ -185,6 +197,16 @@ Result<TokenReply> parse_token_reply(const HttpResponse& response, long long now
   if (!access_token || access_token->empty()) {
     return fail(ErrorCode::kServer, "token response lacks access_token", "", response.status);
   }
+  // RFC 6749 Appendix A: tokens are VSCHAR strings (printable ASCII). Anything else is refused
+  // before it reaches a terminal, a header or the store.
+  for (const char* name : {"access_token", "refresh_token", "id_token"}) {
+    auto value = fields.string(name);
+    if (value && !std::all_of(value->begin(), value->end(), [](char c) { return c >= 0x20 && c <= 0x7E; })) {
+      wipe_string(*value);
+      return fail(ErrorCode::kServer, std::string("token response has a malformed ") + name, "", response.status);
+    }
+    if (value) wipe_string(*value);
+  }
   reply.kind = TokenReply::Kind::kTokens;
   TokenSet& tokens = reply.tokens;
   tokens.access_token = Secret(std::move(*access_token));
@@ -206,8 +228,11 @@ Result<TokenReply> parse_token_reply(const HttpResponse& response, long long now
   if (auto claims_text = unverified_jwt_claims_json(tokens.access_token.reveal())) {
     json claims = json::parse(*claims_text, nullptr, false);
     wipe_string(*claims_text);
-    if (!tokens.expires_at && claims.contains("exp") && claims["exp"].is_number()) {
+    if (!tokens.expires_at && claims.contains("exp") && claims["exp"].is_number_integer() &&
+        !claims["exp"].is_number_unsigned()) {
       tokens.expires_at = claims["exp"].get<long long>();
+    } else if (!tokens.expires_at && claims.contains("exp") && claims["exp"].is_number_unsigned()) {
+      tokens.expires_at = static_cast<long long>(std::min<std::uint64_t>(claims["exp"].get<std::uint64_t>(), 1ULL << 40));
     }
     if (claims.contains("sub") && claims["sub"].is_string()) {
       tokens.subject = sanitize_text(claims["sub"].get<std::string>());

@@ -60,11 +60,19 @@ struct Session::Impl {
     TokenSet fresh = std::move(reply->tokens);
     if (!fresh.id_token.empty()) {
       // OIDC Core §12.2: a refreshed ID token is validated like the first, and names the same user.
-      if (auto valid = check_id_token(profile, http, fresh, now(), profile.jwks_cache); !valid) {
-        return std::unexpected(valid.error());
+      auto valid = check_id_token(profile, http, fresh, now(), profile.jwks_cache);
+      if (valid && !current.subject.empty() && fresh.subject != current.subject) {
+        valid = fail(ErrorCode::kServer, "the refreshed ID token names a different user than the login did");
       }
-      if (!current.subject.empty() && fresh.subject != current.subject) {
-        return fail(ErrorCode::kServer, "the refreshed ID token names a different user than the login did");
+      if (!valid) {
+        // The server has already rotated the refresh token: keep the new one (and nothing else),
+        // or the next refresh would present a spent token and trip reuse detection.
+        if (!fresh.refresh_token.empty()) {
+          current.refresh_token = fresh.refresh_token;
+          current.refresh_expires_at = fresh.refresh_expires_at;
+          (void)store->save(profile.name, current);
+        }
+        return std::unexpected(valid.error());
       }
     }
     // RFC 6749 §6: the server MAY issue a new refresh token (rotation); keep the old one otherwise.
@@ -159,12 +167,15 @@ Result<Secret> Session::access_token(long long min_ttl) {
   auto tokens = self.load_required();
   if (!tokens) return std::unexpected(tokens.error());
   if (tokens->fresh_at(self.now(), min_ttl)) return tokens->access_token;
+  const long long seen_obtained_at = tokens->obtained_at;
   auto lock = self.lock();
   if (!lock) return std::unexpected(lock.error());
-  // Another process may have refreshed while we waited for the lock.
+  // Another process may have refreshed while we waited for the lock. Its token is used even when
+  // the server's lifetime is shorter than min_ttl, so that racing processes refresh only once.
   tokens = self.load_required();
   if (!tokens) return std::unexpected(tokens.error());
   if (tokens->fresh_at(self.now(), min_ttl)) return tokens->access_token;
+  if (tokens->obtained_at > seen_obtained_at && tokens->fresh_at(self.now(), 0)) return tokens->access_token;
   auto fresh = self.refresh(std::move(*tokens));
   if (!fresh) return std::unexpected(fresh.error());
   if (!fresh->fresh_at(self.now(), min_ttl) && fresh->expires_at && *fresh->expires_at <= self.now()) {
@@ -215,7 +226,14 @@ Result<LogoutOutcome> Session::logout() {
   auto lock = self.lock();
   if (!lock) return std::unexpected(lock.error());
   auto loaded = self.store->load(self.profile.name);
-  if (!loaded) return std::unexpected(loaded.error());
+  if (!loaded) {
+    // Unreadable (unsafe permissions, corrupt): nothing to revoke with, but delete it all the same.
+    outcome.revocation_problem = loaded.error().message;
+    auto removed = self.store->remove(self.profile.name);
+    if (!removed) return std::unexpected(removed.error());
+    outcome.deleted = *removed;
+    return outcome;
+  }
   if (!*loaded) {
     outcome.revocation_problem = "nothing was stored";
     return outcome;

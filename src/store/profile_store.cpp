@@ -110,7 +110,7 @@ Result<void> ProfileStore::save(const Profile& profile) const {
     json jwks = json::parse(profile.jwks_cache, nullptr, false);
     if (jwks.is_object()) doc["jwks_cache"] = std::move(jwks);
   }
-  return write_file_atomically(directory_ + "/" + profile.name + ".json", doc.dump(2) + "\n");
+  return write_file_atomically(directory_ + "/" + profile.name + ".json", doc.dump(2, ' ', false, json::error_handler_t::replace) + "\n");
 }
 
 Result<bool> ProfileStore::remove(const std::string& name) const {

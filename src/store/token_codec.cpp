@@ -24,7 +24,8 @@ Secret encode_token_set(const TokenSet& tokens) {
   doc["scope"] = tokens.scope;
   doc["subject"] = tokens.subject;
   doc["obtained_at"] = tokens.obtained_at;
-  return Secret(doc.dump());
+  // Server text may hold invalid UTF-8: replace it rather than throw.
+  return Secret(doc.dump(-1, ' ', false, json::error_handler_t::replace));
 }
 
 Result<TokenSet> decode_token_set(const std::string& text) {

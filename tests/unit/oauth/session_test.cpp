@@ -2,6 +2,7 @@
 // exact bytes sent, polling times, what is stored.
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 
@@ -293,6 +294,24 @@ TEST_F(SessionTest, InvalidIdTokenStoresNothing) {
   ASSERT_FALSE(info.has_value());
   EXPECT_EQ(info.error().code, ErrorCode::kServer);
   EXPECT_NE(info.error().message.find("ID token is invalid"), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/tokens/work.json"));
+}
+
+}  // namespace
+}  // namespace devicelogin
+
+namespace devicelogin {
+namespace {
+
+TEST_F(LoggedInSessionTest, LogoutDeletesAnUnreadableTokenFile) {
+  ASSERT_EQ(::chmod((dir_ + "/tokens/work.json").c_str(), 0644), 0);
+  FakeHttpClient http(&clock_);
+  Session session = make_session(http);
+  auto outcome = session.logout();
+  ASSERT_TRUE(outcome.has_value());
+  EXPECT_TRUE(outcome->deleted);
+  EXPECT_FALSE(outcome->revoked);
+  EXPECT_TRUE(http.requests.empty());
   EXPECT_FALSE(std::filesystem::exists(dir_ + "/tokens/work.json"));
 }
 

@@ -193,3 +193,46 @@ TEST(Jwt, ClaimsOnlyForWellFormedTokens) {
 
 }  // namespace
 }  // namespace devicelogin::oauth
+
+namespace devicelogin::oauth {
+namespace {
+
+TEST(TokenReply, SlowDownWith429IsASlowDown) {
+  auto reply = parse_token_reply(response(429, R"({"error":"slow_down"})"), 0);
+  ASSERT_TRUE(reply.has_value());
+  EXPECT_EQ(reply->kind, TokenReply::Kind::kError);
+  EXPECT_EQ(reply->error.error, "slow_down");
+}
+
+TEST(TokenReply, TokensMustBePrintableAscii) {
+  for (const char* body : {R"({"access_token":"a\u00ffb"})", R"({"access_token":"ok","refresh_token":"r\nr"})",
+                           "access_token=%FF%FE"}) {
+    auto reply = parse_token_reply(response(200, body), 0);
+    ASSERT_FALSE(reply.has_value()) << body;
+    EXPECT_EQ(reply.error().code, ErrorCode::kServer);
+  }
+}
+
+TEST(TokenReply, HugeLifetimesAreClamped) {
+  auto reply = parse_token_reply(response(200, R"({"access_token":"at","expires_in":9223372036854775807})"), 1000);
+  ASSERT_TRUE(reply.has_value());
+  ASSERT_TRUE(reply->tokens.expires_at.has_value());
+  EXPECT_LE(*reply->tokens.expires_at, 1000 + 10LL * 366 * 24 * 3600);
+  auto device = parse_device_authorization(response(200, R"({"device_code":"d","user_code":"u",
+    "verification_uri":"https://x","expires_in":10000000000})"));
+  ASSERT_TRUE(device.has_value());
+  EXPECT_EQ(device->expires_in, 24 * 3600);
+  TokenSet expiring;
+  expiring.access_token = Secret("a");
+  expiring.expires_at = 100;
+  EXPECT_FALSE(expiring.fresh_at(50, 9223372036854775807LL));  // no overflow into "fresh"
+}
+
+TEST(TokenReply, DeepNestingDoesNotCrash) {
+  std::string deep = R"({"error":"x","nested":)" + std::string(100000, '[') + std::string(100000, ']') + "}";
+  auto reply = parse_token_reply(response(400, deep), 0);
+  EXPECT_TRUE(reply.has_value());  // parsed (or refused) without overflowing the stack
+}
+
+}  // namespace
+}  // namespace devicelogin::oauth
