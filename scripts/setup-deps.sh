@@ -35,6 +35,6 @@ if ((${#missing[@]} > 0)); then
 fi
 
 if ((with_tests)); then
-  node tests/integration/ensure_deps.mjs
-  node tests/browser/ensure_deps.mjs
+  node scripts/npm-ensure.mjs tests/integration
+  node scripts/npm-ensure.mjs tests/browser
 fi

@@ -46,18 +46,7 @@ command -v node >/dev/null || die "node not found"
 [[ -x "$bin" ]] || die "$bin is not an executable devicelogin (set DEVICELOGIN_BIN)"
 
 # npm ci only when node_modules does not hold what package-lock.json pins.
-if ! node -e '
-  const fs = require("fs"), path = require("path");
-  const lock = JSON.parse(fs.readFileSync(path.join(process.argv[1], "package-lock.json"), "utf8"));
-  for (const [key, meta] of Object.entries(lock.packages)) {
-    if (!key.startsWith("node_modules/")) continue;
-    try {
-      if (JSON.parse(fs.readFileSync(path.join(process.argv[1], key, "package.json"), "utf8")).version !== meta.version) process.exit(1);
-    } catch { if (!meta.optional) process.exit(1); }
-  }' "$here"; then
-  echo "bench/server: installing npm dependencies (npm ci)" >&2
-  (cd "$here" && npm ci --no-audit --no-fund >&2)
-fi
+node "$here/../../scripts/npm-ensure.mjs" "$here" >&2
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/devicelogin-bench.XXXXXX")
 timeout_pids=()

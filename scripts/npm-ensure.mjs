@@ -1,13 +1,19 @@
 #!/usr/bin/env node
-// Installs the integration tests' npm dependencies with `npm ci`, unless node_modules already holds
-// exactly what package-lock.json pins (so repeated ctest runs cost nothing and need no network).
+// Installs the test-only npm dependencies of one directory (tests/integration, tests/browser, ...)
+// with `npm ci`, unless its node_modules already holds exactly what package-lock.json pins, so
+// repeated ctest runs cost nothing and need no network. Never downloads a browser: the browser
+// test uses Debian's /usr/bin/chromium.
+//   node scripts/npm-ensure.mjs DIR
 
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
+if (process.argv.length !== 3) {
+  console.error('usage: node scripts/npm-ensure.mjs DIR');
+  process.exit(2);
+}
+const here = path.resolve(process.argv[2]);
 
 function installedMatchesLock() {
   let lock;
@@ -32,7 +38,11 @@ if (installedMatchesLock()) {
   console.log('node_modules matches package-lock.json; skipping npm ci');
   process.exit(0);
 }
-const npm = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: here, stdio: 'inherit' });
+const npm = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], {
+  cwd: here,
+  stdio: 'inherit',
+  env: { ...process.env, PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD: '1' },
+});
 if (npm.status !== 0) {
   console.error(`npm ci failed (${npm.status ?? npm.signal})`);
   process.exit(1);
