@@ -16,7 +16,7 @@ import * as http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 
 import {
-  cliPath, describeRun, killAllChildren, loginWithApproval, makeHome, parseJsonOutput, runCli,
+  cliPath, describeRun, forwardAnswer, killAllChildren, loginWithApproval, makeHome, parseJsonOutput, runCli,
   serverKinds, sleep, startCli, startServer,
 } from './harness.mjs';
 
@@ -61,12 +61,7 @@ async function startCountingProxy(tokenEndpoint, holdMs) {
       entry.status = answer.status;
       entry.answered = Date.now();
     }
-    const outHeaders = {};
-    for (const [name, value] of answer.headers) {
-      if (!['content-length', 'transfer-encoding', 'connection', 'keep-alive'].includes(name)) outHeaders[name] = value;
-    }
-    res.writeHead(answer.status, outHeaders);
-    res.end(answerBody);
+    forwardAnswer(res, answer, answerBody);
   });
   await new Promise((resolve, reject) => {
     srv.once('error', reject);

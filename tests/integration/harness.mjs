@@ -130,19 +130,7 @@ async function startOidcProvider(opts) {
     scope: 'openid profile email offline_access',
     supports: { introspection: true, deviceCodes: true, slowDown: true },
     approve: (uri, userCode, approveOpts) => approveOidcProvider(uri, userCode, approveOpts),
-    async introspect(token) {
-      const response = await fetch(introspectionEndpoint, {
-        method: 'POST',
-        headers: {
-          authorization: `Basic ${basic}`,
-          'content-type': 'application/x-www-form-urlencoded',
-          accept: 'application/json',
-        },
-        body: new URLSearchParams({ token }).toString(),
-      });
-      if (response.status !== 200) throw new Error(`introspection answered HTTP ${response.status}`);
-      return response.json();
-    },
+    introspect: (token) => introspectAt(introspectionEndpoint, basic, token),
     async deviceCodes() { return (await events()).device_codes; },
     async polls() { return (await events()).polls; },
     async issued() { return (await events()).issued; },
@@ -202,19 +190,7 @@ async function startDevserver(opts) {
     supports: { introspection: Boolean(meta.introspection_endpoint), deviceCodes: true, slowDown: true },
     recordArgs: proxy.loginArgs,
     approve: (uri, userCode, approveOpts) => approveDevserver(uri, userCode, approveOpts),
-    async introspect(token) {
-      const response = await fetch(meta.introspection_endpoint, {
-        method: 'POST',
-        headers: {
-          authorization: `Basic ${basic}`,
-          'content-type': 'application/x-www-form-urlencoded',
-          accept: 'application/json',
-        },
-        body: new URLSearchParams({ token }).toString(),
-      });
-      if (response.status !== 200) throw new Error(`introspection answered HTTP ${response.status}`);
-      return response.json();
-    },
+    introspect: (token) => introspectAt(meta.introspection_endpoint, basic, token),
     async deviceCodes() { return [...proxy.recorded.device_codes]; },
     async polls() { return [...proxy.recorded.polls]; },
     async issued() { return [...proxy.recorded.issued]; },
@@ -286,12 +262,7 @@ async function startRecordingProxy(deviceAuthorizationEndpoint, tokenEndpoint) {
         result: answer.status === 200 ? 'ok' : (json?.error ?? `http_${answer.status}`),
       });
     }
-    const outHeaders = {};
-    for (const [name, value] of answer.headers) {
-      if (!['content-length', 'transfer-encoding', 'connection', 'keep-alive'].includes(name)) outHeaders[name] = value;
-    }
-    res.writeHead(answer.status, outHeaders);
-    res.end(answerBody);
+    forwardAnswer(res, answer, answerBody);
   });
   await new Promise((resolve, reject) => {
     srv.once('error', reject);
@@ -633,4 +604,29 @@ export function parseJsonOutput(text, what) {
   } catch {
     throw new Error(`${what}: stdout is not one JSON document (${String(text).length} bytes)`);
   }
+}
+
+/** RFC 7662 introspection of `token` at `endpoint` with HTTP Basic client credentials. */
+async function introspectAt(endpoint, basic, token) {
+  const response = await fetch(endpoint, {
+    method: 'POST',
+    headers: {
+      authorization: `Basic ${basic}`,
+      'content-type': 'application/x-www-form-urlencoded',
+      accept: 'application/json',
+    },
+    body: new URLSearchParams({ token }).toString(),
+  });
+  if (response.status !== 200) throw new Error(`introspection answered HTTP ${response.status}`);
+  return response.json();
+}
+
+/** Relays an upstream fetch() answer (status, headers minus hop-by-hop ones, body) to `res`. */
+export function forwardAnswer(res, answer, body) {
+  const outHeaders = {};
+  for (const [name, value] of answer.headers) {
+    if (!['content-length', 'transfer-encoding', 'connection', 'keep-alive'].includes(name)) outHeaders[name] = value;
+  }
+  res.writeHead(answer.status, outHeaders);
+  res.end(body);
 }
