@@ -9,7 +9,6 @@
 #include <atomic>
 #include <cctype>
 #include <condition_variable>
-#include <filesystem>
 #include <mutex>
 #include <random>
 #include <stop_token>
@@ -21,6 +20,7 @@
 #include <openssl/crypto.h>
 
 #include "config.hpp"
+#include "connection.hpp"
 #include "core/encoding.hpp"
 #include "jose.hpp"
 #include "pages.hpp"
@@ -209,41 +209,6 @@ double uniform_draw() {
 
 bool chance(double probability) { return probability > 0 && uniform_draw() < probability; }
 
-// Finds the accepted socket that carries this request (httplib does not expose it) and shuts it
-// down, so the client sees its connection closed without an answer.
-void drop_connection(const httplib::Request& req, int server_port) {
-  std::error_code ignored;
-  std::filesystem::directory_iterator fds("/proc/self/fd", ignored);
-  if (ignored) return;
-  for (const auto& entry : fds) {
-    int fd = 0;
-    try {
-      fd = std::stoi(entry.path().filename().string());
-    } catch (...) {
-      continue;
-    }
-    sockaddr_storage local{};
-    sockaddr_storage peer{};
-    socklen_t local_length = sizeof local;
-    socklen_t peer_length = sizeof peer;
-    if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_length) != 0) continue;
-    if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_length) != 0) continue;
-    auto port_of = [](const sockaddr_storage& address) -> int {
-      if (address.ss_family == AF_INET) {
-        return ntohs(reinterpret_cast<const sockaddr_in&>(address).sin_port);
-      }
-      if (address.ss_family == AF_INET6) {
-        return ntohs(reinterpret_cast<const sockaddr_in6&>(address).sin6_port);
-      }
-      return -1;
-    };
-    if (port_of(local) == server_port && port_of(peer) == req.remote_port) {
-      shutdown(fd, SHUT_RDWR);
-      return;
-    }
-  }
-}
-
 }  // namespace
 
 bool is_loopback_host(std::string_view host) {
@@ -266,7 +231,7 @@ struct Server::Impl {
   std::unordered_map<std::string, UserSpec> users;
   std::string first_user;
   std::unique_ptr<State> state;
-  httplib::Server http;
+  BoundedHttpServer http;
   std::atomic<int> listen_fd{-1};
   std::thread listener;
   std::jthread sweeper;
@@ -278,7 +243,10 @@ struct Server::Impl {
   std::string jwks_body;
   std::string verification_uri;
 
-  explicit Impl(ServerOptions opts) : options(std::move(opts)) {}
+  // A body may take twice its limit on the wire (chunk framing) plus 16 KiB before the
+  // connection loop cuts it; httplib itself answers 413 from Content-Length or a decoded size.
+  explicit Impl(ServerOptions opts)
+      : options(std::move(opts)), http(options.max_header_bytes, 2 * options.max_body_bytes + 16 * 1024) {}
 
   void log(const std::string& line) const {
     if (options.log) options.log(line);
@@ -293,10 +261,10 @@ struct Server::Impl {
   // ---- faults -------------------------------------------------------------------------------
 
   // Applies the latency, drop and failure knobs; true when the request was answered by a fault.
-  bool inject_faults(const httplib::Request& req, httplib::Response& res) {
+  bool inject_faults(httplib::Response& res) {
     if (options.latency_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(options.latency_ms));
     if (chance(options.drop_rate)) {
-      drop_connection(req, port);
+      BoundedHttpServer::drop_current_connection();
       res.set_header("Connection", "close");
       set_oauth_error(res, {500, "server_error", "connection dropped", false});
       return true;
@@ -399,7 +367,7 @@ struct Server::Impl {
   }
 
   void handle_device_authorization(const httplib::Request& req, httplib::Response& res) {
-    if (inject_faults(req, res)) return;
+    if (inject_faults(res)) return;
     Form form(req.body);
     const ClientSpec* client = begin_client_request(req, res, form, false);
     if (client == nullptr) return;
@@ -447,7 +415,7 @@ struct Server::Impl {
   // ---- token endpoint (RFC 6749 §5, RFC 8628 §3.4-3.5) --------------------------------------
 
   void handle_token(const httplib::Request& req, httplib::Response& res) {
-    if (inject_faults(req, res)) return;
+    if (inject_faults(res)) return;
     Form form(req.body);
     const ClientSpec* client = begin_client_request(req, res, form, false);
     if (client == nullptr) return;
@@ -841,6 +809,14 @@ struct Server::Impl {
       return httplib::Server::HandlerResponse::Unhandled;
     });
     http.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {
+      // A request cut at a byte budget (connection.hpp) reaches here as httplib's 400.
+      if (Overflow cut = BoundedHttpServer::overflow(); cut != Overflow::kNone) {
+        bool head = cut == Overflow::kHead;
+        res.set_header("Connection", "close");
+        set_oauth_error(res, {head ? 431 : 413, "invalid_request",
+                              head ? "request header section too large" : "request body too large", false});
+        return httplib::Server::HandlerResponse::Handled;
+      }
       if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
       std::string description = res.status == 413   ? "request body too large"
                                 : res.status == 404 ? "no such endpoint"
@@ -908,6 +884,12 @@ Result<void> validate(const ServerOptions& o) {
   }
   if (o.latency_ms < 0 || o.latency_ms > 60000) return bad("--latency-ms must be between 0 and 60000");
   if (o.max_outstanding_codes < 1 || o.max_tokens < 2) return bad("capacity limits must be positive");
+  if (o.max_header_bytes < 1024 || o.max_header_bytes > 1024 * 1024) {
+    return bad("the request header limit must be between 1 KiB and 1 MiB");
+  }
+  if (o.max_body_bytes < 1024 || o.max_body_bytes > 64 * 1024 * 1024) {
+    return bad("the request body limit must be between 1 KiB and 64 MiB");
+  }
   if (o.threads < 1 || o.threads > 1024) return bad("thread count must be between 1 and 1024");
   if (!o.issuer.empty() && !o.issuer.starts_with("http://") && !o.issuer.starts_with("https://")) {
     return bad("--issuer must be an http:// or https:// URL");

@@ -1,0 +1,48 @@
+// The dev server's HTTP connection loop: cpp-httplib's, with a byte budget per request.
+//
+// cpp-httplib 0.11 (Debian 12) reads a request line, its header fields and a chunked request body
+// into memory with no total limit: one connection that keeps sending header lines, one endless
+// line, or endless chunks grows the process by as much as it sends (measured before this class:
+// 1 GiB of RSS from a single connection in 20 s; a chunked body was buffered whole, 300 MB, before
+// the 413). BoundedHttpServer replaces httplib's per-connection loop, through the virtual
+// process_and_close_socket hook that httplib's own SSLServer overrides, with one that reads through
+// a stream counting each request's bytes: at most max_head_bytes up to and including the blank
+// line that ends the header section, at most max_body_wire_bytes after it. Past either, every
+// further read fails: httplib answers 400, the error handler turns that into 431 or 413 (see
+// overflow()), and the connection is closed. httplib still parses, routes and writes.
+//
+// The stream also keeps one read buffer per connection (httplib's lives for one request, so a
+// pipelined request that arrived with the previous one was lost), reads with SO_RCVTIMEO and
+// SO_SNDTIMEO instead of a poll before every recv and send, and looks up the peer's and its own
+// address once per connection instead of twice per request.
+#pragma once
+
+#include <cstddef>
+
+#include <httplib.h>
+
+namespace devicelogin::devserver {
+
+// Why the request the current server thread is reading was cut short.
+enum class Overflow { kNone, kHead, kBody };
+
+class BoundedHttpServer : public httplib::Server {
+ public:
+  BoundedHttpServer(std::size_t max_head_bytes, std::size_t max_body_wire_bytes);
+
+  // On a server thread, inside a handler (or the error handler): whether the request being
+  // answered was cut at a budget, and which.
+  [[nodiscard]] static Overflow overflow();
+
+  // On a server thread, inside a handler: shuts the connection carrying the request down, so
+  // the client sees it closed without an answer (the drop fault).
+  static void drop_current_connection();
+
+ private:
+  bool process_and_close_socket(socket_t sock) override;
+
+  std::size_t max_head_bytes_;
+  std::size_t max_body_wire_bytes_;
+};
+
+}  // namespace devicelogin::devserver
