@@ -7,8 +7,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <array>
+#include <chrono>
 #include <cerrno>
 #include <cstring>
 #include <optional>
@@ -21,17 +21,17 @@ namespace {
 
 constexpr std::size_t kReadBufferBytes = 4096;
 
-// A request head cut inside its request line never reaches httplib's response path (the line
-// reader just fails), so the connection loop answers it with this.
-constexpr std::string_view kHeadTooLargeAnswer =
-    "HTTP/1.1 431 Request Header Fields Too Large\r\n"
-    "Content-Type: application/json\r\n"
-    "Cache-Control: no-store\r\n"
-    "Connection: close\r\n"
-    "Content-Length: 82\r\n"
-    "\r\n"
-    R"({"error":"invalid_request","error_description":"request header section too large"})";
-static_assert(kHeadTooLargeAnswer.size() - kHeadTooLargeAnswer.find("\r\n\r\n") - 4 == 82);
+// A request cut inside its request line never reaches httplib's response path (its line reader
+// just fails), so the connection loop answers it itself.
+std::string cut_answer(Overflow cut) {
+  std::string_view status = cut == Overflow::kTime ? "408 Request Timeout" : "431 Request Header Fields Too Large";
+  std::string_view description =
+      cut == Overflow::kTime ? "request not received in time" : "request header section too large";
+  std::string body = R"({"error":"invalid_request","error_description":")" + std::string(description) + "\"}";
+  return "HTTP/1.1 " + std::string(status) +
+         "\r\nContent-Type: application/json\r\nCache-Control: no-store\r\nConnection: close\r\n"
+         "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+}
 
 struct Address {
   std::string ip;
@@ -87,11 +87,17 @@ void linger_before_close(int sock) {
 // reader), so counting the head byte by byte costs a compare per byte and nothing more.
 class ConnectionStream final : public httplib::Stream {
  public:
-  ConnectionStream(int sock, std::size_t max_head, std::size_t max_body, int read_timeout_ms)
-      : sock_(sock), max_head_(max_head), max_body_(max_body), read_timeout_ms_(read_timeout_ms) {}
+  ConnectionStream(int sock, std::size_t max_head, std::size_t max_body, int read_timeout_ms,
+                   std::chrono::milliseconds request_time)
+      : sock_(sock),
+        max_head_(max_head),
+        max_body_(max_body),
+        read_timeout_ms_(read_timeout_ms),
+        request_time_(request_time) {}
 
   // Resets the budgets; called before httplib reads each request.
   void begin_request() {
+    deadline_ = std::chrono::steady_clock::now() + request_time_;
     in_head_ = true;
     head_bytes_ = 0;
     body_bytes_ = 0;
@@ -109,7 +115,7 @@ class ConnectionStream final : public httplib::Stream {
   // arrives, false on timeout, end of stream or error.
   bool wait_for_request(int timeout_ms) {
     if (begin_ < end_) return true;
-    ssize_t received = fill(MSG_DONTWAIT);
+    ssize_t received = fill(false);
     if (received > 0) return true;
     if (received == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) return false;
     pollfd entry{sock_, POLLIN, 0};
@@ -138,7 +144,7 @@ class ConnectionStream final : public httplib::Stream {
         if (received > 0 && !count_body(static_cast<std::size_t>(received))) return -1;
         return received;
       }
-      ssize_t received = fill(0);
+      ssize_t received = fill(true);
       if (received <= 0) return received;
     }
     std::size_t available = std::min(size, end_ - begin_);
@@ -182,7 +188,14 @@ class ConnectionStream final : public httplib::Stream {
   socket_t socket() const override { return sock_; }
 
  private:
-  ssize_t receive(char* into, std::size_t size) const {
+  // A blocking read for the request: refused once the request has taken longer than its time,
+  // so that a client trickling bytes (each within the socket's read timeout) cannot hold a
+  // worker thread for long.
+  ssize_t receive(char* into, std::size_t size) {
+    if (std::chrono::steady_clock::now() > deadline_) {
+      overflow_ = Overflow::kTime;
+      return -1;
+    }
     ssize_t received = 0;
     do {
       received = ::recv(sock_, into, size, 0);
@@ -190,12 +203,17 @@ class ConnectionStream final : public httplib::Stream {
     return received;
   }
 
-  // Refills the empty buffer; recv's result (errno set when negative).
-  ssize_t fill(int flags) {
+  // Refills the empty buffer, without waiting (between requests) or as a read of the request;
+  // recv's result (errno set when negative).
+  ssize_t fill(bool wait) {
     ssize_t received = 0;
-    do {
-      received = ::recv(sock_, buffer_.data(), buffer_.size(), flags);
-    } while (received < 0 && errno == EINTR);
+    if (wait) {
+      received = receive(buffer_.data(), buffer_.size());
+    } else {
+      do {
+        received = ::recv(sock_, buffer_.data(), buffer_.size(), MSG_DONTWAIT);
+      } while (received < 0 && errno == EINTR);
+    }
     begin_ = 0;
     end_ = received > 0 ? static_cast<std::size_t>(received) : 0;
     return received;
@@ -237,6 +255,8 @@ class ConnectionStream final : public httplib::Stream {
   std::size_t max_head_;
   std::size_t max_body_;
   int read_timeout_ms_;
+  std::chrono::milliseconds request_time_;
+  std::chrono::steady_clock::time_point deadline_{};
   std::array<char, kReadBufferBytes> buffer_{};
   std::size_t begin_ = 0;
   std::size_t end_ = 0;
@@ -260,8 +280,9 @@ thread_local ConnectionStream* current_stream = nullptr;
 
 }  // namespace
 
-BoundedHttpServer::BoundedHttpServer(std::size_t max_head_bytes, std::size_t max_body_wire_bytes)
-    : max_head_bytes_(max_head_bytes), max_body_wire_bytes_(max_body_wire_bytes) {}
+BoundedHttpServer::BoundedHttpServer(std::size_t max_head_bytes, std::size_t max_body_wire_bytes,
+                                     std::chrono::milliseconds request_time)
+    : max_head_bytes_(max_head_bytes), max_body_wire_bytes_(max_body_wire_bytes), request_time_(request_time) {}
 
 Overflow BoundedHttpServer::overflow() {
   return current_stream == nullptr ? Overflow::kNone : current_stream->overflow();
@@ -276,7 +297,7 @@ bool BoundedHttpServer::process_and_close_socket(socket_t sock) {
   set_timeout(sock, SO_SNDTIMEO, write_timeout_sec_, write_timeout_usec_);
   const int read_timeout_ms = static_cast<int>(read_timeout_sec_ * 1000 + read_timeout_usec_ / 1000);
   const int keep_alive_ms = static_cast<int>(keep_alive_timeout_sec_ * 1000);
-  ConnectionStream stream(sock, max_head_bytes_, max_body_wire_bytes_, read_timeout_ms);
+  ConnectionStream stream(sock, max_head_bytes_, max_body_wire_bytes_, read_timeout_ms, request_time_);
   current_stream = &stream;
 
   bool ok = false;
@@ -286,8 +307,9 @@ bool BoundedHttpServer::process_and_close_socket(socket_t sock) {
     bool connection_closed = false;
     ok = process_request(stream, remaining == 1, connection_closed, nullptr);
     if (stream.overflow() != Overflow::kNone) {
-      if (stream.overflow() == Overflow::kHead && stream.written_this_request() == 0) {
-        stream.write(kHeadTooLargeAnswer.data(), kHeadTooLargeAnswer.size());
+      if (stream.written_this_request() == 0) {
+        std::string answer = cut_answer(stream.overflow());
+        stream.write(answer.data(), answer.size());
       }
       break;
     }

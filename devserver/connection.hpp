@@ -7,9 +7,13 @@
 // the 413). BoundedHttpServer replaces httplib's per-connection loop, through the virtual
 // process_and_close_socket hook that httplib's own SSLServer overrides, with one that reads through
 // a stream counting each request's bytes: at most max_head_bytes up to and including the blank
-// line that ends the header section, at most max_body_wire_bytes after it. Past either, every
-// further read fails: httplib answers 400, the error handler turns that into 431 or 413 (see
-// overflow()), and the connection is closed. httplib still parses, routes and writes.
+// line that ends the header section, at most max_body_wire_bytes after it, and no read that would
+// wait once request_time has passed since the request began (each read may still wait for the
+// socket's read timeout, so a request takes at most request_time plus that timeout; without this
+// a client sending a byte every few seconds would hold one of the pool's threads for hours).
+// Past a limit, every further read fails: httplib answers 400, the error handler turns that into
+// 431, 413 or 408 (see overflow()), and the connection is closed. httplib still parses, routes and
+// writes.
 //
 // The stream also keeps one read buffer per connection (httplib's lives for one request, so a
 // pipelined request that arrived with the previous one was lost), reads with SO_RCVTIMEO and
@@ -17,18 +21,21 @@
 // address once per connection instead of twice per request.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 
 #include <httplib.h>
 
 namespace devicelogin::devserver {
 
-// Why the request the current server thread is reading was cut short.
-enum class Overflow { kNone, kHead, kBody };
+// Why the request the current server thread is reading was cut short: head too large, body too
+// large, too slow.
+enum class Overflow { kNone, kHead, kBody, kTime };
 
 class BoundedHttpServer : public httplib::Server {
  public:
-  BoundedHttpServer(std::size_t max_head_bytes, std::size_t max_body_wire_bytes);
+  BoundedHttpServer(std::size_t max_head_bytes, std::size_t max_body_wire_bytes,
+                    std::chrono::milliseconds request_time);
 
   // On a server thread, inside a handler (or the error handler): whether the request being
   // answered was cut at a budget, and which.
@@ -43,6 +50,7 @@ class BoundedHttpServer : public httplib::Server {
 
   std::size_t max_head_bytes_;
   std::size_t max_body_wire_bytes_;
+  std::chrono::milliseconds request_time_;
 };
 
 }  // namespace devicelogin::devserver

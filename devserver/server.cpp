@@ -246,7 +246,9 @@ struct Server::Impl {
   // A body may take twice its limit on the wire (chunk framing) plus 16 KiB before the
   // connection loop cuts it; httplib itself answers 413 from Content-Length or a decoded size.
   explicit Impl(ServerOptions opts)
-      : options(std::move(opts)), http(options.max_header_bytes, 2 * options.max_body_bytes + 16 * 1024) {}
+      : options(std::move(opts)),
+        http(options.max_header_bytes, 2 * options.max_body_bytes + 16 * 1024,
+             std::chrono::milliseconds(options.max_request_ms)) {}
 
   void log(const std::string& line) const {
     if (options.log) options.log(line);
@@ -811,10 +813,14 @@ struct Server::Impl {
     http.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {
       // A request cut at a byte budget (connection.hpp) reaches here as httplib's 400.
       if (Overflow cut = BoundedHttpServer::overflow(); cut != Overflow::kNone) {
-        bool head = cut == Overflow::kHead;
         res.set_header("Connection", "close");
-        set_oauth_error(res, {head ? 431 : 413, "invalid_request",
-                              head ? "request header section too large" : "request body too large", false});
+        if (cut == Overflow::kHead) {
+          set_oauth_error(res, {431, "invalid_request", "request header section too large", false});
+        } else if (cut == Overflow::kBody) {
+          set_oauth_error(res, {413, "invalid_request", "request body too large", false});
+        } else {
+          set_oauth_error(res, {408, "invalid_request", "request not received in time", false});
+        }
         return httplib::Server::HandlerResponse::Handled;
       }
       if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
@@ -889,6 +895,9 @@ Result<void> validate(const ServerOptions& o) {
   }
   if (o.max_body_bytes < 1024 || o.max_body_bytes > 64 * 1024 * 1024) {
     return bad("the request body limit must be between 1 KiB and 64 MiB");
+  }
+  if (o.max_request_ms < 100 || o.max_request_ms > 600'000) {
+    return bad("the request time limit must be between 100 ms and 10 minutes");
   }
   if (o.threads < 1 || o.threads > 1024) return bad("thread count must be between 1 and 1024");
   if (!o.issuer.empty() && !o.issuer.starts_with("http://") && !o.issuer.starts_with("https://")) {

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <string>
 #include <string_view>
+#include <thread>
 
 #include "devserver/server.hpp"
 
@@ -182,6 +183,33 @@ TEST(DevServerConnection, AnEndlessChunkedBodyIsCutAt413) {
   expect_still_serving(*server);
 }
 
+// A client that trickles its request, each byte well within the 5 s read timeout, is cut off
+// once the request has taken longer than max_request_ms: in the request line and in the headers.
+TEST(DevServerConnection, ATrickledRequestIsCutAt408) {
+  ServerOptions options;
+  options.max_request_ms = 300;
+  auto server = start(std::move(options));
+  ASSERT_TRUE(server);
+  for (std::string_view start : {"GET /jwks", "GET /jwks HTTP/1.1\r\nHost: x\r\nX-Slow: "}) {
+    Raw raw(server->port());
+    ASSERT_TRUE(raw.send_all(start));
+    auto began = steady_clock::now();
+    bool refused = false;
+    for (int i = 0; i < 40 && !refused; ++i) {  // up to 4 s
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      refused = !raw.send_all("a");
+      if (steady_clock::now() - began > std::chrono::milliseconds(1500)) break;
+    }
+    bool closed = false;
+    std::string answer = raw.read_until_closed_or_quiet(std::chrono::milliseconds(3000), &closed);
+    EXPECT_EQ(status_line(answer), "HTTP/1.1 408 Request Timeout") << start;
+    EXPECT_NE(answer.find("request not received in time"), std::string::npos) << start;
+    EXPECT_TRUE(closed) << start;
+    EXPECT_LT(steady_clock::now() - began, std::chrono::seconds(5)) << start;
+  }
+  expect_still_serving(*server);
+}
+
 TEST(DevServerConnection, PipelinedRequestsAreAllAnswered) {
   auto server = start();
   ASSERT_TRUE(server);
@@ -253,6 +281,9 @@ TEST(DevServerConnection, LimitsOutsideTheirRangeAreRefusedAtStart) {
   ServerOptions huge;
   huge.max_body_bytes = std::size_t{1} << 40;
   EXPECT_FALSE(Server::start(huge));
+  ServerOptions hasty;
+  hasty.max_request_ms = 10;
+  EXPECT_FALSE(Server::start(hasty));
 }
 
 }  // namespace

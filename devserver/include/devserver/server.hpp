@@ -59,6 +59,7 @@ struct ServerOptions {
   std::size_t max_tokens = 200000;            // access + refresh tokens alive at once
   std::size_t max_body_bytes = 64 * 1024;     // larger request bodies get 413
   std::size_t max_header_bytes = 16 * 1024;   // request line + header fields; more get 431
+  int max_request_ms = 10'000;                 // a request still arriving after this (+ one 5 s read) gets 408
   int threads = 64;                           // one keep-alive connection per thread
 
   // Receives one line per notable event (code issued, approved, tokens issued, reuse detected);
