@@ -19,6 +19,12 @@ struct TokenSet {
   std::string scope;                    // granted scope, empty when not reported
   std::string subject;                  // `sub` of the ID token (or JWT access token) when known
   long long obtained_at = 0;            // unix seconds
+  // Where these tokens may be sent back: the token endpoint and client they were issued to.
+  // Refresh and revocation refuse a set bound elsewhere than the profile now says, so that a
+  // re-login that saved its tokens but failed to save its profile can never send them to the old
+  // server. Empty in sets stored before this was recorded; those are not checked.
+  std::string token_endpoint;
+  std::string client_id;
 
   // True when the access token is still valid at `now` + `min_ttl` (unknown expiry counts as valid).
   [[nodiscard]] bool fresh_at(long long now, long long min_ttl) const {

@@ -31,8 +31,27 @@ struct Session::Impl {
     return std::move(**loaded);
   }
 
+  // Records where `tokens` may be sent back: this profile's token endpoint and client.
+  void bind(TokenSet& tokens) const {
+    tokens.token_endpoint = profile.endpoints.token;
+    tokens.client_id = profile.client_id;
+  }
+
+  // Why `tokens` must not be sent to this profile's server, or empty when they may be.
+  std::string bound_elsewhere(const TokenSet& tokens) const {
+    if (tokens.token_endpoint.empty() && tokens.client_id.empty()) return {};  // stored before binding
+    if (tokens.token_endpoint == profile.endpoints.token && tokens.client_id == profile.client_id) return {};
+    return "the stored tokens were issued to client " + tokens.client_id + " by " + tokens.token_endpoint +
+           ", but profile " + profile.name + " now names client " + profile.client_id + " at " +
+           profile.endpoints.token;
+  }
+
   // RFC 6749 §6 refresh of `current`, stored before it is returned.
   Result<TokenSet> refresh(TokenSet current) {
+    if (std::string elsewhere = bound_elsewhere(current); !elsewhere.empty()) {
+      return fail(ErrorCode::kReloginRequired,
+                  elsewhere + "; not sending them there. Run: devicelogin login --profile " + profile.name);
+    }
     if (current.refresh_token.empty()) {
       return fail(ErrorCode::kReloginRequired, "the access token expired and there is no refresh token; run: devicelogin login --profile " + profile.name);
     }
@@ -83,6 +102,7 @@ struct Session::Impl {
     if (fresh.id_token.empty()) fresh.id_token = current.id_token;
     if (fresh.scope.empty()) fresh.scope = current.scope;
     if (fresh.subject.empty()) fresh.subject = current.subject;
+    bind(fresh);
     if (auto saved = store->save(profile.name, fresh); !saved) return std::unexpected(saved.error());
     return fresh;
   }
@@ -156,6 +176,7 @@ Result<TokenInfo> Session::login(const LoginObserver& observer) {
   if (auto valid = check_id_token(self.profile, self.http, *tokens, self.now(), self.profile.jwks_cache); !valid) {
     return std::unexpected(valid.error());
   }
+  self.bind(*tokens);
   auto lock = self.lock();
   if (!lock) return std::unexpected(lock.error());
   if (auto saved = self.store->save(self.profile.name, *tokens); !saved) return std::unexpected(saved.error());
@@ -239,7 +260,9 @@ Result<LogoutOutcome> Session::logout() {
     return outcome;
   }
   const TokenSet& tokens = **loaded;
-  if (self.profile.endpoints.revocation.empty()) {
+  if (std::string elsewhere = self.bound_elsewhere(tokens); !elsewhere.empty()) {
+    outcome.revocation_problem = elsewhere + ", so they were not sent there to be revoked";
+  } else if (self.profile.endpoints.revocation.empty()) {
     outcome.revocation_problem = "the server has no revocation endpoint";
   } else {
     // RFC 7009 §2.1: revoking the refresh token first also ends the grant's access tokens on

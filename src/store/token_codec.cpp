@@ -24,6 +24,8 @@ Secret encode_token_set(const TokenSet& tokens) {
   doc["scope"] = tokens.scope;
   doc["subject"] = tokens.subject;
   doc["obtained_at"] = tokens.obtained_at;
+  if (!tokens.token_endpoint.empty()) doc["token_endpoint"] = tokens.token_endpoint;
+  if (!tokens.client_id.empty()) doc["client_id"] = tokens.client_id;
   // Server text may hold invalid UTF-8: replace it rather than throw.
   return Secret(doc.dump(-1, ' ', false, json::error_handler_t::replace));
 }
@@ -55,6 +57,8 @@ Result<TokenSet> decode_token_set(const std::string& text) {
   tokens.scope = string_of("scope").value_or("");
   tokens.subject = string_of("subject").value_or("");
   if (auto it = doc.find("obtained_at"); it != doc.end() && it->is_number_integer()) tokens.obtained_at = it->get<long long>();
+  tokens.token_endpoint = string_of("token_endpoint").value_or("");
+  tokens.client_id = string_of("client_id").value_or("");
   return tokens;
 }
 

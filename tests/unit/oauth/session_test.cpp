@@ -317,3 +317,97 @@ TEST_F(LoggedInSessionTest, LogoutDeletesAnUnreadableTokenFile) {
 
 }  // namespace
 }  // namespace devicelogin
+
+namespace devicelogin {
+namespace {
+
+// Tokens remember the token endpoint and client they were issued to, and are never sent to
+// another: a re-login that saved its tokens but not its profile must not leak them.
+TEST_F(SessionTest, LoginAndRefreshBindTheTokensToTheirServerAndClient) {
+  FakeHttpClient http(&clock_);
+  script_device_code(http, 1);
+  http.reply(200, R"({"access_token":"AT-1","expires_in":30,"refresh_token":"RT-1"})");
+  http.reply(200, R"({"access_token":"AT-2","expires_in":3600,"refresh_token":"RT-2"})");
+  Session session = make_session(http);
+  ASSERT_TRUE(session.login({}).has_value());
+  auto stored = make_file_token_store(dir_ + "/tokens")->load("work");
+  ASSERT_TRUE(stored.has_value() && stored->has_value());
+  EXPECT_EQ((*stored)->token_endpoint, "https://id.example.com/token");
+  EXPECT_EQ((*stored)->client_id, "cli app");
+  auto token = session.access_token(60);
+  ASSERT_TRUE(token.has_value()) << token.error().message;
+  EXPECT_EQ(token->reveal(), "AT-2");
+  stored = make_file_token_store(dir_ + "/tokens")->load("work");
+  ASSERT_TRUE(stored.has_value() && stored->has_value());
+  EXPECT_EQ((*stored)->refresh_token.reveal(), "RT-2");
+  EXPECT_EQ((*stored)->token_endpoint, "https://id.example.com/token");
+  EXPECT_EQ((*stored)->client_id, "cli app");
+}
+
+TEST_F(LoggedInSessionTest, UnboundTokensAreBoundByTheirFirstRefresh) {
+  FakeHttpClient http(&clock_);
+  http.reply(200, R"({"access_token":"AT-NEW","expires_in":3600})");
+  Session session = make_session(http);
+  ASSERT_TRUE(session.refresh().has_value());
+  EXPECT_EQ(stored()->token_endpoint, "https://id.example.com/token");
+  EXPECT_EQ(stored()->client_id, "cli app");
+}
+
+class ForeignTokensTest : public LoggedInSessionTest {
+ protected:
+  void SetUp() override {
+    LoggedInSessionTest::SetUp();
+    TokenSet tokens = *stored();
+    tokens.token_endpoint = "https://old.example.org/token";
+    tokens.client_id = "cli app";
+    ASSERT_TRUE(make_file_token_store(dir_ + "/tokens")->save("work", tokens).has_value());
+  }
+};
+
+TEST_F(ForeignTokensTest, RefreshRefusesToSendThemToAnotherServer) {
+  FakeHttpClient http(&clock_);
+  Session session = make_session(http);
+  auto token = session.access_token(60);
+  ASSERT_FALSE(token.has_value());
+  EXPECT_EQ(token.error().code, ErrorCode::kReloginRequired);
+  EXPECT_NE(token.error().message.find("https://old.example.org/token"), std::string::npos);
+  EXPECT_NE(token.error().message.find("devicelogin login --profile work"), std::string::npos);
+  EXPECT_EQ(token.error().message.find("RT-OLD"), std::string::npos);
+  EXPECT_TRUE(http.requests.empty());
+  EXPECT_EQ(stored()->refresh_token.reveal(), "RT-OLD");  // kept: they may still be revoked at home
+}
+
+TEST_F(ForeignTokensTest, RefreshRefusesToSendThemForAnotherClient) {
+  // The profile now names the server the tokens came from, but another client.
+  profile_.endpoints.token = "https://old.example.org/token";
+  profile_.client_id = "another app";
+  FakeHttpClient http(&clock_);
+  Session session = make_session(http);
+  auto refreshed = session.refresh();
+  ASSERT_FALSE(refreshed.has_value());
+  EXPECT_EQ(refreshed.error().code, ErrorCode::kReloginRequired);
+  EXPECT_TRUE(http.requests.empty());
+  // The same server and client as the tokens: the refresh goes out.
+  profile_.client_id = "cli app";
+  FakeHttpClient home(&clock_);
+  home.reply(200, R"({"access_token":"AT-NEW","expires_in":3600})");
+  Session at_home = make_session(home);
+  ASSERT_TRUE(at_home.refresh().has_value());
+  ASSERT_EQ(home.requests.size(), 1u);
+  EXPECT_EQ(home.requests[0].url, "https://old.example.org/token");
+}
+
+TEST_F(ForeignTokensTest, LogoutDeletesThemWithoutSendingThem) {
+  FakeHttpClient http(&clock_);
+  Session session = make_session(http);
+  auto outcome = session.logout();
+  ASSERT_TRUE(outcome.has_value());
+  EXPECT_TRUE(outcome->deleted);
+  EXPECT_FALSE(outcome->revoked);
+  EXPECT_NE(outcome->revocation_problem.find("not sent"), std::string::npos);
+  EXPECT_TRUE(http.requests.empty());
+  EXPECT_FALSE(stored().has_value());
+}
+
+}  // namespace
+}  // namespace devicelogin
