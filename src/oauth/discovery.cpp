@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "devicelogin/sanitize.hpp"
+#include "oauth/jwt.hpp"
 
 namespace devicelogin::oauth {
 namespace {
@@ -76,6 +77,39 @@ Result<ServerMetadata> discover(HttpClient& http, const std::string& issuer) {
   }
   last_error.message = "no discovery document for " + issuer + " (tried " + oidc_url + " and " + rfc8414_url + ")";
   return std::unexpected(last_error);
+}
+
+Result<std::string> discover_entra_tenant_issuer(HttpClient& http, const std::string& tenant) {
+  constexpr std::string_view kBase = "https://login.microsoftonline.com/";
+  const std::string url = std::string(kBase) + tenant + "/v2.0/.well-known/openid-configuration";
+  HttpRequest request;
+  request.method = "GET";
+  request.url = url;
+  request.headers = {{"Accept", "application/json"}};
+  auto response = http.send(request);
+  if (!response) {
+    Error error = response.error();
+    error.message = "cannot read the metadata of Microsoft tenant " + tenant + ": " + error.message;
+    return std::unexpected(error);
+  }
+  if (response->status == 400 || response->status == 404) {
+    return fail(ErrorCode::kConfig, "Microsoft does not know the tenant \"" + tenant + "\" (" + url + " answered HTTP " +
+                                        std::to_string(response->status) + ")", "", response->status);
+  }
+  if (response->status != 200) {
+    return fail(ErrorCode::kServer, url + " answered HTTP " + std::to_string(response->status), "", response->status);
+  }
+  json doc = json::parse(response->body.reveal(), nullptr, false);
+  if (doc.is_discarded() || !doc.is_object()) return fail(ErrorCode::kServer, url + " is not a JSON object");
+  const std::string issuer = string_member(doc, "issuer");
+  constexpr std::string_view kSuffix = "/v2.0";
+  const bool tenant_form = issuer.size() == kBase.size() + 36 + kSuffix.size() && issuer.starts_with(kBase) &&
+                           issuer.ends_with(kSuffix) && guid_shaped(std::string_view(issuer).substr(kBase.size(), 36));
+  if (!tenant_form) {
+    return fail(ErrorCode::kConfig, "the metadata of Microsoft tenant " + tenant + " names issuer \"" + issuer +
+                                        "\", not https://login.microsoftonline.com/<tenant id>/v2.0");
+  }
+  return issuer;
 }
 
 }  // namespace devicelogin::oauth

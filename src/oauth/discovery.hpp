@@ -19,6 +19,13 @@ struct ServerMetadata {
 // document exists or the issuer differs, kNetwork/kServer on transport or format problems.
 [[nodiscard]] Result<ServerMetadata> discover(HttpClient& http, const std::string& issuer);
 
+// Microsoft Entra names a tenant by domain (contoso.onmicrosoft.com, contoso.com) or by id, but
+// its tokens always carry the id: iss is https://login.microsoftonline.com/<tenant id>/v2.0. This
+// reads the tenant's OIDC metadata (https://login.microsoftonline.com/<tenant>/v2.0/.well-known/
+// openid-configuration, over TLS from Microsoft) and returns the issuer it names, which must have
+// that form. kConfig when it has another form or the tenant is unknown (Microsoft answers 400).
+[[nodiscard]] Result<std::string> discover_entra_tenant_issuer(HttpClient& http, const std::string& tenant);
+
 // The two candidate metadata URLs for an issuer, in the order they are tried.
 [[nodiscard]] std::pair<std::string, std::string> metadata_urls(const std::string& issuer);
 

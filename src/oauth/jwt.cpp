@@ -258,18 +258,6 @@ JwtResult<std::string> optional_string(const json& claims, const char* name) {
   return it->get<std::string>();
 }
 
-bool guid_shaped(std::string_view text) {
-  if (text.size() != 36) return false;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (i == 8 || i == 13 || i == 18 || i == 23) {
-      if (c != '-') return false;
-    } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) {
-      return false;
-    }
-  }
-  return true;
-}
 
 // Microsoft's tenant of personal (MSA) accounts: what the `consumers` alias issues for.
 constexpr std::string_view kMicrosoftConsumersTenant = "9188040d-6c67-4c5b-b112-36a304b66dad";
@@ -590,6 +578,19 @@ JwtResult<IdTokenClaims> validate_id_token(std::string_view token, std::string_v
     return problem(JwtProblem::kWrongNonce, "the nonce does not match the one sent");
   }
   return claims;
+}
+
+bool guid_shaped(std::string_view text) {
+  if (text.size() != 36) return false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (i == 8 || i == 13 || i == 18 || i == 23) {
+      if (c != '-') return false;
+    } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) {
+      return false;
+    }
+  }
+  return true;
 }
 
 }  // namespace devicelogin::oauth

@@ -121,6 +121,9 @@ struct IdTokenClaims {
   std::string tid;  // Microsoft Entra tenant id
 };
 
+// True for a Microsoft tenant id: 8-4-4-4-12 hexadecimal digits.
+[[nodiscard]] bool guid_shaped(std::string_view text);
+
 // Verifies `token`'s signature with the matching key of `jwks_json` and applies OIDC Core
 // §3.1.3.7 at unix time `now`: iss, aud, azp, exp, iat (and nbf, nonce when present or expected).
 // Returns the claims, or the first problem found. With `entra_tenant_alias` set, iss must instead be

@@ -1,6 +1,8 @@
+#include "core/encoding.hpp"
 #include "core/fs.hpp"
 #include "devicelogin/session.hpp"
 #include "oauth/discovery.hpp"
+#include "oauth/jwt.hpp"
 #include "oauth/providers.hpp"
 
 namespace devicelogin {
@@ -48,6 +50,18 @@ Result<Profile> prepare_profile(const LoginSettings& settings, HttpClient& http)
     if (profile.scope.empty()) profile.scope = std::string(preset->default_scope);
   } else if (!settings.tenant.empty()) {
     return fail(ErrorCode::kUsage, "--tenant applies only to --provider microsoft");
+  }
+
+  // Entra tokens name their tenant by id: a tenant given by domain is resolved to its id's issuer,
+  // which the ID token's iss must equal. Not when endpoint flags point elsewhere (a local server).
+  if (profile.provider == "microsoft" && settings.issuer.empty() && settings.endpoints.token.empty()) {
+    const std::string tenant = ascii_lower(profile.tenant);
+    const bool alias = tenant == "common" || tenant == "organizations" || tenant == "consumers";
+    if (!alias && !oauth::guid_shaped(profile.tenant)) {
+      auto issuer = oauth::discover_entra_tenant_issuer(http, profile.tenant);
+      if (!issuer) return std::unexpected(issuer.error());
+      profile.issuer = *issuer;
+    }
   }
 
   const bool needs_discovery = preset == nullptr || preset->quirks.discovery_from_issuer;

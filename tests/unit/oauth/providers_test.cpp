@@ -36,15 +36,74 @@ TEST(Providers, PresetsFillEndpoints) {
 
 TEST(Providers, MicrosoftTenant) {
   FakeHttpClient http;
+  // Microsoft's answer for a tenant named by domain: its issuer carries the tenant id.
+  http.reply(200, R"({"issuer":"https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0",
+    "token_endpoint":"https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/oauth2/v2.0/token"})");
   LoginSettings settings;
   settings.provider = "microsoft";
   settings.tenant = "contoso.onmicrosoft.com";
   settings.client_id = "c";
   auto profile = prepare_profile(settings, http);
-  ASSERT_TRUE(profile.has_value());
+  ASSERT_TRUE(profile.has_value()) << profile.error().message;
   EXPECT_EQ(profile->endpoints.token, "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token");
+  // The ID token's iss will be checked against the tenant id's issuer, not the domain's.
+  EXPECT_EQ(profile->issuer, "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0");
+  ASSERT_EQ(http.requests.size(), 1u);
+  EXPECT_EQ(http.requests[0].url,
+            "https://login.microsoftonline.com/contoso.onmicrosoft.com/v2.0/.well-known/openid-configuration");
   settings.provider = "github";
   EXPECT_EQ(prepare_profile(settings, http).error().code, ErrorCode::kUsage);
+}
+
+TEST(Providers, MicrosoftTenantIdsAndAliasesNeedNoLookup) {
+  FakeHttpClient http;
+  LoginSettings settings;
+  settings.provider = "microsoft";
+  settings.client_id = "c";
+  for (const char* tenant : {"", "common", "Organizations", "consumers", "72F988BF-86F1-41AF-91AB-2D7CD011DB47"}) {
+    settings.tenant = tenant;
+    auto profile = prepare_profile(settings, http);
+    ASSERT_TRUE(profile.has_value()) << tenant << ": " << profile.error().message;
+  }
+  EXPECT_TRUE(http.requests.empty());
+  // Endpoint flags (a local server standing in for Microsoft): no lookup either.
+  settings.tenant = "contoso.com";
+  settings.endpoints.device_authorization = "http://127.0.0.1:9/device";
+  settings.endpoints.token = "http://127.0.0.1:9/token";
+  ASSERT_TRUE(prepare_profile(settings, http).has_value());
+  EXPECT_TRUE(http.requests.empty());
+}
+
+TEST(Providers, MicrosoftTenantLookupFailuresAreClear) {
+  LoginSettings settings;
+  settings.provider = "microsoft";
+  settings.tenant = "contoso.com";
+  settings.client_id = "c";
+  {
+    FakeHttpClient http;  // an unknown tenant: Microsoft answers 400
+    http.reply(400, R"({"error":"invalid_tenant"})");
+    auto profile = prepare_profile(settings, http);
+    ASSERT_FALSE(profile.has_value());
+    EXPECT_EQ(profile.error().code, ErrorCode::kConfig);
+    EXPECT_NE(profile.error().message.find("does not know the tenant \"contoso.com\""), std::string::npos);
+  }
+  for (const char* issuer : {"https://login.microsoftonline.com/contoso.com/v2.0",
+                             "https://evil.example/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0",
+                             "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0/x"}) {
+    FakeHttpClient http;
+    http.reply(200, std::string(R"({"issuer":")") + issuer + "\"}");
+    auto profile = prepare_profile(settings, http);
+    ASSERT_FALSE(profile.has_value()) << issuer;
+    EXPECT_EQ(profile.error().code, ErrorCode::kConfig) << issuer;
+  }
+  {
+    FakeHttpClient http;
+    http.fail_transport();
+    auto profile = prepare_profile(settings, http);
+    ASSERT_FALSE(profile.has_value());
+    EXPECT_EQ(profile.error().code, ErrorCode::kNetwork);
+    EXPECT_NE(profile.error().message.find("Microsoft tenant contoso.com"), std::string::npos);
+  }
 }
 
 TEST(Providers, OverridesKeepQuirks) {
