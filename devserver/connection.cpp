@@ -24,9 +24,12 @@ constexpr std::size_t kReadBufferBytes = 4096;
 // A request cut inside its request line never reaches httplib's response path (its line reader
 // just fails), so the connection loop answers it itself.
 std::string cut_answer(Overflow cut) {
-  std::string_view status = cut == Overflow::kTime ? "408 Request Timeout" : "431 Request Header Fields Too Large";
-  std::string_view description =
-      cut == Overflow::kTime ? "request not received in time" : "request header section too large";
+  std::string_view status = cut == Overflow::kTime   ? "408 Request Timeout"
+                            : cut == Overflow::kBody ? "413 Payload Too Large"
+                                                     : "431 Request Header Fields Too Large";
+  std::string_view description = cut == Overflow::kTime   ? "request not received in time"
+                                 : cut == Overflow::kBody ? "request body too large"
+                                                          : "request header section too large";
   std::string body = R"({"error":"invalid_request","error_description":")" + std::string(description) + "\"}";
   return "HTTP/1.1 " + std::string(status) +
          "\r\nContent-Type: application/json\r\nCache-Control: no-store\r\nConnection: close\r\n"
@@ -71,7 +74,9 @@ void linger_before_close(int sock) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) break;
     pollfd entry{sock, POLLIN, 0};
-    if (::poll(&entry, 1, static_cast<int>(left.count())) <= 0) break;
+    int ready = ::poll(&entry, 1, static_cast<int>(left.count()));
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0) break;
     ssize_t received = ::recv(sock, sink.data(), sink.size(), MSG_DONTWAIT);
     if (received == 0) break;
     if (received < 0) {
@@ -97,7 +102,9 @@ class ConnectionStream final : public httplib::Stream {
 
   // Resets the budgets; called before httplib reads each request.
   void begin_request() {
-    deadline_ = std::chrono::steady_clock::now() + request_time_;
+    began_ = std::chrono::steady_clock::now();
+    deadline_ = began_ + request_time_;
+    close_after_answer_ = false;
     in_head_ = true;
     head_bytes_ = 0;
     body_bytes_ = 0;
@@ -108,6 +115,8 @@ class ConnectionStream final : public httplib::Stream {
   }
 
   [[nodiscard]] Overflow overflow() const { return overflow_; }
+  void close_after_answer() { close_after_answer_ = true; }
+  [[nodiscard]] bool closing_after_answer() const { return close_after_answer_; }
   [[nodiscard]] std::size_t written_this_request() const { return written_; }
   void shut_down() const { ::shutdown(sock_, SHUT_RDWR); }
 
@@ -118,12 +127,14 @@ class ConnectionStream final : public httplib::Stream {
     ssize_t received = fill(false);
     if (received > 0) return true;
     if (received == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) return false;
-    pollfd entry{sock_, POLLIN, 0};
-    int ready = 0;
-    do {
-      ready = ::poll(&entry, 1, timeout_ms);
-    } while (ready < 0 && errno == EINTR);
-    return ready > 0;
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    for (;;) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+      pollfd entry{sock_, POLLIN, 0};
+      int ready = ::poll(&entry, 1, static_cast<int>(std::max<long long>(left.count(), 0)));
+      if (ready < 0 && errno == EINTR) continue;
+      return ready > 0;
+    }
   }
 
   bool is_readable() const override {
@@ -139,8 +150,10 @@ class ConnectionStream final : public httplib::Stream {
     if (size == 0) return 0;
     if (begin_ == end_) {
       if (!in_head_ && size >= kReadBufferBytes) {
-        // A large body read goes straight to the caller's buffer.
-        ssize_t received = receive(ptr, std::min(size, max_body_ - std::min(body_bytes_, max_body_) + 1));
+        // A large body read goes straight to the caller's buffer, asking for at most one byte
+        // past the budget (body_bytes_ <= max_body_ here: past it, overflow_ is set).
+        const std::size_t room = max_body_ - body_bytes_;
+        ssize_t received = receive(ptr, size <= room ? size : room + 1);
         if (received > 0 && !count_body(static_cast<std::size_t>(received))) return -1;
         return received;
       }
@@ -159,8 +172,15 @@ class ConnectionStream final : public httplib::Stream {
     return static_cast<ssize_t>(available);
   }
 
+  // Writes fail once the request has taken twice its time: a client that pipelines many
+  // requests and then reads the answers slowly (each send needs only some progress within the
+  // socket's write timeout) cannot hold the thread for long either.
   ssize_t write(const char* ptr, size_t size) override {
     if (write_failed_) return -1;
+    if (std::chrono::steady_clock::now() - began_ > 2 * request_time_) {
+      write_failed_ = true;
+      return -1;
+    }
     ssize_t sent = 0;
     do {
       sent = ::send(sock_, ptr, size, MSG_NOSIGNAL);
@@ -256,7 +276,9 @@ class ConnectionStream final : public httplib::Stream {
   std::size_t max_body_;
   int read_timeout_ms_;
   std::chrono::milliseconds request_time_;
+  std::chrono::steady_clock::time_point began_{};
   std::chrono::steady_clock::time_point deadline_{};
+  bool close_after_answer_ = false;
   std::array<char, kReadBufferBytes> buffer_{};
   std::size_t begin_ = 0;
   std::size_t end_ = 0;
@@ -288,6 +310,10 @@ Overflow BoundedHttpServer::overflow() {
   return current_stream == nullptr ? Overflow::kNone : current_stream->overflow();
 }
 
+void BoundedHttpServer::close_after_answer() {
+  if (current_stream != nullptr) current_stream->close_after_answer();
+}
+
 void BoundedHttpServer::drop_current_connection() {
   if (current_stream != nullptr) current_stream->shut_down();
 }
@@ -298,7 +324,12 @@ bool BoundedHttpServer::process_and_close_socket(socket_t sock) {
   const int read_timeout_ms = static_cast<int>(read_timeout_sec_ * 1000 + read_timeout_usec_ / 1000);
   const int keep_alive_ms = static_cast<int>(keep_alive_timeout_sec_ * 1000);
   ConnectionStream stream(sock, max_head_bytes_, max_body_wire_bytes_, read_timeout_ms, request_time_);
-  current_stream = &stream;
+  struct Current {
+    explicit Current(ConnectionStream* s) { current_stream = s; }
+    Current(const Current&) = delete;
+    Current& operator=(const Current&) = delete;
+    ~Current() { current_stream = nullptr; }
+  } current(&stream);
 
   bool ok = false;
   std::size_t remaining = keep_alive_max_count_;
@@ -309,16 +340,19 @@ bool BoundedHttpServer::process_and_close_socket(socket_t sock) {
     if (stream.overflow() != Overflow::kNone) {
       if (stream.written_this_request() == 0) {
         std::string answer = cut_answer(stream.overflow());
-        stream.write(answer.data(), answer.size());
+        std::string_view rest = answer;
+        for (ssize_t sent = 0; !rest.empty() && (sent = stream.write(rest.data(), rest.size())) > 0;) {
+          rest.remove_prefix(static_cast<std::size_t>(sent));
+        }
       }
       break;
     }
-    if (!ok || connection_closed) break;
+    if (!ok || connection_closed || stream.closing_after_answer() || !stream.is_writable()) break;
     --remaining;
   }
 
-  current_stream = nullptr;
-  if (stream.overflow() != Overflow::kNone) linger_before_close(sock);
+  // Input may be left unread (a cut request, or an answer given before the body was read).
+  if (stream.overflow() != Overflow::kNone || stream.closing_after_answer()) linger_before_close(sock);
   ::shutdown(sock, SHUT_RDWR);
   ::close(sock);
   return ok;

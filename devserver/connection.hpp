@@ -12,8 +12,10 @@
 // socket's read timeout, so a request takes at most request_time plus that timeout; without this
 // a client sending a byte every few seconds would hold one of the pool's threads for hours).
 // Past a limit, every further read fails: httplib answers 400, the error handler turns that into
-// 431, 413 or 408 (see overflow()), and the connection is closed. httplib still parses, routes and
-// writes.
+// 431, 413 or 408 (see overflow()), and the connection is closed. Writes fail once a request has
+// taken twice request_time, so a client reading its answers slowly is bounded too. httplib still
+// parses, routes and writes. cpp-httplib 0.11 checks the body limit only against Content-Length;
+// the server checks the decoded size of chunked bodies itself (server.cpp).
 //
 // The stream also keeps one read buffer per connection (httplib's lives for one request, so a
 // pipelined request that arrived with the previous one was lost), reads with SO_RCVTIMEO and
@@ -40,6 +42,12 @@ class BoundedHttpServer : public httplib::Server {
   // On a server thread, inside a handler (or the error handler): whether the request being
   // answered was cut at a budget, and which.
   [[nodiscard]] static Overflow overflow();
+
+  // On a server thread, inside a handler (or the pre-routing or error handler): closes the
+  // connection after this answer instead of reading another request from it. (cpp-httplib 0.11
+  // ignores a "Connection: close" set on a response, and would read an unread body as the next
+  // request.)
+  static void close_after_answer();
 
   // On a server thread, inside a handler: shuts the connection carrying the request down, so
   // the client sees it closed without an answer (the drop fault).

@@ -787,6 +787,21 @@ struct Server::Impl {
 
   // ---- wiring -------------------------------------------------------------------------------
 
+  // cpp-httplib 0.11 checks the body limit against Content-Length only: a chunked body reaches
+  // the handlers at up to the connection loop's wire limit (twice the limit plus 16 KiB). Every
+  // handler goes through this check of the decoded size first.
+  template <class Handler>
+  auto bounded(Handler handler) {
+    return [this, handler](const httplib::Request& req, httplib::Response& res) {
+      if (req.body.size() > options.max_body_bytes) {
+        res.set_header("Connection", "close");
+        BoundedHttpServer::close_after_answer();
+        return set_oauth_error(res, {413, "invalid_request", "request body too large", false});
+      }
+      handler(req, res);
+    };
+  }
+
   void install_routes() {
     http.set_tcp_nodelay(true);
     const int threads = options.threads;
@@ -805,6 +820,7 @@ struct Server::Impl {
     http.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
       if (req.headers.size() > kMaxHeaders) {
         res.set_header("Connection", "close");
+        BoundedHttpServer::close_after_answer();  // a body, if any, is unread
         set_oauth_error(res, {431, "invalid_request", "too many header fields", false});
         return httplib::Server::HandlerResponse::Handled;
       }
@@ -835,23 +851,25 @@ struct Server::Impl {
       set_oauth_error(res, {500, "server_error", "internal error", false});
     });
 
-    // Hot paths first: httplib tries the patterns in order.
-    http.Post("/token", [this](const auto& req, auto& res) { handle_token(req, res); });
-    http.Post("/device_authorization",
-              [this](const auto& req, auto& res) { handle_device_authorization(req, res); });
-    http.Post("/revoke", [this](const auto& req, auto& res) { handle_revoke(req, res); });
-    http.Post("/introspect", [this](const auto& req, auto& res) { handle_introspect(req, res); });
-    http.Get("/userinfo", [this](const auto& req, auto& res) { handle_userinfo(req, res); });
-    http.Post("/userinfo", [this](const auto& req, auto& res) { handle_userinfo(req, res); });
-    auto discovery = [this](const httplib::Request&, httplib::Response& res) { set_json(res, 200, discovery_body); };
-    http.Get("/.well-known/openid-configuration", discovery);
-    http.Get("/.well-known/oauth-authorization-server", discovery);
-    http.Get("/jwks", [this](const auto&, auto& res) { set_json(res, 200, jwks_body); });
-    http.Get("/device", [this](const auto& req, auto& res) { handle_device_page(req, res); });
-    http.Post("/device", [this](const auto& req, auto& res) { handle_code_submit(req, res); });
-    http.Post("/device/signin", [this](const auto& req, auto& res) { handle_sign_in(req, res); });
-    http.Post("/device/decision", [this](const auto& req, auto& res) { handle_decision(req, res); });
-    http.Get("/", [this](const auto&, auto& res) { set_page(res, 200, home_page(issuer)); });
+    // Hot paths first: httplib tries the patterns in order. Handlers take `const httplib::Request&`
+    // and `httplib::Response&` (generic lambdas cannot go through bounded()).
+    using Req = const httplib::Request&;
+    using Res = httplib::Response&;
+    http.Post("/token", bounded([this](Req req, Res res) { handle_token(req, res); }));
+    http.Post("/device_authorization", bounded([this](Req req, Res res) { handle_device_authorization(req, res); }));
+    http.Post("/revoke", bounded([this](Req req, Res res) { handle_revoke(req, res); }));
+    http.Post("/introspect", bounded([this](Req req, Res res) { handle_introspect(req, res); }));
+    http.Get("/userinfo", bounded([this](Req req, Res res) { handle_userinfo(req, res); }));
+    http.Post("/userinfo", bounded([this](Req req, Res res) { handle_userinfo(req, res); }));
+    auto discovery = [this](Req, Res res) { set_json(res, 200, discovery_body); };
+    http.Get("/.well-known/openid-configuration", bounded(discovery));
+    http.Get("/.well-known/oauth-authorization-server", bounded(discovery));
+    http.Get("/jwks", bounded([this](Req, Res res) { set_json(res, 200, jwks_body); }));
+    http.Get("/device", bounded([this](Req req, Res res) { handle_device_page(req, res); }));
+    http.Post("/device", bounded([this](Req req, Res res) { handle_code_submit(req, res); }));
+    http.Post("/device/signin", bounded([this](Req req, Res res) { handle_sign_in(req, res); }));
+    http.Post("/device/decision", bounded([this](Req req, Res res) { handle_decision(req, res); }));
+    http.Get("/", bounded([this](Req, Res res) { set_page(res, 200, home_page(issuer)); }));
   }
 
   void stop_all() {
