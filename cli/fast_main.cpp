@@ -78,6 +78,8 @@ std::optional<int> try_fast_token(int argc, char** argv) {
   auto tokens = (*store)->load(profile_name);
   if (!tokens || !*tokens) return std::nullopt;
   if (!(*tokens)->fresh_at(static_cast<long long>(std::time(nullptr)), min_ttl)) return std::nullopt;
+  // Issued to another server or client than the profile names: the plugin explains (exit 5).
+  if (!bound_to(**tokens, profile->endpoints.token, profile->client_id)) return std::nullopt;
   std::string line = (*tokens)->access_token.reveal() + "\n";
   bool written = write_all(STDOUT_FILENO, line);
   wipe_string(line);

@@ -101,7 +101,7 @@ int run_login(LoginArgs& args) {
   };
   const bool wants_new_settings = !args.settings.issuer.empty() || !args.settings.provider.empty() ||
                                   !args.settings.endpoints.device_authorization.empty() ||
-                                  !args.settings.endpoints.token.empty();
+                                  !args.settings.endpoints.token.empty() || !args.settings.tenant.empty();
   auto profiles = ProfileStore::from_environment();
   if (!profiles) return fail_with(profiles.error());
 
@@ -187,7 +187,14 @@ int run_login(LoginArgs& args) {
   if (interactive_stderr && !args.json) std::fputs("\r\x1b[2K", stderr);
   if (!info) return fail_with(info.error());
   // The session's profile carries the JWKS that verified the ID token.
-  if (auto saved = profiles->save(session.profile()); !saved) return fail_with(saved.error());
+  if (auto saved = profiles->save(session.profile()); !saved) {
+    // The tokens are saved but the profile still names the previous server: they would not be
+    // used (they are bound to this server), so do not leave them behind.
+    (void)session.store().remove(profile.name);
+    Error error = saved.error();
+    error.message += "; the new tokens were deleted, sign in again once this is fixed";
+    return fail_with(error);
+  }
   if (!previous_store.empty() && previous_store != profile.store) {
     if (auto old_store = open_token_store(previous_store)) {
       if (auto removed = (*old_store)->remove(profile.name); !removed) {

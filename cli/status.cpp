@@ -1,4 +1,5 @@
 #include "commands.hpp"
+#include "core/redaction.hpp"
 #include "output.hpp"
 
 namespace devicelogin::cli {
@@ -14,7 +15,8 @@ int run_status(const StatusArgs& args) {
   if (!opened) {
     if (opened.error().code == ErrorCode::kNotLoggedIn && args.json) {
       emit_json({{"profile", args.profile}, {"issuer", nullptr}, {"logged_in", false}, {"expires_at", nullptr},
-                 {"scope", nullptr}, {"subject", nullptr}, {"store", nullptr}});
+                 {"scope", nullptr}, {"subject", nullptr}, {"store", nullptr},
+                 {"relogin_required", false}});
     }
     return report_error("status", opened.error());
   }
@@ -22,6 +24,10 @@ int run_status(const StatusArgs& args) {
   if (!loaded) return report_error("status", loaded.error());
   std::optional<TokenInfo> info;
   if (*loaded) info = token_info(**loaded);
+  // Tokens issued to another server or client than the profile names are not used (exit 5).
+  const bool bound_elsewhere =
+      *loaded && !bound_to(**loaded, opened->profile.endpoints.token, opened->profile.client_id);
+  if (bound_elsewhere) info.reset();
   const std::string store_name = opened->store->name();
   if (args.json) {
     emit_json({{"profile", args.profile},
@@ -30,7 +36,8 @@ int run_status(const StatusArgs& args) {
                {"expires_at", info && info->expires_at ? nlohmann::json(*info->expires_at) : nlohmann::json(nullptr)},
                {"scope", info ? string_or_null(info->scope) : nlohmann::json(nullptr)},
                {"subject", info ? string_or_null(info->subject) : nlohmann::json(nullptr)},
-               {"store", store_name}});
+               {"store", store_name},
+               {"relogin_required", bound_elsewhere}});
   } else {
     say("Profile:  " + args.profile);
     say("Issuer:   " + (opened->profile.issuer.empty() ? std::string("(none)") : opened->profile.issuer));
@@ -41,11 +48,15 @@ int run_status(const StatusArgs& args) {
       say("Expires:  " + describe_expiry(info->expires_at));
       say("Scope:    " + (info->scope.empty() ? std::string("(not reported)") : info->scope));
       say(std::string("Refresh:  ") + (info->has_refresh_token ? "yes" : "no (re-login when the token expires)"));
+    } else if (bound_elsewhere) {
+      say("Status:   re-login required: the stored tokens were issued by " + redact_url((**loaded).token_endpoint) +
+          " to client " + (**loaded).client_id + ", not to this profile's server and client; run: devicelogin login --profile " +
+          args.profile);
     } else {
       say("Status:   not logged in; run: devicelogin login --profile " + args.profile);
     }
   }
-  return info ? 0 : exit_code_for(ErrorCode::kNotLoggedIn);
+  return info ? 0 : exit_code_for(bound_elsewhere ? ErrorCode::kReloginRequired : ErrorCode::kNotLoggedIn);
 }
 
 }  // namespace

@@ -33,7 +33,8 @@ struct LoginSettings {
 };
 
 // Applies the provider preset, runs discovery (OIDC, then RFC 8414) when an issuer is given,
-// applies explicit endpoints, and checks the URL policy. Sends requests only for discovery.
+// applies explicit endpoints, and checks the URL policy. Sends requests only for discovery, and
+// for a Microsoft tenant named by domain, to learn its tenant-id issuer.
 [[nodiscard]] Result<Profile> prepare_profile(const LoginSettings& settings, HttpClient& http);
 
 // What the user must see to approve the login; all fields are server text with control

@@ -2,6 +2,7 @@
 // TokenSet: the tokens one login produced, and a view of them that is safe to log.
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "devicelogin/clock.hpp"
 #include "devicelogin/secret.hpp"
@@ -32,6 +33,13 @@ struct TokenSet {
     return !access_token.empty() && (!expires_at || *expires_at - now > min_ttl);
   }
 };
+
+// True when `tokens` may be used with this token endpoint and client: they were issued there,
+// or they were stored before the binding was recorded.
+[[nodiscard]] inline bool bound_to(const TokenSet& tokens, std::string_view token_endpoint, std::string_view client_id) {
+  if (tokens.token_endpoint.empty() && tokens.client_id.empty()) return true;
+  return tokens.token_endpoint == token_endpoint && tokens.client_id == client_id;
+}
 
 // The safe-to-log view of a TokenSet: no secret, just facts about it.
 struct TokenInfo {

@@ -31,7 +31,10 @@ class StoreLock {
 // ("another devicelogin process holds ...") or when the file cannot be opened.
 [[nodiscard]] Result<StoreLock> lock_file(const std::string& path, std::chrono::milliseconds timeout);
 
-// Persists token sets per profile. Saves are atomic: a crash leaves the old or the new set.
+// Persists token sets per profile. Saves are atomic: a crash leaves the old or the new set. A store
+// must give back every field of the TokenSet it was given (the built-in ones store
+// encode_token_set's JSON): a set that loses token_endpoint and client_id is no longer checked
+// against the profile's server before it is sent.
 class TokenStore {
  public:
   virtual ~TokenStore() = default;

@@ -4,6 +4,7 @@
 
 #include "devicelogin/sanitize.hpp"
 #include "oauth/jwt.hpp"
+#include "oauth/wire.hpp"
 
 namespace devicelogin::oauth {
 namespace {
@@ -43,11 +44,7 @@ Result<ServerMetadata> discover(HttpClient& http, const std::string& issuer) {
   auto [oidc_url, rfc8414_url] = metadata_urls(issuer);
   Error last_error;
   for (const std::string& url : {oidc_url, rfc8414_url}) {
-    HttpRequest request;
-    request.method = "GET";
-    request.url = url;
-    request.headers = {{"Accept", "application/json"}};
-    auto response = http.send(request);
+    auto response = get_json(http, url);
     if (!response) return std::unexpected(response.error());
     if (response->status == 404 || response->status == 400 || response->status == 405) {
       last_error = Error{ErrorCode::kConfig, "no discovery document at " + url, "", response->status};
@@ -82,11 +79,7 @@ Result<ServerMetadata> discover(HttpClient& http, const std::string& issuer) {
 Result<std::string> discover_entra_tenant_issuer(HttpClient& http, const std::string& tenant) {
   constexpr std::string_view kBase = "https://login.microsoftonline.com/";
   const std::string url = std::string(kBase) + tenant + "/v2.0/.well-known/openid-configuration";
-  HttpRequest request;
-  request.method = "GET";
-  request.url = url;
-  request.headers = {{"Accept", "application/json"}};
-  auto response = http.send(request);
+  auto response = get_json(http, url);
   if (!response) {
     Error error = response.error();
     error.message = "cannot read the metadata of Microsoft tenant " + tenant + ": " + error.message;

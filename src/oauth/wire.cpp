@@ -247,4 +247,12 @@ Result<TokenReply> parse_token_reply(const HttpResponse& response, long long now
   return reply;
 }
 
+Result<HttpResponse> get_json(HttpClient& http, const std::string& url) {
+  HttpRequest request;
+  request.method = "GET";
+  request.url = url;
+  request.headers = {{"Accept", "application/json"}};
+  return http.send(request);
+}
+
 }  // namespace devicelogin::oauth

@@ -11,6 +11,9 @@
 
 namespace devicelogin::oauth {
 
+// GETs a JSON document (metadata, a JWKS) with `Accept: application/json`.
+[[nodiscard]] Result<HttpResponse> get_json(HttpClient& http, const std::string& url);
+
 // RFC 8628 §3.2 device authorization response. Text fields are sanitized server text.
 struct DeviceAuthorization {
   Secret device_code;

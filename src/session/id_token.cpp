@@ -3,6 +3,7 @@
 #include "core/encoding.hpp"
 #include "devicelogin/sanitize.hpp"
 #include "oauth/jwt.hpp"
+#include "oauth/wire.hpp"
 
 namespace devicelogin {
 namespace {
@@ -20,11 +21,7 @@ bool is_entra_tenant_alias(const Profile& profile) {
 // GETs the JWKS (OIDC Discovery §3 jwks_uri) and checks it is a JWK Set before it is used or cached.
 Result<std::string> fetch_jwks(HttpClient& http, const std::string& url) {
   if (auto policy = check_url_policy(url, "the JWKS URI"); !policy) return std::unexpected(policy.error());
-  HttpRequest request;
-  request.method = "GET";
-  request.url = url;
-  request.headers = {{"Accept", "application/json"}};
-  auto response = http.send(request);
+  auto response = oauth::get_json(http, url);
   if (!response) {
     Error error = response.error();
     error.message = "cannot fetch the JWKS from " + url + ": " + error.message;

@@ -42,6 +42,12 @@ Result<Profile> prepare_profile(const LoginSettings& settings, HttpClient& http)
       return fail(ErrorCode::kUsage, "--tenant applies only to --provider microsoft");
     }
     profile.tenant = settings.provider == "microsoft" ? (settings.tenant.empty() ? "organizations" : settings.tenant) : "";
+    if (profile.tenant.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") !=
+        std::string::npos) {
+      return fail(ErrorCode::kUsage, "--tenant must be a tenant id, a domain, common, organizations or consumers");
+    }
+    // Entra's iss carries a tenant id in lower case.
+    if (oauth::guid_shaped(profile.tenant)) profile.tenant = ascii_lower(profile.tenant);
     auto expand = [&](std::string_view text) { return oauth::expand_template(text, profile.tenant, profile.client_id); };
     profile.issuer = expand(preset->issuer);
     profile.endpoints = Endpoints{expand(preset->device_authorization), expand(preset->token), expand(preset->revocation),

@@ -1,5 +1,6 @@
 #include "devicelogin/session.hpp"
 
+#include "core/redaction.hpp"
 #include "oauth/device_flow.hpp"
 #include "session/id_token.hpp"
 #include "oauth/oauth_client.hpp"
@@ -37,20 +38,25 @@ struct Session::Impl {
     tokens.client_id = profile.client_id;
   }
 
-  // Why `tokens` must not be sent to this profile's server, or empty when they may be.
+  // Why `tokens` must not be used with this profile's server, or empty when they may be.
   std::string bound_elsewhere(const TokenSet& tokens) const {
-    if (tokens.token_endpoint.empty() && tokens.client_id.empty()) return {};  // stored before binding
-    if (tokens.token_endpoint == profile.endpoints.token && tokens.client_id == profile.client_id) return {};
-    return "the stored tokens were issued to client " + tokens.client_id + " by " + tokens.token_endpoint +
+    if (bound_to(tokens, profile.endpoints.token, profile.client_id)) return {};
+    return "the stored tokens were issued to client " + tokens.client_id + " by " + redact_url(tokens.token_endpoint) +
            ", but profile " + profile.name + " now names client " + profile.client_id + " at " +
-           profile.endpoints.token;
+           redact_url(profile.endpoints.token);
+  }
+
+  Error relogin_elsewhere(const std::string& elsewhere) const {
+    return Error{ErrorCode::kReloginRequired,
+                 elsewhere + "; not using them. Run: devicelogin login --profile " + profile.name +
+                     " with the settings you want (e.g. --issuer or --provider)",
+                 "", 0};
   }
 
   // RFC 6749 §6 refresh of `current`, stored before it is returned.
   Result<TokenSet> refresh(TokenSet current) {
     if (std::string elsewhere = bound_elsewhere(current); !elsewhere.empty()) {
-      return fail(ErrorCode::kReloginRequired,
-                  elsewhere + "; not sending them there. Run: devicelogin login --profile " + profile.name);
+      return std::unexpected(relogin_elsewhere(elsewhere));
     }
     if (current.refresh_token.empty()) {
       return fail(ErrorCode::kReloginRequired, "the access token expired and there is no refresh token; run: devicelogin login --profile " + profile.name);
@@ -187,6 +193,10 @@ Result<Secret> Session::access_token(long long min_ttl) {
   Impl& self = *impl_;
   auto tokens = self.load_required();
   if (!tokens) return std::unexpected(tokens.error());
+  // An access token issued to another server or client is not handed out for this profile either.
+  if (std::string elsewhere = self.bound_elsewhere(*tokens); !elsewhere.empty()) {
+    return std::unexpected(self.relogin_elsewhere(elsewhere));
+  }
   if (tokens->fresh_at(self.now(), min_ttl)) return tokens->access_token;
   const long long seen_obtained_at = tokens->obtained_at;
   auto lock = self.lock();
@@ -195,6 +205,9 @@ Result<Secret> Session::access_token(long long min_ttl) {
   // the server's lifetime is shorter than min_ttl, so that racing processes refresh only once.
   tokens = self.load_required();
   if (!tokens) return std::unexpected(tokens.error());
+  if (std::string elsewhere = self.bound_elsewhere(*tokens); !elsewhere.empty()) {
+    return std::unexpected(self.relogin_elsewhere(elsewhere));
+  }
   if (tokens->fresh_at(self.now(), min_ttl)) return tokens->access_token;
   if (tokens->obtained_at > seen_obtained_at && tokens->fresh_at(self.now(), 0)) return tokens->access_token;
   auto fresh = self.refresh(std::move(*tokens));

@@ -15,22 +15,14 @@
 #include <thread>
 
 #include "devserver/server.hpp"
+#include "test_server.hpp"
 
 namespace devicelogin::devserver {
 namespace {
 
 using std::chrono::steady_clock;
 
-std::unique_ptr<Server> start(ServerOptions options = {}) {
-  options.host = "127.0.0.1";
-  options.port = 0;
-  auto server = Server::start(std::move(options));
-  if (!server) {
-    ADD_FAILURE() << "start failed: " << server.error().message;
-    return nullptr;
-  }
-  return std::move(*server);
-}
+using testing::start;
 
 // A plain TCP connection to the server, to send what no HTTP client library would.
 class Raw {

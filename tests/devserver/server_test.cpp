@@ -17,22 +17,14 @@
 
 #include "core/encoding.hpp"
 #include "devserver/server.hpp"
+#include "test_server.hpp"
 
 namespace devicelogin::devserver {
 namespace {
 
 using json = nlohmann::json;
 
-std::unique_ptr<Server> start(ServerOptions options = {}) {
-  options.host = "127.0.0.1";
-  options.port = 0;
-  auto server = Server::start(std::move(options));
-  if (!server) {
-    ADD_FAILURE() << "start failed: " << server.error().message;
-    return nullptr;
-  }
-  return std::move(*server);
-}
+using testing::start;
 
 std::unique_ptr<httplib::Client> client_for(const Server& server) {
   auto client = std::make_unique<httplib::Client>("127.0.0.1", server.port());

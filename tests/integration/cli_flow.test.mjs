@@ -79,12 +79,13 @@ for (const kind of serverKinds()) {
       const result = await runCli(['status', '--json'], { env: home.env });
       assert.equal(result.code, EXIT.ok, describeRun(['status', '--json'], result, secrets()));
       const status = parseJsonOutput(result.stdout, 'status --json');
-      for (const key of ['profile', 'issuer', 'logged_in', 'expires_at', 'scope', 'subject', 'store']) {
+      for (const key of ['profile', 'issuer', 'logged_in', 'expires_at', 'scope', 'subject', 'store', 'relogin_required']) {
         assert.ok(key in status, `status has ${key}`);
       }
       assert.equal(status.profile, 'default');
       assert.equal(status.issuer, server.issuer);
       assert.equal(status.logged_in, true);
+      assert.equal(status.relogin_required, false);
       assert.equal(typeof status.expires_at, 'number');
       assert.ok(typeof status.scope === 'string' && status.scope.includes('openid'), 'scope');
       assert.ok(status.subject === null || status.subject === 'alice', 'subject');

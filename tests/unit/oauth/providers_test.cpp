@@ -74,6 +74,25 @@ TEST(Providers, MicrosoftTenantIdsAndAliasesNeedNoLookup) {
   EXPECT_TRUE(http.requests.empty());
 }
 
+TEST(Providers, MicrosoftTenantIdsAreLowerCasedAndOddTenantsRefused) {
+  FakeHttpClient http;
+  LoginSettings settings;
+  settings.provider = "microsoft";
+  settings.client_id = "c";
+  settings.tenant = "72F988BF-86F1-41AF-91AB-2D7CD011DB47";
+  auto profile = prepare_profile(settings, http);
+  ASSERT_TRUE(profile.has_value()) << profile.error().message;
+  // Entra's iss names the tenant id in lower case.
+  EXPECT_EQ(profile->issuer, "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0");
+  for (const char* odd : {"contoso.com/../x", "a b", "contoso.com?x=1", "x#y"}) {
+    settings.tenant = odd;
+    auto refused = prepare_profile(settings, http);
+    ASSERT_FALSE(refused.has_value()) << odd;
+    EXPECT_EQ(refused.error().code, ErrorCode::kUsage) << odd;
+  }
+  EXPECT_TRUE(http.requests.empty());
+}
+
 TEST(Providers, MicrosoftTenantLookupFailuresAreClear) {
   LoginSettings settings;
   settings.provider = "microsoft";

@@ -397,6 +397,16 @@ TEST_F(ForeignTokensTest, RefreshRefusesToSendThemForAnotherClient) {
   EXPECT_EQ(home.requests[0].url, "https://old.example.org/token");
 }
 
+TEST_F(ForeignTokensTest, AFreshAccessTokenIsNotHandedOutEither) {
+  FakeHttpClient http(&clock_);
+  Session session = make_session(http);
+  auto token = session.access_token(0);  // AT-OLD is valid for 30 s more
+  ASSERT_FALSE(token.has_value());
+  EXPECT_EQ(token.error().code, ErrorCode::kReloginRequired);
+  EXPECT_EQ(token.error().message.find("AT-OLD"), std::string::npos);
+  EXPECT_TRUE(http.requests.empty());
+}
+
 TEST_F(ForeignTokensTest, LogoutDeletesThemWithoutSendingThem) {
   FakeHttpClient http(&clock_);
   Session session = make_session(http);
