@@ -24,14 +24,9 @@ constexpr std::size_t kReadBufferBytes = 4096;
 // A request cut inside its request line never reaches httplib's response path (its line reader
 // just fails), so the connection loop answers it itself.
 std::string cut_answer(Overflow cut) {
-  std::string_view status = cut == Overflow::kTime   ? "408 Request Timeout"
-                            : cut == Overflow::kBody ? "413 Payload Too Large"
-                                                     : "431 Request Header Fields Too Large";
-  std::string_view description = cut == Overflow::kTime   ? "request not received in time"
-                                 : cut == Overflow::kBody ? "request body too large"
-                                                          : "request header section too large";
-  std::string body = R"({"error":"invalid_request","error_description":")" + std::string(description) + "\"}";
-  return "HTTP/1.1 " + std::string(status) +
+  const CutAnswer answer = cut_answer_for(cut);
+  std::string body = R"({"error":"invalid_request","error_description":")" + std::string(answer.description) + "\"}";
+  return "HTTP/1.1 " + std::to_string(answer.status) + " " + std::string(answer.reason) +
          "\r\nContent-Type: application/json\r\nCache-Control: no-store\r\nConnection: close\r\n"
          "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
 }
@@ -302,6 +297,16 @@ thread_local ConnectionStream* current_stream = nullptr;
 
 }  // namespace
 
+CutAnswer cut_answer_for(Overflow cut) {
+  switch (cut) {
+    case Overflow::kTime: return {408, "Request Timeout", "request not received in time"};
+    case Overflow::kBody: return {413, "Payload Too Large", "request body too large"};
+    case Overflow::kHead:
+    case Overflow::kNone: break;
+  }
+  return {431, "Request Header Fields Too Large", "request header section too large"};
+}
+
 BoundedHttpServer::BoundedHttpServer(std::size_t max_head_bytes, std::size_t max_body_wire_bytes,
                                      std::chrono::milliseconds request_time)
     : max_head_bytes_(max_head_bytes), max_body_wire_bytes_(max_body_wire_bytes), request_time_(request_time) {}
@@ -310,7 +315,8 @@ Overflow BoundedHttpServer::overflow() {
   return current_stream == nullptr ? Overflow::kNone : current_stream->overflow();
 }
 
-void BoundedHttpServer::close_after_answer() {
+void BoundedHttpServer::close_after_answer(httplib::Response& res) {
+  res.set_header("Connection", "close");
   if (current_stream != nullptr) current_stream->close_after_answer();
 }
 

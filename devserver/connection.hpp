@@ -25,6 +25,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <string_view>
 
 #include <httplib.h>
 
@@ -33,6 +34,14 @@ namespace devicelogin::devserver {
 // Why the request the current server thread is reading was cut short: head too large, body too
 // large, too slow.
 enum class Overflow { kNone, kHead, kBody, kTime };
+
+// How a cut request is answered: 431, 413 or 408, the reason phrase, and the error_description.
+struct CutAnswer {
+  int status = 0;
+  std::string_view reason;
+  std::string_view description;
+};
+[[nodiscard]] CutAnswer cut_answer_for(Overflow cut);
 
 class BoundedHttpServer : public httplib::Server {
  public:
@@ -43,11 +52,11 @@ class BoundedHttpServer : public httplib::Server {
   // answered was cut at a budget, and which.
   [[nodiscard]] static Overflow overflow();
 
-  // On a server thread, inside a handler (or the pre-routing or error handler): closes the
-  // connection after this answer instead of reading another request from it. (cpp-httplib 0.11
-  // ignores a "Connection: close" set on a response, and would read an unread body as the next
-  // request.)
-  static void close_after_answer();
+  // On a server thread, inside a handler (or the pre-routing or error handler): marks `res`
+  // "Connection: close" and closes the connection after it instead of reading another request
+  // from it. (cpp-httplib 0.11 ignores that header for its own loop, and would read an unread
+  // body as the next request.)
+  static void close_after_answer(httplib::Response& res);
 
   // On a server thread, inside a handler: shuts the connection carrying the request down, so
   // the client sees it closed without an answer (the drop fault).

@@ -244,7 +244,8 @@ struct Server::Impl {
   std::string verification_uri;
 
   // A body may take twice its limit on the wire (chunk framing) plus 16 KiB before the
-  // connection loop cuts it; httplib itself answers 413 from Content-Length or a decoded size.
+  // connection loop cuts it; httplib answers 413 from Content-Length, bounded() below from the
+  // decoded size.
   explicit Impl(ServerOptions opts)
       : options(std::move(opts)),
         http(options.max_header_bytes, 2 * options.max_body_bytes + 16 * 1024,
@@ -794,9 +795,9 @@ struct Server::Impl {
   auto bounded(Handler handler) {
     return [this, handler](const httplib::Request& req, httplib::Response& res) {
       if (req.body.size() > options.max_body_bytes) {
-        res.set_header("Connection", "close");
-        BoundedHttpServer::close_after_answer();
-        return set_oauth_error(res, {413, "invalid_request", "request body too large", false});
+        BoundedHttpServer::close_after_answer(res);
+        const CutAnswer too_large = cut_answer_for(Overflow::kBody);
+        return set_oauth_error(res, {too_large.status, "invalid_request", std::string(too_large.description), false});
       }
       handler(req, res);
     };
@@ -819,8 +820,7 @@ struct Server::Impl {
     });
     http.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
       if (req.headers.size() > kMaxHeaders) {
-        res.set_header("Connection", "close");
-        BoundedHttpServer::close_after_answer();  // a body, if any, is unread
+        BoundedHttpServer::close_after_answer(res);  // a body, if any, is unread
         set_oauth_error(res, {431, "invalid_request", "too many header fields", false});
         return httplib::Server::HandlerResponse::Handled;
       }
@@ -829,14 +829,9 @@ struct Server::Impl {
     http.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {
       // A request cut at a byte budget (connection.hpp) reaches here as httplib's 400.
       if (Overflow cut = BoundedHttpServer::overflow(); cut != Overflow::kNone) {
-        res.set_header("Connection", "close");
-        if (cut == Overflow::kHead) {
-          set_oauth_error(res, {431, "invalid_request", "request header section too large", false});
-        } else if (cut == Overflow::kBody) {
-          set_oauth_error(res, {413, "invalid_request", "request body too large", false});
-        } else {
-          set_oauth_error(res, {408, "invalid_request", "request not received in time", false});
-        }
+        BoundedHttpServer::close_after_answer(res);
+        const CutAnswer answer = cut_answer_for(cut);
+        set_oauth_error(res, {answer.status, "invalid_request", std::string(answer.description), false});
         return httplib::Server::HandlerResponse::Handled;
       }
       if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;

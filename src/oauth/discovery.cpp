@@ -4,6 +4,7 @@
 
 #include "devicelogin/sanitize.hpp"
 #include "oauth/jwt.hpp"
+#include "oauth/providers.hpp"
 #include "oauth/wire.hpp"
 
 namespace devicelogin::oauth {
@@ -77,8 +78,7 @@ Result<ServerMetadata> discover(HttpClient& http, const std::string& issuer) {
 }
 
 Result<std::string> discover_entra_tenant_issuer(HttpClient& http, const std::string& tenant) {
-  constexpr std::string_view kBase = "https://login.microsoftonline.com/";
-  const std::string url = std::string(kBase) + tenant + "/v2.0/.well-known/openid-configuration";
+  const std::string url = entra_tenant_issuer(tenant) + "/.well-known/openid-configuration";
   auto response = get_json(http, url);
   if (!response) {
     Error error = response.error();
@@ -95,10 +95,11 @@ Result<std::string> discover_entra_tenant_issuer(HttpClient& http, const std::st
   json doc = json::parse(response->body.reveal(), nullptr, false);
   if (doc.is_discarded() || !doc.is_object()) return fail(ErrorCode::kServer, url + " is not a JSON object");
   const std::string issuer = string_member(doc, "issuer");
-  constexpr std::string_view kSuffix = "/v2.0";
-  const bool tenant_form = issuer.size() == kBase.size() + 36 + kSuffix.size() && issuer.starts_with(kBase) &&
-                           issuer.ends_with(kSuffix) && guid_shaped(std::string_view(issuer).substr(kBase.size(), 36));
-  if (!tenant_form) {
+  // Its first path segment must be a tenant id, and the whole issuer what that id gives.
+  const auto host_end = issuer.find('/', std::string_view("https://").size());
+  const auto id_end = host_end == std::string::npos ? std::string::npos : issuer.find('/', host_end + 1);
+  const std::string id = id_end == std::string::npos ? std::string() : issuer.substr(host_end + 1, id_end - host_end - 1);
+  if (!guid_shaped(id) || issuer != entra_tenant_issuer(id)) {
     return fail(ErrorCode::kConfig, "the metadata of Microsoft tenant " + tenant + " names issuer \"" + issuer +
                                         "\", not https://login.microsoftonline.com/<tenant id>/v2.0");
   }

@@ -14,6 +14,7 @@
 
 #include "core/encoding.hpp"
 #include "devicelogin/sanitize.hpp"
+#include "oauth/providers.hpp"
 
 namespace devicelogin::oauth {
 namespace {
@@ -291,7 +292,7 @@ JwtResult<void> check_issuer(const std::string& iss, const std::string& tid, con
   if (expected.entra_tenant_alias == "organizations" && personal) {
     return problem(JwtProblem::kWrongIssuer, "the token is for a personal Microsoft account, not an organization");
   }
-  const std::string tenant_issuer = "https://login.microsoftonline.com/" + tid + "/v2.0";
+  const std::string tenant_issuer = entra_tenant_issuer(tid);
   if (iss != tenant_issuer) {
     return problem(JwtProblem::kWrongIssuer, "iss " + shown(iss) + " is not the issuer of the token's tenant " + shown(tenant_issuer));
   }

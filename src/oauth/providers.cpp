@@ -2,6 +2,8 @@
 
 #include <array>
 
+#include "core/encoding.hpp"
+
 namespace devicelogin::oauth {
 namespace {
 
@@ -70,6 +72,15 @@ std::string expand_template(std::string_view text, std::string_view tenant, std:
   replace_all("{tenant}", tenant);
   replace_all("{client_id}", client_id);
   return out;
+}
+
+bool is_entra_tenant_alias(std::string_view tenant) {
+  const std::string lower = ascii_lower(tenant);
+  return lower == "common" || lower == "organizations" || lower == "consumers";
+}
+
+std::string entra_tenant_issuer(std::string_view tenant_id) {
+  return expand_template(find_provider("microsoft")->issuer, tenant_id, "");
 }
 
 }  // namespace devicelogin::oauth

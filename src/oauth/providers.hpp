@@ -38,4 +38,11 @@ struct ProviderPreset {
 // Replaces {tenant} and {client_id} in a preset template.
 [[nodiscard]] std::string expand_template(std::string_view text, std::string_view tenant, std::string_view client_id);
 
+// Microsoft Entra's multi-tenant aliases (common, organizations, consumers; any case): not
+// issuers, their tokens carry the user's own tenant.
+[[nodiscard]] bool is_entra_tenant_alias(std::string_view tenant);
+// The issuer Entra's tokens for tenant id `tenant_id` carry: the microsoft preset's issuer,
+// https://login.microsoftonline.com/<tenant id>/v2.0.
+[[nodiscard]] std::string entra_tenant_issuer(std::string_view tenant_id);
+
 }  // namespace devicelogin::oauth

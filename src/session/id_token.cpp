@@ -3,6 +3,7 @@
 #include "core/encoding.hpp"
 #include "devicelogin/sanitize.hpp"
 #include "oauth/jwt.hpp"
+#include "oauth/providers.hpp"
 #include "oauth/wire.hpp"
 
 namespace devicelogin {
@@ -11,12 +12,6 @@ namespace {
 // The clock skew tolerated on exp, nbf and iat (OIDC Core §3.1.3.7 items 9-10 leave it to us).
 constexpr long long kIdTokenClockSkewSeconds = 120;
 
-// Microsoft's multi-tenant endpoint aliases, whose tokens carry the user's tenant as issuer.
-bool is_entra_tenant_alias(const Profile& profile) {
-  if (profile.provider != "microsoft") return false;
-  const std::string tenant = ascii_lower(profile.tenant);
-  return tenant == "common" || tenant == "organizations" || tenant == "consumers";
-}
 
 // GETs the JWKS (OIDC Discovery §3 jwks_uri) and checks it is a JWK Set before it is used or cached.
 Result<std::string> fetch_jwks(HttpClient& http, const std::string& url) {
@@ -49,7 +44,9 @@ Result<void> check_id_token(const Profile& profile, HttpClient& http, TokenSet& 
   expected.issuer = profile.issuer;
   expected.client_id = profile.client_id;
   expected.clock_skew_seconds = kIdTokenClockSkewSeconds;
-  if (is_entra_tenant_alias(profile)) expected.entra_tenant_alias = ascii_lower(profile.tenant);
+  if (profile.provider == "microsoft" && oauth::is_entra_tenant_alias(profile.tenant)) {
+    expected.entra_tenant_alias = ascii_lower(profile.tenant);
+  }
 
   std::string jwks = jwks_cache;
   bool fetched = false;

@@ -61,9 +61,7 @@ Result<Profile> prepare_profile(const LoginSettings& settings, HttpClient& http)
   // Entra tokens name their tenant by id: a tenant given by domain is resolved to its id's issuer,
   // which the ID token's iss must equal. Not when endpoint flags point elsewhere (a local server).
   if (profile.provider == "microsoft" && settings.issuer.empty() && settings.endpoints.token.empty()) {
-    const std::string tenant = ascii_lower(profile.tenant);
-    const bool alias = tenant == "common" || tenant == "organizations" || tenant == "consumers";
-    if (!alias && !oauth::guid_shaped(profile.tenant)) {
+    if (!oauth::is_entra_tenant_alias(profile.tenant) && !oauth::guid_shaped(profile.tenant)) {
       auto issuer = oauth::discover_entra_tenant_issuer(http, profile.tenant);
       if (!issuer) return std::unexpected(issuer.error());
       profile.issuer = *issuer;
