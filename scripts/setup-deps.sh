@@ -3,7 +3,9 @@
 # packages only when one is missing (apt-get update runs only then), and the test-only npm
 # packages from tests/integration/package-lock.json.
 #   scripts/setup-deps.sh            build dependencies
-#   scripts/setup-deps.sh --tests    plus test dependencies (GoogleTest, node, npm packages)
+#   scripts/setup-deps.sh --tests    plus test dependencies (GoogleTest, Node.js, npm packages)
+# A test-only runtime that a fresh Debian 12 lacks or has too old is fetched here too, from Debian
+# or npm, into a cache outside the system (Node.js: scripts/ensure-node.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,7 +19,8 @@ with_tests=0
 if [[ "${1:-}" == "--tests" ]]; then
   with_tests=1
   packages+=("${test_packages[@]}")
-  # Node only when there is none: a newer one installed by other means is kept.
+  # Debian's node and npm only when there are none: they run npm, which fetches a Node new enough
+  # for the tests when the system's is too old (scripts/ensure-node.sh); a newer node is kept.
   command -v node >/dev/null 2>&1 || packages+=(nodejs)
   command -v npm >/dev/null 2>&1 || packages+=(npm)
 fi
@@ -35,6 +38,8 @@ if ((${#missing[@]} > 0)); then
 fi
 
 if ((with_tests)); then
-  node scripts/npm-ensure.mjs tests/integration
-  node scripts/npm-ensure.mjs tests/browser
+  node=$(scripts/ensure-node.sh)
+  [[ "$node" == "$(command -v node)" ]] || export PATH="$(dirname "$node"):$PATH"
+  "$node" scripts/npm-ensure.mjs tests/integration
+  "$node" scripts/npm-ensure.mjs tests/browser
 fi

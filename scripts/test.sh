@@ -7,6 +7,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-deps.sh --tests
+# A Node.js new enough for the tests: the system's, or one fetched into ~/.cache/devicelogin.
+node=$(scripts/ensure-node.sh)
+[[ "$node" == "$(command -v node 2>/dev/null)" ]] || export PATH="$(dirname "$node"):$PATH"
+echo "== node: $node ($("$node" --version))" >&2
 
 if [[ "${SKIP_ASAN:-0}" != 1 ]]; then
   echo "== stage 1: unit tests with AddressSanitizer + UndefinedBehaviorSanitizer" >&2
@@ -17,6 +21,6 @@ if [[ "${SKIP_ASAN:-0}" != 1 ]]; then
 fi
 
 echo "== stage 2: every test on the release build" >&2
-cmake --preset default >/dev/null
+cmake --preset default -DDEVICELOGIN_NODE="$node" >/dev/null
 cmake --build --preset default
 ctest --preset default

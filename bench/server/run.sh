@@ -42,7 +42,9 @@ server_lifetime=$((5 * rounds * (warmup + duration + 5) + 2 * flood_seconds + 30
 
 die() { echo "bench/server: $*" >&2; exit 1; }
 command -v wrk >/dev/null || die "wrk not found (apt-get install wrk)"
-command -v node >/dev/null || die "node not found"
+# A Node.js new enough for oidc-provider: the system's, or one fetched into ~/.cache/devicelogin.
+node_path=$("$here/../../scripts/ensure-node.sh") || die "no Node.js >= 20.12 (see scripts/ensure-node.sh)"
+[[ "$node_path" == "$(command -v node 2>/dev/null)" ]] || export PATH="$(dirname "$node_path"):$PATH"
 [[ -x "$bin" ]] || die "$bin is not an executable devicelogin (set DEVICELOGIN_BIN)"
 
 # npm ci only when node_modules does not hold what package-lock.json pins.
