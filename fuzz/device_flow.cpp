@@ -17,7 +17,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const long long expires_in = 1 + number(86'399);
   const long long interval = 1 + number(3'599);
   oauth::DeviceFlow flow(start, expires_in, interval);
-  fuzz::check(flow.next().kind == oauth::FlowAction::Kind::kWaitThenPoll);
+  // RFC 8628 §3.5: the first poll comes one interval after the code; a code that expires by then
+  // has failed before any poll.
+  fuzz::check((flow.next().kind == oauth::FlowAction::Kind::kWaitThenPoll) == (interval < expires_in));
   long long last_interval = flow.interval();
   for (int step = 0; step < 64 && flow.next().kind == oauth::FlowAction::Kind::kWaitThenPoll; ++step) {
     auto action = flow.next();

@@ -76,6 +76,11 @@ INSTANTIATE_TEST_SUITE_P(
         // A smaller one does not undo the +5.
         Case{"slow_down_smaller_server_interval", 600, 5, {{Kind::kSlowDown, 5, 2}}, {5, 15},
              FlowAction::Kind::kWaitThenPoll},
+        // Past an hour of slow_downs, a larger server interval (capped at an hour) never lowers the
+        // interval: 3600 -> slow_down 3605 -> slow_down with interval 7200 -> 3610, not 3600
+        // (found by fuzz/device_flow).
+        Case{"slow_down_past_an_hour_never_lowers", 86400, 3600, {{Kind::kSlowDown, 3600}, {Kind::kSlowDown, 7205, 7200}},
+             {3600, 7205, 10815}, FlowAction::Kind::kWaitThenPoll},
         Case{"success_done", 600, 5, {{Kind::kSuccess, 5}}, {5}, FlowAction::Kind::kDone},
         Case{"denied_stops", 600, 5, {{Kind::kDenied, 5}}, {5}, FlowAction::Kind::kFailed, ErrorCode::kAccessDenied},
         Case{"expired_stops", 600, 5, {{Kind::kExpired, 5}}, {5}, FlowAction::Kind::kFailed, ErrorCode::kExpiredToken},
