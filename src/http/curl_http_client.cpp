@@ -201,6 +201,13 @@ std::vector<Secret> known_secrets(const HttpRequest& request) {
     auto space = value.find(' ');  // "Bearer xyz": the credential alone
     if (space != std::string::npos) known.emplace_back(trim_http_whitespace(std::string_view(value).substr(space + 1)));
   }
+  // libcurl quotes the proxy variable it uses, credentials included, and a scheme-less setting
+  // (`user:password@host`) is not a URL that redact_userinfo would recognise.
+  for (const char* variable : {"http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"}) {
+    const char* setting = std::getenv(variable);
+    if (setting == nullptr) continue;
+    for (Secret& credential : proxy_credentials(setting)) known.push_back(std::move(credential));
+  }
   return known;
 }
 
