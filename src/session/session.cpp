@@ -137,6 +137,17 @@ Result<TokenInfo> Session::login(const LoginObserver& observer) {
       return fail(ErrorCode::kServer, policy.error().message);
     }
   }
+  // A page on the user's own machine is what a local development server serves; a remote server
+  // naming one would have the browser open (and maybe act on) some local service instead.
+  if (!is_loopback_url(self.profile.endpoints.device_authorization)) {
+    for (const std::string* uri : {&authorization->verification_uri, &authorization->verification_uri_complete}) {
+      if (is_loopback_url(*uri)) {
+        return fail(ErrorCode::kServer, "the verification URI " + redact_url(*uri) +
+                                            " is on this machine (loopback), but the authorization server is not; "
+                                            "refusing to show it");
+      }
+    }
+  }
   if (observer.on_code) {
     observer.on_code(DeviceCodePrompt{authorization->user_code, authorization->verification_uri,
                                       authorization->verification_uri_complete, authorization->message,
