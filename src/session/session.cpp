@@ -85,7 +85,7 @@ struct Session::Impl {
     TokenSet fresh = std::move(reply->tokens);
     if (!fresh.id_token.empty()) {
       // OIDC Core §12.2: a refreshed ID token is validated like the first, and names the same user.
-      auto valid = check_id_token(profile, http, fresh, now(), profile.jwks_cache);
+      auto valid = check_id_token(profile, http, fresh, now(), profile.jwks_cache, profile.jwks_cache_expires_at);
       if (valid && !current.subject.empty() && fresh.subject != current.subject) {
         valid = fail(ErrorCode::kServer, "the refreshed ID token names a different user than the login did");
       }
@@ -190,7 +190,8 @@ Result<TokenInfo> Session::login(const LoginObserver& observer) {
     flow.on_outcome(outcome, self.clock.now());
   }
   // OIDC Core §3.1.3.7: an ID token that does not verify means nothing is stored.
-  if (auto valid = check_id_token(self.profile, self.http, *tokens, self.now(), self.profile.jwks_cache); !valid) {
+  if (auto valid = check_id_token(self.profile, self.http, *tokens, self.now(), self.profile.jwks_cache,
+                                   self.profile.jwks_cache_expires_at); !valid) {
     return std::unexpected(valid.error());
   }
   self.bind(*tokens);
