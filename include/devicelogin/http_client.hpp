@@ -57,4 +57,8 @@ struct HttpOptions {
 // (127.0.0.0/8, ::1, localhost). Returns kConfig naming `what` when `url` breaks the rule.
 [[nodiscard]] Result<void> check_url_policy(std::string_view url, std::string_view what);
 
+// True when `url` parses and names a loopback host (127.0.0.0/8, ::1, localhost), whatever its
+// scheme; false for anything else, unparsable URLs included.
+[[nodiscard]] bool is_loopback_url(std::string_view url);
+
 }  // namespace devicelogin

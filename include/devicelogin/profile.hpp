@@ -37,6 +37,7 @@ struct Profile {
   std::string ca_file;
   std::string store = "file";
   std::string jwks_cache;  // the issuer's JWKS (JSON) that last verified an ID token, or empty
+  long long jwks_cache_expires_at = 0;  // unix seconds after which jwks_cache is fetched again
 };
 
 // True for names made of [A-Za-z0-9._-], 1..64 chars, not starting with '.'.

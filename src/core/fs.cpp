@@ -5,9 +5,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <utility>
+#include <vector>
 
 namespace devicelogin {
 namespace {
@@ -19,6 +22,23 @@ std::string parent_of(const std::string& path) {
   if (slash == std::string::npos) return ".";
   if (slash == 0) return "/";
   return path.substr(0, slash);
+}
+
+// Temporary names start with a '.', which no profile name (and so no file named after one) can:
+// "PROFILE.json.tmp.N" would be the file of a profile called "PROFILE.json.tmp", and cleaning up
+// stale temp files would delete it.
+std::string temp_prefix(std::string_view name) { return "." + std::string(name) + ".tmp."; }
+
+// The names of earlier versions ("NAME.tmp." then six mkstemp characters, or "PID.N"): neither
+// can end in ".json" or ".lock" as the files of a profile named "NAME.tmp.X" do.
+bool is_legacy_temp_suffix(std::string_view suffix) {
+  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); };
+  auto digits = [](std::string_view s) {
+    return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  if (suffix.size() == 6 && std::all_of(suffix.begin(), suffix.end(), alnum)) return true;
+  auto dot = suffix.find('.');
+  return dot != std::string_view::npos && digits(suffix.substr(0, dot)) && digits(suffix.substr(dot + 1));
 }
 
 class Fd {
@@ -76,54 +96,138 @@ Result<std::string> xdg_directory(const char* env_name, std::string_view fallbac
   return home + "/" + std::string(fallback);
 }
 
-Result<void> ensure_private_directory(const std::string& path) {
-  if (path.empty()) return fail(ErrorCode::kStorage, "empty directory path");
-  // Create parents (normal umask), then the final directory with 0700.
-  for (std::size_t pos = path.find('/', 1); pos != std::string::npos; pos = path.find('/', pos + 1)) {
-    std::string prefix = path.substr(0, pos);
-    if (::mkdir(prefix.c_str(), 0755) != 0 && errno != EEXIST) {
-      return fail(ErrorCode::kStorage, "cannot create directory " + prefix + ": " + describe_errno(errno));
-    }
+namespace {
+
+// The one-line refusal for a directory on the way to a private one (see PrivateDirectory::open).
+std::optional<std::string> unsafe_parent(const struct stat& st, const std::string& shown) {
+  if (st.st_uid != ::geteuid() && st.st_uid != 0) {
+    return shown + " belongs to another user (uid " + std::to_string(st.st_uid) +
+           "), who could replace what is kept under it; refusing it";
   }
-  if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
-    return fail(ErrorCode::kStorage, "cannot create directory " + path + ": " + describe_errno(errno));
+  if ((st.st_mode & S_IWOTH) != 0 && (st.st_mode & S_ISVTX) == 0) {
+    return shown + " is writable by others and not sticky, so they could replace what is kept under it; "
+                   "refusing it (run: chmod o-w " + shown + ")";
+  }
+  return std::nullopt;
+}
+
+Result<std::optional<std::string>> read_private_file_at(int dir_fd, const std::string& name, const std::string& path,
+                                                        std::string_view what);
+
+}  // namespace
+
+Result<std::optional<PrivateDirectory>> PrivateDirectory::open(const std::string& path, bool create) {
+  if (path.empty() || path.front() != '/') return fail(ErrorCode::kStorage, "not an absolute directory path: " + path);
+  std::vector<std::string> parts;
+  for (std::size_t start = 1; start <= path.size();) {
+    auto slash = path.find('/', start);
+    std::string part = path.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+    if (part == "..") return fail(ErrorCode::kStorage, "directory path with '..': " + path);
+    if (!part.empty() && part != ".") parts.push_back(std::move(part));
+    if (slash == std::string::npos) break;
+    start = slash + 1;
+  }
+  Fd current(::open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (current.get() < 0) return fail(ErrorCode::kStorage, "cannot open /: " + describe_errno(errno));
+  std::string shown = "/";
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    struct stat st {};
+    if (::fstat(current.get(), &st) != 0) {
+      return fail(ErrorCode::kStorage, "cannot inspect directory " + shown + ": " + describe_errno(errno));
+    }
+    if (auto refusal = unsafe_parent(st, shown)) return fail(ErrorCode::kStorage, *refusal);
+    const bool last = i + 1 == parts.size();
+    shown = (shown == "/" ? "" : shown) + "/" + parts[i];
+    // Parents may be symlinks (/home -> /var/home); the private directory itself may not.
+    const int flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | (last ? O_NOFOLLOW : 0);
+    Fd next(::openat(current.get(), parts[i].c_str(), flags));
+    if (next.get() < 0 && errno == ENOENT) {
+      if (!create) return std::optional<PrivateDirectory>{};
+      if (::mkdirat(current.get(), parts[i].c_str(), 0700) != 0 && errno != EEXIST) {
+        return fail(ErrorCode::kStorage, "cannot create directory " + shown + ": " + describe_errno(errno));
+      }
+      next = Fd(::openat(current.get(), parts[i].c_str(), flags));
+    }
+    if (next.get() < 0) {
+      if (errno == ENOTDIR || errno == ELOOP) return fail(ErrorCode::kStorage, shown + " is not a directory");
+      return fail(ErrorCode::kStorage, "cannot open directory " + shown + ": " + describe_errno(errno));
+    }
+    current = std::move(next);
   }
   struct stat st {};
-  if (::lstat(path.c_str(), &st) != 0) {
+  if (::fstat(current.get(), &st) != 0) {
     return fail(ErrorCode::kStorage, "cannot inspect directory " + path + ": " + describe_errno(errno));
   }
   if (!S_ISDIR(st.st_mode)) return fail(ErrorCode::kStorage, path + " is not a directory");
-  if (st.st_uid != ::geteuid()) return fail(ErrorCode::kStorage, path + " is owned by another user");
-  if ((st.st_mode & 0077) != 0) {
-    // Our own directory with loose bits (e.g. created by an older version or by hand): tighten it.
-    if (::chmod(path.c_str(), 0700) != 0) {
-      return fail(ErrorCode::kStorage, path + " is accessible to group or others and cannot be fixed: " +
-                                           describe_errno(errno));
-    }
+  if (st.st_uid != ::geteuid()) {
+    return fail(ErrorCode::kStorage, path + " is owned by another user (uid " + std::to_string(st.st_uid) + "); refusing it");
   }
+  if ((st.st_mode & 0022) != 0) {
+    // Someone else may have put files in it already: refuse rather than tighten.
+    return fail(ErrorCode::kStorage, path + " is writable by group or others; refusing it (run: chmod 700 " + path + ")");
+  }
+  if ((st.st_mode & 0077) != 0 && ::fchmod(current.get(), 0700) != 0) {
+    // Our own directory that others can read (made by hand, or by an older version): tighten it.
+    return fail(ErrorCode::kStorage, path + " is readable by group or others and cannot be fixed: " + describe_errno(errno));
+  }
+  return std::optional<PrivateDirectory>{PrivateDirectory(current.release(), path)};
+}
+
+PrivateDirectory::PrivateDirectory(PrivateDirectory&& other) noexcept
+    : fd_(std::exchange(other.fd_, -1)), path_(std::move(other.path_)) {}
+
+PrivateDirectory& PrivateDirectory::operator=(PrivateDirectory&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = std::exchange(other.fd_, -1);
+    path_ = std::move(other.path_);
+  }
+  return *this;
+}
+
+PrivateDirectory::~PrivateDirectory() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Result<void> ensure_private_directory(const std::string& path) {
+  auto dir = PrivateDirectory::open(path, true);
+  if (!dir) return std::unexpected(dir.error());
   return {};
 }
 
 Result<void> write_file_atomically(const std::string& path, std::string_view data) {
-  std::string dir = parent_of(path);
+  auto dir = PrivateDirectory::open(parent_of(path), false);
+  if (!dir) return std::unexpected(dir.error());
+  if (!*dir) return fail(ErrorCode::kStorage, "cannot write " + path + ": " + describe_errno(ENOENT));
+  return (*dir)->write_file_atomically(std::string_view(path).substr(parent_of(path).size() + 1), data);
+}
+
+Result<void> PrivateDirectory::write_file_atomically(std::string_view name, std::string_view data) const {
+  const std::string target(name);
+  const std::string path = path_ + "/" + target;
   auto failure = [&](const std::string& what, int err) {
     return fail(ErrorCode::kStorage, what + " " + path + ": " + describe_errno(err));
   };
   // An O_TMPFILE inode has no name until it is complete, so a crash while writing leaves nothing
-  // behind (a named temp file would keep the secrets it held). Fallback: mkstemp (0600, O_EXCL).
-  Fd fd(::open(dir.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600));
+  // behind (a named temp file would keep the secrets it held). Fallback: an O_EXCL temp file.
+  Fd fd(::openat(fd_, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600));
   const bool anonymous = fd.get() >= 0;
-  std::string tmp = path + ".tmp.XXXXXX";
+  const std::string prefix = temp_prefix(target);
+  std::string tmp;
+  auto name_attempt = [&](int attempt) { return prefix + std::to_string(::getpid()) + "." + std::to_string(attempt); };
   if (!anonymous) {
-    Fd named(::mkstemp(tmp.data()));
-    if (named.get() < 0) {
-      return fail(ErrorCode::kStorage, "cannot create a temporary file in " + dir + ": " + describe_errno(errno));
+    for (int attempt = 0;; ++attempt) {
+      tmp = name_attempt(attempt);
+      fd = Fd(::openat(fd_, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+      if (fd.get() >= 0) break;
+      if (errno != EEXIST || attempt > 100) {
+        return fail(ErrorCode::kStorage, "cannot create a temporary file in " + path_ + ": " + describe_errno(errno));
+      }
     }
-    fd = std::move(named);
   }
   auto cleanup_fail = [&](const std::string& what) {
     int err = errno;
-    if (!anonymous) ::unlink(tmp.c_str());
+    if (!anonymous) ::unlinkat(fd_, tmp.c_str(), 0);
     return failure(what, err);
   };
   if (::fchmod(fd.get(), 0600) != 0) return cleanup_fail("cannot set permissions of");
@@ -134,35 +238,73 @@ Result<void> write_file_atomically(const std::string& path, std::string_view dat
     // cannot replace a file). Only a crash in these two calls can leave a (complete) temp file.
     std::string proc_path = "/proc/self/fd/" + std::to_string(fd.get());
     for (int attempt = 0;; ++attempt) {
-      tmp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(attempt);
-      if (::linkat(AT_FDCWD, proc_path.c_str(), AT_FDCWD, tmp.c_str(), AT_SYMLINK_FOLLOW) == 0) break;
+      tmp = name_attempt(attempt);
+      if (::linkat(AT_FDCWD, proc_path.c_str(), fd_, tmp.c_str(), AT_SYMLINK_FOLLOW) == 0) break;
       if (errno != EEXIST || attempt > 100) return failure("cannot name the new", errno);
     }
   }
   if (::close(fd.release()) != 0) return cleanup_fail("cannot close");
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+  if (::renameat(fd_, tmp.c_str(), fd_, target.c_str()) != 0) {
     int err = errno;
-    ::unlink(tmp.c_str());
+    ::unlinkat(fd_, tmp.c_str(), 0);
     return failure("cannot replace", err);
   }
-  Fd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (dir_fd.get() >= 0) ::fsync(dir_fd.get());  // makes the rename durable; best effort
+  ::fsync(fd_);  // makes the rename durable; best effort
   return {};
 }
 
 void remove_stale_temp_files(const std::string& path) {
-  std::string dir = parent_of(path);
-  std::string prefix = path.substr(dir.size() + 1) + ".tmp.";
-  DIR* handle = ::opendir(dir.c_str());
-  if (handle == nullptr) return;
+  auto dir = PrivateDirectory::open(parent_of(path), false);
+  if (dir && *dir) (*dir)->remove_stale_temp_files(std::string_view(path).substr(parent_of(path).size() + 1));
+}
+
+void PrivateDirectory::remove_stale_temp_files(std::string_view name) const {
+  const std::string prefix = temp_prefix(name);
+  std::string_view legacy_prefix = std::string_view(prefix).substr(1);
+  // A second descriptor: fdopendir takes ownership of the one it is given.
+  int listing = ::openat(fd_, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (listing < 0) return;
+  DIR* handle = ::fdopendir(listing);
+  if (handle == nullptr) {
+    ::close(listing);
+    return;
+  }
   while (const dirent* entry = ::readdir(handle)) {
-    if (std::string_view(entry->d_name).starts_with(prefix)) ::unlinkat(::dirfd(handle), entry->d_name, 0);
+    std::string_view entry_name = entry->d_name;
+    bool legacy = entry_name.starts_with(legacy_prefix) && is_legacy_temp_suffix(entry_name.substr(legacy_prefix.size()));
+    if (entry_name.starts_with(prefix) || legacy) ::unlinkat(fd_, entry->d_name, 0);
   }
   ::closedir(handle);
 }
 
+Result<bool> PrivateDirectory::remove_file(std::string_view name) const {
+  const std::string target(name);
+  if (::unlinkat(fd_, target.c_str(), 0) == 0) return true;
+  if (errno == ENOENT) return false;
+  return fail(ErrorCode::kStorage, "cannot delete " + path_ + "/" + target + ": " + describe_errno(errno));
+}
+
+Result<int> PrivateDirectory::open_lock_file(std::string_view name) const {
+  const std::string target(name);
+  int fd = ::openat(fd_, target.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return fail(ErrorCode::kStorage, "cannot open the lock file " + path_ + "/" + target + ": " + describe_errno(errno));
+  return fd;
+}
+
+Result<std::optional<std::string>> PrivateDirectory::read_private_file(std::string_view name, std::string_view what) const {
+  const std::string target(name);
+  return read_private_file_at(fd_, target, path_ + "/" + target, what);
+}
+
 Result<std::optional<std::string>> read_private_file(const std::string& path, std::string_view what) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+  return read_private_file_at(AT_FDCWD, path, path, what);
+}
+
+namespace {
+
+Result<std::optional<std::string>> read_private_file_at(int dir_fd, const std::string& name, const std::string& path,
+                                                        std::string_view what) {
+  Fd fd(::openat(dir_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
   if (fd.get() < 0) {
     if (errno == ENOENT) return std::optional<std::string>{};
     if (errno == ELOOP) return fail(ErrorCode::kStorage, std::string(what) + " " + path + " is a symbolic link; refusing it");
@@ -193,6 +335,8 @@ Result<std::optional<std::string>> read_private_file(const std::string& path, st
   data.resize(done);
   return std::optional<std::string>{std::move(data)};
 }
+
+}  // namespace
 
 Result<bool> remove_file(const std::string& path) {
   if (::unlink(path.c_str()) == 0) return true;

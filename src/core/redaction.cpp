@@ -87,9 +87,32 @@ std::string redact_json(std::string_view body) {
   return out;
 }
 
-std::string redact_url(std::string_view url) {
+std::string redact_userinfo(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  std::size_t done = 0;
+  for (auto sep = text.find("://"); sep != std::string_view::npos; sep = text.find("://", sep + 3)) {
+    std::size_t start = sep + 3;
+    if (start < done) continue;
+    // The authority ends at the path or at whatever ends the URL in running text. A '?' or '#'
+    // does not end it here: an unencoded one in a password must not expose the rest.
+    std::size_t end = text.find_first_of("/ \t\r\n'\"<>`", start);
+    if (end == std::string_view::npos) end = text.size();
+    auto at = text.substr(start, end - start).rfind('@');
+    if (at == std::string_view::npos) continue;
+    out += text.substr(done, start - done);
+    out += kRedacted;
+    done = start + at;  // from the '@' on
+  }
+  out += text.substr(done);
+  return out;
+}
+
+std::string redact_url(std::string_view whole) {
+  std::string without_userinfo = redact_userinfo(whole);
+  std::string_view url = without_userinfo;
   auto q = url.find_first_of("?#");
-  if (q == std::string_view::npos) return std::string(url);
+  if (q == std::string_view::npos) return without_userinfo;
   std::string out(url.substr(0, q + 1));
   auto hash = url.find('#', q + 1);
   out += redact_form(url.substr(q + 1, hash == url.npos ? url.npos : hash - q - 1));

@@ -22,8 +22,11 @@ inline constexpr std::string_view kRedacted = "[REDACTED]";
 // Replaces the string values of secret members anywhere in a JSON text, without parsing it (so
 // that truncated or malformed JSON is redacted too).
 [[nodiscard]] std::string redact_json(std::string_view body);
-// Redacts the query string and fragment of a URL.
+// Redacts the userinfo (`user:password@`), query string and fragment of a URL.
 [[nodiscard]] std::string redact_url(std::string_view url);
+// Redacts the userinfo of every `scheme://user:password@host` anywhere in a text (a proxy URL
+// quoted in a log line, say): `http://[REDACTED]@host`.
+[[nodiscard]] std::string redact_userinfo(std::string_view text);
 // Redacts a body of unknown type: JSON members and form fields both.
 [[nodiscard]] std::string redact_body(std::string_view body);
 // Replaces every occurrence of each known secret value (belt and braces for echoed values).

@@ -15,6 +15,7 @@
 #include "devicelogin/clock.hpp"
 #include "devicelogin/http_client.hpp"
 #include "devicelogin/sanitize.hpp"
+#include "http/ca_bundle.hpp"
 #include "http/http_trace.hpp"
 #include "http/url_policy.hpp"
 
@@ -201,6 +202,13 @@ std::vector<Secret> known_secrets(const HttpRequest& request) {
     auto space = value.find(' ');  // "Bearer xyz": the credential alone
     if (space != std::string::npos) known.emplace_back(trim_http_whitespace(std::string_view(value).substr(space + 1)));
   }
+  // libcurl quotes the proxy variable it uses, credentials included, and a scheme-less setting
+  // (`user:password@host`) is not a URL that redact_userinfo would recognise.
+  for (const char* variable : {"http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"}) {
+    const char* setting = std::getenv(variable);
+    if (setting == nullptr) continue;
+    for (Secret& credential : proxy_credentials(setting)) known.push_back(std::move(credential));
+  }
   return known;
 }
 
@@ -219,6 +227,7 @@ class CurlHttpClient final : public HttpClient {
 
  private:
   HttpOptions options_;
+  std::string ca_bundle_;  // the base CA bundle plus options_.ca_file, read at the first https request
   std::mutex mutex_;
   CURL* easy_ = nullptr;
 };
@@ -290,12 +299,23 @@ Result<HttpResponse> CurlHttpClient::send(const HttpRequest& request) {
   set(CURLOPT_SSL_VERIFYPEER, 1L);
   set(CURLOPT_SSL_VERIFYHOST, 2L);
   set(CURLOPT_SSLVERSION, static_cast<long>(CURL_SSLVERSION_TLSv1_2));
+  // SSL_CERT_FILE replaces the system bundle (its conventional meaning); --ca-file adds to
+  // whichever of the two applies, so a corporate CA does not cost every public one.
   std::string ca_file = options_.ca_file;
-  if (ca_file.empty()) {
-    const char* from_env = std::getenv("SSL_CERT_FILE");
-    if (from_env != nullptr) ca_file = from_env;
+  if (const char* from_env = std::getenv("SSL_CERT_FILE"); from_env != nullptr && *from_env != '\0') {
+    set(CURLOPT_CAINFO, from_env);
+    if (ca_file.empty()) ca_file = from_env;
   }
-  if (!ca_file.empty()) set(CURLOPT_CAINFO, ca_file.c_str());
+  curl_blob ca_blob{};
+  if (!options_.ca_file.empty() && checked->scheme == "https") {
+    if (ca_bundle_.empty()) {
+      auto bundle = combined_ca_bundle(base_ca_bundle_path(), options_.ca_file);
+      if (!bundle) return std::unexpected(bundle.error());
+      ca_bundle_ = std::move(*bundle);
+    }
+    ca_blob = curl_blob{ca_bundle_.data(), ca_bundle_.size(), CURL_BLOB_NOCOPY};
+    set(CURLOPT_CAINFO_BLOB, &ca_blob);
+  }
   // Proxies come from http_proxy / https_proxy / all_proxy / no_proxy (libcurl's default). Plain
   // http is allowed only because loopback traffic never leaves the machine; a proxy would carry
   // it across the network unencrypted, so loopback requests never use one.

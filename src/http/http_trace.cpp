@@ -110,6 +110,23 @@ std::string redact_info_line(std::string_view line) {
   return redact_url(out);
 }
 
+std::vector<Secret> proxy_credentials(std::string_view proxy_setting) {
+  std::vector<Secret> found;
+  auto scheme_end = proxy_setting.find("://");
+  std::string_view rest = scheme_end == std::string_view::npos ? proxy_setting : proxy_setting.substr(scheme_end + 3);
+  auto at = rest.substr(0, rest.find('/')).rfind('@');
+  if (at == std::string_view::npos) return found;
+  std::string_view userinfo = rest.substr(0, at);
+  auto colon = userinfo.find(':');
+  for (std::string_view part : {userinfo, colon == std::string_view::npos ? std::string_view() : userinfo.substr(colon + 1)}) {
+    if (part.empty()) continue;
+    found.emplace_back(std::string(part));
+    std::string decoded = url_decode(part);
+    if (decoded != part) found.emplace_back(std::move(decoded));
+  }
+  return found;
+}
+
 HttpTrace::HttpTrace(std::function<void(std::string_view)> sink, std::vector<Secret> known_secrets)
     : sink_(std::move(sink)), known_secrets_(std::move(known_secrets)) {}
 
@@ -145,7 +162,7 @@ void HttpTrace::emit(std::string_view prefix, std::string line) const {
   known.reserve(known_secrets_.size());
   for (const Secret& secret : known_secrets_) known.push_back(&secret);
   std::string shown(prefix);
-  shown += sanitize_text(redact_known(std::move(line), known));
+  shown += sanitize_text(redact_known(redact_userinfo(line), known));
   sink_(shown);
 }
 

@@ -22,7 +22,12 @@ namespace devicelogin {
 // header as `h2h3 [name: value]` (newer versions `[HTTP/2] [1] [name: value]`), credentials included.
 [[nodiscard]] std::string redact_info_line(std::string_view line);
 
-// Emits trace lines to a sink: each line redacted, then stripped of known secret values, then of
+// The credentials a proxy setting such as `http://user:password@host:3128` (or without a
+// scheme: `user:password@host`) carries, raw and percent-decoded, to be removed from a trace
+// wherever they show; none when it has no userinfo.
+[[nodiscard]] std::vector<Secret> proxy_credentials(std::string_view proxy_setting);
+
+// Emits trace lines to a sink: each line redacted (URL userinfo included), then stripped of known secret values, then of
 // control characters. Prefixes follow curl -v: "> " sent, "< " received, "* " information.
 class HttpTrace {
  public:

@@ -114,6 +114,11 @@ Result<CheckedUrl> parse_checked_url(std::string_view url, std::string_view what
   return checked;
 }
 
+bool is_loopback_url(std::string_view url) {
+  auto checked = parse_checked_url(url, "a URL");
+  return checked && checked->loopback;
+}
+
 Result<void> check_url_policy(std::string_view url, std::string_view what) {
   auto checked = parse_checked_url(url, what);
   if (!checked) return std::unexpected(std::move(checked.error()));

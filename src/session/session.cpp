@@ -85,7 +85,7 @@ struct Session::Impl {
     TokenSet fresh = std::move(reply->tokens);
     if (!fresh.id_token.empty()) {
       // OIDC Core §12.2: a refreshed ID token is validated like the first, and names the same user.
-      auto valid = check_id_token(profile, http, fresh, now(), profile.jwks_cache);
+      auto valid = check_id_token(profile, http, fresh, now(), profile.jwks_cache, profile.jwks_cache_expires_at);
       if (valid && !current.subject.empty() && fresh.subject != current.subject) {
         valid = fail(ErrorCode::kServer, "the refreshed ID token names a different user than the login did");
       }
@@ -137,6 +137,17 @@ Result<TokenInfo> Session::login(const LoginObserver& observer) {
       return fail(ErrorCode::kServer, policy.error().message);
     }
   }
+  // A page on the user's own machine is what a local development server serves; a remote server
+  // naming one would have the browser open (and maybe act on) some local service instead.
+  if (!is_loopback_url(self.profile.endpoints.device_authorization)) {
+    for (const std::string* uri : {&authorization->verification_uri, &authorization->verification_uri_complete}) {
+      if (is_loopback_url(*uri)) {
+        return fail(ErrorCode::kServer, "the verification URI " + redact_url(*uri) +
+                                            " is on this machine (loopback), but the authorization server is not; "
+                                            "refusing to show it");
+      }
+    }
+  }
   if (observer.on_code) {
     observer.on_code(DeviceCodePrompt{authorization->user_code, authorization->verification_uri,
                                       authorization->verification_uri_complete, authorization->message,
@@ -179,7 +190,8 @@ Result<TokenInfo> Session::login(const LoginObserver& observer) {
     flow.on_outcome(outcome, self.clock.now());
   }
   // OIDC Core §3.1.3.7: an ID token that does not verify means nothing is stored.
-  if (auto valid = check_id_token(self.profile, self.http, *tokens, self.now(), self.profile.jwks_cache); !valid) {
+  if (auto valid = check_id_token(self.profile, self.http, *tokens, self.now(), self.profile.jwks_cache,
+                                   self.profile.jwks_cache_expires_at); !valid) {
     return std::unexpected(valid.error());
   }
   self.bind(*tokens);

@@ -14,7 +14,10 @@ class FileTokenStore final : public TokenStore {
 
   Result<std::optional<TokenSet>> load(const std::string& profile) override {
     if (!valid_profile_name(profile)) return fail(ErrorCode::kUsage, "invalid profile name");
-    auto content = read_private_file(path_of(profile), "token file");
+    auto dir = PrivateDirectory::open(directory_, false);
+    if (!dir) return std::unexpected(dir.error());
+    if (!*dir) return std::optional<TokenSet>{};
+    auto content = (*dir)->read_private_file(profile + ".json", "token file");
     if (!content) return std::unexpected(content.error());
     if (!*content) return std::optional<TokenSet>{};
     auto tokens = decode_token_set(**content);
@@ -27,18 +30,22 @@ class FileTokenStore final : public TokenStore {
 
   Result<void> save(const std::string& profile, const TokenSet& tokens) override {
     if (!valid_profile_name(profile)) return fail(ErrorCode::kUsage, "invalid profile name");
-    if (auto dir = ensure_private_directory(directory_); !dir) return dir;
+    auto dir = PrivateDirectory::open(directory_, true);
+    if (!dir) return std::unexpected(dir.error());
     Secret encoded = encode_token_set(tokens);
     // Saves run under the profile lock, so no other writer's temp file is in flight.
-    remove_stale_temp_files(path_of(profile));
-    return write_file_atomically(path_of(profile), encoded.reveal());
+    (*dir)->remove_stale_temp_files(profile + ".json");
+    return (*dir)->write_file_atomically(profile + ".json", encoded.reveal());
   }
 
   Result<bool> remove(const std::string& profile) override {
     if (!valid_profile_name(profile)) return fail(ErrorCode::kUsage, "invalid profile name");
+    auto dir = PrivateDirectory::open(directory_, false);
+    if (!dir) return std::unexpected(dir.error());
+    if (!*dir) return false;
     // Logging out must not leave token data behind in the temp file of a crashed save.
-    remove_stale_temp_files(path_of(profile));
-    return remove_file(path_of(profile));
+    (*dir)->remove_stale_temp_files(profile + ".json");
+    return (*dir)->remove_file(profile + ".json");
   }
 
   Result<StoreLock> lock(const std::string& profile, std::chrono::milliseconds timeout) override {

@@ -78,6 +78,9 @@ Result<Profile> ProfileStore::load(const std::string& name) const {
   profile.ca_file = str("ca_file");
   profile.store = str("store");
   if (auto it = doc.find("jwks_cache"); it != doc.end() && it->is_object()) profile.jwks_cache = it->dump();
+  if (auto it = doc.find("jwks_cache_expires_at"); it != doc.end() && it->is_number_integer()) {
+    profile.jwks_cache_expires_at = it->get<long long>();
+  }
   if (profile.store.empty()) profile.store = "file";
   if (profile.client_id.empty() || profile.endpoints.token.empty()) {
     return fail(ErrorCode::kConfig, "profile file " + path + " lacks client_id or token_endpoint; run: devicelogin login --profile " + name);
@@ -109,6 +112,7 @@ Result<void> ProfileStore::save(const Profile& profile) const {
   if (!profile.jwks_cache.empty()) {
     json jwks = json::parse(profile.jwks_cache, nullptr, false);
     if (jwks.is_object()) doc["jwks_cache"] = std::move(jwks);
+    doc["jwks_cache_expires_at"] = profile.jwks_cache_expires_at;
   }
   return write_file_atomically(directory_ + "/" + profile.name + ".json", doc.dump(2, ' ', false, json::error_handler_t::replace) + "\n");
 }

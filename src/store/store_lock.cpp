@@ -27,11 +27,12 @@ StoreLock::~StoreLock() {
 
 Result<StoreLock> lock_file(const std::string& path, std::chrono::milliseconds timeout) {
   auto slash = path.find_last_of('/');
-  if (slash != std::string::npos && slash > 0) {
-    if (auto dir = ensure_private_directory(path.substr(0, slash)); !dir) return std::unexpected(dir.error());
-  }
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) return fail(ErrorCode::kStorage, "cannot open the lock file " + path + ": " + std::strerror(errno));
+  if (slash == std::string::npos || slash == 0) return fail(ErrorCode::kStorage, "lock file outside a directory: " + path);
+  auto dir = PrivateDirectory::open(path.substr(0, slash), true);
+  if (!dir) return std::unexpected(dir.error());
+  auto opened = (*dir)->open_lock_file(std::string_view(path).substr(slash + 1));
+  if (!opened) return std::unexpected(opened.error());
+  const int fd = *opened;
   StoreLock lock(fd);
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {

@@ -22,9 +22,12 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
+import * as crypto from 'node:crypto';
+import * as os from 'node:os';
+
 import {
-  cliPath, describeRun, findSecrets, killAllChildren, listFiles, loginWithApproval, makeHome,
-  parseJsonOutput, runCli, serverKinds, startServer,
+  cliPath, describeRun, findSecrets, killAllChildren, listFiles, loginWithApproval, makeHome, makeTestPki,
+  parseJsonOutput, runCli, serverKinds, startAuthProxy, startPublicDevserver, startServer, startTlsFront,
 } from './harness.mjs';
 
 const skip = cliPath() ? false : 'DEVICELOGIN_BIN is not set';
@@ -267,4 +270,83 @@ for (const kind of serverKinds()) {
       });
     });
   }
+}
+
+// The secrets of the transport (issue 16): a proxy password, which libcurl quotes in its trace
+// ("Uses proxy env variable https_proxy == 'http://user:password@...'") and sends base64-encoded
+// in Proxy-Authorization, and a client secret, sent in Authorization: Basic on every token
+// request. The devserver advertises https://idp.test, reached only through an authenticating
+// CONNECT proxy on 127.0.0.1 that tunnels to a TLS front (a test CA, given with --ca-file) of the
+// devserver: the CLI sends nothing outside loopback. login, a forced refresh and logout run at
+// --verbose; no output and no file under HOME may hold either secret, encoded or not.
+if (serverKinds().includes('devserver')) {
+  describe('canary: proxy password and client secret never leak (devserver behind a proxy)', { skip, timeout: 120000 }, () => {
+    const proxyUser = 'proxyuser';
+    const proxyPassword = `Pr0xy-${crypto.randomBytes(12).toString('base64url')}`;
+    const clientId = 'canary-confidential';
+    const clientSecret = `cs-${crypto.randomBytes(18).toString('base64url')}`;
+    const issuer = 'https://idp.test';
+    let pkiDir;
+    let server;
+    let front;
+    let proxy;
+    let home;
+    before(async () => {
+      pkiDir = await fs.mkdtemp(path.join(os.tmpdir(), 'devicelogin-pki-'));
+      const pki = await makeTestPki(pkiDir);
+      server = await startPublicDevserver({ issuer, clientId, clientSecret });
+      front = await startTlsFront(pki, () => server.port);
+      proxy = await startAuthProxy({ user: proxyUser, password: proxyPassword, tunnelPort: front.port });
+      home = await makeHome();
+      home.caFile = pki.caFile;
+    });
+    after(async () => {
+      killAllChildren();
+      await proxy?.stop();
+      await front?.stop();
+      await server?.stop();
+      await home?.remove();
+      if (pkiDir) await fs.rm(pkiDir, { recursive: true, force: true });
+    });
+
+    test('login, refresh and logout through the proxy at --verbose leak neither secret', async () => {
+      const env = { ...home.env, https_proxy: proxy.url, DEVICELOGIN_CLIENT_SECRET: clientSecret };
+      const basic = (user, password) => Buffer.from(`${user}:${password}`).toString('base64');
+      const secrets = [
+        { label: 'proxy password', value: proxyPassword },
+        { label: 'proxy password (percent-encoded)', value: encodeURIComponent(proxyPassword) },
+        { label: 'proxy credentials (Basic)', value: basic(proxyUser, proxyPassword) },
+        { label: 'client secret', value: clientSecret },
+        { label: 'client credentials (Basic)', value: basic(encodeURIComponent(clientId), encodeURIComponent(clientSecret)) },
+      ];
+      const shown = secrets.map((s) => s.value);
+      const runs = [];
+      const run = async (argv) => {
+        const result = await runCli(argv, { env, timeoutMs: 30000 });
+        runs.push({ name: argv.join(' '), ...result });
+        assert.equal(result.code, 0, describeRun(argv, result, shown));
+        return result;
+      };
+      const login = await run(['login', '--issuer', issuer, '--client-id', clientId, '--scope', 'openid offline_access',
+        '--ca-file', home.caFile, '--store', 'file', '--no-browser', '--no-qr', '--json', '--verbose']);
+      // The trace shows the exchange (so it could have leaked), and it went through the proxy.
+      assert.match(login.stderr, /^> POST \S+ HTTP\/\S+$/m, 'the login trace shows its requests');
+      assert.match(login.stderr, new RegExp(`127\\.0\\.0\\.1.*\\b${proxy.port}\\b`), 'the login trace names the proxy');
+      await run(['token', '--verbose', '--min-ttl', '100000']);
+      await run(['logout', '--json', '--verbose']);
+      assert.ok(proxy.stats.authorized.length >= 3, `every command went through the proxy (${proxy.stats.authorized.length} tunnels)`);
+      assert.ok(proxy.stats.authorized.every((target) => target === 'idp.test:443'), 'tunnels to idp.test:443 only');
+
+      const leaks = [];
+      for (const r of runs) {
+        for (const label of findSecrets(r.stderr, secrets)) leaks.push(`stderr of \`${r.name}\`: ${label}`);
+        for (const label of findSecrets(r.stdout, secrets)) leaks.push(`stdout of \`${r.name}\`: ${label}`);
+      }
+      for (const file of await listFiles(home.home)) {
+        const data = await fs.readFile(file, 'latin1').catch(() => '');
+        for (const label of findSecrets(data, secrets)) leaks.push(`file ~/${path.relative(home.home, file)}: ${label}`);
+      }
+      assert.ok(leaks.length === 0, `secrets leaked:\n  ${[...new Set(leaks)].join('\n  ')}`);
+    });
+  });
 }

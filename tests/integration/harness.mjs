@@ -630,3 +630,156 @@ export function forwardAnswer(res, answer, body) {
   res.writeHead(answer.status, outHeaders);
   res.end(body);
 }
+
+/**
+ * A throwaway PKI in `dir` (openssl CLI): a test CA and a server certificate it signed for
+ * `idp.test` and 127.0.0.1. Resolves to { caFile, key, cert } (key and cert as PEM text).
+ */
+export async function makeTestPki(dir) {
+  const file = (name) => path.join(dir, name);
+  const run = (args) => {
+    const done = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' });
+    if (done.status !== 0) throw new Error(`openssl ${args[0]} failed: ${done.error?.message ?? done.stderr}`);
+  };
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+  run(['req', '-x509', ...ec, '-keyout', file('ca.key'), '-out', file('ca.pem'), '-days', '2',
+    '-subj', '/CN=devicelogin test CA', '-addext', 'basicConstraints=critical,CA:TRUE',
+    '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
+  run(['req', ...ec, '-keyout', file('server.key'), '-out', file('server.csr'), '-subj', '/CN=idp.test']);
+  await fs.writeFile(file('server.ext'), 'subjectAltName=DNS:idp.test,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n'
+    + 'keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n');
+  run(['x509', '-req', '-in', file('server.csr'), '-CA', file('ca.pem'), '-CAkey', file('ca.key'),
+    '-CAcreateserial', '-out', file('server.pem'), '-days', '2', '-extfile', file('server.ext')]);
+  return {
+    caFile: file('ca.pem'),
+    key: await fs.readFile(file('server.key'), 'utf8'),
+    cert: await fs.readFile(file('server.pem'), 'utf8'),
+  };
+}
+
+async function listenLocal(server) {
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  return server.address().port;
+}
+
+function pipeBoth(a, b) {
+  a.on('error', () => b.destroy());
+  b.on('error', () => a.destroy());
+  a.pipe(b).pipe(a);
+}
+
+/**
+ * TLS in front of a plain-HTTP server on 127.0.0.1 (the devserver speaks plain HTTP): accepts TLS
+ * with `pki`'s server certificate and relays the bytes to 127.0.0.1:backendPort() (a function, so
+ * that the front can be started before the server whose issuer names the front's port).
+ * Resolves to { port, stop() }.
+ */
+export async function startTlsFront(pki, backendPort) {
+  const tls = await import('node:tls');
+  const net = await import('node:net');
+  const sockets = new Set();
+  const server = tls.createServer({ key: pki.key, cert: pki.cert }, (socket) => {
+    const upstream = net.connect(backendPort(), '127.0.0.1');
+    for (const s of [socket, upstream]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+    }
+    pipeBoth(socket, upstream);
+  });
+  server.on('tlsClientError', () => {});
+  const port = await listenLocal(server);
+  return {
+    port,
+    async stop() {
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => { server.close(resolve); });
+    },
+  };
+}
+
+/**
+ * An authenticating HTTP proxy on 127.0.0.1 (CONNECT only): a CONNECT without
+ * `Proxy-Authorization: Basic base64(user:password)` is answered 407; an authorized one, to
+ * whatever host it names, is tunnelled to 127.0.0.1:tunnelPort (the TLS front), so a test can use
+ * a public-looking issuer (https://idp.test) that never leaves the machine.
+ * Resolves to { port, url (with the credentials), stats: { authorized, refused }, stop() }.
+ */
+export async function startAuthProxy({ user, password, tunnelPort }) {
+  const net = await import('node:net');
+  const expected = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+  const stats = { authorized: [], refused: 0 };
+  const sockets = new Set();
+  const server = http.createServer((req, res) => { res.writeHead(405).end(); });
+  server.on('connect', (req, client, head) => {
+    sockets.add(client);
+    client.on('close', () => sockets.delete(client));
+    client.on('error', () => {});
+    if (req.headers['proxy-authorization'] !== expected) {
+      stats.refused += 1;
+      client.end('HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="test"\r\n'
+        + 'Content-Length: 0\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    stats.authorized.push(req.url);
+    const upstream = net.connect(tunnelPort, '127.0.0.1', () => {
+      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      if (head?.length) upstream.write(head);
+      pipeBoth(client, upstream);
+    });
+    sockets.add(upstream);
+    upstream.on('close', () => sockets.delete(upstream));
+    upstream.on('error', () => client.destroy());
+  });
+  const port = await listenLocal(server);
+  return {
+    port,
+    url: `http://${encodeURIComponent(user)}:${encodeURIComponent(password)}@127.0.0.1:${port}`,
+    stats,
+    async stop() {
+      for (const s of sockets) s.destroy();
+      server.closeAllConnections?.();
+      await new Promise((resolve) => { server.close(resolve); });
+    },
+  };
+}
+
+/**
+ * `devicelogin serve` advertising a public issuer (`--issuer`, e.g. https://idp.test behind
+ * startTlsFront), approving every code itself (`--auto-approve`), with a confidential client
+ * { clientId, clientSecret }. Resolves to { issuer, port (its plain-HTTP port), stop() }.
+ */
+export async function startPublicDevserver({ issuer, clientId, clientSecret, interval = 1 }) {
+  const bin = cliPath();
+  if (!bin) throw new Error('DEVICELOGIN_BIN is not set');
+  const configDir = await fs.mkdtemp(path.join(os.tmpdir(), 'devicelogin-devserver-'));
+  const configFile = path.join(configDir, 'config.json');
+  await fs.writeFile(configFile, JSON.stringify({
+    clients: [{ client_id: clientId, client_secret: clientSecret, name: 'canary confidential client' }],
+  }), { mode: 0o600 });
+  const args = ['serve', '--port', '0', '--json', '--config', configFile, '--issuer', issuer,
+    '--interval', String(interval), '--auto-approve'];
+  const child = track(spawn(bin, args, {
+    env: cliEnv({ HOME: configDir }), stdio: ['ignore', 'pipe', 'pipe'], detached: true,
+  }));
+  const stderr = collect(child.stderr);
+  let info;
+  try {
+    info = JSON.parse(await firstLine(child, 15000, 'devicelogin serve'));
+  } catch (error) {
+    killTree(child);
+    await fs.rm(configDir, { recursive: true, force: true });
+    throw new Error(`${error.message}\n${redact(stderr.text(), [clientSecret]).slice(-2000)}`);
+  }
+  return {
+    issuer: info.issuer,
+    port: info.port,
+    serverStderr: () => stderr.text(),
+    async stop() {
+      await stopChild(child);
+      await fs.rm(configDir, { recursive: true, force: true });
+    },
+  };
+}

@@ -4,10 +4,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
+
+#include "devicelogin/token_set.hpp"
+#include "devicelogin/token_store.hpp"
 
 namespace devicelogin {
 namespace {
@@ -121,6 +126,134 @@ TEST_F(PrivateFiles, EnsurePrivateDirectoryRefusesAFileOrSymlink) {
   ASSERT_EQ(::mkdir(path("target").c_str(), 0700), 0);
   ASSERT_EQ(::symlink(path("target").c_str(), path("dirlink").c_str()), 0);
   EXPECT_FALSE(ensure_private_directory(path("dirlink")).has_value());
+}
+
+// A profile may be called "work.json.tmp.1": cleaning up after "work" must not touch its files.
+TEST_F(PrivateFiles, StaleTempCleanupSparesFilesOfOtherProfiles) {
+  for (const char* name : {"work.json.tmp.1.json", "work.json.tmp.1.lock", "work.json.tmp.abc.json",
+                           "work.json.tmp.123456.json", "work.json.tmp.9.9.json"}) {
+    ASSERT_TRUE(write_file_atomically(path(name), "keep").has_value()) << name;
+  }
+  // What a crashed save may leave: this version's names, and those of earlier versions.
+  for (const char* name : {".work.json.tmp.Ab12Cd", ".work.json.tmp.77.0", "work.json.tmp.Xy34Zw", "work.json.tmp.77.1"}) {
+    std::ofstream(path(name)) << "stale";
+  }
+  ASSERT_TRUE(write_file_atomically(path("work.json"), "mine").has_value());
+  remove_stale_temp_files(path("work.json"));
+  std::vector<std::string> left;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_)) left.push_back(entry.path().filename().string());
+  std::sort(left.begin(), left.end());
+  EXPECT_EQ(left, (std::vector<std::string>{"work.json", "work.json.tmp.1.json", "work.json.tmp.1.lock",
+                                            "work.json.tmp.123456.json", "work.json.tmp.9.9.json",
+                                            "work.json.tmp.abc.json"}));
+}
+
+TEST_F(PrivateFiles, SavingAProfileKeepsAProfileNamedLikeItsTempFiles) {
+  auto store = make_file_token_store(dir_);
+  TokenSet other;
+  other.access_token = Secret(std::string_view("other-profile-token"));
+  ASSERT_TRUE(store->save("work.json.tmp.1", other).has_value());
+  auto held = store->lock("work.json.tmp.1", std::chrono::milliseconds(100));
+  ASSERT_TRUE(held.has_value());
+  TokenSet mine;
+  mine.access_token = Secret(std::string_view("work-token"));
+  ASSERT_TRUE(store->save("work", mine).has_value());
+  ASSERT_TRUE(store->remove("work").has_value());
+  auto loaded = store->load("work.json.tmp.1");
+  ASSERT_TRUE(loaded.has_value()) << loaded.error().message;
+  ASSERT_TRUE(loaded->has_value());
+  EXPECT_EQ((*loaded)->access_token.reveal(), "other-profile-token");
+  EXPECT_TRUE(std::filesystem::exists(path("work.json.tmp.1.lock")));
+}
+
+// As ssh refuses a ~/.ssh that others could write to: the state directory and the directories
+// above it are checked on the descriptor that is then used.
+TEST_F(PrivateFiles, AStateDirectoryWritableByOthersIsRefusedNotTightened) {
+  for (mode_t loose : {0777, 0770, 0702}) {
+    SCOPED_TRACE(loose);
+    const std::string dir = path("state-" + std::to_string(loose));
+    ASSERT_EQ(::mkdir(dir.c_str(), 0700), 0);
+    ASSERT_EQ(::chmod(dir.c_str(), loose), 0);
+    auto opened = PrivateDirectory::open(dir, true);
+    ASSERT_FALSE(opened.has_value());
+    EXPECT_EQ(opened.error().code, ErrorCode::kStorage);
+    EXPECT_NE(opened.error().message.find("writable by group or others"), std::string::npos) << opened.error().message;
+    EXPECT_EQ(opened.error().message.find('\n'), std::string::npos);
+    EXPECT_EQ(mode_of(dir), loose);
+    auto store = make_file_token_store(dir);
+    TokenSet tokens;
+    tokens.access_token = Secret(std::string_view("t"));
+    EXPECT_FALSE(store->save("p", tokens).has_value());
+    EXPECT_FALSE(store->load("p").has_value());
+    EXPECT_FALSE(std::filesystem::exists(dir + "/p.json"));
+  }
+}
+
+TEST_F(PrivateFiles, AStateDirectoryReadableByOthersIsTightened) {
+  const std::string dir = path("readable");
+  ASSERT_EQ(::mkdir(dir.c_str(), 0700), 0);
+  ASSERT_EQ(::chmod(dir.c_str(), 0755), 0);
+  auto opened = PrivateDirectory::open(dir, false);
+  ASSERT_TRUE(opened.has_value()) << opened.error().message;
+  ASSERT_TRUE(opened->has_value());
+  EXPECT_EQ(mode_of(dir), 0700u);
+}
+
+TEST_F(PrivateFiles, AStateDirectoryOfAnotherUserIsRefused) {
+  if (::geteuid() != 0) {
+    // Without root no directory can be given away; "/" belongs to root, so it serves.
+    auto opened = PrivateDirectory::open("/", false);
+    ASSERT_FALSE(opened.has_value());
+    EXPECT_NE(opened.error().message.find("owned by another user"), std::string::npos) << opened.error().message;
+    return;
+  }
+  const std::string dir = path("theirs");
+  ASSERT_EQ(::mkdir(dir.c_str(), 0700), 0);
+  ASSERT_EQ(::chown(dir.c_str(), 65534, 65534), 0);
+  auto opened = PrivateDirectory::open(dir, true);
+  ASSERT_FALSE(opened.has_value());
+  EXPECT_EQ(opened.error().code, ErrorCode::kStorage);
+  EXPECT_NE(opened.error().message.find("owned by another user (uid 65534)"), std::string::npos) << opened.error().message;
+  EXPECT_FALSE(make_file_token_store(dir)->load("p").has_value());
+
+  // A parent of another user could swap the state directory: refused too, even for our own.
+  const std::string parent = path("their-parent");
+  ASSERT_EQ(::mkdir(parent.c_str(), 0755), 0);
+  ASSERT_EQ(::mkdir((parent + "/mine").c_str(), 0700), 0);
+  ASSERT_EQ(::chown(parent.c_str(), 65534, 65534), 0);
+  auto under = PrivateDirectory::open(parent + "/mine", true);
+  ASSERT_FALSE(under.has_value());
+  EXPECT_NE(under.error().message.find(parent + " belongs to another user"), std::string::npos) << under.error().message;
+}
+
+TEST_F(PrivateFiles, AParentWritableByOthersMustBeSticky) {
+  const std::string parent = path("shared");
+  ASSERT_EQ(::mkdir(parent.c_str(), 0700), 0);
+  ASSERT_EQ(::chmod(parent.c_str(), 0777), 0);
+  auto opened = PrivateDirectory::open(parent + "/devicelogin", true);
+  ASSERT_FALSE(opened.has_value());
+  EXPECT_NE(opened.error().message.find(parent + " is writable by others and not sticky"), std::string::npos)
+      << opened.error().message;
+  EXPECT_FALSE(std::filesystem::exists(parent + "/devicelogin"));
+  ASSERT_EQ(::chmod(parent.c_str(), 01777), 0);  // as /tmp
+  auto sticky = PrivateDirectory::open(parent + "/devicelogin", true);
+  ASSERT_TRUE(sticky.has_value()) << sticky.error().message;
+  EXPECT_EQ(mode_of(parent + "/devicelogin"), 0700u);
+}
+
+TEST_F(PrivateFiles, WritesGoThroughTheDirectoryThatWasChecked) {
+  auto opened = PrivateDirectory::open(path("state"), true);
+  ASSERT_TRUE(opened.has_value()) << opened.error().message;
+  // The checked directory is renamed away and another put in its place: the write still lands
+  // in the checked one.
+  ASSERT_EQ(::rename(path("state").c_str(), path("moved").c_str()), 0);
+  ASSERT_EQ(::mkdir(path("state").c_str(), 0777), 0);
+  ASSERT_TRUE((*opened)->write_file_atomically("t.json", "data").has_value());
+  EXPECT_TRUE(std::filesystem::exists(path("moved/t.json")));
+  EXPECT_FALSE(std::filesystem::exists(path("state/t.json")));
+  auto read = (*opened)->read_private_file("t.json", "token file");
+  ASSERT_TRUE(read.has_value() && read->has_value());
+  EXPECT_EQ(**read, "data");
 }
 
 TEST_F(PrivateFiles, RemoveFileReportsWhetherItExisted) {

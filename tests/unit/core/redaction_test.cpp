@@ -63,10 +63,29 @@ TEST(Redaction, Url) {
        "https://x/cb?state=s#access_token=[REDACTED]&token_type=bearer"},
       {"https://x/cb#id_token=t", "https://x/cb#id_token=[REDACTED]"},
       {"https://x/device?user_code=ABCD", "https://x/device?user_code=ABCD"},
+      {"http://proxyuser:Pr0xyS3cret@127.0.0.1:9", "http://[REDACTED]@127.0.0.1:9"},
+      {"https://u:p#ss?w@x/cb?code=c", "https://[REDACTED]@x/cb?code=[REDACTED]"},
+      {"https://x/a@b", "https://x/a@b"},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.input);
     EXPECT_EQ(redact_url(c.input), c.expected);
+  }
+}
+
+TEST(Redaction, UserinfoAnywhereInText) {
+  const Case cases[] = {
+      {"Uses proxy env variable https_proxy == 'http://proxyuser:Pr0xyS3cret@127.0.0.1:9'",
+       "Uses proxy env variable https_proxy == 'http://[REDACTED]@127.0.0.1:9'"},
+      {"a socks5h://u:p@h:1 and http://v:q@g/x?y=@z", "a socks5h://[REDACTED]@h:1 and http://[REDACTED]@g/x?y=@z"},
+      {"https://host/path and mailto:x@y", "https://host/path and mailto:x@y"},
+      {"ends with http://user:pw@", "ends with http://[REDACTED]@"},
+      {"://@", "://[REDACTED]@"},
+      {"no url at all", "no url at all"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.input);
+    EXPECT_EQ(redact_userinfo(c.input), c.expected);
   }
 }
 

@@ -90,6 +90,38 @@ TEST(HttpTrace, KnownSecretsAreRemovedEverywhere) {
   EXPECT_EQ(sink.lines[0], "* server echoed [REDACTED] in a message");
 }
 
+TEST(HttpTrace, UrlUserinfoIsRedactedOnEveryKindOfLine) {
+  TraceSink sink;
+  HttpTrace trace(sink.sink(), {});
+  // libcurl 7.88 says this when it takes the proxy from the environment.
+  trace.info("Uses proxy env variable https_proxy == 'http://proxyuser:Pr0xyS3cret@127.0.0.1:9'\n");
+  trace.request_headers("GET http://u:Pr0xyS3cret@h/x HTTP/1.1\r\nX-Where: ftp://a:Pr0xyS3cret@b\r\n\r\n");
+  trace.response_header("Location: https://u:Pr0xyS3cret@h/cb\r\n");
+  trace.body("see socks5://u:Pr0xyS3cret@h:1080", false);
+  trace.note("proxy http://u:Pr0xyS3cret@h");
+  EXPECT_EQ(sink.all().find("Pr0xyS3cret"), std::string::npos) << sink.all();
+  EXPECT_EQ(sink.lines[0], "* Uses proxy env variable https_proxy == 'http://[REDACTED]@127.0.0.1:9'");
+}
+
+TEST(HttpTrace, ProxyCredentialsWithAndWithoutScheme) {
+  auto values = [](std::string_view setting) {
+    std::vector<std::string> out;
+    for (const Secret& s : proxy_credentials(setting)) out.push_back(s.reveal());
+    return out;
+  };
+  EXPECT_EQ(values("http://user:p%40ss@proxy:3128"),
+            (std::vector<std::string>{"user:p%40ss", "user:p@ss", "p%40ss", "p@ss"}));
+  EXPECT_EQ(values("user:pw@proxy:3128/"), (std::vector<std::string>{"user:pw", "pw"}));
+  EXPECT_EQ(values("http://proxy:3128"), std::vector<std::string>{});
+  EXPECT_EQ(values("http://proxy:3128/a@b"), std::vector<std::string>{});
+
+  // A scheme-less setting quoted by libcurl is not a URL: the known credentials catch it.
+  TraceSink sink;
+  HttpTrace trace(sink.sink(), proxy_credentials("proxyuser:Pr0xyS3cret@127.0.0.1:9"));
+  trace.info("Uses proxy env variable https_proxy == 'proxyuser:Pr0xyS3cret@127.0.0.1:9'");
+  EXPECT_EQ(sink.all().find("Pr0xyS3cret"), std::string::npos) << sink.all();
+}
+
 TEST(HttpTrace, RemovesControlCharactersAndSplitsBlocks) {
   TraceSink sink;
   HttpTrace trace(sink.sink(), {});

@@ -61,9 +61,10 @@ TEST(CheckIdToken, NoIdTokenIsNotAnError) {
   FakeHttpClient http;
   TokenSet tokens = tokens_with("");
   std::string cache;
+  long long cache_expires = kNow + 60;  // a cache still fresh
   Profile profile = test_profile();
   profile.endpoints.jwks.clear();
-  EXPECT_TRUE(check_id_token(profile, http, tokens, kNow, cache).has_value());
+  EXPECT_TRUE(check_id_token(profile, http, tokens, kNow, cache, cache_expires).has_value());
   EXPECT_EQ(tokens.subject, "unverified-subject");
   EXPECT_TRUE(http.requests.empty());
   EXPECT_TRUE(cache.empty());
@@ -73,9 +74,10 @@ TEST(CheckIdToken, IdTokenWithoutJwksUriIsAConfigError) {
   FakeHttpClient http;
   TokenSet tokens = tokens_with(signed_token(test_keys().rsa));
   std::string cache;
+  long long cache_expires = kNow + 60;  // a cache still fresh
   Profile profile = test_profile();
   profile.endpoints.jwks.clear();
-  auto result = check_id_token(profile, http, tokens, kNow, cache);
+  auto result = check_id_token(profile, http, tokens, kNow, cache, cache_expires);
   ASSERT_FALSE(result.has_value());
   EXPECT_EQ(result.error().code, ErrorCode::kConfig);
   EXPECT_EQ(result.error().message, "the server returned an ID token but advertises no jwks_uri");
@@ -87,7 +89,8 @@ TEST(CheckIdToken, FetchesTheJwksWhenNothingIsCached) {
   http.reply(200, test_jwks());
   TokenSet tokens = tokens_with(signed_token(test_keys().ec));
   std::string cache;
-  ASSERT_TRUE(check_id_token(test_profile(), http, tokens, kNow, cache).has_value());
+  long long cache_expires = kNow + 60;  // a cache still fresh
+  ASSERT_TRUE(check_id_token(test_profile(), http, tokens, kNow, cache, cache_expires).has_value());
   ASSERT_EQ(http.requests.size(), 1u);
   EXPECT_EQ(http.requests[0].method, "GET");
   EXPECT_EQ(http.requests[0].url, kJwksUri);
@@ -101,7 +104,8 @@ TEST(CheckIdToken, UsesTheCacheWithoutFetching) {
   FakeHttpClient http;
   TokenSet tokens = tokens_with(signed_token(test_keys().ed));
   std::string cache = test_jwks();
-  ASSERT_TRUE(check_id_token(test_profile(), http, tokens, kNow, cache).has_value());
+  long long cache_expires = kNow + 60;  // a cache still fresh
+  ASSERT_TRUE(check_id_token(test_profile(), http, tokens, kNow, cache, cache_expires).has_value());
   EXPECT_TRUE(http.requests.empty());
   EXPECT_EQ(tokens.subject, "user-42");
   EXPECT_EQ(cache, test_jwks());
@@ -113,7 +117,8 @@ TEST(CheckIdToken, UnknownKidInTheCacheRefetchesOnce) {
   http.reply(200, rotated);
   TokenSet tokens = tokens_with(signed_token(test_keys().rsa));
   std::string cache = jwks_of({test_keys().rsa_other.public_jwk()});
-  ASSERT_TRUE(check_id_token(test_profile(), http, tokens, kNow, cache).has_value());
+  long long cache_expires = kNow + 60;  // a cache still fresh
+  ASSERT_TRUE(check_id_token(test_profile(), http, tokens, kNow, cache, cache_expires).has_value());
   EXPECT_EQ(http.requests.size(), 1u);
   EXPECT_EQ(tokens.subject, "user-42");
   EXPECT_EQ(cache, rotated);
@@ -127,7 +132,8 @@ TEST(CheckIdToken, StillUnknownAfterTheRefetchFails) {
   const std::string token = sign_compact(test_keys().rsa, {{"alg", "RS256"}, {"kid", "gone"}}, valid_claims());
   TokenSet tokens = tokens_with(token);
   std::string cache = stale;
-  auto result = check_id_token(test_profile(), http, tokens, kNow, cache);
+  long long cache_expires = kNow + 60;  // a cache still fresh
+  auto result = check_id_token(test_profile(), http, tokens, kNow, cache, cache_expires);
   ASSERT_FALSE(result.has_value());
   EXPECT_EQ(http.requests.size(), 1u);
   EXPECT_EQ(result.error().code, ErrorCode::kServer);
@@ -143,7 +149,8 @@ TEST(CheckIdToken, UnknownKidAfterAFreshFetchDoesNotFetchAgain) {
   http.reply(200, test_jwks());
   TokenSet tokens = tokens_with(signed_token(test_keys().rsa));
   std::string cache;
-  auto result = check_id_token(test_profile(), http, tokens, kNow, cache);
+  long long cache_expires = kNow + 60;  // a cache still fresh
+  auto result = check_id_token(test_profile(), http, tokens, kNow, cache, cache_expires);
   ASSERT_FALSE(result.has_value());
   EXPECT_EQ(http.requests.size(), 1u);
   EXPECT_EQ(result.error().message, "the ID token is invalid: no key in the JWKS has kid \"rsa-1\"");
@@ -155,22 +162,100 @@ TEST(CheckIdToken, UnreadableCacheIsRefetched) {
   http.reply(200, test_jwks());
   TokenSet tokens = tokens_with(signed_token(test_keys().rsa));
   std::string cache = "{not json";
-  ASSERT_TRUE(check_id_token(test_profile(), http, tokens, kNow, cache).has_value());
+  long long cache_expires = kNow + 60;  // a cache still fresh
+  ASSERT_TRUE(check_id_token(test_profile(), http, tokens, kNow, cache, cache_expires).has_value());
   EXPECT_EQ(http.requests.size(), 1u);
   EXPECT_EQ(cache, test_jwks());
 }
 
-TEST(CheckIdToken, BadSignatureWithACachedKeyDoesNotRefetch) {
+TEST(CheckIdToken, BadSignatureWithACachedKeyRefetchesOnce) {
   FakeHttpClient http;
+  // The issuer replaced the key behind kid rsa-1 (or withdrew a compromised one): the cache's key
+  // no longer verifies, the fetched JWKS decides.
+  const std::string replaced = jwks_of({[] {
+    json key = test_keys().rsa_other.public_jwk();
+    key["kid"] = "rsa-1";
+    return key;
+  }()});
+  http.reply(200, replaced);
+  http.reply(200, replaced);  // a second fetch must not happen
   const std::string token = sign_compact(test_keys().rsa_other, {{"alg", "RS256"}, {"kid", "rsa-1"}}, valid_claims());
   TokenSet tokens = tokens_with(token);
   std::string cache = test_jwks();
-  auto result = check_id_token(test_profile(), http, tokens, kNow, cache);
+  long long cache_expires = kNow + 60;
+  ASSERT_TRUE(check_id_token(test_profile(), http, tokens, kNow, cache, cache_expires).has_value());
+  EXPECT_EQ(http.requests.size(), 1u);
+  EXPECT_EQ(cache, replaced);
+
+  // A forged signature: one fetch, then the failure; the cache is left as it was.
+  FakeHttpClient again;
+  again.reply(200, test_jwks());
+  again.reply(200, test_jwks());
+  const std::string forged = sign_compact(test_keys().rsa_other, {{"alg", "RS256"}, {"kid", "rsa-1"}}, valid_claims());
+  TokenSet forged_tokens = tokens_with(forged);
+  std::string kept = test_jwks();
+  long long kept_expires = kNow + 60;
+  auto result = check_id_token(test_profile(), again, forged_tokens, kNow, kept, kept_expires);
   ASSERT_FALSE(result.has_value());
-  EXPECT_TRUE(http.requests.empty());
+  EXPECT_EQ(again.requests.size(), 1u);
   EXPECT_EQ(result.error().code, ErrorCode::kServer);
   EXPECT_EQ(result.error().message, "the ID token is invalid: the signature does not verify");
-  expect_token_absent(result.error().message, token);
+  EXPECT_EQ(kept, test_jwks());
+  EXPECT_EQ(kept_expires, kNow + 60);
+  expect_token_absent(result.error().message, forged);
+}
+
+TEST(CheckIdToken, AnExpiredCacheIsFetchedAgainAndExpiresByMaxAge) {
+  FakeHttpClient http;  // the time is check_id_token's `now` (the session passes its clock's)
+  http.reply(200, test_jwks(), {{"content-type", "application/json"}, {"cache-control", "public, max-age=600"}});
+  http.reply(200, test_jwks(), {{"content-type", "application/json"}});
+  http.reply(200, test_jwks(), {{"content-type", "application/json"}, {"cache-control", "max-age=31536000"}});
+  std::string cache = test_jwks();
+  long long cache_expires = kNow;  // expired just now
+  TokenSet tokens = tokens_with(signed_token(test_keys().rsa));
+  ASSERT_TRUE(check_id_token(test_profile(), http, tokens, kNow, cache, cache_expires).has_value());
+  EXPECT_EQ(http.requests.size(), 1u);
+  EXPECT_EQ(cache_expires, kNow + 600);
+
+  // Within max-age: the cache; at its end: fetched again, no Cache-Control: the default.
+  ASSERT_TRUE(check_id_token(test_profile(), http, tokens, kNow + 599, cache, cache_expires).has_value());
+  EXPECT_EQ(http.requests.size(), 1u);
+  ASSERT_TRUE(check_id_token(test_profile(), http, tokens, kNow + 600, cache, cache_expires).has_value());
+  EXPECT_EQ(http.requests.size(), 2u);
+  EXPECT_EQ(cache_expires, kNow + 600 + kJwksDefaultMaxAgeSeconds);
+
+  // A year of max-age is cut to the ceiling.
+  const long long later = kNow + 600 + kJwksDefaultMaxAgeSeconds;
+  json claims = valid_claims();
+  claims["exp"] = later + 3600;
+  TokenSet later_tokens = tokens_with(sign_compact(test_keys().rsa, {{"alg", "RS256"}, {"kid", "rsa-1"}}, claims));
+  ASSERT_TRUE(check_id_token(test_profile(), http, later_tokens, later, cache, cache_expires).has_value());
+  EXPECT_EQ(http.requests.size(), 3u);
+  EXPECT_EQ(cache_expires, later + kJwksMaxAgeSeconds);
+}
+
+TEST(CheckIdToken, MaxAgeFromCacheControl) {
+  const struct {
+    const char* header;
+    long long seconds;
+  } cases[] = {
+      {"", kJwksDefaultMaxAgeSeconds},
+      {"public", kJwksDefaultMaxAgeSeconds},
+      {"max-age=0", 0},
+      {"public, max-age=7200, must-revalidate", 7200},
+      {"Max-Age=120", 120},
+      {"max-age=\"300\"", 300},
+      {"max-age=86401", kJwksMaxAgeSeconds},
+      {"max-age=99999999999999999999999", kJwksMaxAgeSeconds},
+      {"max-age=-5", 0},
+      {"max-age=abc", 0},
+      {"max-age=600, no-store", 0},
+      {"no-cache", 0},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.header);
+    EXPECT_EQ(jwks_max_age(c.header), c.seconds);
+  }
 }
 
 struct FetchFailureCase {
@@ -188,7 +273,8 @@ TEST_P(JwksFetchFailureTest, FailsWithoutStoringAnything) {
   c.script(http);
   TokenSet tokens = tokens_with(signed_token(test_keys().rsa));
   std::string cache;
-  auto result = check_id_token(test_profile(), http, tokens, kNow, cache);
+  long long cache_expires = kNow + 60;  // a cache still fresh
+  auto result = check_id_token(test_profile(), http, tokens, kNow, cache, cache_expires);
   ASSERT_FALSE(result.has_value());
   EXPECT_EQ(result.error().code, c.code);
   EXPECT_EQ(result.error().message, c.message);
@@ -219,7 +305,8 @@ TEST(CheckIdToken, JwksUriMustBeHttps) {
   profile.endpoints.jwks = "http://issuer.example/jwks";
   TokenSet tokens = tokens_with(signed_token(test_keys().rsa));
   std::string cache;
-  auto result = check_id_token(profile, http, tokens, kNow, cache);
+  long long cache_expires = kNow + 60;  // a cache still fresh
+  auto result = check_id_token(profile, http, tokens, kNow, cache, cache_expires);
   ASSERT_FALSE(result.has_value());
   EXPECT_EQ(result.error().code, ErrorCode::kConfig);
   EXPECT_TRUE(http.requests.empty());
@@ -239,7 +326,8 @@ TEST_P(InvalidIdTokenTest, FailsTheLoginWithTheReason) {
   const std::string token = signed_token(test_keys().ec, c.patch);
   TokenSet tokens = tokens_with(token);
   std::string cache = test_jwks();
-  auto result = check_id_token(test_profile(), http, tokens, kNow, cache);
+  long long cache_expires = kNow + 60;  // a cache still fresh
+  auto result = check_id_token(test_profile(), http, tokens, kNow, cache, cache_expires);
   ASSERT_FALSE(result.has_value());
   EXPECT_EQ(result.error().code, ErrorCode::kServer);
   EXPECT_EQ(result.error().message, std::string("the ID token is invalid: ") + c.reason);
@@ -295,7 +383,8 @@ TEST_P(EntraProfileTest, AcceptsTheUserTenantIssuerOnlyForMicrosoftAliases) {
                                      {"tid", kTenant}});
   TokenSet tokens = tokens_with(token);
   std::string cache = test_jwks();
-  auto result = check_id_token(profile, http, tokens, kNow, cache);
+  long long cache_expires = kNow + 60;  // a cache still fresh
+  auto result = check_id_token(profile, http, tokens, kNow, cache, cache_expires);
   EXPECT_EQ(result.has_value(), c.accepted) << (result ? "" : result.error().message);
 }
 

@@ -134,6 +134,40 @@ TEST_F(SessionTest, InsecureVerificationUriRefused) {
   EXPECT_EQ(http.requests.size(), 1u);
 }
 
+TEST_F(SessionTest, LoopbackVerificationUriFromARemoteServerRefused) {
+  for (const char* uri : {"http://127.0.0.1:8080/approve", "https://localhost/x", "http://[::1]/"}) {
+    for (const char* field : {"verification_uri", "verification_uri_complete"}) {
+      SCOPED_TRACE(std::string(field) + " " + uri);
+      std::string other = std::string(field) == "verification_uri" ? "verification_uri_complete" : "verification_uri";
+      FakeHttpClient http(&clock_);
+      http.reply(200, std::string(R"({"device_code":"D","user_code":"U","expires_in":60,")") + field + R"(":")" + uri +
+                          R"(",")" + other + R"(":"https://id.example.com/activate"})");
+      Session session = make_session(http);
+      bool shown = false;
+      auto info = session.login({.on_code = [&](const DeviceCodePrompt&) { shown = true; }, .on_waiting = {}});
+      ASSERT_FALSE(info.has_value());
+      EXPECT_EQ(info.error().code, ErrorCode::kServer);
+      EXPECT_NE(info.error().message.find("loopback"), std::string::npos) << info.error().message;
+      EXPECT_FALSE(shown);
+      EXPECT_EQ(http.requests.size(), 1u);
+    }
+  }
+}
+
+TEST_F(SessionTest, LoopbackVerificationUriFromALoopbackServerShown) {
+  profile_.issuer = "http://127.0.0.1:9000";
+  profile_.endpoints = {"http://127.0.0.1:9000/device", "http://127.0.0.1:9000/token", "", "", ""};
+  FakeHttpClient http(&clock_);
+  http.reply(200, R"({"device_code":"D","user_code":"U","verification_uri":"http://127.0.0.1:9000/approve","expires_in":60})");
+  http.reply(400, R"({"error":"access_denied"})");
+  Session session = make_session(http);
+  bool shown = false;
+  auto info = session.login({.on_code = [&](const DeviceCodePrompt&) { shown = true; }, .on_waiting = {}});
+  EXPECT_TRUE(shown);
+  ASSERT_FALSE(info.has_value());
+  EXPECT_EQ(info.error().code, ErrorCode::kAccessDenied);
+}
+
 TEST_F(SessionTest, ClientSecretBasicAndPost) {
   ::setenv("DEVICELOGIN_TEST_SECRET", "s3cr&t", 1);
   profile_.client_secret_env = "DEVICELOGIN_TEST_SECRET";
