@@ -32,7 +32,7 @@ const SKEWS = [
 function skewed(home, spec) {
   return {
     ...home,
-    env: { ...home.env, LD_PRELOAD: LIBFAKETIME, FAKETIME: spec, DONT_FAKE_MONOTONIC: '1', FAKETIME_DONT_RESET: '1' },
+    env: { ...home.env, LD_PRELOAD: LIBFAKETIME, FAKETIME: spec, DONT_FAKE_MONOTONIC: '1' },
   };
 }
 
@@ -61,9 +61,8 @@ for (const kind of serverKinds()) {
         await home?.remove();
       });
 
-      test('the CLI really runs with the skewed clock (faketime works with it)', async () => {
-        // `status` of no profile prints nothing time-related; `date` in the same environment shows
-        // that LD_PRELOAD reaches a child, and the login below shows it reaches devicelogin.
+      test('the environment really skews a child\'s clock', async () => {
+        // `date` here; the login's warning below shows that it reaches devicelogin too.
         const { spawnSync } = await import('node:child_process');
         const out = spawnSync('date', ['+%s'], { env: { ...process.env, ...clock.env }, encoding: 'utf8' });
         assert.ok(near(Number(out.stdout) - Date.now() / 1000, skew.seconds), `date under faketime says ${out.stdout}`);

@@ -259,5 +259,34 @@ TEST_F(SessionClockTest, AnApiCallsDateDoesNotMoveTheAuthorizationServersOffset)
   EXPECT_FALSE(info->clock_offset_s.has_value());
 }
 
+TEST_F(SessionClockTest, TheOffsetSurvivesTheProfileAndTokenFilesAndOnlyWhenPlausible) {
+  ProfileStore profiles(dir_ + "/profiles");
+  profile_.clock_offset_s = -4200;
+  ASSERT_TRUE(profiles.save(profile_).has_value());
+  auto loaded = profiles.load("work");
+  ASSERT_TRUE(loaded.has_value()) << loaded.error().message;
+  EXPECT_EQ(loaded->clock_offset_s, -4200);
+  profile_.clock_offset_s = 600;
+  ASSERT_TRUE(profiles.save(profile_).has_value());
+  EXPECT_EQ(profiles.load("work")->clock_offset_s, 600);
+  profile_.clock_offset_s.reset();
+  ASSERT_TRUE(profiles.save(profile_).has_value());
+  EXPECT_FALSE(profiles.load("work")->clock_offset_s.has_value());
+
+  auto store = make_file_token_store(dir_ + "/tokens");
+  TokenSet tokens;
+  tokens.access_token = Secret("AT-0");
+  tokens.clock_offset_s = -180;
+  ASSERT_TRUE(store->save("work", tokens).has_value());
+  EXPECT_EQ(stored()->clock_offset_s, -180);
+  // A value no Date could have given (more than a day) is not taken back from a tampered file.
+  tokens.clock_offset_s = 86401;
+  ASSERT_TRUE(store->save("work", tokens).has_value());
+  EXPECT_FALSE(stored()->clock_offset_s.has_value());
+  tokens.clock_offset_s = -86401;
+  ASSERT_TRUE(store->save("work", tokens).has_value());
+  EXPECT_FALSE(stored()->clock_offset_s.has_value());
+}
+
 }  // namespace
 }  // namespace devicelogin
