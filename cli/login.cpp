@@ -134,6 +134,35 @@ std::string minutes_seconds(long long seconds) {
   return std::to_string(seconds / 60) + ":" + (secs.size() < 2 ? "0" + secs : secs);
 }
 
+// "45 s", "3 min 10 s", "10 min", "1 h 10 min".
+std::string describe_duration(long long seconds) {
+  if (seconds < 60) return std::to_string(seconds) + " s";
+  if (seconds < 3600) {
+    return std::to_string(seconds / 60) + " min" + (seconds % 60 == 0 ? "" : " " + std::to_string(seconds % 60) + " s");
+  }
+  return std::to_string(seconds / 3600) + " h" +
+         (seconds % 3600 / 60 == 0 ? "" : " " + std::to_string(seconds % 3600 / 60) + " min");
+}
+
+// host[:port] of a URL, without userinfo; the URL itself when it has no "://".
+std::string url_authority(const std::string& url) {
+  auto start = url.find("://");
+  if (start == std::string::npos) return url;
+  start += 3;
+  std::string authority = url.substr(start, url.find_first_of("/?#", start) - start);
+  if (auto at = authority.rfind('@'); at != std::string::npos) authority.erase(0, at + 1);
+  return authority;
+}
+
+// Once per login, when the local clock is more than a minute off the server's: the library has
+// adjusted for it, but the user's other programs (and TLS, Kerberos, TOTP) may not.
+void warn_about_clock(const std::optional<long long>& offset, const Profile& profile) {
+  if (!offset || (*offset >= -60 && *offset <= 60)) return;
+  const long long off_by = *offset < 0 ? -*offset : *offset;
+  say("warning: your clock is " + describe_duration(off_by) + (*offset > 0 ? " behind " : " ahead of ") +
+      url_authority(profile.endpoints.token) + "'s; devicelogin adjusts for it, but other programs may not");
+}
+
 }  // namespace
 
 int run_login(LoginArgs& args) {
@@ -233,6 +262,7 @@ int run_login(LoginArgs& args) {
   auto info = session.login(observer);
   if (interactive_stderr && !args.json) std::fputs("\r\x1b[2K", stderr);
   if (!info) return fail_with(info.error());
+  warn_about_clock(info->clock_offset_s, profile);
   // The session's profile carries the JWKS that verified the ID token.
   if (auto saved = profiles->save(session.profile()); !saved) {
     // The tokens are saved but the profile still names the previous server: they would not be

@@ -119,6 +119,9 @@ void setup_serve(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   serve->add_option("--refresh-token-ttl", o.refresh_token_ttl, "Refresh token lifetime in seconds")
       ->capture_default_str();
+  serve->add_flag("--omit-expires-in", o.omit_expires_in,
+                  "Send token responses without expires_in (as WorkOS): the access token's JWT exp alone "
+                  "says when it expires");
   serve->add_option("--auto-approve", flags->auto_approve,
                     "Approve every code as the first user after DELAY seconds (default 0), for "
                     "unattended runs: --auto-approve or --auto-approve=DELAY")

@@ -16,7 +16,7 @@ int run_status(const StatusArgs& args) {
     if (opened.error().code == ErrorCode::kNotLoggedIn && args.json) {
       emit_json({{"profile", args.profile}, {"issuer", nullptr}, {"logged_in", false}, {"expires_at", nullptr},
                  {"scope", nullptr}, {"subject", nullptr}, {"store", nullptr},
-                 {"relogin_required", false}});
+                 {"relogin_required", false}, {"clock_offset_s", nullptr}});
     }
     return report_error("status", opened.error());
   }
@@ -29,6 +29,9 @@ int run_status(const StatusArgs& args) {
       *loaded && !bound_to(**loaded, opened->profile.endpoints.token, opened->profile.client_id);
   if (bound_elsewhere) info.reset();
   const std::string store_name = opened->store->name();
+  // The newest word from the server's clock: the last refresh's, else the login's.
+  std::optional<long long> clock_offset = *loaded ? (**loaded).clock_offset_s : std::nullopt;
+  if (!clock_offset) clock_offset = opened->profile.clock_offset_s;
   if (args.json) {
     emit_json({{"profile", args.profile},
                {"issuer", string_or_null(opened->profile.issuer)},
@@ -37,7 +40,8 @@ int run_status(const StatusArgs& args) {
                {"scope", info ? string_or_null(info->scope) : nlohmann::json(nullptr)},
                {"subject", info ? string_or_null(info->subject) : nlohmann::json(nullptr)},
                {"store", store_name},
-               {"relogin_required", bound_elsewhere}});
+               {"relogin_required", bound_elsewhere},
+               {"clock_offset_s", clock_offset ? nlohmann::json(*clock_offset) : nlohmann::json(nullptr)}});
   } else {
     say("Profile:  " + args.profile);
     say("Issuer:   " + (opened->profile.issuer.empty() ? std::string("(none)") : opened->profile.issuer));

@@ -9,6 +9,8 @@
 #include <atomic>
 #include <cctype>
 #include <condition_variable>
+#include <cstdio>
+#include <ctime>
 #include <mutex>
 #include <random>
 #include <stop_token>
@@ -187,6 +189,20 @@ std::string cookie_value(const httplib::Request& req, std::string_view name) {
     }
   }
   return {};
+}
+
+// IMF-fixdate (RFC 9110 §5.6.7), e.g. "Sun, 06 Nov 1994 08:49:37 GMT".
+std::string http_date(Clock::time_point t) {
+  const std::time_t seconds = Clock::to_time_t(t);
+  std::tm tm{};
+  ::gmtime_r(&seconds, &tm);
+  static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  char buffer[40];
+  std::snprintf(buffer, sizeof buffer, "%s, %02d %s %04d %02d:%02d:%02d GMT", kDays[tm.tm_wday], tm.tm_mday,
+                kMonths[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  return buffer;
 }
 
 long long unix_seconds(Clock::time_point t) {
@@ -518,6 +534,7 @@ struct Server::Impl {
                  {"expires_in", options.access_token_ttl},
                  {"refresh_token", *refresh_token},
                  {"scope", view.scope}};
+    if (options.omit_expires_in) body.erase("expires_in");
     if (scope_has(view.scope, "openid")) {
       auto user = users.find(view.username);
       std::string name = user != users.end() && !user->second.name.empty() ? user->second.name : view.username;
@@ -844,6 +861,10 @@ struct Server::Impl {
     }));
     http.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
       set_oauth_error(res, {500, "server_error", "internal error", false});
+    });
+    // RFC 9110 §6.6.1: an origin server with a clock sends Date; clients learn its time from it.
+    http.set_post_routing_handler([](const httplib::Request&, httplib::Response& res) {
+      res.set_header("Date", http_date(Clock::now()));
     });
 
     // Hot paths first: httplib tries the patterns in order. Handlers take `const httplib::Request&`

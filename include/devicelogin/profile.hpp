@@ -38,6 +38,9 @@ struct Profile {
   std::string store = "file";
   std::string jwks_cache;  // the issuer's JWKS (JSON) that last verified an ID token, or empty
   long long jwks_cache_expires_at = 0;  // unix seconds after which jwks_cache is fetched again
+  // The server's clock minus the local clock (seconds), from the `Date` headers of discovery and
+  // the last login; nullopt when the server gave none usable. Refreshes keep theirs with the tokens.
+  std::optional<long long> clock_offset_s;
 };
 
 // True for names made of [A-Za-z0-9._-], 1..64 chars, not starting with '.'.

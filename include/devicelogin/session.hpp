@@ -34,7 +34,8 @@ struct LoginSettings {
 
 // Applies the provider preset, runs discovery (OIDC, then RFC 8414) when an issuer is given,
 // applies explicit endpoints, and checks the URL policy. Sends requests only for discovery, and
-// for a Microsoft tenant named by domain, to learn its tenant-id issuer.
+// for a Microsoft tenant named by domain, to learn its tenant-id issuer; their Date headers give
+// the profile's first clock_offset_s.
 [[nodiscard]] Result<Profile> prepare_profile(const LoginSettings& settings, HttpClient& http);
 
 // What the user must see to approve the login; all fields are server text with control
@@ -69,13 +70,16 @@ class Session {
   Session(Session&&) noexcept;
 
   // Runs the device flow to completion and stores the tokens. kAccessDenied, kExpiredToken,
-  // kCancelled, kNetwork/kServer, kProtocol; nothing is stored on failure.
+  // kCancelled, kNetwork/kServer, kProtocol; nothing is stored on failure. The server's clock is
+  // learned from the Date headers of its https (or loopback) answers: times it issued (ID token
+  // iat/exp/nbf, a JWT access token's exp) are judged on its clock, and the result's
+  // clock_offset_s (also in profile()) says how far the local clock is off.
   [[nodiscard]] Result<TokenInfo> login(const LoginObserver& observer);
   // A valid access token, refreshed first when it expires within min_ttl seconds.
   // kNotLoggedIn when nothing is stored, kReloginRequired when the refresh token is rejected.
   [[nodiscard]] Result<Secret> access_token(long long min_ttl);
   // Refreshes now (RFC 6749 §6) and stores the result, keeping the old refresh token when the
-  // server returns none.
+  // server returns none; the clock offset is learned again from the answer and stored too.
   [[nodiscard]] Result<TokenInfo> refresh();
   // Revokes (RFC 7009: refresh token, then access token) when the server has an endpoint, then
   // deletes locally even when revocation failed. Fails only when deletion failed.

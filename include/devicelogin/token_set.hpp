@@ -13,7 +13,9 @@ namespace devicelogin {
 struct TokenSet {
   Secret access_token;
   std::string token_type = "Bearer";
-  std::optional<long long> expires_at;  // unix seconds; from expires_in or the JWT `exp` claim
+  // Unix seconds on the local clock: from expires_in, or from the JWT `exp` claim converted from
+  // the server's clock with clock_offset_s, so that comparing it with the local time is right.
+  std::optional<long long> expires_at;
   Secret refresh_token;                 // empty when the server issued none
   std::optional<long long> refresh_expires_at;  // unix seconds, when the server said (refresh_token_expires_in)
   Secret id_token;                      // empty when the server issued none
@@ -26,6 +28,9 @@ struct TokenSet {
   // server. Empty in sets stored before this was recorded; those are not checked.
   std::string token_endpoint;
   std::string client_id;
+  // The server's clock minus the local clock (seconds) as last learned from the server's `Date`
+  // headers when these tokens were obtained or refreshed; nullopt when it gave none usable.
+  std::optional<long long> clock_offset_s;
 
   // True when the access token is still valid at `now` + `min_ttl` (unknown expiry counts as valid).
   [[nodiscard]] bool fresh_at(long long now, long long min_ttl) const {
@@ -49,6 +54,7 @@ struct TokenInfo {
   std::string subject;
   bool has_refresh_token = false;
   bool has_id_token = false;
+  std::optional<long long> clock_offset_s;  // server clock minus local clock, when known
 };
 
 [[nodiscard]] TokenInfo token_info(const TokenSet& tokens);

@@ -234,6 +234,7 @@ Result<TokenReply> parse_token_reply(const HttpResponse& response, long long now
     } else if (!tokens.expires_at && claims.contains("exp") && claims["exp"].is_number_unsigned()) {
       tokens.expires_at = static_cast<long long>(std::min<std::uint64_t>(claims["exp"].get<std::uint64_t>(), 1ULL << 40));
     }
+    reply.expires_at_from_jwt = !fields.integer("expires_in") && tokens.expires_at.has_value();
     if (claims.contains("sub") && claims["sub"].is_string()) {
       tokens.subject = sanitize_text(claims["sub"].get<std::string>());
     }

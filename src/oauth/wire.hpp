@@ -40,6 +40,9 @@ struct TokenReply {
   OAuthError error;              // kError
   std::optional<long long> retry_after;  // kTransient: seconds from Retry-After
   int http_status = 0;
+  // kTokens: tokens.expires_at is the access token's JWT `exp` claim (no expires_in was given),
+  // a time on the server's clock rather than the local one.
+  bool expires_at_from_jwt = false;
 };
 
 // Parses a device authorization response; kServer naming the missing or bad field, kProtocol

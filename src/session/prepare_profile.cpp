@@ -1,6 +1,7 @@
 #include "core/encoding.hpp"
 #include "core/fs.hpp"
 #include "devicelogin/session.hpp"
+#include "http/server_time.hpp"
 #include "oauth/discovery.hpp"
 #include "oauth/jwt.hpp"
 #include "oauth/providers.hpp"
@@ -14,7 +15,10 @@ void override_if_set(std::string& target, const std::string& value) {
 
 }  // namespace
 
-Result<Profile> prepare_profile(const LoginSettings& settings, HttpClient& http) {
+Result<Profile> prepare_profile(const LoginSettings& settings, HttpClient& http_client) {
+  // Discovery's answers are the first word from the server's clock (kept in the profile).
+  SystemClock clock;
+  ServerClockObserver http(http_client, clock);
   if (!valid_profile_name(settings.profile)) {
     return fail(ErrorCode::kUsage, "invalid profile name \"" + settings.profile + "\" (use letters, digits, '.', '_' and '-')");
   }
@@ -122,6 +126,7 @@ Result<Profile> prepare_profile(const LoginSettings& settings, HttpClient& http)
     profile.client_secret_env = "DEVICELOGIN_CLIENT_SECRET";
   }
   if (profile.client_secret_file.empty() && profile.client_secret_env.empty()) profile.client_auth = ClientAuth::kNone;
+  profile.clock_offset_s = http.offset();
   return profile;
 }
 

@@ -1,6 +1,7 @@
 #include "devicelogin/session.hpp"
 
 #include "core/redaction.hpp"
+#include "http/server_time.hpp"
 #include "oauth/device_flow.hpp"
 #include "session/id_token.hpp"
 #include "oauth/oauth_client.hpp"
@@ -8,12 +9,26 @@
 namespace devicelogin {
 
 struct Session::Impl {
+  Impl(Profile profile_in, std::unique_ptr<TokenStore> store_in, HttpClient& http_in, Clock& clock_in)
+      : profile(std::move(profile_in)), store(std::move(store_in)), http(http_in, clock_in), clock(clock_in) {}
+
   Profile profile;
   std::unique_ptr<TokenStore> store;
-  HttpClient& http;
+  // Every request goes through it, so that the server's clock is learned from each answer.
+  ServerClockObserver http;
   Clock& clock;
 
   [[nodiscard]] long long now() const { return to_unix(clock.now()); }
+  // "Now" on the server's clock, for judging times the server issued (ID token iat, exp, nbf).
+  [[nodiscard]] long long server_now() const { return http.server_now(); }
+
+  // A JWT `exp` is a time on the server's clock; stored expiries are on the local clock, so that
+  // `token`'s check (here and in the lean executable) compares like with like.
+  void adopt_server_times(oauth::TokenReply& reply) const {
+    if (reply.expires_at_from_jwt && reply.tokens.expires_at && http.offset()) {
+      reply.tokens.expires_at = *reply.tokens.expires_at - *http.offset();
+    }
+  }
 
   // Held across load -> refresh -> save, so that of many racing processes one refreshes and the
   // others reuse its result (refresh-token rotation would otherwise revoke the grant).
@@ -62,6 +77,8 @@ struct Session::Impl {
       return fail(ErrorCode::kReloginRequired, "the access token expired and there is no refresh token; run: devicelogin login --profile " + profile.name);
     }
     oauth::OAuthClient client(profile, http);
+    // Without a usable Date in the answer, the offset learned last (kept with the tokens) stands.
+    http.assume_offset(current.clock_offset_s ? current.clock_offset_s : profile.clock_offset_s);
     auto reply = client.refresh(current.refresh_token, now());
     if (!reply) return std::unexpected(reply.error());
     switch (reply->kind) {
@@ -82,10 +99,12 @@ struct Session::Impl {
       }
       case oauth::TokenReply::Kind::kTokens: break;
     }
+    adopt_server_times(*reply);
     TokenSet fresh = std::move(reply->tokens);
+    fresh.clock_offset_s = http.offset();
     if (!fresh.id_token.empty()) {
       // OIDC Core §12.2: a refreshed ID token is validated like the first, and names the same user.
-      auto valid = check_id_token(profile, http, fresh, now(), profile.jwks_cache, profile.jwks_cache_expires_at);
+      auto valid = check_id_token(profile, http, fresh, server_now(), profile.jwks_cache, profile.jwks_cache_expires_at);
       if (valid && !current.subject.empty() && fresh.subject != current.subject) {
         valid = fail(ErrorCode::kServer, "the refreshed ID token names a different user than the login did");
       }
@@ -115,7 +134,7 @@ struct Session::Impl {
 };
 
 Session::Session(Profile profile, std::unique_ptr<TokenStore> store, HttpClient& http, Clock& clock)
-    : impl_(std::make_unique<Impl>(Impl{std::move(profile), std::move(store), http, clock})) {}
+    : impl_(std::make_unique<Impl>(std::move(profile), std::move(store), http, clock)) {}
 Session::~Session() = default;
 Session::Session(Session&&) noexcept = default;
 
@@ -124,6 +143,8 @@ TokenStore& Session::store() { return *impl_->store; }
 
 Result<TokenInfo> Session::login(const LoginObserver& observer) {
   Impl& self = *impl_;
+  // Discovery's offset (prepare_profile) stands until an answer of this login gives one.
+  self.http.assume_offset(self.profile.clock_offset_s);
   oauth::OAuthClient client(self.profile, self.http);
   auto authorization = client.request_device_code();
   if (!authorization) return std::unexpected(authorization.error());
@@ -185,15 +206,19 @@ Result<TokenInfo> Session::login(const LoginObserver& observer) {
                             "login failed: " + oauth::describe_oauth_error(reply->error), reply->error.error, reply->http_status};
     } else {
       outcome.kind = oauth::PollOutcome::Kind::kSuccess;
+      self.adopt_server_times(*reply);
       tokens = std::move(reply->tokens);
     }
     flow.on_outcome(outcome, self.clock.now());
   }
-  // OIDC Core §3.1.3.7: an ID token that does not verify means nothing is stored.
-  if (auto valid = check_id_token(self.profile, self.http, *tokens, self.now(), self.profile.jwks_cache,
+  // OIDC Core §3.1.3.7: an ID token that does not verify means nothing is stored. Its times are
+  // the server's, so they are judged on the server's clock (the skew allowance on top of that).
+  if (auto valid = check_id_token(self.profile, self.http, *tokens, self.server_now(), self.profile.jwks_cache,
                                    self.profile.jwks_cache_expires_at); !valid) {
     return std::unexpected(valid.error());
   }
+  tokens->clock_offset_s = self.http.offset();
+  self.profile.clock_offset_s = self.http.offset();
   self.bind(*tokens);
   auto lock = self.lock();
   if (!lock) return std::unexpected(lock.error());
@@ -236,7 +261,8 @@ Result<HttpResponse> Session::fetch(HttpRequest request, long long min_ttl) {
     HttpRequest authorized = request;
     // RFC 6750 §2.1. Servers that return "bearer" (lower case) accept "Bearer" too.
     authorized.headers.emplace_back("Authorization", "Bearer " + tokens.access_token.reveal());
-    auto response = self.http.send(authorized);
+    // An API is another server with its own clock: not observed.
+    auto response = self.http.inner().send(authorized);
     for (auto& [name, value] : authorized.headers) wipe_string(value);
     return response;
   };

@@ -1,6 +1,7 @@
 #include <dirent.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <nlohmann/json.hpp>
 
 #include "core/fs.hpp"
@@ -81,6 +82,12 @@ Result<Profile> ProfileStore::load(const std::string& name) const {
   if (auto it = doc.find("jwks_cache_expires_at"); it != doc.end() && it->is_number_integer()) {
     profile.jwks_cache_expires_at = it->get<long long>();
   }
+  // Only a plausible offset (within a day, as when it was learned) is taken back.
+  if (auto it = doc.find("clock_offset_s"); it != doc.end() && it->is_number_integer() && !it->is_number_unsigned()) {
+    if (long long offset = it->get<long long>(); offset >= -86400 && offset <= 86400) profile.clock_offset_s = offset;
+  } else if (it != doc.end() && it->is_number_unsigned() && it->get<std::uint64_t>() <= 86400) {
+    profile.clock_offset_s = static_cast<long long>(it->get<std::uint64_t>());
+  }
   if (profile.store.empty()) profile.store = "file";
   if (profile.client_id.empty() || profile.endpoints.token.empty()) {
     return fail(ErrorCode::kConfig, "profile file " + path + " lacks client_id or token_endpoint; run: devicelogin login --profile " + name);
@@ -109,6 +116,7 @@ Result<void> ProfileStore::save(const Profile& profile) const {
       {"ca_file", profile.ca_file},
       {"store", profile.store},
   };
+  if (profile.clock_offset_s) doc["clock_offset_s"] = *profile.clock_offset_s;
   if (!profile.jwks_cache.empty()) {
     json jwks = json::parse(profile.jwks_cache, nullptr, false);
     if (jwks.is_object()) doc["jwks_cache"] = std::move(jwks);

@@ -1,5 +1,6 @@
 #include "store/token_codec.hpp"
 
+#include <cstdint>
 #include <nlohmann/json.hpp>
 
 #include "core/json_wipe.hpp"
@@ -26,6 +27,7 @@ Secret encode_token_set(const TokenSet& tokens) {
   doc["obtained_at"] = tokens.obtained_at;
   if (!tokens.token_endpoint.empty()) doc["token_endpoint"] = tokens.token_endpoint;
   if (!tokens.client_id.empty()) doc["client_id"] = tokens.client_id;
+  if (tokens.clock_offset_s) doc["clock_offset_s"] = *tokens.clock_offset_s;
   // Server text may hold invalid UTF-8: replace it rather than throw.
   return Secret(doc.dump(-1, ' ', false, json::error_handler_t::replace));
 }
@@ -59,6 +61,12 @@ Result<TokenSet> decode_token_set(const std::string& text) {
   if (auto it = doc.find("obtained_at"); it != doc.end() && it->is_number_integer()) tokens.obtained_at = it->get<long long>();
   tokens.token_endpoint = string_of("token_endpoint").value_or("");
   tokens.client_id = string_of("client_id").value_or("");
+  // Only a plausible offset (within a day, as when it was learned) is taken back.
+  if (auto it = doc.find("clock_offset_s"); it != doc.end() && it->is_number_integer() && !it->is_number_unsigned()) {
+    if (long long offset = it->get<long long>(); offset >= -86400 && offset <= 86400) tokens.clock_offset_s = offset;
+  } else if (it != doc.end() && it->is_number_unsigned() && it->get<std::uint64_t>() <= 86400) {
+    tokens.clock_offset_s = static_cast<long long>(it->get<std::uint64_t>());
+  }
   return tokens;
 }
 

@@ -84,7 +84,9 @@ function firstLine(child, timeoutMs, what) {
 /**
  * Starts a server under test on 127.0.0.1 with an ephemeral port.
  * kind: 'oidc-provider' | 'devserver'.
- * opts: { deviceCodeTtl, accessTokenTtl, interval (default 1), slowDownEvery, autoConsent }.
+ * opts: { deviceCodeTtl, accessTokenTtl, interval (default 1), slowDownEvery, autoConsent,
+ *         omitExpiresIn (token answers without expires_in and a JWT access token, as WorkOS's:
+ *         devserver --omit-expires-in, oidc-provider --jwt-access-tokens) }.
  * Resolves to { kind, issuer, clientId, scope, approve(uri, userCode, {deny}), introspect(token),
  *               deviceCodes(), polls(), issued() (of logins started with { record: true }),
  *               tokens() (every successful token response of such logins and of the profile's later
@@ -105,6 +107,7 @@ async function startOidcProvider(opts) {
   if (opts.accessTokenTtl !== undefined) args.push('--access-token-ttl', String(opts.accessTokenTtl));
   if (opts.slowDownEvery !== undefined) args.push('--slow-down-every', String(opts.slowDownEvery));
   if (opts.autoConsent) args.push('--auto-consent');
+  if (opts.omitExpiresIn) args.push('--jwt-access-tokens');
   // The server exits when its stdin closes, i.e. when this process dies however it dies.
   const child = track(spawn(process.execPath, args, {
     cwd: HERE, stdio: ['pipe', 'pipe', 'pipe'], detached: true,
@@ -165,6 +168,7 @@ async function startDevserver(opts) {
   if (opts.deviceCodeTtl !== undefined) args.push('--code-ttl', String(opts.deviceCodeTtl));
   if (opts.accessTokenTtl !== undefined) args.push('--access-token-ttl', String(opts.accessTokenTtl));
   if (opts.slowDownEvery !== undefined) args.push('--slow-down-every', String(opts.slowDownEvery));
+  if (opts.omitExpiresIn) args.push('--omit-expires-in');
   const child = track(spawn(bin, args, {
     env: cliEnv({ HOME: configDir }), stdio: ['ignore', 'pipe', 'pipe'], detached: true,
   }));

@@ -3,10 +3,17 @@
 // devicelogin integration tests: device flow, refresh-token rotation, revocation and introspection.
 //
 // Usage: node oidc_server.mjs [--device-code-ttl S] [--access-token-ttl S] [--interval S]
-//                             [--slow-down-every N] [--auto-consent]
+//                             [--slow-down-every N] [--auto-consent] [--jwt-access-tokens]
 // Every flag may also come from the environment: OIDC_DEVICE_CODE_TTL, OIDC_ACCESS_TOKEN_TTL,
-// OIDC_INTERVAL, OIDC_SLOW_DOWN_EVERY, OIDC_AUTO_CONSENT=1. Defaults: 300, 3600, 1, 0 (never
-// slow_down), off (the consent page is shown and approve.mjs submits it, as a user would).
+// OIDC_INTERVAL, OIDC_SLOW_DOWN_EVERY, OIDC_AUTO_CONSENT=1, OIDC_JWT_ACCESS_TOKENS=1. Defaults:
+// 300, 3600, 1, 0 (never slow_down), off (the consent page is shown and approve.mjs submits it, as
+// a user would), off (opaque access tokens with expires_in).
+//
+// --jwt-access-tokens answers as WorkOS does: the access token is a JWT (RFC 9068, oidc-provider's
+// own resource-indicator support, for the resource JWT_RESOURCE that every grant of the test
+// client gets by default) and the token response has no expires_in, so the JWT's exp is the only
+// word on its lifetime. oidc-provider does not store JWT access tokens: introspection calls them
+// inactive.
 //
 // It binds 127.0.0.1 on an ephemeral port and prints exactly ONE line on stdout, then serves until
 // killed (SIGTERM/SIGINT):
@@ -35,7 +42,7 @@ import * as crypto from 'node:crypto';
 import * as http from 'node:http';
 import { parseArgs } from 'node:util';
 
-import Provider from 'oidc-provider';
+import Provider, { errors } from 'oidc-provider';
 
 const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 export const TEST_CLIENT_ID = 'devicelogin-test';
@@ -59,6 +66,7 @@ const { values: args } = parseArgs({
     interval: { type: 'string' },
     'slow-down-every': { type: 'string' },
     'auto-consent': { type: 'boolean' },
+    'jwt-access-tokens': { type: 'boolean' },
   },
 });
 const settings = {
@@ -67,7 +75,9 @@ const settings = {
   interval: numberOption(args.interval, 'OIDC_INTERVAL', 1),
   slowDownEvery: numberOption(args['slow-down-every'], 'OIDC_SLOW_DOWN_EVERY', 0),
   autoConsent: Boolean(args['auto-consent']) || process.env.OIDC_AUTO_CONSENT === '1',
+  jwtAccessTokens: Boolean(args['jwt-access-tokens']) || process.env.OIDC_JWT_ACCESS_TOKENS === '1',
 };
+const JWT_RESOURCE = 'https://api.devicelogin.test/';
 
 const events = { device_codes: [], issued: [], polls: [], refreshes: [], tokens: [] };
 const pendingPollsByCode = new Map();
@@ -127,6 +137,18 @@ const provider = new Provider(issuer, {
     revocation: { enabled: true },
     introspection: { enabled: true },
     devInteractions: { enabled: true },
+    ...(settings.jwtAccessTokens ? {
+      resourceIndicators: {
+        enabled: true,
+        async defaultResource(ctx, client, oneOf) { return oneOf ?? JWT_RESOURCE; },
+        // The device code's and the refresh token's resource, even though openid is asked for.
+        async useGrantedResource() { return true; },
+        async getResourceServerInfo(ctx, resourceIndicator) {
+          if (resourceIndicator !== JWT_RESOURCE) throw new errors.InvalidTarget();
+          return { scope: 'profile email', accessTokenFormat: 'jwt', accessTokenTTL: settings.accessTokenTtl };
+        },
+      },
+    } : {}),
   },
   // Fixed keys keep oidc-provider from warning; the values only sign test cookies.
   cookies: { keys: [crypto.randomBytes(32).toString('hex')] },
@@ -180,6 +202,11 @@ provider.use(async (ctx, next) => {
   if (route === 'device_authorization' && ctx.status === 200 && ctx.body && typeof ctx.body === 'object') {
     ctx.body = { ...ctx.body, interval: settings.interval };
     return;
+  }
+  if (route === 'token' && ctx.status === 200 && ctx.body && typeof ctx.body === 'object'
+      && settings.jwtAccessTokens) {
+    const { expires_in: omitted, ...withoutExpiresIn } = ctx.body;
+    ctx.body = withoutExpiresIn;
   }
   if (route === 'token' && ctx.status === 200 && ctx.body && typeof ctx.body === 'object') {
     const { access_token: accessToken, refresh_token: refreshToken, id_token: idToken } = ctx.body;

@@ -43,6 +43,9 @@ struct ServerOptions {
   long long code_ttl = 600;          // device code lifetime, seconds
   long long access_token_ttl = 3600;
   long long refresh_token_ttl = 86400;
+  // Token responses carry no expires_in, as WorkOS's: the access token's JWT `exp` is the only
+  // word on its lifetime.
+  bool omit_expires_in = false;
   std::optional<double> auto_approve_delay;  // approve every code after this many seconds
 
   int slow_down_every = 0;    // answer every Nth poll of a device code with slow_down (0: never)

@@ -1,0 +1,292 @@
+// Issue 12: a login and a refresh with the local clock minutes off the server's. The Session runs
+// over a scripted HTTP client whose answers carry the server's Date, a fake local clock and a real
+// file store; ID tokens are really signed, so their iat/exp are really judged.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <ctime>
+#include <filesystem>
+#include <ostream>
+
+#include "devicelogin/session.hpp"
+#include "fakes.hpp"
+#include "test_tokens.hpp"
+
+namespace devicelogin {
+namespace {
+
+using testing::FakeClock;
+using testing::FakeHttpClient;
+using testing::kClientId;
+using testing::kIssuer;
+using testing::kNow;  // the server's time when the tokens are issued
+using testing::signed_token;
+using testing::test_jwks;
+using testing::test_keys;
+using json = nlohmann::json;
+
+std::string http_date(long long unix_seconds) {
+  std::time_t t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  ::gmtime_r(&t, &tm);
+  char buffer[64];
+  std::strftime(buffer, sizeof buffer, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  return buffer;
+}
+
+HttpHeaders dated(long long server_time) { return {{"content-type", "application/json"}, {"date", http_date(server_time)}}; }
+HttpHeaders undated() { return {{"content-type", "application/json"}}; }
+
+// A WorkOS-shaped access token: a JWT whose `exp` (server time) is its only lifetime.
+std::string jwt_access_token(long long exp) {
+  return testing::sign_compact(test_keys().ec, {{"alg", "ES256"}, {"kid", "ec-1"}, {"typ", "at+jwt"}},
+                               {{"iss", kIssuer}, {"sub", "user-42"}, {"exp", exp}, {"iat", exp - 300}});
+}
+
+class SessionClockTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char pattern[] = "/tmp/devicelogin-clock-XXXXXX";
+    dir_ = ::mkdtemp(pattern);
+    profile_.name = "work";
+    profile_.issuer = kIssuer;
+    profile_.client_id = kClientId;
+    profile_.scope = "openid offline_access";
+    profile_.endpoints = {"https://issuer.example/device", "https://issuer.example/token", "", "",
+                          "https://issuer.example/jwks"};
+    profile_.client_auth = ClientAuth::kNone;
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  Session make_session(FakeHttpClient& http, FakeClock& clock) {
+    return Session(profile_, make_file_token_store(dir_ + "/tokens"), http, clock);
+  }
+  std::optional<TokenSet> stored() {
+    auto loaded = make_file_token_store(dir_ + "/tokens")->load("work");
+    if (!loaded) ADD_FAILURE() << loaded.error().message;
+    if (!loaded || !*loaded) return std::nullopt;
+    return std::move(**loaded);
+  }
+
+  // Device code, one successful poll 5 s later (the server's time then is kNow) and the JWKS;
+  // every answer dated by `headers_at(server time)`.
+  template <class Headers>
+  void script_login(FakeHttpClient& http, Headers headers_at, const std::string& token_body) {
+    http.reply(200, R"({"device_code":"DC","user_code":"ABCD-EFGH","verification_uri":"https://issuer.example/activate",
+      "expires_in":600,"interval":5})", headers_at(kNow - 5));
+    http.reply(200, token_body, headers_at(kNow));
+    http.reply(200, test_jwks(), headers_at(kNow));
+  }
+  static std::string token_body(const std::string& access_token, bool with_expires_in = true) {
+    json body = {{"access_token", access_token}, {"token_type", "Bearer"}, {"refresh_token", "RT-1"},
+                 {"id_token", signed_token(test_keys().ec, {{"iat", kNow}, {"exp", kNow + 3600}})}};
+    if (with_expires_in) body["expires_in"] = 3600;
+    return body.dump();
+  }
+
+  std::string dir_;
+  Profile profile_;
+};
+
+struct Skew {
+  const char* name;
+  long long local_minus_server;  // how far the local clock is off
+};
+
+// Table rows print as their name (gtest would otherwise dump their bytes).
+void PrintTo(const Skew& skew, std::ostream* out) { *out << skew.name; }
+
+class SessionClockSkewTest : public SessionClockTest, public ::testing::WithParamInterface<Skew> {};
+
+// The issue's table: -10 min, -3 min, +10 min and +70 min all sign in; the offset is reported and kept.
+TEST_P(SessionClockSkewTest, LoginSucceedsJudgingTheIdTokenOnTheServersClock) {
+  const long long skew = GetParam().local_minus_server;
+  FakeClock clock(kNow - 5 + skew);
+  FakeHttpClient http(&clock);
+  script_login(http, dated, token_body("AT-1"));
+  Session session = make_session(http, clock);
+  auto info = session.login({});
+  ASSERT_TRUE(info.has_value()) << info.error().message;
+  EXPECT_EQ(info->clock_offset_s, -skew);
+  EXPECT_EQ(session.profile().clock_offset_s, -skew);
+  auto tokens = stored();
+  ASSERT_TRUE(tokens.has_value());
+  EXPECT_EQ(tokens->clock_offset_s, -skew);
+  EXPECT_EQ(tokens->subject, "user-42");
+  // expires_in stays relative to the local clock at receipt.
+  EXPECT_EQ(tokens->expires_at, kNow + skew + 3600);
+}
+
+INSTANTIATE_TEST_SUITE_P(IssueTable, SessionClockSkewTest,
+                         ::testing::Values(Skew{"behind_10_min", -600}, Skew{"behind_3_min", -180},
+                                           Skew{"ahead_10_min", 600}, Skew{"ahead_70_min", 4200}),
+                         [](const auto& param_info) { return std::string(param_info.param.name); });
+
+TEST_F(SessionClockTest, WithoutDateALoginBehindFailsAsBefore) {
+  FakeClock clock(kNow - 5 - 600);
+  FakeHttpClient http(&clock);
+  script_login(http, [](long long) { return undated(); }, token_body("AT-1"));
+  Session session = make_session(http, clock);
+  auto info = session.login({});
+  ASSERT_FALSE(info.has_value());
+  EXPECT_NE(info.error().message.find("in the future"), std::string::npos) << info.error().message;
+  EXPECT_FALSE(stored().has_value());
+}
+
+TEST_F(SessionClockTest, AnImplausibleDateIsIgnored) {
+  // Two days off: a broken header, not a clock. The login behaves as without Date.
+  FakeClock clock(kNow - 5 - 600);
+  FakeHttpClient http(&clock);
+  script_login(http, [](long long t) { return dated(t + 2 * 86400); }, token_body("AT-1"));
+  Session session = make_session(http, clock);
+  auto info = session.login({});
+  ASSERT_FALSE(info.has_value());
+  EXPECT_NE(info.error().message.find("in the future"), std::string::npos) << info.error().message;
+}
+
+TEST_F(SessionClockTest, AnUndatedTokenAnswerUsesTheOffsetLearnedEarlierInTheLogin) {
+  FakeClock clock(kNow - 5 - 600);
+  FakeHttpClient http(&clock);
+  http.reply(200, R"({"device_code":"DC","user_code":"ABCD-EFGH","verification_uri":"https://issuer.example/activate",
+      "expires_in":600,"interval":5})", dated(kNow - 5));
+  http.reply(200, token_body("AT-1"), undated());
+  http.reply(200, test_jwks(), undated());
+  Session session = make_session(http, clock);
+  auto info = session.login({});
+  ASSERT_TRUE(info.has_value()) << info.error().message;
+  EXPECT_EQ(info->clock_offset_s, 600);
+}
+
+TEST_F(SessionClockTest, DiscoverysOffsetStandsWhenTheLoginsAnswersAreUndated) {
+  profile_.clock_offset_s = 600;  // as prepare_profile records it from discovery
+  FakeClock clock(kNow - 5 - 600);
+  FakeHttpClient http(&clock);
+  script_login(http, [](long long) { return undated(); }, token_body("AT-1"));
+  Session session = make_session(http, clock);
+  auto info = session.login({});
+  ASSERT_TRUE(info.has_value()) << info.error().message;
+  EXPECT_EQ(info->clock_offset_s, 600);
+}
+
+// WorkOS: no expires_in, the JWT's exp is on the server's clock. Stored on the local clock, the
+// refresh comes when the server's token is really about to expire, whichever way the clock is off.
+TEST_F(SessionClockTest, AJwtExpIsStoredOnTheLocalClockSoRefreshIsScheduledRight) {
+  for (long long skew : {-600LL, 4200LL}) {
+    SCOPED_TRACE(skew);
+    std::filesystem::remove_all(dir_ + "/tokens");
+    FakeClock clock(kNow - 5 + skew);
+    FakeHttpClient http(&clock);
+    script_login(http, dated, token_body(jwt_access_token(kNow + 300), false));
+    Session session = make_session(http, clock);
+    auto info = session.login({});
+    ASSERT_TRUE(info.has_value()) << info.error().message;
+    ASSERT_TRUE(stored().has_value());
+    EXPECT_EQ(stored()->expires_at, kNow + 300 + skew);
+    // 200 s later there are 100 s left on the server's clock: no refresh for a 60 s minimum.
+    clock.advance(Seconds{200});
+    auto token = session.access_token(60);
+    ASSERT_TRUE(token.has_value()) << token.error().message;
+    EXPECT_EQ(http.requests.size(), 3u);
+    // 50 s later, 50 s left: it refreshes (and learns the offset again from the answer).
+    clock.advance(Seconds{50});
+    http.reply(200, json{{"access_token", jwt_access_token(kNow + 250 + 300)}, {"token_type", "Bearer"}}.dump(),
+               dated(kNow + 250));
+    token = session.access_token(60);
+    ASSERT_TRUE(token.has_value()) << token.error().message;
+    ASSERT_EQ(http.requests.size(), 4u);
+    EXPECT_EQ(http.requests[3].url, "https://issuer.example/token");
+    EXPECT_EQ(stored()->expires_at, kNow + 250 + 300 + skew);
+    EXPECT_EQ(stored()->clock_offset_s, -skew);
+  }
+}
+
+TEST_F(SessionClockTest, RefreshRelearnsTheOffsetOrKeepsTheStoredOne) {
+  FakeClock clock(kNow);
+  TokenSet tokens;
+  tokens.access_token = Secret("AT-0");
+  tokens.refresh_token = Secret("RT-0");
+  tokens.expires_at = kNow + 10;
+  tokens.clock_offset_s = 600;
+  tokens.token_endpoint = profile_.endpoints.token;
+  tokens.client_id = profile_.client_id;
+  ASSERT_TRUE(make_file_token_store(dir_ + "/tokens")->save("work", tokens).has_value());
+  {
+    // The refresh answer has no Date: the stored offset judges its ID token (issued 10 min ahead
+    // of the local clock) and stays stored.
+    FakeHttpClient http(&clock);
+    json body = {{"access_token", "AT-1"}, {"expires_in", 3600}, {"refresh_token", "RT-1"},
+                 {"id_token", signed_token(test_keys().ec, {{"iat", kNow + 600}, {"exp", kNow + 4200}})}};
+    http.reply(200, body.dump(), undated());
+    http.reply(200, test_jwks(), undated());
+    Session session = make_session(http, clock);
+    auto info = session.refresh();
+    ASSERT_TRUE(info.has_value()) << info.error().message;
+    EXPECT_EQ(stored()->clock_offset_s, 600);
+    EXPECT_EQ(info->clock_offset_s, 600);
+  }
+  {
+    // The clock was fixed meanwhile: the next refresh's Date says so and the stored offset follows.
+    FakeHttpClient http(&clock);
+    http.reply(200, json{{"access_token", "AT-2"}, {"expires_in", 3600}}.dump(), dated(kNow));
+    Session session = make_session(http, clock);
+    auto info = session.refresh();
+    ASSERT_TRUE(info.has_value()) << info.error().message;
+    EXPECT_EQ(stored()->clock_offset_s, 0);
+  }
+}
+
+TEST_F(SessionClockTest, AnApiCallsDateDoesNotMoveTheAuthorizationServersOffset) {
+  FakeClock clock(kNow);
+  TokenSet tokens;
+  tokens.access_token = Secret("AT-0");
+  tokens.expires_at = kNow + 3600;
+  tokens.token_endpoint = profile_.endpoints.token;
+  tokens.client_id = profile_.client_id;
+  ASSERT_TRUE(make_file_token_store(dir_ + "/tokens")->save("work", tokens).has_value());
+  FakeHttpClient http(&clock);
+  http.reply(200, "{}", dated(kNow + 3000));  // the API's own (wrong) clock
+  Session session = make_session(http, clock);
+  HttpRequest request;
+  request.method = "GET";
+  request.url = "https://api.example.com/me";
+  ASSERT_TRUE(session.fetch(request).has_value());
+  // A login would now start from no offset at all, not the API's.
+  http.reply(200, R"({"device_code":"DC","user_code":"ABCD-EFGH","verification_uri":"https://issuer.example/activate",
+      "expires_in":600,"interval":5})", undated());
+  http.reply(200, json{{"access_token", "AT-1"}, {"expires_in", 3600}}.dump(), undated());
+  auto info = session.login({});
+  ASSERT_TRUE(info.has_value()) << info.error().message;
+  EXPECT_FALSE(info->clock_offset_s.has_value());
+}
+
+TEST_F(SessionClockTest, TheOffsetSurvivesTheProfileAndTokenFilesAndOnlyWhenPlausible) {
+  ProfileStore profiles(dir_ + "/profiles");
+  profile_.clock_offset_s = -4200;
+  ASSERT_TRUE(profiles.save(profile_).has_value());
+  auto loaded = profiles.load("work");
+  ASSERT_TRUE(loaded.has_value()) << loaded.error().message;
+  EXPECT_EQ(loaded->clock_offset_s, -4200);
+  profile_.clock_offset_s = 600;
+  ASSERT_TRUE(profiles.save(profile_).has_value());
+  EXPECT_EQ(profiles.load("work")->clock_offset_s, 600);
+  profile_.clock_offset_s.reset();
+  ASSERT_TRUE(profiles.save(profile_).has_value());
+  EXPECT_FALSE(profiles.load("work")->clock_offset_s.has_value());
+
+  auto store = make_file_token_store(dir_ + "/tokens");
+  TokenSet tokens;
+  tokens.access_token = Secret("AT-0");
+  tokens.clock_offset_s = -180;
+  ASSERT_TRUE(store->save("work", tokens).has_value());
+  EXPECT_EQ(stored()->clock_offset_s, -180);
+  // A value no Date could have given (more than a day) is not taken back from a tampered file.
+  tokens.clock_offset_s = 86401;
+  ASSERT_TRUE(store->save("work", tokens).has_value());
+  EXPECT_FALSE(stored()->clock_offset_s.has_value());
+  tokens.clock_offset_s = -86401;
+  ASSERT_TRUE(store->save("work", tokens).has_value());
+  EXPECT_FALSE(stored()->clock_offset_s.has_value());
+}
+
+}  // namespace
+}  // namespace devicelogin
