@@ -13,6 +13,7 @@ import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import {
@@ -30,6 +31,7 @@ function which(program) {
 const skip = cliPath() ? false : 'DEVICELOGIN_BIN is not set';
 let userSkip = skip;
 if (!userSkip && process.getuid?.() !== 0) userSkip = 'needs root to create a throwaway user';
+const rootSkip = skip || (process.getuid?.() !== 0 ? 'needs root to mount a tmpfs' : false);
 if (!userSkip && !(which('useradd') && which('userdel') && which('keyctl'))) userSkip = 'needs useradd, userdel and keyctl';
 
 /** Runs `program args` as `user`; { status, stdout, stderr }. */
@@ -199,6 +201,75 @@ for (const kind of serverKinds()) {
       }
       const logout = await runCli(['logout', '--profile', profile], { env: user.env, user });
       assert.equal(logout.code, EXIT.ok, describeRun(['logout'], logout));
+    });
+  });
+
+  describe(`file store on a full disk (a 128 KiB tmpfs), against ${kind}`, { skip: rootSkip, timeout: 240000 }, () => {
+    let server;
+    let home;
+    let mounted = false;
+    before(async () => {
+      server = await startServer(kind, { interval: 1 });
+      home = await makeHome();
+      await fs.mkdir(home.env.XDG_STATE_HOME, { recursive: true, mode: 0o700 });
+      const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=128k,mode=0700', 'tmpfs', home.env.XDG_STATE_HOME],
+        { encoding: 'utf8' });
+      mounted = mount.status === 0;
+    });
+    after(async () => {
+      killAllChildren();
+      if (mounted) spawnSync('umount', [home.env.XDG_STATE_HOME]);
+      await home?.remove();
+      await server?.stop();
+    });
+
+    /** Writes a filler file until the tmpfs is full; returns its path. */
+    async function fillDisk() {
+      const filler = path.join(home.env.XDG_STATE_HOME, 'filler');
+      const handle = await fs.open(filler, 'w');
+      try {
+        for (;;) await handle.write(Buffer.alloc(4096, 120));
+      } catch (error) {
+        if (error.code !== 'ENOSPC') throw error;
+      } finally {
+        await handle.close();
+      }
+      return filler;
+    }
+
+    test('login and refresh fail before any request while the disk is full; the session goes on after', async (t) => {
+      if (!mounted) {
+        t.skip('cannot mount a tmpfs here');
+        return;
+      }
+      const { result, argv } = await loginWithApproval(server, home, { record: true });
+      assert.equal(result.code, EXIT.ok, describeRun(argv, result));
+      const kept = await readTokenFile(home);
+
+      const filler = await fillDisk();
+      try {
+        const refreshesBefore = (await refreshTokens(server)).length;
+        const refused = await runCli(['refresh'], { env: home.env });
+        assert.equal(refused.code, EXIT.storage, describeRun(['refresh'], refused));
+        assert.match(refused.stderr, /the file token store has no room for a token set in .*No space left on device/);
+        assert.match(refused.stderr, /free disk space there, log out of profiles no longer used, or use another token store/);
+        assert.equal((await refreshTokens(server)).length, refreshesBefore, 'no refresh reached the server');
+        assert.deepEqual((await readTokenFile(home)).tokens, kept.tokens, 'the stored set is untouched');
+
+        const codesBefore = (await server.deviceCodes()).length;
+        const loginArgv = ['login', '--issuer', server.issuer, '--client-id', server.clientId, '--scope', server.scope,
+          '--no-browser', '--no-qr', '--store', 'file', '--profile', 'full-disk', ...(server.recordArgs ?? [])];
+        const login = await runCli(loginArgv, { env: home.env });
+        assert.equal(login.code, EXIT.storage, describeRun(loginArgv, login));
+        assert.match(login.stderr, /the file token store has no room for a token set/);
+        assert.equal((await server.deviceCodes()).length, codesBefore, 'the server saw no device authorization request');
+      } finally {
+        await fs.rm(filler, { force: true });
+      }
+      const refreshed = await runCli(['refresh'], { env: home.env });
+      assert.equal(refreshed.code, EXIT.ok, `the session survived (no reuse detected): ${describeRun(['refresh'], refreshed)}`);
+      const latest = (await refreshTokens(server)).at(-1);
+      assert.equal((await readTokenFile(home)).tokens.access_token, latest.access_token);
     });
   });
 
