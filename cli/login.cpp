@@ -107,8 +107,8 @@ int run_login(LoginArgs& args) {
 
   Profile profile;
   std::unique_ptr<HttpClient> http;
-  // The store the profile used before this login, if any: its tokens are removed once the new
-  // ones are saved elsewhere, so that switching stores never leaves a copy behind.
+  // The store the profile used before this login, if any: its tokens are revoked and removed once
+  // the new ones are saved elsewhere, so that switching stores never leaves a copy behind.
   std::string previous_store;
   std::optional<Profile> previous_profile;
   if (auto existing = profiles->load(args.settings.profile)) {
