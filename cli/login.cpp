@@ -183,10 +183,14 @@ int run_login(LoginArgs& args) {
 
   Profile profile;
   std::unique_ptr<HttpClient> http;
-  // The store the profile used before this login, if any: its tokens are removed once the new
-  // ones are saved elsewhere, so that switching stores never leaves a copy behind.
+  // The store the profile used before this login, if any: its tokens are revoked and removed once
+  // the new ones are saved elsewhere, so that switching stores never leaves a copy behind.
   std::string previous_store;
-  if (auto existing = profiles->load(args.settings.profile)) previous_store = existing->store;
+  std::optional<Profile> previous_profile;
+  if (auto existing = profiles->load(args.settings.profile)) {
+    previous_store = existing->store;
+    previous_profile = std::move(*existing);
+  }
   if (!wants_new_settings) {
     // `devicelogin login --profile work`: sign in again with what the profile remembers.
     auto saved = profiles->load(args.settings.profile);
@@ -252,6 +256,10 @@ int run_login(LoginArgs& args) {
     }
     say("The code expires in " + minutes_seconds(prompt.expires_in) + ". Waiting for approval (Ctrl-C cancels)...");
   };
+  observer.on_replaced = [&](const LogoutOutcome& outcome) {
+    say(outcome.revoked ? std::string("The tokens of the previous sign-in were revoked.")
+                        : "The tokens of the previous sign-in were replaced but not revoked: " + outcome.revocation_problem);
+  };
   observer.on_waiting = [&](long long seconds_left) {
     if (interactive_stderr && !args.json) {
       std::string line = "\r\x1b[2KWaiting for approval... code expires in " + minutes_seconds(seconds_left);
@@ -267,16 +275,31 @@ int run_login(LoginArgs& args) {
   if (auto saved = profiles->save(session.profile()); !saved) {
     // The tokens are saved but the profile still names the previous server: they would not be
     // used (they are bound to this server), so do not leave them behind.
-    (void)session.store().remove(profile.name);
+    // Revoked and deleted, as logout does, so that no live token is left that nothing manages.
+    auto dropped = session.logout();
     Error error = saved.error();
-    error.message += "; the new tokens were deleted, sign in again once this is fixed";
+    if (dropped && dropped->revoked) {
+      error.message += "; the new tokens were revoked and deleted, sign in again once this is fixed";
+    } else {
+      error.message += "; the new tokens were deleted" +
+                       (dropped ? " (not revoked: " + dropped->revocation_problem + ")" : std::string()) +
+                       ", sign in again once this is fixed";
+    }
     return fail_with(error);
   }
   if (!previous_store.empty() && previous_store != profile.store) {
     if (auto old_store = open_token_store(previous_store)) {
-      if (auto removed = (*old_store)->remove(profile.name); !removed) {
+      // Revoked with the previous profile's server, then deleted: the same as its logout.
+      auto old_http = make_http(previous_profile->ca_file, args.verbose);
+      Session previous(*previous_profile, std::move(*old_store), *old_http, clock);
+      auto dropped = previous.logout();
+      if (!dropped) {
         say("warning: could not delete the tokens left in the previous store (" + previous_store +
-            "): " + removed.error().message);
+            "): " + dropped.error().message);
+      } else if (dropped->deleted) {
+        say(dropped->revoked ? "The tokens of the previous sign-in (store " + previous_store + ") were revoked and deleted."
+                             : "The tokens of the previous sign-in (store " + previous_store +
+                                   ") were deleted but not revoked: " + dropped->revocation_problem);
       }
     }
   }

@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include "commands.hpp"
 #include "core/redaction.hpp"
 #include "output.hpp"
@@ -16,7 +18,8 @@ int run_status(const StatusArgs& args) {
     if (opened.error().code == ErrorCode::kNotLoggedIn && args.json) {
       emit_json({{"profile", args.profile}, {"issuer", nullptr}, {"logged_in", false}, {"expires_at", nullptr},
                  {"scope", nullptr}, {"subject", nullptr}, {"store", nullptr},
-                 {"relogin_required", false}, {"clock_offset_s", nullptr}});
+                 {"relogin_required", false}, {"clock_offset_s", nullptr}, {"stored_bytes", nullptr},
+                 {"quota_used_bytes", nullptr}, {"quota_left_bytes", nullptr}});
     }
     return report_error("status", opened.error());
   }
@@ -32,6 +35,14 @@ int run_status(const StatusArgs& args) {
   // The newest word from the server's clock: the last refresh's, else the login's.
   std::optional<long long> clock_offset = *loaded ? (**loaded).clock_offset_s : std::nullopt;
   if (!clock_offset) clock_offset = opened->profile.clock_offset_s;
+  // What the set takes in its store (and the kernel key quota): best effort, never fails status.
+  StoreUsage usage;
+  if (auto measured = opened->store->usage(args.profile)) usage = *measured;
+  std::optional<long long> quota_left;
+  if (usage.quota_used_bytes && usage.quota_max_bytes) {
+    quota_left = std::max(0LL, *usage.quota_max_bytes - *usage.quota_used_bytes);
+  }
+  auto number_or_null = [](const auto& value) { return value ? nlohmann::json(*value) : nlohmann::json(nullptr); };
   if (args.json) {
     emit_json({{"profile", args.profile},
                {"issuer", string_or_null(opened->profile.issuer)},
@@ -41,12 +52,23 @@ int run_status(const StatusArgs& args) {
                {"subject", info ? string_or_null(info->subject) : nlohmann::json(nullptr)},
                {"store", store_name},
                {"relogin_required", bound_elsewhere},
-               {"clock_offset_s", clock_offset ? nlohmann::json(*clock_offset) : nlohmann::json(nullptr)}});
+               {"clock_offset_s", clock_offset ? nlohmann::json(*clock_offset) : nlohmann::json(nullptr)},
+               {"stored_bytes", number_or_null(usage.set_bytes)},
+               {"quota_used_bytes", number_or_null(usage.quota_used_bytes)},
+               {"quota_left_bytes", number_or_null(quota_left)}});
   } else {
     say("Profile:  " + args.profile);
     say("Issuer:   " + (opened->profile.issuer.empty() ? std::string("(none)") : opened->profile.issuer));
     say("Client:   " + opened->profile.client_id);
     say("Store:    " + store_name + " (" + opened->store->location(args.profile) + ")");
+    if (usage.set_bytes) {
+      say("Size:     " + std::to_string(*usage.set_bytes) + " bytes (a set may take up to " +
+          std::to_string(kMaxTokenSetBytes) + ")");
+    }
+    if (quota_left) {
+      say("Quota:    kernel keys of this user: " + std::to_string(*usage.quota_used_bytes) + " of " +
+          std::to_string(*usage.quota_max_bytes) + " bytes used, " + std::to_string(*quota_left) + " left");
+    }
     if (info) {
       say("Status:   logged in" + (info->subject.empty() ? std::string() : " as " + info->subject));
       say("Expires:  " + describe_expiry(info->expires_at));

@@ -49,17 +49,19 @@ struct DeviceCodePrompt {
   long long interval = 0;
 };
 
-// Callbacks a login reports through; all optional.
-struct LoginObserver {
-  std::function<void(const DeviceCodePrompt&)> on_code;       // once, as soon as the code exists
-  std::function<void(long long seconds_left)> on_waiting;     // before each wait
-};
-
 // What logout did.
 struct LogoutOutcome {
   bool revoked = false;
   bool deleted = false;
   std::string revocation_problem;  // why revocation failed or was skipped; empty when revoked
+};
+
+// Callbacks a login reports through; all optional.
+struct LoginObserver {
+  std::function<void(const DeviceCodePrompt&)> on_code;       // once, as soon as the code exists
+  std::function<void(long long seconds_left)> on_waiting;     // before each wait
+  // Once, when the new set replaced a stored one: whether that one was revoked (as by logout).
+  std::function<void(const LogoutOutcome&)> on_replaced = {};
 };
 
 // A profile bound to its token store, an HTTP client and a clock.
@@ -69,17 +71,22 @@ class Session {
   ~Session();
   Session(Session&&) noexcept;
 
-  // Runs the device flow to completion and stores the tokens. kAccessDenied, kExpiredToken,
-  // kCancelled, kNetwork/kServer, kProtocol; nothing is stored on failure. The server's clock is
-  // learned from the Date headers of its https (or loopback) answers: times it issued (ID token
-  // iat/exp/nbf, a JWT access token's exp) are judged on its clock, and the result's
-  // clock_offset_s (also in profile()) says how far the local clock is off.
+  // Runs the device flow to completion and stores the tokens, then revokes the set they replace
+  // (a failed revocation is reported through the observer, never fails the login). First proves
+  // the store has room (kStorage before any request when not). kAccessDenied, kExpiredToken,
+  // kCancelled, kNetwork/kServer, kProtocol; nothing is stored on failure, and tokens issued but
+  // not stored are revoked. The server's clock is learned from the Date headers of its https (or
+  // loopback) answers: times it issued (ID token iat/exp/nbf, a JWT access token's exp) are judged
+  // on its clock, and the result's clock_offset_s (also in profile()) says how far the local clock
+  // is off.
   [[nodiscard]] Result<TokenInfo> login(const LoginObserver& observer);
   // A valid access token, refreshed first when it expires within min_ttl seconds.
   // kNotLoggedIn when nothing is stored, kReloginRequired when the refresh token is rejected.
   [[nodiscard]] Result<Secret> access_token(long long min_ttl);
   // Refreshes now (RFC 6749 §6) and stores the result, keeping the old refresh token when the
-  // server returns none; the clock offset is learned again from the answer and stored too.
+  // server returns none; the clock offset is learned again from the answer and stored too. Proves
+  // the store has room first (kStorage before anything is sent); when the save fails anyway, the
+  // new tokens are revoked and the stored set is left as it was.
   [[nodiscard]] Result<TokenInfo> refresh();
   // Revokes (RFC 7009: refresh token, then access token) when the server has an endpoint, then
   // deletes locally even when revocation failed. Fails only when deletion failed.

@@ -1,6 +1,7 @@
 #pragma once
 // TokenStore: where a profile's tokens live. Backends: file now; keyrings later (same interface).
 #include <chrono>
+#include <cstddef>
 #include <memory>
 #include <optional>
 #include <string>
@@ -31,10 +32,22 @@ class StoreLock {
 // ("another devicelogin process holds ...") or when the file cannot be opened.
 [[nodiscard]] Result<StoreLock> lock_file(const std::string& path, std::chrono::milliseconds timeout);
 
+// The largest token set a store takes, as encoded for storage (the JSON of encode_token_set):
+// saving a larger one fails with kStorage, and check_capacity proves room for one this large
+// before any request that makes tokens, since their size is known only once they are issued.
+inline constexpr std::size_t kMaxTokenSetBytes = 16 * 1024;
+
+// What a profile's set takes in its store, for `status`. Fields a store cannot tell are nullopt.
+struct StoreUsage {
+  std::optional<std::size_t> set_bytes;       // the stored set; nullopt when none is stored
+  std::optional<long long> quota_used_bytes;  // kernel keyring: the user's key quota in use
+  std::optional<long long> quota_max_bytes;   // kernel keyring: the user's key quota
+};
+
 // Persists token sets per profile. Saves are atomic: a crash leaves the old or the new set. A store
-// must give back every field of the TokenSet it was given (the built-in ones store
-// encode_token_set's JSON): a set that loses token_endpoint and client_id is no longer checked
-// against the profile's server before it is sent.
+// must give back every field of the TokenSet it was given except id_token, which is not kept (the
+// built-in ones store encode_token_set's JSON): a set that loses token_endpoint and client_id is
+// no longer checked against the profile's server before it is sent.
 class TokenStore {
  public:
   virtual ~TokenStore() = default;
@@ -47,6 +60,13 @@ class TokenStore {
   [[nodiscard]] virtual std::string name() const = 0;
   // Where the tokens live, for messages (a path, or a keyring description).
   [[nodiscard]] virtual std::string location(const std::string& profile) const = 0;
+  // Succeeds when a set of kMaxTokenSetBytes could be saved for `profile` now (replacing the one
+  // stored); kStorage naming the store, its limit and the ways out otherwise. Called before a
+  // login or refresh asks the server for tokens. The default (a store that cannot tell) succeeds.
+  [[nodiscard]] virtual Result<void> check_capacity(const std::string& profile);
+  // The profile's set size in the store and, where the store has one, its quota. The default
+  // reports the size of the encoded set that load() gives back.
+  [[nodiscard]] virtual Result<StoreUsage> usage(const std::string& profile);
   // The profile's lock. By default $XDG_STATE_HOME/devicelogin/locks/PROFILE.lock.
   [[nodiscard]] virtual Result<StoreLock> lock(const std::string& profile, std::chrono::milliseconds timeout);
 };

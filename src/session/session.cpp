@@ -1,5 +1,8 @@
 #include "devicelogin/session.hpp"
 
+#include <cstdlib>
+#include <string_view>
+
 #include "core/redaction.hpp"
 #include "http/server_time.hpp"
 #include "oauth/device_flow.hpp"
@@ -68,6 +71,53 @@ struct Session::Impl {
                  "", 0};
   }
 
+  // Saves a set the server has just issued. The test-only environment variable
+  // DEVICELOGIN_TEST_FAIL_SAVE_FOR_TEST=1 makes this save fail, so that tests can show what follows
+  // a save that fails after issuance (a race or an I/O error cannot be caused on demand). It can
+  // only make a save fail, never change what is stored or sent.
+  Result<void> save_issued(const TokenSet& tokens) {
+    if (const char* inject = std::getenv("DEVICELOGIN_TEST_FAIL_SAVE_FOR_TEST");
+        inject != nullptr && std::string_view(inject) == "1") {
+      return fail(ErrorCode::kStorage, "cannot save to the " + store->name() + " token store: failure injected for a test");
+    }
+    return store->save(profile.name, tokens);
+  }
+
+  // RFC 7009 revocation of `tokens` at this profile's server: the refresh token first (which ends
+  // the grant's access tokens on most servers), then the access token, for those that do not.
+  // An empty token is skipped. Never fails: what went wrong is in revocation_problem.
+  LogoutOutcome revoke(const TokenSet& tokens) {
+    LogoutOutcome outcome;
+    if (std::string elsewhere = bound_elsewhere(tokens); !elsewhere.empty()) {
+      outcome.revocation_problem = elsewhere + ", so they were not sent there to be revoked";
+    } else if (profile.endpoints.revocation.empty()) {
+      outcome.revocation_problem = "the server has no revocation endpoint";
+    } else {
+      oauth::OAuthClient client(profile, http);
+      bool all_revoked = true;
+      if (!tokens.refresh_token.empty()) {
+        if (auto revoked = client.revoke(tokens.refresh_token, "refresh_token"); !revoked) {
+          all_revoked = false;
+          outcome.revocation_problem = revoked.error().message;
+        }
+      }
+      if (!tokens.access_token.empty()) {
+        if (auto revoked = client.revoke(tokens.access_token, "access_token"); !revoked) {
+          all_revoked = false;
+          if (outcome.revocation_problem.empty()) outcome.revocation_problem = revoked.error().message;
+        }
+      }
+      outcome.revoked = all_revoked;
+    }
+    return outcome;
+  }
+
+  // "the new tokens were revoked at the server" or why not, for messages.
+  static std::string describe_revocation(const LogoutOutcome& outcome, const std::string& what) {
+    if (outcome.revoked) return what + " were revoked at the server";
+    return what + " could not be revoked (" + outcome.revocation_problem + ")";
+  }
+
   // RFC 6749 §6 refresh of `current`, stored before it is returned.
   Result<TokenSet> refresh(TokenSet current) {
     if (std::string elsewhere = bound_elsewhere(current); !elsewhere.empty()) {
@@ -76,6 +126,9 @@ struct Session::Impl {
     if (current.refresh_token.empty()) {
       return fail(ErrorCode::kReloginRequired, "the access token expired and there is no refresh token; run: devicelogin login --profile " + profile.name);
     }
+    // Room for the new set is proved before the server rotates the refresh token: a save that
+    // failed afterwards would cost the session.
+    if (auto room = store->check_capacity(profile.name); !room) return std::unexpected(room.error());
     oauth::OAuthClient client(profile, http);
     // Without a usable Date in the answer, the offset learned last (kept with the tokens) stands.
     http.assume_offset(current.clock_offset_s ? current.clock_offset_s : profile.clock_offset_s);
@@ -128,7 +181,20 @@ struct Session::Impl {
     if (fresh.scope.empty()) fresh.scope = current.scope;
     if (fresh.subject.empty()) fresh.subject = current.subject;
     bind(fresh);
-    if (auto saved = store->save(profile.name, fresh); !saved) return std::unexpected(saved.error());
+    if (auto saved = save_issued(fresh); !saved) {
+      // The stored set is left exactly as it was. The new tokens would be held by nobody: revoke
+      // them, except a refresh token that was not rotated, which is the stored set's own.
+      const bool rotated = !fresh.refresh_token.equals(current.refresh_token);
+      TokenSet orphaned = fresh;
+      if (!rotated) orphaned.refresh_token.wipe();
+      Error error = saved.error();
+      error.message += "; " + describe_revocation(revoke(orphaned), "the refreshed tokens");
+      error.message += rotated ? "; the stored tokens are kept as they were, but the server has replaced their refresh "
+                                 "token, so they cannot be refreshed again: re-login required (profile " +
+                                     profile.name + ") once the token store can be written"
+                               : "; the stored tokens are kept as they were";
+      return std::unexpected(error);
+    }
     return fresh;
   }
 };
@@ -143,6 +209,9 @@ TokenStore& Session::store() { return *impl_->store; }
 
 Result<TokenInfo> Session::login(const LoginObserver& observer) {
   Impl& self = *impl_;
+  // Room for the set is proved before the server is asked for anything: a store that turns out to
+  // be full only after approval wastes the user's approval and leaves issued tokens unheld.
+  if (auto room = self.store->check_capacity(self.profile.name); !room) return std::unexpected(room.error());
   // Discovery's offset (prepare_profile) stands until an answer of this login gives one.
   self.http.assume_offset(self.profile.clock_offset_s);
   oauth::OAuthClient client(self.profile, self.http);
@@ -220,9 +289,25 @@ Result<TokenInfo> Session::login(const LoginObserver& observer) {
   tokens->clock_offset_s = self.http.offset();
   self.profile.clock_offset_s = self.http.offset();
   self.bind(*tokens);
+  // Issued tokens that cannot be stored are revoked (RFC 7009), so that none stays live unheld.
+  auto abandon = [&](Error error) {
+    error.message += "; " + Impl::describe_revocation(self.revoke(*tokens), "the new tokens") + ", nothing was stored";
+    return std::unexpected(std::move(error));
+  };
   auto lock = self.lock();
-  if (!lock) return std::unexpected(lock.error());
-  if (auto saved = self.store->save(self.profile.name, *tokens); !saved) return std::unexpected(saved.error());
+  if (!lock) return abandon(lock.error());
+  // The set this login replaces: revoked once the new one is saved, as logout would.
+  std::optional<TokenSet> replaced;
+  if (auto loaded = self.store->load(self.profile.name); loaded && *loaded) replaced = std::move(**loaded);
+  if (auto saved = self.save_issued(*tokens); !saved) return abandon(saved.error());
+  if (replaced) {
+    // A token the new set shares with the old one (none should) is not revoked.
+    if (replaced->refresh_token.equals(tokens->refresh_token)) replaced->refresh_token.wipe();
+    if (replaced->access_token.equals(tokens->access_token)) replaced->access_token.wipe();
+    LogoutOutcome outcome = self.revoke(*replaced);
+    outcome.deleted = true;
+    if (observer.on_replaced) observer.on_replaced(outcome);
+  }
   return token_info(*tokens);
 }
 
@@ -310,28 +395,7 @@ Result<LogoutOutcome> Session::logout() {
     outcome.revocation_problem = "nothing was stored";
     return outcome;
   }
-  const TokenSet& tokens = **loaded;
-  if (std::string elsewhere = self.bound_elsewhere(tokens); !elsewhere.empty()) {
-    outcome.revocation_problem = elsewhere + ", so they were not sent there to be revoked";
-  } else if (self.profile.endpoints.revocation.empty()) {
-    outcome.revocation_problem = "the server has no revocation endpoint";
-  } else {
-    // RFC 7009 §2.1: revoking the refresh token first also ends the grant's access tokens on
-    // most servers; the access token is revoked too for those that do not.
-    oauth::OAuthClient client(self.profile, self.http);
-    bool all_revoked = true;
-    if (!tokens.refresh_token.empty()) {
-      if (auto revoked = client.revoke(tokens.refresh_token, "refresh_token"); !revoked) {
-        all_revoked = false;
-        outcome.revocation_problem = revoked.error().message;
-      }
-    }
-    if (auto revoked = client.revoke(tokens.access_token, "access_token"); !revoked) {
-      all_revoked = false;
-      if (outcome.revocation_problem.empty()) outcome.revocation_problem = revoked.error().message;
-    }
-    outcome.revoked = all_revoked;
-  }
+  outcome = self.revoke(**loaded);
   // Local deletion happens whatever revocation did.
   auto removed = self.store->remove(self.profile.name);
   if (!removed) return std::unexpected(removed.error());

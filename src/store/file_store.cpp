@@ -1,3 +1,11 @@
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
 #include "core/fs.hpp"
 #include "devicelogin/profile.hpp"
 #include "devicelogin/token_store.hpp"
@@ -6,6 +14,32 @@
 
 namespace devicelogin {
 namespace {
+
+// Proves that `directory` can take a new file of `bytes` now: an anonymous file there (O_TMPFILE,
+// else a named one unlinked at once) gets the blocks reserved with posix_fallocate, then is
+// closed, which frees them. kStorage naming the directory, the size and the ways out.
+Result<void> reserve_space_probe(const std::string& directory, std::size_t bytes) {
+  int fd = ::open(directory.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    std::string name = directory + "/.capacity-probe.XXXXXX";
+    fd = ::mkstemp(name.data());
+    if (fd >= 0) ::unlink(name.c_str());
+  }
+  if (fd < 0) {
+    return fail(ErrorCode::kStorage, "the file token store cannot create a file in " + directory + ": " + std::strerror(errno));
+  }
+  const int err = ::posix_fallocate(fd, 0, static_cast<off_t>(bytes));
+  ::close(fd);
+  if (err == 0) return {};
+  if (err == ENOSPC || err == EDQUOT) {
+    return fail(ErrorCode::kStorage, "the file token store has no room for a token set in " + directory + " (" +
+                                         std::strerror(err) + "; a set may take up to " + std::to_string(bytes) +
+                                         " bytes): free disk space there, log out of profiles no longer used, or use "
+                                         "another token store");
+  }
+  return fail(ErrorCode::kStorage, "the file token store cannot reserve " + std::to_string(bytes) + " bytes in " +
+                                       directory + ": " + std::strerror(err));
+}
 
 // Tokens in $XDG_STATE_HOME/devicelogin/tokens/PROFILE.json, 0600 in a 0700 directory.
 class FileTokenStore final : public TokenStore {
@@ -33,9 +67,26 @@ class FileTokenStore final : public TokenStore {
     auto dir = PrivateDirectory::open(directory_, true);
     if (!dir) return std::unexpected(dir.error());
     Secret encoded = encode_token_set(tokens);
+    if (auto size = check_token_set_size(encoded.size(), "the file token store"); !size) return size;
     // Saves run under the profile lock, so no other writer's temp file is in flight.
     (*dir)->remove_stale_temp_files(profile + ".json");
     return (*dir)->write_file_atomically(profile + ".json", encoded.reveal());
+  }
+
+  Result<void> check_capacity(const std::string& profile) override {
+    if (!valid_profile_name(profile)) return fail(ErrorCode::kUsage, "invalid profile name");
+    if (auto dir = ensure_private_directory(directory_); !dir) return dir;
+    return reserve_space_probe(directory_, kMaxTokenSetBytes);
+  }
+
+  Result<StoreUsage> usage(const std::string& profile) override {
+    if (!valid_profile_name(profile)) return fail(ErrorCode::kUsage, "invalid profile name");
+    StoreUsage usage;
+    struct stat st {};
+    if (::lstat(path_of(profile).c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+      usage.set_bytes = static_cast<std::size_t>(st.st_size);
+    }
+    return usage;
   }
 
   Result<bool> remove(const std::string& profile) override {

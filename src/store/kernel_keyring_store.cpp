@@ -1,9 +1,15 @@
 #include <keyutils.h>
+#include <unistd.h>
+
+#include <algorithm>
 
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <fstream>
+#include <optional>
+#include <sstream>
 
 #include "devicelogin/profile.hpp"
 #include "devicelogin/token_store.hpp"
@@ -11,6 +17,57 @@
 
 namespace devicelogin {
 namespace {
+
+// The calling user's kernel key quota (keyrings(7), /proc/key-users): what the keys it owns take
+// and what it may take. The kernel charges a new `user` key its payload plus its description
+// and a NUL; replacing a key's payload charges only the growth.
+struct KeyQuota {
+  long long used_keys = 0;
+  long long max_keys = 0;
+  long long used_bytes = 0;
+  long long max_bytes = 0;
+};
+
+long long read_number_file(const char* path) {
+  std::ifstream in(path);
+  long long value = -1;
+  if (!(in >> value)) return -1;
+  return value;
+}
+
+// nullopt when the quota cannot be read (no /proc): the check cannot be made, and saving reports
+// EDQUOT itself.
+std::optional<KeyQuota> read_key_quota() {
+  const auto uid = static_cast<long long>(::geteuid());
+  std::ifstream in("/proc/key-users");
+  if (in) {
+    std::string line;
+    while (std::getline(in, line)) {
+      // "%5d: %5d %d/%d %d/%d %d/%d": uid, usage, nkeys/nikeys, qnkeys/maxkeys, qnbytes/maxbytes
+      long long owner = 0, usage = 0, keys = 0, instantiated = 0;
+      KeyQuota quota;
+      char colon = 0, slash1 = 0, slash2 = 0, slash3 = 0;
+      std::istringstream fields(line);
+      if (fields >> owner >> colon >> usage >> keys >> slash1 >> instantiated >> quota.used_keys >> slash2 >>
+              quota.max_keys >> quota.used_bytes >> slash3 >> quota.max_bytes &&
+          colon == ':' && owner == uid) {
+        return quota;
+      }
+    }
+  }
+  // No line: the user owns no key yet, so nothing is charged.
+  KeyQuota quota;
+  const bool root = uid == 0;
+  quota.max_bytes = read_number_file(root ? "/proc/sys/kernel/keys/root_maxbytes" : "/proc/sys/kernel/keys/maxbytes");
+  quota.max_keys = read_number_file(root ? "/proc/sys/kernel/keys/root_maxkeys" : "/proc/sys/kernel/keys/maxkeys");
+  if (quota.max_bytes < 0 || quota.max_keys < 0) return std::nullopt;
+  return quota;
+}
+
+std::string quota_ways_out() {
+  return ::geteuid() == 0 ? "log out of profiles no longer used, use another token store, or raise kernel.keys.root_maxbytes"
+                          : "log out of profiles no longer used, use another token store, or raise kernel.keys.maxbytes";
+}
 
 // One `user` key per profile, described "devicelogin:PROFILE", in the user's persistent keyring
 // (keyrings(7), persistent-keyring(7)): it outlives login sessions but not a reboot, and the
@@ -50,6 +107,7 @@ class KernelKeyringTokenStore final : public TokenStore {
     auto keyring = persistent_keyring();
     if (!keyring) return std::unexpected(keyring.error());
     Secret payload = encode_token_set(tokens);
+    if (auto size = check_token_set_size(payload.size(), "the kernel keyring"); !size) return size;
     // add_key replaces the payload of an existing key of the same description in one step, so a
     // crash leaves the old or the new set.
     key_serial_t key = ::add_key("user", description(profile).c_str(), payload.reveal().data(), payload.size(), *keyring);
@@ -82,6 +140,46 @@ class KernelKeyringTokenStore final : public TokenStore {
     return true;
   }
 
+  Result<void> check_capacity(const std::string& profile) override {
+    auto keyring = persistent_keyring();
+    if (!keyring) return std::unexpected(keyring.error());
+    auto quota = read_key_quota();
+    if (!quota) return {};
+    const std::string key_description = description(profile);
+    long long needed_bytes = static_cast<long long>(kMaxTokenSetBytes + key_description.size() + 1);
+    long long needed_keys = 1;
+    if (auto existing = stored_payload_size(*keyring, profile)) {
+      needed_bytes = static_cast<long long>(kMaxTokenSetBytes) - static_cast<long long>(*existing);
+      needed_keys = 0;
+    }
+    const long long left_bytes = quota->max_bytes - quota->used_bytes;
+    const std::string uid = std::to_string(::geteuid());
+    if (quota->used_keys + needed_keys > quota->max_keys) {
+      return fail(ErrorCode::kStorage, "the kernel keyring has no room for a token set: uid " + uid + " holds " +
+                                           std::to_string(quota->used_keys) + " of the " + std::to_string(quota->max_keys) +
+                                           " keys its quota allows; " + quota_ways_out() + " (maxkeys)");
+    }
+    if (needed_bytes > left_bytes) {
+      return fail(ErrorCode::kStorage, "the kernel keyring has no room for a token set: the key quota of uid " + uid +
+                                           " has " + std::to_string(std::max(left_bytes, 0LL)) + " of " +
+                                           std::to_string(quota->max_bytes) + " bytes left and a set may need " +
+                                           std::to_string(needed_bytes) + "; " + quota_ways_out());
+    }
+    return {};
+  }
+
+  Result<StoreUsage> usage(const std::string& profile) override {
+    auto keyring = persistent_keyring();
+    if (!keyring) return std::unexpected(keyring.error());
+    StoreUsage usage;
+    usage.set_bytes = stored_payload_size(*keyring, profile);
+    if (auto quota = read_key_quota()) {
+      usage.quota_used_bytes = quota->used_bytes;
+      usage.quota_max_bytes = quota->max_bytes;
+    }
+    return usage;
+  }
+
   std::string name() const override { return "kernel-keyring"; }
   std::string location(const std::string& profile) const override {
     return "kernel persistent keyring, key user;" + description(profile) + " (lost at reboot)";
@@ -98,6 +196,15 @@ class KernelKeyringTokenStore final : public TokenStore {
   }
 
  private:
+  // The payload size of the profile's key, nullopt when there is none.
+  std::optional<std::size_t> stored_payload_size(key_serial_t keyring, const std::string& profile) const {
+    auto key = static_cast<key_serial_t>(::keyctl_search(keyring, "user", description(profile).c_str(), 0));
+    if (key < 0) return std::nullopt;
+    long size = ::keyctl_read(key, nullptr, 0);
+    if (size < 0) return std::nullopt;
+    return static_cast<std::size_t>(size);
+  }
+
   std::string description(const std::string& profile) const { return "devicelogin:" + profile + ":" + scope_; }
   std::string scope_;
 };

@@ -399,6 +399,7 @@ class SecretServiceTokenStore final : public TokenStore {
     if (!connection) return std::unexpected(connection.error());
     auto attributes = attributes_for(profile);
     Secret encoded = encode_token_set(tokens);
+    if (auto size = check_token_set_size(encoded.size(), "the Secret Service"); !size) return size;
     // secret_value_new copies into libsecret's secure memory, wiped when freed; the session
     // opened by connect() encrypts it on the bus when the service supports that.
     SecretValuePtr value(secret_value_new(encoded.reveal().data(), static_cast<gssize>(encoded.size()), "text/plain"));
@@ -433,6 +434,35 @@ class SecretServiceTokenStore final : public TokenStore {
       removed = true;
     }
     return removed;
+  }
+
+  // Writes a probe item of kMaxTokenSetBytes (attribute profile "NAME#capacity-probe", which no
+  // profile can have) and deletes it: the service proves it stores a set that large.
+  Result<void> check_capacity(const std::string& profile) override {
+    if (!valid_profile_name(profile)) return fail(ErrorCode::kUsage, "invalid profile name");
+    Deadline deadline(timeout_);
+    auto connection = connect(deadline, timeout_, unlock_prompt_timeout_);
+    if (!connection) return std::unexpected(connection.error());
+    const std::string probe_profile = profile + "#capacity-probe";
+    auto attributes = attributes_for(probe_profile);
+    const std::string filler(kMaxTokenSetBytes, 'x');
+    SecretValuePtr value(secret_value_new(filler.data(), static_cast<gssize>(filler.size()), "text/plain"));
+    ErrorSlot error;
+    GRef<SecretItem> item(secret_item_create_sync(connection->collection.get(), token_schema(), attributes.get(),
+                                                  "devicelogin capacity probe (deleted at once)", value.get(),
+                                                  SECRET_ITEM_CREATE_REPLACE, deadline.cancellable(), error.out()));
+    if (!item) {
+      Error cause = error_from(error.get(), deadline, timeout_, Stage::kCall);
+      cause.message = "the Secret Service did not store a " + std::to_string(kMaxTokenSetBytes) +
+                      "-byte probe item, so a token set may not fit (" + cause.message +
+                      "); free room in the keyring, log out of profiles no longer used, or use another token store";
+      return std::unexpected(cause);
+    }
+    ErrorSlot delete_error;
+    if (!secret_item_delete_sync(item.get(), deadline.cancellable(), delete_error.out())) {
+      return std::unexpected(error_from(delete_error.get(), deadline, timeout_, Stage::kCall));
+    }
+    return {};
   }
 
   std::string name() const override { return "secret-service"; }

@@ -21,7 +21,8 @@ Secret encode_token_set(const TokenSet& tokens) {
   doc["expires_at"] = tokens.expires_at ? json(*tokens.expires_at) : json(nullptr);
   if (!tokens.refresh_token.empty()) doc["refresh_token"] = tokens.refresh_token.reveal();
   if (tokens.refresh_expires_at) doc["refresh_expires_at"] = *tokens.refresh_expires_at;
-  if (!tokens.id_token.empty()) doc["id_token"] = tokens.id_token.reveal();
+  // The ID token is not kept: it was verified at login (and at each refresh that returns one),
+  // its `sub` is kept as `subject`, and no later call sends it anywhere.
   doc["scope"] = tokens.scope;
   doc["subject"] = tokens.subject;
   doc["obtained_at"] = tokens.obtained_at;
@@ -30,6 +31,23 @@ Secret encode_token_set(const TokenSet& tokens) {
   if (tokens.clock_offset_s) doc["clock_offset_s"] = *tokens.clock_offset_s;
   // Server text may hold invalid UTF-8: replace it rather than throw.
   return Secret(doc.dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
+Result<void> check_token_set_size(std::size_t size, const std::string& where) {
+  if (size <= kMaxTokenSetBytes) return {};
+  return fail(ErrorCode::kStorage, "cannot save to " + where + ": the token set takes " + std::to_string(size) +
+                                       " bytes, more than the " + std::to_string(kMaxTokenSetBytes) +
+                                       " a stored set may take");
+}
+
+Result<void> TokenStore::check_capacity(const std::string&) { return {}; }
+
+Result<StoreUsage> TokenStore::usage(const std::string& profile) {
+  auto loaded = load(profile);
+  if (!loaded) return std::unexpected(loaded.error());
+  StoreUsage usage;
+  if (*loaded) usage.set_bytes = encode_token_set(**loaded).size();
+  return usage;
 }
 
 Result<TokenSet> decode_token_set(const std::string& text) {

@@ -1,10 +1,12 @@
 #pragma once
 // The stored form of a TokenSet: one JSON object (versioned), shared by every store backend and
 // by the `token` fast path.
+#include <cstddef>
 #include <string>
 
 #include "devicelogin/result.hpp"
 #include "devicelogin/token_set.hpp"
+#include "devicelogin/token_store.hpp"
 
 namespace devicelogin {
 
@@ -12,6 +14,9 @@ inline constexpr int kTokenFormatVersion = 1;
 
 // Serialises a token set. The returned text holds secrets: wipe it after use.
 [[nodiscard]] Secret encode_token_set(const TokenSet& tokens);
+// kStorage when an encoded set of `size` bytes is larger than kMaxTokenSetBytes (`where` names the
+// store in the message).
+[[nodiscard]] Result<void> check_token_set_size(std::size_t size, const std::string& where);
 // Parses a stored token set; kStorage naming the problem when it is not one of ours.
 [[nodiscard]] Result<TokenSet> decode_token_set(const std::string& text);
 

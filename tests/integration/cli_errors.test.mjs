@@ -89,16 +89,21 @@ for (const kind of serverKinds()) {
       }
     });
 
-    test('a profile that cannot be saved after approval -> exit 7, and the new tokens are deleted', async () => {
+    test('a profile that cannot be saved after approval -> exit 7, and the new tokens are revoked and deleted', async () => {
       const home = await makeHome();
       try {
         // The profiles "directory" is a file: the login succeeds at the server, the profile save fails.
         await fs.mkdir(home.configDir, { recursive: true, mode: 0o700 });
         await fs.writeFile(`${home.configDir}/profiles`, 'not a directory\n', { mode: 0o600 });
-        const { result, argv } = await loginWithApproval(server, home);
+        const { result, argv } = await loginWithApproval(server, home, { record: true });
         assert.equal(result.code, EXIT.storage, describeRun(argv, result));
-        assert.match(result.stderr, /the new tokens were deleted/, describeRun(argv, result));
+        assert.match(result.stderr, /the new tokens were revoked and deleted/, describeRun(argv, result));
         assert.ok((await readTokenFile(home)) === undefined, 'the tokens were left behind');
+        if (server.supports.introspection) {
+          // Issue 14: no live token is left that nothing manages.
+          const issued = (await server.tokens()).at(-1);
+          assert.equal((await server.introspect(issued.refresh_token)).active, false, 'the new refresh token is inactive');
+        }
       } finally {
         await home.remove();
       }

@@ -333,10 +333,10 @@ function cliEnv(homeEnv, extra = {}) {
 
 /**
  * Runs the CLI to completion. Resolves to { code, signal, stdout, stderr, timedOut }.
- * opts: { env (home env), timeoutMs (default 20 s), input }.
+ * opts: { env (home env), timeoutMs (default 20 s), input, user ({ uid, gid }: run as that user) }.
  */
-export function runCli(args, { env, timeoutMs = 20000, input } = {}) {
-  const proc = startCli(args, { env });
+export function runCli(args, { env, timeoutMs = 20000, input, user } = {}) {
+  const proc = startCli(args, { env, user });
   if (input !== undefined) proc.child.stdin.end(input);
   else proc.child.stdin.end();
   return proc.wait(timeoutMs);
@@ -345,12 +345,14 @@ export function runCli(args, { env, timeoutMs = 20000, input } = {}) {
 /**
  * Starts the CLI and returns { child, stdout(), stderr(), lines() (parsed JSON lines so far),
  * waitForLine(predicate, timeoutMs), wait(timeoutMs) }. Used for `login`, which waits for approval.
+ * With user ({ uid, gid }) the CLI runs as that user, without supplementary groups (root only).
  */
-export function startCli(args, { env } = {}) {
+export function startCli(args, { env, user } = {}) {
   const bin = cliPath();
   if (!bin) throw new Error('DEVICELOGIN_BIN is not set');
   const child = track(spawn(bin, args, {
     env: cliEnv(env), stdio: ['pipe', 'pipe', 'pipe'], detached: true,
+    ...(user ? { uid: user.uid, gid: user.gid } : {}),
   }));
   let stdout = '';
   let stderr = '';
@@ -563,10 +565,10 @@ export function findSecrets(haystack, secrets) {
  * Resolves to { result, lines, deviceEvent, approval } (approval: what approve() returned).
  */
 export async function loginWithApproval(server, home, {
-  extra = [], approval = 'approve', timeoutMs = 30000, args, record = false, store = 'file',
+  extra = [], approval = 'approve', timeoutMs = 30000, args, record = false, store = 'file', env, user,
 } = {}) {
   const loginArgv = args ?? loginArgs(server, ['--json', ...extra], { record, store });
-  const proc = startCli(loginArgv, { env: home.env });
+  const proc = startCli(loginArgv, { env: env ?? home.env, user });
   proc.child.stdin.end();
   let deviceEvent;
   let approved;

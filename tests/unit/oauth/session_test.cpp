@@ -455,3 +455,156 @@ TEST_F(ForeignTokensTest, LogoutDeletesThemWithoutSendingThem) {
 
 }  // namespace
 }  // namespace devicelogin
+
+// Issue 14: a full store is found out before any request that makes tokens; tokens issued but not
+// stored are revoked; a re-login revokes the set it replaces.
+namespace devicelogin {
+namespace {
+
+// The real file store, with check_capacity and save made to fail on demand.
+class FaultyStore final : public TokenStore {
+ public:
+  FaultyStore(std::unique_ptr<TokenStore> inner, bool no_room, bool save_fails)
+      : inner_(std::move(inner)), no_room_(no_room), save_fails_(save_fails) {}
+  Result<std::optional<TokenSet>> load(const std::string& profile) override { return inner_->load(profile); }
+  Result<void> save(const std::string& profile, const TokenSet& tokens) override {
+    if (save_fails_) return fail(ErrorCode::kStorage, "cannot save: disk I/O error");
+    return inner_->save(profile, tokens);
+  }
+  Result<bool> remove(const std::string& profile) override { return inner_->remove(profile); }
+  Result<void> check_capacity(const std::string&) override {
+    if (no_room_) return fail(ErrorCode::kStorage, "the test store has no room for a token set");
+    return {};
+  }
+  std::string name() const override { return "faulty"; }
+  std::string location(const std::string& profile) const override { return inner_->location(profile); }
+  Result<StoreLock> lock(const std::string& profile, std::chrono::milliseconds timeout) override {
+    return inner_->lock(profile, timeout);
+  }
+
+ private:
+  std::unique_ptr<TokenStore> inner_;
+  bool no_room_;
+  bool save_fails_;
+};
+
+class CapacityTest : public LoggedInSessionTest {
+ protected:
+  Session faulty_session(FakeHttpClient& http, bool no_room, bool save_fails) {
+    return Session(profile_, std::make_unique<FaultyStore>(make_file_token_store(dir_ + "/tokens"), no_room, save_fails),
+                   http, clock_);
+  }
+};
+
+TEST_F(CapacityTest, LoginWithoutRoomSendsNothing) {
+  FakeHttpClient http(&clock_);
+  Session session = faulty_session(http, true, false);
+  bool shown = false;
+  auto info = session.login({.on_code = [&](const DeviceCodePrompt&) { shown = true; }, .on_waiting = {}, .on_replaced = {}});
+  ASSERT_FALSE(info.has_value());
+  EXPECT_EQ(info.error().code, ErrorCode::kStorage);
+  EXPECT_TRUE(http.requests.empty()) << "no device code may be requested";
+  EXPECT_FALSE(shown);
+}
+
+TEST_F(CapacityTest, RefreshWithoutRoomSendsNothingAndKeepsTheSet) {
+  FakeHttpClient http(&clock_);
+  Session session = faulty_session(http, true, false);
+  auto info = session.refresh();
+  ASSERT_FALSE(info.has_value());
+  EXPECT_EQ(info.error().code, ErrorCode::kStorage);
+  EXPECT_TRUE(http.requests.empty()) << "no refresh may be sent";
+  EXPECT_EQ(stored()->refresh_token.reveal(), "RT-OLD");
+  EXPECT_EQ(stored()->access_token.reveal(), "AT-OLD");
+}
+
+TEST_F(CapacityTest, LoginWhoseSaveFailsRevokesTheNewTokensAndKeepsTheOldSet) {
+  FakeHttpClient http(&clock_);
+  script_device_code(http);
+  http.reply(200, R"({"access_token":"AT-NEW","expires_in":3600,"refresh_token":"RT-NEW"})");
+  http.reply(200, "");
+  http.reply(200, "");
+  Session session = faulty_session(http, false, true);
+  auto info = session.login({});
+  ASSERT_FALSE(info.has_value());
+  EXPECT_EQ(info.error().code, ErrorCode::kStorage);
+  EXPECT_NE(info.error().message.find("the new tokens were revoked at the server, nothing was stored"), std::string::npos)
+      << info.error().message;
+  ASSERT_EQ(http.requests.size(), 4u);
+  EXPECT_EQ(http.requests[2].body, "token=RT-NEW&token_type_hint=refresh_token&client_id=cli%20app");
+  EXPECT_EQ(http.requests[3].body, "token=AT-NEW&token_type_hint=access_token&client_id=cli%20app");
+  EXPECT_EQ(stored()->refresh_token.reveal(), "RT-OLD");
+}
+
+TEST_F(CapacityTest, RotatedRefreshWhoseSaveFailsRevokesTheNewTokensAndSaysRelogin) {
+  FakeHttpClient http(&clock_);
+  http.reply(200, R"({"access_token":"AT-NEW","expires_in":3600,"refresh_token":"RT-NEW"})");
+  http.reply(200, "");
+  http.reply(200, "");
+  Session session = faulty_session(http, false, true);
+  auto info = session.refresh();
+  ASSERT_FALSE(info.has_value());
+  EXPECT_EQ(info.error().code, ErrorCode::kStorage);
+  EXPECT_NE(info.error().message.find("the refreshed tokens were revoked at the server"), std::string::npos);
+  EXPECT_NE(info.error().message.find("re-login required"), std::string::npos) << info.error().message;
+  ASSERT_EQ(http.requests.size(), 3u);
+  EXPECT_EQ(http.requests[1].body, "token=RT-NEW&token_type_hint=refresh_token&client_id=cli%20app");
+  EXPECT_EQ(http.requests[2].body, "token=AT-NEW&token_type_hint=access_token&client_id=cli%20app");
+  EXPECT_EQ(stored()->refresh_token.reveal(), "RT-OLD");
+  EXPECT_EQ(stored()->access_token.reveal(), "AT-OLD");
+}
+
+TEST_F(CapacityTest, UnrotatedRefreshWhoseSaveFailsNeverRevokesTheKeptRefreshToken) {
+  FakeHttpClient http(&clock_);
+  http.reply(200, R"({"access_token":"AT-NEW","expires_in":3600})");
+  http.reply(200, "");
+  Session session = faulty_session(http, false, true);
+  auto info = session.refresh();
+  ASSERT_FALSE(info.has_value());
+  EXPECT_EQ(info.error().message.find("re-login required"), std::string::npos) << info.error().message;
+  ASSERT_EQ(http.requests.size(), 2u);
+  EXPECT_EQ(http.requests[1].body, "token=AT-NEW&token_type_hint=access_token&client_id=cli%20app");
+  EXPECT_EQ(stored()->refresh_token.reveal(), "RT-OLD");
+}
+
+TEST_F(CapacityTest, ReloginRevokesTheReplacedSetAfterSavingTheNewOne) {
+  FakeHttpClient http(&clock_);
+  script_device_code(http);
+  http.reply(200, R"({"access_token":"AT-NEW","expires_in":3600,"refresh_token":"RT-NEW"})");
+  http.reply(200, "");
+  http.reply(200, "");
+  Session session = make_session(http);
+  std::optional<LogoutOutcome> replaced;
+  std::string stored_when_revoked;
+  auto info = session.login({.on_code = {}, .on_waiting = {}, .on_replaced = [&](const LogoutOutcome& outcome) {
+                               replaced = outcome;
+                               stored_when_revoked = stored()->refresh_token.reveal();
+                             }});
+  ASSERT_TRUE(info.has_value()) << info.error().message;
+  ASSERT_TRUE(replaced.has_value());
+  EXPECT_TRUE(replaced->revoked);
+  EXPECT_EQ(stored_when_revoked, "RT-NEW") << "the new set is saved before the old one is revoked";
+  ASSERT_EQ(http.requests.size(), 4u);
+  EXPECT_EQ(http.requests[2].body, "token=RT-OLD&token_type_hint=refresh_token&client_id=cli%20app");
+  EXPECT_EQ(http.requests[3].body, "token=AT-OLD&token_type_hint=access_token&client_id=cli%20app");
+}
+
+TEST_F(CapacityTest, ReloginSucceedsWhenTheReplacedSetCannotBeRevoked) {
+  FakeHttpClient http(&clock_);
+  script_device_code(http);
+  http.reply(200, R"({"access_token":"AT-NEW","expires_in":3600,"refresh_token":"RT-NEW"})");
+  http.fail_transport();
+  http.fail_transport();
+  Session session = make_session(http);
+  std::optional<LogoutOutcome> replaced;
+  auto info = session.login(
+      {.on_code = {}, .on_waiting = {}, .on_replaced = [&](const LogoutOutcome& outcome) { replaced = outcome; }});
+  ASSERT_TRUE(info.has_value()) << info.error().message;
+  ASSERT_TRUE(replaced.has_value());
+  EXPECT_FALSE(replaced->revoked);
+  EXPECT_FALSE(replaced->revocation_problem.empty());
+  EXPECT_EQ(stored()->refresh_token.reveal(), "RT-NEW");
+}
+
+}  // namespace
+}  // namespace devicelogin

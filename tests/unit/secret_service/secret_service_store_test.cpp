@@ -124,7 +124,7 @@ void expect_same(const TokenSet& actual, const TokenSet& expected) {
   EXPECT_EQ(actual.token_type, expected.token_type);
   EXPECT_EQ(actual.expires_at, expected.expires_at);
   EXPECT_EQ(actual.refresh_token.reveal(), expected.refresh_token.reveal());
-  EXPECT_EQ(actual.id_token.reveal(), expected.id_token.reveal());
+  EXPECT_TRUE(actual.id_token.empty()) << "the ID token is not kept";
   EXPECT_EQ(actual.scope, expected.scope);
   EXPECT_EQ(actual.subject, expected.subject);
   EXPECT_EQ(actual.obtained_at, expected.obtained_at);
@@ -432,6 +432,29 @@ TEST_F(SecretServiceStore, MinimalTokenSetRoundTrips) {
   ASSERT_TRUE(loaded) << loaded.error().message;
   ASSERT_TRUE(loaded->has_value());
   expect_same(**loaded, tokens);
+}
+
+TEST_F(SecretServiceStore, CapacityProbeLeavesNoItemBehind) {
+  ASSERT_TRUE(store_->save("probed", full_token_set("probed")));
+  auto room = store_->check_capacity("probed");
+  ASSERT_TRUE(room) << room.error().message;
+  EXPECT_TRUE(item_labels("probed#capacity-probe").empty()) << "the probe item was deleted";
+  EXPECT_EQ(item_labels("probed").size(), 1u) << "the stored set is untouched";
+  auto usage = store_->usage("probed");
+  ASSERT_TRUE(usage) << usage.error().message;
+  ASSERT_TRUE(usage->set_bytes.has_value());
+  EXPECT_GT(*usage->set_bytes, 100u);
+  EXPECT_FALSE(usage->quota_max_bytes.has_value());
+}
+
+TEST_F(SecretServiceStore, ASetOverTheBoundIsRefused) {
+  TokenSet tokens = full_token_set("huge");
+  tokens.access_token = Secret(std::string(kMaxTokenSetBytes, 'a'));
+  auto saved = store_->save("huge", tokens);
+  ASSERT_FALSE(saved);
+  EXPECT_EQ(saved.error().code, ErrorCode::kStorage);
+  EXPECT_NE(saved.error().message.find("more than the 16384"), std::string::npos) << saved.error().message;
+  EXPECT_TRUE(item_labels("huge").empty());
 }
 
 TEST_F(SecretServiceStore, ItemHasTheDocumentedSchemaLabelAndAttributes) {

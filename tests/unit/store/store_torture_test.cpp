@@ -313,6 +313,57 @@ TEST_P(StoreProcessTest, TimesOutWithStorageErrorWhileTheHolderKeepsIt) {
   EXPECT_TRUE(after.has_value()) << "released once the holder is gone: " << after.error().message;
 }
 
+// Issue 14: a set over kMaxTokenSetBytes is refused and the stored one kept; the capacity check
+// passes with room (the failing cases need a full store: tests/integration/cli_capacity);
+// usage() reports the stored set's size and, for the kernel keyring, the key quota.
+TEST_P(StoreProcessTest, ASetOverTheBoundIsRefusedAndTheStoredOneKept) {
+  skip_without_keyring();
+  if (IsSkipped()) return;
+  ASSERT_TRUE(store_->save(kProfile, torture::make_set('A')));
+  TokenSet huge = torture::make_set('B');
+  huge.access_token = Secret(std::string(kMaxTokenSetBytes, 'x'));
+  auto saved = store_->save(kProfile, huge);
+  ASSERT_FALSE(saved.has_value());
+  EXPECT_EQ(saved.error().code, ErrorCode::kStorage);
+  EXPECT_NE(saved.error().message.find("more than the 16384"), std::string::npos) << saved.error().message;
+  auto loaded = store_->load(kProfile);
+  ASSERT_TRUE(loaded.has_value() && loaded->has_value());
+  EXPECT_TRUE(torture::mismatches(**loaded, 'A').empty());
+}
+
+TEST_P(StoreProcessTest, CapacityCheckPassesWithRoomAndUsageShowsTheSet) {
+  skip_without_keyring();
+  if (IsSkipped()) return;
+  auto room = store_->check_capacity(kProfile);
+  ASSERT_TRUE(room.has_value()) << room.error().message;
+  auto empty = store_->usage(kProfile);
+  ASSERT_TRUE(empty.has_value()) << empty.error().message;
+  EXPECT_FALSE(empty->set_bytes.has_value());
+  ASSERT_TRUE(store_->save(kProfile, torture::make_set('A')));
+  auto usage = store_->usage(kProfile);
+  ASSERT_TRUE(usage.has_value()) << usage.error().message;
+  ASSERT_TRUE(usage->set_bytes.has_value());
+  EXPECT_GT(*usage->set_bytes, 100u);
+  EXPECT_LE(*usage->set_bytes, kMaxTokenSetBytes);
+  if (GetParam() == "kernel-keyring") {
+    ASSERT_TRUE(usage->quota_used_bytes.has_value() && usage->quota_max_bytes.has_value());
+    EXPECT_GE(*usage->quota_used_bytes, static_cast<long long>(*usage->set_bytes));
+    EXPECT_GT(*usage->quota_max_bytes, *usage->quota_used_bytes);
+  } else {
+    EXPECT_EQ(static_cast<std::uintmax_t>(*usage->set_bytes), std::filesystem::file_size(state_dir() / "tokens" / (std::string(kProfile) + ".json")));
+    EXPECT_FALSE(usage->quota_max_bytes.has_value());
+  }
+  // The file store's probe leaves no file behind.
+  ASSERT_TRUE(store_->check_capacity(kProfile).has_value());
+  if (GetParam() == "file") {
+    std::size_t entries = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(state_dir() / "tokens")) {
+      if (entry.path().extension() != ".lock") ++entries;
+    }
+    EXPECT_EQ(entries, 1u) << "only the token file";
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Stores, StoreProcessTest, ::testing::Values("file", "kernel-keyring"),
                          [](const ::testing::TestParamInfo<std::string>& param_info) {
                            return param_info.param == "file" ? std::string("File") : std::string("KernelKeyring");
