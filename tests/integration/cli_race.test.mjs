@@ -7,12 +7,15 @@
 // Refreshes are counted by a loopback proxy in front of the token endpoint (the profile is logged
 // in with --token-endpoint pointing at it, so every refresh passes through it) and, for
 // oidc-provider, also by the server itself (/__test/events "refreshes"). The proxy holds each
-// refresh answer back for a moment, so that every racer has started and found the stale token
-// before the first refresh completes: without that, the race could be decided by spawn order.
+// refresh answer back until every racer has found the stale token and is contending for the
+// profile's lock (it has the lock file open, seen in /proc/PID/fd): an event, not a duration, so a
+// slow spawn on a loaded machine cannot turn the race into a queue decided by spawn order.
 // Tokens are compared in the test and never printed.
 
 import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs/promises';
 import * as http from 'node:http';
+import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import {
@@ -28,24 +31,31 @@ const RACERS = 32;
 // ACCESS_TTL - MIN_TTL s, far longer than the race takes.
 const ACCESS_TTL = 20;
 const MIN_TTL = 10;
-const REFRESH_HOLD_MS = 1500;
+// The hold ends when every racer contends for the lock, or after this cap (then the test fails:
+// not a real race). The new token must still have MIN_TTL s left when the racers read it, so the
+// cap stays below ACCESS_TTL - MIN_TTL = 10 s; 32 spawns took well under 1 s on a quiet 2-core
+// machine, so 8 s is a margin of more than 7 s for load.
+const REFRESH_HOLD_CAP_MS = 8000;
+const LOCK_SCAN_MS = 20;
 const REFRESH_GRANT = 'refresh_token';
 // Stores: env DEVICELOGIN_RACE_STORES (comma/space separated; default "file,kernel-keyring"); ctest
 // runs one store per entry. `secret-service` needs scripts/with-keyring.sh around the suite.
 const STORES = (process.env.DEVICELOGIN_RACE_STORES ?? 'file,kernel-keyring').split(/[\s,]+/).filter(Boolean);
 
 /**
- * A loopback proxy for one token endpoint that counts refresh_token grants and delays their
- * answers by `holdMs`. Resolves to { url, refreshes: [{started, answered, status}], stop() }.
+ * A loopback proxy for one token endpoint that counts refresh_token grants and holds their answers
+ * until `proxy.hold()` (set by the test; resolves at once by default) resolves. Resolves to
+ * { url, refreshes: [{started, answered, status, contending}], hold, stop() }.
  */
-async function startCountingProxy(tokenEndpoint, holdMs) {
+async function startCountingProxy(tokenEndpoint) {
   const refreshes = [];
   const srv = http.createServer(async (req, res) => {
     const chunks = [];
     for await (const chunk of req) chunks.push(chunk);
     const body = Buffer.concat(chunks);
     const isRefresh = new URLSearchParams(body.toString('utf8')).get('grant_type') === REFRESH_GRANT;
-    const entry = isRefresh ? { started: Date.now(), answered: undefined, status: undefined } : undefined;
+    const entry = isRefresh ? { started: Date.now(), answered: undefined, status: undefined, contending: undefined }
+      : undefined;
     if (entry) refreshes.push(entry);
     const headers = {};
     for (const name of ['content-type', 'accept', 'authorization', 'user-agent', 'dpop']) {
@@ -60,7 +70,7 @@ async function startCountingProxy(tokenEndpoint, holdMs) {
     }
     const answerBody = Buffer.from(await answer.arrayBuffer());
     if (entry) {
-      await sleep(holdMs);
+      entry.contending = await proxy.hold();
       entry.status = answer.status;
       entry.answered = Date.now();
     }
@@ -70,14 +80,54 @@ async function startCountingProxy(tokenEndpoint, holdMs) {
     srv.once('error', reject);
     srv.listen(0, '127.0.0.1', resolve);
   });
-  return {
+  const proxy = {
     url: `http://127.0.0.1:${srv.address().port}/token`,
     refreshes,
+    hold: async () => undefined,
     async stop() {
       srv.closeAllConnections?.();
       await new Promise((resolve) => { srv.close(resolve); });
     },
   };
+  return proxy;
+}
+
+// Whether process `pid` has `file` open (a racer waiting for, or holding, the profile's lock).
+async function hasOpen(pid, file) {
+  let fds;
+  try {
+    fds = await fs.readdir(`/proc/${pid}/fd`);
+  } catch {
+    return false; // exited
+  }
+  for (const fd of fds) {
+    try {
+      if (await fs.readlink(`/proc/${pid}/fd/${fd}`) === file) return true;
+    } catch { /* closed meanwhile */ }
+  }
+  return false;
+}
+
+/**
+ * Resolves, once all `expected` racers were spawned (racers() returns them), with how many of them
+ * have `lockFile` open; waits until all do, one exited (it cannot have a token: the test reports
+ * it), or `capMs` passed.
+ */
+async function whenAllContend(racers, expected, lockFile, capMs) {
+  const deadline = Date.now() + capMs;
+  for (;;) {
+    const spawned = racers();
+    let contending = 0;
+    let exited = false;
+    for (const proc of spawned) {
+      if (proc.child.exitCode !== null || proc.child.signalCode !== null) exited = true;
+      else if (await hasOpen(proc.child.pid, lockFile)) contending += 1;
+    }
+    if ((spawned.length === expected && contending === expected) || exited || Date.now() >= deadline) {
+      return contending;
+    }
+    await sleep(LOCK_SCAN_MS);
+  }
 }
 
 // Refresh grants oidc-provider itself saw (undefined for servers without a test endpoint).
@@ -104,7 +154,7 @@ for (const kind of serverKinds()) {
             home.env.DBUS_SESSION_BUS_ADDRESS = process.env.DBUS_SESSION_BUS_ADDRESS;
           }
           const meta = await (await fetch(`${server.issuer}/.well-known/openid-configuration`)).json();
-          proxy = await startCountingProxy(meta.token_endpoint, REFRESH_HOLD_MS);
+          proxy = await startCountingProxy(meta.token_endpoint);
         });
         after(async () => {
           killAllChildren();
@@ -152,12 +202,16 @@ for (const kind of serverKinds()) {
 
           const raceArgs = ['token', '--min-ttl', String(MIN_TTL)];
           const racers = [];
+          // Every profile's lock is $XDG_STATE_HOME/devicelogin/locks/PROFILE.lock, whatever the store.
+          // (/proc shows resolved paths: resolve the temporary HOME, which exists.)
+          const lockFile = path.join(await fs.realpath(home.home), path.relative(home.home, home.stateDir),
+            'locks', 'default.lock');
+          proxy.hold = () => whenAllContend(() => racers, RACERS, lockFile, REFRESH_HOLD_CAP_MS);
           for (let i = 0; i < RACERS; i += 1) {
             const proc = startCli(raceArgs, { env: home.env });
             proc.child.stdin.end();
             racers.push(proc);
           }
-          const lastSpawn = Date.now();
           const results = await Promise.all(racers.map((proc) => proc.wait(60000)));
           const secrets = [preToken.trim(), ...new Set(results.map((r) => r.stdout.trim()))];
 
@@ -174,8 +228,8 @@ for (const kind of serverKinds()) {
           assert.equal(refreshCount, 1, 'exactly one refresh request reached the token endpoint');
           if (serverCount !== undefined) assert.equal(serverCount, 1, 'oidc-provider saw exactly one refresh');
           assert.equal(proxy.refreshes[0].status, 200, 'the refresh succeeded');
-          assert.ok(proxy.refreshes[0].answered >= lastSpawn,
-            'every racer was started before the refresh was answered (a real race)');
+          assert.equal(proxy.refreshes[0].contending, RACERS,
+            `all ${RACERS} racers contended for the lock before the refresh was answered (a real race)`);
 
           const printed = new Set(results.map((r) => r.stdout));
           assert.equal(printed.size, 1, `all ${RACERS} racers printed the same token (${printed.size} distinct)`);

@@ -106,6 +106,12 @@ double seconds_since(SteadyClock::time_point start) {
   return std::chrono::duration<double>(SteadyClock::now() - start).count();
 }
 
+// Upper bounds on failures: what they catch is an operation that waited out a 5 s timeout it
+// should not have reached (or waited for the 5 s default instead of a shorter configured one).
+// Waiting out 5 s can never take less than 5 s, while load only makes the quick answer slower,
+// so 4.9 s separates the two and leaves a quick answer 4.9 s of margin on a loaded machine.
+constexpr double kWithoutWaitingOut5s = 4.9;
+
 TokenSet full_token_set(const std::string& tag) {
   TokenSet tokens;
   tokens.access_token = Secret("access-" + tag + "-\xc3\xa9\"\\{}");
@@ -216,7 +222,7 @@ TEST_F(SecretServiceUnavailable, UnsetBusAddressFailsFastWithTheWayOut) {
   auto probe = probe_secret_service(5s);
   ASSERT_FALSE(probe);
   expect_storage_error(probe.error(), "DBUS_SESSION_BUS_ADDRESS is not set");
-  EXPECT_LT(seconds_since(start), 0.5);
+  EXPECT_LT(seconds_since(start), kWithoutWaitingOut5s);
 }
 
 TEST_F(SecretServiceUnavailable, AutolaunchAddressIsRefused) {
@@ -225,7 +231,7 @@ TEST_F(SecretServiceUnavailable, AutolaunchAddressIsRefused) {
   auto probe = probe_secret_service(5s);
   ASSERT_FALSE(probe);
   expect_storage_error(probe.error(), "no Secret Service on the session bus (DBUS_SESSION_BUS_ADDRESS asks for an autolaunched bus)");
-  EXPECT_LT(seconds_since(start), 0.5);
+  EXPECT_LT(seconds_since(start), kWithoutWaitingOut5s);
 }
 
 TEST_F(SecretServiceUnavailable, NoListenerAtTheAddressIsNoSessionBus) {
@@ -236,7 +242,7 @@ TEST_F(SecretServiceUnavailable, NoListenerAtTheAddressIsNoSessionBus) {
   ASSERT_FALSE(loaded);
   expect_storage_error(loaded.error(), "no Secret Service on the session bus (cannot connect to the session bus: ");
   expect_storage_error(loaded.error(), "; use --store kernel-keyring or --store file");
-  EXPECT_LT(seconds_since(start), 1.0);
+  EXPECT_LT(seconds_since(start), kWithoutWaitingOut5s);
 }
 
 TEST_F(SecretServiceUnavailable, SilentBusTimesOutForEveryOperation) {
@@ -252,8 +258,8 @@ TEST_F(SecretServiceUnavailable, SilentBusTimesOutForEveryOperation) {
     const double elapsed = seconds_since(start);
     ASSERT_FALSE(result) << what;
     expect_storage_error(result.error(), "the Secret Service did not answer within 700 ms");
-    EXPECT_GE(elapsed, 0.6) << what;
-    EXPECT_LT(elapsed, 1.7) << what;
+    EXPECT_GE(elapsed, 0.6) << what;  // 700 ms asked; 0.1 s for timer granularity
+    EXPECT_LT(elapsed, kWithoutWaitingOut5s) << what << ": the 700 ms timeout was not used";
   };
   check("load", [&] { return store->load("default"); });
   check("save", [&] { return store->save("default", full_token_set("x")); });
@@ -273,7 +279,7 @@ TEST_F(SecretServiceUnavailable, DefaultTimeoutIsFiveSeconds) {
   ASSERT_FALSE(loaded);
   expect_storage_error(loaded.error(), "the Secret Service did not answer within 5 s");
   EXPECT_GE(elapsed, 4.9);
-  EXPECT_LT(elapsed, 6.0);
+  EXPECT_LT(elapsed, 20.0);  // not D-Bus's own 25 s default, nor endless; 15 s of margin
 }
 
 TEST_F(SecretServiceUnavailable, InvalidProfileNameIsAUsageErrorBeforeAnyBusTraffic) {
@@ -362,7 +368,7 @@ TEST_F(SecretServiceNoDaemon, BusWithoutTheServiceSaysSo) {
   auto loaded = make_secret_service_token_store(5s)->load("default");
   ASSERT_FALSE(loaded);
   expect_storage_error(loaded.error(), "org.freedesktop.secrets is not provided");
-  EXPECT_LT(seconds_since(start), 2.0);
+  EXPECT_LT(seconds_since(start), kWithoutWaitingOut5s);
 }
 
 // ---- A real keyring (scripts/with-keyring.sh) ----
@@ -580,7 +586,7 @@ TEST_F(SecretServiceLocked, ProbeSaysLockedWithoutPrompting) {
   auto probe = probe_secret_service(5s);
   ASSERT_FALSE(probe);
   expect_storage_error(probe.error(), "the keyring is locked; unlock it (e.g. log in to the desktop) or use --store kernel-keyring");
-  EXPECT_LT(seconds_since(start), 2.0);
+  EXPECT_LT(seconds_since(start), kWithoutWaitingOut5s);
 }
 
 TEST_F(SecretServiceLocked, EveryOperationSaysLocked) {
@@ -595,7 +601,7 @@ TEST_F(SecretServiceLocked, EveryOperationSaysLocked) {
   auto removed = store->remove("locked");
   ASSERT_FALSE(removed);
   expect_storage_error(removed.error(), "the keyring is locked");
-  EXPECT_LT(seconds_since(start), 3.0);
+  EXPECT_LT(seconds_since(start), kWithoutWaitingOut5s);
 }
 
 TEST_F(SecretServiceLocked, AnUnansweredPromptEndsAsLockedWithinItsTimeout) {
@@ -605,7 +611,7 @@ TEST_F(SecretServiceLocked, AnUnansweredPromptEndsAsLockedWithinItsTimeout) {
   const double elapsed = seconds_since(start);
   ASSERT_FALSE(loaded);
   expect_storage_error(loaded.error(), "the keyring is locked");
-  EXPECT_LT(elapsed, 2.5);
+  EXPECT_LT(elapsed, kWithoutWaitingOut5s);  // the 1.5 s prompt timeout ended it, not the 5 s one
 }
 
 // The test keyring with no "default" alias (as a Secret Service where no keyring was ever
