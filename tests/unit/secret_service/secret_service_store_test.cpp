@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "devicelogin/token_store.hpp"
+#include "skip_or_fail.hpp"
 #include "store/secret_service_store.hpp"
 
 extern char** environ;
@@ -358,7 +359,7 @@ class SecretServiceNoDaemon : public ::testing::Test {
 TEST_F(SecretServiceNoDaemon, BusWithoutTheServiceSaysSo) {
   TempDir dir;
   PrivateBus bus(dir.path());
-  if (bus.address().empty()) GTEST_SKIP() << "dbus-daemon could not be started (Debian package dbus-daemon)";
+  if (bus.address().empty()) DEVICELOGIN_SKIP_OR_FAIL_IN_CI("dbus-daemon could not be started (Debian package dbus-daemon)");
   ScopedEnv address("DBUS_SESSION_BUS_ADDRESS", bus.address());
   const auto start = SteadyClock::now();
   auto probe = probe_secret_service(5s);
@@ -409,7 +410,7 @@ std::vector<std::string> item_labels(const std::string& profile) {
 class SecretServiceStore : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!under_test_keyring()) GTEST_SKIP() << kNotUnderKeyring;
+    if (!under_test_keyring()) DEVICELOGIN_SKIP_OR_FAIL_IN_CI(kNotUnderKeyring);
     store_ = make_secret_service_token_store(5s);
   }
   std::unique_ptr<TokenStore> store_;
@@ -553,7 +554,7 @@ TEST_F(SecretServiceStore, ItemsOfOtherApplicationsAreIgnored) {
 class SecretServiceLocked : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!under_test_keyring()) GTEST_SKIP() << kNotUnderKeyring;
+    if (!under_test_keyring()) DEVICELOGIN_SKIP_OR_FAIL_IN_CI(kNotUnderKeyring);
     static const std::string prepared = lock_default_collection();
     ASSERT_EQ(prepared, "") << "preparing the locked keyring: " << prepared;
   }
@@ -619,7 +620,7 @@ TEST_F(SecretServiceLocked, AnUnansweredPromptEndsAsLockedWithinItsTimeout) {
 class SecretServiceNoDefaultCollection : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!under_test_keyring()) GTEST_SKIP() << kNotUnderKeyring;
+    if (!under_test_keyring()) DEVICELOGIN_SKIP_OR_FAIL_IN_CI(kNotUnderKeyring);
     GError* error = nullptr;
     SecretService* service = secret_service_get_sync(SECRET_SERVICE_NONE, nullptr, &error);
     ASSERT_NE(service, nullptr);
