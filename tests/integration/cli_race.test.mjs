@@ -92,8 +92,9 @@ async function startCountingProxy(tokenEndpoint) {
   return proxy;
 }
 
-// Whether process `pid` has `file` open (a racer waiting for, or holding, the profile's lock).
-async function hasOpen(pid, file) {
+// Whether process `pid` has a file open for which isLock(path) holds (a racer waiting for, or
+// holding, the profile's lock).
+async function hasOpen(pid, isLock) {
   let fds;
   try {
     fds = await fs.readdir(`/proc/${pid}/fd`);
@@ -102,7 +103,7 @@ async function hasOpen(pid, file) {
   }
   for (const fd of fds) {
     try {
-      if (await fs.readlink(`/proc/${pid}/fd/${fd}`) === file) return true;
+      if (isLock(await fs.readlink(`/proc/${pid}/fd/${fd}`))) return true;
     } catch { /* closed meanwhile */ }
   }
   return false;
@@ -110,10 +111,10 @@ async function hasOpen(pid, file) {
 
 /**
  * Resolves, once all `expected` racers were spawned (racers() returns them), with how many of them
- * have `lockFile` open; waits until all do, one exited (it cannot have a token: the test reports
- * it), or `capMs` passed.
+ * have the lock file open (isLock); waits until all do, one exited (it cannot have a token: the
+ * test reports it), or `capMs` passed.
  */
-async function whenAllContend(racers, expected, lockFile, capMs) {
+async function whenAllContend(racers, expected, isLock, capMs) {
   const deadline = Date.now() + capMs;
   for (;;) {
     const spawned = racers();
@@ -121,7 +122,7 @@ async function whenAllContend(racers, expected, lockFile, capMs) {
     let exited = false;
     for (const proc of spawned) {
       if (proc.child.exitCode !== null || proc.child.signalCode !== null) exited = true;
-      else if (await hasOpen(proc.child.pid, lockFile)) contending += 1;
+      else if (await hasOpen(proc.child.pid, isLock)) contending += 1;
     }
     if ((spawned.length === expected && contending === expected) || exited || Date.now() >= deadline) {
       return contending;
@@ -202,11 +203,11 @@ for (const kind of serverKinds()) {
 
           const raceArgs = ['token', '--min-ttl', String(MIN_TTL)];
           const racers = [];
-          // Every profile's lock is $XDG_STATE_HOME/devicelogin/locks/PROFILE.lock, whatever the store.
-          // (/proc shows resolved paths: resolve the temporary HOME, which exists.)
-          const lockFile = path.join(await fs.realpath(home.home), path.relative(home.home, home.stateDir),
-            'locks', 'default.lock');
-          proxy.hold = () => whenAllContend(() => racers, RACERS, lockFile, REFRESH_HOLD_CAP_MS);
+          // The profile's lock is a default.lock under $XDG_STATE_HOME/devicelogin/ (its folder
+          // depends on the store). /proc shows resolved paths: resolve the temporary HOME.
+          const stateDir = path.join(await fs.realpath(home.home), path.relative(home.home, home.stateDir));
+          const isLock = (file) => file.startsWith(`${stateDir}/`) && file.endsWith('/default.lock');
+          proxy.hold = () => whenAllContend(() => racers, RACERS, isLock, REFRESH_HOLD_CAP_MS);
           for (let i = 0; i < RACERS; i += 1) {
             const proc = startCli(raceArgs, { env: home.env });
             proc.child.stdin.end();
