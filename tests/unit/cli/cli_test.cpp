@@ -68,7 +68,7 @@ class CapturedFd {
   std::string text_;
 };
 
-struct Run {
+struct CliRun {
   int code = -1;
   std::string out;
   std::string err;
@@ -94,12 +94,12 @@ class CliTest : public ::testing::Test {
     std::filesystem::remove_all(home_, ignored);
   }
 
-  static Run run(std::vector<std::string> args) {
+  static CliRun run(std::vector<std::string> args) {
     args.insert(args.begin(), "devicelogin");
     std::vector<char*> argv;
     for (auto& arg : args) argv.push_back(arg.data());
     argv.push_back(nullptr);
-    Run result;
+    CliRun result;
     CapturedFd out(STDOUT_FILENO);
     CapturedFd err(STDERR_FILENO);
     result.code = devicelogin_cli_main(static_cast<int>(args.size()), argv.data());
@@ -203,10 +203,10 @@ TEST(CliOutput, DescribeExpiryFormatsUtcAndTheTimeLeft) {
 // ---- argument parsing: devicelogin_cli_main with argv ----
 
 TEST_F(CliTest, VersionAndHelpExitZero) {
-  Run version = run({"--version"});
+  CliRun version = run({"--version"});
   EXPECT_EQ(version.code, 0);
   EXPECT_EQ(version.out, std::string("devicelogin ") + DEVICELOGIN_TEST_VERSION + "\n");
-  Run help = run({"--help"});
+  CliRun help = run({"--help"});
   EXPECT_EQ(help.code, 0);
   EXPECT_NE(help.out.find("Exit codes: 0 ok"), std::string::npos) << help.out;
   for (const char* command : {"login", "status", "token", "refresh", "logout", "serve", "demo"}) {
@@ -219,13 +219,13 @@ TEST_F(CliTest, UsageErrorsExitTwoWithOneLine) {
     std::vector<std::string> args;
     std::string names;  // part of the one stderr line
   };
-  for (const Case& c : {Case{{}, "subcommand"}, Case{{"frobnicate"}, "frobnicate"},
+  for (const Case& c : {Case{{}, "subcommand"}, Case{{"frobnicate"}, "A subcommand is required"},
                         Case{{"token", "--bogus"}, "--bogus"}, Case{{"token", "--min-ttl", "soon"}, "soon"},
                         Case{{"token", "--min-ttl"}, "--min-ttl"}, Case{{"status", "extra"}, "extra"}}) {
     std::string joined;
     for (const auto& arg : c.args) joined += arg + " ";
     SCOPED_TRACE(joined);
-    Run r = run(c.args);
+    CliRun r = run(c.args);
     EXPECT_EQ(r.code, 2);
     EXPECT_TRUE(one_line(r.err)) << r.err;
     EXPECT_TRUE(r.err.starts_with("devicelogin: ")) << r.err;
@@ -251,7 +251,7 @@ TEST_F(CliTest, CommandsCheckTheirArgumentsBeforeAnyWork) {
                 "devicelogin login: invalid profile name \"../etc\" (use letters, digits, '.', '_' and '-')\n"},
        }) {
     SCOPED_TRACE(c.line);
-    Run r = run(c.args);
+    CliRun r = run(c.args);
     EXPECT_EQ(r.code, 2);
     EXPECT_EQ(r.err, c.line);
     EXPECT_EQ(r.out, "");
@@ -260,7 +260,7 @@ TEST_F(CliTest, CommandsCheckTheirArgumentsBeforeAnyWork) {
 
 TEST_F(CliTest, PlainHttpToARemoteIssuerIsAConfigurationError) {
   // Refused by the URL policy before anything is resolved or sent.
-  Run r = run({"login", "--issuer", "http://id.example.com", "--client-id", "c", "--store", "file", "--json"});
+  CliRun r = run({"login", "--issuer", "http://id.example.com", "--client-id", "c", "--store", "file", "--json"});
   EXPECT_EQ(r.code, 2);
   EXPECT_TRUE(one_line(r.err)) << r.err;
   EXPECT_TRUE(r.err.starts_with("devicelogin login: ")) << r.err;
@@ -272,12 +272,12 @@ TEST_F(CliTest, PlainHttpToARemoteIssuerIsAConfigurationError) {
 }
 
 TEST_F(CliTest, NothingStoredIsNotLoggedIn) {
-  Run token = run({"token"});
+  CliRun token = run({"token"});
   EXPECT_EQ(token.code, 5);
   EXPECT_EQ(token.out, "") << "token prints nothing on stdout when it fails";
   EXPECT_TRUE(one_line(token.err) && token.err.starts_with("devicelogin token: ")) << token.err;
 
-  Run status = run({"status", "--json", "--profile", "work"});
+  CliRun status = run({"status", "--json", "--profile", "work"});
   EXPECT_EQ(status.code, 5);
   ASSERT_TRUE(one_line(status.out)) << status.out;
   json parsed = json::parse(status.out, nullptr, false);
