@@ -7,8 +7,9 @@
 # ALLOW_SKIP regex. VIA wraps node (e.g. scripts/with-keyring.sh); its exit 77 is a skip as well.
 # Needs DEVICELOGIN_NODE (find_program(DEVICELOGIN_NODE node)).
 function(devicelogin_add_node_suite)
-  cmake_parse_arguments(PARSE_ARGV 0 arg "" "NAME;FILE;TIMEOUT;WORKING_DIRECTORY"
-    "ENV;VIA;ALLOW_SKIP;LABELS;FIXTURES_REQUIRED")
+  # Not PARSE_ARGV: "A=1;B=2" must split into two variables, as in set_tests_properties.
+  cmake_parse_arguments(arg "" "NAME;FILE;TIMEOUT;WORKING_DIRECTORY"
+    "ENV;VIA;ALLOW_SKIP;LABELS;FIXTURES_REQUIRED" ${ARGN})
   if(NOT arg_NAME OR NOT arg_FILE)
     message(FATAL_ERROR "devicelogin_add_node_suite: NAME and FILE are required")
   endif()
