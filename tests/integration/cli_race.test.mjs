@@ -70,7 +70,9 @@ async function startCountingProxy(tokenEndpoint) {
     }
     const answerBody = Buffer.from(await answer.arrayBuffer());
     if (entry) {
+      const holdStarted = Date.now();
       entry.contending = await proxy.hold();
+      entry.heldMs = Date.now() - holdStarted;
       entry.status = answer.status;
       entry.answered = Date.now();
     }
@@ -225,7 +227,8 @@ for (const kind of serverKinds()) {
             : (await serverRefreshCount(server)) - serverBefore;
           t.diagnostic(`refresh requests through the proxy: ${refreshCount}`
             + `${serverCount === undefined ? '' : `; seen by oidc-provider: ${serverCount}`}`
-            + `; statuses: ${proxy.refreshes.map((e) => e.status).join(',')}`);
+            + `; statuses: ${proxy.refreshes.map((e) => e.status).join(',')}`
+            + `; first answer held ${proxy.refreshes[0]?.heldMs} ms until ${proxy.refreshes[0]?.contending} racers contended`);
           assert.equal(refreshCount, 1, 'exactly one refresh request reached the token endpoint');
           if (serverCount !== undefined) assert.equal(serverCount, 1, 'oidc-provider saw exactly one refresh');
           assert.equal(proxy.refreshes[0].status, 200, 'the refresh succeeded');
