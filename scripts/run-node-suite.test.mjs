@@ -26,6 +26,10 @@ const FIXTURES = {
     import { test } from 'node:test';
     test('file store', () => {});
     test('kernel keyring', (t) => { t.skip('the kernel keyring is refused here: EACCES'); });`,
+  // One store per ctest: its only test skipped (the kernel keyring refused) is a skip, not "empty".
+  'all_skipped.test.mjs': `
+    import { test } from 'node:test';
+    test('kernel keyring', (t) => { t.skip('the kernel keyring is refused here: EACCES'); });`,
   'suite_skip.test.mjs': `
     import { describe, test } from 'node:test';
     describe('CLI main path', { skip: 'DEVICELOGIN_BIN is not set' }, () => { test('login', () => {}); });
@@ -91,6 +95,12 @@ describe('run-node-suite.mjs verdicts', () => {
     assert.match(r.stdout, /test skipped \(allowed\): kernel keyring/);
     const other = run('skip_only.test.mjs', { ci: true, args: ['--allow-skip', '^no private Secret Service'] });
     assert.equal(other.code, 1, 'a pattern that does not match the reason allows nothing');
+  });
+  test('a suite whose only test was skipped: Skipped locally, a failure under CI', () => {
+    const r = run('all_skipped.test.mjs');
+    assert.equal(r.code, 77, r.last);
+    assert.match(r.last, /: SKIPPED \(tests 1, pass 0, fail 0, cancelled 0, skipped 1, todo 0\)$/);
+    assert.equal(run('all_skipped.test.mjs', { ci: true }).code, 1);
   });
   test('a skipped describe fails, even outside CI', () => {
     const r = run('suite_skip.test.mjs');
