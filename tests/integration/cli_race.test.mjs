@@ -64,7 +64,8 @@ async function startCountingProxy(tokenEndpoint) {
     let answer;
     try {
       answer = await fetch(tokenEndpoint, { method: req.method, headers, body, redirect: 'manual' });
-    } catch {
+    } catch (error) {
+      if (entry) entry.failure = String(error.cause?.code ?? error.cause?.message ?? error.message);
       res.writeHead(502).end();
       return;
     }
@@ -219,8 +220,10 @@ for (const kind of serverKinds()) {
           const secrets = [preToken.trim(), ...new Set(results.map((r) => r.stdout.trim()))];
 
           const failed = results.map((r, i) => ({ r, i })).filter(({ r }) => r.code !== EXIT.ok);
+          const failures = proxy.refreshes.filter((e) => e.failure).map((e) => e.failure);
           assert.equal(failed.length, 0, `${failed.length} of ${RACERS} racers failed; first: `
-            + `${failed.length ? describeRun(raceArgs, failed[0].r, secrets) : ''}`);
+            + `${failed.length ? describeRun(raceArgs, failed[0].r, secrets) : ''}`
+            + `${failures.length ? `; the proxy could not forward ${failures.length} refreshes: ${[...new Set(failures)].join(', ')}` : ''}`);
 
           const refreshCount = proxy.refreshes.length;
           const serverCount = serverBefore === undefined ? undefined
