@@ -66,6 +66,23 @@ std::string url_encode(std::string_view text) {
   return out;
 }
 
+std::string form_urlencode_value(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() * 3);
+  for (unsigned char c : text) {
+    if (c == ' ') {
+      out.push_back('+');
+    } else if (unreserved(c)) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+
 std::string form_encode(const FormFields& fields) {
   std::string out;
   for (const auto& [name, value] : fields) {

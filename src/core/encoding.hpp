@@ -12,6 +12,9 @@ using FormFields = std::vector<std::pair<std::string, std::string>>;
 
 // Percent-encodes everything but RFC 3986 unreserved characters.
 [[nodiscard]] std::string url_encode(std::string_view text);
+// One value encoded as RFC 6749 Appendix B says: UTF-8 bytes, space as '+', unreserved characters
+// kept, every other byte %XX (upper-case hex). Used for HTTP Basic client credentials (§2.3.1).
+[[nodiscard]] std::string form_urlencode_value(std::string_view text);
 // application/x-www-form-urlencoded body from fields (spaces as %20, which every server accepts).
 [[nodiscard]] std::string form_encode(const FormFields& fields);
 // Parses a form body; '+' is a space; malformed escapes are kept literally.

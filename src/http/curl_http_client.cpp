@@ -16,6 +16,7 @@
 #include "devicelogin/http_client.hpp"
 #include "devicelogin/sanitize.hpp"
 #include "http/ca_bundle.hpp"
+#include "http/curl_http_client_for_test.hpp"
 #include "http/http_trace.hpp"
 #include "http/url_policy.hpp"
 
@@ -214,7 +215,8 @@ std::vector<Secret> known_secrets(const HttpRequest& request) {
 
 class CurlHttpClient final : public HttpClient {
  public:
-  explicit CurlHttpClient(HttpOptions options) : options_(std::move(options)) {}
+  explicit CurlHttpClient(HttpOptions options, std::vector<std::string> resolve_for_test = {})
+      : options_(std::move(options)), resolve_for_test_(std::move(resolve_for_test)) {}
   ~CurlHttpClient() override {
     if (easy_ != nullptr) curl_easy_cleanup(easy_);
   }
@@ -228,6 +230,7 @@ class CurlHttpClient final : public HttpClient {
  private:
   HttpOptions options_;
   std::string ca_bundle_;  // the base CA bundle plus options_.ca_file, read at the first https request
+  std::vector<std::string> resolve_for_test_;  // CURLOPT_RESOLVE entries (tests only)
   std::mutex mutex_;
   CURL* easy_ = nullptr;
 };
@@ -347,6 +350,17 @@ Result<HttpResponse> CurlHttpClient::send(const HttpRequest& request) {
       set(CURLOPT_POSTFIELDS, request.body.reveal().c_str());
     }
   }
+  SlistPtr resolve_list;
+  for (const std::string& entry : resolve_for_test_) {
+    curl_slist* grown = curl_slist_append(resolve_list.get(), entry.c_str());
+    if (grown == nullptr) {
+      curl_easy_reset(easy_);
+      return fail(ErrorCode::kInternal, "out of memory building the resolve list");
+    }
+    (void)resolve_list.release();
+    resolve_list.reset(grown);
+  }
+  if (resolve_list) set(CURLOPT_RESOLVE, resolve_list.get());
   if (trace) {
     set(CURLOPT_DEBUGFUNCTION, &on_debug);
     set(CURLOPT_DEBUGDATA, static_cast<void*>(&transfer));
@@ -400,6 +414,10 @@ Result<HttpResponse> CurlHttpClient::send(const HttpRequest& request) {
 
 std::unique_ptr<HttpClient> make_curl_http_client(HttpOptions options) {
   return std::make_unique<CurlHttpClient>(std::move(options));
+}
+
+std::unique_ptr<HttpClient> make_curl_http_client_for_test(HttpOptions options, std::vector<std::string> resolve) {
+  return std::make_unique<CurlHttpClient>(std::move(options), std::move(resolve));
 }
 
 }  // namespace devicelogin

@@ -61,10 +61,15 @@ Result<ServerMetadata> discover(HttpClient& http, const std::string& issuer) {
     }
     ServerMetadata metadata;
     metadata.issuer = string_member(doc, "issuer");
-    if (without_trailing_slash(metadata.issuer) != without_trailing_slash(issuer)) {
-      // RFC 8414 §3.3 / OIDC Discovery §4.3: a mismatch means the document is not this issuer's.
+    if (metadata.issuer != issuer) {
+      // RFC 8414 §3.3 / OIDC Discovery §4.3: the issuer must be identical to the one used to build
+      // the URL; anything else, even a trailing '/', means the document is not this issuer's.
+      const bool only_slash = without_trailing_slash(metadata.issuer) == without_trailing_slash(issuer);
       return fail(ErrorCode::kConfig, "the discovery document at " + url + " names issuer \"" + metadata.issuer +
-                                          "\", not the requested \"" + issuer + "\"");
+                                          "\", not the requested \"" + issuer + "\"" +
+                                          (only_slash ? " (issuers must match exactly, including a trailing '/': "
+                                                        "use the issuer as the server names it)"
+                                                      : ""));
     }
     metadata.endpoints.device_authorization = string_member(doc, "device_authorization_endpoint");
     metadata.endpoints.token = string_member(doc, "token_endpoint");

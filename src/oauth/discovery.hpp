@@ -15,7 +15,8 @@ struct ServerMetadata {
 
 // Fetches `<issuer>/.well-known/openid-configuration`, then the RFC 8414 §3.1 location
 // `<origin>/.well-known/oauth-authorization-server<path>`. The document's issuer must equal the
-// requested one (RFC 8414 §3.3; a single trailing slash is ignored). kConfig when neither
+// requested one character for character (RFC 8414 §3.3, OpenID Connect Discovery §4.3: a trailing
+// '/' is a difference; the well-known URLs are built without it, §3.1). kConfig when neither
 // document exists or the issuer differs, kNetwork/kServer on transport or format problems.
 [[nodiscard]] Result<ServerMetadata> discover(HttpClient& http, const std::string& issuer);
 

@@ -51,8 +51,11 @@ Result<HttpRequest> OAuthClient::form_request(const std::string& url, std::strin
   request.url = url;
   request.headers = {{"Content-Type", "application/x-www-form-urlencoded"}, {"Accept", "application/json"}};
   if (!secret->empty() && profile_.client_auth == ClientAuth::kBasic) {
-    // RFC 6749 §2.3.1: client id and secret are form-urlencoded before base64.
-    std::string credentials = url_encode(profile_.client_id) + ":" + url_encode(secret->reveal());
+    // RFC 6749 §2.3.1: client id and secret are encoded with the application/x-www-form-urlencoded
+    // algorithm of Appendix B (a space becomes '+') before base64.
+    std::string encoded_secret = form_urlencode_value(secret->reveal());
+    std::string credentials = form_urlencode_value(profile_.client_id) + ":" + encoded_secret;
+    wipe_string(encoded_secret);
     request.headers.emplace_back("Authorization", "Basic " + base64_encode(credentials));
     wipe_string(credentials);
   } else {

@@ -32,11 +32,11 @@ constexpr std::array kPresets = {
                    "https://api.workos.com/user_management/authenticate", "", "",
                    "https://api.workos.com/sso/jwks/{client_id}", "", ClientAuth::kPost, {}},
     ProviderPreset{"auth0", "", "", "", "", "", "", "openid profile offline_access", ClientAuth::kPost,
-                   {.discovery_from_issuer = true}},
+                   {.discovery_from_issuer = true, .issuer_slash = IssuerSlash::kTrailing}},
     ProviderPreset{"okta", "", "", "", "", "", "", "openid profile offline_access", ClientAuth::kBasic,
-                   {.discovery_from_issuer = true}},
+                   {.discovery_from_issuer = true, .issuer_slash = IssuerSlash::kNoTrailing}},
     ProviderPreset{"keycloak", "", "", "", "", "", "", "openid profile offline_access", ClientAuth::kBasic,
-                   {.discovery_from_issuer = true}},
+                   {.discovery_from_issuer = true, .issuer_slash = IssuerSlash::kNoTrailing}},
 };
 
 }  // namespace
@@ -60,6 +60,21 @@ std::string provider_names() {
 ProviderQuirks quirks_for(std::string_view provider) {
   const ProviderPreset* preset = find_provider(provider);
   return preset == nullptr ? ProviderQuirks{} : preset->quirks;
+}
+
+std::string preset_issuer_form(const ProviderPreset* preset, std::string issuer) {
+  if (preset == nullptr || issuer.empty()) return issuer;
+  switch (preset->quirks.issuer_slash) {
+    case IssuerSlash::kAsGiven:
+      break;
+    case IssuerSlash::kTrailing:
+      if (issuer.back() != '/') issuer.push_back('/');
+      break;
+    case IssuerSlash::kNoTrailing:
+      while (!issuer.empty() && issuer.back() == '/') issuer.pop_back();
+      break;
+  }
+  return issuer;
 }
 
 std::string expand_template(std::string_view text, std::string_view tenant, std::string_view client_id) {

@@ -8,11 +8,20 @@
 
 namespace devicelogin::oauth {
 
+// How a provider writes its issuer identifier, which discovery (RFC 8414 §3.3, OpenID Connect
+// Discovery §4.3) and ID-token validation compare exactly.
+enum class IssuerSlash {
+  kAsGiven,    // a generic server: the issuer is used exactly as given
+  kTrailing,   // Auth0: "https://TENANT.auth0.com/" always ends with '/'
+  kNoTrailing  // Okta ("https://ORG.okta.com/oauth2/default"), Keycloak (".../realms/NAME"): never
+};
+
 // How a provider departs from the RFCs, beyond its endpoints.
 struct ProviderQuirks {
   bool requires_client_secret = false;  // Google: the device flow needs the client secret
   bool discovery_from_issuer = false;   // Auth0/Okta/Keycloak: endpoints come from --issuer
   bool has_message = false;             // Entra: the response carries ready-made instructions
+  IssuerSlash issuer_slash = IssuerSlash::kAsGiven;
 };
 
 // A provider's fixed facts. Templates may contain {tenant} and {client_id}.
@@ -35,6 +44,10 @@ struct ProviderPreset {
 [[nodiscard]] std::string provider_names();
 // The quirks of a profile's provider (none for a generic server).
 [[nodiscard]] ProviderQuirks quirks_for(std::string_view provider);
+// The issuer a user typed for a discovery preset, in the one form that provider uses (a trailing
+// '/' added for Auth0, removed for Okta and Keycloak), so that the exact comparison of discovery
+// accepts "https://tenant.auth0.com" for Auth0. Unchanged for other presets and generic servers.
+[[nodiscard]] std::string preset_issuer_form(const ProviderPreset* preset, std::string issuer);
 // Replaces {tenant} and {client_id} in a preset template.
 [[nodiscard]] std::string expand_template(std::string_view text, std::string_view tenant, std::string_view client_id);
 

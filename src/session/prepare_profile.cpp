@@ -76,11 +76,13 @@ Result<Profile> prepare_profile(const LoginSettings& settings, HttpClient& http_
   if (needs_discovery) {
     const bool explicit_endpoints = !settings.endpoints.device_authorization.empty() && !settings.endpoints.token.empty();
     if (!settings.issuer.empty()) {
-      auto metadata = oauth::discover(http, settings.issuer);
+      // Discovery compares issuers exactly; a preset knows its provider's one form (Auth0: '/').
+      const std::string issuer = oauth::preset_issuer_form(preset, settings.issuer);
+      auto metadata = oauth::discover(http, issuer);
       if (!metadata) {
         // Discovery is optional when every needed endpoint was given explicitly.
         if (!explicit_endpoints || metadata.error().code != ErrorCode::kConfig) return std::unexpected(metadata.error());
-        profile.issuer = settings.issuer;
+        profile.issuer = issuer;
       } else {
         profile.issuer = metadata->issuer;
         profile.endpoints = metadata->endpoints;

@@ -613,16 +613,30 @@ TEST(DevServer, OversizeBodiesAreRejectedAndTheServerKeepsServing) {
 }
 
 TEST(DevServer, AutoApproveAfterDelay) {
+  // The delay is 2 s so that the first poll, sent right after the code, still finds the code
+  // pending on a loaded machine (a margin of ~2 s for one local round trip). Approval must not
+  // come before the delay: load only makes the answer later, so that bound is exact.
+  constexpr auto kDelay = std::chrono::milliseconds(2000);
   ServerOptions options;
-  options.auto_approve_delay = 0.5;
+  options.auto_approve_delay = 2.0;
   options.interval = 0;
   auto server = start(std::move(options));
   ASSERT_TRUE(server);
   auto client = client_for(*server);
+  const auto requested = std::chrono::steady_clock::now();  // the code is issued after this
   Reply code = device_authorization(*client);
   EXPECT_EQ(poll(*client, code.body["device_code"]).body["error"], "authorization_pending");
-  std::this_thread::sleep_for(std::chrono::milliseconds(600));
-  Reply tokens = poll(*client, code.body["device_code"]);
+  Reply tokens;
+  const auto deadline = requested + std::chrono::seconds(20);
+  for (;;) {
+    tokens = poll(*client, code.body["device_code"]);
+    const bool pending = tokens.status == 400 && tokens.body.is_object() &&
+                         tokens.body.value("error", std::string()) == "authorization_pending";
+    if (!pending) break;
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "not approved 18 s after the 2 s delay";
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_GE(std::chrono::steady_clock::now() - requested, kDelay) << "approved before the delay";
   ASSERT_EQ(tokens.status, 200) << tokens.text;
   EXPECT_EQ(jwt_part(tokens.body["access_token"], 1)["sub"], "alice");
 }

@@ -7,12 +7,15 @@
 // Refreshes are counted by a loopback proxy in front of the token endpoint (the profile is logged
 // in with --token-endpoint pointing at it, so every refresh passes through it) and, for
 // oidc-provider, also by the server itself (/__test/events "refreshes"). The proxy holds each
-// refresh answer back for a moment, so that every racer has started and found the stale token
-// before the first refresh completes: without that, the race could be decided by spawn order.
+// refresh answer back until every racer has found the stale token and is contending for the
+// profile's lock (it has the lock file open, seen in /proc/PID/fd): an event, not a duration, so a
+// slow spawn on a loaded machine cannot turn the race into a queue decided by spawn order.
 // Tokens are compared in the test and never printed.
 
 import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs/promises';
 import * as http from 'node:http';
+import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import {
@@ -28,21 +31,31 @@ const RACERS = 32;
 // ACCESS_TTL - MIN_TTL s, far longer than the race takes.
 const ACCESS_TTL = 20;
 const MIN_TTL = 10;
-const REFRESH_HOLD_MS = 1500;
+// The hold ends when every racer contends for the lock, or after this cap (then the test fails:
+// not a real race). The new token must still have MIN_TTL s left when the racers read it, so the
+// cap stays below ACCESS_TTL - MIN_TTL = 10 s; 32 spawns took well under 1 s on a quiet 2-core
+// machine, so 8 s is a margin of more than 7 s for load.
+const REFRESH_HOLD_CAP_MS = 8000;
+const LOCK_SCAN_MS = 20;
 const REFRESH_GRANT = 'refresh_token';
+// Stores: env DEVICELOGIN_RACE_STORES (comma/space separated; default "file,kernel-keyring"); ctest
+// runs one store per entry. `secret-service` needs scripts/with-keyring.sh around the suite.
+const STORES = (process.env.DEVICELOGIN_RACE_STORES ?? 'file,kernel-keyring').split(/[\s,]+/).filter(Boolean);
 
 /**
- * A loopback proxy for one token endpoint that counts refresh_token grants and delays their
- * answers by `holdMs`. Resolves to { url, refreshes: [{started, answered, status}], stop() }.
+ * A loopback proxy for one token endpoint that counts refresh_token grants and holds their answers
+ * until `proxy.hold()` (set by the test; resolves at once by default) resolves. Resolves to
+ * { url, refreshes: [{started, answered, status, contending}], hold, stop() }.
  */
-async function startCountingProxy(tokenEndpoint, holdMs) {
+async function startCountingProxy(tokenEndpoint) {
   const refreshes = [];
   const srv = http.createServer(async (req, res) => {
     const chunks = [];
     for await (const chunk of req) chunks.push(chunk);
     const body = Buffer.concat(chunks);
     const isRefresh = new URLSearchParams(body.toString('utf8')).get('grant_type') === REFRESH_GRANT;
-    const entry = isRefresh ? { started: Date.now(), answered: undefined, status: undefined } : undefined;
+    const entry = isRefresh ? { started: Date.now(), answered: undefined, status: undefined, contending: undefined }
+      : undefined;
     if (entry) refreshes.push(entry);
     const headers = {};
     for (const name of ['content-type', 'accept', 'authorization', 'user-agent', 'dpop']) {
@@ -51,13 +64,16 @@ async function startCountingProxy(tokenEndpoint, holdMs) {
     let answer;
     try {
       answer = await fetch(tokenEndpoint, { method: req.method, headers, body, redirect: 'manual' });
-    } catch {
+    } catch (error) {
+      if (entry) entry.failure = String(error.cause?.code ?? error.cause?.message ?? error.message);
       res.writeHead(502).end();
       return;
     }
     const answerBody = Buffer.from(await answer.arrayBuffer());
     if (entry) {
-      await sleep(holdMs);
+      const holdStarted = Date.now();
+      entry.contending = await proxy.hold();
+      entry.heldMs = Date.now() - holdStarted;
       entry.status = answer.status;
       entry.answered = Date.now();
     }
@@ -67,14 +83,55 @@ async function startCountingProxy(tokenEndpoint, holdMs) {
     srv.once('error', reject);
     srv.listen(0, '127.0.0.1', resolve);
   });
-  return {
+  const proxy = {
     url: `http://127.0.0.1:${srv.address().port}/token`,
     refreshes,
+    hold: async () => undefined,
     async stop() {
       srv.closeAllConnections?.();
       await new Promise((resolve) => { srv.close(resolve); });
     },
   };
+  return proxy;
+}
+
+// Whether process `pid` has a file open for which isLock(path) holds (a racer waiting for, or
+// holding, the profile's lock).
+async function hasOpen(pid, isLock) {
+  let fds;
+  try {
+    fds = await fs.readdir(`/proc/${pid}/fd`);
+  } catch {
+    return false; // exited
+  }
+  for (const fd of fds) {
+    try {
+      if (isLock(await fs.readlink(`/proc/${pid}/fd/${fd}`))) return true;
+    } catch { /* closed meanwhile */ }
+  }
+  return false;
+}
+
+/**
+ * Resolves, once all `expected` racers were spawned (racers() returns them), with how many of them
+ * have the lock file open (isLock); waits until all do, one exited (it cannot have a token: the
+ * test reports it), or `capMs` passed.
+ */
+async function whenAllContend(racers, expected, isLock, capMs) {
+  const deadline = Date.now() + capMs;
+  for (;;) {
+    const spawned = racers();
+    let contending = 0;
+    let exited = false;
+    for (const proc of spawned) {
+      if (proc.child.exitCode !== null || proc.child.signalCode !== null) exited = true;
+      else if (await hasOpen(proc.child.pid, isLock)) contending += 1;
+    }
+    if ((spawned.length === expected && contending === expected) || exited || Date.now() >= deadline) {
+      return contending;
+    }
+    await sleep(LOCK_SCAN_MS);
+  }
 }
 
 // Refresh grants oidc-provider itself saw (undefined for servers without a test endpoint).
@@ -86,7 +143,7 @@ async function serverRefreshCount(server) {
 
 for (const kind of serverKinds()) {
   describe(`${RACERS} racing token processes against ${kind}`, { skip, timeout: 240000 }, () => {
-    for (const store of ['file', 'kernel-keyring']) {
+    for (const store of STORES) {
       describe(`--store ${store}`, () => {
         let server;
         let home;
@@ -96,8 +153,12 @@ for (const kind of serverKinds()) {
         before(async () => {
           server = await startServer(kind, { interval: 1, accessTokenTtl: ACCESS_TTL });
           home = await makeHome();
+          // The CLI runs with a scrubbed environment; the Secret Service store needs the session bus.
+          if (store === 'secret-service' && process.env.DBUS_SESSION_BUS_ADDRESS) {
+            home.env.DBUS_SESSION_BUS_ADDRESS = process.env.DBUS_SESSION_BUS_ADDRESS;
+          }
           const meta = await (await fetch(`${server.issuer}/.well-known/openid-configuration`)).json();
-          proxy = await startCountingProxy(meta.token_endpoint, REFRESH_HOLD_MS);
+          proxy = await startCountingProxy(meta.token_endpoint);
         });
         after(async () => {
           killAllChildren();
@@ -109,6 +170,10 @@ for (const kind of serverKinds()) {
         });
 
         test('exactly one refresh reaches the server; all print the same new token; grant alive', async (t) => {
+          if (store === 'secret-service' && process.env.WITH_KEYRING_ACTIVE !== '1') {
+            t.skip('no private Secret Service: run this suite through scripts/with-keyring.sh');
+            return;
+          }
           const { result, argv } = await loginWithApproval(server, home, {
             store, extra: ['--token-endpoint', proxy.url],
           });
@@ -141,30 +206,37 @@ for (const kind of serverKinds()) {
 
           const raceArgs = ['token', '--min-ttl', String(MIN_TTL)];
           const racers = [];
+          // The profile's lock is a default.lock under $XDG_STATE_HOME/devicelogin/ (its folder
+          // depends on the store). /proc shows resolved paths: resolve the temporary HOME.
+          const stateDir = path.join(await fs.realpath(home.home), path.relative(home.home, home.stateDir));
+          const isLock = (file) => file.startsWith(`${stateDir}/`) && file.endsWith('/default.lock');
+          proxy.hold = () => whenAllContend(() => racers, RACERS, isLock, REFRESH_HOLD_CAP_MS);
           for (let i = 0; i < RACERS; i += 1) {
             const proc = startCli(raceArgs, { env: home.env });
             proc.child.stdin.end();
             racers.push(proc);
           }
-          const lastSpawn = Date.now();
           const results = await Promise.all(racers.map((proc) => proc.wait(60000)));
           const secrets = [preToken.trim(), ...new Set(results.map((r) => r.stdout.trim()))];
 
           const failed = results.map((r, i) => ({ r, i })).filter(({ r }) => r.code !== EXIT.ok);
+          const failures = proxy.refreshes.filter((e) => e.failure).map((e) => e.failure);
           assert.equal(failed.length, 0, `${failed.length} of ${RACERS} racers failed; first: `
-            + `${failed.length ? describeRun(raceArgs, failed[0].r, secrets) : ''}`);
+            + `${failed.length ? describeRun(raceArgs, failed[0].r, secrets) : ''}`
+            + `${failures.length ? `; the proxy could not forward ${failures.length} refreshes: ${[...new Set(failures)].join(', ')}` : ''}`);
 
           const refreshCount = proxy.refreshes.length;
           const serverCount = serverBefore === undefined ? undefined
             : (await serverRefreshCount(server)) - serverBefore;
           t.diagnostic(`refresh requests through the proxy: ${refreshCount}`
             + `${serverCount === undefined ? '' : `; seen by oidc-provider: ${serverCount}`}`
-            + `; statuses: ${proxy.refreshes.map((e) => e.status).join(',')}`);
+            + `; statuses: ${proxy.refreshes.map((e) => e.status).join(',')}`
+            + `; first answer held ${proxy.refreshes[0]?.heldMs} ms until ${proxy.refreshes[0]?.contending} racers contended`);
           assert.equal(refreshCount, 1, 'exactly one refresh request reached the token endpoint');
           if (serverCount !== undefined) assert.equal(serverCount, 1, 'oidc-provider saw exactly one refresh');
           assert.equal(proxy.refreshes[0].status, 200, 'the refresh succeeded');
-          assert.ok(proxy.refreshes[0].answered >= lastSpawn,
-            'every racer was started before the refresh was answered (a real race)');
+          assert.equal(proxy.refreshes[0].contending, RACERS,
+            `all ${RACERS} racers contended for the lock before the refresh was answered (a real race)`);
 
           const printed = new Set(results.map((r) => r.stdout));
           assert.equal(printed.size, 1, `all ${RACERS} racers printed the same token (${printed.size} distinct)`);

@@ -34,5 +34,7 @@ if [[ -n "$system_node" ]]; then
 fi
 
 echo "fetched_node_test: running cli_flow against oidc-provider on $node ($version)" >&2
+# Through the suite runner, on the fetched node (it runs the suite with its own executable), so a
+# failure or a skip here fails as it does for every other suite.
 PATH="$(dirname "$node"):$PATH" DEVICELOGIN_SERVERS=oidc-provider \
-  "$node" --test --test-concurrency=1 "$here/cli_flow.test.mjs"
+  "$node" "$root/scripts/run-node-suite.mjs" --name integration_fetched_node_flow -- "$here/cli_flow.test.mjs"

@@ -439,25 +439,47 @@ export async function listFiles(dir) {
 }
 
 /**
- * The token store file of the file backend: the single *.json file under
- * $XDG_STATE_HOME/devicelogin/ (recursively) that has an access_token field. Returns
- * { file, tokens } or undefined. Tolerant of the layout, which belongs to the store module.
+ * What the file backend left under $XDG_STATE_HOME/devicelogin/ (recursively): `tokens`, the *.json
+ * files holding a token set ([{ file, tokens }]); `leftovers`, temporary files of an interrupted
+ * or failed write (`*.tmp.*`); `unreadable`, *.json files that do not parse (e.g. half written).
  */
-export async function readTokenFile(home) {
-  const candidates = [];
+export async function storedFiles(home) {
+  const found = { tokens: [], leftovers: [], unreadable: [] };
   for (const file of await listFiles(home.stateDir)) {
+    if (path.basename(file).includes('.tmp.')) {
+      found.leftovers.push(file);
+      continue;
+    }
     if (!file.endsWith('.json')) continue;
     let parsed;
     try {
       parsed = JSON.parse(await fs.readFile(file, 'utf8'));
     } catch {
+      found.unreadable.push(file);
       continue;
     }
     const tokens = findTokens(parsed);
-    if (tokens) candidates.push({ file, tokens });
+    if (tokens) found.tokens.push({ file, tokens });
   }
-  if (candidates.length !== 1) return undefined;
-  return candidates[0];
+  return found;
+}
+
+/**
+ * The token store file of the file backend. Returns { file, tokens } when there is exactly one
+ * token file and nothing else was left behind; undefined when nothing at all is stored (no token
+ * file, no temporary leftover, no unreadable JSON); throws, naming what it found, otherwise (two or
+ * more token files, leftovers, unreadable files), so that neither "exactly one" nor "nothing
+ * stored" can pass with debris. Tolerant of the layout, which belongs to the store module.
+ */
+export async function readTokenFile(home) {
+  const found = await storedFiles(home);
+  const rel = (file) => path.relative(home.stateDir, file);
+  const problems = [];
+  if (found.tokens.length > 1) problems.push(`${found.tokens.length} token files (${found.tokens.map((t) => rel(t.file)).join(', ')})`);
+  if (found.leftovers.length > 0) problems.push(`temporary leftovers ${found.leftovers.map(rel).join(', ')}`);
+  if (found.unreadable.length > 0) problems.push(`unreadable JSON ${found.unreadable.map(rel).join(', ')}`);
+  if (problems.length > 0) throw new Error(`token store under ${home.stateDir}: ${problems.join('; ')}`);
+  return found.tokens[0];
 }
 
 // The token set may sit at the top level or one level down (e.g. {"tokens": {...}}).

@@ -2,9 +2,11 @@
 // the CLI: a full RFC 8628 device flow, refresh with rotation, revocation and introspection.
 
 import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { startServer, sleep } from './harness.mjs';
+import { makeHome, readTokenFile, startServer, sleep } from './harness.mjs';
 
 const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
@@ -192,5 +194,48 @@ describe('oidc_server.mjs knobs', { timeout: 60000 }, () => {
     } finally {
       await server.stop();
     }
+  });
+});
+
+// readTokenFile tells "nothing stored", "exactly one token file" and "debris" apart (issue 15).
+describe('readTokenFile', () => {
+  let home;
+  const tokensDir = () => path.join(home.stateDir, 'tokens');
+  const write = async (name, text) => {
+    await fs.mkdir(tokensDir(), { recursive: true });
+    await fs.writeFile(path.join(tokensDir(), name), text);
+  };
+  const tokenSet = JSON.stringify({ access_token: 'a', refresh_token: 'r' });
+  before(async () => { home = await makeHome(); });
+  after(async () => { await home?.remove(); });
+
+  test('nothing stored: undefined (also without the state directory)', async () => {
+    assert.equal(await readTokenFile(home), undefined);
+    await fs.mkdir(tokensDir(), { recursive: true });
+    assert.equal(await readTokenFile(home), undefined);
+  });
+  test('one token file: its path and token set', async () => {
+    await write('default.json', tokenSet);
+    const stored = await readTokenFile(home);
+    assert.equal(stored.file, path.join(tokensDir(), 'default.json'));
+    assert.equal(stored.tokens.refresh_token, 'r');
+  });
+  test('two token files: throws', async () => {
+    await write('work.json', tokenSet);
+    await assert.rejects(readTokenFile(home), /2 token files/);
+    await fs.rm(path.join(tokensDir(), 'work.json'));
+  });
+  test('a temporary leftover: throws, with or without a token file', async () => {
+    await write('default.json.tmp.1234.0', tokenSet.slice(0, 5));
+    await assert.rejects(readTokenFile(home), /temporary leftovers tokens\/default\.json\.tmp\.1234\.0/);
+    await fs.rm(path.join(tokensDir(), 'default.json'));
+    await assert.rejects(readTokenFile(home), /temporary leftovers/);
+    await fs.rm(path.join(tokensDir(), 'default.json.tmp.1234.0'));
+  });
+  test('an unreadable JSON file: throws', async () => {
+    await write('default.json', '{"access_token": "a", "refr');
+    await assert.rejects(readTokenFile(home), /unreadable JSON tokens\/default\.json/);
+    await fs.rm(path.join(tokensDir(), 'default.json'));
+    assert.equal(await readTokenFile(home), undefined);
   });
 });

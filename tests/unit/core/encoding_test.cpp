@@ -14,6 +14,16 @@ TEST(Encoding, UrlEncodeKeepsOnlyUnreservedCharacters) {
   EXPECT_EQ(url_encode(std::string_view("\0\n", 2)), "%00%0A");
 }
 
+// RFC 6749 Appendix B's own example: the six code points U+0020 U+0025 U+0026 U+002B U+00A3 U+20AC
+// are the UTF-8 octets 20 25 26 2B C2 A3 E2 82 AC, "represented in the payload as
+// +%25%26%2B%C2%A3%E2%82%AC".
+TEST(Encoding, FormUrlencodeValueFollowsRfc6749AppendixB) {
+  EXPECT_EQ(form_urlencode_value(" %&+\xC2\xA3\xE2\x82\xAC"), "+%25%26%2B%C2%A3%E2%82%AC");
+  EXPECT_EQ(form_urlencode_value("AZaz09-._~"), "AZaz09-._~");
+  EXPECT_EQ(form_urlencode_value("cli app"), "cli+app");
+  EXPECT_EQ(url_decode(form_urlencode_value("a b+c")), "a b+c");
+}
+
 TEST(Encoding, FormEncodeBuildsABody) {
   EXPECT_EQ(form_encode({}), "");
   EXPECT_EQ(form_encode({{"client_id", "abc"}, {"scope", "openid profile"}}),

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstddef>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 
@@ -50,6 +52,39 @@ TEST(Secret, MovesLeaveTheSourceEmpty) {
     EXPECT_EQ(target.reveal(), value);
     EXPECT_TRUE(moved.empty());  // NOLINT(bugprone-use-after-move)
   }
+}
+
+// Whether `needle` occurs in the object representation of `object`: its own sizeof(T) bytes, read
+// as unsigned char, which is defined for any live object (no freed or out-of-range memory is read).
+template <typename T>
+bool object_bytes_contain(const T& object, std::string_view needle) {
+  const auto* bytes = reinterpret_cast<const unsigned char*>(&object);
+  std::string copy(sizeof(T), '\0');
+  for (std::size_t i = 0; i < sizeof(T); ++i) copy[i] = static_cast<char>(bytes[i]);
+  return copy.find(needle) != std::string::npos;
+}
+
+// "Empty" holds after any std::string move; what Secret adds is the wipe. libstdc++ keeps a string
+// of up to 15 characters inside the std::string object (small-string buffer); moving it copies the
+// bytes and leaves the source's buffer as it was except for a '\0' at [0]. So the moved-from Secret
+// still holds all but the first byte of the secret unless the move wipes it: look for that tail.
+TEST(Secret, MovingWipesTheSourcesInlineBuffer) {
+  constexpr std::string_view kCanary = "sso-canary-42";
+  constexpr std::string_view kTail = kCanary.substr(1);
+  Secret source{kCanary};
+  ASSERT_TRUE(object_bytes_contain(source, kTail)) << "premise: a short secret lives inside the object";
+
+  Secret moved(std::move(source));
+  EXPECT_EQ(moved.reveal(), kCanary);
+  ASSERT_TRUE(object_bytes_contain(moved, kTail)) << "premise: the move copied the inline bytes";
+  // NOLINTNEXTLINE(bugprone-use-after-move): the moved-from state is what is under test
+  EXPECT_FALSE(object_bytes_contain(source, kTail)) << "move construction left the secret in the source";
+
+  Secret target(std::string_view("old"));
+  target = std::move(moved);
+  EXPECT_EQ(target.reveal(), kCanary);
+  // NOLINTNEXTLINE(bugprone-use-after-move)
+  EXPECT_FALSE(object_bytes_contain(moved, kTail)) << "move assignment left the secret in the source";
 }
 
 TEST(Secret, CopiesAreIndependent) {

@@ -10,10 +10,14 @@
 #include <string>
 #include <thread>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <vector>
 
 #include "devicelogin/clock.hpp"
 #include "devicelogin/http_client.hpp"
+#include "http/curl_http_client_for_test.hpp"
 
 namespace devicelogin {
 namespace {
@@ -414,28 +418,83 @@ TEST_F(CurlHttpClientTest, TlsToAPlainServerIsANetworkError) {
 }
 
 
+// A remote-looking name that never reaches DNS: libcurl is told it is 127.0.0.1 (CURLOPT_RESOLVE),
+// so the URL policy and the proxy rules treat it as remote while every byte stays on loopback.
+constexpr const char* kRemoteName = "auth.example.invalid";
+
+std::unique_ptr<HttpClient> client_resolving_to_loopback(int port) {
+  return make_curl_http_client_for_test({}, {std::string(kRemoteName) + ":" + std::to_string(port) + ":127.0.0.1"});
+}
+
+// A TCP listener on 127.0.0.1 that accepts and closes connections, counting them: the target of a
+// direct https connection (it speaks no TLS, so the handshake fails after the connection counts).
+class ConnectionCounter {
+ public:
+  ConnectionCounter() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&address), length) != 0 || ::listen(fd_, 8) != 0 ||
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+      return;
+    }
+    port_ = ntohs(address.sin_port);
+    thread_ = std::thread([this] {
+      for (;;) {
+        int client = ::accept(fd_, nullptr, nullptr);
+        if (client < 0) return;  // shut down
+        ++connections_;
+        ::close(client);
+      }
+    });
+  }
+  ~ConnectionCounter() {
+    if (fd_ >= 0) ::shutdown(fd_, SHUT_RDWR);  // wakes the blocked accept()
+    if (thread_.joinable()) thread_.join();
+    if (fd_ >= 0) ::close(fd_);
+  }
+  ConnectionCounter(const ConnectionCounter&) = delete;
+  ConnectionCounter& operator=(const ConnectionCounter&) = delete;
+  [[nodiscard]] int port() const { return port_; }
+  [[nodiscard]] int connections() const { return connections_.load(); }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+  std::thread thread_;
+  std::atomic<int> connections_{0};
+};
+
 TEST_F(CurlHttpClientTest, HttpsRequestsUseTheProxyFromTheEnvironment) {
   ::setenv("https_proxy", server_.url("").c_str(), 1);
-  auto client = make_curl_http_client({});
-  auto response = client->send(get("https://auth.example.invalid/token"));
+  ConnectionCounter direct;
+  ASSERT_NE(direct.port(), 0);
+  auto client = client_resolving_to_loopback(direct.port());
+  auto response = client->send(get(std::string("https://") + kRemoteName + ":" + std::to_string(direct.port()) + "/token"));
   ::unsetenv("https_proxy");
   // The local server is no proxy, so the tunnel fails; what matters is that it was asked.
   ASSERT_FALSE(response.has_value());
   EXPECT_EQ(response.error().code, ErrorCode::kNetwork);
   EXPECT_EQ(server_.requests(), 1);
   EXPECT_EQ(server_.last().method, "CONNECT");
+  EXPECT_EQ(direct.connections(), 0);
 }
 
 TEST_F(CurlHttpClientTest, NoProxyIsHonoured) {
   ::setenv("https_proxy", server_.url("").c_str(), 1);
   ::setenv("no_proxy", "example.invalid", 1);
-  auto client = make_curl_http_client({});
-  auto response = client->send(get("https://auth.example.invalid/token"));
+  ConnectionCounter direct;
+  ASSERT_NE(direct.port(), 0);
+  auto client = client_resolving_to_loopback(direct.port());
+  auto response = client->send(get(std::string("https://") + kRemoteName + ":" + std::to_string(direct.port()) + "/token"));
   ::unsetenv("https_proxy");
   ::unsetenv("no_proxy");
-  ASSERT_FALSE(response.has_value());  // resolved directly, and .invalid never resolves
+  ASSERT_FALSE(response.has_value());  // the direct peer speaks no TLS
   EXPECT_EQ(response.error().code, ErrorCode::kNetwork);
-  EXPECT_EQ(server_.requests(), 0);
+  EXPECT_EQ(server_.requests(), 0) << "the proxy was used despite no_proxy";
+  EXPECT_EQ(direct.connections(), 1) << "no direct connection was made";
 }
 
 // request_stop() cannot be undone in a process, so this runs in a child process.

@@ -53,12 +53,31 @@ TEST(Discovery, RefusesIssuerMismatch) {
   EXPECT_NE(metadata.error().message.find("evil.example.com"), std::string::npos);
 }
 
-TEST(Discovery, TrailingSlashIsTheSameIssuer) {
-  FakeHttpClient http;  // Auth0 issuers end with '/'
+// RFC 8414 §3.3: "The "issuer" value returned MUST be identical to the authorization server's
+// issuer identifier value into which the well-known URI string was inserted"; OpenID Connect
+// Discovery §4.3 says the same. Identical: a trailing '/' is a difference, in either direction.
+TEST(Discovery, IssuerMustBeIdenticalEvenInItsTrailingSlash) {
+  struct Case {
+    const char* requested;
+    const char* named;
+  };
+  for (const Case& c : {Case{"https://tenant.auth0.com", "https://tenant.auth0.com/"},
+                        Case{"https://id.example.com/realms/x/", "https://id.example.com/realms/x"}}) {
+    SCOPED_TRACE(c.requested);
+    FakeHttpClient http;
+    http.reply(200, std::string(R"({"issuer":")") + c.named + R"(","token_endpoint":"https://t.example/t"})");
+    auto metadata = discover(http, c.requested);
+    ASSERT_FALSE(metadata.has_value());
+    EXPECT_EQ(metadata.error().code, ErrorCode::kConfig);
+    EXPECT_NE(metadata.error().message.find("including a trailing '/'"), std::string::npos) << metadata.error().message;
+  }
+  FakeHttpClient http;  // Auth0 issuers end with '/': asked that way, it matches
   http.reply(200, R"({"issuer":"https://tenant.auth0.com/","token_endpoint":"https://tenant.auth0.com/oauth/token"})");
-  auto metadata = discover(http, "https://tenant.auth0.com");
-  ASSERT_TRUE(metadata.has_value());
+  auto metadata = discover(http, "https://tenant.auth0.com/");
+  ASSERT_TRUE(metadata.has_value()) << metadata.error().message;
   EXPECT_EQ(metadata->issuer, "https://tenant.auth0.com/");
+  // RFC 8414 §3.1 / OIDC Discovery §4: the terminating '/' is removed before the well-known part.
+  EXPECT_EQ(http.requests[0].url, "https://tenant.auth0.com/.well-known/openid-configuration");
 }
 
 TEST(Discovery, Errors) {

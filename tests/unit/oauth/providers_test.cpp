@@ -155,6 +155,52 @@ TEST(Providers, DiscoveryPresetsNeedIssuer) {
   EXPECT_EQ(profile->endpoints.revocation, "https://tenant.auth0.com/oauth/revoke");
 }
 
+// Discovery compares issuers exactly (RFC 8414 §3.3); the presets know their provider's one form,
+// so a user may type an Auth0 issuer without its '/' or an Okta/Keycloak one with a '/'. The
+// form is fixed before discovery (the URL asked for and the issuer kept), not by a lenient match.
+TEST(Providers, DiscoveryPresetsBringTheIssuerToTheProvidersForm) {
+  struct Case {
+    const char* provider;
+    const char* typed;
+    const char* issuer;  // what the provider's metadata says, and what the profile keeps
+    const char* discovery_url;
+  };
+  for (const Case& c : {
+           Case{"auth0", "https://tenant.auth0.com", "https://tenant.auth0.com/",
+                "https://tenant.auth0.com/.well-known/openid-configuration"},
+           Case{"auth0", "https://tenant.auth0.com/", "https://tenant.auth0.com/",
+                "https://tenant.auth0.com/.well-known/openid-configuration"},
+           Case{"okta", "https://org.okta.com/oauth2/default/", "https://org.okta.com/oauth2/default",
+                "https://org.okta.com/oauth2/default/.well-known/openid-configuration"},
+           Case{"keycloak", "https://kc.example.com/realms/dev/", "https://kc.example.com/realms/dev",
+                "https://kc.example.com/realms/dev/.well-known/openid-configuration"},
+       }) {
+    SCOPED_TRACE(std::string(c.provider) + " " + c.typed);
+    FakeHttpClient http;
+    LoginSettings settings;
+    settings.provider = c.provider;
+    settings.client_id = "c";
+    settings.issuer = c.typed;
+    http.reply(200, std::string(R"({"issuer":")") + c.issuer + R"(","device_authorization_endpoint":"https://as.example.com/d",
+      "token_endpoint":"https://as.example.com/t"})");
+    auto profile = prepare_profile(settings, http);
+    ASSERT_TRUE(profile.has_value()) << profile.error().message;
+    EXPECT_EQ(profile->issuer, c.issuer);
+    ASSERT_EQ(http.requests.size(), 1u);
+    EXPECT_EQ(http.requests[0].url, c.discovery_url);
+  }
+  // A generic server gets no such help: its issuer is used exactly as typed.
+  FakeHttpClient http;
+  LoginSettings settings;
+  settings.client_id = "c";
+  settings.issuer = "https://id.example.com";
+  http.reply(200, R"({"issuer":"https://id.example.com/","device_authorization_endpoint":"https://id.example.com/d",
+    "token_endpoint":"https://id.example.com/t"})");
+  auto profile = prepare_profile(settings, http);
+  ASSERT_FALSE(profile.has_value());
+  EXPECT_EQ(profile.error().code, ErrorCode::kConfig);
+}
+
 TEST(Providers, BadInput) {
   FakeHttpClient http;
   LoginSettings settings;

@@ -177,8 +177,10 @@ TEST_F(SessionTest, ClientSecretBasicAndPost) {
     script_device_code(http);
     Session session = make_session(http);
     (void)session.login({});
-    // RFC 6749 §2.3.1: form-encode id and secret, then base64("cli%20app:s3cr%26t").
-    EXPECT_EQ(http.requests[0].header("authorization"), "Basic Y2xpJTIwYXBwOnMzY3IlMjZ0");
+    // RFC 6749 §2.3.1: id and secret are encoded with Appendix B's form-urlencoding, where a space
+    // is '+' and '&' is %26: "cli+app" ":" "s3cr%26t", then base64 (RFC 7617), which is
+    // "Y2xpK2FwcDpzM2NyJTI2dA==" (echo -n 'cli+app:s3cr%26t' | base64).
+    EXPECT_EQ(http.requests[0].header("authorization"), "Basic Y2xpK2FwcDpzM2NyJTI2dA==");
     EXPECT_EQ(http.requests[0].body.find("client_secret"), std::string::npos);
   }
   profile_.client_auth = ClientAuth::kPost;

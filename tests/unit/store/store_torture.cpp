@@ -4,7 +4,8 @@
 //                                             saves set A, B, A, ... forever, writing the letter
 //                                             of each set after its save returned.
 //   store_torture lock STORE PROFILE HOLD_MS  takes the profile's lock (10 s timeout), writes 'L',
-//                                             holds it HOLD_MS ms (-1: until killed), exits 0.
+//                                             holds it HOLD_MS ms (-1: until killed), writes 'U'
+//                                             just before releasing it, exits 0.
 //
 // The store's location comes from the environment (HOME, XDG_STATE_HOME), as for the CLI.
 // Exit 2 on bad arguments, 1 when the store fails (message on stderr, no secrets).
@@ -48,6 +49,9 @@ int run_lock(TokenStore& store, const std::string& profile, long hold_ms) {
     for (;;) ::pause();
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(hold_ms));
+  // Still held here: a waiter that sees the lock must already be able to read this 'U'.
+  if (!tell('U')) return 1;
+  *lock = StoreLock();  // released here (the old lock's destructor closes its descriptor)
   return 0;
 }
 
