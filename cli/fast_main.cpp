@@ -93,9 +93,10 @@ int main(int argc, char** argv) {
   if (argc >= 2 && std::strcmp(argv[1], "token") == 0) {
     if (auto code = try_fast_token(argc, argv)) return *code;
   }
-  // Found through this executable's RUNPATH ($ORIGIN in the build tree, ../lib/devicelogin when
-  // installed); never through an environment variable, which would be a code-injection door.
-  void* plugin = ::dlopen("devicelogin-cli.so", RTLD_NOW | RTLD_LOCAL);
+  // A path with a slash, so no search: the loader expands $ORIGIN to this executable's own
+  // directory (symlinks resolved) and consults no RUNPATH, LD_LIBRARY_PATH or current directory.
+  // The build tree mirrors the installed layout, so one path serves both (issue 8).
+  void* plugin = ::dlopen(DEVICELOGIN_MODULE_PATH, RTLD_NOW | RTLD_LOCAL);
   if (plugin == nullptr) {
     std::fprintf(stderr, "devicelogin: cannot load its command module devicelogin-cli.so: %s; reinstall devicelogin\n",
                  ::dlerror());
