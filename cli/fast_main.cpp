@@ -86,6 +86,26 @@ std::optional<int> try_fast_token(int argc, char** argv) {
   return written ? 0 : 1;
 }
 
+// The command module's absolute path (issue 8): an absolute path means no search at all (no
+// RUNPATH, LD_LIBRARY_PATH or current directory). It is this executable's directory, read where
+// the loader reads it for $ORIGIN (/proc/self/exe, symlinks resolved), plus the install layout's
+// relative path, which the build tree mirrors. Not left to the loader's own "$ORIGIN" expansion
+// in dlopen(), which takes the directory of whatever calls dlopen: a sanitizer runtime or an
+// LD_PRELOAD library that wraps dlopen would be taken for the caller. That expansion is only the
+// fallback when /proc is not mounted.
+std::string module_path() {
+  char self[4096];
+  const ssize_t length = ::readlink("/proc/self/exe", self, sizeof self);
+  if (length > 0 && static_cast<std::size_t>(length) < sizeof self) {
+    std::string_view executable(self, static_cast<std::size_t>(length));
+    const std::size_t slash = executable.rfind('/');
+    if (slash != std::string_view::npos) {
+      return std::string(executable.substr(0, slash + 1)) + DEVICELOGIN_MODULE_RELATIVE_PATH;
+    }
+  }
+  return "$ORIGIN/" DEVICELOGIN_MODULE_RELATIVE_PATH;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -93,9 +113,8 @@ int main(int argc, char** argv) {
   if (argc >= 2 && std::strcmp(argv[1], "token") == 0) {
     if (auto code = try_fast_token(argc, argv)) return *code;
   }
-  // Found through this executable's RUNPATH ($ORIGIN in the build tree, ../lib/devicelogin when
-  // installed); never through an environment variable, which would be a code-injection door.
-  void* plugin = ::dlopen("devicelogin-cli.so", RTLD_NOW | RTLD_LOCAL);
+  const std::string path = module_path();
+  void* plugin = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (plugin == nullptr) {
     std::fprintf(stderr, "devicelogin: cannot load its command module devicelogin-cli.so: %s; reinstall devicelogin\n",
                  ::dlerror());

@@ -141,6 +141,15 @@ void setup_serve(CLI::App& app, int& exit_code) {
   serve->add_option("--drop-rate", o.drop_rate,
                     "Fraction (0-1) of device/token requests whose connection is closed unanswered")
       ->capture_default_str();
+  serve->add_option("--hang-up-polls", o.hang_up_polls,
+                    "Read the first N device-code polls whole, then close their connection unanswered")
+      ->capture_default_str();
+  serve->add_option("--hang-up-refreshes", o.hang_up_refreshes,
+                    "Read the first N refresh_token requests whole, then close their connection unanswered")
+      ->capture_default_str();
+  serve->add_option("--keep-alive", o.keep_alive_seconds,
+                    "Seconds an idle connection is kept open (1-60)")
+      ->capture_default_str();
   serve->add_option("--max-codes", o.max_outstanding_codes,
                     "Outstanding device codes kept at once; more are refused with 503")
       ->capture_default_str();

@@ -258,6 +258,8 @@ struct Server::Impl {
   std::string discovery_body;
   std::string jwks_body;
   std::string verification_uri;
+  std::atomic<int> polls_seen{0};
+  std::atomic<int> refreshes_seen{0};
 
   // A body may take twice its limit on the wire (chunk framing) plus 16 KiB before the
   // connection loop cuts it; httplib answers 413 from Content-Length, bounded() below from the
@@ -433,9 +435,25 @@ struct Server::Impl {
 
   // ---- token endpoint (RFC 6749 §5, RFC 8628 §3.4-3.5) --------------------------------------
 
+  // --hang-up-polls / --hang-up-refreshes: the request has been read whole (handlers run after
+  // the body is in); the connection is closed with no answer, as when a server dies mid-request.
+  bool hang_up(std::atomic<int>& seen, int limit, std::string_view what, httplib::Response& res) {
+    if (limit <= 0) return false;
+    const int number = ++seen;
+    if (number > limit) return false;
+    BoundedHttpServer::drop_current_connection();
+    res.set_header("Connection", "close");
+    set_oauth_error(res, {500, "server_error", "connection dropped", false});
+    log("hung up without an answer on " + std::string(what) + " " + std::to_string(number) + " of " +
+        std::to_string(limit));
+    return true;
+  }
+
   void handle_token(const httplib::Request& req, httplib::Response& res) {
     if (inject_faults(res)) return;
     Form form(req.body);
+    if (form.get("grant_type") == kDeviceCodeGrant && hang_up(polls_seen, options.hang_up_polls, "device code poll", res)) return;
+    if (form.get("grant_type") == "refresh_token" && hang_up(refreshes_seen, options.hang_up_refreshes, "refresh", res)) return;
     const ClientSpec* client = begin_client_request(req, res, form, false);
     if (client == nullptr) return;
     std::string_view grant_type = form.get("grant_type");
@@ -509,6 +527,7 @@ struct Server::Impl {
         break;
     }
     issue_tokens(res, outcome.grant, now);
+    log("tokens refreshed for " + client.client_id);
   }
 
   // Mints an access token (RFC 9068 JWT), a refresh token (always: friendliest for CLIs) and,
@@ -825,8 +844,8 @@ struct Server::Impl {
     const int threads = options.threads;
     http.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };
     http.set_keep_alive_max_count(1'000'000);
-    // Short, so that stop() is not held up by an idle keep-alive connection for long.
-    http.set_keep_alive_timeout(1);
+    // Short by default, so that stop() is not held up by an idle keep-alive connection for long.
+    http.set_keep_alive_timeout(options.keep_alive_seconds);
     http.set_read_timeout(5, 0);
     http.set_write_timeout(5, 0);
     http.set_payload_max_length(options.max_body_bytes);
@@ -919,6 +938,8 @@ Result<void> validate(const ServerOptions& o) {
     return bad("--auto-approve delay must be between 0 and 86400 seconds");
   }
   if (o.slow_down_every < 0) return bad("--slow-down-every must not be negative");
+  if (o.hang_up_polls < 0 || o.hang_up_refreshes < 0) return bad("--hang-up-polls and --hang-up-refreshes must not be negative");
+  if (o.keep_alive_seconds < 1 || o.keep_alive_seconds > 60) return bad("--keep-alive must be between 1 and 60 seconds");
   for (double rate : {o.fail_rate_500, o.fail_rate_503, o.drop_rate}) {
     if (!(rate >= 0 && rate <= 1)) return bad("--fail-rate-500, --fail-rate-503 and --drop-rate must be between 0 and 1");
   }

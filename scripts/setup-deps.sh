@@ -12,11 +12,12 @@ cd "$(dirname "$0")/.."
 build_packages=(g++ cmake ninja-build pkg-config libcurl4-openssl-dev libssl-dev nlohmann-json3-dev
   libcli11-dev libqrencode-dev libcpp-httplib-dev libsecret-1-dev libkeyutils-dev)
 # Tests: GoogleTest; a real Secret Service (dbus + gnome-keyring, see scripts/with-keyring.sh);
-# Debian's Chromium for the browser test; hyperfine and wrk for bench/; tmux, zbar-tools and python3
-# for the terminal test (tests/terminal); openssl and ca-certificates for the --ca-file tests;
-# faketime for the clock-skew tests.
-test_packages=(libgtest-dev dbus gnome-keyring chromium hyperfine wrk keyutils tmux zbar-tools python3 openssl
-  ca-certificates faketime)
+# Debian's Chromium for the browser test; hyperfine, wrk, GNU time and oidc-agent-cli (the
+# baseline of bench/token_hot_path.sh) for bench/; tmux, zbar-tools and python3 for the terminal
+# test (tests/terminal); openssl and ca-certificates for the --ca-file tests; faketime for the
+# clock-skew tests.
+test_packages=(libgtest-dev dbus gnome-keyring chromium hyperfine wrk keyutils time oidc-agent-cli tmux zbar-tools
+  python3 openssl ca-certificates faketime)
 packages=("${build_packages[@]}")
 with_tests=0
 if [[ "${1:-}" == "--tests" ]]; then

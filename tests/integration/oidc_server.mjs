@@ -3,7 +3,7 @@
 // devicelogin integration tests: device flow, refresh-token rotation, revocation and introspection.
 //
 // Usage: node oidc_server.mjs [--device-code-ttl S] [--access-token-ttl S] [--interval S]
-//                             [--slow-down-every N] [--auto-consent] [--jwt-access-tokens]
+//                             [--slow-down-every N] [--auto-consent] [--jwt-access-tokens] [--bench-client]
 // Every flag may also come from the environment: OIDC_DEVICE_CODE_TTL, OIDC_ACCESS_TOKEN_TTL,
 // OIDC_INTERVAL, OIDC_SLOW_DOWN_EVERY, OIDC_AUTO_CONSENT=1, OIDC_JWT_ACCESS_TOKENS=1. Defaults:
 // 300, 3600, 1, 0 (never slow_down), off (the consent page is shown and approve.mjs submits it, as
@@ -22,6 +22,8 @@
 //    "test_endpoint":"http://127.0.0.1:PORT/__test/events"}
 // Diagnostics (oidc-provider's development warnings) go to stderr. OIDC_EXIT_ON_STDIN_EOF=1 makes
 // it also stop when its stdin closes (the harness uses that so a killed test run leaves nothing).
+// --bench-client adds the confidential client devicelogin-bench (bench/token_hot_path.sh) and its
+// "bench_client_id" and "bench_client_secret" to that line.
 //
 // Two things oidc-provider v9 does not do are added by one small Koa middleware, honestly:
 //  - the device authorization response gets an `interval` (RFC 8628 §3.2), the value of --interval;
@@ -47,6 +49,9 @@ import Provider, { errors } from 'oidc-provider';
 const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 export const TEST_CLIENT_ID = 'devicelogin-test';
 export const INTROSPECTION_CLIENT_ID = 'devicelogin-introspector';
+// Only with --bench-client: a confidential client for oidc-gen (which wants a client secret), used
+// by bench/token_hot_path.sh to set up the oidc-agent baseline.
+export const BENCH_CLIENT_ID = 'devicelogin-bench';
 
 function numberOption(value, envName, fallback) {
   const raw = value ?? process.env[envName];
@@ -67,6 +72,7 @@ const { values: args } = parseArgs({
     'slow-down-every': { type: 'string' },
     'auto-consent': { type: 'boolean' },
     'jwt-access-tokens': { type: 'boolean' },
+    'bench-client': { type: 'boolean' },
   },
 });
 const settings = {
@@ -76,12 +82,14 @@ const settings = {
   slowDownEvery: numberOption(args['slow-down-every'], 'OIDC_SLOW_DOWN_EVERY', 0),
   autoConsent: Boolean(args['auto-consent']) || process.env.OIDC_AUTO_CONSENT === '1',
   jwtAccessTokens: Boolean(args['jwt-access-tokens']) || process.env.OIDC_JWT_ACCESS_TOKENS === '1',
+  benchClient: Boolean(args['bench-client']),
 };
 const JWT_RESOURCE = 'https://api.devicelogin.test/';
 
 const events = { device_codes: [], issued: [], polls: [], refreshes: [], tokens: [] };
 const pendingPollsByCode = new Map();
 const introspectionSecret = crypto.randomBytes(24).toString('base64url');
+const benchSecret = crypto.randomBytes(24).toString('base64url');
 
 // Bind first: the issuer must carry the port the kernel gave us.
 const server = http.createServer();
@@ -125,6 +133,15 @@ const provider = new Provider(issuer, {
       response_types: [],
       redirect_uris: [],
     },
+    ...(settings.benchClient ? [{
+      client_id: BENCH_CLIENT_ID,
+      client_secret: benchSecret,
+      client_name: 'devicelogin bench (oidc-agent)',
+      token_endpoint_auth_method: 'client_secret_basic',
+      grant_types: [DEVICE_CODE_GRANT, 'refresh_token'],
+      response_types: [],
+      redirect_uris: [],
+    }] : []),
   ],
   scopes: ['openid', 'profile', 'email', 'offline_access'],
   claims: {
@@ -176,7 +193,7 @@ const provider = new Provider(issuer, {
     const grantId = ctx.oidc.result?.consent?.grantId
       || ctx.oidc.session.grantIdFor(ctx.oidc.client.clientId);
     if (grantId) return ctx.oidc.provider.Grant.find(grantId);
-    if (!settings.autoConsent || ctx.oidc.client.clientId !== TEST_CLIENT_ID
+    if (!settings.autoConsent || ![TEST_CLIENT_ID, BENCH_CLIENT_ID].includes(ctx.oidc.client.clientId)
         || !ctx.oidc.session.accountId) {
       return undefined;
     }
@@ -274,4 +291,5 @@ process.stdout.write(`${JSON.stringify({
   introspection_client_id: INTROSPECTION_CLIENT_ID,
   introspection_client_secret: introspectionSecret,
   test_endpoint: `${issuer}/__test/events`,
+  ...(settings.benchClient ? { bench_client_id: BENCH_CLIENT_ID, bench_client_secret: benchSecret } : {}),
 })}\n`);

@@ -53,6 +53,10 @@ struct ServerOptions {
   double fail_rate_503 = 0;   // fraction of device/token requests answered 503
   int latency_ms = 0;         // delay added to every device/token request
   double drop_rate = 0;       // fraction of device/token requests whose connection is closed unanswered
+  // The first N device-code polls / refresh_token grants the server receives are read whole, then
+  // their connection is closed without an answer (logged): deterministic, for re-send tests.
+  int hang_up_polls = 0;
+  int hang_up_refreshes = 0;
 
   std::string config_file;         // JSON: {"clients":[...], "users":[...]}; empty for none
   std::vector<ClientSpec> clients;  // added to the built-in demo client (and the config file's)
@@ -64,6 +68,7 @@ struct ServerOptions {
   std::size_t max_header_bytes = 16 * 1024;   // request line + header fields; more get 431
   int max_request_ms = 10'000;                 // a request still arriving after this (+ one 5 s read) gets 408
   int threads = 64;                           // one keep-alive connection per thread
+  int keep_alive_seconds = 1;                 // an idle connection is closed after this
 
   // Receives one line per notable event (code issued, approved, tokens issued, reuse detected);
   // never a secret. Called from server threads.

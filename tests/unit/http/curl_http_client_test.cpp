@@ -3,12 +3,15 @@
 #include <httplib.h>
 
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -351,6 +354,8 @@ TEST_F(CurlHttpClientTest, TraceRedactsEverySecret) {
                                     "grant_type=refresh_token&device_code=DC-CANARY-5&refresh_token=RT-CANARY-6&client_id=cli",
                                     {{"Authorization", "Bearer AUTH-CANARY-7"}, {"Cookie", "sid=COOKIE-CANARY-8"}}));
   ASSERT_TRUE(response.has_value()) << response.error().message;
+  auto plain = client->send(get(server_.url("/get")));
+  ASSERT_TRUE(plain.has_value()) << plain.error().message;
   auto split = client->send(get(server_.url("/split-secret")));
   ASSERT_TRUE(split.has_value()) << split.error().message;
   EXPECT_EQ(split->body.reveal(), "{\"access_token\":\"SPLIT-CANARY-3\"}");
@@ -371,8 +376,10 @@ TEST_F(CurlHttpClientTest, TraceRedactsEverySecret) {
   EXPECT_NE(trace.find("< Set-Cookie: [REDACTED]"), std::string::npos) << trace;
   EXPECT_NE(trace.find("\"access_token\":\"[REDACTED]\""), std::string::npos) << trace;
   EXPECT_NE(trace.find("* "), std::string::npos) << trace;
-  // The second request reused the first one's connection (keep-alive while polling).
-  EXPECT_NE(trace.find("Re-using existing connection"), std::string::npos) << trace;
+  // The credential request had a connection of its own, closed after it (issue 8: never re-sent);
+  // plain GETs (discovery, JWKS) share one.
+  EXPECT_NE(trace.find("Closing connection 0"), std::string::npos) << trace;
+  EXPECT_NE(trace.find("Re-using existing connection #1"), std::string::npos) << trace;
 }
 
 TEST_F(CurlHttpClientTest, LoopbackRequestsNeverUseAProxy) {
@@ -495,6 +502,134 @@ TEST_F(CurlHttpClientTest, NoProxyIsHonoured) {
   EXPECT_EQ(response.error().code, ErrorCode::kNetwork);
   EXPECT_EQ(server_.requests(), 0) << "the proxy was used despite no_proxy";
   EXPECT_EQ(direct.connections(), 1) << "no direct connection was made";
+}
+
+// A server that answers GETs without credentials (keep-alive) and, for every other request, reads
+// it whole, counts it, and closes the connection without an answer: a server dying mid-request.
+// Each connection has its own thread, so an idle kept-alive connection blocks nothing.
+class HangUpServer {
+ public:
+  HangUpServer() {
+    listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    if (::bind(listener_, reinterpret_cast<sockaddr*>(&address), length) != 0 || ::listen(listener_, 16) != 0 ||
+        ::getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+      ADD_FAILURE() << "HangUpServer cannot listen";
+      return;
+    }
+    port_ = ntohs(address.sin_port);
+    acceptor_ = std::thread([this] { accept_loop(); });
+  }
+  ~HangUpServer() {
+    ::shutdown(listener_, SHUT_RDWR);
+    if (acceptor_.joinable()) acceptor_.join();
+    ::close(listener_);
+    std::vector<std::thread> threads;
+    {
+      std::lock_guard lock(mutex_);
+      for (int fd : open_) ::shutdown(fd, SHUT_RDWR);
+      threads.swap(threads_);
+    }
+    for (auto& thread : threads) thread.join();
+  }
+  HangUpServer(const HangUpServer&) = delete;
+  HangUpServer& operator=(const HangUpServer&) = delete;
+
+  [[nodiscard]] std::string url(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(port_) + path;
+  }
+  [[nodiscard]] int hung_up() const { return hung_up_.load(); }
+  [[nodiscard]] int connections() const { return connections_.load(); }
+
+ private:
+  void accept_loop() {
+    for (;;) {
+      int fd = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd < 0) return;
+      ++connections_;
+      std::lock_guard lock(mutex_);
+      open_.push_back(fd);
+      threads_.emplace_back([this, fd] { serve(fd); });
+    }
+  }
+
+  void serve(int fd) {
+    std::string buffer;
+    char chunk[4096];
+    for (;;) {
+      std::size_t head_end;
+      while ((head_end = buffer.find("\r\n\r\n")) == std::string::npos) {
+        ssize_t n = ::read(fd, chunk, sizeof chunk);
+        if (n <= 0) return finish(fd);
+        buffer.append(chunk, static_cast<std::size_t>(n));
+      }
+      std::string head = buffer.substr(0, head_end);
+      std::string lower = head;
+      for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      std::size_t body_length = 0;
+      if (auto at = lower.find("\r\ncontent-length:"); at != std::string::npos) {
+        body_length = std::stoul(lower.substr(at + 17));
+      }
+      while (buffer.size() < head_end + 4 + body_length) {
+        ssize_t n = ::read(fd, chunk, sizeof chunk);
+        if (n <= 0) return finish(fd);
+        buffer.append(chunk, static_cast<std::size_t>(n));
+      }
+      buffer.erase(0, head_end + 4 + body_length);
+      const bool plain_get = head.starts_with("GET ") && lower.find("\r\nauthorization:") == std::string::npos;
+      if (!plain_get) {
+        ++hung_up_;  // read whole, never answered
+        return finish(fd);
+      }
+      const std::string answer = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
+      if (::write(fd, answer.data(), answer.size()) != static_cast<ssize_t>(answer.size())) return finish(fd);
+    }
+  }
+
+  void finish(int fd) {
+    std::lock_guard lock(mutex_);
+    std::erase(open_, fd);
+    ::shutdown(fd, SHUT_RDWR);
+    ::close(fd);
+  }
+
+  int listener_ = -1;
+  int port_ = 0;
+  std::thread acceptor_;
+  std::mutex mutex_;
+  std::vector<int> open_;
+  std::vector<std::thread> threads_;
+  std::atomic<int> hung_up_{0};
+  std::atomic<int> connections_{0};
+};
+
+// Issue 8: libcurl re-sends a request by itself when a reused connection dies before an answer.
+// A credential request (here after a GET that left a connection alive to be reused) is sent once.
+TEST_F(CurlHttpClientTest, CredentialRequestIsNeverSentTwiceWhenTheServerHangsUp) {
+  HangUpServer server;
+  HttpRequest with_bearer = get(server.url("/userinfo"));
+  with_bearer.headers.emplace_back("Authorization", "Bearer AT-CANARY");
+  const std::vector<std::pair<std::string, HttpRequest>> cases = {
+      {"refresh", post(server.url("/token"), "grant_type=refresh_token&refresh_token=RT-CANARY&client_id=c")},
+      {"poll", post(server.url("/token"), "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code&device_code=DC")},
+      {"revocation", post(server.url("/revoke"), "token=RT-CANARY&client_id=c")},
+      {"bearer GET", with_bearer},
+  };
+  auto client = make_curl_http_client({});
+  int expected = 0;
+  for (const auto& [what, request] : cases) {
+    auto warm = client->send(get(server.url("/.well-known/openid-configuration")));
+    ASSERT_TRUE(warm.has_value()) << what << ": " << warm.error().message;
+    ASSERT_EQ(warm->status, 200);
+    auto response = client->send(request);
+    ASSERT_FALSE(response.has_value()) << what;
+    EXPECT_EQ(response.error().code, ErrorCode::kNetwork) << what;
+    ++expected;
+    EXPECT_EQ(server.hung_up(), expected) << what << " reached the server more than once";
+  }
 }
 
 // request_stop() cannot be undone in a process, so this runs in a child process.
