@@ -147,7 +147,7 @@ class KernelKeyringTokenStore final : public TokenStore {
     auto quota = read_key_quota();
     if (!quota) return {};
     const std::string key_description = description(profile);
-    long long needed_bytes = static_cast<long long>(kMaxTokenSetBytes + key_description.size() + 1);
+    long long needed_bytes = static_cast<long long>(kMaxTokenSetBytes) + static_cast<long long>(key_description.size()) + 1;
     long long needed_keys = 1;
     if (auto existing = stored_payload_size(*keyring, profile)) {
       needed_bytes = static_cast<long long>(kMaxTokenSetBytes) - static_cast<long long>(*existing);
