@@ -6,7 +6,10 @@
 # - fuzz: every libFuzzer target under ASan+UBSan (bench/fuzz.sh; details in build-fuzz/logs/).
 # - tsan: the tsan preset (ThreadSanitizer) runs the lock and race tests: the store's lock tests,
 #   the dev server's tests (its worker threads), the in-process session race, and the integration
-#   races (32 `devicelogin token` processes) against the TSan-built binaries.
+#   races (32 `devicelogin token` processes) against the TSan-built binaries, for the file and
+#   kernel-keyring stores. The Secret Service races are left out: uninstrumented GLib (futex-based
+#   GMutex) makes TSan report ~90 races inside libgio per login, and the node harness does not pass
+#   TSAN_OPTIONS (tests/tsan.supp) on to the CLI processes yet.
 # - clang-tidy: clang-tidy-19 with the checked-in .clang-tidy over every translation unit of src/,
 #   cli/ and devserver/ (the default preset's compile_commands.json); zero warnings expected
 #   (details in build/clang-tidy.log). Installs clang-tidy-19 from Debian when missing.
@@ -32,7 +35,7 @@ rm -f "$fuzz_log"
 tsan_log=build-tsan/ctest-races.log
 mkdir -p build-tsan
 if cmake --preset tsan -DDEVICELOGIN_NODE="$node" >/dev/null && cmake --build --preset tsan >/dev/null &&
-   TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ctest --preset tsan-races >"$tsan_log" 2>&1; then
+   TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/tsan.supp" ctest --preset tsan-races >"$tsan_log" 2>&1; then
   summary+=("tsan: ok: $(grep -E 'tests passed' "$tsan_log")")
 else
   failed=1
