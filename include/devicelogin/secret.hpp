@@ -3,11 +3,13 @@
 #include <string>
 #include <string_view>
 
+#include "devicelogin/export.hpp"
+
 namespace devicelogin {
 
 // Holds a token, refresh token, device code or client secret. Reading it is an explicit,
 // greppable call (`reveal()`); there is no operator<< on purpose.
-class Secret {
+class DEVICELOGIN_API Secret {
  public:
   Secret() = default;
   explicit Secret(std::string_view value);
@@ -33,6 +35,6 @@ class Secret {
 };
 
 // Overwrites the whole buffer of a std::string (size and spare capacity) and clears it.
-void wipe_string(std::string& value) noexcept;
+DEVICELOGIN_API void wipe_string(std::string& value) noexcept;
 
 }  // namespace devicelogin
