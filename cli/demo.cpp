@@ -35,17 +35,10 @@ int run_demo(DemoArgs& args) {
   if (int code = run_login(login); code != 0) return code;
 
   // The "call your API" step: what a CLI does with its token.
-  auto opened = open_profile(login.settings.profile);
-  if (!opened) return report_error("demo", opened.error());
-  std::string userinfo_url = opened->profile.endpoints.userinfo;
-  auto http = make_http("", login.verbose);
-  SystemClock clock;
-  Session session(std::move(opened->profile), std::move(opened->store), *http, clock);
-  HttpRequest request;
-  request.method = "GET";
-  request.url = userinfo_url;
-  request.headers = {{"Accept", "application/json"}};
-  auto response = session.fetch(std::move(request));
+  auto session = open_session(login.settings.profile, login.verbose);
+  if (!session) return report_error("demo", session.error());
+  const std::string userinfo_url = session->profile().endpoints.userinfo;
+  auto response = session->get(userinfo_url, {{"Accept", "application/json"}});
   if (!response) return report_error("demo", response.error());
   if (response->status != 200) {
     return report_error("demo", Error{ErrorCode::kServer, "userinfo answered HTTP " + std::to_string(response->status), "", response->status});
@@ -71,6 +64,7 @@ int run_demo(DemoArgs& args) {
   say("The server keeps running so that `devicelogin token --profile " + login.settings.profile +
       "` (and its refresh) works; press Ctrl-C to stop it.");
   install_stop_signals();
+  SystemClock clock;
   while (!stop_requested()) clock.sleep_until(clock.now() + Seconds(3600));
   say("Stopped the development server.");
   return 0;

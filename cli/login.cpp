@@ -12,7 +12,6 @@
 
 #include "commands.hpp"
 #include "login.hpp"
-#include "core/fs.hpp"
 #include "output.hpp"
 
 extern char** environ;
@@ -46,6 +45,11 @@ std::string render_qr(const std::string& text) {
   }
   QRcode_free(code);
   return out;
+}
+
+std::string env_or_empty(const char* name) {
+  const char* value = std::getenv(name);  // NOLINT(concurrency-mt-unsafe): read before any thread starts
+  return value == nullptr ? std::string() : std::string(value);
 }
 
 bool has_display() {
@@ -171,66 +175,26 @@ int run_login(LoginArgs& args) {
   const bool interactive_stderr = ::isatty(STDERR_FILENO) == 1;
   auto fail_with = [&](const Error& error) {
     if (args.json) {
-      emit_json({{"event", "error"},
-                 {"error", error.oauth_error.empty() ? error_code_name(error.code) : error.oauth_error},
-                 {"message", sanitize_text(error.message)}});
+      emit_json({{"event", "error"}, {"error", json_error_name(error)}, {"message", render_error(error)}});
     }
     return report_error("login", error);
   };
-  const bool wants_new_settings = !args.settings.issuer.empty() || !args.settings.provider.empty() ||
-                                  !args.settings.endpoints.device_authorization.empty() ||
-                                  !args.settings.endpoints.token.empty() || !args.settings.tenant.empty();
-  auto profiles = ProfileStore::from_environment();
-  if (!profiles) return fail_with(profiles.error());
-
-  Profile profile;
-  std::unique_ptr<HttpClient> http;
-  // The store the profile used before this login, if any: its tokens are revoked and removed once
-  // the new ones are saved elsewhere, so that switching stores never leaves a copy behind.
-  std::string previous_store;
-  std::optional<Profile> previous_profile;
-  if (auto existing = profiles->load(args.settings.profile)) {
-    previous_store = existing->store;
-    previous_profile = std::move(*existing);
-  }
-  if (!wants_new_settings) {
-    // `devicelogin login --profile work`: sign in again with what the profile remembers.
-    auto saved = profiles->load(args.settings.profile);
-    if (!saved) {
-      if (saved.error().code == ErrorCode::kNotLoggedIn) {
-        return fail_with(Error{ErrorCode::kUsage,
-                               "no saved profile \"" + args.settings.profile + "\": give --issuer URL or --provider NAME, and --client-id ID",
-                               "", 0});
-      }
-      return fail_with(saved.error());
-    }
-    profile = std::move(*saved);
-    if (!args.settings.client_id.empty()) profile.client_id = args.settings.client_id;
-    if (!args.settings.scope.empty()) profile.scope = args.settings.scope;
-    if (!args.store.empty()) {
-      auto store_name = resolve_store_name(args.store);
-      if (!store_name) return fail_with(store_name.error());
-      profile.store = *store_name;
-    }
-    http = make_http(profile.ca_file, args.verbose);
-  } else {
-    args.settings.store = args.store.empty() ? "auto" : args.store;
-    http = make_http(args.settings.ca_file, args.verbose);
-    auto prepared = prepare_profile(args.settings, *http);
-    if (!prepared) return fail_with(prepared.error());
-    profile = std::move(*prepared);
-  }
-  auto store = open_token_store(profile.store);
-  if (!store) return fail_with(store.error());
-  if (profile.store == "file" && args.store == "file") {
-    // Chosen explicitly, never by fallback: say once where the plaintext file lives.
-    say("warning: tokens will be kept in a plaintext file readable only by you: " + (*store)->location(profile.name));
-  }
+  auto session = open_session(args.settings.profile, args.verbose);
+  if (!session) return fail_with(session.error());
+  LoginSettings settings = args.settings;
+  settings.store = args.store;  // empty: auto for a new profile, the profile's store otherwise
 
   install_stop_signals();
-  SystemClock clock;
-  Session session(profile, std::move(*store), *http, clock);
+  // The profile being signed in, as prepared: the browser is started without its secret variable.
+  Profile signing_in;
   LoginObserver observer;
+  observer.on_start = [&](const Profile& profile, const TokenStore& store) {
+    signing_in = profile;
+    if (profile.store == "file" && args.store == "file") {
+      // Chosen explicitly, never by fallback: say once where the plaintext file lives.
+      say("warning: tokens will be kept in a plaintext file readable only by you: " + store.location(profile.name));
+    }
+  };
   observer.on_code = [&](const DeviceCodePrompt& prompt) {
     if (args.json) {
       emit_json({{"event", "device_code"},
@@ -254,7 +218,7 @@ int run_login(LoginArgs& args) {
     }
     if (!args.no_browser && has_display()) {
       say("Opening your browser...");
-      open_browser(link, profile);
+      open_browser(link, signing_in);
     }
     say("The code expires in " + minutes_seconds(prompt.expires_in) + ". Waiting for approval (Ctrl-C cancels)...");
   };
@@ -269,42 +233,21 @@ int run_login(LoginArgs& args) {
       (void)std::fflush(stderr);
     }
   };
-  auto info = session.login(observer);
+  observer.on_previous_store = [&](const std::string& previous_store, const Result<LogoutOutcome>& dropped) {
+    if (!dropped) {
+      say("warning: could not delete the tokens left in the previous store (" + previous_store +
+          "): " + render_error(dropped.error()));
+    } else if (dropped->deleted) {
+      say(dropped->revoked ? "The tokens of the previous sign-in (store " + previous_store + ") were revoked and deleted."
+                           : "The tokens of the previous sign-in (store " + previous_store +
+                                 ") were deleted but not revoked: " + dropped->revocation_problem);
+    }
+  };
+  auto info = session->login(settings, observer);
   if (interactive_stderr && !args.json) (void)std::fputs("\r\x1b[2K", stderr);
   if (!info) return fail_with(info.error());
+  const Profile& profile = session->profile();
   warn_about_clock(info->clock_offset_s, profile);
-  // The session's profile carries the JWKS that verified the ID token.
-  if (auto saved = profiles->save(session.profile()); !saved) {
-    // The tokens are saved but the profile still names the previous server: they would not be
-    // used (they are bound to this server), so do not leave them behind.
-    // Revoked and deleted, as logout does, so that no live token is left that nothing manages.
-    auto dropped = session.logout();
-    Error error = saved.error();
-    if (dropped && dropped->revoked) {
-      error.message += "; the new tokens were revoked and deleted, sign in again once this is fixed";
-    } else {
-      error.message += "; the new tokens were deleted" +
-                       (dropped ? " (not revoked: " + dropped->revocation_problem + ")" : std::string()) +
-                       ", sign in again once this is fixed";
-    }
-    return fail_with(error);
-  }
-  if (!previous_store.empty() && previous_store != profile.store) {
-    if (auto old_store = open_token_store(previous_store)) {
-      // Revoked with the previous profile's server, then deleted: the same as its logout.
-      auto old_http = make_http(previous_profile->ca_file, args.verbose);
-      Session previous(*previous_profile, std::move(*old_store), *old_http, clock);
-      auto dropped = previous.logout();
-      if (!dropped) {
-        say("warning: could not delete the tokens left in the previous store (" + previous_store +
-            "): " + dropped.error().message);
-      } else if (dropped->deleted) {
-        say(dropped->revoked ? "The tokens of the previous sign-in (store " + previous_store + ") were revoked and deleted."
-                             : "The tokens of the previous sign-in (store " + previous_store +
-                                   ") were deleted but not revoked: " + dropped->revocation_problem);
-      }
-    }
-  }
   if (args.json) {
     emit_json({{"event", "authorized"},
                {"profile", profile.name},

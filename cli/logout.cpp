@@ -11,14 +11,13 @@ struct LogoutArgs {
   bool verbose = false;
 };
 
-// Logs one profile out; reports on stderr. Fails only when local deletion failed.
-Result<LogoutOutcome> logout_profile(const std::string& name, bool verbose) {
-  auto opened = open_profile(name);
-  if (!opened) return std::unexpected(opened.error());
-  auto http = make_http(opened->profile.ca_file, verbose);
-  SystemClock clock;
-  Session session(std::move(opened->profile), std::move(opened->store), *http, clock);
-  auto outcome = session.logout();
+// Logs one profile out and, with `forget`, removes the profile too; reports on stderr. Fails when
+// local deletion failed; `removed` says whether the profile was removed.
+Result<LogoutOutcome> logout_profile(const std::string& name, bool verbose, bool forget = false, int* remove_exit = nullptr,
+                                     bool* removed = nullptr) {
+  auto session = open_session(name, verbose);
+  if (!session) return std::unexpected(session.error());
+  auto outcome = session->logout();
   if (!outcome) return outcome;
   if (outcome->revoked) {
     say("Revoked the tokens of profile " + name + " at the server.");
@@ -27,6 +26,11 @@ Result<LogoutOutcome> logout_profile(const std::string& name, bool verbose) {
   }
   say(outcome->deleted ? "Deleted the local tokens of profile " + name + "."
                        : "No local tokens to delete for profile " + name + ".");
+  if (forget) {
+    auto profile_removed = session->forget();
+    *removed = profile_removed.has_value();
+    if (!profile_removed) *remove_exit = report_error("logout", profile_removed.error());
+  }
   return outcome;
 }
 
@@ -41,22 +45,18 @@ int run_logout(const LogoutArgs& args) {
     return 0;
   }
   // --all: every profile's tokens revoked and deleted, then the profile itself removed.
-  auto profiles = ProfileStore::from_environment();
-  if (!profiles) return report_error("logout", profiles.error());
-  auto names = profiles->list();
+  auto names = Session::profiles(session_options(args.verbose));
   if (!names) return report_error("logout", names.error());
   nlohmann::json results = nlohmann::json::array();
   bool all_revoked = true;
   int exit_code = 0;
   for (const std::string& name : *names) {
-    auto outcome = logout_profile(name, args.verbose);
     bool removed = false;
-    if (outcome) {
-      auto profile_removed = profiles->remove(name);
-      removed = profile_removed.has_value();
-      if (!profile_removed) exit_code = report_error("logout", profile_removed.error());
-    } else {
-      exit_code = report_error("logout", Error{outcome.error().code, "profile " + name + ": " + outcome.error().message, "", 0});
+    auto outcome = logout_profile(name, args.verbose, true, &exit_code, &removed);
+    if (!outcome) {
+      Error error = outcome.error();
+      error.message = "profile " + name + ": " + error.message;
+      exit_code = report_error("logout", error);
     }
     all_revoked = all_revoked && outcome && outcome->revoked;
     results.push_back({{"profile", name},

@@ -6,17 +6,105 @@
 #include <cstdio>
 #include <ctime>
 #include <iostream>
+#include <utility>
+#include <vector>
 
 #include "devicelogin/sanitize.hpp"
 
 namespace devicelogin::cli {
 
+namespace {
+
+// How this CLI sets a LoginSettings field (Error::setting names fields by their C++ names).
+std::string flag_for(std::string_view setting) {
+  static constexpr std::pair<std::string_view, std::string_view> kFlags[] = {
+      {"profile", "--profile NAME"},
+      {"issuer", "--issuer URL"},
+      {"provider", "--provider NAME"},
+      {"tenant", "--tenant TENANT"},
+      {"client_id", "--client-id ID"},
+      {"scope", "--scope SCOPES"},
+      {"audience", "--audience AUDIENCE"},
+      {"store", "--store NAME"},
+      {"ca_file", "--ca-file FILE"},
+      {"client_secret_file", "--client-secret-file FILE"},
+      {"client_secret_env", "set DEVICELOGIN_CLIENT_SECRET"},
+      {"endpoints.device_authorization", "--device-authorization-endpoint URL"},
+      {"endpoints.token", "--token-endpoint URL"},
+      {"endpoints.revocation", "--revocation-endpoint URL"},
+  };
+  for (const auto& [name, flag] : kFlags) {
+    if (name == setting) return std::string(flag);
+  }
+  return std::string(setting);
+}
+
+// Splits `text` at `separator`.
+std::vector<std::string_view> split(std::string_view text, char separator) {
+  std::vector<std::string_view> parts;
+  for (std::size_t start = 0;;) {
+    std::size_t end = text.find(separator, start);
+    parts.push_back(text.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start));
+    if (end == std::string_view::npos) return parts;
+    start = end + 1;
+  }
+}
+
+// "issuer|provider,client_id" -> "--issuer URL or --provider NAME, and --client-id ID".
+std::string describe_settings(std::string_view settings) {
+  std::string out;
+  auto groups = split(settings, ',');
+  for (std::size_t g = 0; g < groups.size(); ++g) {
+    if (g > 0) out += g + 1 == groups.size() ? ", and " : ", ";
+    auto alternatives = split(groups[g], '|');
+    for (std::size_t a = 0; a < alternatives.size(); ++a) {
+      if (a > 0) out += " or ";
+      out += flag_for(alternatives[a]);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string render_error(const Error& error) {
+  std::string text = error.message;
+  switch (error.remedy) {
+    case Remedy::kSignIn:
+      if (!error.profile.empty()) {
+        text += "; run: devicelogin login --profile " + error.profile;
+        if (!error.setting.empty()) text += " with the settings you want (" + describe_settings(error.setting) + ")";
+      }
+      break;
+    case Remedy::kAddSettings:
+      if (!error.setting.empty()) text += "; pass " + describe_settings(error.setting);
+      break;
+    case Remedy::kChooseStore:
+      if (!error.setting.empty()) {
+        text += "; use";
+        auto stores = split(error.setting, ',');
+        for (std::size_t i = 0; i < stores.size(); ++i) text += (i > 0 ? " or --store " : " --store ") + std::string(stores[i]);
+      }
+      break;
+    case Remedy::kNone:
+    case Remedy::kFixSettings:  // the message names the wrong value
+    case Remedy::kFixPermissions:
+    case Remedy::kTryAgainLater:
+      break;  // the message says what to do in words
+  }
+  return sanitize_text(text);
+}
+
 int report_error(std::string_view command, const Error& error) {
   std::string line = "devicelogin";
   if (!command.empty()) line += " " + std::string(command);
-  line += ": " + sanitize_text(error.message);
+  line += ": " + render_error(error);
   say(line);
   return exit_code_for(error.code);
+}
+
+std::string json_error_name(const Error& error) {
+  return error.oauth_error.empty() ? error_code_name(error.code) : error.oauth_error;
 }
 
 void emit_json(const nlohmann::json& value) {
@@ -34,24 +122,15 @@ void say(std::string_view text) {
   std::fflush(stderr);
 }
 
-std::unique_ptr<HttpClient> make_http(const std::string& ca_file, bool verbose) {
-  HttpOptions options;
-  options.ca_file = ca_file;
+SessionOptions session_options(bool verbose) {
+  SessionOptions options;
   if (verbose) {
     options.trace = [](std::string_view line) { say(sanitize_text(line)); };
   }
-  return make_curl_http_client(std::move(options));
+  return options;
 }
 
-Result<OpenedProfile> open_profile(const std::string& name) {
-  auto profiles = ProfileStore::from_environment();
-  if (!profiles) return std::unexpected(profiles.error());
-  auto profile = profiles->load(name);
-  if (!profile) return std::unexpected(profile.error());
-  auto store = open_token_store(profile->store);
-  if (!store) return std::unexpected(store.error());
-  return OpenedProfile{std::move(*profile), std::move(*store)};
-}
+Result<Session> open_session(const std::string& name, bool verbose) { return Session::open(name, session_options(verbose)); }
 
 std::string describe_expiry(const std::optional<long long>& expires_at) {
   if (!expires_at) return "unknown";

@@ -15,21 +15,21 @@
 
 namespace devicelogin::cli {
 
-// Prints `devicelogin <command>: <message>` on stderr (one line, control characters removed)
-// and returns the error's exit code.
+// The error's message with its remedy rendered as this CLI's next step ("; run: devicelogin login
+// --profile work", "; use --store file", "; pass --client-id ID"), control characters removed.
+[[nodiscard]] std::string render_error(const Error& error);
+// Prints `devicelogin <command>: <render_error>` on stderr (one line) and returns the error's exit code.
 int report_error(std::string_view command, const Error& error);
+// The `error` field of a JSON error event: the OAuth error string, else the code's short name.
+[[nodiscard]] std::string json_error_name(const Error& error);
 // Writes one JSON value and a newline to stdout, flushed.
 void emit_json(const nlohmann::json& value);
 // Writes a line of human text to stderr.
 void say(std::string_view text);
-// The libcurl client; with `verbose`, a redacted HTTP trace goes to stderr.
-[[nodiscard]] std::unique_ptr<HttpClient> make_http(const std::string& ca_file, bool verbose);
-// Loads a saved profile and opens its token store.
-struct OpenedProfile {
-  Profile profile;
-  std::unique_ptr<TokenStore> store;
-};
-[[nodiscard]] Result<OpenedProfile> open_profile(const std::string& name);
+// The options every command opens its session with: with `verbose`, a redacted HTTP trace on stderr.
+[[nodiscard]] SessionOptions session_options(bool verbose);
+// Session::open(name, session_options(verbose)): the one place the CLI opens a session.
+[[nodiscard]] Result<Session> open_session(const std::string& name, bool verbose);
 // "2026-11-26 15:04:05 UTC (in 59 min)" or "unknown".
 [[nodiscard]] std::string describe_expiry(const std::optional<long long>& expires_at);
 // Makes SIGINT/SIGTERM end sleeps (devicelogin::request_stop) instead of killing the process.

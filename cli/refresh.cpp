@@ -11,17 +11,11 @@ struct RefreshArgs {
 };
 
 int run_refresh(const RefreshArgs& args) {
-  auto opened = open_profile(args.profile);
-  if (!opened) return report_error("refresh", opened.error());
-  auto http = make_http(opened->profile.ca_file, args.verbose);
-  SystemClock clock;
-  Session session(std::move(opened->profile), std::move(opened->store), *http, clock);
-  auto info = session.refresh();
+  auto session = open_session(args.profile, args.verbose);
+  auto info = session ? session->refresh() : Result<TokenInfo>(std::unexpected(session.error()));
   if (!info) {
     if (args.json) {
-      emit_json({{"refreshed", false},
-                 {"error", info.error().oauth_error.empty() ? error_code_name(info.error().code) : info.error().oauth_error},
-                 {"message", sanitize_text(info.error().message)}});
+      emit_json({{"refreshed", false}, {"error", json_error_name(info.error())}, {"message", render_error(info.error())}});
     }
     return report_error("refresh", info.error());
   }

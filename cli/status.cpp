@@ -1,7 +1,6 @@
 #include <algorithm>
 
 #include "commands.hpp"
-#include "core/redaction.hpp"
 #include "output.hpp"
 
 namespace devicelogin::cli {
@@ -13,31 +12,19 @@ struct StatusArgs {
 };
 
 int run_status(const StatusArgs& args) {
-  auto opened = open_profile(args.profile);
-  if (!opened) {
-    if (opened.error().code == ErrorCode::kNotLoggedIn && args.json) {
+  auto session = Session::open(args.profile);
+  auto status = session ? session->status() : Result<SessionStatus>(std::unexpected(session.error()));
+  if (!status) {
+    if (status.error().code == ErrorCode::kNotLoggedIn && args.json) {
       emit_json({{"profile", args.profile}, {"issuer", nullptr}, {"logged_in", false}, {"expires_at", nullptr},
                  {"scope", nullptr}, {"subject", nullptr}, {"store", nullptr},
                  {"relogin_required", false}, {"clock_offset_s", nullptr}, {"stored_bytes", nullptr},
                  {"quota_used_bytes", nullptr}, {"quota_left_bytes", nullptr}});
     }
-    return report_error("status", opened.error());
+    return report_error("status", status.error());
   }
-  auto loaded = opened->store->load(args.profile);
-  if (!loaded) return report_error("status", loaded.error());
-  std::optional<TokenInfo> info;
-  if (*loaded) info = token_info(**loaded);
-  // Tokens issued to another server or client than the profile names are not used (exit 5).
-  const bool bound_elsewhere =
-      *loaded && !bound_to(**loaded, opened->profile.endpoints.token, opened->profile.client_id);
-  if (bound_elsewhere) info.reset();
-  const std::string store_name = opened->store->name();
-  // The newest word from the server's clock: the last refresh's, else the login's.
-  std::optional<long long> clock_offset = *loaded ? (**loaded).clock_offset_s : std::nullopt;
-  if (!clock_offset) clock_offset = opened->profile.clock_offset_s;
-  // What the set takes in its store (and the kernel key quota): best effort, never fails status.
-  StoreUsage usage;
-  if (auto measured = opened->store->usage(args.profile)) usage = *measured;
+  const std::optional<TokenInfo>& info = status->tokens;
+  const StoreUsage& usage = status->usage;
   std::optional<long long> quota_left;
   if (usage.quota_used_bytes && usage.quota_max_bytes) {
     quota_left = std::max(0LL, *usage.quota_max_bytes - *usage.quota_used_bytes);
@@ -45,22 +32,22 @@ int run_status(const StatusArgs& args) {
   auto number_or_null = [](const auto& value) { return value ? nlohmann::json(*value) : nlohmann::json(nullptr); };
   if (args.json) {
     emit_json({{"profile", args.profile},
-               {"issuer", string_or_null(opened->profile.issuer)},
-               {"logged_in", info.has_value()},
+               {"issuer", string_or_null(status->issuer)},
+               {"logged_in", status->logged_in()},
                {"expires_at", info && info->expires_at ? nlohmann::json(*info->expires_at) : nlohmann::json(nullptr)},
                {"scope", info ? string_or_null(info->scope) : nlohmann::json(nullptr)},
                {"subject", info ? string_or_null(info->subject) : nlohmann::json(nullptr)},
-               {"store", store_name},
-               {"relogin_required", bound_elsewhere},
-               {"clock_offset_s", clock_offset ? nlohmann::json(*clock_offset) : nlohmann::json(nullptr)},
+               {"store", status->store},
+               {"relogin_required", status->relogin_required},
+               {"clock_offset_s", number_or_null(status->clock_offset_s)},
                {"stored_bytes", number_or_null(usage.set_bytes)},
                {"quota_used_bytes", number_or_null(usage.quota_used_bytes)},
                {"quota_left_bytes", number_or_null(quota_left)}});
   } else {
     say("Profile:  " + args.profile);
-    say("Issuer:   " + (opened->profile.issuer.empty() ? std::string("(none)") : opened->profile.issuer));
-    say("Client:   " + opened->profile.client_id);
-    say("Store:    " + store_name + " (" + opened->store->location(args.profile) + ")");
+    say("Issuer:   " + (status->issuer.empty() ? std::string("(none)") : status->issuer));
+    say("Client:   " + status->client_id);
+    say("Store:    " + status->store + " (" + status->store_location + ")");
     if (usage.set_bytes) {
       say("Size:     " + std::to_string(*usage.set_bytes) + " bytes (a set may take up to " +
           std::to_string(kMaxTokenSetBytes) + ")");
@@ -74,15 +61,14 @@ int run_status(const StatusArgs& args) {
       say("Expires:  " + describe_expiry(info->expires_at));
       say("Scope:    " + (info->scope.empty() ? std::string("(not reported)") : info->scope));
       say(std::string("Refresh:  ") + (info->has_refresh_token ? "yes" : "no (re-login when the token expires)"));
-    } else if (bound_elsewhere) {
-      say("Status:   re-login required: the stored tokens were issued by " + redact_url((**loaded).token_endpoint) +
-          " to client " + (**loaded).client_id + ", not to this profile's server and client; run: devicelogin login --profile " +
-          args.profile);
+    } else if (status->relogin_required) {
+      say("Status:   re-login required: " + sanitize_text(status->relogin_reason) +
+          "; run: devicelogin login --profile " + args.profile);
     } else {
       say("Status:   not logged in; run: devicelogin login --profile " + args.profile);
     }
   }
-  return info ? 0 : exit_code_for(bound_elsewhere ? ErrorCode::kReloginRequired : ErrorCode::kNotLoggedIn);
+  return info ? 0 : exit_code_for(status->relogin_required ? ErrorCode::kReloginRequired : ErrorCode::kNotLoggedIn);
 }
 
 }  // namespace

@@ -16,12 +16,9 @@ struct TokenArgs {
 
 int run_token(const TokenArgs& args) {
   if (args.min_ttl < 0) return report_error("token", Error{ErrorCode::kUsage, "--min-ttl must be 0 or more seconds", "", 0});
-  auto opened = open_profile(args.profile);
-  if (!opened) return report_error("token", opened.error());
-  auto http = make_http(opened->profile.ca_file, args.verbose);
-  SystemClock clock;
-  Session session(std::move(opened->profile), std::move(opened->store), *http, clock);
-  auto token = session.access_token(args.min_ttl);
+  auto session = open_session(args.profile, args.verbose);
+  if (!session) return report_error("token", session.error());
+  auto token = session->access_token(args.min_ttl);
   if (!token) return report_error("token", token.error());
   // The one place a token is printed: stdout, nothing else on it.
   std::string line = token->reveal() + "\n";

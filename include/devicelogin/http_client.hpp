@@ -17,7 +17,7 @@ using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
 
 // One request. The body may hold credentials, so it is a Secret.
 struct HttpRequest {
-  std::string method = "POST";
+  std::string method = "GET";
   std::string url;
   HttpHeaders headers;
   Secret body;

@@ -23,13 +23,35 @@ enum class ErrorCode {
   kInternal,         // a bug
 };
 
+// What the user can do about an error, for a program to render in its own words (its commands,
+// its flags, its buttons). Library messages describe the problem only and never name a command.
+enum class Remedy {
+  kNone,             // nothing in particular (a bug, or the message says all there is)
+  kSignIn,           // sign in (again) for Error::profile: nothing stored, or the tokens are no longer usable
+  kFixSettings,      // a login setting has a wrong value: change the one Error::setting names
+  kAddSettings,      // login settings are missing: give the ones Error::setting names
+  kChooseStore,      // use another token store: Error::setting lists the usable ones, best first
+  kFixPermissions,   // make the file or directory the message names private to the user
+  kTryAgainLater,    // transient: the network, a busy server, another process holding the profile
+};
+
 // A failure: code, one-line human message (never a secret or a response body), and where they
-// exist the OAuth `error` string and the HTTP status.
+// exist the OAuth `error` string and the HTTP status, a remedy and the profile it concerns.
 struct Error {
+  Error() = default;
+  Error(ErrorCode code_in, std::string message_in, std::string oauth_error_in = {}, int http_status_in = 0)
+      : code(code_in), message(std::move(message_in)), oauth_error(std::move(oauth_error_in)), http_status(http_status_in) {}
+
   ErrorCode code = ErrorCode::kInternal;
   std::string message;
   std::string oauth_error;
   int http_status = 0;
+  Remedy remedy = Remedy::kNone;
+  std::string profile;  // the profile the error concerns, when there is one
+  // For kFixSettings and kAddSettings: the LoginSettings fields, by their C++ names ("client_id"); '|'
+  // separates alternatives and ',' fields that are all needed ("issuer|provider,client_id").
+  // For kChooseStore: token store names separated by ',' ("kernel-keyring,file").
+  std::string setting;
 };
 
 template <class T>
@@ -38,8 +60,36 @@ using Result = std::expected<T, Error>;
 // Builds an unexpected Error in one expression: `return fail(ErrorCode::kConfig, "...")`.
 [[nodiscard]] inline std::unexpected<Error> fail(ErrorCode code, std::string message,
                                                  std::string oauth_error = {}, int http_status = 0) {
-  return std::unexpected<Error>(Error{code, std::move(message), std::move(oauth_error), http_status});
+  Error error;
+  error.code = code;
+  error.message = std::move(message);
+  error.oauth_error = std::move(oauth_error);
+  error.http_status = http_status;
+  return std::unexpected<Error>(std::move(error));
 }
+
+// An Error with a remedy, the profile it concerns and the setting(s) to fix.
+[[nodiscard]] inline Error remedy_error(ErrorCode code, std::string message, Remedy remedy, std::string profile = {},
+                                        std::string setting = {}) {
+  Error error;
+  error.code = code;
+  error.message = std::move(message);
+  error.remedy = remedy;
+  error.profile = std::move(profile);
+  error.setting = std::move(setting);
+  return error;
+}
+
+// The same error with a remedy (and the profile and setting it concerns) attached.
+[[nodiscard]] inline Error with_remedy(Error error, Remedy remedy, std::string profile = {}, std::string setting = {}) {
+  error.remedy = remedy;
+  if (!profile.empty()) error.profile = std::move(profile);
+  if (!setting.empty()) error.setting = std::move(setting);
+  return error;
+}
+
+// Stable short name of a remedy ("sign_in", "fix_settings", ...), for JSON and bindings.
+[[nodiscard]] DEVICELOGIN_API const char* remedy_name(Remedy remedy) noexcept;
 
 // The documented process exit code for an error (README "Exit codes").
 [[nodiscard]] DEVICELOGIN_API int exit_code_for(ErrorCode code) noexcept;

@@ -1,10 +1,12 @@
 #pragma once
-// Session: the public facade. Sign in a profile with the device flow, get a valid access token,
-// refresh, log out. Everything a CLI author needs; see examples/.
+// Session: the public facade. Open a named session, sign in with the device flow, get a valid
+// access token, call an API with it, refresh, log out, read the status. See docs/library.md and
+// examples/todo_cli.cpp.
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "devicelogin/clock.hpp"
 #include "devicelogin/export.hpp"
@@ -17,7 +19,8 @@
 
 namespace devicelogin {
 
-// What `login` was asked for; turned into a Profile by prepare_profile.
+// What a sign-in is asked for; turned into a Profile by prepare_profile. Session::login ignores
+// `profile` (the session's name is used).
 struct LoginSettings {
   std::string profile = "default";
   std::string provider;  // preset name, or empty for a standards-following server
@@ -30,7 +33,9 @@ struct LoginSettings {
   std::string client_secret_file;
   std::string client_secret_env;
   std::string ca_file;
-  std::string store = "auto";  // resolved by prepare_profile (see resolve_store_name)
+  // A token store name or "auto" (resolve_store_name). Empty: "auto" for a new profile, the saved
+  // profile's store when signing in again with it.
+  std::string store;
 };
 
 // Applies the provider preset, runs discovery (OIDC, then RFC 8414) when an issuer is given,
@@ -63,14 +68,67 @@ struct LoginObserver {
   std::function<void(long long seconds_left)> on_waiting;     // before each wait
   // Once, when the new set replaced a stored one: whether that one was revoked (as by logout).
   std::function<void(const LogoutOutcome&)> on_replaced = {};
+  // Session::login with settings only: once the profile is prepared and its store opened, before
+  // the server is asked for a code (e.g. to warn that the store is a plaintext file).
+  std::function<void(const Profile&, const TokenStore&)> on_start = {};
+  // Session::login with settings only: when the profile moved to another store, what happened to
+  // the tokens left in the previous one (named by the first argument): revoked and deleted as by
+  // logout, or why not. Never fails the login.
+  std::function<void(const std::string& previous_store, const Result<LogoutOutcome>&)> on_previous_store = {};
 };
 
-// A profile bound to its token store, an HTTP client and a clock.
+// What Session::open uses instead of the defaults. Everything is optional.
+struct SessionOptions {
+  // The HTTP client for every request; default: the libcurl client (make_curl_http_client) with
+  // the profile's CA file and `trace`. Shared, so it outlives the session.
+  std::shared_ptr<HttpClient> http;
+  // The clock; default: SystemClock.
+  std::shared_ptr<Clock> clock;
+  // With the default HTTP client: receives its redacted trace, one line per call.
+  std::function<void(std::string_view line)> trace;
+  // Where profiles are kept; default: $XDG_CONFIG_HOME/devicelogin/profiles.
+  std::string profile_directory;
+};
+
+// What Session::status reports: the profile, its store, and the stored set's safe view.
+struct SessionStatus {
+  std::string profile;
+  std::string issuer;
+  std::string client_id;
+  std::string store;           // the store's short name ("file", "kernel-keyring", "secret-service")
+  std::string store_location;  // where the tokens live, for messages
+  // The stored set, when there is one this profile may use; nullopt when logged out or when
+  // relogin_required.
+  std::optional<TokenInfo> tokens;
+  // Tokens are stored, but they were issued by another server or to another client than the
+  // profile names now (its settings changed): they are not used; sign in again.
+  bool relogin_required = false;
+  std::string relogin_reason;  // why, when relogin_required (one sentence, no secret)
+  // The server's clock minus the local one, as last learned (the last refresh's, else the login's).
+  std::optional<long long> clock_offset_s;
+  StoreUsage usage;  // best effort: empty when the store could not tell
+  [[nodiscard]] bool logged_in() const { return tokens.has_value(); }
+};
+
+// A named profile bound to its token store, an HTTP client and a clock. Not thread-safe: use one
+// Session per thread (Sessions of one profile in many threads or processes are safe together; the
+// store's per-profile lock makes them refresh once).
 class DEVICELOGIN_API Session {
  public:
+  // The session of profile `name`, saved or not yet: loads its settings when it was saved before
+  // and opens its token store. Fails only for an invalid name (kUsage) or an unusable profile
+  // directory; a profile that is missing or unreadable is reported by the calls that need it.
+  [[nodiscard]] static Result<Session> open(const std::string& name, SessionOptions options = {});
+  // The names of every saved profile, sorted.
+  [[nodiscard]] static Result<std::vector<std::string>> profiles(const SessionOptions& options = {});
+
+  // A session over parts the caller assembled (a Profile it prepared, a store, a client and a
+  // clock, which must outlive it). Its login(observer) stores tokens only: saving profile() (which
+  // carries the JWKS cache) is then the caller's job. Prefer open().
   Session(Profile profile, std::unique_ptr<TokenStore> store, HttpClient& http, Clock& clock);
   ~Session();
   Session(Session&&) noexcept;
+  Session& operator=(Session&&) noexcept;
 
   // Runs the device flow to completion and stores the tokens, then revokes the set they replace
   // (a failed revocation is reported through the observer, never fails the login). First proves
@@ -81,6 +139,16 @@ class DEVICELOGIN_API Session {
   // on its clock, and the result's clock_offset_s (also in profile()) says how far the local clock
   // is off.
   [[nodiscard]] Result<TokenInfo> login(const LoginObserver& observer);
+  // The whole sign-in, for a session made by open(): with server settings (issuer, provider,
+  // tenant or endpoints) the profile is prepared from them (preset, discovery, store choice); with
+  // none, the saved profile signs in again (client_id, scope and store may still be changed).
+  // Then login(observer); then the profile is saved with the JWKS cache that verified the ID
+  // token. When that save fails, the new tokens are revoked and deleted (nothing is left that
+  // nothing manages) and the error says so. When the store changed, the tokens left in the
+  // previous one are revoked and deleted (reported through on_previous_store). On failure the
+  // session is as it was. kUsage with Remedy::kFixSettings when there are no settings and no
+  // saved profile.
+  [[nodiscard]] Result<TokenInfo> login(const LoginSettings& settings, const LoginObserver& observer);
   // A valid access token, refreshed first when it expires within min_ttl seconds.
   // kNotLoggedIn when nothing is stored, kReloginRequired when the refresh token is rejected.
   [[nodiscard]] Result<Secret> access_token(long long min_ttl);
@@ -96,14 +164,23 @@ class DEVICELOGIN_API Session {
   // within min_ttl seconds); on a 401 it refreshes once and retries. Returns the API's response,
   // whatever its status; errors as access_token() and the HttpClient give them.
   [[nodiscard]] Result<HttpResponse> fetch(HttpRequest request, long long min_ttl = 60);
-  // The stored set's safe view, or nullopt when logged out.
-  [[nodiscard]] Result<std::optional<TokenInfo>> status();
+  // fetch() of a GET with these headers.
+  [[nodiscard]] Result<HttpResponse> get(const std::string& url, HttpHeaders headers = {}, long long min_ttl = 60);
+  // The profile, its store and the stored set's safe view, including whether the stored tokens
+  // are bound to this profile's server and client. kNotLoggedIn when the profile was never saved.
+  [[nodiscard]] Result<SessionStatus> status();
+  // Removes the saved profile (not the tokens: logout() first); true when one existed.
+  [[nodiscard]] Result<bool> forget();
 
   [[nodiscard]] const Profile& profile() const;
+  // The profile's token store. Only for a profile that exists (status() or a login succeeded).
   [[nodiscard]] TokenStore& store();
 
  private:
   struct Impl;
+  explicit Session(std::unique_ptr<Impl> impl);
+  // login(observer) with the profile as it is: the device flow, the ID token, the store.
+  [[nodiscard]] Result<TokenInfo> login_with_profile(const LoginObserver& observer);
   std::unique_ptr<Impl> impl_;
 };
 

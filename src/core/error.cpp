@@ -39,3 +39,20 @@ const char* error_code_name(ErrorCode code) noexcept {
 }
 
 }  // namespace devicelogin
+
+namespace devicelogin {
+
+const char* remedy_name(Remedy remedy) noexcept {
+  switch (remedy) {
+    case Remedy::kNone: return "none";
+    case Remedy::kSignIn: return "sign_in";
+    case Remedy::kFixSettings: return "fix_settings";
+    case Remedy::kAddSettings: return "add_settings";
+    case Remedy::kChooseStore: return "choose_store";
+    case Remedy::kFixPermissions: return "fix_permissions";
+    case Remedy::kTryAgainLater: return "try_again_later";
+  }
+  return "none";
+}
+
+}  // namespace devicelogin

@@ -14,6 +14,13 @@
 #include <vector>
 
 namespace devicelogin {
+
+namespace {
+// A refusal the user fixes with chmod/chown: kStorage with Remedy::kFixPermissions.
+std::unexpected<Error> permission_fail(std::string message) {
+  return std::unexpected(remedy_error(ErrorCode::kStorage, std::move(message), Remedy::kFixPermissions));
+}
+}  // namespace
 namespace {
 
 std::string describe_errno(int err) { return std::generic_category().message(err); }
@@ -136,7 +143,7 @@ Result<std::optional<PrivateDirectory>> PrivateDirectory::open(const std::string
     if (::fstat(current.get(), &st) != 0) {
       return fail(ErrorCode::kStorage, "cannot inspect directory " + shown + ": " + describe_errno(errno));
     }
-    if (auto refusal = unsafe_parent(st, shown)) return fail(ErrorCode::kStorage, *refusal);
+    if (auto refusal = unsafe_parent(st, shown)) return permission_fail(*refusal);
     const bool last = i + 1 == parts.size();
     shown = (shown == "/" ? "" : shown) + "/" + parts[i];
     // Parents may be symlinks (/home -> /var/home); the private directory itself may not.
@@ -161,15 +168,15 @@ Result<std::optional<PrivateDirectory>> PrivateDirectory::open(const std::string
   }
   if (!S_ISDIR(st.st_mode)) return fail(ErrorCode::kStorage, path + " is not a directory");
   if (st.st_uid != ::geteuid()) {
-    return fail(ErrorCode::kStorage, path + " is owned by another user (uid " + std::to_string(st.st_uid) + "); refusing it");
+    return permission_fail(path + " is owned by another user (uid " + std::to_string(st.st_uid) + "); refusing it");
   }
   if ((st.st_mode & 0022) != 0) {
     // Someone else may have put files in it already: refuse rather than tighten.
-    return fail(ErrorCode::kStorage, path + " is writable by group or others; refusing it (run: chmod 700 " + path + ")");
+    return permission_fail(path + " is writable by group or others; refusing it (run: chmod 700 " + path + ")");
   }
   if ((st.st_mode & 0077) != 0 && ::fchmod(current.get(), 0700) != 0) {
     // Our own directory that others can read (made by hand, or by an older version): tighten it.
-    return fail(ErrorCode::kStorage, path + " is readable by group or others and cannot be fixed: " + describe_errno(errno));
+    return permission_fail(path + " is readable by group or others and cannot be fixed: " + describe_errno(errno));
   }
   return std::optional<PrivateDirectory>{PrivateDirectory(current.release(), path)};
 }
@@ -317,10 +324,10 @@ Result<std::optional<std::string>> read_private_file_at(int dir_fd, const std::s
   }
   if (!S_ISREG(st.st_mode)) return fail(ErrorCode::kStorage, std::string(what) + " " + path + " is not a regular file");
   if (st.st_uid != ::geteuid()) {
-    return fail(ErrorCode::kStorage, std::string(what) + " " + path + " is owned by another user; refusing it");
+    return permission_fail(std::string(what) + " " + path + " is owned by another user; refusing it");
   }
   if ((st.st_mode & 0077) != 0) {
-    return fail(ErrorCode::kStorage, std::string(what) + " " + path +
+    return permission_fail(std::string(what) + " " + path +
                                          " is readable or writable by group or others; run: chmod 600 " + path);
   }
   constexpr off_t kMaxSize = 1 << 20;

@@ -413,7 +413,9 @@ Result<HttpResponse> CurlHttpClient::send(const HttpRequest& request) {
     if (performed == CURLE_SSL_CACERT_BADFILE) {
       return failed(ErrorCode::kConfig, "cannot use the CA file " + sanitize_text(ca_file) + ": " + detail);
     }
-    return failed(ErrorCode::kNetwork, "cannot reach " + host + ": " + detail);
+    auto unreachable = failed(ErrorCode::kNetwork, "cannot reach " + host + ": " + detail);
+    unreachable.error().remedy = Remedy::kTryAgainLater;
+    return unreachable;
   }
   if (trace) {
     if (!transfer.body.empty()) trace->body(transfer.body, false);

@@ -42,9 +42,7 @@ Result<HttpRequest> OAuthClient::form_request(const std::string& url, std::strin
   auto secret = read_client_secret(profile_);
   if (!secret) return std::unexpected(secret.error());
   if (secret->empty() && quirks_for(profile_.provider).requires_client_secret) {
-    return fail(ErrorCode::kConfig, profile_.provider +
-                                        " requires a client secret: pass --client-secret-file FILE or set "
-                                        "DEVICELOGIN_CLIENT_SECRET");
+    return std::unexpected(remedy_error(ErrorCode::kConfig, profile_.provider + " requires a client secret", Remedy::kAddSettings, profile_.name, "client_secret_file|client_secret_env"));
   }
   HttpRequest request;
   request.method = "POST";

@@ -9,6 +9,16 @@
 namespace devicelogin {
 namespace {
 
+// A setting is missing, wrong or does not fit the others: kUsage naming the LoginSettings field(s).
+std::unexpected<Error> settings_fail(std::string message, std::string setting, ErrorCode code = ErrorCode::kUsage) {
+  return std::unexpected(remedy_error(code, std::move(message), Remedy::kFixSettings, {}, std::move(setting)));
+}
+
+// Settings are missing: kUsage (or `code`) naming the LoginSettings field(s) to give.
+std::unexpected<Error> missing_settings(std::string message, std::string setting, ErrorCode code = ErrorCode::kUsage) {
+  return std::unexpected(remedy_error(code, std::move(message), Remedy::kAddSettings, {}, std::move(setting)));
+}
+
 void override_if_set(std::string& target, const std::string& value) {
   if (!value.empty()) target = value;
 }
@@ -20,9 +30,9 @@ Result<Profile> prepare_profile(const LoginSettings& settings, HttpClient& http_
   SystemClock clock;
   ServerClockObserver http(http_client, clock);
   if (!valid_profile_name(settings.profile)) {
-    return fail(ErrorCode::kUsage, "invalid profile name \"" + settings.profile + "\" (use letters, digits, '.', '_' and '-')");
+    return settings_fail("invalid profile name \"" + settings.profile + "\" (use letters, digits, '.', '_' and '-')", "profile");
   }
-  if (settings.client_id.empty()) return fail(ErrorCode::kUsage, "--client-id is required");
+  if (settings.client_id.empty()) return missing_settings("a client id is required", "client_id");
   Profile profile;
   profile.name = settings.profile;
   profile.provider = settings.provider;
@@ -31,7 +41,7 @@ Result<Profile> prepare_profile(const LoginSettings& settings, HttpClient& http_
   profile.client_secret_file = settings.client_secret_file;
   profile.client_secret_env = settings.client_secret_env;
   profile.ca_file = settings.ca_file;
-  auto store_name = resolve_store_name(settings.store);
+  auto store_name = resolve_store_name(settings.store.empty() ? "auto" : settings.store);
   if (!store_name) return std::unexpected(store_name.error());
   profile.store = *store_name;
   profile.scope = settings.scope;
@@ -40,15 +50,15 @@ Result<Profile> prepare_profile(const LoginSettings& settings, HttpClient& http_
   if (!settings.provider.empty()) {
     preset = oauth::find_provider(settings.provider);
     if (preset == nullptr) {
-      return fail(ErrorCode::kUsage, "unknown provider \"" + settings.provider + "\" (known: " + oauth::provider_names() + ")");
+      return settings_fail("unknown provider \"" + settings.provider + "\" (known: " + oauth::provider_names() + ")", "provider");
     }
     if (settings.provider != "microsoft" && !settings.tenant.empty()) {
-      return fail(ErrorCode::kUsage, "--tenant applies only to --provider microsoft");
+      return settings_fail("a tenant applies only to the microsoft provider", "tenant");
     }
     profile.tenant = settings.provider == "microsoft" ? (settings.tenant.empty() ? "organizations" : settings.tenant) : "";
     if (profile.tenant.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") !=
         std::string::npos) {
-      return fail(ErrorCode::kUsage, "--tenant must be a tenant id, a domain, common, organizations or consumers");
+      return settings_fail("the tenant must be a tenant id, a domain, common, organizations or consumers", "tenant");
     }
     // Entra's iss carries a tenant id in lower case.
     if (oauth::guid_shaped(profile.tenant)) profile.tenant = ascii_lower(profile.tenant);
@@ -59,7 +69,7 @@ Result<Profile> prepare_profile(const LoginSettings& settings, HttpClient& http_
     profile.client_auth = preset->client_auth;
     if (profile.scope.empty()) profile.scope = std::string(preset->default_scope);
   } else if (!settings.tenant.empty()) {
-    return fail(ErrorCode::kUsage, "--tenant applies only to --provider microsoft");
+    return settings_fail("a tenant applies only to the microsoft provider", "tenant");
   }
 
   // Entra tokens name their tenant by id: a tenant given by domain is resolved to its id's issuer,
@@ -88,8 +98,8 @@ Result<Profile> prepare_profile(const LoginSettings& settings, HttpClient& http_
         profile.endpoints = metadata->endpoints;
       }
     } else if (!explicit_endpoints) {
-      return fail(ErrorCode::kUsage, preset == nullptr ? "give --issuer URL or --provider NAME"
-                                                       : "--provider " + settings.provider + " needs --issuer URL");
+      return preset == nullptr ? missing_settings("no authorization server was given", "issuer|provider")
+                               : missing_settings("the " + settings.provider + " provider needs an issuer URL", "issuer");
     }
     if (profile.scope.empty()) profile.scope = "openid offline_access";
   } else if (!settings.issuer.empty()) {
@@ -105,11 +115,11 @@ Result<Profile> prepare_profile(const LoginSettings& settings, HttpClient& http_
   override_if_set(profile.endpoints.jwks, settings.endpoints.jwks);
 
   if (profile.endpoints.device_authorization.empty()) {
-    return fail(ErrorCode::kConfig, "the server does not advertise a device_authorization_endpoint; "
-                                    "pass --device-authorization-endpoint URL");
+    return missing_settings("the server does not advertise a device_authorization_endpoint",
+                         "endpoints.device_authorization", ErrorCode::kConfig);
   }
   if (profile.endpoints.token.empty()) {
-    return fail(ErrorCode::kConfig, "the server does not advertise a token_endpoint; pass --token-endpoint URL");
+    return missing_settings("the server does not advertise a token_endpoint", "endpoints.token", ErrorCode::kConfig);
   }
   struct Check {
     const std::string& url;

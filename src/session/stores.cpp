@@ -26,16 +26,16 @@ Result<std::string> resolve_store_name(const std::string& name) {
     return name;
   }
   if (name != "auto") {
-    return fail(ErrorCode::kUsage, "unknown --store \"" + name + "\" (choose: " + kStoreNames + ")");
+    return std::unexpected(remedy_error(ErrorCode::kUsage, "unknown token store \"" + name + "\" (choose: " + kStoreNames + ")", Remedy::kFixSettings, {}, "store"));
   }
   auto secret_service = probe_secret_service(kKeyringTimeout);
   if (secret_service) return std::string("secret-service");
   auto kernel = probe_kernel_keyring();
   if (kernel) return std::string("kernel-keyring");
   // Never a silent fallback to a plaintext file.
-  return fail(ErrorCode::kConfig, "no keyring is available (Secret Service: " + secret_service.error().message +
-                                      "; kernel keyring: " + kernel.error().message +
-                                      "); to keep tokens in a 0600 file instead, pass --store file");
+  return std::unexpected(remedy_error(ErrorCode::kConfig, "no keyring is available (Secret Service: " + secret_service.error().message +
+                                          "; kernel keyring: " + kernel.error().message +
+                                          "); tokens can be kept in a file readable only by you instead", Remedy::kChooseStore, {}, "file"));
 }
 
 }  // namespace devicelogin

@@ -190,8 +190,8 @@ class KernelKeyringTokenStore final : public TokenStore {
     // Links the persistent keyring into this process's keyring so that we possess it.
     long keyring = ::keyctl_get_persistent(static_cast<uid_t>(-1), KEY_SPEC_PROCESS_KEYRING);
     if (keyring < 0) {
-      return fail(ErrorCode::kStorage, "the kernel keyring is not available here (" + std::string(std::generic_category().message(errno)) +
-                                           "); use --store file");
+      return std::unexpected(remedy_error(ErrorCode::kStorage, "the kernel keyring is not available here (" +
+                                              std::string(std::generic_category().message(errno)) + ")", Remedy::kChooseStore, {}, "file"));
     }
     return static_cast<key_serial_t>(keyring);
   }

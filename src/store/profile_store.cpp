@@ -52,7 +52,7 @@ Result<Profile> ProfileStore::load(const std::string& name) const {
   auto content = read_private_file(path, "profile");
   if (!content) return std::unexpected(content.error());
   if (!*content) {
-    return fail(ErrorCode::kNotLoggedIn, "no profile \"" + name + "\"; run: devicelogin login --profile " + name);
+    return std::unexpected(remedy_error(ErrorCode::kNotLoggedIn, "no profile \"" + name + "\"", Remedy::kSignIn, name));
   }
   json doc = json::parse(**content, nullptr, false);
   if (doc.is_discarded() || !doc.is_object()) return fail(ErrorCode::kConfig, "profile file " + path + " is not valid JSON");
@@ -90,7 +90,7 @@ Result<Profile> ProfileStore::load(const std::string& name) const {
   }
   if (profile.store.empty()) profile.store = "file";
   if (profile.client_id.empty() || profile.endpoints.token.empty()) {
-    return fail(ErrorCode::kConfig, "profile file " + path + " lacks client_id or token_endpoint; run: devicelogin login --profile " + name);
+    return std::unexpected(remedy_error(ErrorCode::kConfig, "profile file " + path + " lacks client_id or token_endpoint", Remedy::kSignIn, name));
   }
   return profile;
 }

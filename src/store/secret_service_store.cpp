@@ -171,11 +171,13 @@ std::string describe_duration(milliseconds duration) {
 }
 
 Error no_service_error(const std::string& detail) {
-  return storage_error("no Secret Service on the session bus (" + detail + "); use --store kernel-keyring or --store file");
+  return with_remedy(storage_error("no Secret Service on the session bus (" + detail + ")"), Remedy::kChooseStore, {},
+                     "kernel-keyring,file");
 }
 
 Error locked_error() {
-  return storage_error("the keyring is locked; unlock it (e.g. log in to the desktop) or use --store kernel-keyring");
+  return with_remedy(storage_error("the keyring is locked; unlock it (e.g. log in to the desktop)"), Remedy::kChooseStore,
+                     {}, "kernel-keyring");
 }
 
 Error timeout_error(milliseconds timeout) {
@@ -314,9 +316,9 @@ Result<Connection> connect(Deadline& deadline, milliseconds timeout, millisecond
         connection.service.get(), SECRET_COLLECTION_DEFAULT, SECRET_COLLECTION_NONE, deadline.cancellable(), error.out()));
     if (!connection.collection) {
       if (error.get() != nullptr) return std::unexpected(error_from(error.get(), deadline, timeout, Stage::kCall));
-      return fail(ErrorCode::kStorage,
-                  "the Secret Service has no default keyring; create one (e.g. log in to the desktop) or use "
-                  "--store kernel-keyring");
+      return std::unexpected(with_remedy(
+          storage_error("the Secret Service has no default keyring; create one (e.g. log in to the desktop)"),
+          Remedy::kChooseStore, {}, "kernel-keyring"));
     }
   }
   if (!secret_collection_get_locked(connection.collection.get())) return connection;

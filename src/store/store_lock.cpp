@@ -42,8 +42,10 @@ Result<StoreLock> lock_file(const std::string& path, std::chrono::milliseconds t
       return fail(ErrorCode::kStorage, "cannot lock " + path + ": " + std::generic_category().message(errno));
     }
     if (std::chrono::steady_clock::now() >= deadline) {
-      return fail(ErrorCode::kStorage, "another devicelogin process has held " + path + " for " +
-                                           std::to_string(timeout.count() / 1000) + " s; try again, or stop it");
+      return std::unexpected(with_remedy(
+          Error{ErrorCode::kStorage, "another process using this profile has held " + path + " for " +
+                                         std::to_string(timeout.count() / 1000) + " s; try again, or stop it"},
+          Remedy::kTryAgainLater));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }

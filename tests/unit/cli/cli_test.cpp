@@ -243,7 +243,7 @@ TEST_F(CliTest, CommandsCheckTheirArgumentsBeforeAnyWork) {
   for (const Case& c : {
            Case{{"token", "--min-ttl", "-5"}, "devicelogin token: --min-ttl must be 0 or more seconds\n"},
            Case{{"login", "--issuer", "https://id.example.com", "--store", "file"},
-                "devicelogin login: --client-id is required\n"},
+                "devicelogin login: a client id is required; pass --client-id ID\n"},
            Case{{"login", "--provider", "nope", "--client-id", "c", "--store", "file"},
                 "devicelogin login: unknown provider \"nope\" (known: github, google, microsoft, workos, auth0, "
                 "okta, keycloak)\n"},

@@ -253,7 +253,10 @@ TEST_F(LoggedInSessionTest, RejectedRefreshNeedsReloginAndDropsTheRefreshToken) 
   ASSERT_FALSE(token.has_value());
   EXPECT_EQ(token.error().code, ErrorCode::kReloginRequired);
   EXPECT_EQ(exit_code_for(token.error().code), 5);
-  EXPECT_NE(token.error().message.find("devicelogin login --profile work"), std::string::npos);
+  // The remedy, for the program to render in its own words; the library names no command.
+  EXPECT_EQ(token.error().remedy, Remedy::kSignIn);
+  EXPECT_EQ(token.error().profile, "work");
+  EXPECT_EQ(token.error().message.find("devicelogin"), std::string::npos) << token.error().message;
   auto saved = stored();
   ASSERT_TRUE(saved.has_value());
   EXPECT_TRUE(saved->refresh_token.empty());
@@ -407,7 +410,10 @@ TEST_F(ForeignTokensTest, RefreshRefusesToSendThemToAnotherServer) {
   ASSERT_FALSE(token.has_value());
   EXPECT_EQ(token.error().code, ErrorCode::kReloginRequired);
   EXPECT_NE(token.error().message.find("https://old.example.org/token"), std::string::npos);
-  EXPECT_NE(token.error().message.find("devicelogin login --profile work"), std::string::npos);
+  // The remedy, for the program to render in its own words; the library names no command.
+  EXPECT_EQ(token.error().remedy, Remedy::kSignIn);
+  EXPECT_EQ(token.error().profile, "work");
+  EXPECT_EQ(token.error().message.find("devicelogin"), std::string::npos) << token.error().message;
   EXPECT_EQ(token.error().message.find("RT-OLD"), std::string::npos);
   EXPECT_TRUE(http.requests.empty());
   EXPECT_EQ(stored()->refresh_token.reveal(), "RT-OLD");  // kept: they may still be revoked at home

@@ -142,6 +142,13 @@ void expect_storage_error(const Error& error, const std::string& fragment) {
   EXPECT_NE(error.message.find(fragment), std::string::npos) << error.message;
 }
 
+// The remedy is another store: these, best first (rendered by the CLI as "use --store ...").
+void expect_other_stores(const Error& error, const std::string& stores) {
+  EXPECT_EQ(error.remedy, Remedy::kChooseStore) << error.message;
+  EXPECT_EQ(error.setting, stores) << error.message;
+  EXPECT_EQ(error.message.find("--store"), std::string::npos) << "a library message names no flag: " << error.message;
+}
+
 // ---- Without a keyring ----
 
 // A unix socket that accepts connections and never says a word: a D-Bus peer that hangs.
@@ -213,7 +220,7 @@ TEST_F(SecretServiceUnavailable, UnsetBusAddressFailsFastWithTheWayOut) {
   auto loaded = store->load("default");
   ASSERT_FALSE(loaded);
   expect_storage_error(loaded.error(), "no Secret Service on the session bus (DBUS_SESSION_BUS_ADDRESS is not set)");
-  expect_storage_error(loaded.error(), "use --store kernel-keyring or --store file");
+  expect_other_stores(loaded.error(), "kernel-keyring,file");
   auto saved = store->save("default", full_token_set("x"));
   ASSERT_FALSE(saved);
   expect_storage_error(saved.error(), "DBUS_SESSION_BUS_ADDRESS is not set");
@@ -242,7 +249,7 @@ TEST_F(SecretServiceUnavailable, NoListenerAtTheAddressIsNoSessionBus) {
   auto loaded = make_secret_service_token_store(5s)->load("default");
   ASSERT_FALSE(loaded);
   expect_storage_error(loaded.error(), "no Secret Service on the session bus (cannot connect to the session bus: ");
-  expect_storage_error(loaded.error(), "; use --store kernel-keyring or --store file");
+  expect_other_stores(loaded.error(), "kernel-keyring,file");
   EXPECT_LT(seconds_since(start), kWithoutWaitingOut5s);
 }
 
@@ -365,7 +372,7 @@ TEST_F(SecretServiceNoDaemon, BusWithoutTheServiceSaysSo) {
   auto probe = probe_secret_service(5s);
   ASSERT_FALSE(probe);
   expect_storage_error(probe.error(), "no Secret Service on the session bus (org.freedesktop.secrets is not provided");
-  expect_storage_error(probe.error(), "use --store kernel-keyring or --store file");
+  expect_other_stores(probe.error(), "kernel-keyring,file");
   auto loaded = make_secret_service_token_store(5s)->load("default");
   ASSERT_FALSE(loaded);
   expect_storage_error(loaded.error(), "org.freedesktop.secrets is not provided");
@@ -609,7 +616,8 @@ TEST_F(SecretServiceLocked, ProbeSaysLockedWithoutPrompting) {
   const auto start = SteadyClock::now();
   auto probe = probe_secret_service(5s);
   ASSERT_FALSE(probe);
-  expect_storage_error(probe.error(), "the keyring is locked; unlock it (e.g. log in to the desktop) or use --store kernel-keyring");
+  expect_storage_error(probe.error(), "the keyring is locked; unlock it (e.g. log in to the desktop)");
+  expect_other_stores(probe.error(), "kernel-keyring");
   EXPECT_LT(seconds_since(start), kWithoutWaitingOut5s);
 }
 
@@ -663,7 +671,8 @@ TEST_F(SecretServiceNoDefaultCollection, EveryOperationSaysSo) {
   expect_storage_error(saved.error(), "the Secret Service has no default keyring");
   auto loaded = store->load("default");
   ASSERT_FALSE(loaded);
-  expect_storage_error(loaded.error(), "use --store kernel-keyring");
+  expect_storage_error(loaded.error(), "the Secret Service has no default keyring");
+  expect_other_stores(loaded.error(), "kernel-keyring");
 }
 
 }  // namespace

@@ -321,7 +321,8 @@ TEST_P(StoreProcessTest, TimesOutWithStorageErrorWhileTheHolderKeepsIt) {
   const long long waited = elapsed_ms(start);
   ASSERT_FALSE(lock.has_value()) << "got the lock while another process holds it";
   EXPECT_EQ(lock.error().code, ErrorCode::kStorage);
-  EXPECT_NE(lock.error().message.find("another devicelogin process"), std::string::npos) << lock.error().message;
+  EXPECT_NE(lock.error().message.find("another process using this profile"), std::string::npos) << lock.error().message;
+  EXPECT_EQ(lock.error().remedy, Remedy::kTryAgainLater);
   // Load only lengthens a wait, so the lower bound is the timeout itself (steady clock).
   EXPECT_GE(waited, 600);
   // Against a timeout that is not honoured: 600 ms asked, 10 s is a margin of 9.4 s.

@@ -1,0 +1,151 @@
+// The facade's workflow: open a named session, and sign in with settings (prepare the profile,
+// sign in, save the profile with its JWKS cache, roll back when that fails, clean the previous
+// store). What every adopter, and the devicelogin CLI, would otherwise write again.
+#include "devicelogin/session.hpp"
+#include "session/session_impl.hpp"
+
+namespace devicelogin {
+namespace {
+
+// The HTTP client a session uses: the caller's, or a libcurl one with the profile's CA file.
+std::shared_ptr<HttpClient> http_for(const SessionOptions& options, const std::string& ca_file) {
+  if (options.http) return options.http;
+  HttpOptions http_options;
+  http_options.ca_file = ca_file;
+  http_options.trace = options.trace;
+  return std::shared_ptr<HttpClient>(make_curl_http_client(std::move(http_options)));
+}
+
+Result<ProfileStore> profile_store_for(const SessionOptions& options) {
+  if (!options.profile_directory.empty()) return ProfileStore(options.profile_directory);
+  return ProfileStore::from_environment();
+}
+
+// Settings that name a server: with any of them, a login prepares the profile afresh.
+bool names_a_server(const LoginSettings& settings) {
+  return !settings.issuer.empty() || !settings.provider.empty() || !settings.tenant.empty() ||
+         !settings.endpoints.device_authorization.empty() || !settings.endpoints.token.empty();
+}
+
+}  // namespace
+
+Result<Session> Session::open(const std::string& name, SessionOptions options) {
+  if (!valid_profile_name(name)) {
+    return std::unexpected(remedy_error(ErrorCode::kUsage, "invalid profile name \"" + name + "\" (use letters, digits, '.', '_' and '-')", Remedy::kFixSettings, {}, "profile"));
+  }
+  auto profiles = profile_store_for(options);
+  if (!profiles) return std::unexpected(profiles.error());
+  // The engine: the profile with its store (or `missing` saying why there is none), the options'
+  // client and clock or the defaults, owned by the engine.
+  auto make_opened_impl = [&options](Profile profile, std::unique_ptr<TokenStore> store, std::optional<Error> missing,
+                                     ProfileStore profile_store) {
+    std::shared_ptr<HttpClient> http = http_for(options, profile.ca_file);
+    std::shared_ptr<Clock> clock = options.clock ? options.clock : std::make_shared<SystemClock>();
+    auto impl = std::make_unique<Impl>(std::move(profile), std::move(store), *http, *clock);
+    impl->http_owner = std::move(http);
+    impl->clock_owner = std::move(clock);
+    impl->profiles = std::move(profile_store);
+    impl->options = options;
+    impl->missing = std::move(missing);
+    return impl;
+  };
+  auto loaded = profiles->load(name);
+  if (loaded) {
+    auto store = open_token_store(loaded->store);
+    if (store) {
+      return Session(make_opened_impl(std::move(*loaded), std::move(*store), std::nullopt, std::move(*profiles)));
+    }
+    Profile unusable;
+    unusable.name = name;
+    return Session(make_opened_impl(std::move(unusable), nullptr, store.error(), std::move(*profiles)));
+  }
+  Profile unsaved;
+  unsaved.name = name;
+  return Session(make_opened_impl(std::move(unsaved), nullptr, loaded.error(), std::move(*profiles)));
+}
+
+Result<std::vector<std::string>> Session::profiles(const SessionOptions& options) {
+  auto profiles = profile_store_for(options);
+  if (!profiles) return std::unexpected(profiles.error());
+  return profiles->list();
+}
+
+Result<TokenInfo> Session::login(const LoginSettings& requested, const LoginObserver& observer) {
+  Impl& self = *impl_;
+  if (!self.profiles) {
+    return fail(ErrorCode::kInternal, "signing in with settings needs a session made by Session::open");
+  }
+  LoginSettings settings = requested;
+  settings.profile = self.profile.name;
+  // The profile signed in before, if any: its tokens are revoked and removed once the new ones are
+  // saved in another store, so that switching stores never leaves a copy behind.
+  std::optional<Profile> previous;
+  if (!self.missing) previous = self.profile;
+
+  Profile profile;
+  std::shared_ptr<HttpClient> http;
+  if (!names_a_server(settings)) {
+    // Sign in again with what the profile remembers.
+    if (!previous) {
+      if (self.missing && self.missing->code != ErrorCode::kNotLoggedIn) return std::unexpected(*self.missing);
+      return std::unexpected(remedy_error(ErrorCode::kUsage, "no saved profile \"" + settings.profile + "\" and no server to sign in to", Remedy::kAddSettings, settings.profile, "issuer|provider,client_id"));
+    }
+    profile = *previous;
+    if (!settings.client_id.empty()) profile.client_id = settings.client_id;
+    if (!settings.scope.empty()) profile.scope = settings.scope;
+    if (!settings.store.empty()) {
+      auto store_name = resolve_store_name(settings.store);
+      if (!store_name) return std::unexpected(store_name.error());
+      profile.store = *store_name;
+    }
+    http = http_for(self.options, profile.ca_file);
+  } else {
+    http = http_for(self.options, settings.ca_file);
+    auto prepared = prepare_profile(settings, *http);
+    if (!prepared) return std::unexpected(prepared.error());
+    profile = std::move(*prepared);
+  }
+  auto store = open_token_store(profile.store);
+  if (!store) return std::unexpected(store.error());
+  if (observer.on_start) observer.on_start(profile, **store);
+
+  // The new engine replaces this one only once everything has succeeded.
+  auto next_impl = std::make_unique<Impl>(std::move(profile), std::move(*store), *http, *self.clock_owner);
+  next_impl->http_owner = std::move(http);
+  next_impl->clock_owner = self.clock_owner;
+  next_impl->profiles = self.profiles;
+  next_impl->options = self.options;
+  Session next(std::move(next_impl));
+  LoginObserver engine_observer = observer;
+  auto info = next.login_with_profile(engine_observer);
+  if (!info) return std::unexpected(info.error());
+  // The engine's profile carries the JWKS that verified the ID token, and the clock offset.
+  if (auto saved = self.profiles->save(next.profile()); !saved) {
+    // The tokens are saved but the profile still names the previous server: they would not be
+    // used (they are bound to this server), so revoke and delete them, as logout does, so that no
+    // live token is left that nothing manages.
+    auto dropped = next.logout();
+    Error error = saved.error();
+    if (dropped && dropped->revoked) {
+      error.message += "; the new tokens were revoked and deleted, sign in again once this is fixed";
+    } else {
+      error.message += "; the new tokens were deleted" +
+                       (dropped ? " (not revoked: " + dropped->revocation_problem + ")" : std::string()) +
+                       ", sign in again once this is fixed";
+    }
+    return std::unexpected(std::move(error));
+  }
+  if (previous && !previous->store.empty() && previous->store != next.profile().store) {
+    if (auto old_store = open_token_store(previous->store)) {
+      // Revoked with the previous profile's server, then deleted: the same as its logout.
+      std::shared_ptr<HttpClient> old_http = http_for(self.options, previous->ca_file);
+      Session old(*previous, std::move(*old_store), *old_http, *self.clock_owner);
+      auto dropped = old.logout();
+      if (observer.on_previous_store) observer.on_previous_store(previous->store, dropped);
+    }
+  }
+  impl_ = std::move(next.impl_);
+  return info;
+}
+
+}  // namespace devicelogin
