@@ -1,51 +1,30 @@
-// todo_cli: a toy CLI that adds "sign in with your browser" with libdevicelogin, keeps the
-// session between runs, and calls an API with a token that refreshes itself.
-//   todo_cli login ISSUER     sign in (device flow) and remember the session
-//   todo_cli whoami           call the server's userinfo endpoint as the signed-in user
+// todo_cli: "sign in with your browser" for a CLI, with libdevicelogin's facade (docs/library.md).
+//   todo_cli login ISSUER | todo_cli whoami | todo_cli logout
 #include <cstdio>
 #include <string>
 
 #include "devicelogin/session.hpp"
-
 using namespace devicelogin;
 
 static int failed(const Error& error) {
-  std::fprintf(stderr, "todo_cli: %s\n", error.message.c_str());
+  std::fprintf(stderr, "todo_cli: %s\n", error.message.c_str());  // remedy: see docs/library.md
   return exit_code_for(error.code);
 }
 
 int main(int argc, char** argv) {
-  std::string command = argc > 1 ? argv[1] : "";
-  if (!(command == "login" && argc == 3) && !(command == "whoami" && argc == 2)) {
-    std::fprintf(stderr, "usage: todo_cli login ISSUER | todo_cli whoami\n");
-    return 2;
+  const std::string command = argc > 1 ? argv[1] : "";
+  auto session = Session::open("todo");
+  if (!session) return failed(session.error());
+  if (command == "login" && argc == 3) {
+    LoginObserver show;
+    show.on_code = [](auto& p) { std::fprintf(stderr, "Open %s, enter %s\n", p.verification_uri.c_str(), p.user_code.c_str()); };
+    auto signed_in = session->login({.issuer = argv[2], .client_id = "devicelogin-demo"}, show);
+    return signed_in ? 0 : failed(signed_in.error());
   }
-  auto http = make_curl_http_client({});
-  SystemClock clock;
-  auto profiles = ProfileStore::from_environment();
-  if (!profiles) return failed(profiles.error());
-  Result<Profile> profile = command == "login"
-      ? prepare_profile({.profile = "todo", .issuer = argv[2], .client_id = "devicelogin-demo",
-                         .scope = "openid profile offline_access"}, *http)
-      : profiles->load("todo");
-  if (!profile) return failed(profile.error());
-  auto store = open_token_store(profile->store);
-  if (!store) return failed(store.error());
-  Session session(*profile, std::move(*store), *http, clock);
-
-  if (command == "login") {
-    LoginObserver observer;
-    observer.on_code = [](const DeviceCodePrompt& prompt) {
-      std::fprintf(stderr, "Open %s and enter %s\n", prompt.verification_uri.c_str(), prompt.user_code.c_str());
-    };
-    auto info = session.login(observer);
-    if (!info) return failed(info.error());
-    if (auto saved = profiles->save(*profile); !saved) return failed(saved.error());
-    std::fprintf(stderr, "Signed in as %s\n", info->subject.c_str());
-    return 0;
-  }
-  auto response = session.fetch({.method = "GET", .url = profile->endpoints.userinfo, .headers = {}, .body = {}});
+  if (command == "logout" && argc == 2) return session->logout() ? 0 : 1;
+  if (command != "whoami" || argc != 2) return std::fprintf(stderr, "usage: todo_cli login ISSUER|whoami|logout\n"), 2;
+  auto response = session->get(session->profile().endpoints.userinfo);
   if (!response) return failed(response.error());
-  std::printf("HTTP %d %s\n", response->status, response->body.reveal().c_str());
+  std::printf("HTTP %d %s\n", response->status, std::string(response->body.reveal()).c_str());
   return response->status == 200 ? 0 : 1;
 }

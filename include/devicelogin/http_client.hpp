@@ -18,9 +18,9 @@ using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
 // One request. The body may hold credentials, so it is a Secret.
 struct HttpRequest {
   std::string method = "GET";
-  std::string url;
-  HttpHeaders headers;
-  Secret body;
+  std::string url{};
+  HttpHeaders headers{};
+  Secret body{};
 };
 
 // One response. Bodies of token responses hold tokens, so the body is a Secret too.
@@ -42,12 +42,12 @@ class DEVICELOGIN_API HttpClient {
 
 // Settings for the libcurl client.
 struct HttpOptions {
-  std::string ca_file;                   // extra CA bundle; SSL_CERT_FILE is honoured too
+  std::string ca_file{};                   // extra CA bundle; SSL_CERT_FILE is honoured too
   long connect_timeout_ms = 10'000;
   long total_timeout_ms = 30'000;
   std::size_t max_response_bytes = 1 << 20;
   // When set, receives a redacted trace of every request and response, one line per call.
-  std::function<void(std::string_view line)> trace;
+  std::function<void(std::string_view line)> trace{};
 };
 
 // The libcurl-backed client: TLS verification always on, no redirects, size cap, timeouts, proxy

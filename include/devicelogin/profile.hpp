@@ -14,11 +14,11 @@ enum class ClientAuth { kNone, kBasic, kPost };
 
 // The endpoints one authorization server exposes.
 struct Endpoints {
-  std::string device_authorization;
-  std::string token;
-  std::string revocation;
-  std::string userinfo;
-  std::string jwks;
+  std::string device_authorization{};
+  std::string token{};
+  std::string revocation{};
+  std::string userinfo{};
+  std::string jwks{};
 };
 
 // A named login configuration. Holds no secret: a client secret is referenced by file or

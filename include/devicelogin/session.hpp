@@ -23,19 +23,19 @@ namespace devicelogin {
 // `profile` (the session's name is used).
 struct LoginSettings {
   std::string profile = "default";
-  std::string provider;  // preset name, or empty for a standards-following server
-  std::string issuer;    // discovery base; required without a preset that fixes endpoints
-  std::string tenant;    // microsoft
-  std::string client_id;
-  std::string scope;
-  std::string audience;
-  Endpoints endpoints;  // non-empty fields replace discovered / preset ones
-  std::string client_secret_file;
-  std::string client_secret_env;
-  std::string ca_file;
+  std::string provider{};  // preset name, or empty for a standards-following server
+  std::string issuer{};    // discovery base; required without a preset that fixes endpoints
+  std::string tenant{};    // microsoft
+  std::string client_id{};
+  std::string scope{};
+  std::string audience{};
+  Endpoints endpoints{};  // non-empty fields replace discovered / preset ones
+  std::string client_secret_file{};
+  std::string client_secret_env{};
+  std::string ca_file{};
   // A token store name or "auto" (resolve_store_name). Empty: "auto" for a new profile, the saved
   // profile's store when signing in again with it.
-  std::string store;
+  std::string store{};
 };
 
 // Applies the provider preset, runs discovery (OIDC, then RFC 8414) when an issuer is given,
@@ -47,10 +47,10 @@ struct LoginSettings {
 // What the user must see to approve the login; all fields are server text with control
 // characters removed.
 struct DeviceCodePrompt {
-  std::string user_code;
-  std::string verification_uri;
-  std::string verification_uri_complete;  // may be empty
-  std::string message;                    // provider's own instructions (Entra), may be empty
+  std::string user_code{};
+  std::string verification_uri{};
+  std::string verification_uri_complete{};  // may be empty
+  std::string message{};                    // provider's own instructions (Entra), may be empty
   long long expires_in = 0;
   long long interval = 0;
 };
@@ -59,13 +59,13 @@ struct DeviceCodePrompt {
 struct LogoutOutcome {
   bool revoked = false;
   bool deleted = false;
-  std::string revocation_problem;  // why revocation failed or was skipped; empty when revoked
+  std::string revocation_problem{};  // why revocation failed or was skipped; empty when revoked
 };
 
 // Callbacks a login reports through; all optional.
 struct LoginObserver {
-  std::function<void(const DeviceCodePrompt&)> on_code;       // once, as soon as the code exists
-  std::function<void(long long seconds_left)> on_waiting;     // before each wait
+  std::function<void(const DeviceCodePrompt&)> on_code{};       // once, as soon as the code exists
+  std::function<void(long long seconds_left)> on_waiting{};     // before each wait
   // Once, when the new set replaced a stored one: whether that one was revoked (as by logout).
   std::function<void(const LogoutOutcome&)> on_replaced = {};
   // Session::login with settings only: once the profile is prepared and its store opened, before
@@ -81,13 +81,13 @@ struct LoginObserver {
 struct SessionOptions {
   // The HTTP client for every request; default: the libcurl client (make_curl_http_client) with
   // the profile's CA file and `trace`. Shared, so it outlives the session.
-  std::shared_ptr<HttpClient> http;
+  std::shared_ptr<HttpClient> http{};
   // The clock; default: SystemClock.
-  std::shared_ptr<Clock> clock;
+  std::shared_ptr<Clock> clock{};
   // With the default HTTP client: receives its redacted trace, one line per call.
-  std::function<void(std::string_view line)> trace;
+  std::function<void(std::string_view line)> trace{};
   // Where profiles are kept; default: $XDG_CONFIG_HOME/devicelogin/profiles.
-  std::string profile_directory;
+  std::string profile_directory{};
 };
 
 // What Session::status reports: the profile, its store, and the stored set's safe view.

@@ -23,4 +23,15 @@ out=$(timeout 30 "$work/example/todo_cli" whoami)
 echo "$out" | grep -q '"sub":"alice"' || { echo "example_test: whoami did not return alice's userinfo" >&2; exit 1; }
 # The installed CLI sees the same session as the example that created it.
 "$work/prefix/bin/devicelogin" status --profile todo >/dev/null
-echo "example_test: installed package, built the example, signed in and called userinfo"
+# Nothing of the login was lost: the profile was saved with the JWKS that verified the ID token.
+/usr/bin/python3 -c 'import json,sys; p=json.load(open(sys.argv[1])); sys.exit(0 if p.get("jwks_cache") else 1)' \
+  "$XDG_CONFIG_HOME/devicelogin/profiles/todo.json" \
+  || { echo "example_test: the saved profile has no JWKS cache" >&2; exit 1; }
+timeout 30 "$work/example/todo_cli" logout
+status=0
+"$work/prefix/bin/devicelogin" status --profile todo >/dev/null 2>&1 || status=$?
+[[ $status == 5 ]] || { echo "example_test: after logout, status exited $status, not 5" >&2; exit 1; }
+status=0
+timeout 30 "$work/example/todo_cli" whoami >/dev/null 2>&1 || status=$?
+[[ $status == 5 ]] || { echo "example_test: whoami after logout exited $status, not 5" >&2; exit 1; }
+echo "example_test: installed package, built the example (-Wall -Wextra -Werror), signed in, called userinfo, logged out"
