@@ -17,6 +17,11 @@
 
 namespace devicelogin::devserver {
 
+// Time here is std::chrono::steady_clock, not the server's Clock: these are I/O deadlines (how
+// long a socket may take to deliver a request, the linger before a close) that bound real waits
+// on real sockets. Protocol time (expiry, intervals, sessions, tokens) is the Clock's, in the
+// handlers.
+
 namespace {
 
 constexpr std::size_t kReadBufferBytes = 4096;

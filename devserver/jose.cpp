@@ -1,6 +1,7 @@
 #include "jose.hpp"
 
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/ec.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
@@ -33,6 +34,10 @@ Result<std::string> random_token(std::size_t count) {
   auto bytes = random_bytes(count);
   if (!bytes) return std::unexpected(bytes.error());
   return base64url_encode(*bytes);
+}
+
+bool constant_time_equal(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
 std::string sha256(std::string_view data) {

@@ -17,6 +17,8 @@ namespace devicelogin::devserver {
 [[nodiscard]] Result<std::string> random_token(std::size_t count);
 // The raw 32-byte SHA-256 of `data`.
 [[nodiscard]] std::string sha256(std::string_view data);
+// True when `a` and `b` are equal, in time that depends on their length only (CRYPTO_memcmp).
+[[nodiscard]] bool constant_time_equal(std::string_view a, std::string_view b);
 // Serialises JSON without throwing (invalid UTF-8 is replaced).
 [[nodiscard]] std::string dump_json(const nlohmann::json& value);
 

@@ -24,6 +24,7 @@ namespace {
 
 using json = nlohmann::json;
 
+using testing::ServerClock;
 using testing::start;
 
 std::unique_ptr<httplib::Client> client_for(const Server& server) {
@@ -285,7 +286,8 @@ TEST(DevServer, ClientAuthenticationFailures) {
 TEST(DevServer, PendingThenSlowDownOnFastPolls) {
   ServerOptions options;
   options.interval = 1;
-  auto server = start(std::move(options));
+  ServerClock clock;
+  auto server = start(std::move(options), &clock);
   ASSERT_TRUE(server);
   auto client = client_for(*server);
   Reply code = device_authorization(*client);
@@ -297,10 +299,14 @@ TEST(DevServer, PendingThenSlowDownOnFastPolls) {
   Reply second = poll(*client, code.body["device_code"]);
   EXPECT_EQ(second.status, 400);
   EXPECT_EQ(second.body["error"], "slow_down");
-  // The interval is now 6 s, so a poll 1 s later is still too fast.
-  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  // The interval is now 6 s, so a poll 1 s later is still too fast (and makes it 11 s).
+  clock.advance(std::chrono::seconds(1));
   Reply third = poll(*client, code.body["device_code"]);
   EXPECT_EQ(third.body["error"], "slow_down");
+  // RFC 8628 §3.5: a client that waits the grown interval is pending again.
+  clock.advance(std::chrono::seconds(11));
+  Reply fourth = poll(*client, code.body["device_code"]);
+  EXPECT_EQ(fourth.body["error"], "authorization_pending");
   Reply foreign = poll(*client, "not-a-device-code");
   EXPECT_EQ(foreign.body["error"], "invalid_grant");
 }
@@ -388,13 +394,16 @@ TEST(DevServer, DenyGivesAccessDenied) {
 
 TEST(DevServer, ExpiredCodeGivesExpiredToken) {
   ServerOptions options;
-  options.code_ttl = 1;
-  auto server = start(std::move(options));
+  options.code_ttl = 60;
+  ServerClock clock;
+  auto server = start(std::move(options), &clock);
   ASSERT_TRUE(server);
   auto client = client_for(*server);
   Reply code = device_authorization(*client);
-  EXPECT_EQ(code.body["expires_in"], 1);
-  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  EXPECT_EQ(code.body["expires_in"], 60);
+  clock.advance(std::chrono::seconds(59));
+  EXPECT_EQ(poll(*client, code.body["device_code"]).body["error"], "authorization_pending");
+  clock.advance(std::chrono::seconds(1));
   Reply expired = poll(*client, code.body["device_code"]);
   EXPECT_EQ(expired.status, 400);
   EXPECT_EQ(expired.body["error"], "expired_token");
@@ -613,32 +622,81 @@ TEST(DevServer, OversizeBodiesAreRejectedAndTheServerKeepsServing) {
 }
 
 TEST(DevServer, AutoApproveAfterDelay) {
-  // The delay is 2 s so that the first poll, sent right after the code, still finds the code
-  // pending on a loaded machine (a margin of ~2 s for one local round trip). Approval must not
-  // come before the delay: load only makes the answer later, so that bound is exact.
-  constexpr auto kDelay = std::chrono::milliseconds(2000);
   ServerOptions options;
   options.auto_approve_delay = 2.0;
   options.interval = 0;
-  auto server = start(std::move(options));
+  ServerClock clock;
+  auto server = start(std::move(options), &clock);
   ASSERT_TRUE(server);
   auto client = client_for(*server);
-  const auto requested = std::chrono::steady_clock::now();  // the code is issued after this
   Reply code = device_authorization(*client);
   EXPECT_EQ(poll(*client, code.body["device_code"]).body["error"], "authorization_pending");
-  Reply tokens;
-  const auto deadline = requested + std::chrono::seconds(20);
-  for (;;) {
-    tokens = poll(*client, code.body["device_code"]);
-    const bool pending = tokens.status == 400 && tokens.body.is_object() &&
-                         tokens.body.value("error", std::string()) == "authorization_pending";
-    if (!pending) break;
-    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "not approved 18 s after the 2 s delay";
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  EXPECT_GE(std::chrono::steady_clock::now() - requested, kDelay) << "approved before the delay";
+  clock.advance(std::chrono::milliseconds(1999));
+  EXPECT_EQ(poll(*client, code.body["device_code"]).body["error"], "authorization_pending")
+      << "approved before the delay";
+  clock.advance(std::chrono::milliseconds(1));
+  Reply tokens = poll(*client, code.body["device_code"]);
   ASSERT_EQ(tokens.status, 200) << tokens.text;
-  EXPECT_EQ(jwt_part(tokens.body["access_token"], 1)["sub"], "alice");
+  json claims = jwt_part(tokens.body["access_token"], 1);
+  EXPECT_EQ(claims["sub"], "alice");
+  // Approved by the delay, as of the code's issue time plus 2 s.
+  EXPECT_EQ(claims["auth_time"], 1'800'000'002);
+}
+
+// Every "now" of the protocol is the server's clock: the Date header, token iat/exp and the
+// lifetimes of access tokens, refresh tokens and approval-page sessions.
+TEST(DevServer, ProtocolTimeIsTheServersClock) {
+  ServerOptions options;
+  options.auto_approve_delay = 0;
+  options.access_token_ttl = 300;
+  options.refresh_token_ttl = 3600;
+  ClientSpec resource_server;
+  resource_server.client_id = "api";
+  resource_server.client_secret = Secret(std::string_view("api-secret"));
+  options.clients.push_back(resource_server);
+  ServerClock clock;  // 1'800'000'000: Fri, 15 Jan 2027 08:00:00 GMT
+  auto server = start(std::move(options), &clock);
+  ASSERT_TRUE(server);
+  auto client = client_for(*server);
+  Reply code = device_authorization(*client);
+  EXPECT_EQ(header(code, "Date"), "Fri, 15 Jan 2027 08:00:00 GMT");
+  clock.advance(std::chrono::seconds(10));
+  Reply tokens = poll(*client, code.body["device_code"]);
+  ASSERT_EQ(tokens.status, 200) << tokens.text;
+  EXPECT_EQ(header(tokens, "Date"), "Fri, 15 Jan 2027 08:00:10 GMT");
+  json claims = jwt_part(tokens.body["access_token"], 1);
+  EXPECT_EQ(claims["iat"], 1'800'000'010);
+  EXPECT_EQ(claims["exp"], 1'800'000'310);
+  EXPECT_EQ(jwt_part(tokens.body["id_token"], 1)["iat"], 1'800'000'010);
+  const std::string access_token = tokens.body["access_token"];
+  const std::string refresh_token = tokens.body["refresh_token"];
+
+  auto introspector = client_for(*server);
+  introspector->set_basic_auth("api", "api-secret");
+  Reply active = post_form(*introspector, "/introspect", {{"token", access_token}});
+  EXPECT_EQ(active.body["iat"], 1'800'000'010);
+  EXPECT_EQ(active.body["exp"], 1'800'000'310);
+  clock.advance(std::chrono::seconds(299));
+  EXPECT_EQ(get(*client, "/userinfo", {{"Authorization", "Bearer " + access_token}}).status, 200);
+  clock.advance(std::chrono::seconds(1));
+  EXPECT_EQ(get(*client, "/userinfo", {{"Authorization", "Bearer " + access_token}}).status, 401);
+  EXPECT_EQ(post_form(*introspector, "/introspect", {{"token", access_token}}).body["active"], false);
+  EXPECT_EQ(post_form(*introspector, "/introspect", {{"token", refresh_token}}).body["active"], true);
+  clock.advance(std::chrono::seconds(3600 - 300));
+  EXPECT_EQ(refresh(*client, refresh_token).body["error"], "invalid_grant") << "the refresh token expired";
+
+  // An approval-page session lasts 15 minutes.
+  Reply second_code = device_authorization(*client);
+  Browser browser(*server);
+  Reply page = browser.get("/device");
+  const std::string csrf = csrf_of(page.text);
+  clock.advance(std::chrono::seconds(15 * 60 - 1));
+  Reply alive = browser.post("/device", {{"csrf", csrf}, {"user_code", "BBBB-BBBB"}});
+  EXPECT_EQ(alive.status, 400) << "the session still holds; the code is wrong";
+  clock.advance(std::chrono::seconds(1));
+  Reply stale = browser.post("/device", {{"csrf", csrf}, {"user_code", second_code.body["user_code"]}});
+  EXPECT_EQ(stale.status, 403);
+  EXPECT_NE(stale.text.find("This form has expired"), std::string::npos);
 }
 
 TEST(DevServer, SlowDownEveryNthPoll) {

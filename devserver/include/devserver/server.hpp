@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "devicelogin/clock.hpp"
 #include "devicelogin/result.hpp"
 #include "devicelogin/secret.hpp"
 
@@ -80,7 +81,13 @@ class Server {
  public:
   // Validates the options, reads the config file, generates the ES256 signing key, binds the
   // socket and starts serving. kConfig for bad options or config, kNetwork when the bind fails.
+  // Protocol time comes from the system clock.
   [[nodiscard]] static Result<std::unique_ptr<Server>> start(ServerOptions options);
+  // As above, with every "now" of the protocol read from `clock`, which must outlive the server
+  // and may be called from any server thread: code expiry and poll spacing, the auto-approval
+  // delay, approval-page sessions and rate limits, token iat/exp and lifetimes, the Date header.
+  // (Connection deadlines and the latency fault are real time: they bound and delay real I/O.)
+  [[nodiscard]] static Result<std::unique_ptr<Server>> start(ServerOptions options, const Clock& clock);
 
   // The issuer URL, e.g. http://127.0.0.1:43123 (no trailing slash).
   [[nodiscard]] std::string issuer() const;

@@ -1,0 +1,54 @@
+#pragma once
+// The browser approval pages (RFC 8628 §3.3): enter the code, sign in as a demo user, approve or
+// deny. Cookie sessions, a CSRF token and an Origin check on every post, and rate limits on wrong
+// codes and failed sign-ins (RFC 8628 §5.1). The HTML comes from pages.hpp.
+#include <optional>
+#include <string>
+
+#include <httplib.h>
+
+#include "devicelogin/clock.hpp"
+#include "directory.hpp"
+#include "http_common.hpp"
+#include "state.hpp"
+
+namespace devicelogin::devserver {
+
+class ApprovalPages {
+ public:
+  // Every reference must outlive this object. `issuer` is a same-origin Origin for posts; "now"
+  // is `clock.now()` (code validity, session lifetime, rate-limit windows).
+  ApprovalPages(std::string issuer, State& state, const Directory& directory, const Clock& clock,
+                EventLog log);
+
+  // GET /device: starts a session and shows the code form (prefilled from ?user_code=).
+  void device_page(const httplib::Request& req, httplib::Response& res);
+  // POST /device: checks the typed code; asks for sign-in, or for consent when signed in.
+  void code_submit(const httplib::Request& req, httplib::Response& res);
+  // POST /device/signin: checks the password; shows the consent page.
+  void sign_in(const httplib::Request& req, httplib::Response& res);
+  // POST /device/decision: approves or denies the session's code as the signed-in user.
+  void decision(const httplib::Request& req, httplib::Response& res);
+  // GET /: the home page, pointing at the approval page.
+  void home(const httplib::Request& req, httplib::Response& res);
+
+ private:
+  struct PageSession {
+    std::string key;  // SHA-256 of the cookie
+    BrowserSession data;
+  };
+
+  std::optional<PageSession> find_session(const httplib::Request& req, SystemTime now);
+  std::optional<PageSession> ensure_session(const httplib::Request& req, httplib::Response& res, SystemTime now);
+  std::optional<PageSession> checked_post(const httplib::Request& req, httplib::Response& res, const Form& form,
+                                          SystemTime now);
+  [[nodiscard]] std::string consent(const BrowserSession& session, const DeviceGrant& grant) const;
+
+  std::string issuer_;
+  State& state_;
+  const Directory& directory_;
+  const Clock& clock_;
+  EventLog log_;
+};
+
+}  // namespace devicelogin::devserver

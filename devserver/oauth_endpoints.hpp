@@ -1,0 +1,68 @@
+#pragma once
+// The OAuth endpoints: device authorization (RFC 8628 §3.1-3.2), token (RFC 6749 §5, RFC 8628
+// §3.4-3.5: device_code and refresh_token grants), revocation (RFC 7009), introspection
+// (RFC 7662), userinfo (OIDC Core §5.3), and the discovery and JWKS documents.
+#include <string>
+
+#include <httplib.h>
+
+#include "client_auth.hpp"
+#include "devicelogin/clock.hpp"
+#include "directory.hpp"
+#include "faults.hpp"
+#include "http_common.hpp"
+#include "jose.hpp"
+#include "state.hpp"
+
+namespace devicelogin::devserver {
+
+class OAuthEndpoints {
+ public:
+  // What the endpoints answer with: the issuer and the lifetimes.
+  struct Settings {
+    std::string issuer;  // no trailing slash
+    long long interval = 5;
+    long long code_ttl = 600;
+    long long access_token_ttl = 3600;
+    long long refresh_token_ttl = 86400;
+    bool omit_expires_in = false;
+  };
+
+  // Every reference must outlive this object. "Now" is `clock.now()` (code expiry, poll spacing,
+  // token iat/exp and lifetimes); `faults` supplies the token endpoint's hang-ups.
+  OAuthEndpoints(Settings settings, const SigningKey& key, State& state, const Directory& directory,
+                 const ClientAuth& client_auth, Faults& faults, const Clock& clock, EventLog log);
+
+  void device_authorization(const httplib::Request& req, httplib::Response& res);
+  void token(const httplib::Request& req, httplib::Response& res);
+  void revoke(const httplib::Request& req, httplib::Response& res);
+  void introspect(const httplib::Request& req, httplib::Response& res);
+  void userinfo(const httplib::Request& req, httplib::Response& res);
+
+  // RFC 8414 / OIDC Discovery metadata, built once.
+  [[nodiscard]] const std::string& discovery_document() const { return discovery_body_; }
+  // The JWK Set with the signing key's public half, built once.
+  [[nodiscard]] const std::string& jwks_document() const { return jwks_body_; }
+  // Where people approve codes: ISSUER/device.
+  [[nodiscard]] const std::string& verification_uri() const { return verification_uri_; }
+
+ private:
+  [[nodiscard]] OAuthResult<std::string> resolve_scope(const ClientSpec& client, std::string_view requested) const;
+  void device_code_grant(httplib::Response& res, const Form& form, const ClientSpec& client);
+  void refresh_token_grant(httplib::Response& res, const Form& form, const ClientSpec& client);
+  void issue_tokens(httplib::Response& res, const TokenView& view, SystemTime now);
+
+  Settings settings_;
+  const SigningKey& key_;
+  State& state_;
+  const Directory& directory_;
+  const ClientAuth& client_auth_;
+  Faults& faults_;
+  const Clock& clock_;
+  EventLog log_;
+  std::string discovery_body_;
+  std::string jwks_body_;
+  std::string verification_uri_;
+};
+
+}  // namespace devicelogin::devserver
