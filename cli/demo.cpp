@@ -82,13 +82,13 @@ void setup_demo(CLI::App& app, int& exit_code) {
       ->expected(0, 1)
       ->default_str("0");
   cmd->add_option("--interval", args->interval, "Polling interval the server asks for (default 2)");
-  cmd->add_option("--profile", args->login.settings.profile, "Profile name (default: demo)");
+  add_profile_flag(*cmd, args->login.settings.profile);
   cmd->add_flag("--exit", args->exit_after_login, "Stop the server after the API call");
   cmd->add_option("--store", args->login.store, "Token store, as for login (default: auto)");
   cmd->add_flag("--no-browser", args->login.no_browser, "Do not open a browser");
   cmd->add_flag("--no-qr", args->login.no_qr, "Do not draw the QR code");
-  cmd->add_flag("--json", args->login.json, "JSON lines on stdout");
-  cmd->add_flag("--verbose", args->login.verbose, "Redacted HTTP trace on stderr");
+  add_json_flag(*cmd, args->login.json, true);
+  add_verbose_flag(*cmd, args->login.verbose);
   cmd->callback([args, &exit_code] { exit_code = run_demo(*args); });
 }
 

@@ -265,7 +265,7 @@ void setup_login(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<LoginArgs>();
   CLI::App* cmd = app.add_subcommand("login", "Sign in with the device flow and store the tokens");
   auto& s = args->settings;
-  cmd->add_option("--profile", s.profile, "Profile name (default: default)");
+  add_profile_flag(*cmd, s.profile);
   cmd->add_option("--issuer", s.issuer, "Authorization server issuer URL (discovery)");
   cmd->add_option("--provider", s.provider, "Preset: github, google, microsoft, workos, auth0, okta, keycloak");
   cmd->add_option("--tenant", s.tenant, "Microsoft Entra tenant (default: organizations)");
@@ -283,8 +283,8 @@ void setup_login(CLI::App& app, int& exit_code) {
                   "(default: auto for a new profile, the profile's store otherwise)");
   cmd->add_flag("--no-browser", args->no_browser, "Do not open a browser");
   cmd->add_flag("--no-qr", args->no_qr, "Do not draw the QR code");
-  cmd->add_flag("--json", args->json, "JSON lines on stdout");
-  cmd->add_flag("--verbose", args->verbose, "Redacted HTTP trace on stderr");
+  add_json_flag(*cmd, args->json, true);
+  add_verbose_flag(*cmd, args->verbose);
   cmd->callback([args, &exit_code] { exit_code = run_login(*args); });
 }
 

@@ -75,10 +75,10 @@ int run_logout(const LogoutArgs& args) {
 void setup_logout(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<LogoutArgs>();
   CLI::App* cmd = app.add_subcommand("logout", "Revoke the tokens at the server and delete them locally");
-  auto* profile = cmd->add_option("--profile", args->profile, "Profile name (default: default)");
+  auto* profile = add_profile_flag(*cmd, args->profile);
   cmd->add_flag("--all", args->all, "Log out of every profile and remove the profiles")->excludes(profile);
-  cmd->add_flag("--json", args->json, "JSON on stdout");
-  cmd->add_flag("--verbose", args->verbose, "Redacted HTTP trace on stderr");
+  add_json_flag(*cmd, args->json);
+  add_verbose_flag(*cmd, args->verbose);
   cmd->callback([args, &exit_code] { exit_code = run_logout(*args); });
 }
 

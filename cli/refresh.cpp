@@ -35,9 +35,9 @@ int run_refresh(const RefreshArgs& args) {
 void setup_refresh(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<RefreshArgs>();
   CLI::App* cmd = app.add_subcommand("refresh", "Refresh the tokens now");
-  cmd->add_option("--profile", args->profile, "Profile name (default: default)");
-  cmd->add_flag("--json", args->json, "JSON on stdout");
-  cmd->add_flag("--verbose", args->verbose, "Redacted HTTP trace on stderr");
+  add_profile_flag(*cmd, args->profile);
+  add_json_flag(*cmd, args->json);
+  add_verbose_flag(*cmd, args->verbose);
   cmd->callback([args, &exit_code] { exit_code = run_refresh(*args); });
 }
 

@@ -2,6 +2,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <charconv>
 #include <cstdio>
 #include <iostream>
 #include <mutex>
@@ -12,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
+#include "output.hpp"
 #include "devserver/server.hpp"
 
 namespace devicelogin::cli {
@@ -25,22 +27,15 @@ struct ServeFlags {
   bool verbose = false;
 };
 
-void complain(const std::string& problem) {
-  std::cerr << "devicelogin serve: " << problem << std::endl;
-}
-
 int run_serve(ServeFlags& flags, bool auto_approve_given) {
   devserver::ServerOptions& options = flags.options;
   if (auto_approve_given) {
     double delay = 0;
     if (!flags.auto_approve.empty() && !flags.auto_approve.front().empty()) {
-      try {
-        std::size_t used = 0;
-        delay = std::stod(flags.auto_approve.front(), &used);
-        if (used != flags.auto_approve.front().size()) throw std::invalid_argument("trailing text");
-      } catch (const std::exception&) {
-        complain("--auto-approve takes a delay in seconds, e.g. --auto-approve=2");
-        return 2;
+      const std::string& text = flags.auto_approve.front();
+      auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), delay);
+      if (ec != std::errc{} || end != text.data() + text.size()) {
+        return report_error("serve", Error{ErrorCode::kUsage, "--auto-approve takes a delay in seconds, e.g. --auto-approve=2"});
       }
     }
     options.auto_approve_delay = delay;
@@ -65,9 +60,7 @@ int run_serve(ServeFlags& flags, bool auto_approve_given) {
   auto server = devserver::Server::start(std::move(options));
   if (!server) {
     pthread_sigmask(SIG_SETMASK, &previous, nullptr);
-    complain(server.error().message);
-    ErrorCode code = server.error().code;
-    return code == ErrorCode::kConfig || code == ErrorCode::kUsage ? 2 : 1;
+    return report_error("serve", server.error());
   }
   const std::string issuer = (*server)->issuer();
   if (flags.json) {

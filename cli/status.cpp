@@ -76,8 +76,8 @@ int run_status(const StatusArgs& args) {
 void setup_status(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<StatusArgs>();
   CLI::App* cmd = app.add_subcommand("status", "Show whether a profile is signed in (exit 5 when not)");
-  cmd->add_option("--profile", args->profile, "Profile name (default: default)");
-  cmd->add_flag("--json", args->json, "JSON on stdout");
+  add_profile_flag(*cmd, args->profile);
+  add_json_flag(*cmd, args->json);
   cmd->callback([args, &exit_code] { exit_code = run_status(*args); });
 }
 

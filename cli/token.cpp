@@ -39,9 +39,9 @@ int run_token(const TokenArgs& args) {
 void setup_token(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<TokenArgs>();
   CLI::App* cmd = app.add_subcommand("token", "Print a valid access token on stdout, refreshing it first if needed");
-  cmd->add_option("--profile", args->profile, "Profile name (default: default)");
+  add_profile_flag(*cmd, args->profile);
   cmd->add_option("--min-ttl", args->min_ttl, "Refresh when the token expires within this many seconds (default 60)");
-  cmd->add_flag("--verbose", args->verbose, "Redacted HTTP trace on stderr");
+  add_verbose_flag(*cmd, args->verbose);
   cmd->callback([args, &exit_code] { exit_code = run_token(*args); });
 }
 

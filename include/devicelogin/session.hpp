@@ -173,7 +173,8 @@ class DEVICELOGIN_API Session {
   [[nodiscard]] Result<bool> forget();
 
   [[nodiscard]] const Profile& profile() const;
-  // The profile's token store. Only for a profile that exists (status() or a login succeeded).
+  // The profile's token store (for a profile that was never saved, one whose every call fails
+  // with the reason).
   [[nodiscard]] TokenStore& store();
 
  private:

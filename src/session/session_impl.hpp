@@ -21,7 +21,7 @@ struct [[gnu::visibility("hidden")]] Session::Impl {
       : profile(std::move(profile_in)), store(std::move(store_in)), http(http_in, clock_in), clock(clock_in) {}
 
   Profile profile;
-  std::unique_ptr<TokenStore> store;  // null only while `missing` says why
+  std::unique_ptr<TokenStore> store;  // while `missing` says why, a store that fails with that reason
   // Every request goes through it, so that the server's clock is learned from each answer.
   ServerClockObserver http;
   Clock& clock;

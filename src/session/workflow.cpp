@@ -3,6 +3,7 @@
 // store). What every adopter, and the devicelogin CLI, would otherwise write again.
 #include "devicelogin/session.hpp"
 #include "session/session_impl.hpp"
+#include "store/absent_store.hpp"
 
 namespace devicelogin {
 namespace {
@@ -57,11 +58,14 @@ Result<Session> Session::open(const std::string& name, SessionOptions options) {
     }
     Profile unusable;
     unusable.name = name;
-    return Session(make_opened_impl(std::move(unusable), nullptr, store.error(), std::move(*profiles)));
+    auto placeholder = std::make_unique<AbsentTokenStore>("none", store.error());
+    return Session(make_opened_impl(std::move(unusable), std::move(placeholder), store.error(), std::move(*profiles)));
   }
   Profile unsaved;
   unsaved.name = name;
-  return Session(make_opened_impl(std::move(unsaved), nullptr, loaded.error(), std::move(*profiles)));
+  // Its store is a placeholder that answers every call with the reason there is no profile.
+  auto placeholder = std::make_unique<AbsentTokenStore>("none", loaded.error());
+  return Session(make_opened_impl(std::move(unsaved), std::move(placeholder), loaded.error(), std::move(*profiles)));
 }
 
 Result<std::vector<std::string>> Session::profiles(const SessionOptions& options) {
