@@ -12,9 +12,11 @@ void setup_refresh(CLI::App& app, int& exit_code);
 void setup_logout(CLI::App& app, int& exit_code);
 void setup_serve(CLI::App& app, int& exit_code);
 void setup_demo(CLI::App& app, int& exit_code);
+void setup_profiles(CLI::App& app, int& exit_code);
+void setup_use(CLI::App& app, int& exit_code);
 
-// The flags several commands share, declared once (flags.cpp). The profile's help shows the
-// value `profile` holds when the flag is added as its default.
+// The flags several commands share, declared once (flags.cpp). An empty `profile` stands for the
+// default profile (resolve_profile); a non-empty one is the command's own default (demo).
 CLI::Option* add_profile_flag(CLI::App& command, std::string& profile);
 // `lines`: the command prints several JSON lines (events) rather than one object.
 CLI::Option* add_json_flag(CLI::App& command, bool& json, bool lines = false);

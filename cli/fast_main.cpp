@@ -44,7 +44,7 @@ bool write_all(int fd, std::string_view data) {
 // `token [--profile NAME] [--min-ttl SECONDS]` with a fresh token in a fast store: prints it and
 // returns 0. Anything else (other flags, no profile, expiring token, any error): nullopt.
 std::optional<int> try_fast_token(int argc, char** argv) {
-  std::string profile_name = "default";
+  std::string profile_name;  // empty: the default profile
   long long min_ttl = 60;
   for (int i = 2; i < argc; ++i) {
     std::string_view arg = argv[i];
@@ -71,6 +71,12 @@ std::optional<int> try_fast_token(int argc, char** argv) {
   }
   auto profiles = ProfileStore::from_environment();
   if (!profiles) return std::nullopt;
+  if (profile_name.empty()) {
+    // $DEVICELOGIN_PROFILE, else the one `devicelogin use` chose (one small file), else "default".
+    auto chosen = profiles->default_name();
+    if (!chosen) return std::nullopt;
+    profile_name = std::move(*chosen);
+  }
   auto profile = profiles->load(profile_name);
   if (!profile) return std::nullopt;
   auto store = open_local_token_store(profile->store);  // file or kernel-keyring; never D-Bus

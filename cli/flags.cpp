@@ -4,7 +4,11 @@
 namespace devicelogin::cli {
 
 CLI::Option* add_profile_flag(CLI::App& command, std::string& profile) {
-  return command.add_option("--profile", profile, "Profile name (default: " + profile + ")");
+  // Empty: the default profile, resolved when the command runs (resolve_profile).
+  return command.add_option("--profile", profile,
+                            profile.empty() ? std::string("Profile name (default: $DEVICELOGIN_PROFILE, else the one "
+                                                          "`devicelogin use` set, else default)")
+                                            : "Profile name (default: " + profile + ")");
 }
 
 CLI::Option* add_json_flag(CLI::App& command, bool& json, bool lines) {

@@ -263,6 +263,7 @@ int run_login(LoginArgs& args) {
 
 void setup_login(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<LoginArgs>();
+  args->settings.profile.clear();  // the default profile unless --profile names one
   CLI::App* cmd = app.add_subcommand("login", "Sign in with the device flow and store the tokens");
   auto& s = args->settings;
   add_profile_flag(*cmd, s.profile);

@@ -5,7 +5,7 @@ namespace devicelogin::cli {
 namespace {
 
 struct LogoutArgs {
-  std::string profile = "default";
+  std::string profile;  // empty: the default profile
   bool all = false;
   bool json = false;
   bool verbose = false;
@@ -36,7 +36,8 @@ Result<LogoutOutcome> logout_profile(const std::string& name, bool verbose, bool
 
 int run_logout(const LogoutArgs& args) {
   if (!args.all) {
-    auto outcome = logout_profile(args.profile, args.verbose);
+    auto name = resolve_profile(args.profile);
+    auto outcome = name ? logout_profile(*name, args.verbose) : Result<LogoutOutcome>(std::unexpected(name.error()));
     if (!outcome) {
       if (args.json) emit_json({{"revoked", false}, {"deleted", false}});
       return report_error("logout", outcome.error());

@@ -21,6 +21,8 @@ extern "C" __attribute__((visibility("default"))) int devicelogin_cli_main(int a
   setup_logout(app, exit_code);
   setup_serve(app, exit_code);
   setup_demo(app, exit_code);
+  setup_profiles(app, exit_code);
+  setup_use(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

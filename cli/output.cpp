@@ -130,7 +130,16 @@ SessionOptions session_options(bool verbose) {
   return options;
 }
 
-Result<Session> open_session(const std::string& name, bool verbose) { return Session::open(name, session_options(verbose)); }
+Result<std::string> resolve_profile(const std::string& flag_value) {
+  if (!flag_value.empty()) return flag_value;
+  return Session::default_profile();
+}
+
+Result<Session> open_session(const std::string& flag_value, bool verbose) {
+  auto name = resolve_profile(flag_value);
+  if (!name) return std::unexpected(name.error());
+  return Session::open(*name, session_options(verbose));
+}
 
 std::string describe_expiry(const std::optional<long long>& expires_at) {
   if (!expires_at) return "unknown";

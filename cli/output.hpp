@@ -28,8 +28,11 @@ void emit_json(const nlohmann::json& value);
 void say(std::string_view text);
 // The options every command opens its session with: with `verbose`, a redacted HTTP trace on stderr.
 [[nodiscard]] SessionOptions session_options(bool verbose);
-// Session::open(name, session_options(verbose)): the one place the CLI opens a session.
-[[nodiscard]] Result<Session> open_session(const std::string& name, bool verbose);
+// The profile a --profile value names: itself, or the default profile when it is empty.
+[[nodiscard]] Result<std::string> resolve_profile(const std::string& flag_value);
+// Session::open(resolve_profile(flag_value), session_options(verbose)): the one place the CLI
+// opens a session.
+[[nodiscard]] Result<Session> open_session(const std::string& flag_value, bool verbose);
 // "2026-11-26 15:04:05 UTC (in 59 min)" or "unknown".
 [[nodiscard]] std::string describe_expiry(const std::optional<long long>& expires_at);
 // Makes SIGINT/SIGTERM end sleeps (devicelogin::request_stop) instead of killing the process.

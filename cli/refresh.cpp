@@ -5,7 +5,7 @@ namespace devicelogin::cli {
 namespace {
 
 struct RefreshArgs {
-  std::string profile = "default";
+  std::string profile;  // empty: the default profile
   bool json = false;
   bool verbose = false;
 };
@@ -19,14 +19,15 @@ int run_refresh(const RefreshArgs& args) {
     }
     return report_error("refresh", info.error());
   }
+  const std::string& name = session->profile().name;
   if (args.json) {
     emit_json({{"refreshed", true},
-               {"profile", args.profile},
+               {"profile", name},
                {"expires_at", info->expires_at ? nlohmann::json(*info->expires_at) : nlohmann::json(nullptr)},
                {"scope", string_or_null(info->scope)},
                {"subject", string_or_null(info->subject)}});
   }
-  say("Refreshed (profile " + args.profile + "). Access token expires " + describe_expiry(info->expires_at) + ".");
+  say("Refreshed (profile " + name + "). Access token expires " + describe_expiry(info->expires_at) + ".");
   return 0;
 }
 

@@ -7,16 +7,19 @@ namespace devicelogin::cli {
 namespace {
 
 struct StatusArgs {
-  std::string profile = "default";
+  std::string profile;  // empty: the default profile
   bool json = false;
 };
 
 int run_status(const StatusArgs& args) {
-  auto session = Session::open(args.profile);
+  auto resolved = resolve_profile(args.profile);
+  if (!resolved) return report_error("status", resolved.error());
+  const std::string& name = *resolved;
+  auto session = Session::open(name);
   auto status = session ? session->status() : Result<SessionStatus>(std::unexpected(session.error()));
   if (!status) {
     if (status.error().code == ErrorCode::kNotLoggedIn && args.json) {
-      emit_json({{"profile", args.profile}, {"issuer", nullptr}, {"logged_in", false}, {"expires_at", nullptr},
+      emit_json({{"profile", name}, {"issuer", nullptr}, {"logged_in", false}, {"expires_at", nullptr},
                  {"scope", nullptr}, {"subject", nullptr}, {"store", nullptr},
                  {"relogin_required", false}, {"clock_offset_s", nullptr}, {"stored_bytes", nullptr},
                  {"quota_used_bytes", nullptr}, {"quota_left_bytes", nullptr}});
@@ -31,7 +34,7 @@ int run_status(const StatusArgs& args) {
   }
   auto number_or_null = [](const auto& value) { return value ? nlohmann::json(*value) : nlohmann::json(nullptr); };
   if (args.json) {
-    emit_json({{"profile", args.profile},
+    emit_json({{"profile", name},
                {"issuer", string_or_null(status->issuer)},
                {"logged_in", status->logged_in()},
                {"expires_at", info && info->expires_at ? nlohmann::json(*info->expires_at) : nlohmann::json(nullptr)},
@@ -44,7 +47,7 @@ int run_status(const StatusArgs& args) {
                {"quota_used_bytes", number_or_null(usage.quota_used_bytes)},
                {"quota_left_bytes", number_or_null(quota_left)}});
   } else {
-    say("Profile:  " + args.profile);
+    say("Profile:  " + name);
     say("Issuer:   " + (status->issuer.empty() ? std::string("(none)") : status->issuer));
     say("Client:   " + status->client_id);
     say("Store:    " + status->store + " (" + status->store_location + ")");
@@ -63,9 +66,9 @@ int run_status(const StatusArgs& args) {
       say(std::string("Refresh:  ") + (info->has_refresh_token ? "yes" : "no (re-login when the token expires)"));
     } else if (status->relogin_required) {
       say("Status:   re-login required: " + sanitize_text(status->relogin_reason) +
-          "; run: devicelogin login --profile " + args.profile);
+          "; run: devicelogin login --profile " + name);
     } else {
-      say("Status:   not logged in; run: devicelogin login --profile " + args.profile);
+      say("Status:   not logged in; run: devicelogin login --profile " + name);
     }
   }
   return info ? 0 : exit_code_for(status->relogin_required ? ErrorCode::kReloginRequired : ErrorCode::kNotLoggedIn);

@@ -9,7 +9,7 @@ namespace devicelogin::cli {
 namespace {
 
 struct TokenArgs {
-  std::string profile = "default";
+  std::string profile;  // empty: the default profile
   long long min_ttl = 60;
   bool verbose = false;
 };

@@ -62,6 +62,12 @@ class DEVICELOGIN_API ProfileStore {
   [[nodiscard]] Result<bool> remove(const std::string& name) const;
   // Names of every stored profile, sorted.
   [[nodiscard]] Result<std::vector<std::string>> list() const;
+  // The profile used when none is named: $DEVICELOGIN_PROFILE when set, else the one set_default
+  // chose, else "default". kUsage when either names an invalid profile.
+  [[nodiscard]] Result<std::string> default_name() const;
+  // Makes `name` the default profile (kept in this directory, atomically); the profile need not
+  // exist yet.
+  [[nodiscard]] Result<void> set_default(const std::string& name) const;
   [[nodiscard]] const std::string& directory() const { return directory_; }
 
  private:

@@ -121,6 +121,11 @@ class DEVICELOGIN_API Session {
   [[nodiscard]] static Result<Session> open(const std::string& name, SessionOptions options = {});
   // The names of every saved profile, sorted.
   [[nodiscard]] static Result<std::vector<std::string>> profiles(const SessionOptions& options = {});
+  // The profile to open when the user names none: $DEVICELOGIN_PROFILE, else the one
+  // set_default_profile chose, else "default".
+  [[nodiscard]] static Result<std::string> default_profile(const SessionOptions& options = {});
+  // Makes `name` the default profile for later runs (it need not be saved yet).
+  [[nodiscard]] static Result<void> set_default_profile(const std::string& name, const SessionOptions& options = {});
 
   // A session over parts the caller assembled (a Profile it prepared, a store, a client and a
   // clock, which must outlive it). Its login(observer) stores tokens only: saving profile() (which

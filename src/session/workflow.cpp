@@ -74,6 +74,18 @@ Result<std::vector<std::string>> Session::profiles(const SessionOptions& options
   return profiles->list();
 }
 
+Result<std::string> Session::default_profile(const SessionOptions& options) {
+  auto profiles = profile_store_for(options);
+  if (!profiles) return std::unexpected(profiles.error());
+  return profiles->default_name();
+}
+
+Result<void> Session::set_default_profile(const std::string& name, const SessionOptions& options) {
+  auto profiles = profile_store_for(options);
+  if (!profiles) return std::unexpected(profiles.error());
+  return profiles->set_default(name);
+}
+
 Result<TokenInfo> Session::login(const LoginSettings& requested, const LoginObserver& observer) {
   Impl& self = *impl_;
   if (!self.profiles) {

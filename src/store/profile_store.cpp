@@ -130,6 +130,39 @@ Result<bool> ProfileStore::remove(const std::string& name) const {
   return remove_file(directory_ + "/" + name + ".json");
 }
 
+namespace {
+// The default profile's name is kept next to the profiles, in a name no profile can have.
+constexpr std::string_view kDefaultFile = "/.default";
+}  // namespace
+
+Result<std::string> ProfileStore::default_name() const {
+  if (std::string chosen = env_or_empty("DEVICELOGIN_PROFILE"); !chosen.empty()) {
+    if (!valid_profile_name(chosen)) {
+      return std::unexpected(remedy_error(ErrorCode::kUsage,
+                                          "DEVICELOGIN_PROFILE names an invalid profile \"" + chosen +
+                                              "\" (use letters, digits, '.', '_' and '-')",
+                                          Remedy::kFixSettings, {}, "profile"));
+    }
+    return chosen;
+  }
+  const std::string path = directory_ + std::string(kDefaultFile);
+  auto text = read_private_file(path, "the default profile file");
+  if (!text) return std::unexpected(text.error());
+  if (!*text) return std::string("default");
+  std::string name = **text;
+  while (!name.empty() && (name.back() == '\n' || name.back() == '\r' || name.back() == ' ')) name.pop_back();
+  if (!valid_profile_name(name)) {
+    return fail(ErrorCode::kConfig, "the default profile file " + path + " names an invalid profile");
+  }
+  return name;
+}
+
+Result<void> ProfileStore::set_default(const std::string& name) const {
+  if (!valid_profile_name(name)) return fail(ErrorCode::kUsage, "invalid profile name \"" + name + "\"");
+  if (auto dir = ensure_private_directory(directory_); !dir) return dir;
+  return write_file_atomically(directory_ + std::string(kDefaultFile), name + "\n");
+}
+
 Result<std::vector<std::string>> ProfileStore::list() const {
   std::vector<std::string> names;
   DIR* dir = ::opendir(directory_.c_str());
