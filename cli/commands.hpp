@@ -14,6 +14,8 @@ void setup_serve(CLI::App& app, int& exit_code);
 void setup_demo(CLI::App& app, int& exit_code);
 void setup_profiles(CLI::App& app, int& exit_code);
 void setup_use(CLI::App& app, int& exit_code);
+// Hidden `__doc man|bash|zsh|fish`, registered last: walks every other command's definitions.
+void setup_doc(CLI::App& app, int& exit_code);
 
 // The flags several commands share, declared once (flags.cpp). An empty `profile` stands for the
 // default profile (resolve_profile); a non-empty one is the command's own default (demo).

@@ -256,8 +256,11 @@ int run_login(LoginArgs& args) {
                {"subject", string_or_null(info->subject)}});
   }
   std::string who = info->subject.empty() ? "" : " as " + info->subject;
+  // The profile is named unless a plain `devicelogin token` reads it (it is the default).
+  auto default_profile = resolve_profile("");
+  const bool is_default = default_profile && *default_profile == profile.name;
   say("Signed in" + who + " (profile " + profile.name + "). Access token expires " + describe_expiry(info->expires_at) +
-      ". Get it with: devicelogin token" + (profile.name == "default" ? "" : " --profile " + profile.name));
+      ". Get it with: devicelogin token" + (is_default ? "" : " --profile " + profile.name));
   return 0;
 }
 

@@ -23,6 +23,7 @@ extern "C" __attribute__((visibility("default"))) int devicelogin_cli_main(int a
   setup_demo(app, exit_code);
   setup_profiles(app, exit_code);
   setup_use(app, exit_code);
+  setup_doc(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

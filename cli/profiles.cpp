@@ -1,5 +1,7 @@
 // `devicelogin profiles` lists the saved profiles; `devicelogin use NAME` makes one the default
 // (DEVICELOGIN_PROFILE overrides it for a shell or a CI job).
+#include <algorithm>
+
 #include "commands.hpp"
 #include "output.hpp"
 
@@ -57,12 +59,14 @@ struct UseArgs {
 
 int run_use(const UseArgs& args) {
   // Only a saved profile: a typo would otherwise make every later command fail.
-  auto session = Session::open(args.profile);
-  if (!session) return report_error("use", session.error());
-  // status() fails with kNotLoggedIn only for a profile that was never saved (a saved one without
-  // tokens is a status that says so).
-  if (auto status = session->status(); !status && status.error().code == ErrorCode::kNotLoggedIn) {
-    return report_error("use", status.error());
+  if (!valid_profile_name(args.profile)) {
+    return report_error("use", Error{ErrorCode::kUsage, "invalid profile name \"" + args.profile + "\""});
+  }
+  auto names = Session::profiles();
+  if (!names) return report_error("use", names.error());
+  if (std::find(names->begin(), names->end(), args.profile) == names->end()) {
+    return report_error("use", remedy_error(ErrorCode::kNotLoggedIn, "no profile \"" + args.profile + "\"",
+                                            Remedy::kSignIn, args.profile));
   }
   if (auto set = Session::set_default_profile(args.profile); !set) return report_error("use", set.error());
   say("Default profile: " + args.profile + " (DEVICELOGIN_PROFILE, when set, still overrides it)");

@@ -126,7 +126,15 @@ Result<TokenInfo> Session::login_with_profile(const LoginObserver& observer) {
     // A token the new set shares with the old one (none should) is not revoked.
     if (replaced->refresh_token.equals(tokens->refresh_token)) replaced->refresh_token.wipe();
     if (replaced->access_token.equals(tokens->access_token)) replaced->access_token.wipe();
-    LogoutOutcome outcome = self.revoke(*replaced);
+    LogoutOutcome outcome;
+    if (self.previous_profile && !bound_to(*replaced, self.profile.endpoints.token, self.profile.client_id)) {
+      // Issued by the server the profile named before this login: revoked there, or its grant
+      // would stay live with no copy left here.
+      Impl previous(*self.previous_profile, nullptr, self.http.inner(), self.clock);
+      outcome = previous.revoke(*replaced);
+    } else {
+      outcome = self.revoke(*replaced);
+    }
     outcome.deleted = true;
     if (observer.on_replaced) observer.on_replaced(outcome);
   }
@@ -266,8 +274,16 @@ Result<SessionStatus> Session::status() {
 
 Result<bool> Session::forget() {
   Impl& self = *impl_;
-  if (!self.profiles) return fail(ErrorCode::kInternal, "forget() needs a session made by Session::open");
-  return self.profiles->remove(self.profile.name);
+  if (!self.profiles) return fail(ErrorCode::kUsage, "forget() needs a session made by Session::open");
+  auto removed = self.profiles->remove(self.profile.name);
+  if (!removed) return removed;
+  // A default that named it falls back to "default" (DEVICELOGIN_PROFILE is the caller's to unset).
+  if (std::getenv("DEVICELOGIN_PROFILE") == nullptr) {  // NOLINT(concurrency-mt-unsafe): read only
+    if (auto chosen = self.profiles->default_name(); chosen && *chosen == self.profile.name) {
+      if (auto reset = self.profiles->set_default("default"); !reset) return std::unexpected(reset.error());
+    }
+  }
+  return removed;
 }
 
 }  // namespace devicelogin

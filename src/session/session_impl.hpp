@@ -32,6 +32,11 @@ struct [[gnu::visibility("hidden")]] Session::Impl {
   SessionOptions options;
   // Why an opened session has no usable profile (never saved, or unreadable); empty otherwise.
   std::optional<Error> missing;
+  // The profile as saved when the session was opened (also when its store could not be opened).
+  std::optional<Profile> saved_profile;
+  // During Session::login with settings: the profile signed in before, whose server revokes a
+  // replaced set that it issued.
+  std::optional<Profile> previous_profile;
 
   // The missing-profile error, when there is one.
   [[nodiscard]] std::optional<std::unexpected<Error>> unusable() const {

@@ -3,6 +3,7 @@
 // store). What every adopter, and the devicelogin CLI, would otherwise write again.
 #include "devicelogin/session.hpp"
 #include "session/session_impl.hpp"
+#include "core/fs.hpp"
 #include "store/absent_store.hpp"
 
 namespace devicelogin {
@@ -39,7 +40,7 @@ Result<Session> Session::open(const std::string& name, SessionOptions options) {
   // The engine: the profile with its store (or `missing` saying why there is none), the options'
   // client and clock or the defaults, owned by the engine.
   auto make_opened_impl = [&options](Profile profile, std::unique_ptr<TokenStore> store, std::optional<Error> missing,
-                                     ProfileStore profile_store) {
+                                     ProfileStore profile_store, bool saved = false) {
     std::shared_ptr<HttpClient> http = http_for(options, profile.ca_file);
     std::shared_ptr<Clock> clock = options.clock ? options.clock : std::make_shared<SystemClock>();
     auto impl = std::make_unique<Impl>(std::move(profile), std::move(store), *http, *clock);
@@ -48,23 +49,23 @@ Result<Session> Session::open(const std::string& name, SessionOptions options) {
     impl->profiles = std::move(profile_store);
     impl->options = options;
     impl->missing = std::move(missing);
+    if (saved) impl->saved_profile = impl->profile;
     return impl;
   };
   auto loaded = profiles->load(name);
   if (loaded) {
     auto store = open_token_store(loaded->store);
     if (store) {
-      return Session(make_opened_impl(std::move(*loaded), std::move(*store), std::nullopt, std::move(*profiles)));
+      return Session(make_opened_impl(std::move(*loaded), std::move(*store), std::nullopt, std::move(*profiles), true));
     }
-    Profile unusable;
-    unusable.name = name;
-    auto placeholder = std::make_unique<AbsentTokenStore>("none", store.error());
-    return Session(make_opened_impl(std::move(unusable), std::move(placeholder), store.error(), std::move(*profiles)));
+    // Its settings are kept (a login can move it to a store that works, and clean this one).
+    auto placeholder = std::make_unique<AbsentTokenStore>(loaded->store, store.error(), "(cannot be opened)");
+    return Session(make_opened_impl(std::move(*loaded), std::move(placeholder), store.error(), std::move(*profiles), true));
   }
   Profile unsaved;
   unsaved.name = name;
   // Its store is a placeholder that answers every call with the reason there is no profile.
-  auto placeholder = std::make_unique<AbsentTokenStore>("none", loaded.error());
+  auto placeholder = std::make_unique<AbsentTokenStore>("none", loaded.error(), "(no saved profile)");
   return Session(make_opened_impl(std::move(unsaved), std::move(placeholder), loaded.error(), std::move(*profiles)));
 }
 
@@ -89,14 +90,13 @@ Result<void> Session::set_default_profile(const std::string& name, const Session
 Result<TokenInfo> Session::login(const LoginSettings& requested, const LoginObserver& observer) {
   Impl& self = *impl_;
   if (!self.profiles) {
-    return fail(ErrorCode::kInternal, "signing in with settings needs a session made by Session::open");
+    return fail(ErrorCode::kUsage, "signing in with settings needs a session made by Session::open");
   }
   LoginSettings settings = requested;
   settings.profile = self.profile.name;
   // The profile signed in before, if any: its tokens are revoked and removed once the new ones are
   // saved in another store, so that switching stores never leaves a copy behind.
-  std::optional<Profile> previous;
-  if (!self.missing) previous = self.profile;
+  const std::optional<Profile>& previous = self.saved_profile;
 
   Profile profile;
   std::shared_ptr<HttpClient> http;
@@ -116,6 +116,8 @@ Result<TokenInfo> Session::login(const LoginSettings& requested, const LoginObse
     }
     http = http_for(self.options, profile.ca_file);
   } else {
+    // Without a store asked for, a saved profile keeps its store.
+    if (settings.store.empty() && previous) settings.store = previous->store;
     http = http_for(self.options, settings.ca_file);
     auto prepared = prepare_profile(settings, *http);
     if (!prepared) return std::unexpected(prepared.error());
@@ -123,6 +125,11 @@ Result<TokenInfo> Session::login(const LoginSettings& requested, const LoginObse
   }
   auto store = open_token_store(profile.store);
   if (!store) return std::unexpected(store.error());
+  // The profile must be savable before the user approves anything: a directory that cannot be
+  // made private is found now, not after tokens were issued.
+  if (auto directory = ensure_private_directory(self.profiles->directory()); !directory) {
+    return std::unexpected(directory.error());
+  }
   if (observer.on_start) observer.on_start(profile, **store);
 
   // The new engine replaces this one only once everything has succeeded.
@@ -131,23 +138,33 @@ Result<TokenInfo> Session::login(const LoginSettings& requested, const LoginObse
   next_impl->clock_owner = self.clock_owner;
   next_impl->profiles = self.profiles;
   next_impl->options = self.options;
+  next_impl->previous_profile = previous;
   Session next(std::move(next_impl));
   LoginObserver engine_observer = observer;
   auto info = next.login_with_profile(engine_observer);
   if (!info) return std::unexpected(info.error());
   // The engine's profile carries the JWKS that verified the ID token, and the clock offset.
   if (auto saved = self.profiles->save(next.profile()); !saved) {
-    // The tokens are saved but the profile still names the previous server: they would not be
-    // used (they are bound to this server), so revoke and delete them, as logout does, so that no
-    // live token is left that nothing manages.
-    auto dropped = next.logout();
     Error error = saved.error();
-    if (dropped && dropped->revoked) {
+    const Profile& now = next.profile();
+    if (previous && previous->store == now.store && previous->endpoints.token == now.endpoints.token &&
+        previous->client_id == now.client_id) {
+      // The saved profile names the same store, server and client: the new tokens are usable
+      // with it (only its JWKS cache and clock offset are stale), so they are kept.
+      error.message += "; the new tokens are kept (the saved profile names the same server, client and store)";
+      return std::unexpected(std::move(error));
+    }
+    // The saved profile names another server, client or store: the new tokens would not be used,
+    // so they are revoked and deleted, as logout does, so that no live token is left that nothing
+    // manages.
+    auto dropped = next.logout();
+    if (!dropped) {
+      error.message += "; the new tokens could not be deleted either (" + dropped.error().message + ")";
+    } else if (dropped->revoked) {
       error.message += "; the new tokens were revoked and deleted, sign in again once this is fixed";
     } else {
-      error.message += "; the new tokens were deleted" +
-                       (dropped ? " (not revoked: " + dropped->revocation_problem + ")" : std::string()) +
-                       ", sign in again once this is fixed";
+      error.message += "; the new tokens were deleted (not revoked: " + dropped->revocation_problem +
+                       "), sign in again once this is fixed";
     }
     return std::unexpected(std::move(error));
   }
@@ -158,8 +175,12 @@ Result<TokenInfo> Session::login(const LoginSettings& requested, const LoginObse
       Session old(*previous, std::move(*old_store), *old_http, *self.clock_owner);
       auto dropped = old.logout();
       if (observer.on_previous_store) observer.on_previous_store(previous->store, dropped);
+    } else if (observer.on_previous_store) {
+      observer.on_previous_store(previous->store, std::unexpected(old_store.error()));
     }
   }
+  next.impl_->saved_profile = next.impl_->profile;
+  next.impl_->previous_profile.reset();
   impl_ = std::move(next.impl_);
   return info;
 }

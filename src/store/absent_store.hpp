@@ -20,17 +20,19 @@ namespace devicelogin {
 
 class AbsentTokenStore final : public TokenStore {
  public:
-  AbsentTokenStore(std::string name, Error why) : name_(std::move(name)), why_(std::move(why)) {}
+  AbsentTokenStore(std::string name, Error why, std::string location = "(not built in)")
+      : name_(std::move(name)), why_(std::move(why)), location_(std::move(location)) {}
   Result<std::optional<TokenSet>> load(const std::string&) override { return std::unexpected(why_); }
   Result<void> save(const std::string&, const TokenSet&) override { return std::unexpected(why_); }
   Result<bool> remove(const std::string&) override { return std::unexpected(why_); }
   [[nodiscard]] std::string name() const override { return name_; }
-  [[nodiscard]] std::string location(const std::string&) const override { return "(not built in)"; }
+  [[nodiscard]] std::string location(const std::string&) const override { return location_; }
   Result<void> check_capacity(const std::string&) override { return std::unexpected(why_); }
 
  private:
   std::string name_;
   Error why_;
+  std::string location_;
 };
 
 }  // namespace devicelogin

@@ -166,12 +166,27 @@ TEST_F(FacadeTest, SigningInAgainWithTheSavedProfileNeedsNoSettings) {
   EXPECT_EQ(session->profile().issuer, server_->issuer());
 }
 
-TEST_F(FacadeTest, AProfileThatCannotBeSavedLeavesNoTokensBehind) {
-  // The profile directory's parent is a file: loading finds nothing, saving fails after approval.
+TEST_F(FacadeTest, AProfileDirectoryThatCannotBeUsedIsFoundBeforeTheUserApproves) {
+  // The profile directory's parent is a file: nothing may be asked of the server.
   std::ofstream(home_ / "not-a-directory") << "x";
   SessionOptions options;
   options.profile_directory = (home_ / "not-a-directory" / "profiles").string();
   auto session = Session::open("todo", options);
+  ASSERT_TRUE(session) << session.error().message;
+  int codes_shown = 0;
+  LoginObserver observer;
+  observer.on_code = [&](const DeviceCodePrompt&) { ++codes_shown; };
+  auto info = session->login(settings(), observer);
+  ASSERT_FALSE(info);
+  EXPECT_EQ(info.error().code, ErrorCode::kStorage);
+  EXPECT_EQ(codes_shown, 0) << "a code was shown although the profile could never be saved";
+  EXPECT_FALSE(file_store_holds("todo"));
+}
+
+TEST_F(FacadeTest, AProfileThatCannotBeSavedLeavesNoTokensBehind) {
+  // The profile's own file is a directory: the directory is fine, saving the profile fails.
+  std::filesystem::create_directories(home_ / "config" / "devicelogin" / "profiles" / "todo.json");
+  auto session = Session::open("todo");
   ASSERT_TRUE(session) << session.error().message;
   auto before = session->access_token(60);
   ASSERT_FALSE(before);
@@ -186,6 +201,33 @@ TEST_F(FacadeTest, AProfileThatCannotBeSavedLeavesNoTokensBehind) {
   ASSERT_FALSE(token);
   EXPECT_EQ(token.error().code, before.error().code);
   EXPECT_EQ(token.error().message, before.error().message);
+}
+
+TEST_F(FacadeTest, SigningInToAnotherServerRevokesTheReplacedSetAtTheServerThatIssuedIt) {
+  devserver::ServerOptions options;
+  options.interval = 1;
+  options.auto_approve_delay = 0.0;
+  auto other = devserver::testing::start(std::move(options));
+  ASSERT_NE(other, nullptr);
+  auto session = Session::open("todo");
+  ASSERT_TRUE(session);
+  ASSERT_TRUE(session->login(settings(), {}));
+  LoginSettings moved = settings();
+  moved.issuer = other->issuer();
+  bool replaced = false;
+  LoginObserver observer;
+  observer.on_replaced = [&](const LogoutOutcome& outcome) {
+    replaced = true;
+    EXPECT_TRUE(outcome.revoked) << "the first server's grant stays live: " << outcome.revocation_problem;
+  };
+  auto info = session->login(moved, observer);
+  ASSERT_TRUE(info) << info.error().message;
+  EXPECT_TRUE(replaced);
+  EXPECT_EQ(session->profile().issuer, other->issuer());
+  // The same session signs in again with what it saved just now.
+  auto again = session->login(LoginObserver{});
+  ASSERT_TRUE(again) << again.error().message;
+  ASSERT_TRUE(session->logout());
 }
 
 TEST_F(FacadeTest, MovingToAnotherStoreRevokesAndDeletesTheTokensLeftInThePreviousOne) {
