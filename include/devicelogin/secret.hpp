@@ -1,9 +1,39 @@
 #pragma once
-// Secret: a string whose memory is wiped on destruction and that cannot be streamed or logged.
+// Secret: a string whose memory is wiped whenever it is released (destruction, reallocation,
+// copies) and that cannot be streamed or logged.
+#include <cstddef>
 #include <string>
 #include <string_view>
 
 namespace devicelogin {
+
+namespace detail {
+// Allocates storage for secret bytes (operator new).
+[[nodiscard]] void* allocate_secret_bytes(std::size_t bytes);
+// Overwrites `bytes` bytes at `data` with zeros (explicit_bzero) and then frees them.
+void wipe_and_free_secret_bytes(void* data, std::size_t bytes) noexcept;
+}  // namespace detail
+
+// An allocator whose every released buffer is zeroed before it is freed (as tink's SecretData
+// and cpr's SecureString): a std::string that grows frees its old buffer unwiped, this one does not.
+template <class T>
+struct WipingAllocator {
+  using value_type = T;
+  WipingAllocator() noexcept = default;
+  template <class U>
+  WipingAllocator(const WipingAllocator<U>& /*other*/) noexcept {}  // NOLINT(google-explicit-constructor): allocator rebind
+  [[nodiscard]] T* allocate(std::size_t count) {
+    return static_cast<T*>(detail::allocate_secret_bytes(count * sizeof(T)));
+  }
+  void deallocate(T* data, std::size_t count) noexcept { detail::wipe_and_free_secret_bytes(data, count * sizeof(T)); }
+  template <class U>
+  bool operator==(const WipingAllocator<U>& /*other*/) const noexcept {
+    return true;
+  }
+};
+
+// The storage of a Secret: every buffer it ever owned is zeroed before being freed.
+using WipingString = std::basic_string<char, std::char_traits<char>, WipingAllocator<char>>;
 
 // Holds a token, refresh token, device code or client secret. Reading it is an explicit,
 // greppable call (`reveal()`); there is no operator<< on purpose.
@@ -11,6 +41,7 @@ class Secret {
  public:
   Secret() = default;
   explicit Secret(std::string_view value);
+  // Copies the bytes into wiping storage and wipes `value` (its buffer would be freed unwiped).
   explicit Secret(std::string&& value);
   explicit Secret(const char* value) : Secret(std::string_view(value)) {}
   Secret(const Secret& other);
@@ -19,20 +50,31 @@ class Secret {
   Secret& operator=(Secret&& other) noexcept;
   ~Secret();
 
-  // The secret bytes. Every call site is a place where the secret leaves its box: keep them few.
-  [[nodiscard]] const std::string& reveal() const noexcept { return value_; }
+  // The secret bytes (followed by a '\0', so data() may be handed to C APIs). Every call site is a
+  // place where the secret leaves its box: keep them few. Copying the view into a std::string
+  // makes a copy that is not wiped: avoid it, or wipe that copy with wipe_string.
+  [[nodiscard]] std::string_view reveal() const noexcept { return value_; }
   [[nodiscard]] bool empty() const noexcept { return value_.empty(); }
   [[nodiscard]] std::size_t size() const noexcept { return value_.size(); }
+  // Appends bytes; when the storage grows, the old buffer is wiped before it is freed.
+  void append(std::string_view more);
+  // Reserves storage for `bytes` bytes, so that appends up to that size do not reallocate.
+  void reserve(std::size_t bytes);
   // Constant-time comparison (the time taken depends only on the lengths).
   [[nodiscard]] bool equals(const Secret& other) const noexcept;
   // Overwrites the bytes and empties the secret.
   void wipe() noexcept;
 
  private:
-  std::string value_;
+  WipingString value_;
 };
 
-// Overwrites the whole buffer of a std::string (size and spare capacity) and clears it.
+// Overwrites the whole buffer of a std::string (size and spare capacity) and clears it. For the
+// plain std::string buffers that still hold secrets (e.g. the strings inside a parsed JSON value).
 void wipe_string(std::string& value) noexcept;
+
+// Test hook: `observer` (or nullptr to remove it) is called with every buffer a Secret releases,
+// after it was zeroed and before it is freed (the bytes are still owned at that point).
+void set_secret_release_observer_for_test(void (*observer)(const char* data, std::size_t bytes)) noexcept;
 
 }  // namespace devicelogin

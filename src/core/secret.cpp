@@ -2,18 +2,43 @@
 
 #include <string.h>  // explicit_bzero
 
+#include <atomic>
+#include <new>
+
 namespace devicelogin {
+
+namespace {
+std::atomic<void (*)(const char*, std::size_t)> release_observer{nullptr};
+}  // namespace
+
+namespace detail {
+
+void* allocate_secret_bytes(std::size_t bytes) { return ::operator new(bytes); }
 
 // explicit_bzero (glibc) instead of OPENSSL_cleanse: both are guaranteed not to be optimised
 // away, and linking libcrypto costs ~5 ms of start-up that the `token` hot path cannot afford.
+void wipe_and_free_secret_bytes(void* data, std::size_t bytes) noexcept {
+  if (data == nullptr) return;
+  explicit_bzero(data, bytes);
+  if (auto* observer = release_observer.load(std::memory_order_acquire)) observer(static_cast<const char*>(data), bytes);
+  ::operator delete(data, bytes);
+}
+
+}  // namespace detail
+
+void set_secret_release_observer_for_test(void (*observer)(const char*, std::size_t)) noexcept {
+  release_observer.store(observer, std::memory_order_release);
+}
+
 void wipe_string(std::string& value) noexcept {
   if (value.capacity() > 0) explicit_bzero(value.data(), value.capacity());
   value.clear();
 }
 
 Secret::Secret(std::string_view value) : value_(value) {}
-Secret::Secret(std::string&& value) : value_(std::move(value)) {}
+Secret::Secret(std::string&& value) : value_(value) { wipe_string(value); }
 Secret::Secret(const Secret& other) : value_(other.value_) {}
+// The heap buffer (if any) changes hands; a short value sits in the source object: wipe it there.
 Secret::Secret(Secret&& other) noexcept : value_(std::move(other.value_)) { other.wipe(); }
 
 Secret& Secret::operator=(const Secret& other) {
@@ -35,7 +60,16 @@ Secret& Secret::operator=(Secret&& other) noexcept {
 
 Secret::~Secret() { wipe(); }
 
-void Secret::wipe() noexcept { wipe_string(value_); }
+void Secret::append(std::string_view more) { value_.append(more); }
+
+void Secret::reserve(std::size_t bytes) { value_.reserve(bytes); }
+
+// The heap buffer is wiped again when freed; this also covers the inline (small-string) buffer,
+// which no allocator sees.
+void Secret::wipe() noexcept {
+  if (value_.capacity() > 0) explicit_bzero(value_.data(), value_.capacity());
+  value_.clear();
+}
 
 bool Secret::equals(const Secret& other) const noexcept {
   // Hand-written rather than CRYPTO_memcmp to keep libcrypto off the hot path (see wipe_string).

@@ -58,7 +58,7 @@ struct Fields {
 
 Fields parse_fields(const Secret& body) {
   Fields fields;
-  const std::string& text = body.reveal();
+  std::string_view text = body.reveal();
   json parsed = json::parse(text, nullptr, false);
   if (!parsed.is_discarded()) {
     if (parsed.is_object()) {
@@ -248,12 +248,27 @@ Result<TokenReply> parse_token_reply(const HttpResponse& response, long long now
   return reply;
 }
 
-Result<HttpResponse> get_json(HttpClient& http, const std::string& url) {
+std::string PublicDocument::header(std::string_view name) const {
+  const std::string wanted = ascii_lower(name);
+  for (const auto& [header_name, value] : headers) {
+    if (ascii_lower(header_name) == wanted) return value;
+  }
+  return {};
+}
+
+Result<PublicDocument> get_json(HttpClient& http, const std::string& url) {
   HttpRequest request;
   request.method = "GET";
   request.url = url;
   request.headers = {{"Accept", "application/json"}};
-  return http.send(request);
+  auto response = http.send(request);
+  if (!response) return std::unexpected(std::move(response.error()));
+  PublicDocument document;
+  document.status = response->status;
+  document.headers = std::move(response->headers);
+  // The one place a public document leaves the Secret every response arrives in.
+  document.body = std::string(response->body.reveal());
+  return document;
 }
 
 }  // namespace devicelogin::oauth

@@ -50,7 +50,7 @@ Result<StoreUsage> TokenStore::usage(const std::string& profile) {
   return usage;
 }
 
-Result<TokenSet> decode_token_set(const std::string& text) {
+Result<TokenSet> decode_token_set(std::string_view text) {
   json doc = json::parse(text, nullptr, false);
   if (doc.is_discarded() || !doc.is_object()) return fail(ErrorCode::kStorage, "the stored token set is not valid JSON");
   JsonWiper<json> wiper{doc};
