@@ -4,7 +4,20 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdint>
 #include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "fakes.hpp"
 #include "devicelogin/session.hpp"
@@ -606,6 +619,102 @@ TEST_F(CapacityTest, ReloginSucceedsWhenTheReplacedSetCannotBeRevoked) {
   EXPECT_FALSE(replaced->revoked);
   EXPECT_FALSE(replaced->revocation_problem.empty());
   EXPECT_EQ(stored()->refresh_token.reveal(), "RT-NEW");
+}
+
+}  // namespace
+}  // namespace devicelogin
+
+namespace devicelogin {
+namespace {
+
+// The canary is kept only in shifted form (each byte + 1), so that the needle held by the test
+// is not itself a match.
+struct ShiftedNeedle {
+  std::string shifted;
+  [[nodiscard]] bool matches_at(const char* data) const {
+    for (std::size_t i = 0; i < shifted.size(); ++i) {
+      if (data[i] != static_cast<char>(shifted[i] - 1)) return false;
+    }
+    return true;
+  }
+};
+
+// Counts the occurrences of the needle in this process's writable memory, read through
+// /proc/self/mem (readable regions only, never freed pointers), into a scratch mapping that is
+// skipped and wiped after each chunk.
+std::size_t occurrences_in_own_memory(const ShiftedNeedle& needle) {
+  constexpr std::size_t kChunk = 1 << 20;
+  const std::size_t overlap = needle.shifted.size();
+  void* mapped = ::mmap(nullptr, kChunk + overlap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (mapped == MAP_FAILED) return ~std::size_t{0};
+  char* scratch = static_cast<char*>(mapped);
+  const auto scratch_begin = reinterpret_cast<std::uintptr_t>(scratch);
+  std::vector<std::pair<std::uintptr_t, std::uintptr_t>> regions;
+  {
+    std::ifstream maps("/proc/self/maps");
+    std::string line;
+    while (std::getline(maps, line)) {
+      std::istringstream fields(line);
+      std::string range, perms;
+      fields >> range >> perms;
+      if (perms.size() < 2 || perms[0] != 'r' || perms[1] != 'w') continue;
+      if (line.find("[vvar]") != std::string::npos || line.find("[vsyscall]") != std::string::npos) continue;
+      auto dash = range.find('-');
+      regions.emplace_back(std::stoull(range.substr(0, dash), nullptr, 16), std::stoull(range.substr(dash + 1), nullptr, 16));
+    }
+  }
+  int mem = ::open("/proc/self/mem", O_RDONLY | O_CLOEXEC);
+  std::size_t found = 0;
+  for (auto [begin, end] : regions) {
+    if (begin == scratch_begin || mem < 0) continue;
+    for (std::uintptr_t at = begin; at < end; at += kChunk) {
+      const std::size_t want = std::min<std::uintptr_t>(kChunk + overlap, end - at);
+      ssize_t got = ::pread(mem, scratch, want, static_cast<off_t>(at));
+      if (got <= 0) break;
+      for (std::size_t i = 0; i + overlap <= static_cast<std::size_t>(got) && i < kChunk; ++i) {
+        if (needle.matches_at(scratch + i)) ++found;
+      }
+      explicit_bzero(scratch, kChunk + overlap);
+    }
+  }
+  if (mem >= 0) ::close(mem);
+  ::munmap(mapped, kChunk + overlap);
+  return found;
+}
+
+// Issue 15: after a login, once the Session (and the scripted responses) are gone, the access
+// token is nowhere in this process's memory: every copy the library made was wiped.
+TEST_F(SessionTest, TheTokenIsGoneFromMemoryAfterTheSessionIsDestroyed) {
+  ShiftedNeedle needle;
+  {
+    FakeHttpClient http(&clock_);
+    script_device_code(http);
+    // The canary is built in place inside the reply body (reserved once, so nothing reallocates):
+    // no other copy of it exists in the test.
+    const std::string_view head = R"({"access_token":")";
+    const std::string_view tail = R"(","token_type":"Bearer","expires_in":3600})";
+    std::string body;
+    body.reserve(head.size() + 40 + tail.size());
+    body.append(head);
+    std::random_device random;
+    for (int i = 0; i < 40; ++i) {
+      const char c = "abcdefghijklmnopqrstuvwxyz0123456789"[random() % 36];
+      body.push_back(c);
+      needle.shifted.push_back(static_cast<char>(c + 1));
+    }
+    body.append(tail);
+    http.reply(200, std::move(body));  // Secret(std::string&&) wipes `body`
+    ASSERT_GE(occurrences_in_own_memory(needle), 1u) << "premise: the scan finds the scripted token";
+    {
+      Session session = make_session(http);
+      auto info = session.login({.on_code = {}, .on_waiting = {}});
+      ASSERT_TRUE(info.has_value()) << info.error().message;
+      auto token = session.access_token(0);
+      ASSERT_TRUE(token.has_value());
+      ASSERT_GE(occurrences_in_own_memory(needle), 1u) << "premise: the scan finds the live token";
+    }
+  }
+  EXPECT_EQ(occurrences_in_own_memory(needle), 0u) << "copies of the access token outlived the Session";
 }
 
 }  // namespace
