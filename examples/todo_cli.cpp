@@ -4,6 +4,7 @@
 //   todo_cli whoami           call the server's userinfo endpoint as the signed-in user
 #include <cstdio>
 #include <string>
+#include <string_view>
 
 #include "devicelogin/session.hpp"
 
@@ -46,6 +47,7 @@ int main(int argc, char** argv) {
   }
   auto response = session.fetch({.method = "GET", .url = profile->endpoints.userinfo, .headers = {}, .body = {}});
   if (!response) return failed(response.error());
-  std::printf("HTTP %d %s\n", response->status, response->body.reveal().c_str());
+  const std::string_view body = response->body.reveal();
+  std::printf("HTTP %d %.*s\n", response->status, static_cast<int>(body.size()), body.data());
   return response->status == 200 ? 0 : 1;
 }
