@@ -115,14 +115,15 @@ int main(int argc, char** argv) {
   const std::string path = module_path();
   void* plugin = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (plugin == nullptr) {
-    std::fprintf(stderr, "devicelogin: cannot load its command module devicelogin-cli.so: %s; reinstall devicelogin\n",
-                 ::dlerror());
+    // The last words before exit 1: nothing to do if stderr fails. One thread here, so dlerror is safe.
+    (void)std::fprintf(stderr, "devicelogin: cannot load its command module devicelogin-cli.so: %s; reinstall devicelogin\n",
+                       ::dlerror());  // NOLINT(concurrency-mt-unsafe)
     return 1;
   }
   using Entry = int (*)(int, char**);
   auto entry = reinterpret_cast<Entry>(::dlsym(plugin, "devicelogin_cli_main"));
   if (entry == nullptr) {
-    std::fprintf(stderr, "devicelogin: devicelogin-cli.so is not a devicelogin command module; reinstall devicelogin\n");
+    (void)std::fprintf(stderr, "devicelogin: devicelogin-cli.so is not a devicelogin command module; reinstall devicelogin\n");
     return 1;
   }
   return entry(argc, argv);

@@ -86,6 +86,7 @@ void open_browser(const std::string& url, const Profile& profile) {
     kept.emplace_back(variable);
   }
   std::vector<char*> child_environment;
+  child_environment.reserve(kept.size() + 1);
   for (auto& variable : kept) child_environment.push_back(variable.data());
   child_environment.push_back(nullptr);
   std::string program = find_on_path("xdg-open");
@@ -117,6 +118,7 @@ void open_browser(const std::string& url, const Profile& profile) {
       for (int signal_number : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE}) {
         ::sigaction(signal_number, &default_action, nullptr);
       }
+      // NOLINTNEXTLINE(concurrency-mt-unsafe): in the forked child, which has one thread
       ::sigprocmask(SIG_SETMASK, &all_unblocked, nullptr);
       ::execve(program.c_str(), argv, child_environment.data());
       ::_exit(127);
@@ -263,12 +265,12 @@ int run_login(LoginArgs& args) {
   observer.on_waiting = [&](long long seconds_left) {
     if (interactive_stderr && !args.json) {
       std::string line = "\r\x1b[2KWaiting for approval... code expires in " + minutes_seconds(seconds_left);
-      std::fwrite(line.data(), 1, line.size(), stderr);
-      std::fflush(stderr);
+      (void)std::fwrite(line.data(), 1, line.size(), stderr);  // a progress line: nothing to do if stderr fails
+      (void)std::fflush(stderr);
     }
   };
   auto info = session.login(observer);
-  if (interactive_stderr && !args.json) std::fputs("\r\x1b[2K", stderr);
+  if (interactive_stderr && !args.json) (void)std::fputs("\r\x1b[2K", stderr);
   if (!info) return fail_with(info.error());
   warn_about_clock(info->clock_offset_s, profile);
   // The session's profile carries the JWKS that verified the ID token.

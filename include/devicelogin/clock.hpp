@@ -2,13 +2,15 @@
 // Clock: the source of "now", injectable so protocol code and tests never depend on wall time.
 #include <chrono>
 
+#include "devicelogin/export.hpp"
+
 namespace devicelogin {
 
 using SystemTime = std::chrono::system_clock::time_point;
 using Seconds = std::chrono::seconds;
 
 // Supplies the current wall-clock time and sleeps; tests replace it with a fake.
-class Clock {
+class DEVICELOGIN_API Clock {
  public:
   virtual ~Clock() = default;
   [[nodiscard]] virtual SystemTime now() const = 0;
@@ -17,16 +19,16 @@ class Clock {
 };
 
 // The real clock. Sleeping is interruptible by request_stop() (used by the CLI's signal handling).
-class SystemClock final : public Clock {
+class DEVICELOGIN_API SystemClock final : public Clock {
  public:
   [[nodiscard]] SystemTime now() const override;
   bool sleep_until(SystemTime deadline) override;
 };
 
 // Asks every SystemClock sleep in the process to return early (async-signal-safe).
-void request_stop() noexcept;
+DEVICELOGIN_API void request_stop() noexcept;
 // True once request_stop() was called.
-[[nodiscard]] bool stop_requested() noexcept;
+[[nodiscard]] DEVICELOGIN_API bool stop_requested() noexcept;
 
 // Seconds since the Unix epoch.
 [[nodiscard]] inline long long to_unix(SystemTime t) {

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "devicelogin/export.hpp"
 #include "devicelogin/result.hpp"
 #include "devicelogin/secret.hpp"
 
@@ -23,7 +24,7 @@ struct HttpRequest {
 };
 
 // One response. Bodies of token responses hold tokens, so the body is a Secret too.
-struct HttpResponse {
+struct DEVICELOGIN_API HttpResponse {
   int status = 0;
   HttpHeaders headers;  // names lower-cased
   Secret body;
@@ -33,7 +34,7 @@ struct HttpResponse {
 
 // Sends requests. Never follows redirects; fails with kNetwork on transport problems and returns
 // every HTTP status (including 4xx/5xx) as a response.
-class HttpClient {
+class DEVICELOGIN_API HttpClient {
  public:
   virtual ~HttpClient() = default;
   [[nodiscard]] virtual Result<HttpResponse> send(const HttpRequest& request) = 0;
@@ -51,14 +52,14 @@ struct HttpOptions {
 
 // The libcurl-backed client: TLS verification always on, no redirects, size cap, timeouts, proxy
 // from the environment, https-only except loopback (checked before anything is sent).
-[[nodiscard]] std::unique_ptr<HttpClient> make_curl_http_client(HttpOptions options);
+[[nodiscard]] DEVICELOGIN_API std::unique_ptr<HttpClient> make_curl_http_client(HttpOptions options);
 
 // RFC 8252 §8.3 / issue policy: https everywhere, plain http only to loopback hosts
 // (127.0.0.0/8, ::1, localhost). Returns kConfig naming `what` when `url` breaks the rule.
-[[nodiscard]] Result<void> check_url_policy(std::string_view url, std::string_view what);
+[[nodiscard]] DEVICELOGIN_API Result<void> check_url_policy(std::string_view url, std::string_view what);
 
 // True when `url` parses and names a loopback host (127.0.0.0/8, ::1, localhost), whatever its
 // scheme; false for anything else, unparsable URLs included.
-[[nodiscard]] bool is_loopback_url(std::string_view url);
+[[nodiscard]] DEVICELOGIN_API bool is_loopback_url(std::string_view url);
 
 }  // namespace devicelogin

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "devicelogin/export.hpp"
 #include "devicelogin/result.hpp"
 
 namespace devicelogin {
@@ -44,10 +45,10 @@ struct Profile {
 };
 
 // True for names made of [A-Za-z0-9._-], 1..64 chars, not starting with '.'.
-[[nodiscard]] bool valid_profile_name(std::string_view name);
+[[nodiscard]] DEVICELOGIN_API bool valid_profile_name(std::string_view name);
 
 // Reads and writes profiles under $XDG_CONFIG_HOME/devicelogin/profiles/NAME.json.
-class ProfileStore {
+class DEVICELOGIN_API ProfileStore {
  public:
   // Uses the XDG directories from the environment (HOME, XDG_CONFIG_HOME).
   [[nodiscard]] static Result<ProfileStore> from_environment();

@@ -3,6 +3,8 @@
 #include <expected>
 #include <string>
 
+#include "devicelogin/export.hpp"
+
 namespace devicelogin {
 
 // What went wrong, coarse enough to choose an exit code and a next step.
@@ -40,10 +42,10 @@ using Result = std::expected<T, Error>;
 }
 
 // The documented process exit code for an error (README "Exit codes").
-[[nodiscard]] int exit_code_for(ErrorCode code) noexcept;
+[[nodiscard]] DEVICELOGIN_API int exit_code_for(ErrorCode code) noexcept;
 
 // Stable short name of an error code, used as the `error` field of JSON events when no OAuth
 // error string exists ("network", "storage", ...).
-[[nodiscard]] const char* error_code_name(ErrorCode code) noexcept;
+[[nodiscard]] DEVICELOGIN_API const char* error_code_name(ErrorCode code) noexcept;
 
 }  // namespace devicelogin

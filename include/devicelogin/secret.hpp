@@ -5,14 +5,19 @@
 #include <string>
 #include <string_view>
 
+#include "devicelogin/export.hpp"
+
 namespace devicelogin {
 
-namespace detail {
-// Allocates storage for secret bytes (operator new).
-[[nodiscard]] void* allocate_secret_bytes(std::size_t bytes);
-// Overwrites `bytes` bytes at `data` with zeros (explicit_bzero) and then frees them.
-void wipe_and_free_secret_bytes(void* data, std::size_t bytes) noexcept;
-}  // namespace detail
+// The storage behind WipingAllocator. Exported because the allocator is a template: its calls
+// are compiled into whatever instantiates it, inside or outside the library.
+class DEVICELOGIN_API SecretMemory {
+ public:
+  // Allocates storage for secret bytes.
+  [[nodiscard]] static void* allocate(std::size_t bytes);
+  // Overwrites `bytes` bytes at `data` with zeros (explicit_bzero) and then frees them.
+  static void wipe_and_free(void* data, std::size_t bytes) noexcept;
+};
 
 // An allocator whose every released buffer is zeroed before it is freed (as tink's SecretData
 // and cpr's SecureString): a std::string that grows frees its old buffer unwiped, this one does not.
@@ -23,9 +28,9 @@ struct WipingAllocator {
   template <class U>
   WipingAllocator(const WipingAllocator<U>& /*other*/) noexcept {}  // NOLINT(google-explicit-constructor): allocator rebind
   [[nodiscard]] T* allocate(std::size_t count) {
-    return static_cast<T*>(detail::allocate_secret_bytes(count * sizeof(T)));
+    return static_cast<T*>(SecretMemory::allocate(count * sizeof(T)));
   }
-  void deallocate(T* data, std::size_t count) noexcept { detail::wipe_and_free_secret_bytes(data, count * sizeof(T)); }
+  void deallocate(T* data, std::size_t count) noexcept { SecretMemory::wipe_and_free(data, count * sizeof(T)); }
   template <class U>
   bool operator==(const WipingAllocator<U>& /*other*/) const noexcept {
     return true;
@@ -37,7 +42,7 @@ using WipingString = std::basic_string<char, std::char_traits<char>, WipingAlloc
 
 // Holds a token, refresh token, device code or client secret. Reading it is an explicit,
 // greppable call (`reveal()`); there is no operator<< on purpose.
-class Secret {
+class DEVICELOGIN_API Secret {
  public:
   Secret() = default;
   explicit Secret(std::string_view value);
@@ -71,10 +76,6 @@ class Secret {
 
 // Overwrites the whole buffer of a std::string (size and spare capacity) and clears it. For the
 // plain std::string buffers that still hold secrets (e.g. the strings inside a parsed JSON value).
-void wipe_string(std::string& value) noexcept;
-
-// Test hook: `observer` (or nullptr to remove it) is called with every buffer a Secret releases,
-// after it was zeroed and before it is freed (the bytes are still owned at that point).
-void set_secret_release_observer_for_test(void (*observer)(const char* data, std::size_t bytes)) noexcept;
+DEVICELOGIN_API void wipe_string(std::string& value) noexcept;
 
 }  // namespace devicelogin

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "devicelogin/clock.hpp"
+#include "devicelogin/export.hpp"
 #include "devicelogin/http_client.hpp"
 #include "devicelogin/profile.hpp"
 #include "devicelogin/result.hpp"
@@ -36,7 +37,7 @@ struct LoginSettings {
 // applies explicit endpoints, and checks the URL policy. Sends requests only for discovery, and
 // for a Microsoft tenant named by domain, to learn its tenant-id issuer; their Date headers give
 // the profile's first clock_offset_s.
-[[nodiscard]] Result<Profile> prepare_profile(const LoginSettings& settings, HttpClient& http);
+[[nodiscard]] DEVICELOGIN_API Result<Profile> prepare_profile(const LoginSettings& settings, HttpClient& http);
 
 // What the user must see to approve the login; all fields are server text with control
 // characters removed.
@@ -65,7 +66,7 @@ struct LoginObserver {
 };
 
 // A profile bound to its token store, an HTTP client and a clock.
-class Session {
+class DEVICELOGIN_API Session {
  public:
   Session(Profile profile, std::unique_ptr<TokenStore> store, HttpClient& http, Clock& clock);
   ~Session();

@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "devicelogin/clock.hpp"
+#include "devicelogin/export.hpp"
 #include "devicelogin/secret.hpp"
 
 namespace devicelogin {
@@ -57,6 +58,6 @@ struct TokenInfo {
   std::optional<long long> clock_offset_s;  // server clock minus local clock, when known
 };
 
-[[nodiscard]] TokenInfo token_info(const TokenSet& tokens);
+[[nodiscard]] DEVICELOGIN_API TokenInfo token_info(const TokenSet& tokens);
 
 }  // namespace devicelogin

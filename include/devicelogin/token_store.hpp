@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "devicelogin/export.hpp"
 #include "devicelogin/result.hpp"
 #include "devicelogin/token_set.hpp"
 
@@ -13,7 +14,7 @@ namespace devicelogin {
 
 // An exclusive, per-profile lock (flock on a lock file, so a crashed holder releases it). Held
 // across load -> refresh -> save so that racing processes refresh once. Move-only.
-class StoreLock {
+class DEVICELOGIN_API StoreLock {
  public:
   StoreLock() = default;
   explicit StoreLock(int fd) : fd_(fd) {}
@@ -30,7 +31,7 @@ class StoreLock {
 
 // Takes the lock file at `path` (created 0600), waiting up to `timeout`. kStorage on timeout
 // ("another devicelogin process holds ...") or when the file cannot be opened.
-[[nodiscard]] Result<StoreLock> lock_file(const std::string& path, std::chrono::milliseconds timeout);
+[[nodiscard]] DEVICELOGIN_API Result<StoreLock> lock_file(const std::string& path, std::chrono::milliseconds timeout);
 
 // The largest token set a store takes, as encoded for storage (the JSON of encode_token_set):
 // saving a larger one fails with kStorage, and check_capacity proves room for one this large
@@ -48,7 +49,7 @@ struct StoreUsage {
 // must give back every field of the TokenSet it was given except id_token, which is not kept (the
 // built-in ones store encode_token_set's JSON): a set that loses token_endpoint and client_id is
 // no longer checked against the profile's server before it is sent.
-class TokenStore {
+class DEVICELOGIN_API TokenStore {
  public:
   virtual ~TokenStore() = default;
   // The stored set, std::nullopt when there is none; kStorage when it cannot be read safely.
@@ -73,29 +74,29 @@ class TokenStore {
 
 // The 0600-file backend under `directory` (0700). Refuses files that group or others can read,
 // files not owned by the user, and symlinks.
-[[nodiscard]] std::unique_ptr<TokenStore> make_file_token_store(std::string directory);
+[[nodiscard]] DEVICELOGIN_API std::unique_ptr<TokenStore> make_file_token_store(std::string directory);
 
 // $XDG_STATE_HOME/devicelogin (default ~/.local/state/devicelogin).
-[[nodiscard]] Result<std::string> default_state_directory();
+[[nodiscard]] DEVICELOGIN_API Result<std::string> default_state_directory();
 // $XDG_CONFIG_HOME/devicelogin (default ~/.config/devicelogin).
-[[nodiscard]] Result<std::string> default_config_directory();
+[[nodiscard]] DEVICELOGIN_API Result<std::string> default_config_directory();
 
 // The Linux kernel key retention service: one `user` key per profile in the user's persistent
 // keyring, never on disk, gone at reboot; the key's timeout follows the refresh token's expiry.
 // `scope` (the state directory) keeps separate configurations of one user apart.
-[[nodiscard]] std::unique_ptr<TokenStore> make_kernel_keyring_token_store(std::string scope);
+[[nodiscard]] DEVICELOGIN_API std::unique_ptr<TokenStore> make_kernel_keyring_token_store(std::string scope);
 // Whether the kernel keyring can be used here (keyctl may be refused in containers).
-[[nodiscard]] Result<void> probe_kernel_keyring();
+[[nodiscard]] DEVICELOGIN_API Result<void> probe_kernel_keyring();
 
 // Store names accepted by --store.
 inline constexpr const char* kStoreNames = "auto, secret-service, kernel-keyring, file";
 
 // The store a profile names ("secret-service", "kernel-keyring", "file"); kConfig for an
 // unknown name. Opening does not contact the store.
-[[nodiscard]] Result<std::unique_ptr<TokenStore>> open_token_store(const std::string& name);
+[[nodiscard]] DEVICELOGIN_API Result<std::unique_ptr<TokenStore>> open_token_store(const std::string& name);
 // Resolves "auto": secret-service when a session bus answers and the keyring is unlocked within
 // the timeout, else kernel-keyring, else kConfig explaining `--store file`. An explicit keyring is
 // probed (kStorage when unusable); "file" is returned as it is; other names are kUsage.
-[[nodiscard]] Result<std::string> resolve_store_name(const std::string& name);
+[[nodiscard]] DEVICELOGIN_API Result<std::string> resolve_store_name(const std::string& name);
 
 }  // namespace devicelogin

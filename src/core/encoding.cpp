@@ -49,28 +49,14 @@ std::string b64(std::string_view bytes, bool url) {
   }
   return out;
 }
-}  // namespace
 
-std::string url_encode(std::string_view text) {
+// Percent-encodes everything but RFC 3986 unreserved characters; a space becomes '+' when
+// `space_as_plus` (application/x-www-form-urlencoded), %20 otherwise.
+std::string percent_encode(std::string_view text, bool space_as_plus) {
   std::string out;
   out.reserve(text.size() * 3);
   for (unsigned char c : text) {
-    if (unreserved(c)) {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
-}
-
-std::string form_urlencode_value(std::string_view text) {
-  std::string out;
-  out.reserve(text.size() * 3);
-  for (unsigned char c : text) {
-    if (c == ' ') {
+    if (space_as_plus && c == ' ') {
       out.push_back('+');
     } else if (unreserved(c)) {
       out.push_back(static_cast<char>(c));
@@ -82,6 +68,11 @@ std::string form_urlencode_value(std::string_view text) {
   }
   return out;
 }
+}  // namespace
+
+std::string url_encode(std::string_view text) { return percent_encode(text, false); }
+
+std::string form_urlencode_value(std::string_view text) { return percent_encode(text, true); }
 
 std::string form_encode(const FormFields& fields) {
   std::string out;

@@ -9,13 +9,14 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <system_error>
 #include <utility>
 #include <vector>
 
 namespace devicelogin {
 namespace {
 
-std::string describe_errno(int err) { return std::strerror(err); }
+std::string describe_errno(int err) { return std::generic_category().message(err); }
 
 std::string parent_of(const std::string& path) {
   auto slash = path.find_last_of('/');

@@ -1,5 +1,7 @@
 #include "devicelogin/secret.hpp"
 
+#include "core/secret_memory.hpp"
+
 #include <string.h>  // explicit_bzero
 
 #include <atomic>
@@ -11,20 +13,16 @@ namespace {
 std::atomic<void (*)(const char*, std::size_t)> release_observer{nullptr};
 }  // namespace
 
-namespace detail {
-
-void* allocate_secret_bytes(std::size_t bytes) { return ::operator new(bytes); }
+void* SecretMemory::allocate(std::size_t bytes) { return ::operator new(bytes); }
 
 // explicit_bzero (glibc) instead of OPENSSL_cleanse: both are guaranteed not to be optimised
 // away, and linking libcrypto costs ~5 ms of start-up that the `token` hot path cannot afford.
-void wipe_and_free_secret_bytes(void* data, std::size_t bytes) noexcept {
+void SecretMemory::wipe_and_free(void* data, std::size_t bytes) noexcept {
   if (data == nullptr) return;
   explicit_bzero(data, bytes);
   if (auto* observer = release_observer.load(std::memory_order_acquire)) observer(static_cast<const char*>(data), bytes);
   ::operator delete(data, bytes);
 }
-
-}  // namespace detail
 
 void set_secret_release_observer_for_test(void (*observer)(const char*, std::size_t)) noexcept {
   release_observer.store(observer, std::memory_order_release);

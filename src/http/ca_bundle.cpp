@@ -8,6 +8,7 @@
 #include <fstream>
 #include <optional>
 #include <sstream>
+#include <system_error>
 
 #include "devicelogin/sanitize.hpp"
 
@@ -50,7 +51,7 @@ Result<std::string> combined_ca_bundle(const std::string& base_path, const std::
   int error = 0;
   auto extra = read_text(extra_path, error);
   if (!extra) {
-    return fail(ErrorCode::kConfig, "cannot use the CA file " + sanitize_text(extra_path) + ": " + std::strerror(error));
+    return fail(ErrorCode::kConfig, "cannot use the CA file " + sanitize_text(extra_path) + ": " + std::generic_category().message(error));
   }
   if (extra->find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
     return fail(ErrorCode::kConfig, "cannot use the CA file " + sanitize_text(extra_path) + ": it holds no PEM certificate");

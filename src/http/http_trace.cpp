@@ -156,7 +156,7 @@ void HttpTrace::body(std::string_view whole_body, bool sent) {
 
 void HttpTrace::note(std::string_view line) { emit("* ", std::string(line)); }
 
-void HttpTrace::emit(std::string_view prefix, std::string line) const {
+void HttpTrace::emit(std::string_view prefix, const std::string& line) const {
   if (!sink_) return;
   std::vector<const Secret*> known;
   known.reserve(known_secrets_.size());

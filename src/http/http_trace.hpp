@@ -46,7 +46,7 @@ class HttpTrace {
   void note(std::string_view line);
 
  private:
-  void emit(std::string_view prefix, std::string line) const;
+  void emit(std::string_view prefix, const std::string& line) const;
 
   std::function<void(std::string_view)> sink_;
   std::vector<Secret> known_secrets_;

@@ -66,7 +66,7 @@ Result<ServerMetadata> discover(HttpClient& http, const std::string& issuer) {
       // the URL; anything else, even a trailing '/', means the document is not this issuer's.
       const bool only_slash = without_trailing_slash(metadata.issuer) == without_trailing_slash(issuer);
       return fail(ErrorCode::kConfig, "the discovery document at " + url + " names issuer \"" + metadata.issuer +
-                                          "\", not the requested \"" + issuer + "\"" +
+                                          "\", not the requested \"" + issuer + "\"" +  // NOLINT(performance-inefficient-string-concatenation): a failure path, run once
                                           (only_slash ? " (issuers must match exactly, including a trailing '/': "
                                                         "use the issuer as the server names it)"
                                                       : ""));
@@ -99,7 +99,7 @@ Result<std::string> discover_entra_tenant_issuer(HttpClient& http, const std::st
   }
   json doc = json::parse(response->body, nullptr, false);
   if (doc.is_discarded() || !doc.is_object()) return fail(ErrorCode::kServer, url + " is not a JSON object");
-  const std::string issuer = string_member(doc, "issuer");
+  std::string issuer = string_member(doc, "issuer");  // not const: returned by move
   // Its first path segment must be a tenant id, and the whole issuer what that id gives.
   const auto host_end = issuer.find('/', std::string_view("https://").size());
   const auto id_end = host_end == std::string::npos ? std::string::npos : issuer.find('/', host_end + 1);

@@ -206,8 +206,8 @@ std::optional<std::string> es256_signature_to_der(std::string_view raw) {
   BignumPtr s = bignum_from(raw.substr(32));
   EcdsaSigPtr signature(ECDSA_SIG_new());
   if (!r || !s || !signature || ECDSA_SIG_set0(signature.get(), r.get(), s.get()) != 1) return std::nullopt;
-  r.release();  // owned by `signature` from here on
-  s.release();
+  (void)r.release();  // owned by `signature` from here on
+  (void)s.release();
   const int size = i2d_ECDSA_SIG(signature.get(), nullptr);
   if (size <= 0) return std::nullopt;
   std::string der(static_cast<std::size_t>(size), '\0');

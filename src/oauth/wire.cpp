@@ -23,7 +23,9 @@ struct Fields {
   Fields(Fields&& other) noexcept : object(std::move(other.object)), parsed(other.parsed) {}
   Fields(const Fields&) = delete;
   Fields& operator=(const Fields&) = delete;
-  ~Fields() { wipe_json(object); }  // the parsed body holds the tokens
+  // The parsed body holds the tokens. Only std::bad_alloc can escape wipe_json (its work list);
+  // std::terminate on exhausted memory is the right end there.
+  ~Fields() { wipe_json(object); }  // NOLINT(bugprone-exception-escape)
 
   [[nodiscard]] bool has(const char* name) const { return object.contains(name) && !object[name].is_null(); }
   [[nodiscard]] std::optional<std::string> string(const char* name) const {
@@ -77,11 +79,22 @@ Fields parse_fields(const Secret& body) {
   return fields;
 }
 
+// RFC 6749 Appendix A.7: error = 1*NQSCHAR, NQSCHAR = %x20-21 / %x23-5B / %x5D-7E.
+bool valid_error_code(std::string_view code) {
+  return !code.empty() && std::all_of(code.begin(), code.end(), [](char ch) {
+    auto c = static_cast<unsigned char>(ch);
+    return c >= 0x20 && c <= 0x7E && c != 0x22 && c != 0x5C;
+  });
+}
+
+// An OAuth error answer, or nullopt when the fields carry no valid error code (then the answer is
+// malformed, not an error the protocol rules could act on; found by fuzz/token_reply: a code of
+// control characters only was sanitized to an empty one).
 std::optional<OAuthError> oauth_error_of(const Fields& fields) {
   auto error = fields.string("error");
-  if (!error || error->empty()) return std::nullopt;
+  if (!error || !valid_error_code(*error)) return std::nullopt;
   OAuthError out;
-  out.error = sanitize_text(*error);
+  out.error = *error;
   out.description = sanitize_text(fields.string("error_description").value_or(""));
   out.interval = fields.integer("interval");
   return out;

@@ -11,7 +11,8 @@
 
 namespace devicelogin {
 
-struct Session::Impl {
+// Hidden: a nested class takes the exported Session's visibility, and its members are internals.
+struct [[gnu::visibility("hidden")]] Session::Impl {
   Impl(Profile profile_in, std::unique_ptr<TokenStore> store_in, HttpClient& http_in, Clock& clock_in)
       : profile(std::move(profile_in)), store(std::move(store_in)), http(http_in, clock_in), clock(clock_in) {}
 

@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <system_error>
 
 #include "core/fs.hpp"
 #include "devicelogin/profile.hpp"
@@ -26,19 +27,19 @@ Result<void> reserve_space_probe(const std::string& directory, std::size_t bytes
     if (fd >= 0) ::unlink(name.c_str());
   }
   if (fd < 0) {
-    return fail(ErrorCode::kStorage, "the file token store cannot create a file in " + directory + ": " + std::strerror(errno));
+    return fail(ErrorCode::kStorage, "the file token store cannot create a file in " + directory + ": " + std::generic_category().message(errno));
   }
   const int err = ::posix_fallocate(fd, 0, static_cast<off_t>(bytes));
   ::close(fd);
   if (err == 0) return {};
   if (err == ENOSPC || err == EDQUOT) {
     return fail(ErrorCode::kStorage, "the file token store has no room for a token set in " + directory + " (" +
-                                         std::strerror(err) + "; a set may take up to " + std::to_string(bytes) +
+                                         std::generic_category().message(err) + "; a set may take up to " + std::to_string(bytes) +
                                          " bytes): free disk space there, log out of profiles no longer used, or use "
                                          "another token store");
   }
   return fail(ErrorCode::kStorage, "the file token store cannot reserve " + std::to_string(bytes) + " bytes in " +
-                                       directory + ": " + std::strerror(err));
+                                       directory + ": " + std::generic_category().message(err));
 }
 
 // Tokens in $XDG_STATE_HOME/devicelogin/tokens/PROFILE.json, 0600 in a 0700 directory.

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <optional>
 #include <sstream>
+#include <system_error>
 
 #include "devicelogin/profile.hpp"
 #include "devicelogin/token_store.hpp"
@@ -86,13 +87,13 @@ class KernelKeyringTokenStore final : public TokenStore {
     auto key = static_cast<key_serial_t>(::keyctl_search(*keyring, "user", description(profile).c_str(), 0));
     if (key < 0) {
       if (errno == ENOKEY || errno == EKEYEXPIRED || errno == EKEYREVOKED) return std::optional<TokenSet>{};
-      return fail(ErrorCode::kStorage, "cannot search the kernel keyring: " + std::string(std::strerror(errno)));
+      return fail(ErrorCode::kStorage, "cannot search the kernel keyring: " + std::string(std::generic_category().message(errno)));
     }
     void* buffer = nullptr;
     long size = ::keyctl_read_alloc(key, &buffer);
     if (size < 0) {
       if (errno == ENOKEY || errno == EKEYEXPIRED || errno == EKEYREVOKED) return std::optional<TokenSet>{};
-      return fail(ErrorCode::kStorage, "cannot read the kernel keyring key " + description(profile) + ": " + std::strerror(errno));
+      return fail(ErrorCode::kStorage, "cannot read the kernel keyring key " + description(profile) + ": " + std::generic_category().message(errno));
     }
     Secret text(std::string_view(static_cast<const char*>(buffer), static_cast<std::size_t>(size)));
     explicit_bzero(buffer, static_cast<std::size_t>(size));
@@ -112,7 +113,7 @@ class KernelKeyringTokenStore final : public TokenStore {
     key_serial_t key = ::add_key("user", description(profile).c_str(), payload.reveal().data(), payload.size(), *keyring);
     if (key < 0) {
       std::string reason = errno == EDQUOT ? "the kernel key quota is exhausted (see /proc/sys/kernel/keys/maxbytes)"
-                                           : std::string(std::strerror(errno));
+                                           : std::string(std::generic_category().message(errno));
       return fail(ErrorCode::kStorage, "cannot save to the kernel keyring: " + reason);
     }
     ::keyctl_setperm(key, KEY_POS_ALL | KEY_USR_VIEW);
@@ -134,7 +135,7 @@ class KernelKeyringTokenStore final : public TokenStore {
     auto key = static_cast<key_serial_t>(::keyctl_search(*keyring, "user", description(profile).c_str(), 0));
     if (key < 0) return false;
     if (::keyctl_invalidate(key) != 0 && ::keyctl_unlink(key, *keyring) != 0) {
-      return fail(ErrorCode::kStorage, "cannot delete the kernel keyring key " + description(profile) + ": " + std::strerror(errno));
+      return fail(ErrorCode::kStorage, "cannot delete the kernel keyring key " + description(profile) + ": " + std::generic_category().message(errno));
     }
     return true;
   }
@@ -145,7 +146,7 @@ class KernelKeyringTokenStore final : public TokenStore {
     auto quota = read_key_quota();
     if (!quota) return {};
     const std::string key_description = description(profile);
-    long long needed_bytes = static_cast<long long>(kMaxTokenSetBytes + key_description.size() + 1);
+    long long needed_bytes = static_cast<long long>(kMaxTokenSetBytes) + static_cast<long long>(key_description.size()) + 1;
     long long needed_keys = 1;
     if (auto existing = stored_payload_size(*keyring, profile)) {
       needed_bytes = static_cast<long long>(kMaxTokenSetBytes) - static_cast<long long>(*existing);
@@ -188,7 +189,7 @@ class KernelKeyringTokenStore final : public TokenStore {
     // Links the persistent keyring into this process's keyring so that we possess it.
     long keyring = ::keyctl_get_persistent(static_cast<uid_t>(-1), KEY_SPEC_PROCESS_KEYRING);
     if (keyring < 0) {
-      return fail(ErrorCode::kStorage, "the kernel keyring is not available here (" + std::string(std::strerror(errno)) +
+      return fail(ErrorCode::kStorage, "the kernel keyring is not available here (" + std::string(std::generic_category().message(errno)) +
                                            "); use --store file");
     }
     return static_cast<key_serial_t>(keyring);

@@ -370,7 +370,7 @@ class SecretServiceTokenStore final : public TokenStore {
     auto attributes = attributes_for(profile);
     ErrorSlot error;
     ItemList found(secret_collection_search_sync(connection->collection.get(), token_schema(), attributes.get(),
-                                                 static_cast<SecretSearchFlags>(SECRET_SEARCH_ALL |
+                                                 static_cast<SecretSearchFlags>(SECRET_SEARCH_ALL |  // NOLINT(clang-analyzer-optin.core.EnumCastOutOfRange): libsecret flags are ORed
                                                                                 SECRET_SEARCH_LOAD_SECRETS),
                                                  deadline.cancellable(), error.out()));
     if (error.get() != nullptr) return std::unexpected(error_from(error.get(), deadline, timeout_, Stage::kCall));

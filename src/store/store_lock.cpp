@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <system_error>
 #include <thread>
 
 #include "core/fs.hpp"
@@ -38,7 +39,7 @@ Result<StoreLock> lock_file(const std::string& path, std::chrono::milliseconds t
   for (;;) {
     if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return lock;
     if (errno != EWOULDBLOCK && errno != EINTR) {
-      return fail(ErrorCode::kStorage, "cannot lock " + path + ": " + std::strerror(errno));
+      return fail(ErrorCode::kStorage, "cannot lock " + path + ": " + std::generic_category().message(errno));
     }
     if (std::chrono::steady_clock::now() >= deadline) {
       return fail(ErrorCode::kStorage, "another devicelogin process has held " + path + " for " +

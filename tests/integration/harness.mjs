@@ -143,6 +143,33 @@ async function startOidcProvider(opts) {
   };
 }
 
+/**
+ * Starts `devicelogin serve --port 0 --json --config <clients> ARGS...` in a fresh private
+ * directory (its HOME) and waits for its {"issuer","port"} line. Resolves to
+ * { child, info, stderr, configDir }; on failure the server is killed, the directory removed, and
+ * the error carries the server's stderr with `secrets` redacted.
+ */
+async function spawnServe(clients, extraArgs, secrets = []) {
+  const bin = cliPath();
+  if (!bin) throw new Error('DEVICELOGIN_BIN is not set');
+  const configDir = await fs.mkdtemp(path.join(os.tmpdir(), 'devicelogin-devserver-'));
+  const configFile = path.join(configDir, 'config.json');
+  await fs.writeFile(configFile, JSON.stringify({ clients }), { mode: 0o600 });
+  const args = ['serve', '--port', '0', '--json', '--config', configFile, ...extraArgs];
+  const child = track(spawn(bin, args, {
+    env: cliEnv({ HOME: configDir }), stdio: ['ignore', 'pipe', 'pipe'], detached: true,
+  }));
+  const stderr = collect(child.stderr);
+  try {
+    const info = JSON.parse(await firstLine(child, 15000, 'devicelogin serve'));
+    return { child, info, stderr, configDir };
+  } catch (error) {
+    killTree(child);
+    await fs.rm(configDir, { recursive: true, force: true });
+    throw new Error(`${error.message}\n${redact(stderr.text(), secrets).slice(-2000)}`);
+  }
+}
+
 // devicelogin's own development server (issue 3): `devicelogin serve --port 0 --json ...` prints
 // {"issuer":...,"port":...} as its first stdout line; its built-in public client is
 // `devicelogin-demo`; a --config file adds a confidential client for introspection. Its approval
@@ -153,34 +180,15 @@ async function startOidcProvider(opts) {
 // keeps the proxy's URLs, so later refreshes pass through it too. Discovery, revocation,
 // introspection and the approval pages are the server's own.
 async function startDevserver(opts) {
-  const bin = cliPath();
-  if (!bin) throw new Error('DEVICELOGIN_BIN is not set');
-  const configDir = await fs.mkdtemp(path.join(os.tmpdir(), 'devicelogin-devserver-'));
   const introspectionSecret = crypto.randomBytes(24).toString('base64url');
-  const configFile = path.join(configDir, 'config.json');
-  await fs.writeFile(configFile, JSON.stringify({
-    clients: [{
-      client_id: 'devicelogin-introspector', client_secret: introspectionSecret, name: 'introspection',
-    }],
-  }), { mode: 0o600 });
-  const args = ['serve', '--port', '0', '--json', '--config', configFile,
-    '--interval', String(opts.interval ?? 1)];
+  const args = ['--interval', String(opts.interval ?? 1)];
   if (opts.deviceCodeTtl !== undefined) args.push('--code-ttl', String(opts.deviceCodeTtl));
   if (opts.accessTokenTtl !== undefined) args.push('--access-token-ttl', String(opts.accessTokenTtl));
   if (opts.slowDownEvery !== undefined) args.push('--slow-down-every', String(opts.slowDownEvery));
   if (opts.omitExpiresIn) args.push('--omit-expires-in');
-  const child = track(spawn(bin, args, {
-    env: cliEnv({ HOME: configDir }), stdio: ['ignore', 'pipe', 'pipe'], detached: true,
-  }));
-  const stderr = collect(child.stderr);
-  let info;
-  try {
-    info = JSON.parse(await firstLine(child, 15000, 'devicelogin serve'));
-  } catch (error) {
-    killTree(child);
-    await fs.rm(configDir, { recursive: true, force: true });
-    throw new Error(`${error.message}\n${redact(stderr.text()).slice(-2000)}`);
-  }
+  const { child, info, stderr, configDir } = await spawnServe([{
+    client_id: 'devicelogin-introspector', client_secret: introspectionSecret, name: 'introspection',
+  }], args);
   const meta = await (await fetch(`${info.issuer}/.well-known/openid-configuration`)).json();
   const proxy = await startRecordingProxy(meta.device_authorization_endpoint, meta.token_endpoint);
   const basic = Buffer.from(`devicelogin-introspector:${encodeURIComponent(introspectionSecret)}`)
@@ -780,27 +788,9 @@ export async function startAuthProxy({ user, password, tunnelPort }) {
  * { clientId, clientSecret }. Resolves to { issuer, port (its plain-HTTP port), stop() }.
  */
 export async function startPublicDevserver({ issuer, clientId, clientSecret, interval = 1 }) {
-  const bin = cliPath();
-  if (!bin) throw new Error('DEVICELOGIN_BIN is not set');
-  const configDir = await fs.mkdtemp(path.join(os.tmpdir(), 'devicelogin-devserver-'));
-  const configFile = path.join(configDir, 'config.json');
-  await fs.writeFile(configFile, JSON.stringify({
-    clients: [{ client_id: clientId, client_secret: clientSecret, name: 'canary confidential client' }],
-  }), { mode: 0o600 });
-  const args = ['serve', '--port', '0', '--json', '--config', configFile, '--issuer', issuer,
-    '--interval', String(interval), '--auto-approve'];
-  const child = track(spawn(bin, args, {
-    env: cliEnv({ HOME: configDir }), stdio: ['ignore', 'pipe', 'pipe'], detached: true,
-  }));
-  const stderr = collect(child.stderr);
-  let info;
-  try {
-    info = JSON.parse(await firstLine(child, 15000, 'devicelogin serve'));
-  } catch (error) {
-    killTree(child);
-    await fs.rm(configDir, { recursive: true, force: true });
-    throw new Error(`${error.message}\n${redact(stderr.text(), [clientSecret]).slice(-2000)}`);
-  }
+  const { child, info, stderr, configDir } = await spawnServe(
+    [{ client_id: clientId, client_secret: clientSecret, name: 'canary confidential client' }],
+    ['--issuer', issuer, '--interval', String(interval), '--auto-approve'], [clientSecret]);
   return {
     issuer: info.issuer,
     port: info.port,

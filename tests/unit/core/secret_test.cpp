@@ -1,5 +1,7 @@
 #include "devicelogin/secret.hpp"
 
+#include "core/secret_memory.hpp"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>

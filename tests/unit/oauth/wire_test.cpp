@@ -162,6 +162,25 @@ TEST(TokenReply, ErrorWith400) {
   EXPECT_EQ(reply->error.error, "access_denied");
 }
 
+// RFC 6749 Appendix A.7: an error code is 1*NQSCHAR (%x20-21 / %x23-5B / %x5D-7E). An answer whose
+// `error` is anything else is malformed (kServer), not an OAuth error with an empty or garbled code
+// (found by fuzz/token_reply: a DEL-only code was sanitized to "").
+TEST(TokenReply, ErrorCodesOutsideNqscharAreMalformed) {
+  for (std::string code : {std::string("\x7f"), std::string("pending\x1b[2J"), std::string("a\"b"),
+                           std::string("back\\slash"), std::string("caf\xc3\xa9")}) {
+    std::string body = "error=" + url_encode(code);
+    auto form = parse_token_reply(response(200, body, {{"content-type", "application/x-www-form-urlencoded"}}), 0);
+    ASSERT_FALSE(form.has_value()) << "code of " << code.size() << " bytes";
+    EXPECT_EQ(form.error().code, ErrorCode::kServer);
+    auto status400 = parse_token_reply(response(400, body, {{"content-type", "application/x-www-form-urlencoded"}}), 0);
+    ASSERT_FALSE(status400.has_value());
+    EXPECT_EQ(status400.error().code, ErrorCode::kServer);
+  }
+  auto spaced = parse_token_reply(response(400, R"({"error":"odd but valid"})"), 0);
+  ASSERT_TRUE(spaced.has_value());
+  EXPECT_EQ(spaced->error.error, "odd but valid");
+}
+
 TEST(TokenReply, TransientStatusesAndRetryAfter) {
   for (int status : {500, 502, 503, 504, 429}) {
     auto reply = parse_token_reply(response(status, "busy", {{"retry-after", "17"}}), 0);

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Issue 9: libdevicelogin.so exports its public API and nothing else. Every dynamic symbol it
+# defines must be (the vtable or type information of) a name that a public header under
+# include/devicelogin/ marks DEVICELOGIN_API, or a member of one; nothing of std, nlohmann, OpenSSL,
+# libcurl, or of the internal modules (devicelogin::oauth::, core/store/http helpers, Session::Impl).
+# The macro itself may be used in the public headers only.
+#   exported_symbols_test.sh SOURCE_DIR LIBRARY
+set -euo pipefail
+src=$1 library=$2
+fail() { echo "exported_symbols_test: $*" >&2; exit 1; }
+
+# The names the public headers export: `class DEVICELOGIN_API Name`, `DEVICELOGIN_API T name(`.
+allowed=$(grep -h 'DEVICELOGIN_API' "$src"/include/devicelogin/*.hpp | grep -v '#define' |
+  sed -E -n 's/.*(class|struct) DEVICELOGIN_API ([A-Za-z_][A-Za-z0-9_]*).*/\2/p;
+    s/.*DEVICELOGIN_API [^(]*[^A-Za-z0-9_(]([A-Za-z_][A-Za-z0-9_]*)\(.*/\1/p' | sort -u)
+[[ $(wc -l <<<"$allowed") -ge 20 ]] || fail "too few DEVICELOGIN_API names found in the headers: $allowed"
+grep -qx Session <<<"$allowed" || fail "Session is not among the exported names: $allowed"
+
+misplaced=$(grep -rl --include="*.[ch]pp" --include="*.h" 'DEVICELOGIN_API' "$src/src" "$src/cli" "$src/devserver" || true)
+[[ -z $misplaced ]] || fail "DEVICELOGIN_API outside include/devicelogin/: $misplaced"
+
+symbols=$(nm -DC --defined-only "$library" | cut -d' ' -f3-)
+[[ $(wc -l <<<"$symbols") -ge 20 ]] || fail "too few exported symbols: is $library the library?"
+grep -q '^devicelogin::Session::login(' <<<"$symbols" || fail "Session::login is not exported"
+
+pattern="^devicelogin::($(paste -sd'|' <<<"$allowed"))(::|\(|\[|$)"
+unexpected=$(sed -E 's/^(vtable for |typeinfo for |typeinfo name for )//' <<<"$symbols" |
+  { grep -Ev "$pattern" || true; })
+internal=$(grep -E '::Impl(::|$)' <<<"$symbols" || true)
+extra=$(printf '%s\n' "$unexpected" "$internal" | sed '/^$/d')
+if [[ -n $extra ]]; then
+  sed -n 1,20p <<<"$extra" >&2
+  fail "$(wc -l <<<"$extra") symbols exported beyond the public API (first 20 above)"
+fi
+echo "exported_symbols_test: $(wc -l <<<"$symbols") symbols exported, all from $(wc -l <<<"$allowed") public names"

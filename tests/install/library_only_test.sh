@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Issue 9: the library builds alone. Configures SOURCE_DIR with the CLI, the devserver and the
+# tests OFF into WORK_DIR (emptied first; a fixed path so that ccache serves repeated runs), builds
+# it, and checks that only the library was built and that none of the CLI's, the devserver's or the
+# tests' dependencies (CLI11, libqrencode, cpp-httplib, GoogleTest) was even looked for.
+#   library_only_test.sh SOURCE_DIR WORK_DIR [CXX_COMPILER_LAUNCHER]
+set -euo pipefail
+src=$1 work=$2 launcher=${3:-}
+fail() { echo "library_only_test: $*" >&2; exit 1; }
+rm -rf "$work"
+args=(-S "$src" -B "$work" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDEVICELOGIN_BUILD_CLI=OFF
+  -DDEVICELOGIN_BUILD_DEVSERVER=OFF -DDEVICELOGIN_BUILD_TESTS=OFF)
+[[ -z $launcher ]] || args+=(-DCMAKE_CXX_COMPILER_LAUNCHER="$launcher")
+cmake "${args[@]}" >"$work.configure.log" 2>&1 || { tail -n 20 "$work.configure.log" >&2; fail "configure failed"; }
+for package in CLI11 QRENCODE HTTPLIB GTest; do
+  ! grep -Eq "^${package}_(DIR|FOUND|INCLUDEDIR|LIBRARIES)[:=]" "$work/CMakeCache.txt" ||
+    fail "the library-only configuration looked for $package"
+done
+nice -n 10 cmake --build "$work" -j2 >"$work.build.log" 2>&1 || { tail -n 20 "$work.build.log" >&2; fail "build failed"; }
+library=$(find "$work" -name 'libdevicelogin.so.*.*' -type f -print -quit)
+[[ -n $library ]] || fail "no libdevicelogin.so was built"
+others=$(find "$work" -type f \( -name 'devicelogin' -o -name 'devicelogin-cli.so' -o -name '*_tests' -o -name 'fuzz_*' \) -perm -u+x)
+[[ -z $others ]] || fail "built more than the library: $others"
+echo "library_only_test: built $(basename "$library") alone, without CLI11, libqrencode, cpp-httplib or GoogleTest"
