@@ -48,6 +48,8 @@ class DEVICELOGIN_API Secret {
   explicit Secret(std::string_view value);
   // Copies the bytes into wiping storage and wipes `value` (its buffer would be freed unwiped).
   explicit Secret(std::string&& value);
+  // Takes over wiping storage (no copy is made).
+  explicit Secret(WipingString&& value) noexcept;
   explicit Secret(const char* value) : Secret(std::string_view(value)) {}
   Secret(const Secret& other);
   Secret(Secret&& other) noexcept;

@@ -35,6 +35,11 @@ void wipe_string(std::string& value) noexcept {
 
 Secret::Secret(std::string_view value) : value_(value) {}
 Secret::Secret(std::string&& value) : value_(value) { wipe_string(value); }
+// A short value sits in the source object's inline buffer, which the move copies: wipe it there.
+Secret::Secret(WipingString&& value) noexcept : value_(std::move(value)) {
+  if (value.capacity() > 0) explicit_bzero(value.data(), value.capacity());
+  value.clear();
+}
 Secret::Secret(const Secret& other) : value_(other.value_) {}
 // The heap buffer (if any) changes hands; a short value sits in the source object: wipe it there.
 Secret::Secret(Secret&& other) noexcept : value_(std::move(other.value_)) { other.wipe(); }
