@@ -17,11 +17,14 @@
 // do.
 #include <algorithm>
 #include <charconv>
+#include <clocale>
 #include <cmath>
+#include <cstdlib>
 #include <cstdint>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <system_error>
 #include <vector>
@@ -269,9 +272,16 @@ class Reader {
       std::int64_t parsed = 0;
       if (auto [end, ec] = std::from_chars(first, last, parsed); ec == std::errc{} && end == last) { out = parsed; return true; }
     }
-    double parsed = 0;  // a fraction, an exponent, or an integer too large for 64 bits
-    auto [end, ec] = std::from_chars(first, last, parsed);
-    if (ec != std::errc{} || end != last || !std::isfinite(parsed)) return false;
+    // A fraction, an exponent, or an integer too large for 64 bits: strtod, as nlohmann reads them
+    // (with the locale's decimal point). Not std::from_chars: libstdc++'s floating-point one needs
+    // libm (fesetround), which the `token` fast path's executable does not load.
+    std::string number_text(first, last);
+    if (const char point = *std::localeconv()->decimal_point; point != '.') {  // NOLINT(concurrency-mt-unsafe): read only
+      std::replace(number_text.begin(), number_text.end(), '.', point);
+    }
+    char* end = nullptr;
+    const double parsed = std::strtod(number_text.c_str(), &end);
+    if (end != number_text.c_str() + number_text.size() || !std::isfinite(parsed)) return false;  // overflow: inf
     out = parsed;
     return true;
   }
