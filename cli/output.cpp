@@ -7,6 +7,7 @@
 #include <ctime>
 #include <iostream>
 
+#include "core/secret_memory.hpp"
 #include "devicelogin/sanitize.hpp"
 
 namespace devicelogin::cli {
@@ -34,12 +35,17 @@ void say(std::string_view text) {
   std::fflush(stderr);
 }
 
+std::function<void(std::string_view)> verbose_trace_sink() {
+  return [](std::string_view line) {
+    if (auto note = take_secret_memory_lock_note()) say("* " + *note);
+    say(sanitize_text(line));
+  };
+}
+
 std::unique_ptr<HttpClient> make_http(const std::string& ca_file, bool verbose) {
   HttpOptions options;
   options.ca_file = ca_file;
-  if (verbose) {
-    options.trace = [](std::string_view line) { say(sanitize_text(line)); };
-  }
+  if (verbose) options.trace = verbose_trace_sink();
   return make_curl_http_client(std::move(options));
 }
 

@@ -1,8 +1,17 @@
 #pragma once
 // Internals of Secret's storage (src/core/secret.cpp) that are not public API.
 #include <cstddef>
+#include <optional>
+#include <string>
 
 namespace devicelogin {
+
+// Secret buffers are locked in RAM (mlock) while they live, best effort: when the kernel refuses
+// (RLIMIT_MEMLOCK without CAP_IPC_LOCK, or no memory), the secret works as before and the refusal
+// is counted. This describes the refusals in one line, or is nullopt when there was none.
+[[nodiscard]] std::optional<std::string> secret_memory_lock_note();
+// The same note, given once per process (nullopt afterwards): for a verbose trace.
+[[nodiscard]] std::optional<std::string> take_secret_memory_lock_note();
 
 // Test hook: `observer` (or nullptr to remove it) is called with every buffer a Secret releases,
 // after it was zeroed and before it is freed (the bytes are still owned at that point).
