@@ -86,10 +86,9 @@ std::optional<int> try_fast_token(int argc, char** argv) {
   if (!(*tokens)->fresh_at(static_cast<long long>(std::time(nullptr)), min_ttl)) return std::nullopt;
   // Issued to another server or client than the profile names: the plugin explains (exit 5).
   if (!bound_to(**tokens, profile->endpoints.token, profile->client_id)) return std::nullopt;
-  std::string line = (*tokens)->access_token.reveal() + "\n";
-  bool written = write_all(STDOUT_FILENO, line);
-  wipe_string(line);
-  return written ? 0 : 1;
+  Secret line = (*tokens)->access_token;
+  line.append("\n");
+  return write_all(STDOUT_FILENO, line.reveal()) ? 0 : 1;
 }
 
 // The command module's absolute path (issue 8): an absolute path means no search at all (no

@@ -122,10 +122,17 @@ void say(std::string_view text) {
   std::fflush(stderr);
 }
 
+std::function<void(std::string_view)> verbose_trace_sink() {
+  return [](std::string_view line) {
+    if (auto note = take_secret_memory_lock_note()) say("* " + *note);
+    say(sanitize_text(line));
+  };
+}
+
 SessionOptions session_options(bool verbose) {
   SessionOptions options;
   if (verbose) {
-    options.trace = [](std::string_view line) { say(sanitize_text(line)); };
+    options.trace = verbose_trace_sink();
   }
   return options;
 }

@@ -1,6 +1,7 @@
 #pragma once
 // Shared pieces of the subcommands: error lines, JSON lines, the HTTP client with its redacted
 // trace, profile + store opening, and Ctrl-C handling.
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -26,6 +27,9 @@ int report_error(std::string_view command, const Error& error);
 void emit_json(const nlohmann::json& value);
 // Writes a line of human text to stderr.
 void say(std::string_view text);
+// The --verbose trace: each line on stderr, preceded (once per process) by a note when secret
+// memory could not be locked in RAM (mlock refused, e.g. by RLIMIT_MEMLOCK).
+[[nodiscard]] std::function<void(std::string_view)> verbose_trace_sink();
 // The options every command opens its session with: with `verbose`, a redacted HTTP trace on stderr.
 [[nodiscard]] SessionOptions session_options(bool verbose);
 // The profile a --profile value names: itself, or the default profile when it is empty.

@@ -21,17 +21,16 @@ int run_token(const TokenArgs& args) {
   auto token = session->access_token(args.min_ttl);
   if (!token) return report_error("token", token.error());
   // The one place a token is printed: stdout, nothing else on it.
-  std::string line = token->reveal() + "\n";
+  Secret line = *token;
+  line.append("\n");
   std::size_t done = 0;
   while (done < line.size()) {
-    ssize_t n = ::write(STDOUT_FILENO, line.data() + done, line.size() - done);
+    ssize_t n = ::write(STDOUT_FILENO, line.reveal().data() + done, line.size() - done);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     done += static_cast<std::size_t>(n);
   }
-  const bool complete = done == line.size();
-  wipe_string(line);
-  return complete ? 0 : 1;
+  return done == line.size() ? 0 : 1;
 }
 
 }  // namespace

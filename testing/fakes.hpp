@@ -40,7 +40,7 @@ class FakeHttpClient final : public HttpClient {
   }
 
   Result<HttpResponse> send(const HttpRequest& request) override {
-    requests.push_back(RecordedRequest{request.method, request.url, request.headers, request.body.reveal(),
+    requests.push_back(RecordedRequest{request.method, request.url, request.headers, std::string(request.body.reveal()),
                                        clock_ != nullptr ? clock_->now() : SystemTime{}});
     if (script_.empty()) return std::unexpected(Error{ErrorCode::kInternal, "FakeHttpClient: script exhausted", "", 0});
     auto next = std::move(script_.front());

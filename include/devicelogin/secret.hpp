@@ -1,5 +1,8 @@
 #pragma once
-// Secret: a string whose memory is wiped on destruction and that cannot be streamed or logged.
+// Secret: a string whose memory is wiped whenever it is released (destruction, reallocation,
+// copies) and that cannot be streamed or logged.
+#include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -7,13 +10,47 @@
 
 namespace devicelogin {
 
+// The storage behind WipingAllocator. Exported because the allocator is a template: its calls
+// are compiled into whatever instantiates it, inside or outside the library.
+class DEVICELOGIN_API SecretMemory {
+ public:
+  // Allocates storage for secret bytes.
+  [[nodiscard]] static void* allocate(std::size_t bytes);
+  // Overwrites `bytes` bytes at `data` with zeros (explicit_bzero) and then frees them.
+  static void wipe_and_free(void* data, std::size_t bytes) noexcept;
+};
+
+// An allocator whose every released buffer is zeroed before it is freed (as tink's SecretData
+// and cpr's SecureString): a std::string that grows frees its old buffer unwiped, this one does not.
+template <class T>
+struct WipingAllocator {
+  using value_type = T;
+  WipingAllocator() noexcept = default;
+  template <class U>
+  WipingAllocator(const WipingAllocator<U>& /*other*/) noexcept {}  // NOLINT(google-explicit-constructor): allocator rebind
+  [[nodiscard]] T* allocate(std::size_t count) {
+    return static_cast<T*>(SecretMemory::allocate(count * sizeof(T)));
+  }
+  void deallocate(T* data, std::size_t count) noexcept { SecretMemory::wipe_and_free(data, count * sizeof(T)); }
+  template <class U>
+  bool operator==(const WipingAllocator<U>& /*other*/) const noexcept {
+    return true;
+  }
+};
+
+// The storage of a Secret: every buffer it ever owned is zeroed before being freed.
+using WipingString = std::basic_string<char, std::char_traits<char>, WipingAllocator<char>>;
+
 // Holds a token, refresh token, device code or client secret. Reading it is an explicit,
 // greppable call (`reveal()`); there is no operator<< on purpose.
 class DEVICELOGIN_API Secret {
  public:
   Secret() = default;
   explicit Secret(std::string_view value);
+  // Copies the bytes into wiping storage and wipes `value` (its buffer would be freed unwiped).
   explicit Secret(std::string&& value);
+  // Takes over wiping storage (no copy is made).
+  explicit Secret(WipingString&& value) noexcept;
   explicit Secret(const char* value) : Secret(std::string_view(value)) {}
   Secret(const Secret& other);
   Secret(Secret&& other) noexcept;
@@ -21,20 +58,31 @@ class DEVICELOGIN_API Secret {
   Secret& operator=(Secret&& other) noexcept;
   ~Secret();
 
-  // The secret bytes. Every call site is a place where the secret leaves its box: keep them few.
-  [[nodiscard]] const std::string& reveal() const noexcept { return value_; }
+  // The secret bytes (followed by a '\0', so data() may be handed to C APIs). Every call site is a
+  // place where the secret leaves its box: keep them few. Copying the view into a std::string
+  // makes a copy that is not wiped: avoid it, or wipe that copy with wipe_string.
+  [[nodiscard]] std::string_view reveal() const noexcept { return value_; }
   [[nodiscard]] bool empty() const noexcept { return value_.empty(); }
   [[nodiscard]] std::size_t size() const noexcept { return value_.size(); }
+  // Appends bytes; when the storage grows, the old buffer is wiped before it is freed.
+  void append(std::string_view more);
+  // Reserves storage for `bytes` bytes, so that appends up to that size do not reallocate.
+  void reserve(std::size_t bytes);
   // Constant-time comparison (the time taken depends only on the lengths).
   [[nodiscard]] bool equals(const Secret& other) const noexcept;
   // Overwrites the bytes and empties the secret.
   void wipe() noexcept;
 
  private:
-  std::string value_;
+  WipingString value_;
 };
 
-// Overwrites the whole buffer of a std::string (size and spare capacity) and clears it.
+// Overwrites the whole buffer of a std::string (size and spare capacity) and clears it. For the
+// plain std::string buffers that still hold secrets (e.g. the strings inside a parsed JSON value).
 DEVICELOGIN_API void wipe_string(std::string& value) noexcept;
+
+// Once per process: a one-line note when secret memory could not be locked in RAM (mlock refused,
+// e.g. by RLIMIT_MEMLOCK), for a verbose trace; nullopt when every lock succeeded, or afterwards.
+[[nodiscard]] DEVICELOGIN_API std::optional<std::string> take_secret_memory_lock_note();
 
 }  // namespace devicelogin

@@ -85,6 +85,31 @@ std::string form_encode(const FormFields& fields) {
   return out;
 }
 
+Secret form_encode_secret(const FormFields& fields) {
+  std::size_t bound = 0;
+  for (const auto& [name, value] : fields) bound += 2 + 3 * (name.size() + value.size());
+  Secret out;
+  out.reserve(bound);  // one allocation: no reallocation leaves partial copies behind
+  auto append_encoded = [&out](std::string_view text) {
+    for (unsigned char c : text) {
+      if (unreserved(c)) {
+        const char kept = static_cast<char>(c);
+        out.append(std::string_view(&kept, 1));
+      } else {
+        const char escaped[3] = {'%', kHex[c >> 4], kHex[c & 15]};
+        out.append(std::string_view(escaped, 3));
+      }
+    }
+  };
+  for (const auto& [name, value] : fields) {
+    if (!out.empty()) out.append("&");
+    append_encoded(name);
+    out.append("=");
+    append_encoded(value);
+  }
+  return out;
+}
+
 std::string url_decode(std::string_view text) {
   std::string out;
   out.reserve(text.size());

@@ -6,6 +6,8 @@
 #include <utility>
 #include <vector>
 
+#include "devicelogin/secret.hpp"
+
 namespace devicelogin {
 
 using FormFields = std::vector<std::pair<std::string, std::string>>;
@@ -17,6 +19,8 @@ using FormFields = std::vector<std::pair<std::string, std::string>>;
 [[nodiscard]] std::string form_urlencode_value(std::string_view text);
 // application/x-www-form-urlencoded body from fields (spaces as %20, which every server accepts).
 [[nodiscard]] std::string form_encode(const FormFields& fields);
+// The same body built straight into a Secret, with no intermediate copy (for bodies carrying secrets).
+[[nodiscard]] Secret form_encode_secret(const FormFields& fields);
 // Parses a form body; '+' is a space; malformed escapes are kept literally.
 [[nodiscard]] FormFields form_decode(std::string_view body);
 // Decodes %XX escapes and '+'.

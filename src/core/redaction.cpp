@@ -128,7 +128,7 @@ std::string redact_body(std::string_view body) { return redact_form(redact_json(
 std::string redact_known(std::string text, const std::vector<const Secret*>& secrets) {
   for (const Secret* secret : secrets) {
     if (secret == nullptr || secret->size() < 4) continue;
-    const std::string& value = secret->reveal();
+    std::string_view value = secret->reveal();
     for (auto pos = text.find(value); pos != std::string::npos; pos = text.find(value, pos)) {
       text.replace(pos, value.size(), kRedacted);
       pos += kRedacted.size();

@@ -74,22 +74,10 @@ bool valid_method(std::string_view method) {
   return !method.empty() && std::all_of(method.begin(), method.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
 }
 
-// Appends to a buffer that holds secrets; growing reallocates, so the old buffer is wiped first.
-void append_wiping(std::string& buffer, std::string_view data) {
-  if (buffer.size() + data.size() > buffer.capacity()) {
-    std::string bigger;
-    bigger.reserve(std::max(buffer.capacity() * 2, buffer.size() + data.size()));
-    bigger.append(buffer);
-    wipe_string(buffer);
-    buffer.swap(bigger);
-  }
-  buffer.append(data);
-}
-
 // The state of one transfer, shared with the libcurl callbacks.
 struct Transfer {
   std::size_t max_bytes = 0;
-  std::string body;
+  Secret body;  // its storage wipes every buffer it outgrows
   HttpHeaders headers;
   std::size_t header_bytes = 0;
   bool too_large = false;
@@ -101,7 +89,6 @@ struct Transfer {
   Transfer() = default;
   Transfer(const Transfer&) = delete;
   Transfer& operator=(const Transfer&) = delete;
-  ~Transfer() { wipe_string(body); }
 };
 
 // Callbacks are C functions called from inside libcurl: no exception may escape them.
@@ -113,7 +100,7 @@ size_t on_body(char* data, size_t size, size_t count, void* user) {
     return 0;  // aborts the transfer with CURLE_WRITE_ERROR
   }
   try {
-    append_wiping(transfer->body, std::string_view(data, bytes));
+    transfer->body.append(std::string_view(data, bytes));
   } catch (...) {
     transfer->callback_failed = true;
     return 0;
@@ -347,7 +334,7 @@ Result<HttpResponse> CurlHttpClient::send(const HttpRequest& request) {
       // POSTFIELDS (not COPYPOSTFIELDS): libcurl reads the Secret in place, no extra copy.
       set(CURLOPT_POST, 1L);
       set(CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
-      set(CURLOPT_POSTFIELDS, request.body.reveal().c_str());
+      set(CURLOPT_POSTFIELDS, request.body.reveal().data());
     }
   }
   SlistPtr resolve_list;
@@ -418,13 +405,13 @@ Result<HttpResponse> CurlHttpClient::send(const HttpRequest& request) {
     return unreachable;
   }
   if (trace) {
-    if (!transfer.body.empty()) trace->body(transfer.body, false);
+    if (!transfer.body.empty()) trace->body(transfer.body.reveal(), false);
   }
 
   HttpResponse response;
   response.status = static_cast<int>(status);
   response.headers = std::move(transfer.headers);
-  response.body = Secret(std::move(transfer.body));
+  response.body = std::move(transfer.body);
   return response;
 }
 

@@ -125,7 +125,7 @@ JwtResult<std::string> decode_key_member(const std::string& text, const char* me
   return std::move(*bytes);
 }
 
-BignumPtr bignum_from(const std::string& big_endian) {
+BignumPtr bignum_from(std::string_view big_endian) {
   return BignumPtr(BN_bin2bn(reinterpret_cast<const unsigned char*>(big_endian.data()),
                              static_cast<int>(big_endian.size()), nullptr));
 }
@@ -200,7 +200,7 @@ JwtResult<PkeyPtr> ed25519_public_key(const Jwk& key) {
 }
 
 // RFC 7518 §3.4: a JWS ES256 signature is R || S, 32 bytes each; EVP wants a DER ECDSA-Sig-Value.
-std::optional<std::string> es256_signature_to_der(const std::string& raw) {
+std::optional<std::string> es256_signature_to_der(std::string_view raw) {
   if (raw.size() != 64) return std::nullopt;
   BignumPtr r = bignum_from(raw.substr(0, 32));
   BignumPtr s = bignum_from(raw.substr(32));
@@ -443,14 +443,14 @@ JwtResult<void> verify_jws_signature(const CompactJws& jws, const Jwk& key) {
                                                              : rsa_public_key(key);
   if (!pkey) return std::unexpected(pkey.error());
 
-  std::string der_signature;
-  const std::string* signature = &jws.signature.reveal();
+  Secret der_signature;
+  std::string_view signature = jws.signature.reveal();
   if (algorithm == Algorithm::kEs256) {
     auto der = es256_signature_to_der(jws.signature.reveal());
     if (!der) return bad_signature();
-    der_signature = std::move(*der);
-    signature = &der_signature;
-  } else if (algorithm == Algorithm::kEdDsa && signature->size() != 64) {
+    der_signature = Secret(std::move(*der));
+    signature = der_signature.reveal();
+  } else if (algorithm == Algorithm::kEdDsa && signature.size() != 64) {
     return bad_signature();  // RFC 8032 §5.1.6: an Ed25519 signature is 64 bytes
   }
 
@@ -475,10 +475,9 @@ JwtResult<void> verify_jws_signature(const CompactJws& jws, const Jwk& key) {
     ERR_clear_error();
     return problem(JwtProblem::kBadKey, "the key cannot be used for " + jws.alg);
   }
-  const std::string& input = jws.signing_input.reveal();
-  const int verified = EVP_DigestVerify(context.get(), reinterpret_cast<const unsigned char*>(signature->data()),
-                                        signature->size(), reinterpret_cast<const unsigned char*>(input.data()), input.size());
-  if (!der_signature.empty()) wipe_string(der_signature);
+  std::string_view input = jws.signing_input.reveal();
+  const int verified = EVP_DigestVerify(context.get(), reinterpret_cast<const unsigned char*>(signature.data()),
+                                        signature.size(), reinterpret_cast<const unsigned char*>(input.data()), input.size());
   if (verified != 1) return bad_signature();
   return {};
 }

@@ -58,11 +58,11 @@ Result<HttpRequest> OAuthClient::form_request(const std::string& url, std::strin
     wipe_string(credentials);
   } else {
     fields.emplace_back("client_id", profile_.client_id);
-    if (!secret->empty()) fields.emplace_back("client_secret", secret->reveal());
+    if (!secret->empty()) fields.emplace_back("client_secret", std::string(secret->reveal()));
   }
-  std::string body = form_encode(fields);
+  request.body = form_encode_secret(fields);
+  // The field values are plain strings holding the device code, refresh token or client secret.
   for (auto& field : fields) wipe_string(field.second);
-  request.body = Secret(std::move(body));
   return request;
 }
 
@@ -87,12 +87,12 @@ Result<TokenReply> OAuthClient::token_request(FormFields fields, long long now) 
 
 Result<TokenReply> OAuthClient::poll_token(const Secret& device_code, long long now) {
   // RFC 8628 §3.4.
-  return token_request({{"grant_type", std::string(kDeviceCodeGrant)}, {"device_code", device_code.reveal()}}, now);
+  return token_request({{"grant_type", std::string(kDeviceCodeGrant)}, {"device_code", std::string(device_code.reveal())}}, now);
 }
 
 Result<TokenReply> OAuthClient::refresh(const Secret& refresh_token, long long now) {
   // RFC 6749 §6. The scope is omitted: the server then grants the original scope.
-  return token_request({{"grant_type", "refresh_token"}, {"refresh_token", refresh_token.reveal()}}, now);
+  return token_request({{"grant_type", "refresh_token"}, {"refresh_token", std::string(refresh_token.reveal())}}, now);
 }
 
 Result<void> OAuthClient::revoke(const Secret& token, std::string_view token_type_hint) {
@@ -100,7 +100,7 @@ Result<void> OAuthClient::revoke(const Secret& token, std::string_view token_typ
     return fail(ErrorCode::kConfig, "the server has no revocation endpoint");
   }
   auto request = form_request(profile_.endpoints.revocation, "revocation endpoint",
-                              {{"token", token.reveal()}, {"token_type_hint", std::string(token_type_hint)}});
+                              {{"token", std::string(token.reveal())}, {"token_type_hint", std::string(token_type_hint)}});
   if (!request) return std::unexpected(request.error());
   auto response = http_.send(*request);
   if (!response) return std::unexpected(response.error());

@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/encoding.hpp"
-#include "core/json_wipe.hpp"
+#include "core/secret_json.hpp"
 #include "devicelogin/sanitize.hpp"
 
 namespace devicelogin::oauth {
@@ -16,26 +16,29 @@ using json = nlohmann::json;
 
 // A response body as a flat map of fields: a JSON object, or a form-encoded body (GitHub
 // answers form-encoded unless asked for JSON). Nested JSON values stay available as JSON.
+// The body holds tokens or a device code: it is read by parse_secret_json into a SecretJson, so
+// that every buffer the tokens pass through is wiped when released (core/secret_json.hpp).
 struct Fields {
-  json object = json::object();
+  SecretJson object = SecretJson::object();
   bool parsed = false;
-  Fields() = default;
-  Fields(Fields&& other) noexcept : object(std::move(other.object)), parsed(other.parsed) {}
-  Fields(const Fields&) = delete;
-  Fields& operator=(const Fields&) = delete;
-  // The parsed body holds the tokens. Only std::bad_alloc can escape wipe_json (its work list);
-  // std::terminate on exhausted memory is the right end there.
-  ~Fields() { wipe_json(object); }  // NOLINT(bugprone-exception-escape)
 
   [[nodiscard]] bool has(const char* name) const { return object.contains(name) && !object[name].is_null(); }
-  [[nodiscard]] std::optional<std::string> string(const char* name) const {
+  // A view of a string field, valid while the Fields live: secrets are copied from it into a
+  // Secret and nowhere else.
+  [[nodiscard]] std::optional<std::string_view> view(const char* name) const {
     if (!has(name) || !object[name].is_string()) return std::nullopt;
-    return object[name].get<std::string>();
+    return std::string_view(object[name].get_ref<const SecretJson::string_t&>());
+  }
+  // A public field (token_type, scope, error, URIs) as a plain string.
+  [[nodiscard]] std::optional<std::string> string(const char* name) const {
+    auto value = view(name);
+    if (!value) return std::nullopt;
+    return std::string(*value);
   }
   // A non-negative integer given as a JSON number or a numeric string (some servers quote it).
   [[nodiscard]] std::optional<long long> integer(const char* name) const {
     if (!has(name)) return std::nullopt;
-    const json& value = object[name];
+    const SecretJson& value = object[name];
     // Lifetimes are capped at ten years so that arithmetic on them cannot overflow.
     constexpr long long kMax = 10LL * 366 * 24 * 3600;
     if (value.is_number_unsigned()) return static_cast<long long>(std::min<std::uint64_t>(value.get<std::uint64_t>(), kMax));
@@ -49,7 +52,7 @@ struct Fields {
       return std::nullopt;
     }
     if (value.is_string()) {
-      const auto& s = value.get_ref<const std::string&>();
+      const auto& s = value.get_ref<const SecretJson::string_t&>();
       long long v = 0;
       auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
       if (ec == std::errc{} && end == s.data() + s.size() && v >= 0) return std::min(v, 10LL * 366 * 24 * 3600);
@@ -60,18 +63,17 @@ struct Fields {
 
 Fields parse_fields(const Secret& body) {
   Fields fields;
-  const std::string& text = body.reveal();
-  json parsed = json::parse(text, nullptr, false);
-  if (!parsed.is_discarded()) {
-    if (parsed.is_object()) {
-      fields.object = std::move(parsed);
+  std::string_view text = body.reveal();
+  if (auto parsed = parse_secret_json(text)) {
+    if (parsed->is_object()) {
+      fields.object = std::move(*parsed);
       fields.parsed = true;
     }
     return fields;
   }
   if (text.find('=') != std::string::npos && text.find('{') == std::string::npos) {
     for (auto& [name, value] : form_decode(text)) {
-      fields.object[name] = value;
+      fields.object[SecretJson::string_t(name)] = value;
       wipe_string(value);
     }
     fields.parsed = true;
@@ -150,9 +152,9 @@ Result<DeviceAuthorization> parse_device_authorization(const HttpResponse& respo
                 response.status);
   };
   DeviceAuthorization out;
-  auto device_code = fields.string("device_code");
+  auto device_code = fields.view("device_code");
   if (!device_code || device_code->empty()) return missing("device_code");
-  out.device_code = Secret(std::move(*device_code));
+  out.device_code = Secret(*device_code);
   auto user_code = fields.string("user_code");
   if (!user_code || sanitize_text(*user_code).empty()) return missing("user_code");
   out.user_code = sanitize_text(*user_code);
@@ -206,27 +208,25 @@ Result<TokenReply> parse_token_reply(const HttpResponse& response, long long now
                 "token endpoint answered HTTP " + std::to_string(response.status) + " without an OAuth error",
                 "", response.status);
   }
-  auto access_token = fields.string("access_token");
+  auto access_token = fields.view("access_token");
   if (!access_token || access_token->empty()) {
     return fail(ErrorCode::kServer, "token response lacks access_token", "", response.status);
   }
   // RFC 6749 Appendix A: tokens are VSCHAR strings (printable ASCII). Anything else is refused
   // before it reaches a terminal, a header or the store.
   for (const char* name : {"access_token", "refresh_token", "id_token"}) {
-    auto value = fields.string(name);
+    auto value = fields.view(name);
     if (value && !std::all_of(value->begin(), value->end(), [](char c) { return c >= 0x20 && c <= 0x7E; })) {
-      wipe_string(*value);
       return fail(ErrorCode::kServer, std::string("token response has a malformed ") + name, "", response.status);
     }
-    if (value) wipe_string(*value);
   }
   reply.kind = TokenReply::Kind::kTokens;
   TokenSet& tokens = reply.tokens;
-  tokens.access_token = Secret(std::move(*access_token));
+  tokens.access_token = Secret(*access_token);
   tokens.token_type = sanitize_text(fields.string("token_type").value_or("Bearer"));
   if (tokens.token_type.empty()) tokens.token_type = "Bearer";
-  tokens.refresh_token = Secret(fields.string("refresh_token").value_or(""));
-  tokens.id_token = Secret(fields.string("id_token").value_or(""));
+  tokens.refresh_token = Secret(fields.view("refresh_token").value_or(""));
+  tokens.id_token = Secret(fields.view("id_token").value_or(""));
   tokens.scope = sanitize_text(fields.string("scope").value_or(""));
   tokens.obtained_at = now;
   if (auto expires_in = fields.integer("expires_in")) {
@@ -261,12 +261,27 @@ Result<TokenReply> parse_token_reply(const HttpResponse& response, long long now
   return reply;
 }
 
-Result<HttpResponse> get_json(HttpClient& http, const std::string& url) {
+std::string PublicDocument::header(std::string_view name) const {
+  const std::string wanted = ascii_lower(name);
+  for (const auto& [header_name, value] : headers) {
+    if (ascii_lower(header_name) == wanted) return value;
+  }
+  return {};
+}
+
+Result<PublicDocument> get_json(HttpClient& http, const std::string& url) {
   HttpRequest request;
   request.method = "GET";
   request.url = url;
   request.headers = {{"Accept", "application/json"}};
-  return http.send(request);
+  auto response = http.send(request);
+  if (!response) return std::unexpected(std::move(response.error()));
+  PublicDocument document;
+  document.status = response->status;
+  document.headers = std::move(response->headers);
+  // The one place a public document leaves the Secret every response arrives in.
+  document.body = std::string(response->body.reveal());
+  return document;
 }
 
 }  // namespace devicelogin::oauth

@@ -11,8 +11,19 @@
 
 namespace devicelogin::oauth {
 
-// GETs a JSON document (metadata, a JWKS) with `Accept: application/json`.
-[[nodiscard]] Result<HttpResponse> get_json(HttpClient& http, const std::string& url);
+// A public document (discovery metadata, a JWKS): its body is plain text, not a Secret, so that
+// reveal() keeps marking the places where a secret leaves its box.
+struct PublicDocument {
+  int status = 0;
+  HttpHeaders headers;  // names lower-cased
+  std::string body;
+  // The first header with this (case-insensitive) name, or empty.
+  [[nodiscard]] std::string header(std::string_view name) const;
+};
+
+// GETs a public JSON document (metadata, a JWKS) with `Accept: application/json`. Only for
+// unauthenticated GETs of public documents: the body leaves the response's Secret here.
+[[nodiscard]] Result<PublicDocument> get_json(HttpClient& http, const std::string& url);
 
 // RFC 8628 §3.2 device authorization response. Text fields are sanitized server text.
 struct DeviceAuthorization {

@@ -35,10 +35,10 @@ Result<FetchedJwks> fetch_jwks(HttpClient& http, const std::string& url) {
     return fail(ErrorCode::kServer, "the JWKS URI " + url + " answered HTTP " + std::to_string(response->status), "",
                 response->status);
   }
-  if (auto keys = oauth::parse_jwks(response->body.reveal()); !keys) {
+  if (auto keys = oauth::parse_jwks(response->body); !keys) {
     return fail(ErrorCode::kServer, "the JWKS at " + url + " is not a JSON key set ({\"keys\":[...]})", "", response->status);
   }
-  return FetchedJwks{std::string(response->body.reveal()), jwks_max_age(response->header("cache-control"))};
+  return FetchedJwks{std::move(response->body), jwks_max_age(response->header("cache-control"))};
 }
 
 }  // namespace

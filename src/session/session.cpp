@@ -176,7 +176,11 @@ Result<HttpResponse> Session::fetch(HttpRequest request, long long min_ttl) {
   auto send_with = [&](const TokenSet& tokens) {
     HttpRequest authorized = request;
     // RFC 6750 §2.1. Servers that return "bearer" (lower case) accept "Bearer" too.
-    authorized.headers.emplace_back("Authorization", "Bearer " + tokens.access_token.reveal());
+    // Headers are plain strings: sized once so that no reallocation leaves a copy, wiped below.
+    std::string bearer;
+    bearer.reserve(7 + tokens.access_token.size());
+    bearer.append("Bearer ").append(tokens.access_token.reveal());
+    authorized.headers.emplace_back("Authorization", std::move(bearer));
     // An API is another server with its own clock: not observed.
     auto response = self.http.inner().send(authorized);
     for (auto& [name, value] : authorized.headers) wipe_string(value);

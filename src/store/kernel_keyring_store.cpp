@@ -95,11 +95,10 @@ class KernelKeyringTokenStore final : public TokenStore {
       if (errno == ENOKEY || errno == EKEYEXPIRED || errno == EKEYREVOKED) return std::optional<TokenSet>{};
       return fail(ErrorCode::kStorage, "cannot read the kernel keyring key " + description(profile) + ": " + std::generic_category().message(errno));
     }
-    std::string text(static_cast<const char*>(buffer), static_cast<std::size_t>(size));
+    Secret text(std::string_view(static_cast<const char*>(buffer), static_cast<std::size_t>(size)));
     explicit_bzero(buffer, static_cast<std::size_t>(size));
     std::free(buffer);
-    auto tokens = decode_token_set(text);
-    wipe_string(text);
+    auto tokens = decode_token_set(text.reveal());
     if (!tokens) return fail(ErrorCode::kStorage, tokens.error().message + " (kernel keyring key " + description(profile) + ")");
     return std::optional<TokenSet>{std::move(*tokens)};
   }

@@ -1,20 +1,40 @@
 #include "store/token_codec.hpp"
 
 #include <cstdint>
-#include <nlohmann/json.hpp>
+#include <new>
+#include <string_view>
 
-#include "core/json_wipe.hpp"
+#include "core/secret_json.hpp"
 
 namespace devicelogin {
 namespace {
 
-using json = nlohmann::json;
+// The document and everything nlohmann allocates for it (keys, values, dump()'s growing output,
+// the parser's token buffer) is wiping storage: the set holds the access and refresh tokens.
+using json = SecretJson;
+
+// doc.dump(), without the copy it leaves behind: nlohmann's serializer escapes each string through
+// a 512-byte buffer inside itself, and dump() keeps the serializer on the stack, where the escaped
+// token stayed after the call (found by session_test's memory scan). Here the serializer lives in
+// wiping storage, zeroed once it is destroyed. (nlohmann::detail: the interface dump() itself
+// uses, in the pinned nlohmann 3.11.)
+json::string_t dump_wiping(const json& doc) {
+  using Serializer = nlohmann::detail::serializer<json>;
+  json::string_t out;
+  void* storage = SecretMemory::allocate(sizeof(Serializer));
+  // Server text may hold invalid UTF-8: replace it rather than throw.
+  auto* serializer = new (storage) Serializer(nlohmann::detail::output_adapter<char, json::string_t>(out), ' ',
+                                              json::error_handler_t::replace);
+  serializer->dump(doc, false, false, 0);
+  serializer->~Serializer();
+  SecretMemory::wipe_and_free(storage, sizeof(Serializer));
+  return out;
+}
 
 }  // namespace
 
 Secret encode_token_set(const TokenSet& tokens) {
   json doc = json::object();
-  JsonWiper<json> wiper{doc};
   doc["version"] = kTokenFormatVersion;
   doc["access_token"] = tokens.access_token.reveal();
   doc["token_type"] = tokens.token_type;
@@ -29,8 +49,7 @@ Secret encode_token_set(const TokenSet& tokens) {
   if (!tokens.token_endpoint.empty()) doc["token_endpoint"] = tokens.token_endpoint;
   if (!tokens.client_id.empty()) doc["client_id"] = tokens.client_id;
   if (tokens.clock_offset_s) doc["clock_offset_s"] = *tokens.clock_offset_s;
-  // Server text may hold invalid UTF-8: replace it rather than throw.
-  return Secret(doc.dump(-1, ' ', false, json::error_handler_t::replace));
+  return Secret(dump_wiping(doc));
 }
 
 Result<void> check_token_set_size(std::size_t size, const std::string& where) {
@@ -50,35 +69,37 @@ Result<StoreUsage> TokenStore::usage(const std::string& profile) {
   return usage;
 }
 
-Result<TokenSet> decode_token_set(const std::string& text) {
-  json doc = json::parse(text, nullptr, false);
-  if (doc.is_discarded() || !doc.is_object()) return fail(ErrorCode::kStorage, "the stored token set is not valid JSON");
-  JsonWiper<json> wiper{doc};
+Result<TokenSet> decode_token_set(std::string_view text) {
+  auto parsed = parse_secret_json(text);
+  if (!parsed || !parsed->is_object()) return fail(ErrorCode::kStorage, "the stored token set is not valid JSON");
+  const json& doc = *parsed;
   auto version = doc.find("version");
   if (version == doc.end() || !version->is_number_integer() || version->get<int>() != kTokenFormatVersion) {
     return fail(ErrorCode::kStorage, "the stored token set has an unknown format version");
   }
-  auto string_of = [&](const char* name) -> std::optional<std::string> {
+  // Views into the document's wiping strings: a secret is copied from there into a Secret only.
+  auto string_of = [&](const char* name) -> std::optional<std::string_view> {
     auto it = doc.find(name);
     if (it == doc.end() || !it->is_string()) return std::nullopt;
-    return it->get<std::string>();
+    return std::string_view(it->get_ref<const json::string_t&>());
   };
+  auto text_of = [&](const char* name, std::string_view fallback) { return std::string(string_of(name).value_or(fallback)); };
   TokenSet tokens;
   auto access_token = string_of("access_token");
   if (!access_token || access_token->empty()) return fail(ErrorCode::kStorage, "the stored token set has no access token");
-  tokens.access_token = Secret(std::move(*access_token));
-  tokens.token_type = string_of("token_type").value_or("Bearer");
+  tokens.access_token = Secret(*access_token);
+  tokens.token_type = text_of("token_type", "Bearer");
   if (auto it = doc.find("expires_at"); it != doc.end() && it->is_number_integer()) tokens.expires_at = it->get<long long>();
   tokens.refresh_token = Secret(string_of("refresh_token").value_or(""));
   if (auto it = doc.find("refresh_expires_at"); it != doc.end() && it->is_number_integer()) {
     tokens.refresh_expires_at = it->get<long long>();
   }
   tokens.id_token = Secret(string_of("id_token").value_or(""));
-  tokens.scope = string_of("scope").value_or("");
-  tokens.subject = string_of("subject").value_or("");
+  tokens.scope = text_of("scope", "");
+  tokens.subject = text_of("subject", "");
   if (auto it = doc.find("obtained_at"); it != doc.end() && it->is_number_integer()) tokens.obtained_at = it->get<long long>();
-  tokens.token_endpoint = string_of("token_endpoint").value_or("");
-  tokens.client_id = string_of("client_id").value_or("");
+  tokens.token_endpoint = text_of("token_endpoint", "");
+  tokens.client_id = text_of("client_id", "");
   // Only a plausible offset (within a day, as when it was learned) is taken back.
   if (auto it = doc.find("clock_offset_s"); it != doc.end() && it->is_number_integer() && !it->is_number_unsigned()) {
     if (long long offset = it->get<long long>(); offset >= -86400 && offset <= 86400) tokens.clock_offset_s = offset;

@@ -18,6 +18,6 @@ inline constexpr int kTokenFormatVersion = 1;
 // store in the message).
 [[nodiscard]] Result<void> check_token_set_size(std::size_t size, const std::string& where);
 // Parses a stored token set; kStorage naming the problem when it is not one of ours.
-[[nodiscard]] Result<TokenSet> decode_token_set(const std::string& text);
+[[nodiscard]] Result<TokenSet> decode_token_set(std::string_view text);
 
 }  // namespace devicelogin

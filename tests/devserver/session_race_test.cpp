@@ -63,7 +63,7 @@ TEST(SessionRace, ThreadsSharingAnExpiringTokenRefreshItOnce) {
   auto stored = store->load("race");
   ASSERT_TRUE(stored && *stored);
   TokenSet expiring = std::move(**stored);
-  const std::string original = expiring.access_token.reveal();
+  const std::string original(expiring.access_token.reveal());
   expiring.expires_at = to_unix(clock.now()) + 10;
   ASSERT_TRUE(store->save("race", expiring));
 

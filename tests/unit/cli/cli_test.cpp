@@ -4,6 +4,7 @@
 // Every run uses a temporary HOME and touches no network: the cases fail before any request.
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -17,6 +18,8 @@
 #include <nlohmann/json.hpp>
 
 #include "devicelogin/result.hpp"
+#include "devicelogin/secret.hpp"
+#include "memlock_refusal.hpp"
 #include "output.hpp"
 
 extern "C" int devicelogin_cli_main(int argc, char** argv);
@@ -171,6 +174,42 @@ TEST(CliOutput, EmitJsonWritesOneParsableLineAndReplacesInvalidUtf8) {
   ASSERT_FALSE(parsed.is_discarded()) << text;
   EXPECT_EQ(parsed["event"], "error");
   EXPECT_EQ(parsed["message"], "bad \xEF\xBF\xBD byte\nand a newline");  // U+FFFD for the bad byte
+}
+
+// Issue 15: when secret memory cannot be locked (mlock refused), --verbose says so in one note
+// line, before the first trace line, and only once. Run in a child process without CAP_IPC_LOCK
+// and with RLIMIT_MEMLOCK at 0.
+TEST(CliOutput, VerboseTraceNotesOnceThatSecretMemoryCouldNotBeLocked) {
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    if (!testing::refuse_memory_locking()) ::_exit(10);
+    const Secret secret(std::string(100, 's'));  // a heap buffer: its mlock is refused
+    auto sink = verbose_trace_sink();
+    CapturedFd err(STDERR_FILENO);
+    sink("> GET /first HTTP/1.1");
+    sink("> GET /second HTTP/1.1");
+    const std::string text = err.text();
+    const std::string note_start = "* secret memory could not be locked in RAM (";
+    if (!text.starts_with(note_start)) ::_exit(11);
+    const auto first_end = text.find('\n');
+    if (text.substr(0, first_end).find("RLIMIT_MEMLOCK 0 bytes") == std::string::npos) ::_exit(12);
+    if (text.substr(first_end + 1) != "> GET /first HTTP/1.1\n> GET /second HTTP/1.1\n") ::_exit(13);
+    ::_exit(secret.size() == 100 ? 0 : 14);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "10: setting up the child failed; 11, 12: no note line naming the limit "
+                                       "first; 13: the trace lines are not exactly the two given, once each";
+}
+
+TEST(CliOutput, VerboseTraceHasNoNoteWhenSecretMemoryIsLocked) {
+  const Secret secret(std::string(100, 's'));
+  auto sink = verbose_trace_sink();
+  CapturedFd err(STDERR_FILENO);
+  sink("> GET / HTTP/1.1");
+  EXPECT_EQ(err.text(), "> GET / HTTP/1.1\n");
 }
 
 TEST(CliOutput, StringOrNull) {

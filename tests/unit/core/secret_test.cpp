@@ -1,8 +1,13 @@
 #include "devicelogin/secret.hpp"
 
+#include "core/secret_memory.hpp"
+
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstddef>
+#include <string>
+#include <vector>
 #include <string_view>
 #include <type_traits>
 #include <utility>
@@ -97,6 +102,71 @@ TEST(Secret, CopiesAreIndependent) {
   EXPECT_TRUE(c.equals(b));
   c = c;  // self-assignment keeps the value
   EXPECT_EQ(c.reveal(), "value");
+}
+
+// Every buffer the allocator releases, as seen by the test hook before it is freed: its size and
+// whether any byte was left non-zero. (The hook runs while the buffer is still owned.)
+struct Released {
+  std::size_t bytes = 0;
+  bool all_zero = true;
+};
+std::vector<Released>& released_buffers() {
+  static std::vector<Released> buffers;
+  return buffers;
+}
+void record_release(const char* data, std::size_t bytes) {
+  bool all_zero = true;
+  for (std::size_t i = 0; i < bytes; ++i) all_zero = all_zero && data[i] == '\0';
+  released_buffers().push_back(Released{bytes, all_zero});
+}
+
+class ReleaseObserver {
+ public:
+  ReleaseObserver() {
+    released_buffers().clear();
+    set_secret_release_observer_for_test(&record_release);
+  }
+  ~ReleaseObserver() { set_secret_release_observer_for_test(nullptr); }
+  ReleaseObserver(const ReleaseObserver&) = delete;
+  ReleaseObserver& operator=(const ReleaseObserver&) = delete;
+};
+
+// A long secret grown one piece at a time reallocates several times; a std::string would free each
+// outgrown buffer with its bytes intact. Every buffer the Secret gives back must arrive zeroed.
+TEST(Secret, EveryReleasedBufferIsZeroed) {
+  {
+    ReleaseObserver observer;
+    {
+      Secret grown;
+      for (int i = 0; i < 64; ++i) grown.append("0123456789abcdef");  // 1 KiB, many reallocations
+      Secret copy(grown);
+      Secret assigned;
+      assigned = copy;
+      EXPECT_EQ(grown.size(), 1024u);
+    }
+    set_secret_release_observer_for_test(nullptr);
+    // 16 -> 1024 bytes by doubling: at least 6 outgrown buffers, plus the three final ones.
+    ASSERT_GE(released_buffers().size(), 9u);
+    std::size_t largest = 0;
+    for (const Released& buffer : released_buffers()) {
+      EXPECT_TRUE(buffer.all_zero) << "a released buffer of " << buffer.bytes << " bytes still held data";
+      largest = std::max(largest, buffer.bytes);
+    }
+    EXPECT_GE(largest, 1024u);
+  }
+}
+
+// Secret(std::string&&) cannot adopt a std::string's buffer (another allocator): it copies and
+// wipes the source, whose buffer would otherwise be freed with the secret in it.
+TEST(Secret, ConstructingFromAStringWipesTheString) {
+  std::string text = "a token long enough to live on the heap, not in the SSO buffer";
+  const char* data = text.data();
+  const std::size_t capacity = text.capacity();
+  Secret secret(std::move(text));
+  EXPECT_EQ(secret.reveal(), "a token long enough to live on the heap, not in the SSO buffer");
+  // NOLINTNEXTLINE(bugprone-use-after-move): the wiped source is what is under test
+  ASSERT_EQ(text.data(), data) << "premise: the source keeps its buffer";
+  for (std::size_t i = 0; i < capacity; ++i) EXPECT_EQ(data[i], '\0') << i;
 }
 
 // No implicit conversions from or to std::string.

@@ -106,7 +106,7 @@ TEST(HttpTrace, UrlUserinfoIsRedactedOnEveryKindOfLine) {
 TEST(HttpTrace, ProxyCredentialsWithAndWithoutScheme) {
   auto values = [](std::string_view setting) {
     std::vector<std::string> out;
-    for (const Secret& s : proxy_credentials(setting)) out.push_back(s.reveal());
+    for (const Secret& s : proxy_credentials(setting)) out.emplace_back(s.reveal());
     return out;
   };
   EXPECT_EQ(values("http://user:p%40ss@proxy:3128"),

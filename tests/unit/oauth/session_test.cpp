@@ -4,9 +4,28 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#endif
 
 #include "fakes.hpp"
+#include "free_quarantine.hpp"
 #include "devicelogin/session.hpp"
 
 namespace devicelogin {
@@ -612,6 +631,130 @@ TEST_F(CapacityTest, ReloginSucceedsWhenTheReplacedSetCannotBeRevoked) {
   EXPECT_FALSE(replaced->revoked);
   EXPECT_FALSE(replaced->revocation_problem.empty());
   EXPECT_EQ(stored()->refresh_token.reveal(), "RT-NEW");
+}
+
+}  // namespace
+}  // namespace devicelogin
+
+namespace devicelogin {
+namespace {
+
+// The canary is kept only in shifted form (each byte + 1), so that the needle held by the test
+// is not itself a match.
+struct ShiftedNeedle {
+  std::string shifted;
+  [[nodiscard]] bool matches_at(const char* data) const {
+    for (std::size_t i = 0; i < shifted.size(); ++i) {
+      if (data[i] != static_cast<char>(shifted[i] - 1)) return false;
+    }
+    return true;
+  }
+};
+
+// Counts the occurrences of the needle in this process's writable memory, read through
+// /proc/self/mem (readable regions only, never freed pointers), into a scratch mapping that is
+// skipped and wiped after each chunk.
+// `where`, if given, receives the addresses of the matches.
+std::size_t occurrences_in_own_memory(const ShiftedNeedle& needle, std::vector<std::uintptr_t>* where = nullptr) {
+  constexpr std::size_t kChunk = 1 << 20;
+  const std::size_t overlap = needle.shifted.size();
+  void* mapped = ::mmap(nullptr, kChunk + overlap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (mapped == MAP_FAILED) return ~std::size_t{0};
+  char* scratch = static_cast<char*>(mapped);
+  const auto scratch_begin = reinterpret_cast<std::uintptr_t>(scratch);
+  std::vector<std::pair<std::uintptr_t, std::uintptr_t>> regions;
+  {
+    std::ifstream maps("/proc/self/maps");
+    std::string line;
+    while (std::getline(maps, line)) {
+      std::istringstream fields(line);
+      std::string range, perms;
+      fields >> range >> perms;
+      if (perms.size() < 2 || perms[0] != 'r' || perms[1] != 'w') continue;
+      if (line.find("[vvar]") != std::string::npos || line.find("[vsyscall]") != std::string::npos) continue;
+      auto dash = range.find('-');
+      regions.emplace_back(std::stoull(range.substr(0, dash), nullptr, 16), std::stoull(range.substr(dash + 1), nullptr, 16));
+    }
+  }
+  int mem = ::open("/proc/self/mem", O_RDONLY | O_CLOEXEC);
+  std::size_t found = 0;
+  for (auto [begin, end] : regions) {
+    // Regions over 1 GiB are sanitizer shadow memory (reserved, not heap): reading them takes minutes.
+    if (begin == scratch_begin || mem < 0 || end - begin > (std::uintptr_t{1} << 30)) continue;
+    for (std::uintptr_t at = begin; at < end; at += kChunk) {
+      const std::size_t want = std::min<std::uintptr_t>(kChunk + overlap, end - at);
+      ssize_t got = ::pread(mem, scratch, want, static_cast<off_t>(at));
+      if (got <= 0) break;
+      for (std::size_t i = 0; i + overlap <= static_cast<std::size_t>(got) && i < kChunk; ++i) {
+        if (needle.matches_at(scratch + i)) {
+          ++found;
+          if (where != nullptr) where->push_back(at + i);
+        }
+      }
+      explicit_bzero(scratch, kChunk + overlap);
+    }
+  }
+  if (mem >= 0) ::close(mem);
+  ::munmap(mapped, kChunk + overlap);
+  return found;
+}
+
+// Says, for each address, which heap block holds it and where that block was allocated and freed
+// (under ASan, whose quarantine keeps freed blocks intact, so an unwiped copy stays findable). Only
+// addresses and offsets are printed, never the bytes.
+void describe_heap_blocks(const std::vector<std::uintptr_t>& addresses) {
+  for (std::uintptr_t address : addresses) {
+    std::fprintf(stderr, "token copy at %#zx\n", static_cast<std::size_t>(address));
+#if defined(__SANITIZE_ADDRESS__)
+    __asan_describe_address(reinterpret_cast<void*>(address));
+#endif
+  }
+}
+
+// Issue 15: after a login, once the Session (and the scripted responses) are gone, the access
+// token is nowhere in this process's memory: every copy the library made was wiped.
+TEST_F(SessionTest, TheTokenIsGoneFromMemoryAfterTheSessionIsDestroyed) {
+  ShiftedNeedle needle;
+  // Blocks freed from here on stay intact until the scan is done (as under ASan).
+  testing::FreeQuarantine quarantine;
+  {
+    FakeHttpClient http(&clock_);
+    script_device_code(http);
+    // The canary is built in place inside the reply body (reserved once, so nothing reallocates):
+    // no other copy of it exists in the test.
+    // The token is the last string of the body: after parsing, a JSON lexer's token buffer still
+    // holds it whole (with nlohmann::json, that buffer is a std::string freed unwiped).
+    const std::string_view head = R"({"token_type":"Bearer","expires_in":3600,"access_token":")";
+    const std::string_view tail = R"("})";
+    std::string body;
+    // The needle is the token without its first 16 bytes: a copy that starts a heap block keeps
+    // its tail when freed, while glibc's free writes its free-list links over the block's first
+    // 16 bytes (a whole-token needle would miss every such copy in a build without ASan).
+    constexpr int kTokenLength = 56;
+    constexpr int kSkipped = 16;
+    body.reserve(head.size() + kTokenLength + tail.size());
+    body.append(head);
+    std::random_device random;
+    for (int i = 0; i < kTokenLength; ++i) {
+      const char c = "abcdefghijklmnopqrstuvwxyz0123456789"[random() % 36];
+      body.push_back(c);
+      if (i >= kSkipped) needle.shifted.push_back(static_cast<char>(c + 1));
+    }
+    body.append(tail);
+    http.reply(200, std::move(body));  // Secret(std::string&&) wipes `body`
+    ASSERT_GE(occurrences_in_own_memory(needle), 1u) << "premise: the scan finds the scripted token";
+    {
+      Session session = make_session(http);
+      auto info = session.login({.on_code = {}, .on_waiting = {}});
+      ASSERT_TRUE(info.has_value()) << info.error().message;
+      auto token = session.access_token(0);
+      ASSERT_TRUE(token.has_value());
+      ASSERT_GE(occurrences_in_own_memory(needle), 1u) << "premise: the scan finds the live token";
+    }
+  }
+  std::vector<std::uintptr_t> where;
+  EXPECT_EQ(occurrences_in_own_memory(needle, &where), 0u) << "copies of the access token outlived the Session";
+  describe_heap_blocks(where);
 }
 
 }  // namespace
