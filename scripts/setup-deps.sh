@@ -17,7 +17,7 @@ build_packages=(g++ cmake ninja-build pkg-config libcurl4-openssl-dev libssl-dev
 # test (tests/terminal); openssl and ca-certificates for the --ca-file tests; faketime for the
 # clock-skew tests.
 test_packages=(libgtest-dev dbus gnome-keyring chromium hyperfine wrk keyutils time oidc-agent-cli tmux zbar-tools
-  python3 openssl ca-certificates faketime)
+  python3 python3-pytest python3-venv openssl ca-certificates faketime)
 packages=("${build_packages[@]}")
 with_tests=0
 if [[ "${1:-}" == "--tests" ]]; then

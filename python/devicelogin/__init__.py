@@ -13,17 +13,24 @@ The native library is loaded on the first Session, not at import.
 """
 from __future__ import annotations
 
-import json as _json
-import logging
-import threading
-from typing import Any, Callable, Mapping, Optional
+# Only what a bare interpreter has already loaded is imported here, so that `import devicelogin`
+# costs well under 5 ms: json, logging, threading and ctypes are imported where they are used, and
+# the native library (with libcurl and OpenSSL) by the first Session.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Mapping, Optional
 
 __all__ = [
     "Session", "Token", "Response", "Status", "DeviceLoginError", "ConfigurationError", "AccessDenied",
     "CodeExpired", "NotLoggedIn", "ReloginRequired", "NetworkError", "StorageError", "Cancelled", "version",
 ]
 
-_log = logging.getLogger("devicelogin")
+
+
+def _debug(message: str, *args: object) -> None:
+    """Logs to the "devicelogin" logger at DEBUG (events only, never a secret)."""
+    import logging
+    logging.getLogger("devicelogin").debug(message, *args)
 
 
 class DeviceLoginError(Exception):
@@ -83,14 +90,14 @@ _BY_STATUS: dict[int, type[DeviceLoginError]] = {
 }
 
 
-def _native() -> Any:
+def _ffi() -> Any:
     from . import _native as native  # loads libdevicelogin.so.0 (and libcurl) on first use
     return native
 
 
 def version() -> str:
     """The native library's version (loads it)."""
-    return _native().lib.dl_version().decode()
+    return _ffi().lib.dl_version().decode()
 
 
 def _text(value: Optional[bytes]) -> str:
@@ -98,7 +105,7 @@ def _text(value: Optional[bytes]) -> str:
 
 
 def _raise_for(status: int, error: Any) -> None:
-    lib = _native().lib
+    lib = _ffi().lib
     try:
         if error:
             kind = _text(lib.dl_error_kind(error))
@@ -112,7 +119,7 @@ def _raise_for(status: int, error: Any) -> None:
         if error:
             lib.dl_error_free(error)
     cls = ReloginRequired if kind == "relogin_required" else _BY_STATUS.get(status, DeviceLoginError)
-    _log.debug("devicelogin error: status %d kind %s", status, kind)
+    _debug("devicelogin error: status %d kind %s", status, kind)
     raise cls(message, **fields)
 
 
@@ -162,7 +169,8 @@ class Response:
         self.body = body
 
     def json(self) -> Any:
-        return _json.loads(self.body)
+        import json
+        return json.loads(self.body)
 
     @property
     def text(self) -> str:
@@ -211,7 +219,7 @@ class Session:
                  tenant: str = "", audience: str = "", store: str = "", ca_file: str = "",
                  profile_directory: Optional[str] = None) -> None:
         import ctypes
-        native = _native()
+        native = _ffi()
         self._lib = native.lib
         handle = ctypes.c_void_p()
         _call(self._lib.dl_session_open, name.encode(), profile_directory.encode() if profile_directory else None,
@@ -248,11 +256,11 @@ class Session:
         each poll. Ctrl-C (KeyboardInterrupt) cancels: nothing is stored and KeyboardInterrupt is
         raised again. An exception raised by a callback cancels the login and is raised."""
         import ctypes
-        native = _native()
+        native = _ffi()
         raised: list[BaseException] = []
 
         def code(_user: Any, user_code: bytes, uri: bytes, uri_complete: bytes, _expires: int) -> None:
-            _log.debug("login: code shown")
+            _debug("login: code shown")
             if on_code is not None and not raised:
                 try:
                     on_code(_text(user_code), _text(uri), _text(uri_complete))
@@ -277,13 +285,14 @@ class Session:
             outcome["error"] = error
 
         # The login runs in a worker thread so that the main thread stays able to take Ctrl-C.
+        import threading
         worker = threading.Thread(target=run, name="devicelogin-login", daemon=True)
         worker.start()
         try:
             while worker.is_alive():
                 worker.join(0.1)
         except KeyboardInterrupt:
-            _log.debug("login: interrupted, cancelling")
+            _debug("login: interrupted, cancelling")
             self._lib.dl_session_cancel(self._handle)
             worker.join()
             error = outcome.get("error")
@@ -296,7 +305,7 @@ class Session:
             raise raised[0]
         if outcome["status"] != 0:
             _raise_for(outcome["status"], outcome["error"])
-        _log.debug("login: signed in")
+        _debug("login: signed in")
 
     def cancel(self) -> None:
         """Cancels a login running on this session in another thread (thread-safe)."""
@@ -318,7 +327,7 @@ class Session:
     def refresh(self) -> None:
         """Refreshes now."""
         _call(self._lib.dl_session_refresh, self._handle)
-        _log.debug("refresh: done")
+        _debug("refresh: done")
 
     def logout(self) -> bool:
         """Revokes the tokens at the server when it can, then deletes them; True when revoked."""

@@ -1,0 +1,198 @@
+"""The Python package against `devicelogin serve`: approve, deny, expiry, refresh, revocation on
+logout, Ctrl-C during login, the example end to end, and a canary for secrets."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import traceback
+from pathlib import Path
+
+import pytest
+
+import devicelogin
+from conftest import SOURCE, deny
+
+SCOPE = "openid profile offline_access"
+
+
+def session(name: str, issuer: str) -> devicelogin.Session:
+    return devicelogin.Session(name, issuer=issuer, client_id="devicelogin-demo", scope=SCOPE, store="file")
+
+
+def signed_in(serve, name: str = "py"):
+    server = serve("--auto-approve=0", "--interval", "1")
+    s = session(name, server.issuer)
+    shown = []
+    s.login(on_code=lambda code, uri, full: shown.append((code, uri, full)))
+    assert len(shown) == 1 and len(shown[0][0]) == 9 and shown[0][1] == server.issuer + "/device"
+    return server, s
+
+
+def test_login_token_request_refresh_logout(serve):
+    server, s = signed_in(serve)
+    status = s.status()
+    assert status.logged_in and status.subject == "alice" and status.store == "file"
+    assert status.has_refresh_token and status.expires_at > time.time()
+    first = s.token()
+    assert len(first.reveal()) > 20
+    assert s.token().reveal() == first.reveal()  # cached, not refreshed
+    s.refresh()
+    second = s.token()
+    assert second.reveal() != first.reveal()  # refresh rotated the access token
+    response = s.request("GET", server.issuer + "/userinfo")
+    assert response.status == 200 and response.json()["sub"] == "alice"
+    assert "json" in response.headers["content-type"]
+    assert s.logout() is True
+    with pytest.raises(devicelogin.NotLoggedIn) as caught:
+        s.token()
+    assert caught.value.status == 5 and caught.value.remedy == "sign_in" and caught.value.profile == "py"
+    # Revoked at the server: the old access token no longer works there.
+    log = server.stop()
+    assert "revoked" in log
+
+
+def test_refresh_rotates_and_old_refresh_token_is_retired(serve):
+    server, s = signed_in(serve)
+    s.refresh()
+    s.refresh()
+    assert s.request("GET", server.issuer + "/userinfo").status == 200
+    log = server.stop()
+    assert log.count("refreshed") >= 2 and "reuse" not in log
+
+
+def test_denied(serve):
+    server = serve("--interval", "1")
+    s = session("py-deny", server.issuer)
+    with pytest.raises(devicelogin.AccessDenied) as caught:
+        s.login(on_code=lambda code, uri, full: deny(full, code))
+    assert caught.value.status == 3 and caught.value.oauth_error == "access_denied"
+    with pytest.raises(devicelogin.NotLoggedIn):
+        s.token()
+
+
+def test_expired(serve):
+    server = serve("--interval", "1", "--code-ttl", "3")
+    s = session("py-expire", server.issuer)
+    with pytest.raises(devicelogin.CodeExpired) as caught:
+        s.login()
+    assert caught.value.status == 4 and isinstance(caught.value, devicelogin.DeviceLoginError)
+    with pytest.raises(devicelogin.NotLoggedIn):
+        s.token()
+
+
+def test_not_logged_in_and_configuration_errors():
+    with pytest.raises(devicelogin.NotLoggedIn):
+        devicelogin.Session("never").token()
+    with pytest.raises(devicelogin.ConfigurationError):
+        devicelogin.Session("../escape")
+    with pytest.raises(devicelogin.ConfigurationError) as caught:
+        devicelogin.Session("nothing-saved").login()
+    assert caught.value.status == 2
+
+
+def test_network_error():
+    s = session("py-net", "http://127.0.0.1:9")  # discard port: nothing listens
+    with pytest.raises(devicelogin.NetworkError) as caught:
+        s.login()
+    assert caught.value.status == 6
+
+
+def test_ctrl_c_during_login_cancels_and_stores_nothing(serve, tmp_path):
+    server = serve("--interval", "1")
+    script = tmp_path / "login.py"
+    script.write_text(textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(SOURCE / 'python')!r})
+        import devicelogin
+        s = devicelogin.Session("py-int", issuer={server.issuer!r}, client_id="devicelogin-demo", store="file")
+        try:
+            s.login(on_code=lambda *a: print("code", flush=True))
+        except KeyboardInterrupt:
+            print("interrupted", flush=True)
+            try:
+                s.token()
+            except devicelogin.NotLoggedIn:
+                print("nothing stored", flush=True)
+            sys.exit(130)
+        """))
+    child = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    assert child.stdout.readline().strip() == "code"
+    time.sleep(0.5)
+    started = time.monotonic()
+    child.send_signal(signal.SIGINT)
+    out, _ = child.communicate(timeout=20)
+    assert child.returncode == 130, out
+    assert out.split() == ["interrupted", "nothing", "stored"]
+    assert time.monotonic() - started < 5
+
+
+def test_example_end_to_end(serve):
+    server = serve("--auto-approve=0", "--interval", "1")
+    example = str(SOURCE / "examples/python/todo_cli.py")
+    env = dict(os.environ, PYTHONPATH=str(SOURCE / "python"))
+    run = lambda *args: subprocess.run([sys.executable, example, *args], env=env, capture_output=True, text=True,
+                                       timeout=60)
+    login = run("login", server.issuer)
+    assert login.returncode == 0 and "enter" in login.stderr, login.stderr
+    whoami = run("whoami")
+    assert whoami.returncode == 0 and json.loads(whoami.stdout)["sub"] == "alice", whoami.stderr
+    assert run("token").stdout.count(".") == 2  # a JWT, printed only by the token command
+    assert run("logout").returncode == 0
+    after = run("whoami")
+    assert after.returncode == 5 and "token" not in after.stderr.lower().replace("tokens", ""), after.stderr
+
+
+def test_canary_no_secret_in_repr_errors_tracebacks_or_debug_logs(serve, caplog):
+    caplog.set_level(logging.DEBUG)
+    server, s = signed_in(serve, "py-canary")
+    token = s.token()
+    secret = token.reveal()
+    stored = Path(os.environ["XDG_STATE_HOME"]) / "devicelogin/tokens/py-canary.json"
+    refresh_token = json.loads(stored.read_text())["refresh_token"]
+    assert len(refresh_token) > 20
+    texts = [repr(token), str(token), f"{token}", repr(s), repr(s.status()),
+             repr(s.request("GET", server.issuer + "/userinfo"))]
+    s.logout()
+    for failing in (lambda: s.token(), lambda: s.refresh(), lambda: s.request("GET", server.issuer + "/userinfo")):
+        try:
+            failing()
+        except devicelogin.DeviceLoginError as error:
+            texts += [str(error), repr(error), "".join(traceback.format_exception(error))]
+        else:
+            pytest.fail("a call after logout succeeded")
+    with pytest.raises(TypeError):
+        __import__("pickle").dumps(token)
+    texts += [record.getMessage() for record in caplog.records]
+    assert any("login" in record.getMessage() for record in caplog.records)  # the logs were captured
+    for text in texts:
+        assert secret not in text and refresh_token not in text
+    # The device code: the server's -v log names events only, and nothing the package logged or
+    # raised contains a long base64url run (a device code is 43 characters).
+    import re
+    for text in texts:
+        assert not re.search(r"[A-Za-z0-9_-]{40,}", text), text
+
+
+def test_import_loads_no_native_library():
+    code = ("import sys, devicelogin; maps = open('/proc/self/maps').read(); "
+            "print('libcurl' in maps, 'libdevicelogin' in maps, 'devicelogin._native' in sys.modules)")
+    env = dict(os.environ, PYTHONPATH=str(SOURCE / "python"))
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False", "False"]
+
+
+def test_library_found_without_environment_next_to_the_package_or_in_the_build_tree():
+    library = os.environ["DEVICELOGIN_LIBRARY"]
+    env = {k: v for k, v in os.environ.items() if k not in ("DEVICELOGIN_LIBRARY", "LD_LIBRARY_PATH")}
+    env["PYTHONPATH"] = str(SOURCE / "python")
+    code = "import devicelogin, devicelogin._native as n; print(devicelogin.version(), n.lib._name)"
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    # (The presets build into build/ and build-asan/, which the package looks in.)
+    assert result.returncode == 0, result.stderr
+    assert Path(result.stdout.split()[1]).parent.resolve() == Path(library).parent.resolve()
