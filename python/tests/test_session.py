@@ -170,13 +170,16 @@ def test_canary_no_secret_in_repr_errors_tracebacks_or_debug_logs(serve, caplog)
         __import__("pickle").dumps(token)
     texts += [record.getMessage() for record in caplog.records]
     assert any("login" in record.getMessage() for record in caplog.records)  # the logs were captured
-    for text in texts:
-        assert secret not in text and refresh_token not in text
-    # The device code: the server's -v log names events only, and nothing the package logged or
-    # raised contains a long base64url run (a device code is 43 characters).
+    # Failures name the text's index only: the failure output must not show the secret either.
+    leaked = [i for i, text in enumerate(texts) if secret in text or refresh_token in text]
+    assert not leaked, f"a token is in texts {leaked} (of {len(texts)})"
+    # The device code never reaches Python, so it is looked for by shape: 256 random bits in
+    # base64url, a 43-character run with upper case and digits (file paths and identifiers have
+    # neither in such a run).
     import re
-    for text in texts:
-        assert not re.search(r"[A-Za-z0-9_-]{40,}", text), text
+    shaped = [i for i, text in enumerate(texts) for run in re.findall(r"[A-Za-z0-9_-]{40,}", text)
+              if re.search("[A-Z]", run) and re.search("[0-9]", run)]
+    assert not shaped, f"a device-code-shaped string is in texts {shaped} (of {len(texts)})"
 
 
 def test_import_loads_no_native_library():
