@@ -199,3 +199,22 @@ def test_library_found_without_environment_next_to_the_package_or_in_the_build_t
     # (The presets build into build/ and build-asan/, which the package looks in.)
     assert result.returncode == 0, result.stderr
     assert Path(result.stdout.split()[1]).parent.resolve() == Path(library).parent.resolve()
+
+
+def test_offline_venv_install_finds_its_library(tmp_path, serve):
+    venv = tmp_path / "venv"
+    env = {k: v for k, v in os.environ.items() if k not in ("DEVICELOGIN_LIBRARY", "LD_LIBRARY_PATH", "PYTHONPATH")}
+    subprocess.run([str(SOURCE / "scripts/python-venv.sh"), str(venv), os.environ["DEVICELOGIN_LIBRARY"]], env=env,
+                   check=True, capture_output=True, timeout=120)
+    server = serve("--auto-approve=0", "--interval", "1")
+    code = textwrap.dedent(f"""
+        import devicelogin, devicelogin._native as n
+        s = devicelogin.Session("venv", issuer={server.issuer!r}, client_id="devicelogin-demo", store="file")
+        s.login()
+        print(n.lib._name, s.status().subject)
+        """)
+    result = subprocess.run([str(venv / "bin/python"), "-c", code], env=env, cwd=tmp_path, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    library, subject = result.stdout.split()
+    assert library.startswith(str(venv)) and subject == "alice"
