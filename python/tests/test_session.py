@@ -218,3 +218,46 @@ def test_offline_venv_install_finds_its_library(tmp_path, serve):
     assert result.returncode == 0, result.stderr
     library, subject = result.stdout.split()
     assert library.startswith(str(venv)) and subject == "alice"
+
+
+RACERS = 32
+
+
+def test_32_processes_race_one_refresh(serve, tmp_path):
+    # Tokens live 20 s; racers ask for 10 s of validity once the first token has less than that.
+    # The racers are started first and wait for a go file, so that spawning 32 interpreters on a
+    # loaded machine does not turn the race into a queue; the token endpoint answers after 300 ms,
+    # so the first refresh is still in flight when the others want theirs. Only hashes are compared.
+    server = serve("--auto-approve=0", "--interval", "1", "--access-token-ttl", "20", "--latency-ms", "300")
+    s = session("py-race", server.issuer)
+    s.login()
+    signed_in_at = time.time()
+    before = __import__("hashlib").sha256(s.token(min_ttl=0).reveal().encode()).hexdigest()
+    go = tmp_path / "go"
+    racer = textwrap.dedent(f"""
+        import hashlib, os, sys, time
+        sys.path.insert(0, {str(SOURCE / 'python')!r})
+        import devicelogin
+        s = devicelogin.Session("py-race")
+        s.status()  # library loaded, profile read
+        print("ready", flush=True)
+        while not os.path.exists({str(go)!r}):
+            time.sleep(0.005)
+        print(hashlib.sha256(s.token(min_ttl=10).reveal().encode()).hexdigest(), flush=True)
+        """)
+    racers = [subprocess.Popen([sys.executable, "-c", racer], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True) for _ in range(RACERS)]
+    for p in racers:
+        assert p.stdout.readline().strip() == "ready"
+    time.sleep(max(0.0, signed_in_at + 11 - time.time()))  # the first token now has < 10 s left
+    go.touch()
+    hashes = []
+    for p in racers:
+        out, err = p.communicate(timeout=60)
+        assert p.returncode == 0, err[-300:]
+        hashes.append(out.strip())
+    assert len(set(hashes)) == 1 and hashes[0] != before, \
+        f"the racers got {len(set(hashes))} different tokens, not the one new token"
+    log = server.stop()
+    assert log.count("tokens refreshed") == 1, f"{log.count('tokens refreshed')} refreshes reached the server"
+    assert "reuse" not in log
