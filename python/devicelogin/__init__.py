@@ -279,22 +279,31 @@ class Session:
         code_cb, wait_cb = native.CODE_CALLBACK(code), native.WAIT_CALLBACK(wait)
         outcome: dict[str, Any] = {}
 
+        import threading
+        done = threading.Event()
+
         def run() -> None:
             error = ctypes.c_void_p()
-            outcome["status"] = self._lib.dl_session_login(self._handle, code_cb, wait_cb, None, ctypes.byref(error))
-            outcome["error"] = error
+            try:
+                outcome["status"] = self._lib.dl_session_login(self._handle, code_cb, wait_cb, None,
+                                                               ctypes.byref(error))
+                outcome["error"] = error
+            finally:
+                done.set()
 
-        # The login runs in a worker thread so that the main thread stays able to take Ctrl-C.
-        import threading
+        # The login runs in a worker thread so that the calling thread stays able to take Ctrl-C.
+        # It waits on an Event, not Thread.join: a join interrupted by KeyboardInterrupt may return
+        # at once the next time (before the thread has ended).
         worker = threading.Thread(target=run, name="devicelogin-login", daemon=True)
         worker.start()
         try:
-            while worker.is_alive():
-                worker.join(0.1)
+            while not done.wait(0.1):
+                pass
         except KeyboardInterrupt:
             _debug("login: interrupted, cancelling")
             self._lib.dl_session_cancel(self._handle)
-            worker.join()
+            while not done.wait(0.1):  # the login returns at its next wait, having stored nothing
+                pass
             error = outcome.get("error")
             if error:
                 self._lib.dl_error_free(error)

@@ -6,4 +6,6 @@ set -euo pipefail
 src=$1 library=$2 exe=$3
 shift 3
 export DEVICELOGIN_SOURCE=$src DEVICELOGIN_LIBRARY=$library DEVICELOGIN_EXE=$exe
-exec /usr/bin/python3 -m pytest -q -p no:cacheprovider "$src/python/tests" "$@"
+# --assert=plain: no assertion introspection, which would print the compared values (tokens) in a
+# failure's output; failures show the assert's source line and its message only.
+exec /usr/bin/python3 -m pytest -q -p no:cacheprovider --assert=plain "$src/python/tests" "$@"

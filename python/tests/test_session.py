@@ -126,7 +126,10 @@ def test_ctrl_c_during_login_cancels_and_stores_nothing(serve, tmp_path):
     time.sleep(0.5)
     started = time.monotonic()
     child.send_signal(signal.SIGINT)
-    out, _ = child.communicate(timeout=20)
+    try:
+        out, _ = child.communicate(timeout=20)
+    finally:
+        child.kill()
     assert child.returncode == 130, out
     assert out.split() == ["interrupted", "nothing", "stored"]
     assert time.monotonic() - started < 5
