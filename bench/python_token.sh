@@ -38,6 +38,9 @@ r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
 m = {k: v["median"] * 1000 for k, v in r.items()}
 print(f"median ms: ours {m['ours']:.1f}  seed {m['seed']:.1f}  bare python {m['bare']:.1f}  import devicelogin {m['import']:.1f}")
 print(f"ours/seed {m['ours']/m['seed']:.2f} (target <= 0.8); import adds {m['import']-m['bare']:.1f} ms (target <= 5)")
+cpu = {k: (v["user"] + v["system"]) * 1000 for k, v in r.items()}
+print(f"mean CPU ms (user+sys; less sensitive to a loaded machine): ours {cpu['ours']:.1f}  seed {cpu['seed']:.1f}  "
+      f"bare {cpu['bare']:.1f}  import {cpu['import']:.1f}")
 PY
 /usr/bin/python3 - <<'PY'
 import time, devicelogin
