@@ -15,7 +15,7 @@ build_packages=(g++ cmake ninja-build pkg-config libcurl4-openssl-dev libssl-dev
 # Debian's Chromium for the browser test; hyperfine, wrk, GNU time and oidc-agent-cli (the
 # baseline of bench/token_hot_path.sh) for bench/; tmux, zbar-tools and python3 for the terminal
 # test (tests/terminal); openssl and ca-certificates for the --ca-file tests; faketime for the
-# clock-skew tests.
+# clock-skew tests; python3-pytest and python3-venv for the Python package (python/tests).
 test_packages=(libgtest-dev dbus gnome-keyring chromium hyperfine wrk keyutils time oidc-agent-cli tmux zbar-tools
   python3 python3-pytest python3-venv openssl ca-certificates faketime)
 packages=("${build_packages[@]}")

@@ -53,20 +53,22 @@ DL_API const char* dl_version(void);
 DL_API int dl_error_status(const dl_error* error);
 /* The error's stable kind: "usage", "configuration", "access_denied", "expired_token",
  * "not_logged_in", "relogin_required", "network", "server", "protocol", "storage", "cancelled",
- * "internal" (finer than the status: 5 is "not_logged_in" or "relogin_required"). */
+ * "internal" (finer than the status: 5 is "not_logged_in" or "relogin_required"). Thread-safe
+ * (reads the handle only), as are all dl_error_ readers. */
 DL_API const char* dl_error_kind(const dl_error* error);
-/* One line for humans; never a secret or a response body. Never NULL for a non-NULL error. */
+/* One line for humans; never a secret or a response body. Never NULL for a non-NULL error.
+ * Thread-safe. */
 DL_API const char* dl_error_message(const dl_error* error);
-/* The OAuth `error` string the server gave ("access_denied", ...), or "" when none. */
+/* The OAuth `error` string the server gave ("access_denied", ...), or "" when none. Thread-safe. */
 DL_API const char* dl_error_oauth_error(const dl_error* error);
-/* The HTTP status the server gave, or 0. */
+/* The HTTP status the server gave, or 0. Thread-safe. */
 DL_API int dl_error_http_status(const dl_error* error);
 /* What the user can do, as a stable name: "none", "sign_in", "fix_settings", "add_settings",
- * "choose_store", "fix_permissions", "try_again_later". */
+ * "choose_store", "fix_permissions", "try_again_later". Thread-safe. */
 DL_API const char* dl_error_remedy(const dl_error* error);
-/* The profile the error concerns, or "". */
+/* The profile the error concerns, or "". Thread-safe. */
 DL_API const char* dl_error_profile(const dl_error* error);
-/* The setting(s) the remedy names (see docs/library.md, "Errors and remedies"), or "". */
+/* The setting(s) the remedy names (see docs/library.md, "Errors and remedies"), or "". Thread-safe. */
 DL_API const char* dl_error_setting(const dl_error* error);
 /* Frees an error handle; NULL is ignored. Thread-safe for distinct handles. */
 DL_API void dl_error_free(dl_error* error);
@@ -135,12 +137,12 @@ DL_API int dl_session_forget(dl_session* session, dl_error** err);
 DL_API int dl_session_request(dl_session* session, const char* method, const char* url, const char* const* headers,
                               const char* body, size_t body_length, long long min_ttl, dl_response** response,
                               dl_error** err);
-/* The HTTP status of a response. */
+/* The HTTP status of a response. Thread-safe (reads the handle only). */
 DL_API int dl_response_status(const dl_response* response);
-/* The first header with this name (case-insensitive), or NULL. */
+/* The first header with this name (case-insensitive), or NULL. Thread-safe. */
 DL_API const char* dl_response_header(const dl_response* response, const char* name);
 /* The body (not NUL-terminated inside; a NUL follows it) and its length (may be NULL). It may
- * hold secrets: it is wiped by dl_response_free. */
+ * hold secrets: it is wiped by dl_response_free. Thread-safe. */
 DL_API const char* dl_response_body(const dl_response* response, size_t* length);
 /* Wipes the body and frees the response; NULL is ignored. Thread-safe for distinct handles. */
 DL_API void dl_response_free(dl_response* response);
@@ -148,15 +150,15 @@ DL_API void dl_response_free(dl_response* response);
 /* What is stored and whether it is usable, in *status. DL_NOT_LOGGED_IN when the profile was
  * never saved. Not thread-safe (one thread per session). */
 DL_API int dl_session_status(dl_session* session, dl_status** status, dl_error** err);
-/* 1 when a usable token set is stored, 0 otherwise. */
+/* 1 when a usable token set is stored, 0 otherwise. Thread-safe. */
 DL_API int dl_status_logged_in(const dl_status* status);
 /* A field of the status as text, or NULL when unknown: "profile", "issuer", "client_id",
  * "store", "store_location", "token_type", "scope", "subject", "expires_at" (Unix seconds),
  * "has_refresh_token" ("1"/"0"), "relogin_required" ("1"/"0"), "relogin_reason",
  * "clock_offset_s". Never a secret. Valid until the status is freed or the next dl_status_get call
- * on it. */
+ * on it. Not thread-safe on one handle (it renders numbers into the handle). */
 DL_API const char* dl_status_get(const dl_status* status, const char* field);
-/* Frees a status; NULL is ignored. */
+/* Frees a status; NULL is ignored. Thread-safe for distinct handles. */
 DL_API void dl_status_free(dl_status* status);
 
 #ifdef __cplusplus
