@@ -4,6 +4,9 @@
 # include/devicelogin/ marks DEVICELOGIN_API, or a member of one; nothing of std, nlohmann, OpenSSL,
 # libcurl, or of the internal modules (devicelogin::oauth::, core/store/http helpers, Session::Impl).
 # The macro itself may be used in the public headers only.
+# Issue 10: the C ABI's functions (DL_API in include/devicelogin/devicelogin.h) are exported too,
+# all of them and no other dl_ name, and every exported symbol carries the version node
+# DEVICELOGIN_0 (src/devicelogin.map).
 #   exported_symbols_test.sh SOURCE_DIR LIBRARY
 set -euo pipefail
 src=$1 library=$2
@@ -19,7 +22,20 @@ grep -qx Session <<<"$allowed" || fail "Session is not among the exported names:
 misplaced=$(grep -rl --include="*.[ch]pp" --include="*.h" 'DEVICELOGIN_API' "$src/src" "$src/cli" "$src/devserver" || true)
 [[ -z $misplaced ]] || fail "DEVICELOGIN_API outside include/devicelogin/: $misplaced"
 
-symbols=$(nm -DC --defined-only "$library" | cut -d' ' -f3-)
+c_functions=$(grep -h '^DL_API' "$src/include/devicelogin/devicelogin.h" |
+  sed -E -n 's/.*[^A-Za-z0-9_](dl_[a-z0-9_]+)\(.*/\1/p' | sort -u)
+[[ $(wc -l <<<"$c_functions") -ge 20 ]] || fail "too few DL_API functions found in devicelogin.h: $c_functions"
+
+# Every defined dynamic symbol is versioned DEVICELOGIN_0 (the node's own name is an ABS symbol).
+versioned=$(nm -D --defined-only --with-symbol-versions "$library" | awk '$2 != "A" {print $3}')
+unversioned=$(grep -v '@@DEVICELOGIN_0$' <<<"$versioned" || true)
+[[ -z $unversioned ]] || fail "exported symbols without the version DEVICELOGIN_0: $(sed -n 1,5p <<<"$unversioned")"
+exported_c=$(sed -E -n 's/^(dl_[a-z0-9_]+)@@DEVICELOGIN_0$/\1/p' <<<"$versioned" | sort -u)
+[[ $exported_c == "$c_functions" ]] ||
+  fail "the exported dl_ functions differ from devicelogin.h's: $(diff <(echo "$c_functions") <(echo "$exported_c") | grep '^[<>]' | head -5)"
+
+symbols=$(nm -DC --defined-only "$library" | awk '$2 != "A"' | cut -d' ' -f3- | sed -E 's/@@?DEVICELOGIN_0$//' |
+  grep -v '^dl_')
 [[ $(wc -l <<<"$symbols") -ge 20 ]] || fail "too few exported symbols: is $library the library?"
 grep -q '^devicelogin::Session::login(' <<<"$symbols" || fail "Session::login is not exported"
 
@@ -32,4 +48,5 @@ if [[ -n $extra ]]; then
   sed -n 1,20p <<<"$extra" >&2
   fail "$(wc -l <<<"$extra") symbols exported beyond the public API (first 20 above)"
 fi
-echo "exported_symbols_test: $(wc -l <<<"$symbols") symbols exported, all from $(wc -l <<<"$allowed") public names"
+echo "exported_symbols_test: $(wc -l <<<"$symbols") C++ symbols exported, all from $(wc -l <<<"$allowed") public names;" \
+  "$(wc -l <<<"$exported_c") C functions, exactly devicelogin.h's; all versioned DEVICELOGIN_0"

@@ -16,6 +16,7 @@ declare -A allowed=(
   [dl_oauth]="core oauth"
   [dl_session]="core http oauth store session"
   [dl_devserver]="core"
+  [dl_capi]=""
 )
 modules="core http oauth store session"
 checked=0

@@ -1,0 +1,388 @@
+"""Device login (OAuth 2.0 Device Authorization Grant, RFC 8628) for Python CLIs.
+
+A thin binding over libdevicelogin's C ABI (devicelogin.h): the library keeps the tokens in a
+keyring or a private file, refreshes once under racing processes, revokes on logout and validates
+ID tokens. Tokens come back as `Token` objects that never print their value; `reveal()` reads it.
+
+    import devicelogin
+    session = devicelogin.Session("todo", issuer="https://id.example.com", client_id="todo-cli")
+    session.login(on_code=lambda code, uri, uri_complete: print(code, uri))
+    response = session.request("GET", "https://api.example.com/me")
+
+The native library is loaded on the first Session, not at import.
+"""
+from __future__ import annotations
+
+# Only what a bare interpreter has already loaded is imported here, so that `import devicelogin`
+# costs well under 5 ms: json, logging, threading and ctypes are imported where they are used, and
+# the native library (with libcurl and OpenSSL) by the first Session.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Mapping, Optional
+
+__all__ = [
+    "Session", "Token", "Response", "Status", "DeviceLoginError", "ConfigurationError", "AccessDenied",
+    "CodeExpired", "NotLoggedIn", "ReloginRequired", "NetworkError", "StorageError", "Cancelled", "version",
+]
+
+
+
+def _debug(message: str, *args: object) -> None:
+    """Logs to the "devicelogin" logger at DEBUG (events only, never a secret)."""
+    import logging
+    logging.getLogger("devicelogin").debug(message, *args)
+
+
+class DeviceLoginError(Exception):
+    """A failed call: `status` is the devicelogin exit code, `kind` its stable name; `oauth_error`,
+    `http_status`, `remedy` ("sign_in", "add_settings", ...), `profile` and `setting` as the
+    library gave them. The message never holds a secret."""
+
+    status = 1
+
+    def __init__(self, message: str, *, status: int = 1, kind: str = "internal", oauth_error: str = "",
+                 http_status: int = 0, remedy: str = "none", profile: str = "", setting: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.kind = kind
+        self.oauth_error = oauth_error
+        self.http_status = http_status
+        self.remedy = remedy
+        self.profile = profile
+        self.setting = setting
+
+
+class ConfigurationError(DeviceLoginError):
+    """Bad argument, missing or wrong setting (status 2)."""
+
+
+class AccessDenied(DeviceLoginError):
+    """The user or the server refused the authorization (status 3)."""
+
+
+class CodeExpired(DeviceLoginError):
+    """The device code expired before approval (status 4)."""
+
+
+class NotLoggedIn(DeviceLoginError):
+    """Nothing is stored for the profile (status 5): sign in."""
+
+
+class ReloginRequired(NotLoggedIn):
+    """The stored tokens can no longer be used (status 5): sign in again."""
+
+
+class NetworkError(DeviceLoginError):
+    """Connection, TLS, timeout, or a failing server (status 6)."""
+
+
+class StorageError(DeviceLoginError):
+    """The token store or the profile store failed (status 7)."""
+
+
+class Cancelled(DeviceLoginError):
+    """The login was cancelled (status 130)."""
+
+
+_BY_STATUS: dict[int, type[DeviceLoginError]] = {
+    2: ConfigurationError, 3: AccessDenied, 4: CodeExpired, 5: NotLoggedIn, 6: NetworkError, 7: StorageError,
+    130: Cancelled,
+}
+
+
+def _ffi() -> Any:
+    from . import _native as native  # loads libdevicelogin.so.0 (and libcurl) on first use
+    return native
+
+
+def version() -> str:
+    """The native library's version (loads it)."""
+    return _ffi().lib.dl_version().decode()
+
+
+def _text(value: Optional[bytes]) -> str:
+    return value.decode("utf-8", "replace") if value else ""
+
+
+def _raise_for(status: int, error: Any) -> None:
+    lib = _ffi().lib
+    try:
+        if error:
+            kind = _text(lib.dl_error_kind(error))
+            fields = dict(status=status, kind=kind, oauth_error=_text(lib.dl_error_oauth_error(error)),
+                          http_status=lib.dl_error_http_status(error), remedy=_text(lib.dl_error_remedy(error)),
+                          profile=_text(lib.dl_error_profile(error)), setting=_text(lib.dl_error_setting(error)))
+            message = _text(lib.dl_error_message(error))
+        else:
+            kind, fields, message = "internal", dict(status=status), f"devicelogin call failed ({status})"
+    finally:
+        if error:
+            lib.dl_error_free(error)
+    cls = ReloginRequired if kind == "relogin_required" else _BY_STATUS.get(status, DeviceLoginError)
+    _debug("devicelogin error: status %d kind %s", status, kind)
+    raise cls(message, **fields)
+
+
+def _call(function: Callable[..., int], *args: Any) -> None:
+    import ctypes
+    error = ctypes.c_void_p()
+    status = function(*args, ctypes.byref(error))
+    if status != 0:
+        _raise_for(status, error)
+
+
+class Token:
+    """An access token. `repr()`/`str()` never show it; `reveal()` is the one way to read it.
+
+    Python cannot wipe it: the value is an immutable `str` that lives until the garbage collector
+    frees it (the library's own copy is wiped as soon as it is copied here)."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """The token itself, e.g. for an Authorization header."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Token(<hidden>)"
+
+    __str__ = __repr__
+
+    def __format__(self, spec: str) -> str:
+        return repr(self)
+
+    def __reduce__(self) -> Any:
+        raise TypeError("a Token cannot be pickled")
+
+
+class Response:
+    """An API's answer. The body may hold secrets: its repr shows the status only."""
+
+    __slots__ = ("status", "headers", "body")
+
+    def __init__(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def json(self) -> Any:
+        import json
+        return json.loads(self.body)
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+    def __repr__(self) -> str:
+        return f"Response(status={self.status})"
+
+
+class Status:
+    """What is stored for a profile; never a secret."""
+
+    FIELDS = ("profile", "issuer", "client_id", "store", "store_location", "token_type", "scope", "subject",
+              "expires_at", "has_refresh_token", "relogin_required", "relogin_reason", "clock_offset_s")
+
+    def __init__(self, logged_in: bool, fields: dict[str, Optional[str]]) -> None:
+        self.logged_in = logged_in
+        self.profile = fields.get("profile") or ""
+        self.issuer = fields.get("issuer") or ""
+        self.client_id = fields.get("client_id") or ""
+        self.store = fields.get("store") or ""
+        self.store_location = fields.get("store_location") or ""
+        self.token_type = fields.get("token_type")
+        self.scope = fields.get("scope")
+        self.subject = fields.get("subject")
+        expires = fields.get("expires_at")
+        self.expires_at = int(expires) if expires else None
+        self.has_refresh_token = fields.get("has_refresh_token") == "1"
+        self.relogin_required = fields.get("relogin_required") == "1"
+        self.relogin_reason = fields.get("relogin_reason") or ""
+
+    def __repr__(self) -> str:
+        return (f"Status(profile={self.profile!r}, logged_in={self.logged_in}, subject={self.subject!r}, "
+                f"expires_at={self.expires_at!r}, store={self.store!r})")
+
+
+_HEADERS_WE_READ = ("content-type", "www-authenticate", "retry-after", "location", "etag")
+
+
+class Session:
+    """The session of a named profile. Not thread-safe: use one per thread (sessions of one profile
+    in many threads or processes refresh once together). Settings given here are used by `login`;
+    without any, `login` signs in again with the saved profile."""
+
+    def __init__(self, name: str, *, issuer: str = "", client_id: str = "", scope: str = "", provider: str = "",
+                 tenant: str = "", audience: str = "", store: str = "", ca_file: str = "",
+                 profile_directory: Optional[str] = None) -> None:
+        import ctypes
+        native = _ffi()
+        self._lib = native.lib
+        handle = ctypes.c_void_p()
+        _call(self._lib.dl_session_open, name.encode(), profile_directory.encode() if profile_directory else None,
+              ctypes.byref(handle))
+        self._handle = handle
+        self.name = name
+        for key, value in (("issuer", issuer), ("client_id", client_id), ("scope", scope), ("provider", provider),
+                           ("tenant", tenant), ("audience", audience), ("store", store), ("ca_file", ca_file)):
+            if value:
+                _call(self._lib.dl_session_set, self._handle, key.encode(), value.encode())
+
+    def close(self) -> None:
+        """Frees the native session (also done when the object is collected)."""
+        handle, self._handle = getattr(self, "_handle", None), None
+        if handle:
+            self._lib.dl_session_close(handle)
+
+    def __del__(self) -> None:
+        self.close()
+
+    def __enter__(self) -> "Session":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Session({self.name!r})"
+
+    def login(self, on_code: Optional[Callable[[str, str, str], None]] = None,
+              on_wait: Optional[Callable[[int], None]] = None) -> None:
+        """Signs in with the device flow: `on_code(user_code, verification_uri,
+        verification_uri_complete)` is called once to show the code; `on_wait(seconds_left)` before
+        each poll. Ctrl-C (KeyboardInterrupt) cancels: nothing is stored and KeyboardInterrupt is
+        raised again. An exception raised by a callback cancels the login and is raised."""
+        import ctypes
+        native = _ffi()
+        raised: list[BaseException] = []
+
+        def code(_user: Any, user_code: bytes, uri: bytes, uri_complete: bytes, _expires: int) -> None:
+            _debug("login: code shown")
+            if on_code is not None and not raised:
+                try:
+                    on_code(_text(user_code), _text(uri), _text(uri_complete))
+                except BaseException as error:  # handed to the calling thread
+                    raised.append(error)
+                    self._lib.dl_session_cancel(self._handle)
+
+        def wait(_user: Any, seconds_left: int) -> None:
+            if on_wait is not None and not raised:
+                try:
+                    on_wait(int(seconds_left))
+                except BaseException as error:
+                    raised.append(error)
+                    self._lib.dl_session_cancel(self._handle)
+
+        code_cb, wait_cb = native.CODE_CALLBACK(code), native.WAIT_CALLBACK(wait)
+        outcome: dict[str, Any] = {}
+
+        import threading
+        done = threading.Event()
+
+        def run() -> None:
+            error = ctypes.c_void_p()
+            try:
+                outcome["status"] = self._lib.dl_session_login(self._handle, code_cb, wait_cb, None,
+                                                               ctypes.byref(error))
+                outcome["error"] = error
+            finally:
+                done.set()
+
+        # The login runs in a worker thread so that the calling thread stays able to take Ctrl-C.
+        # It waits on an Event, not Thread.join: a join interrupted by KeyboardInterrupt may return
+        # at once the next time (before the thread has ended).
+        worker = threading.Thread(target=run, name="devicelogin-login", daemon=True)
+        worker.start()
+        try:
+            while not done.wait(0.1):
+                pass
+        except KeyboardInterrupt:
+            _debug("login: interrupted, cancelling")
+            self._lib.dl_session_cancel(self._handle)
+            while not done.wait(0.1):  # the login returns at its next wait, having stored nothing
+                pass
+            error = outcome.get("error")
+            if error:
+                self._lib.dl_error_free(error)
+            raise
+        if raised:
+            if outcome.get("error"):
+                self._lib.dl_error_free(outcome["error"])
+            raise raised[0]
+        if outcome["status"] != 0:
+            _raise_for(outcome["status"], outcome["error"])
+        _debug("login: signed in")
+
+    def cancel(self) -> None:
+        """Cancels a login running on this session in another thread (thread-safe)."""
+        if self._handle:
+            self._lib.dl_session_cancel(self._handle)
+
+    def token(self, min_ttl: int = 60) -> Token:
+        """A valid access token, refreshed first when it expires within `min_ttl` seconds."""
+        import ctypes
+        buffer = ctypes.c_void_p()
+        length = ctypes.c_size_t()
+        _call(self._lib.dl_session_token, self._handle, min_ttl, ctypes.byref(buffer), ctypes.byref(length))
+        try:
+            value = ctypes.string_at(buffer, length.value).decode()
+        finally:
+            self._lib.dl_secret_free(buffer)
+        return Token(value)
+
+    def refresh(self) -> None:
+        """Refreshes now."""
+        _call(self._lib.dl_session_refresh, self._handle)
+        _debug("refresh: done")
+
+    def logout(self) -> bool:
+        """Revokes the tokens at the server when it can, then deletes them; True when revoked."""
+        import ctypes
+        revoked = ctypes.c_int(0)
+        _call(self._lib.dl_session_logout, self._handle, ctypes.byref(revoked))
+        return bool(revoked.value)
+
+    def forget(self) -> None:
+        """Removes the saved profile (log out first)."""
+        _call(self._lib.dl_session_forget, self._handle)
+
+    def request(self, method: str, url: str, *, headers: Optional[Mapping[str, str]] = None,
+                body: Optional[bytes | str] = None, min_ttl: int = 60) -> Response:
+        """Sends an authenticated request (refreshing first when needed, and once more on a 401)
+        and returns the API's answer whatever its status."""
+        import ctypes
+        lines = [f"{k}: {v}".encode() for k, v in (headers or {}).items()]
+        array = (ctypes.c_char_p * (len(lines) + 1))(*lines, None)
+        data = body.encode() if isinstance(body, str) else body
+        response = ctypes.c_void_p()
+        _call(self._lib.dl_session_request, self._handle, method.encode(), url.encode(), array, data,
+              len(data) if data else 0, min_ttl, ctypes.byref(response))
+        try:
+            length = ctypes.c_size_t()
+            pointer = self._lib.dl_response_body(response, ctypes.byref(length))
+            content = ctypes.string_at(pointer, length.value) if pointer else b""
+            found = {}
+            for name in _HEADERS_WE_READ:
+                value = self._lib.dl_response_header(response, name.encode())
+                if value is not None:
+                    found[name] = _text(value)
+            return Response(self._lib.dl_response_status(response), found, content)
+        finally:
+            self._lib.dl_response_free(response)
+
+    def status(self) -> Status:
+        """What is stored for this profile. NotLoggedIn when the profile was never saved."""
+        import ctypes
+        handle = ctypes.c_void_p()
+        _call(self._lib.dl_session_status, self._handle, ctypes.byref(handle))
+        try:
+            fields = {}
+            for field in Status.FIELDS:
+                value = self._lib.dl_status_get(handle, field.encode())
+                fields[field] = None if value is None else _text(value)
+            return Status(bool(self._lib.dl_status_logged_in(handle)), fields)
+        finally:
+            self._lib.dl_status_free(handle)

@@ -1,0 +1,242 @@
+/* Issue 10: the C ABI (devicelogin.h) against `devicelogin serve`, compiled as C99 with
+ * -Wall -Wextra -Werror by capi_test.sh, which starts the servers and runs one mode each:
+ *   capi_test flow ISSUER       sign in (auto-approved), token, refresh, userinfo, status, logout
+ *   capi_test expired ISSUER    no approval before the code expires: DL_EXPIRED, nothing stored
+ *   capi_test cancel ISSUER     dl_session_cancel from another thread: DL_CANCELLED, nothing stored
+ *   capi_test denied ISSUER DENY_COMMAND   the code callback runs DENY_COMMAND URI CODE (presses
+ *                               Deny on the approval page): DL_DENIED with oauth error access_denied
+ * HOME and the XDG directories are the wrapper's temporary ones. No token is ever printed. */
+#define _POSIX_C_SOURCE 200809L
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "devicelogin/devicelogin.h"
+
+static int failures = 0;
+#define CHECK(cond, ...)                                    \
+  do {                                                      \
+    if (!(cond)) {                                          \
+      fprintf(stderr, "capi_test:%d: %s: ", __LINE__, #cond); \
+      fprintf(stderr, __VA_ARGS__);                         \
+      fprintf(stderr, "\n");                                \
+      failures++;                                           \
+    }                                                       \
+  } while (0)
+
+struct observed {
+  int codes;
+  int waits;
+  char user_code[64];
+  char uri[512];
+  const char* deny_command;
+};
+
+static void on_code(void* user_data, const char* user_code, const char* verification_uri,
+                    const char* verification_uri_complete, long long expires_in) {
+  struct observed* seen = user_data;
+  seen->codes++;
+  snprintf(seen->user_code, sizeof seen->user_code, "%s", user_code);
+  snprintf(seen->uri, sizeof seen->uri, "%s", verification_uri_complete[0] ? verification_uri_complete : verification_uri);
+  (void)expires_in;
+  if (seen->deny_command != NULL) {
+    char command[1024];
+    snprintf(command, sizeof command, "%s '%s' '%s' >/dev/null 2>&1 &", seen->deny_command, seen->uri, seen->user_code);
+    CHECK(system(command) == 0, "could not start the deny command");
+  }
+}
+
+static void on_wait(void* user_data, long long seconds_left) {
+  struct observed* seen = user_data;
+  seen->waits++;
+  (void)seconds_left;
+}
+
+static dl_session* open_session(const char* name, const char* issuer) {
+  dl_session* session = NULL;
+  dl_error* err = NULL;
+  int rc = dl_session_open(name, NULL, &session, &err);
+  CHECK(rc == DL_OK && session != NULL && err == NULL, "open: %d %s", rc, dl_error_message(err));
+  dl_error_free(err);
+  if (session == NULL) exit(1);
+  CHECK(dl_session_set(session, "issuer", issuer, NULL) == DL_OK, "set issuer");
+  CHECK(dl_session_set(session, "client_id", "devicelogin-demo", NULL) == DL_OK, "set client_id");
+  CHECK(dl_session_set(session, "scope", "openid profile offline_access", NULL) == DL_OK, "set scope");
+  CHECK(dl_session_set(session, "store", "file", NULL) == DL_OK, "set store");
+  return session;
+}
+
+/* Nothing stored: a token is DL_NOT_LOGGED_IN and no secret comes back. */
+static void expect_not_logged_in(dl_session* session, const char* when) {
+  char* token = NULL;
+  dl_error* err = NULL;
+  int rc = dl_session_token(session, 60, &token, NULL, &err);
+  CHECK(rc == DL_NOT_LOGGED_IN, "%s: token gave %d, not 5 (%s)", when, rc, dl_error_message(err));
+  CHECK(token == NULL, "%s: a token came back with a failure", when);
+  CHECK(err != NULL && dl_error_status(err) == DL_NOT_LOGGED_IN, "%s: the error handle's status", when);
+  dl_error_free(err);
+  dl_secret_free(token);
+}
+
+static int flow(const char* issuer) {
+  /* Argument errors are DL_USAGE with a message, never a crash. */
+  dl_session* bad = NULL;
+  dl_error* err = NULL;
+  CHECK(dl_session_open("../escape", NULL, &bad, &err) == DL_USAGE && bad == NULL, "an invalid profile name");
+  CHECK(err != NULL && strlen(dl_error_message(err)) > 0, "the invalid name has a message");
+  dl_error_free(err);
+  CHECK(dl_session_open(NULL, NULL, &bad, NULL) == DL_USAGE, "a NULL name");
+
+  dl_session* session = open_session("c-flow", issuer);
+  err = NULL;
+  CHECK(dl_session_set(session, "colour", "blue", &err) == DL_USAGE, "an unknown setting");
+  CHECK(err != NULL && strstr(dl_error_message(err), "colour") != NULL, "the message names the setting");
+  dl_error_free(err);
+  CHECK(strlen(dl_version()) >= 5, "dl_version: %s", dl_version());
+
+  expect_not_logged_in(session, "before login");
+
+  struct observed seen = {0};
+  err = NULL;
+  int rc = dl_session_login(session, on_code, on_wait, &seen, &err);
+  CHECK(rc == DL_OK, "login: %d %s", rc, dl_error_message(err));
+  dl_error_free(err);
+  CHECK(seen.codes == 1 && strlen(seen.user_code) == 9, "the code callback ran once with the code (%d)", seen.codes);
+  CHECK(seen.waits >= 1, "the wait callback ran (%d)", seen.waits);
+
+  char* first = NULL;
+  size_t length = 0;
+  rc = dl_session_token(session, 60, &first, &length, NULL);
+  CHECK(rc == DL_OK && first != NULL && length == strlen(first) && length > 20, "token: %d", rc);
+
+  rc = dl_session_refresh(session, NULL);
+  CHECK(rc == DL_OK, "refresh: %d", rc);
+  char* second = NULL;
+  rc = dl_session_token(session, 60, &second, NULL, NULL);
+  CHECK(rc == DL_OK && second != NULL && first != NULL && strcmp(first, second) != 0,
+        "after refresh, the access token is a new one (%d)", rc);
+  dl_secret_free(first);
+  dl_secret_free(second);
+
+  char url[512];
+  snprintf(url, sizeof url, "%s/userinfo", issuer);
+  const char* headers[] = {"Accept: application/json", NULL};
+  dl_response* response = NULL;
+  rc = dl_session_request(session, "GET", url, headers, NULL, 0, 60, &response, NULL);
+  CHECK(rc == DL_OK && response != NULL, "userinfo request: %d", rc);
+  if (response != NULL) {
+    size_t body_length = 0;
+    const char* body = dl_response_body(response, &body_length);
+    CHECK(dl_response_status(response) == 200, "userinfo status %d", dl_response_status(response));
+    CHECK(strstr(body, "\"sub\":\"alice\"") != NULL && body_length == strlen(body), "userinfo is alice's");
+    const char* type = dl_response_header(response, "Content-Type");
+    CHECK(type != NULL && strstr(type, "json") != NULL, "the response header is readable");
+    dl_response_free(response);
+  }
+
+  dl_status* status = NULL;
+  rc = dl_session_status(session, &status, NULL);
+  CHECK(rc == DL_OK && dl_status_logged_in(status) == 1, "status: %d", rc);
+  const char* subject = dl_status_get(status, "subject");
+  CHECK(subject != NULL && strcmp(subject, "alice") == 0, "status subject");
+  const char* store = dl_status_get(status, "store");
+  CHECK(store != NULL && strcmp(store, "file") == 0, "status store");
+  const char* expires = dl_status_get(status, "expires_at");
+  CHECK(expires != NULL && atoll(expires) > (long long)time(NULL), "status expires_at in the future");
+  CHECK(dl_status_get(status, "no_such_field") == NULL, "an unknown status field is NULL");
+  dl_status_free(status);
+
+  int revoked = -1;
+  rc = dl_session_logout(session, &revoked, NULL);
+  CHECK(rc == DL_OK && revoked == 1, "logout: %d revoked %d", rc, revoked);
+  expect_not_logged_in(session, "after logout");
+  err = NULL;
+  rc = dl_session_request(session, "GET", url, NULL, NULL, 0, 60, &response, &err);
+  CHECK(rc == DL_NOT_LOGGED_IN && response == NULL, "a request after logout: %d", rc);
+  CHECK(err != NULL && strcmp(dl_error_kind(err), "not_logged_in") == 0, "kind %s", dl_error_kind(err));
+  CHECK(err != NULL && strcmp(dl_error_remedy(err), "sign_in") == 0, "remedy %s", dl_error_remedy(err));
+  CHECK(err != NULL && strcmp(dl_error_profile(err), "c-flow") == 0, "profile %s", dl_error_profile(err));
+  dl_error_free(err);
+  dl_session_close(session);
+  return failures;
+}
+
+static int expired(const char* issuer) {
+  dl_session* session = open_session("c-expired", issuer);
+  struct observed seen = {0};
+  dl_error* err = NULL;
+  int rc = dl_session_login(session, on_code, on_wait, &seen, &err);
+  CHECK(rc == DL_EXPIRED, "login without approval: %d, not 4 (%s)", rc, dl_error_message(err));
+  CHECK(err != NULL && strcmp(dl_error_oauth_error(err), "expired_token") == 0, "oauth error %s", dl_error_oauth_error(err));
+  dl_error_free(err);
+  expect_not_logged_in(session, "after expiry");
+  dl_session_close(session);
+  return failures;
+}
+
+static void* cancel_later(void* session) {
+  struct timespec pause = {1, 500000000L};
+  nanosleep(&pause, NULL);
+  dl_session_cancel(session);
+  return NULL;
+}
+
+static int cancel(const char* issuer) {
+  dl_session* session = open_session("c-cancel", issuer);
+  dl_session_cancel(session); /* with no login running: no effect on the next one */
+  struct observed seen = {0};
+  pthread_t thread;
+  CHECK(pthread_create(&thread, NULL, cancel_later, session) == 0, "pthread_create");
+  time_t started = time(NULL);
+  dl_error* err = NULL;
+  int rc = dl_session_login(session, on_code, on_wait, &seen, &err);
+  time_t took = time(NULL) - started;
+  pthread_join(thread, NULL);
+  CHECK(rc == DL_CANCELLED, "a cancelled login: %d, not 130 (%s)", rc, dl_error_message(err));
+  CHECK(took >= 1 && took <= 4, "the login ended %lds after start, not about 1.5 s", (long)took);
+  CHECK(seen.codes == 1, "the code was shown before the cancel");
+  dl_error_free(err);
+  expect_not_logged_in(session, "after cancel");
+  dl_session_close(session);
+  return failures;
+}
+
+static int denied(const char* issuer, const char* deny_command) {
+  dl_session* session = open_session("c-denied", issuer);
+  struct observed seen = {0};
+  seen.deny_command = deny_command;
+  dl_error* err = NULL;
+  int rc = dl_session_login(session, on_code, on_wait, &seen, &err);
+  CHECK(rc == DL_DENIED, "a denied login: %d, not 3 (%s)", rc, dl_error_message(err));
+  CHECK(err != NULL && strcmp(dl_error_oauth_error(err), "access_denied") == 0, "oauth error %s", dl_error_oauth_error(err));
+  dl_error_free(err);
+  expect_not_logged_in(session, "after deny");
+  dl_session_close(session);
+  return failures;
+}
+
+int main(int argc, char** argv) {
+  if (argc < 3) {
+    fprintf(stderr, "usage: capi_test flow|expired|cancel|denied ISSUER [DENY_COMMAND]\n");
+    return 2;
+  }
+  const char* mode = argv[1];
+  const char* issuer = argv[2];
+  int result;
+  if (strcmp(mode, "flow") == 0) {
+    result = flow(issuer);
+  } else if (strcmp(mode, "expired") == 0) {
+    result = expired(issuer);
+  } else if (strcmp(mode, "cancel") == 0) {
+    result = cancel(issuer);
+  } else if (strcmp(mode, "denied") == 0 && argc == 4) {
+    result = denied(issuer, argv[3]);
+  } else {
+    fprintf(stderr, "capi_test: unknown mode %s\n", mode);
+    return 2;
+  }
+  if (result == 0) printf("capi_test %s: ok\n", mode);
+  return result == 0 ? 0 : 1;
+}
