@@ -15,9 +15,9 @@ build_packages=(g++ cmake ninja-build pkg-config libcurl4-openssl-dev libssl-dev
 # Debian's Chromium for the browser test; hyperfine, wrk, GNU time and oidc-agent-cli (the
 # baseline of bench/token_hot_path.sh) for bench/; tmux, zbar-tools and python3 for the terminal
 # test (tests/terminal); openssl and ca-certificates for the --ca-file tests; faketime for the
-# clock-skew tests.
+# clock-skew tests; git (with git-http-backend) for the git credential helper test.
 test_packages=(libgtest-dev dbus gnome-keyring chromium hyperfine wrk keyutils time oidc-agent-cli tmux zbar-tools
-  python3 openssl ca-certificates faketime)
+  python3 openssl ca-certificates faketime git)
 packages=("${build_packages[@]}")
 with_tests=0
 if [[ "${1:-}" == "--tests" ]]; then
