@@ -12,6 +12,10 @@ void setup_refresh(CLI::App& app, int& exit_code);
 void setup_logout(CLI::App& app, int& exit_code);
 void setup_serve(CLI::App& app, int& exit_code);
 void setup_demo(CLI::App& app, int& exit_code);
+void setup_exec(CLI::App& app, int& exit_code);
+void setup_api(CLI::App& app, int& exit_code);
+// git-credential and setup-git (git.cpp).
+void setup_git_credential(CLI::App& app, int& exit_code);
 void setup_profiles(CLI::App& app, int& exit_code);
 void setup_use(CLI::App& app, int& exit_code);
 // Hidden `__doc man|bash|zsh|fish`, registered last: walks every other command's definitions.

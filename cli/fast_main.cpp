@@ -41,11 +41,12 @@ bool write_all(int fd, std::string_view data) {
   return true;
 }
 
-// `token [--profile NAME] [--min-ttl SECONDS]` with a fresh token in a fast store: prints it and
+// `token [--profile NAME] [--min-ttl SECONDS] [--header]` with a fresh token in a fast store: prints it and
 // returns 0. Anything else (other flags, no profile, expiring token, any error): nullopt.
 std::optional<int> try_fast_token(int argc, char** argv) {
   std::string profile_name;  // empty: the default profile
   long long min_ttl = 60;
+  bool header = false;
   for (int i = 2; i < argc; ++i) {
     std::string_view arg = argv[i];
     std::string_view value;
@@ -65,6 +66,8 @@ std::optional<int> try_fast_token(int argc, char** argv) {
     } else if (take("--min-ttl")) {
       auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), min_ttl);
       if (ec != std::errc{} || end != value.data() + value.size() || min_ttl < 0) return std::nullopt;
+    } else if (arg == "--header") {
+      header = true;
     } else {
       return std::nullopt;
     }
@@ -86,7 +89,9 @@ std::optional<int> try_fast_token(int argc, char** argv) {
   if (!(*tokens)->fresh_at(static_cast<long long>(std::time(nullptr)), min_ttl)) return std::nullopt;
   // Issued to another server or client than the profile names: the plugin explains (exit 5).
   if (!bound_to(**tokens, profile->endpoints.token, profile->client_id)) return std::nullopt;
-  Secret line = (*tokens)->access_token;
+  Secret line;
+  if (header) line.append("Authorization: " + authorization_scheme((*tokens)->token_type) + " ");
+  line.append((*tokens)->access_token.reveal());
   line.append("\n");
   return write_all(STDOUT_FILENO, line.reveal()) ? 0 : 1;
 }

@@ -281,6 +281,10 @@ void setup_login(CLI::App& app, int& exit_code) {
   cmd->add_option("--device-authorization-endpoint", s.endpoints.device_authorization, "Override the endpoint");
   cmd->add_option("--token-endpoint", s.endpoints.token, "Override the endpoint");
   cmd->add_option("--revocation-endpoint", s.endpoints.revocation, "Override the endpoint");
+  cmd->add_option("--api-url", s.api_urls,
+                  "Base URL of an API the token is for (repeatable; added to the profile's): `devicelogin api PATH` "
+                  "resolves against the first, and the token is sent only to these origins and the userinfo endpoint")
+      ->allow_extra_args(false);
   cmd->add_option("--ca-file", s.ca_file, "Extra CA bundle (PEM) for TLS verification");
   cmd->add_option("--store", args->store,
                   "Where tokens live: auto (Secret Service, else kernel keyring), secret-service, kernel-keyring, file "

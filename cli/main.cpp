@@ -9,7 +9,8 @@ extern "C" __attribute__((visibility("default"))) int devicelogin_cli_main(int a
   CLI::App app{"devicelogin: sign in from the terminal with the OAuth 2.0 Device Authorization Grant (RFC 8628)\n"
                "and keep the tokens safe. Exit codes: 0 ok, 1 other failure, 2 usage or configuration,\n"
                "3 access denied, 4 device code expired, 5 not logged in or re-login required,\n"
-               "6 network or server error, 7 storage error, 130 cancelled.",
+               "6 network or server error, 7 storage error, 8 api: HTTP status not 2xx, 130 cancelled;\n"
+               "exec: the command's own status (126 cannot run, 127 not found).",
                "devicelogin"};
   app.set_version_flag("--version", std::string("devicelogin ") + DEVICELOGIN_VERSION);
   app.require_subcommand(1);
@@ -21,6 +22,9 @@ extern "C" __attribute__((visibility("default"))) int devicelogin_cli_main(int a
   setup_logout(app, exit_code);
   setup_serve(app, exit_code);
   setup_demo(app, exit_code);
+  setup_exec(app, exit_code);
+  setup_api(app, exit_code);
+  setup_git_credential(app, exit_code);
   setup_profiles(app, exit_code);
   setup_use(app, exit_code);
   setup_doc(app, exit_code);

@@ -12,6 +12,7 @@ struct TokenArgs {
   std::string profile;  // empty: the default profile
   long long min_ttl = 60;
   bool verbose = false;
+  bool header = false;  // `Authorization: <scheme> <token>`, for `curl -H @-`
 };
 
 int run_token(const TokenArgs& args) {
@@ -20,8 +21,14 @@ int run_token(const TokenArgs& args) {
   if (!session) return report_error("token", session.error());
   auto token = session->access_token(args.min_ttl);
   if (!token) return report_error("token", token.error());
+  Secret line;
+  if (args.header) {
+    // The scheme of the stored set's token_type; the set was just read (or refreshed) above.
+    auto status = session->status();
+    line.append("Authorization: " + authorization_scheme(status && status->tokens ? status->tokens->token_type : "") + " ");
+  }
   // The one place a token is printed: stdout, nothing else on it.
-  Secret line = *token;
+  line.append(token->reveal());
   line.append("\n");
   std::size_t done = 0;
   while (done < line.size()) {
@@ -40,6 +47,7 @@ void setup_token(CLI::App& app, int& exit_code) {
   CLI::App* cmd = app.add_subcommand("token", "Print a valid access token on stdout, refreshing it first if needed");
   add_profile_flag(*cmd, args->profile);
   cmd->add_option("--min-ttl", args->min_ttl, "Refresh when the token expires within this many seconds (default 60)");
+  cmd->add_flag("--header", args->header, "Print `Authorization: <type> <token>` (for `curl -H @-`) instead of the bare token");
   add_verbose_flag(*cmd, args->verbose);
   cmd->callback([args, &exit_code] { exit_code = run_token(*args); });
 }

@@ -42,6 +42,10 @@ struct Profile {
   // The server's clock minus the local clock (seconds), from the `Date` headers of discovery and
   // the last login; nullopt when the server gave none usable. Refreshes keep theirs with the tokens.
   std::optional<long long> clock_offset_s;
+  // Base URLs of the APIs this profile's access token is meant for (a caller's "credential
+  // hosts"): the first resolves relative paths; together with the userinfo endpoint they are the
+  // origins a caller may send the token to. Empty when none was given.
+  std::vector<std::string> api_urls{};
 };
 
 // True for names made of [A-Za-z0-9._-], 1..64 chars, not starting with '.'.

@@ -36,6 +36,9 @@ struct LoginSettings {
   // A token store name or "auto" (resolve_store_name). Empty: "auto" for a new profile, the saved
   // profile's store when signing in again with it.
   std::string store{};
+  // API base URLs to add to the profile's api_urls (https, or http on loopback), after those it
+  // already has when it signs in again to the same issuer.
+  std::vector<std::string> api_urls{};
 };
 
 // Applies the provider preset, runs discovery (OIDC, then RFC 8414) when an issuer is given,

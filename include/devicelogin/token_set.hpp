@@ -47,6 +47,22 @@ struct TokenSet {
   return tokens.token_endpoint == token_endpoint && tokens.client_id == client_id;
 }
 
+// The scheme of an `Authorization: <scheme> <token>` header for a token of this type (RFC 6750
+// §2.1): "Bearer" for "bearer" in any case and for an empty or malformed type, else the type.
+[[nodiscard]] inline std::string authorization_scheme(std::string_view token_type) {
+  auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+  bool bearer = token_type.size() == 6;
+  bool plain = !token_type.empty();
+  for (std::size_t i = 0; i < token_type.size(); ++i) {
+    const char c = token_type[i];
+    if (i < 6 && bearer && lower(c) != "bearer"[i]) bearer = false;
+    const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    if (!alnum && c != '-' && c != '_' && c != '.') plain = false;
+  }
+  if (bearer || !plain) return "Bearer";
+  return std::string(token_type);
+}
+
 // The safe-to-log view of a TokenSet: no secret, just facts about it.
 struct TokenInfo {
   std::string token_type;

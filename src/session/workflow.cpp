@@ -1,7 +1,10 @@
 // The facade's workflow: open a named session, and sign in with settings (prepare the profile,
 // sign in, save the profile with its JWKS cache, roll back when that fails, clean the previous
 // store). What every adopter, and the devicelogin CLI, would otherwise write again.
+#include <algorithm>
+
 #include "devicelogin/session.hpp"
+#include "http/url_policy.hpp"
 #include "session/session_impl.hpp"
 #include "core/fs.hpp"
 #include "store/absent_store.hpp"
@@ -98,6 +101,10 @@ Result<TokenInfo> Session::login(const LoginSettings& requested, const LoginObse
   // saved in another store, so that switching stores never leaves a copy behind.
   const std::optional<Profile>& previous = self.saved_profile;
 
+  // Checked before any request is sent.
+  for (const std::string& url : settings.api_urls) {
+    if (auto checked = parse_checked_url(url, "API base URL"); !checked) return std::unexpected(checked.error());
+  }
   Profile profile;
   std::shared_ptr<HttpClient> http;
   if (!names_a_server(settings)) {
@@ -122,6 +129,11 @@ Result<TokenInfo> Session::login(const LoginSettings& requested, const LoginObse
     auto prepared = prepare_profile(settings, *http);
     if (!prepared) return std::unexpected(prepared.error());
     profile = std::move(*prepared);
+  }
+  // API base URLs: those of a previous sign-in to the same issuer, then the new ones, once each.
+  if (previous && previous->issuer == profile.issuer) profile.api_urls = previous->api_urls;
+  for (const std::string& url : settings.api_urls) {
+    if (std::find(profile.api_urls.begin(), profile.api_urls.end(), url) == profile.api_urls.end()) profile.api_urls.push_back(url);
   }
   auto store = open_token_store(profile.store);
   if (!store) return std::unexpected(store.error());

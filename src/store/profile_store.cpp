@@ -88,6 +88,11 @@ Result<Profile> ProfileStore::load(const std::string& name) const {
   } else if (it != doc.end() && it->is_number_unsigned() && it->get<std::uint64_t>() <= 86400) {
     profile.clock_offset_s = static_cast<long long>(it->get<std::uint64_t>());
   }
+  if (auto it = doc.find("api_urls"); it != doc.end() && it->is_array()) {
+    for (const auto& url : *it) {
+      if (url.is_string() && !url.get<std::string>().empty()) profile.api_urls.push_back(url.get<std::string>());
+    }
+  }
   if (profile.store.empty()) profile.store = "file";
   if (profile.client_id.empty() || profile.endpoints.token.empty()) {
     return std::unexpected(remedy_error(ErrorCode::kConfig, "profile file " + path + " lacks client_id or token_endpoint", Remedy::kSignIn, name));
@@ -116,6 +121,7 @@ Result<void> ProfileStore::save(const Profile& profile) const {
       {"ca_file", profile.ca_file},
       {"store", profile.store},
   };
+  if (!profile.api_urls.empty()) doc["api_urls"] = profile.api_urls;
   if (profile.clock_offset_s) doc["clock_offset_s"] = *profile.clock_offset_s;
   if (!profile.jwks_cache.empty()) {
     json jwks = json::parse(profile.jwks_cache, nullptr, false);

@@ -366,6 +366,9 @@ export function startCli(args, { env, user } = {}) {
   let stdout = '';
   let stderr = '';
   const waiters = new Set();
+  // A CLI that stops reading its input early (a helper refusing oversized input) closes the pipe
+  // first: EPIPE on a write is not an error of the test.
+  child.stdin.on('error', () => {});
   child.stdout.setEncoding('utf8');
   child.stderr.setEncoding('utf8');
   child.stdout.on('data', (chunk) => {

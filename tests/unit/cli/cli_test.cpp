@@ -20,6 +20,7 @@
 #include "devicelogin/result.hpp"
 #include "devicelogin/secret.hpp"
 #include "memlock_refusal.hpp"
+#include "devicelogin/token_set.hpp"
 #include "output.hpp"
 
 extern "C" int devicelogin_cli_main(int argc, char** argv);
@@ -327,6 +328,58 @@ TEST_F(CliTest, NothingStoredIsNotLoggedIn) {
                           {"relogin_required", false}, {"clock_offset_s", nullptr}, {"stored_bytes", nullptr},
                           {"quota_used_bytes", nullptr}, {"quota_left_bytes", nullptr}}));
   EXPECT_TRUE(one_line(status.err) && status.err.starts_with("devicelogin status: ")) << status.err;
+}
+
+// Issue 11: exec and api check their arguments before opening a session or sending anything.
+TEST_F(CliTest, ExecAndApiCheckTheirArgumentsBeforeAnyWork) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string line;  // the whole stderr line
+  };
+  for (const Case& c : {
+           Case{{"exec"}, "devicelogin exec: no command given; usage: devicelogin exec [--env NAME] -- CMD ARGS...\n"},
+           Case{{"exec", "--min-ttl", "-1", "--", "true"}, "devicelogin exec: --min-ttl must be 0 or more seconds\n"},
+           Case{{"exec", "--env", "1X", "--", "true"},
+                "devicelogin exec: --env needs a variable name (letters, digits and _, not starting with a digit)\n"},
+           Case{{"exec", "--env", "A=B", "--", "true"},
+                "devicelogin exec: --env needs a variable name (letters, digits and _, not starting with a digit)\n"},
+           Case{{"api", "-X", "get", "/x"}, "devicelogin api: -X needs an HTTP method in capitals, such as GET or POST\n"},
+           Case{{"api", "-H", "NoColon", "/x"}, "devicelogin api: -H needs 'Name: value', got \"NoColon\"\n"},
+           Case{{"api", "-H", "Bad Name: v", "/x"}, "devicelogin api: -H needs 'Name: value', got \"Bad Name: v\"\n"},
+           Case{{"api", "-H", "authorization: Bearer x", "/x"},
+                "devicelogin api: -H Authorization: the token's header is added by devicelogin; pass no other\n"},
+       }) {
+    SCOPED_TRACE(c.line);
+    CliRun r = run(c.args);
+    EXPECT_EQ(r.code, 2);
+    EXPECT_EQ(r.err, c.line);
+    EXPECT_EQ(r.out, "");
+  }
+  // Flags are parsed: api without a target, and a flag exec does not know, are CLI11 usage errors.
+  for (const std::vector<std::string>& args : {std::vector<std::string>{"api"}, std::vector<std::string>{"exec", "--nope", "--", "true"}}) {
+    CliRun r = run(args);
+    EXPECT_EQ(r.code, 2);
+    EXPECT_TRUE(one_line(r.err)) << r.err;
+  }
+  // Well-formed, but nothing is stored: not logged in (5), one line, nothing on stdout.
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"token", "--header"}, std::vector<std::string>{"exec", "--", "true"},
+        std::vector<std::string>{"api", "/x"}}) {
+    CliRun r = run(args);
+    EXPECT_EQ(r.code, 5) << args.front();
+    EXPECT_EQ(r.out, "");
+    EXPECT_TRUE(one_line(r.err)) << r.err;
+  }
+}
+
+TEST(CliOutput, AuthorizationSchemeOfATokenType) {
+  EXPECT_EQ(authorization_scheme("Bearer"), "Bearer");
+  EXPECT_EQ(authorization_scheme("bearer"), "Bearer");
+  EXPECT_EQ(authorization_scheme("BEARER"), "Bearer");
+  EXPECT_EQ(authorization_scheme(""), "Bearer");
+  EXPECT_EQ(authorization_scheme("DPoP"), "DPoP");
+  EXPECT_EQ(authorization_scheme("bad type\r\n"), "Bearer");
+  EXPECT_EQ(authorization_scheme("bearers"), "bearers");
 }
 
 }  // namespace

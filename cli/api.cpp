@@ -1,0 +1,211 @@
+// `devicelogin api [-X METHOD] [-H 'Name: value']... [-d DATA|@FILE|@-] [--include] URL|PATH`:
+// one authenticated request, in the manner of `gh api`, through Session::fetch (refreshes first,
+// and once more after a 401). The token goes only to the origins the profile names (its API base
+// URLs and its userinfo endpoint); any other origin is refused before anything is sent. The HTTP
+// client never follows redirects, so a 3xx cannot carry the token elsewhere either.
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "commands.hpp"
+#include "devicelogin/sanitize.hpp"
+#include "output.hpp"
+
+namespace devicelogin::cli {
+namespace {
+
+struct ApiArgs {
+  std::string profile;  // empty: the default profile
+  std::string method;
+  std::vector<std::string> headers;
+  std::optional<std::string> data;
+  bool include = false;
+  bool verbose = false;
+  std::string target;
+};
+
+// The exit code of an answer whose status is not 2xx (README's table).
+constexpr int kHttpStatusExit = 8;
+
+std::string lower(std::string text) {
+  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
+
+bool starts_with_nocase(std::string_view text, std::string_view prefix) {
+  return text.size() >= prefix.size() && lower(std::string(text.substr(0, prefix.size()))) == prefix;
+}
+
+// "scheme://host:port" of an http(s) URL, default port made explicit, or nullopt when the URL is
+// not plain http(s) (another scheme, user:password@, no host).
+std::optional<std::string> origin_of(std::string_view url) {
+  std::string scheme;
+  if (starts_with_nocase(url, "https://")) {
+    scheme = "https";
+  } else if (starts_with_nocase(url, "http://")) {
+    scheme = "http";
+  } else {
+    return std::nullopt;
+  }
+  std::string_view rest = url.substr(scheme.size() + 3);
+  std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
+  if (authority.empty() || authority.find('@') != std::string_view::npos) return std::nullopt;
+  std::string host(authority);
+  std::string port = scheme == "https" ? "443" : "80";
+  const std::size_t bracket = authority.rfind(']');
+  const std::size_t colon = authority.rfind(':');
+  if (colon != std::string_view::npos && (bracket == std::string_view::npos || colon > bracket)) {
+    host = std::string(authority.substr(0, colon));
+    if (colon + 1 < authority.size()) port = std::string(authority.substr(colon + 1));
+  }
+  if (host.empty()) return std::nullopt;
+  for (char c : port) {
+    if (c < '0' || c > '9') return std::nullopt;
+  }
+  return scheme + "://" + lower(host) + ":" + port;
+}
+
+// The URL without its query and fragment, for messages.
+std::string without_query(std::string_view url) { return sanitize_text(url.substr(0, url.find_first_of("?#"))); }
+
+bool is_token_char(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) != 0 || std::strchr("!#$%&'*+-.^_`|~", c) != nullptr;
+}
+
+Result<std::string> read_data(const std::string& data) {
+  if (data.empty() || data.front() != '@') return data;
+  const std::string file = data.substr(1);
+  if (file == "-") {
+    std::string body((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
+    return body;
+  }
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return fail(ErrorCode::kUsage, "cannot read -d @" + sanitize_text(file) + ": " + std::strerror(errno));  // NOLINT(concurrency-mt-unsafe)
+  std::ostringstream body;
+  body << in.rdbuf();
+  return body.str();
+}
+
+bool write_all(std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::write(STDOUT_FILENO, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+int run_api(const ApiArgs& args) {
+  auto usage = [](std::string message) { return report_error("api", Error{ErrorCode::kUsage, std::move(message), "", 0}); };
+  HttpRequest request;
+  request.method = args.method.empty() ? (args.data ? "POST" : "GET") : args.method;
+  for (char c : request.method) {
+    if (c < 'A' || c > 'Z') return usage("-X needs an HTTP method in capitals, such as GET or POST");
+  }
+  bool has_content_type = false;
+  for (const std::string& header : args.headers) {
+    const std::size_t colon = header.find(':');
+    std::string name = header.substr(0, colon);
+    if (colon == std::string::npos || name.empty() ||
+        std::find_if(name.begin(), name.end(), [](char c) { return !is_token_char(c); }) != name.end()) {
+      return usage("-H needs 'Name: value', got \"" + sanitize_text(header) + "\"");
+    }
+    std::string value = header.substr(colon + 1);
+    value.erase(0, value.find_first_not_of(" \t"));
+    if (value.find_first_of("\r\n") != std::string::npos) return usage("-H " + sanitize_text(name) + ": the value has a line break");
+    if (lower(name) == "authorization") return usage("-H Authorization: the token's header is added by devicelogin; pass no other");
+    if (lower(name) == "content-type") has_content_type = true;
+    request.headers.emplace_back(std::move(name), std::move(value));
+  }
+  auto session = open_session(args.profile, args.verbose);
+  if (!session) return report_error("api", session.error());
+  // A profile never signed in is "not logged in" (5), before its missing API base URL.
+  if (auto status = session->status(); !status) return report_error("api", status.error());
+  const Profile& profile = session->profile();
+
+  // The URL: absolute, or a path under the profile's first API base URL.
+  if (starts_with_nocase(args.target, "https://") || starts_with_nocase(args.target, "http://")) {
+    request.url = args.target;
+  } else if (args.target.find("://") != std::string::npos) {
+    return usage("only http and https URLs can be called: " + without_query(args.target));
+  } else if (profile.api_urls.empty()) {
+    return report_error("api", Error{ErrorCode::kUsage,
+                                     "profile \"" + profile.name + "\" has no API base URL to resolve " +
+                                         sanitize_text(args.target) + " against; run: devicelogin login --profile " +
+                                         profile.name + " --api-url URL, or give a full URL",
+                                     "", 0});
+  } else {
+    std::string base = profile.api_urls.front();
+    while (!base.empty() && base.back() == '/') base.pop_back();
+    request.url = base + (args.target.starts_with('/') ? "" : "/") + args.target;
+  }
+
+  // The credential-host rule: only origins the profile names get the token.
+  const auto origin = origin_of(request.url);
+  bool allowed = false;
+  if (origin) {
+    for (const std::string& url : profile.api_urls) allowed = allowed || origin_of(url) == origin;
+    if (!profile.endpoints.userinfo.empty()) allowed = allowed || origin_of(profile.endpoints.userinfo) == origin;
+  }
+  if (!allowed) {
+    return report_error("api", Error{ErrorCode::kUsage,
+                                     "refusing to send the token of profile \"" + profile.name + "\" to " +
+                                         (origin ? *origin : without_query(request.url)) +
+                                         ": not one of its API base URLs or its userinfo endpoint; add it with: "
+                                         "devicelogin login --profile " + profile.name + " --api-url URL",
+                                     "", 0});
+  }
+
+  if (args.data) {
+    auto body = read_data(*args.data);
+    if (!body) return report_error("api", body.error());
+    if (!has_content_type) request.headers.emplace_back("Content-Type", "application/json");
+    request.body = Secret(std::move(*body));
+  }
+  auto response = session->fetch(std::move(request));
+  if (!response) return report_error("api", response.error());
+  std::string out;
+  if (args.include) {
+    out = "HTTP " + std::to_string(response->status) + "\r\n";
+    for (const auto& [name, value] : response->headers) out += name + ": " + value + "\r\n";
+    out += "\r\n";
+  }
+  if (!write_all(out) || !write_all(response->body.reveal())) return 1;
+  if (response->status >= 200 && response->status < 300) return 0;
+  std::string line = "devicelogin api: HTTP " + std::to_string(response->status) + " from " + without_query(args.target);
+  if (response->status >= 300 && response->status < 400) line += " (redirects are not followed)";
+  say(line);
+  return kHttpStatusExit;
+}
+
+}  // namespace
+
+void setup_api(CLI::App& app, int& exit_code) {
+  auto args = std::make_shared<ApiArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "api",
+      "Send one request with the access token (refreshed first, and once more after a 401) and print the body. "
+      "A PATH resolves against the profile's first API base URL (login --api-url); the token goes only to the "
+      "profile's API base URLs and userinfo endpoint. Exit 0 for 2xx, 8 for any other status");
+  add_profile_flag(*cmd, args->profile);
+  cmd->add_option("-X,--method", args->method, "HTTP method (default GET, or POST with -d)");
+  cmd->add_option("-H,--header", args->headers, "A request header 'Name: value' (repeatable)")->allow_extra_args(false);
+  cmd->add_option("-d,--data", args->data, "Request body: DATA, @FILE, or @- for stdin (Content-Type application/json unless -H sets one)");
+  cmd->add_flag("-i,--include", args->include, "Print the status line and response headers before the body");
+  add_verbose_flag(*cmd, args->verbose);
+  cmd->add_option("target", args->target, "A URL, or a path under the profile's API base URL")->required();
+  cmd->callback([args, &exit_code] { exit_code = run_api(*args); });
+}
+
+}  // namespace devicelogin::cli

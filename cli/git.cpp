@@ -1,0 +1,246 @@
+// git's credential protocol (gitcredentials(7)): `devicelogin git-credential get|store|erase`,
+// and `devicelogin setup-git`, which writes the helper into git's config through `git config`
+// (whose argv holds the helper command, never a token).
+#include <limits.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "commands.hpp"
+#include "devicelogin/sanitize.hpp"
+#include "output.hpp"
+
+extern "C" char** environ;  // NOLINT(readability-identifier-naming): POSIX's name
+
+namespace devicelogin::cli {
+namespace {
+
+// git's own limit per line is 64 KiB; ours for the whole input.
+constexpr std::size_t kMaxInput = 64 * 1024;
+
+struct GitCredentialArgs {
+  std::string profile;  // empty: the default profile
+  std::string operation;
+  std::string host;  // the origin this helper answers for: "https://H[:port]" or "http://H:port"
+  std::string username;
+  long long min_ttl = 300;
+  bool verbose = false;
+};
+
+struct SetupGitArgs {
+  std::string profile;  // empty: the default profile
+  std::string host;
+  std::string username;
+  bool local = false;
+  bool remove = false;
+};
+
+// "https://host" for a bare host, the URL (without a trailing '/') otherwise; nullopt when not
+// an http(s) origin (a path, user:password@, a line break).
+std::optional<std::string> origin_for(const std::string& host) {
+  std::string url = host;
+  if (!url.starts_with("https://") && !url.starts_with("http://")) url = "https://" + url;
+  while (url.ends_with('/')) url.pop_back();
+  const std::string rest = url.substr(url.find("://") + 3);
+  if (rest.empty() || rest.find_first_of("/@?# \t\r\n") != std::string::npos) return std::nullopt;
+  return url;
+}
+
+// Reads git's key=value lines until a blank line or end of input. nullopt (and a message in
+// `problem`) for a malformed line or too much input.
+std::optional<std::map<std::string, std::string>> read_attributes(std::istream& in, std::string& problem) {
+  std::map<std::string, std::string> attributes;
+  std::string line;
+  std::size_t total = 0;
+  while (std::getline(in, line)) {
+    total += line.size() + 1;
+    if (total > kMaxInput) {
+      problem = "more than 64 KiB of input";
+      return std::nullopt;
+    }
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    // (a password line is wiped when the next line replaces it, or below)
+    if (line.empty()) break;
+    const std::size_t equals = line.find('=');
+    if (equals == std::string::npos || equals == 0) {
+      problem = "malformed input line (expected key=value)";
+      return std::nullopt;
+    }
+    if (line.find('\0') != std::string::npos) {
+      problem = "malformed input line (NUL)";
+      return std::nullopt;
+    }
+    std::string key = line.substr(0, equals);
+    // Multi-valued keys (capability[], wwwauth[]) are not needed here: the last value stands.
+    attributes[key] = line.substr(equals + 1);
+  }
+  wipe_string(line);
+  return attributes;
+}
+
+bool write_all(std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::write(STDOUT_FILENO, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+int run_git_credential(const GitCredentialArgs& args) {
+  auto usage = [](std::string message) {
+    return report_error("git-credential", Error{ErrorCode::kUsage, std::move(message), "", 0});
+  };
+  if (args.operation != "get" && args.operation != "store" && args.operation != "erase") {
+    return usage("unknown operation \"" + sanitize_text(args.operation) + "\" (expected get, store or erase)");
+  }
+  const auto origin = origin_for(args.host);
+  if (!origin) return usage("--host needs a host or an http(s) origin, got \"" + sanitize_text(args.host) + "\"");
+  std::string problem;
+  auto attributes = read_attributes(std::cin, problem);
+  if (!attributes) return usage(problem);
+  // `store` is git's word that a credential worked: nothing to keep, the profile's store has it.
+  if (args.operation == "store") return 0;
+  const std::string protocol = (*attributes)["protocol"];
+  const std::string host = (*attributes)["host"];
+  if (protocol.empty() || host.empty()) return usage("the input names no protocol and host");
+  // Not a host this helper is configured for: answer nothing, so that git asks elsewhere.
+  if (protocol + "://" + host != *origin) return 0;
+
+  auto session = open_session(args.profile, args.verbose);
+  if (!session) return report_error("git-credential", session.error());
+  if (args.operation == "erase") {
+    // git saw this password rejected. When it is still the stored token, refresh now, so that the
+    // next `get` returns another one; the login is kept. A token already replaced is left alone.
+    auto it = attributes->find("password");
+    if (it == attributes->end() || it->second.empty()) return 0;
+    Secret rejected(std::move(it->second));
+    auto current = session->access_token(0);
+    if (!current) return report_error("git-credential", current.error());
+    if (!current->equals(rejected)) return 0;
+    auto refreshed = session->refresh();
+    if (!refreshed) return report_error("git-credential", refreshed.error());
+    return 0;
+  }
+  auto token = session->access_token(args.min_ttl);
+  if (!token) return report_error("git-credential", token.error());
+  std::string username = args.username;
+  if (auto it = attributes->find("username"); username.empty() && it != attributes->end()) username = it->second;
+  if (username.empty()) username = "x-access-token";
+  Secret out("username=" + username + "\npassword=");
+  out.append(token->reveal());
+  out.append("\n");
+  if (auto status = session->status(); status && status->tokens && status->tokens->expires_at) {
+    out.append("password_expiry_utc=" + std::to_string(*status->tokens->expires_at) + "\n");
+  }
+  return write_all(out.reveal()) ? 0 : 1;
+}
+
+// Runs git with `args` (no shell), stdout and stderr inherited; its exit status, or -1 when it
+// cannot be run.
+int run_git(const std::vector<std::string>& args) {
+  std::vector<char*> argv;
+  argv.push_back(const_cast<char*>("git"));
+  for (const auto& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
+  argv.push_back(nullptr);
+  pid_t child = 0;
+  if (::posix_spawnp(&child, "git", nullptr, nullptr, argv.data(), environ) != 0) return -1;
+  int status = 0;
+  while (::waitpid(child, &status, 0) < 0) {
+    if (errno != EINTR) return -1;
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// A word for sh (git runs `!command` helpers through the shell): single-quoted.
+std::string shell_quote(const std::string& word) {
+  std::string out = "'";
+  for (char c : word) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+int run_setup_git(const SetupGitArgs& args) {
+  auto usage = [](std::string message) { return report_error("setup-git", Error{ErrorCode::kUsage, std::move(message), "", 0}); };
+  const auto origin = origin_for(args.host);
+  if (!origin) return usage("--host needs a host or an http(s) origin, got \"" + sanitize_text(args.host) + "\"");
+  // The helper names its profile explicitly: a later `devicelogin use` must not redirect git.
+  auto resolved = resolve_profile(args.profile);
+  if (!resolved) return report_error("setup-git", resolved.error());
+  const std::string& profile = *resolved;
+  if (!valid_profile_name(profile)) return usage("invalid profile name \"" + sanitize_text(profile) + "\"");
+  const std::string scope = args.local ? "--local" : "--global";
+  const std::string key = "credential." + *origin;
+  auto git = [&](std::vector<std::string> words) {
+    words.insert(words.begin(), scope);
+    words.insert(words.begin(), "config");
+    return run_git(words);
+  };
+  // Idempotent: every helper of this origin is replaced (exit 5 from --unset-all: there was none).
+  for (const char* name : {".helper", ".username"}) {
+    const int unset = git({"--unset-all", key + name});
+    if (unset != 0 && unset != 5) {
+      return report_error("setup-git", Error{ErrorCode::kConfig, "git config failed (exit " + std::to_string(unset) + ")", "", 0});
+    }
+  }
+  if (args.remove) {
+    say("Removed the git credential helper for " + *origin + ".");
+    return 0;
+  }
+  char self[PATH_MAX];
+  const ssize_t length = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  if (length <= 0) return report_error("setup-git", Error{ErrorCode::kConfig, "cannot find the devicelogin executable", "", 0});
+  const std::string executable(self, static_cast<std::size_t>(length));
+  std::string helper = "!" + shell_quote(executable) + " git-credential --profile " + profile + " --host " + shell_quote(*origin);
+  if (!args.username.empty()) helper += " --username " + shell_quote(args.username);
+  // An empty helper first: no helper configured elsewhere (a global `store`) answers before this one.
+  for (const std::string& value : {std::string(), helper}) {
+    if (int added = git({"--add", key + ".helper", value}); added != 0) {
+      return report_error("setup-git", Error{ErrorCode::kConfig, "git config failed (exit " + std::to_string(added) + ")", "", 0});
+    }
+  }
+  if (!args.username.empty() && git({key + ".username", args.username}) != 0) {
+    return report_error("setup-git", Error{ErrorCode::kConfig, "git config failed", "", 0});
+  }
+  say("git now asks devicelogin (profile " + profile + ") for " + *origin + " credentials.");
+  return 0;
+}
+
+}  // namespace
+
+void setup_git_credential(CLI::App& app, int& exit_code) {
+  auto args = std::make_shared<GitCredentialArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "git-credential",
+      "git credential helper (gitcredentials(7)); set it up with devicelogin setup-git. get prints the access token "
+      "as the password for the configured host only; erase (git saw it rejected) refreshes it so the next get returns "
+      "another; store does nothing");
+  add_profile_flag(*cmd, args->profile);
+  cmd->add_option("--host", args->host, "The host (https) or http(s) origin this helper answers for")->required();
+  cmd->add_option("--username", args->username, "The username to give git (default: git's, else x-access-token)");
+  cmd->add_option("--min-ttl", args->min_ttl, "Refresh first when the token expires within this many seconds (default 300)");
+  add_verbose_flag(*cmd, args->verbose);
+  cmd->add_option("operation", args->operation, "get, store or erase")->required();
+  cmd->callback([args, &exit_code] { exit_code = run_git_credential(*args); });
+
+  auto setup = std::make_shared<SetupGitArgs>();
+  CLI::App* setup_cmd = app.add_subcommand(
+      "setup-git", "Make git ask devicelogin for credentials of a host (git config --global, or --local); idempotent");
+  add_profile_flag(*setup_cmd, setup->profile);
+  setup_cmd->add_option("--host", setup->host, "The host (https) or an http(s) origin, e.g. git.example.com")->required();
+  setup_cmd->add_option("--username", setup->username, "The username git sends (default x-access-token)");
+  setup_cmd->add_flag("--local", setup->local, "Write the current repository's config instead of the global one");
+  setup_cmd->add_flag("--remove", setup->remove, "Remove the helper for the host");
+  setup_cmd->callback([setup, &exit_code] { exit_code = run_setup_git(*setup); });
+}
+
+}  // namespace devicelogin::cli

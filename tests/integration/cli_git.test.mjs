@@ -1,0 +1,214 @@
+// Issue 11: the git credential helper with real git, cloning and pushing over smart HTTP from a
+// loopback server (`git http-backend` as a CGI behind node:http) that accepts a request only when
+// the dev server's introspection calls the Basic password (the token) active. A token the server
+// starts rejecting (as after a revocation): git tells the helper `erase` and fails, as git does;
+// the next git command gets a refreshed token and succeeds. Secrets are compared, never printed.
+
+import { strict as assert } from 'node:assert';
+import { execFile, spawn } from 'node:child_process';
+import * as fs from 'node:fs/promises';
+import * as http from 'node:http';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+import {
+  cliPath, describeRun, killAllChildren, loginWithApproval, makeHome, runCli, startServer,
+} from './harness.mjs';
+
+const HTTP_BACKEND = '/usr/lib/git-core/git-http-backend';
+const haveGit = await fs.access(HTTP_BACKEND).then(() => true, () => false);
+const skip = !cliPath() ? 'DEVICELOGIN_BIN is not set' : !haveGit ? 'git (git-http-backend) is not installed' : false;
+const EXIT = { ok: 0, usage: 2 };
+
+// Runs a program to completion: { code, stdout, stderr }.
+function run(file, args, { env, cwd, input } = {}) {
+  return new Promise((resolve) => {
+    const child = execFile(file, args, { env, cwd, timeout: 30000 }, (error, stdout, stderr) => {
+      resolve({ code: error ? (error.code ?? 1) : 0, stdout, stderr });
+    });
+    // A child that exits without reading closes the pipe first: not an error here.
+    child.stdin.on('error', () => {});
+    child.stdin.end(input ?? '');
+  });
+}
+
+// git http-backend behind node:http; every request needs Basic auth whose password is a token
+// that introspection calls active and that is not in `rejected`.
+async function startGitServer(root, introspect) {
+  const rejected = new Set();
+  const passwords = [];
+  const srv = http.createServer(async (req, res) => {
+    const chunks = [];
+    for await (const chunk of req) chunks.push(chunk);
+    const body = Buffer.concat(chunks);
+    const auth = req.headers.authorization ?? '';
+    let user = '';
+    let password = '';
+    if (auth.startsWith('Basic ')) {
+      const decoded = Buffer.from(auth.slice(6), 'base64').toString();
+      user = decoded.slice(0, decoded.indexOf(':'));
+      password = decoded.slice(decoded.indexOf(':') + 1);
+    }
+    if (password) passwords.push(password);
+    const active = password && !rejected.has(password) && (await introspect(password)).active === true;
+    if (!active) {
+      res.writeHead(401, { 'www-authenticate': 'Basic realm="test"' }).end('unauthorized\n');
+      return;
+    }
+    const url = new URL(req.url, 'http://127.0.0.1');
+    const cgi = spawn(HTTP_BACKEND, [], {
+      env: {
+        GIT_PROJECT_ROOT: root, GIT_HTTP_EXPORT_ALL: '1', REQUEST_METHOD: req.method, PATH_INFO: url.pathname,
+        QUERY_STRING: url.search.slice(1), CONTENT_TYPE: req.headers['content-type'] ?? '',
+        CONTENT_LENGTH: String(body.length), REMOTE_USER: user, REMOTE_ADDR: '127.0.0.1',
+        HTTP_CONTENT_ENCODING: req.headers['content-encoding'] ?? '', GIT_PROTOCOL: req.headers['git-protocol'] ?? '',
+        PATH: process.env.PATH,
+      },
+      stdio: ['pipe', 'pipe', 'ignore'],
+    });
+    cgi.stdin.end(body);
+    const out = [];
+    for await (const chunk of cgi.stdout) out.push(chunk);
+    const all = Buffer.concat(out);
+    let split = all.indexOf('\r\n\r\n');
+    let skipBytes = 4;
+    if (split < 0) { split = all.indexOf('\n\n'); skipBytes = 2; }
+    const headers = {};
+    let status = 200;
+    for (const line of all.subarray(0, split).toString().split(/\r?\n/)) {
+      const colon = line.indexOf(':');
+      const name = line.slice(0, colon).trim().toLowerCase();
+      const value = line.slice(colon + 1).trim();
+      if (name === 'status') status = parseInt(value, 10);
+      else if (name) headers[name] = value;
+    }
+    res.writeHead(status, headers).end(all.subarray(split + skipBytes));
+  });
+  await new Promise((resolve) => { srv.listen(0, '127.0.0.1', resolve); });
+  return {
+    origin: `http://127.0.0.1:${srv.address().port}`,
+    rejected,
+    passwords,
+    stop: () => new Promise((resolve) => { srv.close(resolve); }),
+  };
+}
+
+describe('git credential helper with real git over smart HTTP', { skip, timeout: 180000 }, () => {
+  let server;
+  let home;
+  let dir;
+  let git;
+  let gitEnv;
+  const seen = [];
+  const cli = async (argv, code, opts = {}) => {
+    const result = await runCli(argv, { env: home.env, ...opts });
+    assert.equal(result.code, code, describeRun(argv, result, seen));
+    return result;
+  };
+  const storedToken = async () => {
+    const token = (await cli(['token'], EXIT.ok)).stdout.trim();
+    seen.push(token);
+    return token;
+  };
+  const gitRun = (args, cwd) => run('git', args, { env: gitEnv, cwd: cwd ?? dir });
+
+  before(async () => {
+    server = await startServer('devserver', { interval: 1 });
+    home = await makeHome();
+    const { result, argv } = await loginWithApproval(server, home);
+    assert.equal(result.code, EXIT.ok, describeRun(argv, result));
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'devicelogin-git-'));
+    gitEnv = {
+      ...home.env, PATH: process.env.PATH, GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_NOSYSTEM: '1', LANG: 'C.UTF-8',
+      GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@example.com', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@example.com',
+    };
+    // The served repository, with one commit, pushes allowed.
+    assert.equal((await gitRun(['init', '-q', '--bare', '-b', 'main', path.join(dir, 'srv', 'repo.git')])).code, 0);
+    assert.equal((await gitRun(['-C', path.join(dir, 'srv', 'repo.git'), 'config', 'http.receivepack', 'true'])).code, 0);
+    assert.equal((await gitRun(['init', '-q', '-b', 'main', path.join(dir, 'seed')])).code, 0);
+    await fs.writeFile(path.join(dir, 'seed', 'README'), 'seed\n');
+    const seed = path.join(dir, 'seed');
+    for (const args of [['add', 'README'], ['commit', '-q', '-m', 'seed'], ['push', '-q', path.join(dir, 'srv', 'repo.git'), 'main']]) {
+      const r = await gitRun(args, seed);
+      assert.equal(r.code, 0, `git ${args.join(' ')}: ${r.stderr}`);
+    }
+    git = await startGitServer(path.join(dir, 'srv'), (token) => server.introspect(token));
+  });
+  after(async () => {
+    killAllChildren();
+    await git?.stop();
+    await server?.stop();
+    await home?.remove();
+    if (dir) await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  test('setup-git writes the helper (an empty helper, then devicelogin), idempotently', async () => {
+    for (let i = 0; i < 2; i += 1) await cli(['setup-git', '--host', git.origin], EXIT.ok);
+    const helpers = await gitRun(['config', '--global', '--get-all', `credential.${git.origin}.helper`]);
+    const lines = helpers.stdout.split('\n').slice(0, -1);
+    assert.equal(lines.length, 2, `two helper entries after two runs: ${helpers.stdout}`);
+    assert.equal(lines[0], '');
+    assert.match(lines[1], /^!'.*devicelogin' git-credential --profile default --host 'http:\/\/127\.0\.0\.1:\d+'$/);
+  });
+
+  test('git clone and push with the token from the helper; the server saw an active token', async () => {
+    const token = await storedToken();
+    let r = await gitRun(['clone', '-q', `${git.origin}/repo.git`, 'work']);
+    assert.equal(r.code, 0, `git clone: ${r.stderr}`);
+    assert.ok(git.passwords.includes(token), 'the clone authenticated with the stored token');
+    const work = path.join(dir, 'work');
+    await fs.writeFile(path.join(work, 'file'), 'pushed\n');
+    for (const args of [['add', 'file'], ['commit', '-q', '-m', 'push'], ['push', '-q', 'origin', 'main']]) {
+      r = await gitRun(args, work);
+      assert.equal(r.code, 0, `git ${args.join(' ')}: ${r.stderr}`);
+    }
+    r = await gitRun(['--git-dir', path.join(dir, 'srv', 'repo.git'), 'log', '--format=%s', '-1', 'main']);
+    assert.equal(r.stdout.trim(), 'push', 'the push reached the served repository');
+  });
+
+  test('a token the server starts rejecting: git erases it and fails; the next git command gets a refreshed token', async () => {
+    const token = await storedToken();
+    git.rejected.add(token);
+    const work = path.join(dir, 'work');
+    let r = await gitRun(['fetch', '-q', 'origin'], work);
+    assert.notEqual(r.code, 0, 'git fails when its credential is rejected (git does not retry)');
+    const refreshed = await storedToken();
+    assert.notEqual(refreshed, token, 'erase refreshed the stored token');
+    r = await gitRun(['fetch', '-q', 'origin'], work);
+    assert.equal(r.code, 0, `the next git command succeeds: ${r.stderr}`);
+    assert.equal(git.passwords.at(-1), refreshed, 'with the refreshed token');
+    const status = await cli(['status', '--json'], EXIT.ok);
+    assert.equal(JSON.parse(status.stdout).logged_in, true, 'erase kept the login');
+  });
+
+  test('git-credential answers only for its host; store is a no-op; bad input is a one-line exit 2', async () => {
+    const base = ['git-credential', '--host', git.origin];
+    let r = await cli([...base, 'get'], EXIT.ok, { input: 'protocol=https\nhost=other.example\n\n' });
+    assert.equal(r.stdout, '', 'nothing for another host');
+    const [, hostPort] = git.origin.split('://');
+    r = await cli([...base, 'get'], EXIT.ok, { input: `protocol=http\nhost=${hostPort}\n\n` });
+    const token = await storedToken();
+    assert.ok(r.stdout.startsWith(`username=x-access-token\npassword=${token}\n`), 'username and the token');
+    const before = await fs.readFile(path.join(home.configDir, 'profiles', 'default.json'), 'utf8');
+    r = await cli([...base, 'store'], EXIT.ok, { input: `protocol=http\nhost=${hostPort}\nusername=u\npassword=p\n\n` });
+    assert.equal(r.stdout, '');
+    assert.equal(await storedToken(), token, 'store changed nothing');
+    for (const input of ['no equals sign\n\n', '=value\n\n', `protocol=http\nhost=${'h'.repeat(70000)}\n\n`]) {
+      r = await cli([...base, 'get'], EXIT.usage, { input });
+      assert.equal(r.stdout, '');
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    }
+    await cli([...base, 'fetch'], EXIT.usage, { input: '\n' });
+    assert.equal(await fs.readFile(path.join(home.configDir, 'profiles', 'default.json'), 'utf8'), before);
+    assert.equal(await storedToken(), token, 'bad input changed nothing stored');
+  });
+
+  test('setup-git --remove takes the helper out (idempotent); git then gets no credential', async () => {
+    for (let i = 0; i < 2; i += 1) await cli(['setup-git', '--host', git.origin, '--remove'], EXIT.ok);
+    const helpers = await gitRun(['config', '--global', '--get-all', `credential.${git.origin}.helper`]);
+    assert.equal(helpers.stdout, '');
+    const r = await gitRun(['ls-remote', `${git.origin}/repo.git`]);
+    assert.notEqual(r.code, 0, 'without the helper git cannot authenticate');
+  });
+});
