@@ -96,16 +96,6 @@ Result<std::string> read_data(const std::string& data) {
   return body.str();
 }
 
-bool write_all(std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::write(STDOUT_FILENO, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    data.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return true;
-}
-
 int run_api(const ApiArgs& args) {
   auto usage = [](std::string message) { return report_error("api", Error{ErrorCode::kUsage, std::move(message), "", 0}); };
   HttpRequest request;
@@ -181,7 +171,7 @@ int run_api(const ApiArgs& args) {
     for (const auto& [name, value] : response->headers) out += name + ": " + value + "\r\n";
     out += "\r\n";
   }
-  if (!write_all(out) || !write_all(response->body.reveal())) return 1;
+  if (!write_stdout(out) || !write_stdout(response->body.reveal())) return 1;
   if (response->status >= 200 && response->status < 300) return 0;
   std::string line = "devicelogin api: HTTP " + std::to_string(response->status) + " from " + without_query(args.target);
   if (response->status >= 300 && response->status < 400) line += " (redirects are not followed)";

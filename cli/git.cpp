@@ -87,16 +87,6 @@ std::optional<std::map<std::string, std::string>> read_attributes(std::istream& 
   return attributes;
 }
 
-bool write_all(std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::write(STDOUT_FILENO, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    data.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return true;
-}
-
 int run_git_credential(const GitCredentialArgs& args) {
   auto usage = [](std::string message) {
     return report_error("git-credential", Error{ErrorCode::kUsage, std::move(message), "", 0});
@@ -143,7 +133,7 @@ int run_git_credential(const GitCredentialArgs& args) {
   if (auto status = session->status(); status && status->tokens && status->tokens->expires_at) {
     out.append("password_expiry_utc=" + std::to_string(*status->tokens->expires_at) + "\n");
   }
-  return write_all(out.reveal()) ? 0 : 1;
+  return write_stdout(out.reveal()) ? 0 : 1;
 }
 
 // Runs git with `args` (no shell), stdout and stderr inherited; its exit status, or -1 when it

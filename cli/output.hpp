@@ -27,6 +27,8 @@ int report_error(std::string_view command, const Error& error);
 void emit_json(const nlohmann::json& value);
 // Writes a line of human text to stderr.
 void say(std::string_view text);
+// Writes all of `data` to stdout (unbuffered, retrying after EINTR); false when it could not.
+[[nodiscard]] bool write_stdout(std::string_view data);
 // The --verbose trace: each line on stderr, preceded (once per process) by a note when secret
 // memory could not be locked in RAM (mlock refused, e.g. by RLIMIT_MEMLOCK).
 [[nodiscard]] std::function<void(std::string_view)> verbose_trace_sink();

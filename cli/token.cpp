@@ -30,14 +30,7 @@ int run_token(const TokenArgs& args) {
   // The one place a token is printed: stdout, nothing else on it.
   line.append(token->reveal());
   line.append("\n");
-  std::size_t done = 0;
-  while (done < line.size()) {
-    ssize_t n = ::write(STDOUT_FILENO, line.reveal().data() + done, line.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    done += static_cast<std::size_t>(n);
-  }
-  return done == line.size() ? 0 : 1;
+  return write_stdout(line.reveal()) ? 0 : 1;
 }
 
 }  // namespace

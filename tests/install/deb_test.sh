@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Issue 11 (packaging): CPack builds a .deb whose Depends come from dpkg-shlibdeps; extracted into a
+# temporary root (dpkg-deb -x), its devicelogin runs the whole demo from there (it finds its command
+# module relative to itself), and the man page and completions are in it.
+#   deb_test.sh BUILD_DIR
+set -euo pipefail
+build=$1
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+fail() { echo "deb_test: $*" >&2; exit 1; }
+(cd "$build" && cpack -G DEB -B "$work/pkg" >"$work/cpack.log" 2>&1) || { tail -n 20 "$work/cpack.log" >&2; fail "cpack failed"; }
+deb=$(find "$work/pkg" -maxdepth 1 -name 'devicelogin_*.deb' -print -quit)
+[[ -n $deb ]] || fail "no .deb was made: $(ls "$work/pkg")"
+depends=$(dpkg-deb -f "$deb" Depends)
+for lib in libc6 libcurl4 libssl3 libsecret-1-0 libkeyutils1 libqrencode4; do
+  [[ $depends == *"$lib"* ]] || fail "Depends lacks $lib (dpkg-shlibdeps): $depends"
+done
+dpkg-deb -x "$deb" "$work/root"
+for f in usr/bin/devicelogin usr/share/man/man1/devicelogin.1 usr/share/bash-completion/completions/devicelogin \
+         usr/share/zsh/vendor-completions/_devicelogin usr/share/fish/vendor_completions.d/devicelogin.fish \
+         usr/include/devicelogin/session.hpp; do
+  [[ -e $work/root/$f ]] || fail "the package lacks /$f"
+done
+find "$work/root" -name 'libdevicelogin.so.0*' | grep -q . || fail "the package lacks libdevicelogin.so.0"
+find "$work/root" -name 'devicelogin-cli.so' | grep -q . || fail "the package lacks the command module"
+export HOME=$work/home XDG_CONFIG_HOME=$work/home/.config XDG_STATE_HOME=$work/home/.local/state
+mkdir -p "$HOME"
+timeout 120 "$work/root/usr/bin/devicelogin" demo --auto-approve --exit --store file --no-browser --no-qr \
+  >"$work/demo.out" 2>"$work/demo.err" || fail "the packaged demo failed: $(tail -n 3 "$work/demo.err")"
+grep -q 'you are' "$work/demo.err" || fail "the packaged demo made no API call: $(tail -n 3 "$work/demo.err")"
+echo "deb_test: $(basename "$deb") ($(du -k "$deb" | cut -f1) KiB; Depends: $depends) runs the demo from an extracted root"
