@@ -89,13 +89,36 @@ for (const kind of serverKinds()) {
       }
     });
 
+    test('a profiles directory that cannot be made is refused before any code is shown -> exit 7', async () => {
+      const home = await makeHome();
+      try {
+        // The profiles "directory" is a file from the start: nothing may be asked of the server.
+        await fs.mkdir(home.configDir, { recursive: true, mode: 0o700 });
+        await fs.writeFile(`${home.configDir}/profiles`, 'not a directory\n', { mode: 0o600 });
+        const codesBefore = (await server.deviceCodes()).length;
+        const argv = loginArgs(server, ['--json'], { record: true });
+        const result = await runCli(argv, { env: home.env, timeoutMs: 30000 });
+        assert.equal(result.code, EXIT.storage, describeRun(argv, result));
+        assert.ok(!result.stdout.includes('"device_code"'), 'no code was shown');
+        assert.match(result.stderr, /profiles/, describeRun(argv, result));
+        assert.equal(result.stderr.trim().split('\n').length, 1, describeRun(argv, result));
+        assert.ok((await readTokenFile(home)) === undefined, 'no token stored');
+        assert.equal((await server.deviceCodes()).length, codesBefore, 'no device code was asked for');
+      } finally {
+        await home.remove();
+      }
+    });
+
     test('a profile that cannot be saved after approval -> exit 7, and the new tokens are revoked and deleted', async () => {
       const home = await makeHome();
       try {
-        // The profiles "directory" is a file: the login succeeds at the server, the profile save fails.
-        await fs.mkdir(home.configDir, { recursive: true, mode: 0o700 });
-        await fs.writeFile(`${home.configDir}/profiles`, 'not a directory\n', { mode: 0o600 });
-        const { result, argv } = await loginWithApproval(server, home, { record: true });
+        // The profiles directory is made a file while the user looks at the code: the login
+        // succeeds at the server, the profile save fails.
+        const breakProfiles = async () => {
+          await fs.rm(`${home.configDir}/profiles`, { recursive: true, force: true });
+          await fs.writeFile(`${home.configDir}/profiles`, 'not a directory\n', { mode: 0o600 });
+        };
+        const { result, argv } = await loginWithApproval(server, home, { record: true, beforeApproval: breakProfiles });
         assert.equal(result.code, EXIT.storage, describeRun(argv, result));
         assert.match(result.stderr, /the new tokens were revoked and deleted/, describeRun(argv, result));
         assert.ok((await readTokenFile(home)) === undefined, 'the tokens were left behind');

@@ -600,6 +600,7 @@ export function findSecrets(haystack, secrets) {
  */
 export async function loginWithApproval(server, home, {
   extra = [], approval = 'approve', timeoutMs = 30000, args, record = false, store = 'file', env, user,
+  beforeApproval,
 } = {}) {
   const loginArgv = args ?? loginArgs(server, ['--json', ...extra], { record, store });
   const proc = startCli(loginArgv, { env: env ?? home.env, user });
@@ -608,6 +609,9 @@ export async function loginWithApproval(server, home, {
   let approved;
   try {
     deviceEvent = await proc.waitForLine((l) => l.event === 'device_code', 15000);
+    // What a test changes while the user is still looking at the code (after every check the CLI
+    // makes before it asks for one).
+    if (beforeApproval) await beforeApproval(deviceEvent);
     if (approval !== 'none') {
       const uri = deviceEvent.verification_uri_complete ?? deviceEvent.verification_uri;
       approved = await server.approve(uri, deviceEvent.user_code, { deny: approval === 'deny' });
