@@ -1,8 +1,11 @@
 // The `devicelogin` executable. It serves `devicelogin token` with a fresh cached token itself,
 // linking only core + store (no libcurl, no OpenSSL, no D-Bus), and hands every other case to
-// the full CLI in the devicelogin-cli plugin. The fast path only ever prints a token or falls
-// through: every error, refresh and message is the plugin's job, so there is one behaviour.
+// the full CLI in the devicelogin-cli plugin. `git-credential get` with a fresh token is served
+// the same way. The fast path only ever prints a token (or git's empty answer for a host it is not
+// configured for) or falls through: every error, refresh and message is the plugin's job, so there
+// is one behaviour.
 #include <dlfcn.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -12,17 +15,22 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "devicelogin/profile.hpp"
 #include "devicelogin/token_store.hpp"
+#include "git_protocol.hpp"
 #include "store/local_stores.hpp"
 
 namespace {
 
 using namespace devicelogin;
+using namespace devicelogin::cli;
 
 // Before any secret is read: no core dumps, not ptrace-attachable by other same-user processes.
 void harden_process() {
@@ -41,37 +49,73 @@ bool write_all(int fd, std::string_view data) {
   return true;
 }
 
-// `token [--profile NAME] [--min-ttl SECONDS] [--header]` with a fresh token in a fast store: prints it and
-// returns 0. Anything else (other flags, no profile, expiring token, any error): nullopt.
-std::optional<int> try_fast_token(int argc, char** argv) {
-  std::string profile_name;  // empty: the default profile
-  long long min_ttl = 60;
-  bool header = false;
-  for (int i = 2; i < argc; ++i) {
-    std::string_view arg = argv[i];
-    std::string_view value;
-    auto take = [&](std::string_view flag) {
-      if (arg == flag && i + 1 < argc) {
-        value = argv[++i];
-        return true;
+// The flags of a fast-path command: `--flag VALUE` or `--flag=VALUE` for the named value flags,
+// the named switches, and positional words. Anything else (another flag, a missing value) makes
+// the whole command fall through to the module, which explains it.
+class FastArgs {
+ public:
+  FastArgs(int argc, char** argv) : argc_(argc), argv_(argv) {}
+  // Reads argv from index 2 on; false for anything not listed.
+  bool parse(std::initializer_list<std::string_view> value_flags, std::initializer_list<std::string_view> switches) {
+    for (int i = 2; i < argc_; ++i) {
+      const std::string_view arg = argv_[i];
+      if (arg == "--") return false;
+      if (!arg.starts_with("-")) {
+        positional_.push_back(arg);
+        continue;
       }
-      if (arg.size() > flag.size() + 1 && arg.starts_with(flag) && arg[flag.size()] == '=') {
-        value = arg.substr(flag.size() + 1);
-        return true;
+      bool known = false;
+      for (std::string_view flag : switches) {
+        if (arg == flag) {
+          values_.emplace_back(flag, "");
+          known = true;
+        }
       }
-      return false;
-    };
-    if (take("--profile")) {
-      profile_name = value;
-    } else if (take("--min-ttl")) {
-      auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), min_ttl);
-      if (ec != std::errc{} || end != value.data() + value.size() || min_ttl < 0) return std::nullopt;
-    } else if (arg == "--header") {
-      header = true;
-    } else {
-      return std::nullopt;
+      for (std::string_view flag : value_flags) {
+        if (known) break;
+        if (arg == flag && i + 1 < argc_) {
+          values_.emplace_back(flag, argv_[++i]);
+          known = true;
+        } else if (arg.size() > flag.size() + 1 && arg.starts_with(flag) && arg[flag.size()] == '=') {
+          values_.emplace_back(flag, arg.substr(flag.size() + 1));
+          known = true;
+        }
+      }
+      if (!known) return false;
     }
+    return true;
   }
+  // The last value of `flag`, or nullopt when it was not given.
+  [[nodiscard]] std::optional<std::string_view> value(std::string_view flag) const {
+    std::optional<std::string_view> found;
+    for (const auto& [name, value] : values_) {
+      if (name == flag) found = value;
+    }
+    return found;
+  }
+  [[nodiscard]] bool has(std::string_view flag) const { return value(flag).has_value(); }
+  [[nodiscard]] const std::vector<std::string_view>& positional() const { return positional_; }
+  // --min-ttl as a number of seconds (default `fallback`); nullopt when it is not one.
+  [[nodiscard]] std::optional<long long> min_ttl(long long fallback) const {
+    auto text = value("--min-ttl");
+    if (!text) return fallback;
+    long long seconds = 0;
+    auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), seconds);
+    if (ec != std::errc{} || end != text->data() + text->size() || seconds < 0) return std::nullopt;
+    return seconds;
+  }
+
+ private:
+  int argc_;
+  char** argv_;
+  std::vector<std::pair<std::string_view, std::string_view>> values_;
+  std::vector<std::string_view> positional_;
+};
+
+// The stored set of `profile_name` (empty: the default profile) when it is in a fast store, is
+// bound to the profile's server and client, and stays valid for `min_ttl` seconds; else nullopt
+// (the module then refreshes, or explains).
+std::optional<TokenSet> fresh_tokens(std::string profile_name, long long min_ttl) {
   auto profiles = ProfileStore::from_environment();
   if (!profiles) return std::nullopt;
   if (profile_name.empty()) {
@@ -87,13 +131,84 @@ std::optional<int> try_fast_token(int argc, char** argv) {
   auto tokens = (*store)->load(profile_name);
   if (!tokens || !*tokens) return std::nullopt;
   if (!(*tokens)->fresh_at(static_cast<long long>(std::time(nullptr)), min_ttl)) return std::nullopt;
-  // Issued to another server or client than the profile names: the plugin explains (exit 5).
+  // Issued to another server or client than the profile names: the module explains (exit 5).
   if (!bound_to(**tokens, profile->endpoints.token, profile->client_id)) return std::nullopt;
+  return std::move(**tokens);
+}
+
+// `token [--profile NAME] [--min-ttl SECONDS] [--header]`: prints the token (or its header line).
+std::optional<int> try_fast_token(int argc, char** argv) {
+  FastArgs args(argc, argv);
+  if (!args.parse({"--profile", "--min-ttl"}, {"--header"}) || !args.positional().empty()) return std::nullopt;
+  const auto min_ttl = args.min_ttl(60);
+  if (!min_ttl) return std::nullopt;
+  auto tokens = fresh_tokens(std::string(args.value("--profile").value_or("")), *min_ttl);
+  if (!tokens) return std::nullopt;
   Secret line;
-  if (header) line.append("Authorization: " + authorization_scheme((*tokens)->token_type) + " ");
-  line.append((*tokens)->access_token.reveal());
+  if (args.has("--header")) line.append("Authorization: " + authorization_scheme(tokens->token_type) + " ");
+  line.append(tokens->access_token.reveal());
   line.append("\n");
   return write_all(STDOUT_FILENO, line.reveal()) ? 0 : 1;
+}
+
+// Puts `input` back as standard input (an anonymous memory file), for the module to read what
+// the fast path already consumed. False when that cannot be done (the caller then exits 1).
+bool restore_stdin(std::string_view input) {
+  const int fd = ::memfd_create("devicelogin-stdin", MFD_CLOEXEC);
+  if (fd < 0) return false;
+  const bool ok = write_all(fd, input) && ::lseek(fd, 0, SEEK_SET) == 0 && ::dup2(fd, STDIN_FILENO) == STDIN_FILENO;
+  ::close(fd);
+  return ok;
+}
+
+// Standard input up to the end of git's attributes (a blank line), the end of input, or one byte
+// past the limit (reads ending in an error stop there too: the module then reports it).
+WipingString read_git_stdin() {
+  WipingString input;
+  input.reserve(4096);
+  char chunk[4096];
+  while (input.size() <= kMaxGitCredentialInput && !git_attributes_complete({input.data(), input.size()})) {
+    const ssize_t n = ::read(STDIN_FILENO, chunk, sizeof chunk);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    input.append(chunk, static_cast<std::size_t>(n));
+  }
+  explicit_bzero(chunk, sizeof chunk);
+  return input;
+}
+
+// `git-credential [--profile P] --host H [--username U] [--min-ttl S] get` with a fresh token:
+// git's answer, as the module gives it. Any other case falls through with stdin put back.
+std::optional<int> try_fast_git_credential(int argc, char** argv, bool& stdin_lost) {
+  FastArgs args(argc, argv);
+  if (!args.parse({"--profile", "--host", "--username", "--min-ttl"}, {}) || args.positional().size() != 1 ||
+      args.positional()[0] != "get") {
+    return std::nullopt;
+  }
+  const auto min_ttl = args.min_ttl(300);
+  const auto host = args.value("--host");
+  if (!min_ttl || !host) return std::nullopt;
+  const auto origin = git_origin_for(std::string(*host));
+  if (!origin) return std::nullopt;
+  const WipingString input = read_git_stdin();
+  const std::string_view view(input.data(), input.size());
+  auto fall_through = [&]() -> std::optional<int> {
+    if (!restore_stdin(view)) stdin_lost = true;
+    return std::nullopt;
+  };
+  std::string problem;
+  auto attributes = parse_git_attributes(view, problem);
+  if (!attributes) return fall_through();
+  const std::string& protocol = attributes->values["protocol"];
+  const std::string& requested_host = attributes->values["host"];
+  if (protocol.empty() || requested_host.empty()) return fall_through();
+  // Not a host this helper is configured for: no answer, so that git asks elsewhere (as the module).
+  if (protocol + "://" + requested_host != *origin) return 0;
+  auto tokens = fresh_tokens(std::string(args.value("--profile").value_or("")), *min_ttl);
+  if (!tokens) return fall_through();
+  const Secret answer = format_git_answer(std::string(args.value("--username").value_or("")), *attributes,
+                                          tokens->access_token.reveal(), tokens->expires_at);
+  return write_all(STDOUT_FILENO, answer.reveal()) ? 0 : 1;
 }
 
 // The command module's absolute path (issue 8): an absolute path means no search at all (no
@@ -122,6 +237,13 @@ int main(int argc, char** argv) {
   harden_process();
   if (argc >= 2 && std::strcmp(argv[1], "token") == 0) {
     if (auto code = try_fast_token(argc, argv)) return *code;
+  } else if (argc >= 2 && std::strcmp(argv[1], "git-credential") == 0) {
+    bool stdin_lost = false;
+    if (auto code = try_fast_git_credential(argc, argv, stdin_lost)) return *code;
+    if (stdin_lost) {
+      (void)std::fprintf(stderr, "devicelogin git-credential: cannot hand git's input to the command module\n");
+      return 1;
+    }
   }
   const std::string path = module_path();
   void* plugin = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);

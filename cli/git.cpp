@@ -17,15 +17,13 @@
 
 #include "commands.hpp"
 #include "devicelogin/sanitize.hpp"
+#include "git_protocol.hpp"
 #include "output.hpp"
 
 extern "C" char** environ;  // NOLINT(readability-identifier-naming): POSIX's name
 
 namespace devicelogin::cli {
 namespace {
-
-// git's own limit per line is 64 KiB; ours for the whole input.
-constexpr std::size_t kMaxInput = 64 * 1024;
 
 struct GitCredentialArgs {
   std::string profile;  // empty: the default profile
@@ -44,47 +42,18 @@ struct SetupGitArgs {
   bool remove = false;
 };
 
-// "https://host" for a bare host, the URL (without a trailing '/') otherwise; nullopt when not
-// an http(s) origin (a path, user:password@, a line break).
-std::optional<std::string> origin_for(const std::string& host) {
-  std::string url = host;
-  if (!url.starts_with("https://") && !url.starts_with("http://")) url = "https://" + url;
-  while (url.ends_with('/')) url.pop_back();
-  const std::string rest = url.substr(url.find("://") + 3);
-  if (rest.empty() || rest.find_first_of("/@?# \t\r\n") != std::string::npos) return std::nullopt;
-  return url;
-}
-
-// Reads git's key=value lines until a blank line or end of input. nullopt (and a message in
-// `problem`) for a malformed line or too much input.
-std::optional<std::map<std::string, std::string>> read_attributes(std::istream& in, std::string& problem) {
-  std::map<std::string, std::string> attributes;
+// git's attributes from stdin, up to the blank line that ends them or the end of input (at most
+// one byte more than the limit, so that too much input is reported as such).
+std::string read_git_input(std::istream& in) {
+  std::string input;
   std::string line;
-  std::size_t total = 0;
-  while (std::getline(in, line)) {
-    total += line.size() + 1;
-    if (total > kMaxInput) {
-      problem = "more than 64 KiB of input";
-      return std::nullopt;
-    }
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    // (a password line is wiped when the next line replaces it, or below)
-    if (line.empty()) break;
-    const std::size_t equals = line.find('=');
-    if (equals == std::string::npos || equals == 0) {
-      problem = "malformed input line (expected key=value)";
-      return std::nullopt;
-    }
-    if (line.find('\0') != std::string::npos) {
-      problem = "malformed input line (NUL)";
-      return std::nullopt;
-    }
-    std::string key = line.substr(0, equals);
-    // Multi-valued keys (capability[], wwwauth[]) are not needed here: the last value stands.
-    attributes[key] = line.substr(equals + 1);
+  while (input.size() <= kMaxGitCredentialInput && std::getline(in, line)) {
+    input += line;
+    input += '\n';
+    if (line.empty() || line == "\r") break;
   }
   wipe_string(line);
-  return attributes;
+  return input;
 }
 
 int run_git_credential(const GitCredentialArgs& args) {
@@ -94,15 +63,17 @@ int run_git_credential(const GitCredentialArgs& args) {
   if (args.operation != "get" && args.operation != "store" && args.operation != "erase") {
     return usage("unknown operation \"" + sanitize_text(args.operation) + "\" (expected get, store or erase)");
   }
-  const auto origin = origin_for(args.host);
+  const auto origin = git_origin_for(args.host);
   if (!origin) return usage("--host needs a host or an http(s) origin, got \"" + sanitize_text(args.host) + "\"");
   std::string problem;
-  auto attributes = read_attributes(std::cin, problem);
+  std::string input = read_git_input(std::cin);
+  auto attributes = parse_git_attributes(input, problem);
+  wipe_string(input);  // a password line of `erase` was in it
   if (!attributes) return usage(problem);
   // `store` is git's word that a credential worked: nothing to keep, the profile's store has it.
   if (args.operation == "store") return 0;
-  const std::string protocol = (*attributes)["protocol"];
-  const std::string host = (*attributes)["host"];
+  const std::string protocol = attributes->values["protocol"];
+  const std::string host = attributes->values["host"];
   if (protocol.empty() || host.empty()) return usage("the input names no protocol and host");
   // Not a host this helper is configured for: answer nothing, so that git asks elsewhere.
   if (protocol + "://" + host != *origin) return 0;
@@ -112,9 +83,8 @@ int run_git_credential(const GitCredentialArgs& args) {
   if (args.operation == "erase") {
     // git saw this password rejected. When it is still the stored token, refresh now, so that the
     // next `get` returns another one; the login is kept. A token already replaced is left alone.
-    auto it = attributes->find("password");
-    if (it == attributes->end() || it->second.empty()) return 0;
-    Secret rejected(std::move(it->second));
+    const Secret& rejected = attributes->password;
+    if (rejected.empty()) return 0;
     auto current = session->access_token(0);
     if (!current) return report_error("git-credential", current.error());
     if (!current->equals(rejected)) return 0;
@@ -124,15 +94,9 @@ int run_git_credential(const GitCredentialArgs& args) {
   }
   auto token = session->access_token(args.min_ttl);
   if (!token) return report_error("git-credential", token.error());
-  std::string username = args.username;
-  if (auto it = attributes->find("username"); username.empty() && it != attributes->end()) username = it->second;
-  if (username.empty()) username = "x-access-token";
-  Secret out("username=" + username + "\npassword=");
-  out.append(token->reveal());
-  out.append("\n");
-  if (auto status = session->status(); status && status->tokens && status->tokens->expires_at) {
-    out.append("password_expiry_utc=" + std::to_string(*status->tokens->expires_at) + "\n");
-  }
+  std::optional<long long> expires_at;
+  if (auto status = session->status(); status && status->tokens) expires_at = status->tokens->expires_at;
+  const Secret out = format_git_answer(args.username, *attributes, token->reveal(), expires_at);
   return write_stdout(out.reveal()) ? 0 : 1;
 }
 
@@ -161,7 +125,7 @@ std::string shell_quote(const std::string& word) {
 
 int run_setup_git(const SetupGitArgs& args) {
   auto usage = [](std::string message) { return report_error("setup-git", Error{ErrorCode::kUsage, std::move(message), "", 0}); };
-  const auto origin = origin_for(args.host);
+  const auto origin = git_origin_for(args.host);
   if (!origin) return usage("--host needs a host or an http(s) origin, got \"" + sanitize_text(args.host) + "\"");
   // The helper names its profile explicitly: a later `devicelogin use` must not redirect git.
   auto resolved = resolve_profile(args.profile);

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import {
-  cliPath, describeRun, killAllChildren, loginWithApproval, makeHome, runCli, startServer,
+  cliPath, describeRun, killAllChildren, loginWithApproval, makeHome, runCli, startServer, watchCmdlines,
 } from './harness.mjs';
 
 const skip = cliPath() ? false : 'DEVICELOGIN_BIN is not set';
@@ -46,6 +46,7 @@ describe('api against a test API that introspects the token at the dev server', 
   let other;
   const rejectedOnce = new Set();
   const seen = [];
+  let argvWatch;
 
   before(async () => {
     server = await startServer('devserver', { interval: 1 });
@@ -69,6 +70,10 @@ describe('api against a test API that introspects the token at the dev server', 
         res.writeHead(404, { 'content-type': 'application/json' }).end('{"missing":true}');
         return;
       }
+      if (request.url === '/slow') {
+        // Long enough for the command-line watcher to read the waiting api process many times.
+        await new Promise((resolve) => { setTimeout(resolve, 400); });
+      }
       if (request.url === '/redirect') {
         res.writeHead(302, { location: `${other.url}/stolen` }).end();
         return;
@@ -79,6 +84,7 @@ describe('api against a test API that introspects the token at the dev server', 
       }));
     });
     other = await startApi((request, res) => { res.writeHead(200).end('{"other":true}'); });
+    argvWatch = watchCmdlines();
     const { result, argv } = await loginWithApproval(server, home, { extra: ['--api-url', `${api.url}/`] });
     assert.equal(result.code, EXIT.ok, describeRun(argv, result));
   });
@@ -199,5 +205,14 @@ describe('api against a test API that introspects the token at the dev server', 
     const result = await run(argv, EXIT.usage);
     assert.match(result.stderr, /API base URL/);
     assert.equal(await fs.readFile(file, 'utf8'), profileBefore, 'the profile is unchanged');
+  });
+
+  test('no token was ever in a command line while api ran (one request held open 400 ms)', async () => {
+    await run(['api', '/slow'], EXIT.ok);
+    const watched = await argvWatch.stop();
+    assert.ok(watched.scans > 10, `the command lines were read (${watched.scans} scans)`);
+    const secrets = Object.fromEntries([...new Set(seen)].map((value, i) => [`token #${i}`, value]));
+    assert.ok(Object.keys(secrets).length >= 2, 'the tokens api sent are known');
+    assert.deepEqual(watched.found(secrets), [], 'a token was in some process\'s argv');
   });
 });

@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import {
-  cliPath, describeRun, killAllChildren, loginWithApproval, makeHome, runCli, startServer,
+  cliPath, describeRun, killAllChildren, loginWithApproval, makeHome, runCli, startServer, watchCmdlines,
 } from './harness.mjs';
 
 const HTTP_BACKEND = '/usr/lib/git-core/git-http-backend';
@@ -100,6 +100,7 @@ describe('git credential helper with real git over smart HTTP', { skip, timeout:
   let dir;
   let git;
   let gitEnv;
+  let argvWatch;
   const seen = [];
   const cli = async (argv, code, opts = {}) => {
     const result = await runCli(argv, { env: home.env, ...opts });
@@ -134,6 +135,8 @@ describe('git credential helper with real git over smart HTTP', { skip, timeout:
       assert.equal(r.code, 0, `git ${args.join(' ')}: ${r.stderr}`);
     }
     git = await startGitServer(path.join(dir, 'srv'), (token) => server.introspect(token));
+    // Every command line on the machine, read over and over while git and the helper run.
+    argvWatch = watchCmdlines();
   });
   after(async () => {
     killAllChildren();
@@ -210,5 +213,13 @@ describe('git credential helper with real git over smart HTTP', { skip, timeout:
     assert.equal(helpers.stdout, '');
     const r = await gitRun(['ls-remote', `${git.origin}/repo.git`]);
     assert.notEqual(r.code, 0, 'without the helper git cannot authenticate');
+  });
+
+  test('no token was ever in a command line while git and the helper ran', async () => {
+    const watched = await argvWatch.stop();
+    assert.ok(watched.scans > 10, `the command lines were read (${watched.scans} scans)`);
+    const secrets = Object.fromEntries([...new Set([...seen, ...git.passwords])].map((value, i) => [`token #${i}`, value]));
+    assert.ok(Object.keys(secrets).length >= 2, 'the tokens git used are known');
+    assert.deepEqual(watched.found(secrets), [], 'a token was in some process\'s argv');
   });
 });

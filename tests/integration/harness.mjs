@@ -809,3 +809,56 @@ export async function startPublicDevserver({ issuer, clientId, clientSecret, int
     },
   };
 }
+
+/**
+ * Reads every process's command line (/proc/PID/cmdline) over and over until stop(), so that a
+ * suite can show that no secret ever reached argv while its commands ran (issue 11: every user
+ * on the machine can read argv). stop() resolves to { scans, found(secrets) }, where found(secrets)
+ * lists the labels of the secrets ({label: value}) that any command line held, whole or as a
+ * 16-character piece of its unique part; only labels, never values.
+ */
+export function watchCmdlines() {
+  const seen = new Set();
+  let running = true;
+  let scans = 0;
+  const loop = (async () => {
+    while (running) {
+      let entries = [];
+      try { entries = await fs.readdir('/proc'); } catch { /* no /proc: nothing to read */ }
+      for (const entry of entries) {
+        if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+        try {
+          const cmdline = await fs.readFile(`/proc/${entry}/cmdline`, 'latin1');
+          if (cmdline) seen.add(cmdline);
+        } catch { /* gone */ }
+      }
+      scans += 1;
+      await new Promise((resolve) => { setTimeout(resolve, 5); });
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      const haystack = [...seen].join('\n');
+      return {
+        scans,
+        commands: seen.size,
+        found(secrets) {
+          const hits = [];
+          for (const [label, value] of Object.entries(secrets)) {
+            if (!value) continue;
+            if (haystack.includes(value)) { hits.push(label); continue; }
+            // Pieces of what is unique to the secret: a JWT's header and claims recur in every
+            // token of a server, so only its signature (after the last '.') is cut into pieces.
+            const unique = value.slice(value.lastIndexOf('.') + 1);
+            for (let i = 0; i + 16 <= unique.length; i += 1) {
+              if (haystack.includes(unique.slice(i, i + 16))) { hits.push(`${label} (a 16-character piece)`); break; }
+            }
+          }
+          return hits;
+        },
+      };
+    },
+  };
+}

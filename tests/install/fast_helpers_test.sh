@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Issue 11 (cheap hot path): with a fresh token, the credential helpers' `get` is answered by the
+# `devicelogin` executable itself, which loads neither libcurl nor the command module. Checked
+# with a copy of the executable that has no module beside it (only the fast path can answer
+# there), byte for byte against the module's answer; and every case the fast path does not
+# serve (an expiring token, malformed input) still reaches the module with its input intact.
+#   fast_helpers_test.sh BUILD_DIR
+set -euo pipefail
+build=$1
+bin=$build/devicelogin
+work=$(mktemp -d)
+server_pid=
+cleanup() { [[ -n $server_pid ]] && kill "$server_pid" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+fail() { echo "fast_helpers_test: $*" >&2; exit 1; }
+export HOME=$work/home XDG_CONFIG_HOME=$work/home/.config XDG_STATE_HOME=$work/home/.local/state
+mkdir -p "$HOME"
+unset DEVICELOGIN_PROFILE
+lonely=$work/lonely/bin/devicelogin
+mkdir -p "$work/lonely/bin"
+cp "$build/bin/devicelogin" "$lonely"
+# helper WANT_CODE INPUT_FILE EXECUTABLE ARGS...: stdout in $work/out, stderr in $work/err.
+helper() {
+  local want=$1 input=$2 exe=$3 got=0
+  shift 3
+  timeout 60 "$exe" "$@" <"$input" >"$work/out" 2>"$work/err" || got=$?
+  [[ $got == "$want" ]] || fail "$exe $* exited $got, expected $want: $(tail -n1 "$work/err")"
+}
+
+"$bin" serve --port 0 --auto-approve --interval 1 >"$work/serve.out" 2>"$work/serve.err" &
+server_pid=$!
+for _ in $(seq 100); do [[ -s $work/serve.out ]] && break; sleep 0.1; done
+issuer=$(head -n1 "$work/serve.out")
+[[ $issuer == http://127.0.0.1:* ]] || fail "serve printed no issuer: $(cat "$work/serve.err")"
+for store in file kernel-keyring; do
+  timeout 60 "$bin" login --profile "p-$store" --issuer "$issuer" --client-id devicelogin-demo --store "$store" \
+    --no-browser --no-qr </dev/null >/dev/null 2>"$work/err" || fail "login ($store): $(tail -n1 "$work/err")"
+done
+token=$("$bin" token --profile p-file)
+expiry=$("$bin" status --profile p-file --json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["expires_at"])')
+
+# git: gitcredentials(7) input, the answer git reads.
+printf 'protocol=https\nhost=git.example.com\nusername=alice\n\n' >"$work/git-in"
+for store in file kernel-keyring; do
+  helper 0 "$work/git-in" "$lonely" git-credential --profile "p-$store" --host git.example.com get
+  cp "$work/out" "$work/git-fast"
+  grep -q '^username=alice$' "$work/git-fast" || fail "git fast path ($store): no username line"
+  # --verbose is no fast-path flag: the module answers, and must answer the same bytes.
+  helper 0 "$work/git-in" "$bin" git-credential --profile "p-$store" --host git.example.com --verbose get
+  cmp -s "$work/git-fast" "$work/out" || fail "git ($store): the fast path's answer differs from the module's"
+done
+helper 0 "$work/git-in" "$lonely" git-credential --profile p-file --host git.example.com get
+[[ $(cat "$work/out") == "username=alice"$'\n'"password=$token"$'\n'"password_expiry_utc=$expiry" ]] ||
+  fail "git answer: not the token of p-file with its expiry"
+helper 0 "$work/git-in" "$lonely" git-credential --profile p-file --host other.example.com get
+[[ ! -s $work/out ]] || fail "git: answered for a host it is not configured for"
+# An expiring token: the copy without module cannot answer (the fast path fell through) ...
+helper 1 "$work/git-in" "$lonely" git-credential --profile p-file --host git.example.com --min-ttl 999999999 get
+grep -q 'cannot load its command module' "$work/err" || fail "git: the fast path answered an expiring token"
+# ... and the module, given the input the fast path read, refreshes and answers.
+helper 0 "$work/git-in" "$bin" git-credential --profile p-file --host git.example.com --min-ttl 999999999 get
+grep -q '^username=alice$' "$work/out" || fail "git: the module lost the input the fast path had read"
+refreshed=$("$bin" token --profile p-file)
+[[ $refreshed != "$token" ]] || fail "git: the expiring token was not refreshed"
+grep -qx "password=$refreshed" "$work/out" || fail "git: the module did not answer the refreshed token"
+printf 'protocol=https\nhost\n\n' >"$work/git-bad"
+helper 2 "$work/git-bad" "$bin" git-credential --profile p-file --host git.example.com get
+[[ $(wc -l <"$work/err") == 1 ]] && grep -q 'malformed input line' "$work/err" || fail "git: malformed input: $(cat "$work/err")"
+
+"$bin" logout --all >/dev/null 2>&1
+echo "fast_helpers_test: git-credential get served by the executable alone (file, kernel keyring), same bytes as the module; expiring and malformed cases reach the module with their input"
