@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "devicelogin/profile.hpp"
 #include "devicelogin/token_store.hpp"
@@ -120,6 +121,19 @@ std::string module_path() {
 
 int main(int argc, char** argv) {
   harden_process();
+  // Run as docker-credential-devicelogin (the symlink docker runs as its credential helper):
+  // `docker-credential-devicelogin OP` is `devicelogin docker-credential OP`.
+  std::string_view invoked_as = argc > 0 ? argv[0] : "";
+  invoked_as = invoked_as.substr(invoked_as.rfind('/') + 1);
+  std::vector<char*> helper_argv;
+  if (invoked_as == "docker-credential-devicelogin") {
+    static char subcommand[] = "docker-credential";
+    helper_argv.assign(argv, argv + argc);
+    helper_argv.insert(helper_argv.begin() + 1, subcommand);
+    helper_argv.push_back(nullptr);
+    argc += 1;
+    argv = helper_argv.data();
+  }
   if (argc >= 2 && std::strcmp(argv[1], "token") == 0) {
     if (auto code = try_fast_token(argc, argv)) return *code;
   }
