@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,26 @@ namespace devicelogin::cli {
 namespace {
 
 using namespace std::string_literals;
+
+// A short, printable name for a table row (ctest names each row by it): control and non-ASCII
+// bytes as \xNN, long inputs cut.
+std::string shown(std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "\"";
+  for (std::size_t i = 0; i < text.size() && i < 40; ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 0xf];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  out += "\"";
+  if (text.size() > 40) out += "..(" + std::to_string(text.size()) + " bytes)";
+  return out;
+}
 
 TEST(DockerProtocol, MessagesAreTheOnesDockersClientMatches) {
   // docker-credential-helpers credentials/error.go; the client compares the trimmed stdout.
@@ -53,6 +74,7 @@ struct EscapeCase {
   std::string input;
   std::string expected;  // with the quotes
 };
+void PrintTo(const EscapeCase& row, std::ostream* os) { *os << shown(row.input); }
 
 class DockerJsonEscape : public ::testing::TestWithParam<EscapeCase> {};
 
@@ -102,6 +124,7 @@ struct ServerUrlCase {
   std::string expected;  // the server URL, or "" when refused
   DockerInputProblem problem = DockerInputProblem::kMalformed;
 };
+void PrintTo(const ServerUrlCase& row, std::ostream* os) { *os << shown(row.input); }
 
 class DockerServerUrlInput : public ::testing::TestWithParam<ServerUrlCase> {};
 
@@ -138,6 +161,7 @@ struct HostCase {
   std::string server_url;
   std::string host;  // "" when refused
 };
+void PrintTo(const HostCase& row, std::ostream* os) { *os << shown(row.server_url); }
 
 class DockerRegistryHost : public ::testing::TestWithParam<HostCase> {};
 
@@ -201,6 +225,7 @@ struct StoreCase {
   std::string input;
   DockerInputProblem problem;
 };
+void PrintTo(const StoreCase& row, std::ostream* os) { *os << shown(row.input); }
 
 class DockerStoreInput : public ::testing::TestWithParam<StoreCase> {};
 
