@@ -311,6 +311,42 @@ describe('docker credential helper (docker-credential-helpers protocol)', { skip
     }
   });
 
+  test('~/.docker/config.json without DOCKER_CONFIG: a symlink stays one; a malformed file is refused and left; an unsafe map is refused', async () => {
+    const other = await makeHome();
+    try {
+      const otherEnv = { ...env, ...other.env };
+      delete otherEnv.DOCKER_CONFIG;
+      const dotDocker = path.join(other.home, '.docker');
+      const dotfiles = path.join(other.home, 'dotfiles');
+      await fs.mkdir(dotDocker, { mode: 0o700 });
+      await fs.mkdir(dotfiles, { mode: 0o700 });
+      await fs.writeFile(path.join(dotfiles, 'docker.json'), '{"auths": {}}\n', { mode: 0o600 });
+      await fs.symlink(path.join(dotfiles, 'docker.json'), path.join(dotDocker, 'config.json'));
+      let r = await runCli(['setup-docker', '--registry', 'registry.example.com'], { env: otherEnv });
+      assert.equal(r.code, EXIT.ok, describeRun(['setup-docker'], r));
+      assert.ok((await fs.lstat(path.join(dotDocker, 'config.json'))).isSymbolicLink(), 'config.json is still a symlink');
+      assert.deepEqual(JSON.parse(await fs.readFile(path.join(dotfiles, 'docker.json'), 'utf8')),
+        { auths: {}, credHelpers: { 'registry.example.com': 'devicelogin' } });
+
+      const broken = '{"auths": {"x": {"auth": "dXNlcjpwYXNz"}},';  // cut short
+      await fs.writeFile(path.join(dotfiles, 'docker.json'), broken);
+      r = await runCli(['setup-docker', '--registry', 'other.example.com'], { env: otherEnv });
+      assert.equal(r.code, EXIT.usage, describeRun(['setup-docker'], r));
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+      assert.ok(!r.stderr.includes('dXNlcjpwYXNz'), 'the message does not quote the file');
+      assert.equal(await fs.readFile(path.join(dotfiles, 'docker.json'), 'utf8'), broken, 'left as it was');
+      const map = JSON.parse(await fs.readFile(path.join(other.configDir, 'docker-registries.json'), 'utf8'));
+      assert.deepEqual(Object.keys(map.registries), ['registry.example.com'], 'nor was the registry recorded');
+
+      // A registry map others can read is refused, as token and profile files are (exit 7).
+      await fs.chmod(path.join(other.configDir, 'docker-registries.json'), 0o644);
+      await expectHelper('get', 'registry.example.com', { code: 7, stdout: '', stderrLines: 1 }, otherEnv);
+      await expectHelper('list', '', { code: 7, stdout: '', stderrLines: 1 }, otherEnv);
+    } finally {
+      await other.remove();
+    }
+  });
+
   test('skopeo (Debian) inspects an image at a registry that takes the token as Basic password', { skip: !haveSkopeo && 'skopeo is not installed' }, async () => {
     const token = await storedToken();
     const image = `docker://${registry.host}/demo/app:1.0`;
