@@ -47,6 +47,7 @@ struct DockerCredentialArgs {
   std::string operation;
   long long min_ttl = 300;
   bool verbose = false;
+  bool version = false;  // -v/--version, as the reference helpers take it
 };
 
 struct SetupDockerArgs {
@@ -247,7 +248,10 @@ int not_found() {
 
 int run_docker_credential(const DockerCredentialArgs& args) {
   const std::string& op = args.operation;
-  if (op == "version") return write_stdout(format_docker_version(DEVICELOGIN_VERSION)) ? 0 : 1;
+  if (op.empty() && !args.version) {
+    return report_error(kCommand, error_of(ErrorCode::kUsage, "no operation (expected get, store, erase, list or version)"));
+  }
+  if (op == "version" || (op.empty() && args.version)) return write_stdout(format_docker_version(DEVICELOGIN_VERSION)) ? 0 : 1;
   if (op != "get" && op != "store" && op != "erase" && op != "list") {
     return report_error(kCommand, error_of(ErrorCode::kUsage, "unknown operation \"" + sanitize_text(op) +
                                                                   "\" (expected get, store, erase, list or version)"));
@@ -440,7 +444,8 @@ void setup_docker_credential(CLI::App& app, int& exit_code) {
       "configured registries");
   cmd->add_option("--min-ttl", args->min_ttl, "Refresh first when the token expires within this many seconds (default 300)");
   add_verbose_flag(*cmd, args->verbose);
-  cmd->add_option("operation", args->operation, "get, store, erase, list or version")->required();
+  cmd->add_flag("-v,--version", args->version, "Print the helper's version (as the operation version does)");
+  cmd->add_option("operation", args->operation, "get, store, erase, list or version");
   cmd->callback([args, &exit_code] { exit_code = run_docker_credential(*args); });
 
   auto setup = std::make_shared<SetupDockerArgs>();

@@ -236,6 +236,7 @@ describe('docker credential helper (docker-credential-helpers protocol)', { skip
     await expectHelper('list', 'unused', { code: EXIT.ok, stdout: expected });
     const v = await expectHelper('version', '', { code: EXIT.ok });
     assert.match(v.stdout, /^docker-credential-devicelogin \(devicelogin\) \d+\.\d+\.\d+\n$/);
+    for (const flag of ['--version', '-v']) await expectHelper(flag, '', { code: EXIT.ok, stdout: v.stdout });
   });
 
   test('a registry nobody configured gets the not-found answer docker recognises (exit 1, stderr silent)', async () => {
