@@ -43,10 +43,20 @@ mkdir -p "$work/lonely/bin" && cp "$bin" "$work/lonely/bin/devicelogin"
 "$launch" "$work/git-in" "$work/lonely/bin/devicelogin" git-credential --profile bench --host git.example.com get |
   grep -q '^password=' || { echo "bench: git-credential get is not served by the fast path" >&2; exit 1; }
 
+export DOCKER_CONFIG=$work/docker
+"$bin" setup-docker --registry registry.example.com --profile bench </dev/null >/dev/null 2>"$work/err" ||
+  { echo "bench: setup-docker failed: $(tail -n1 "$work/err")" >&2; exit 1; }
+printf 'https://registry.example.com' >"$work/docker-in"
+ln -s devicelogin "$work/lonely/bin/docker-credential-devicelogin"
+ln -s "$bin" "$work/docker-credential-devicelogin"
+"$launch" "$work/docker-in" "$work/lonely/bin/docker-credential-devicelogin" get | grep -q '"Secret"' ||
+  { echo "bench: docker-credential get is not served by the fast path" >&2; exit 1; }
+
 commands=(
   -n "launcher + empty C program" "$launch $work/empty-in $empty_c"
   -n "token" "$launch $work/empty-in $bin token --profile bench"
   -n "git-credential get" "$launch $work/git-in $bin git-credential --profile bench --host git.example.com get"
+  -n "docker-credential-devicelogin get" "$launch $work/docker-in $work/docker-credential-devicelogin get"
 )
 echo "== load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 hyperfine -N --warmup 50 --runs "$runs" --export-json "$work/result.json" "${commands[@]}" >&2

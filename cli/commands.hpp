@@ -16,6 +16,8 @@ void setup_exec(CLI::App& app, int& exit_code);
 void setup_api(CLI::App& app, int& exit_code);
 // git-credential and setup-git (git.cpp).
 void setup_git_credential(CLI::App& app, int& exit_code);
+// docker-credential and setup-docker (docker.cpp).
+void setup_docker_credential(CLI::App& app, int& exit_code);
 void setup_profiles(CLI::App& app, int& exit_code);
 void setup_use(CLI::App& app, int& exit_code);
 // Hidden `__doc man|bash|zsh|fish`, registered last: walks every other command's definitions.

@@ -104,6 +104,7 @@ void man(const std::vector<Command>& commands, const std::string& description) {
                ".TP\n3\naccess denied\n.TP\n4\nthe device code expired before approval\n"
                ".TP\n5\nnot logged in, or re\\-login required\n.TP\n6\nnetwork or server error\n"
                ".TP\n7\nstorage error\n.TP\n130\ncancelled (Ctrl\\-C)\n"
+               ".PP\ndocker\\-credential exits 1 with docker's not\\-found answer for a registry setup\\-docker did not name.\n"
                ".SH ENVIRONMENT\n"
                ".TP\nDEVICELOGIN_PROFILE\nthe profile used when a command names none\n"
                ".TP\nDEVICELOGIN_CLIENT_SECRET\nthe client secret, for clients that have one\n"
@@ -112,6 +113,10 @@ void man(const std::vector<Command>& commands, const std::string& description) {
                ".SH FILES\n"
                ".TP\n$XDG_CONFIG_HOME/devicelogin/profiles/NAME.json\na profile (no secret)\n"
                ".TP\n$XDG_STATE_HOME/devicelogin/tokens/\nthe file token store (0600 in 0700)\n"
+               ".TP\n$XDG_CONFIG_HOME/devicelogin/docker\\-registries.json\nthe registries setup\\-docker named, with their "
+               "profile and username (0600)\n"
+               ".TP\n$DOCKER_CONFIG/config.json (default ~/.docker/config.json)\ndocker's configuration, whose credHelpers "
+               "setup\\-docker edits\n"
                ".SH SEE ALSO\nThe README and docs/ of the devicelogin sources.\n";
 }
 

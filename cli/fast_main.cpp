@@ -1,7 +1,7 @@
 // The `devicelogin` executable. It serves `devicelogin token` with a fresh cached token itself,
 // linking only core + store (no libcurl, no OpenSSL, no D-Bus), and hands every other case to
 // the full CLI in the devicelogin-cli plugin. `git-credential get` with a fresh token is served
-// the same way. The fast path only ever prints a token (or git's empty answer for a host it is not
+// the same way, and so is docker-credential get. The fast path only ever prints a token (or git's empty answer for a host it is not
 // configured for) or falls through: every error, refresh and message is the plugin's job, so there
 // is one behaviour.
 #include <dlfcn.h>
@@ -24,6 +24,8 @@
 
 #include "devicelogin/profile.hpp"
 #include "devicelogin/token_store.hpp"
+#include "core/fs.hpp"
+#include "docker_protocol.hpp"
 #include "git_protocol.hpp"
 #include "store/local_stores.hpp"
 
@@ -211,6 +213,57 @@ std::optional<int> try_fast_git_credential(int argc, char** argv, bool& stdin_lo
   return write_all(STDOUT_FILENO, answer.reveal()) ? 0 : 1;
 }
 
+// Standard input to its end, or one byte past `limit` (the module then reports too much input).
+WipingString read_all_stdin(std::size_t limit) {
+  WipingString input;
+  input.reserve(4096);
+  char chunk[4096];
+  while (input.size() <= limit) {
+    const ssize_t n = ::read(STDIN_FILENO, chunk, sizeof chunk);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    input.append(chunk, static_cast<std::size_t>(n));
+  }
+  explicit_bzero(chunk, sizeof chunk);
+  return input;
+}
+
+// `docker-credential [--min-ttl S] get` (as docker-credential-devicelogin) for a registry that
+// setup-docker named, with a fresh token: the helper protocol's answer, as the module gives it.
+// Any other case (an unknown registry included: the module answers not-found) falls through with
+// stdin put back.
+std::optional<int> try_fast_docker_get(int argc, char** argv, bool& stdin_lost) {
+  FastArgs args(argc, argv);
+  if (!args.parse({"--min-ttl"}, {}) || args.positional().size() != 1 || args.positional()[0] != "get") {
+    return std::nullopt;
+  }
+  const auto min_ttl = args.min_ttl(300);
+  if (!min_ttl) return std::nullopt;
+  const WipingString input = read_all_stdin(kDockerMaxInput);
+  const std::string_view view(input.data(), input.size());
+  auto fall_through = [&]() -> std::optional<int> {
+    if (!restore_stdin(view)) stdin_lost = true;
+    return std::nullopt;
+  };
+  if (input.size() > kDockerMaxInput) return fall_through();
+  auto server_url = parse_docker_server_url(view);
+  if (!server_url) return fall_through();
+  const auto host = docker_registry_host(*server_url);
+  if (!host) return fall_through();
+  auto config = xdg_directory("XDG_CONFIG_HOME", ".config");
+  if (!config) return fall_through();
+  auto text = read_private_file(*config + "/devicelogin/docker-registries.json", "the docker registry map");
+  if (!text || !*text) return fall_through();
+  auto registries = parse_docker_registry_map(**text);
+  if (!registries) return fall_through();
+  const auto entry = registries->find(*host);
+  if (entry == registries->end()) return fall_through();
+  auto tokens = fresh_tokens(entry->second.profile, *min_ttl);
+  if (!tokens) return fall_through();
+  const Secret answer = format_docker_get_answer(*server_url, docker_username_for(entry->second), tokens->access_token);
+  return write_all(STDOUT_FILENO, answer.reveal()) ? 0 : 1;
+}
+
 // The command module's absolute path (issue 8): an absolute path means no search at all (no
 // RUNPATH, LD_LIBRARY_PATH or current directory). It is this executable's directory, read where
 // the loader reads it for $ORIGIN (/proc/self/exe, symlinks resolved), plus the install layout's
@@ -235,6 +288,19 @@ std::string module_path() {
 
 int main(int argc, char** argv) {
   harden_process();
+  // Run as docker-credential-devicelogin (the symlink docker runs as its credential helper):
+  // `docker-credential-devicelogin OP` is `devicelogin docker-credential OP`.
+  std::string_view invoked_as = argc > 0 ? argv[0] : "";
+  invoked_as = invoked_as.substr(invoked_as.rfind('/') + 1);
+  std::vector<char*> helper_argv;
+  if (invoked_as == "docker-credential-devicelogin") {
+    static char subcommand[] = "docker-credential";
+    helper_argv.assign(argv, argv + argc);
+    helper_argv.insert(helper_argv.begin() + 1, subcommand);
+    helper_argv.push_back(nullptr);
+    argc += 1;
+    argv = helper_argv.data();
+  }
   if (argc >= 2 && std::strcmp(argv[1], "token") == 0) {
     if (auto code = try_fast_token(argc, argv)) return *code;
   } else if (argc >= 2 && std::strcmp(argv[1], "git-credential") == 0) {
@@ -242,6 +308,13 @@ int main(int argc, char** argv) {
     if (auto code = try_fast_git_credential(argc, argv, stdin_lost)) return *code;
     if (stdin_lost) {
       (void)std::fprintf(stderr, "devicelogin git-credential: cannot hand git's input to the command module\n");
+      return 1;
+    }
+  } else if (argc >= 2 && std::strcmp(argv[1], "docker-credential") == 0) {
+    bool stdin_lost = false;
+    if (auto code = try_fast_docker_get(argc, argv, stdin_lost)) return *code;
+    if (stdin_lost) {
+      (void)std::fprintf(stderr, "devicelogin docker-credential: cannot hand the input to the command module\n");
       return 1;
     }
   }

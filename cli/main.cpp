@@ -10,7 +10,8 @@ extern "C" __attribute__((visibility("default"))) int devicelogin_cli_main(int a
                "and keep the tokens safe. Exit codes: 0 ok, 1 other failure, 2 usage or configuration,\n"
                "3 access denied, 4 device code expired, 5 not logged in or re-login required,\n"
                "6 network or server error, 7 storage error, 8 api: HTTP status not 2xx, 130 cancelled;\n"
-               "exec: the command's own status (126 cannot run, 127 not found).",
+               "exec: the command's own status (126 cannot run, 127 not found); docker-credential: 1\n"
+               "no credentials for that registry (docker's not-found answer).",
                "devicelogin"};
   app.set_version_flag("--version", std::string("devicelogin ") + DEVICELOGIN_VERSION);
   app.require_subcommand(1);
@@ -25,6 +26,7 @@ extern "C" __attribute__((visibility("default"))) int devicelogin_cli_main(int a
   setup_exec(app, exit_code);
   setup_api(app, exit_code);
   setup_git_credential(app, exit_code);
+  setup_docker_credential(app, exit_code);
   setup_profiles(app, exit_code);
   setup_use(app, exit_code);
   setup_doc(app, exit_code);

@@ -21,6 +21,11 @@ for f in usr/bin/devicelogin usr/share/man/man1/devicelogin.1 usr/share/bash-com
          usr/include/devicelogin/session.hpp; do
   [[ -e $work/root/$f ]] || fail "the package lacks /$f"
 done
+# docker's credential helper name: a symlink to devicelogin next to it, which answers by that name.
+[[ $(readlink "$work/root/usr/bin/docker-credential-devicelogin") == devicelogin ]] ||
+  fail "the package lacks the symlink /usr/bin/docker-credential-devicelogin -> devicelogin"
+[[ $(HOME=$work "$work/root/usr/bin/docker-credential-devicelogin" version) == "docker-credential-devicelogin (devicelogin) "* ]] ||
+  fail "docker-credential-devicelogin version does not answer from the extracted root"
 find "$work/root" -name 'libdevicelogin.so.0*' | grep -q . || fail "the package lacks libdevicelogin.so.0"
 find "$work/root" -name 'devicelogin-cli.so' | grep -q . || fail "the package lacks the command module"
 export HOME=$work/home XDG_CONFIG_HOME=$work/home/.config XDG_STATE_HOME=$work/home/.local/state

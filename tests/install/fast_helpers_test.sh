@@ -67,5 +67,27 @@ printf 'protocol=https\nhost\n\n' >"$work/git-bad"
 helper 2 "$work/git-bad" "$bin" git-credential --profile p-file --host git.example.com get
 [[ $(wc -l <"$work/err") == 1 ]] && grep -q 'malformed input line' "$work/err" || fail "git: malformed input: $(cat "$work/err")"
 
+# docker (docker-credential-helpers protocol): the server URL on stdin, a JSON answer.
+export DOCKER_CONFIG=$work/docker
+timeout 60 "$bin" setup-docker --registry registry.example.com --profile p-file </dev/null >/dev/null 2>"$work/err" ||
+  fail "setup-docker: $(tail -n1 "$work/err")"
+ln -s devicelogin "$work/lonely/bin/docker-credential-devicelogin"
+printf 'https://registry.example.com' >"$work/docker-in"
+helper 0 "$work/docker-in" "$work/lonely/bin/docker-credential-devicelogin" get
+cp "$work/out" "$work/docker-fast"
+helper 0 "$work/docker-in" "$bin" docker-credential --verbose get
+cmp -s "$work/docker-fast" "$work/out" || fail "docker: the fast path's answer differs from the module's"
+token=$("$bin" token --profile p-file)
+[[ $(cat "$work/docker-fast") == '{"ServerURL":"https://registry.example.com","Username":"oauth2accesstoken","Secret":"'"$token"'"}' ]] ||
+  fail "docker answer: not the token of p-file"
+# An unknown registry is the module's not-found answer; an expiring token its refresh.
+printf 'other.example.com' >"$work/docker-other"
+helper 1 "$work/docker-other" "$work/lonely/bin/docker-credential-devicelogin" get
+helper 1 "$work/docker-other" "$bin" docker-credential get
+[[ $(cat "$work/out") == "credentials not found in native keychain" ]] || fail "docker: unknown registry: $(cat "$work/out")"
+helper 0 "$work/docker-in" "$bin" docker-credential --min-ttl 999999999 get
+grep -q '"Username":"oauth2accesstoken"' "$work/out" || fail "docker: the module lost the input the fast path had read"
+[[ $("$bin" token --profile p-file) != "$token" ]] || fail "docker: the expiring token was not refreshed"
+
 "$bin" logout --all >/dev/null 2>&1
-echo "fast_helpers_test: git-credential get served by the executable alone (file, kernel keyring), same bytes as the module; expiring and malformed cases reach the module with their input"
+echo "fast_helpers_test: docker-credential get and git-credential get served by the executable alone (git: file, kernel keyring), same bytes as the module; expiring and malformed cases reach the module with their input"
