@@ -163,13 +163,14 @@ bool restore_stdin(std::string_view input) {
   return ok;
 }
 
-// Standard input up to the end of git's attributes (a blank line), the end of input, or one byte
-// past the limit (reads ending in an error stop there too: the module then reports it).
-WipingString read_git_stdin() {
+// Standard input to its end, or one byte past `limit` (the module then reports too much input),
+// or, with `git`, up to the blank line that ends git's attributes. A read error stops there too:
+// the module then reports it.
+WipingString read_stdin_bounded(std::size_t limit, bool git) {
   WipingString input;
   input.reserve(4096);
   char chunk[4096];
-  while (input.size() <= kMaxGitCredentialInput && !git_attributes_complete({input.data(), input.size()})) {
+  while (input.size() <= limit && !(git && git_attributes_complete({input.data(), input.size()}))) {
     const ssize_t n = ::read(STDIN_FILENO, chunk, sizeof chunk);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
@@ -192,7 +193,7 @@ std::optional<int> try_fast_git_credential(int argc, char** argv, bool& stdin_lo
   if (!min_ttl || !host) return std::nullopt;
   const auto origin = git_origin_for(std::string(*host));
   if (!origin) return std::nullopt;
-  const WipingString input = read_git_stdin();
+  const WipingString input = read_stdin_bounded(kMaxGitCredentialInput, true);
   const std::string_view view(input.data(), input.size());
   auto fall_through = [&]() -> std::optional<int> {
     if (!restore_stdin(view)) stdin_lost = true;
@@ -213,21 +214,6 @@ std::optional<int> try_fast_git_credential(int argc, char** argv, bool& stdin_lo
   return write_all(STDOUT_FILENO, answer.reveal()) ? 0 : 1;
 }
 
-// Standard input to its end, or one byte past `limit` (the module then reports too much input).
-WipingString read_all_stdin(std::size_t limit) {
-  WipingString input;
-  input.reserve(4096);
-  char chunk[4096];
-  while (input.size() <= limit) {
-    const ssize_t n = ::read(STDIN_FILENO, chunk, sizeof chunk);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    input.append(chunk, static_cast<std::size_t>(n));
-  }
-  explicit_bzero(chunk, sizeof chunk);
-  return input;
-}
-
 // `docker-credential [--min-ttl S] get` (as docker-credential-devicelogin) for a registry that
 // setup-docker named, with a fresh token: the helper protocol's answer, as the module gives it.
 // Any other case (an unknown registry included: the module answers not-found) falls through with
@@ -239,7 +225,7 @@ std::optional<int> try_fast_docker_get(int argc, char** argv, bool& stdin_lost) 
   }
   const auto min_ttl = args.min_ttl(300);
   if (!min_ttl) return std::nullopt;
-  const WipingString input = read_all_stdin(kDockerMaxInput);
+  const WipingString input = read_stdin_bounded(kDockerMaxInput, false);
   const std::string_view view(input.data(), input.size());
   auto fall_through = [&]() -> std::optional<int> {
     if (!restore_stdin(view)) stdin_lost = true;
