@@ -833,7 +833,8 @@ export function watchCmdlines() {
         } catch { /* gone */ }
       }
       scans += 1;
-      await new Promise((resolve) => { setTimeout(resolve, 5); });
+      // Unref'd: a suite whose before() failed (and so never calls stop()) still exits.
+      await new Promise((resolve) => { setTimeout(resolve, 5).unref(); });
     }
   })();
   return {
