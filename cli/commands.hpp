@@ -18,6 +18,8 @@ void setup_api(CLI::App& app, int& exit_code);
 void setup_git_credential(CLI::App& app, int& exit_code);
 // docker-credential and setup-docker (docker.cpp).
 void setup_docker_credential(CLI::App& app, int& exit_code);
+// kubectl-credential and setup-kubectl (kube.cpp).
+void setup_kubectl_credential(CLI::App& app, int& exit_code);
 void setup_profiles(CLI::App& app, int& exit_code);
 void setup_use(CLI::App& app, int& exit_code);
 // Hidden `__doc man|bash|zsh|fish`, registered last: walks every other command's definitions.

@@ -1,7 +1,7 @@
 // The `devicelogin` executable. It serves `devicelogin token` with a fresh cached token itself,
 // linking only core + store (no libcurl, no OpenSSL, no D-Bus), and hands every other case to
 // the full CLI in the devicelogin-cli plugin. `git-credential get` with a fresh token is served
-// the same way, and so is docker-credential get. The fast path only ever prints a token (or git's empty answer for a host it is not
+// the same way, and so are docker-credential get and kubectl-credential. The fast path only ever prints a token (or git's empty answer for a host it is not
 // configured for) or falls through: every error, refresh and message is the plugin's job, so there
 // is one behaviour.
 #include <dlfcn.h>
@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <initializer_list>
@@ -27,6 +28,7 @@
 #include "core/fs.hpp"
 #include "docker_protocol.hpp"
 #include "git_protocol.hpp"
+#include "kube_exec.hpp"
 #include "store/local_stores.hpp"
 
 namespace {
@@ -250,6 +252,22 @@ std::optional<int> try_fast_docker_get(int argc, char** argv, bool& stdin_lost) 
   return write_all(STDOUT_FILENO, answer.reveal()) ? 0 : 1;
 }
 
+// `kubectl-credential [--profile P] [--min-ttl S]` with a fresh token and a KUBERNETES_EXEC_INFO
+// that reads: the ExecCredential, as the module gives it. Anything else falls through (the module
+// refreshes, or explains).
+std::optional<int> try_fast_kubectl_credential(int argc, char** argv) {
+  FastArgs args(argc, argv);
+  if (!args.parse({"--profile", "--min-ttl"}, {}) || !args.positional().empty()) return std::nullopt;
+  const auto min_ttl = args.min_ttl(60);
+  if (!min_ttl) return std::nullopt;
+  auto info = parse_kube_exec_info(std::getenv("KUBERNETES_EXEC_INFO"));  // NOLINT(concurrency-mt-unsafe): one thread
+  if (!info) return std::nullopt;
+  auto tokens = fresh_tokens(std::string(args.value("--profile").value_or("")), *min_ttl);
+  if (!tokens) return std::nullopt;
+  const Secret answer = format_exec_credential(info->api_version, tokens->access_token.reveal(), tokens->expires_at);
+  return write_all(STDOUT_FILENO, answer.reveal()) ? 0 : 1;
+}
+
 // The command module's absolute path (issue 8): an absolute path means no search at all (no
 // RUNPATH, LD_LIBRARY_PATH or current directory). It is this executable's directory, read where
 // the loader reads it for $ORIGIN (/proc/self/exe, symlinks resolved), plus the install layout's
@@ -296,6 +314,8 @@ int main(int argc, char** argv) {
       (void)std::fprintf(stderr, "devicelogin git-credential: cannot hand git's input to the command module\n");
       return 1;
     }
+  } else if (argc >= 2 && std::strcmp(argv[1], "kubectl-credential") == 0) {
+    if (auto code = try_fast_kubectl_credential(argc, argv)) return *code;
   } else if (argc >= 2 && std::strcmp(argv[1], "docker-credential") == 0) {
     bool stdin_lost = false;
     if (auto code = try_fast_docker_get(argc, argv, stdin_lost)) return *code;

@@ -30,6 +30,9 @@ if [[ "${1:-}" == "--tests" ]]; then
   # for the tests when the system's is too old (scripts/ensure-node.sh); a newer node is kept.
   command -v node >/dev/null 2>&1 || packages+=(nodejs)
   command -v npm >/dev/null 2>&1 || packages+=(npm)
+  # kubectl for the kubectl plugin test: the one that exists (this image's google-cloud-cli ships
+  # 1.32); Debian's kubernetes-client (1.20) only when there is none, since the two conflict.
+  command -v kubectl >/dev/null 2>&1 || packages+=(kubernetes-client)
 fi
 
 missing=()

@@ -1,0 +1,285 @@
+// kubectl's exec credential plugin (kube_exec.hpp): `devicelogin kubectl-credential`, which kubectl
+// runs for a kubeconfig user whose `exec` entry names it, and `devicelogin setup-kubectl`, which
+// writes that user entry (and a context joining it to a cluster) through `kubectl config`, so that
+// the kubeconfig is edited by the program that owns its format. kubectl's argv holds the
+// executable's path and the profile's name, never a token.
+#include <fcntl.h>
+#include <limits.h>
+#include <spawn.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstdlib>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "commands.hpp"
+#include "devicelogin/sanitize.hpp"
+#include "kube_exec.hpp"
+#include "output.hpp"
+
+extern "C" char** environ;  // NOLINT(readability-identifier-naming): POSIX's name
+
+namespace devicelogin::cli {
+namespace {
+
+constexpr std::string_view kCommand = "kubectl-credential";
+constexpr std::string_view kSetupCommand = "setup-kubectl";
+// kubectl's own output that setup-kubectl reads (cluster names, a version, one field).
+constexpr std::size_t kMaxKubectlOutput = 4 * 1024 * 1024;
+
+struct KubectlCredentialArgs {
+  std::string profile;  // empty: the default profile
+  long long min_ttl = 60;
+  bool verbose = false;
+};
+
+struct SetupKubectlArgs {
+  std::string profile;  // empty: the default profile
+  std::string cluster;
+  std::string user;     // empty: devicelogin-PROFILE
+  std::string context;  // empty: the cluster's name
+  std::string api_version;  // empty: v1, or v1beta1 for a kubectl older than 1.22
+  bool remove = false;
+};
+
+Error error_of(ErrorCode code, std::string message) { return Error{code, std::move(message), "", 0}; }
+
+int run_kubectl_credential(const KubectlCredentialArgs& args) {
+  auto info = parse_kube_exec_info(std::getenv("KUBERNETES_EXEC_INFO"));
+  if (!info) return report_error(kCommand, error_of(ErrorCode::kUsage, info.error()));
+  if (args.min_ttl < 0) return report_error(kCommand, error_of(ErrorCode::kUsage, "--min-ttl must be 0 or more seconds"));
+  // Never a login from inside kubectl, even when spec.interactive says it could have the
+  // terminal: a missing or unusable login is the one-line error (exit 5) that names the command.
+  auto session = open_session(args.profile, args.verbose);
+  if (!session) return report_error(kCommand, session.error());
+  auto token = session->access_token(args.min_ttl);
+  if (!token) return report_error(kCommand, token.error());
+  std::optional<long long> expires_at;
+  if (auto status = session->status(); status && status->tokens) expires_at = status->tokens->expires_at;
+  const Secret answer = format_exec_credential(info->api_version, token->reveal(), expires_at);
+  return write_stdout(answer.reveal()) ? 0 : 1;
+}
+
+// What one kubectl run gave: its exit status (-1: it could not be run or did not exit) and the
+// first kMaxKubectlOutput bytes of its stdout and stderr.
+struct KubectlRun {
+  int status = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string read_memfd(int fd) {
+  std::string text;
+  if (::lseek(fd, 0, SEEK_SET) != 0) return text;
+  char chunk[4096];
+  while (text.size() < kMaxKubectlOutput) {
+    const ssize_t n = ::read(fd, chunk, sizeof chunk);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    text.append(chunk, static_cast<std::size_t>(n));
+  }
+  return text;
+}
+
+// Runs `kubectl ARGS` (found on PATH, no shell) with stdin from /dev/null and both outputs kept.
+KubectlRun run_kubectl(const std::vector<std::string>& args) {
+  KubectlRun run;
+  std::vector<char*> argv;
+  argv.push_back(const_cast<char*>("kubectl"));
+  for (const auto& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
+  argv.push_back(nullptr);
+  const int out = ::memfd_create("kubectl-stdout", MFD_CLOEXEC);
+  const int err = ::memfd_create("kubectl-stderr", MFD_CLOEXEC);
+  posix_spawn_file_actions_t actions;
+  bool ready = out >= 0 && err >= 0 && ::posix_spawn_file_actions_init(&actions) == 0;
+  if (ready) {
+    ready = ::posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0) == 0 &&
+            ::posix_spawn_file_actions_adddup2(&actions, out, STDOUT_FILENO) == 0 &&
+            ::posix_spawn_file_actions_adddup2(&actions, err, STDERR_FILENO) == 0;
+    pid_t child = 0;
+    if (ready && ::posix_spawnp(&child, "kubectl", &actions, nullptr, argv.data(), environ) == 0) {
+      int status = 0;
+      pid_t waited = 0;
+      while ((waited = ::waitpid(child, &status, 0)) < 0 && errno == EINTR) {
+      }
+      if (waited == child && WIFEXITED(status)) run.status = WEXITSTATUS(status);
+      run.out = read_memfd(out);
+      run.err = read_memfd(err);
+    }
+    ::posix_spawn_file_actions_destroy(&actions);
+  }
+  if (out >= 0) ::close(out);
+  if (err >= 0) ::close(err);
+  return run;
+}
+
+// "kubectl config …  failed: <kubectl's first stderr line>" as one line.
+Error kubectl_failed(const std::vector<std::string>& args, const KubectlRun& run) {
+  std::string what = "kubectl";
+  for (std::size_t i = 0; i < args.size() && i < 2; ++i) what += " " + args[i];
+  if (run.status < 0) return error_of(ErrorCode::kConfig, "cannot run kubectl (is it installed and on PATH?)");
+  std::string first = run.err.substr(0, run.err.find('\n'));
+  if (first.size() > 300) first.resize(300);
+  return error_of(ErrorCode::kConfig, what + " failed (exit " + std::to_string(run.status) + ")" +
+                                          (first.empty() ? std::string() : ": " + sanitize_text(first)));
+}
+
+// The client's minor version from `kubectl version --client -o json` ("32", "20+"), or nullopt.
+std::optional<int> kubectl_minor_version() {
+  const KubectlRun run = run_kubectl({"version", "--client", "-o", "json"});
+  if (run.status != 0) return std::nullopt;
+  const nlohmann::json doc = nlohmann::json::parse(run.out, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object()) return std::nullopt;
+  const auto client = doc.find("clientVersion");
+  if (client == doc.end() || !client->is_object()) return std::nullopt;
+  const auto minor = client->find("minor");
+  if (minor == client->end() || !minor->is_string()) return std::nullopt;
+  const auto& text = minor->get_ref<const std::string&>();
+  int value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || end == text.data()) return std::nullopt;
+  return value;
+}
+
+bool valid_kube_name(const std::string& name) {
+  if (name.empty() || name.size() > 253) return false;
+  for (char c : name) {
+    // kubeconfig names are free text, but `kubectl config set` paths split on '.': keep to the
+    // characters of DNS names, ':' and '@' (EKS and GKE cluster names), '_' and '/'.
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+                    c == '_' || c == ':' || c == '@' || c == '/' || c == '.';
+    if (!ok) return false;
+  }
+  return name.front() != '-';
+}
+
+int run_setup_kubectl(const SetupKubectlArgs& args) {
+  auto usage = [](std::string message) { return report_error(kSetupCommand, error_of(ErrorCode::kUsage, std::move(message))); };
+  auto resolved = resolve_profile(args.profile);
+  if (!resolved) return report_error(kSetupCommand, resolved.error());
+  const std::string& profile = *resolved;
+  if (!valid_profile_name(profile)) return usage("invalid profile name \"" + sanitize_text(profile) + "\"");
+  if (!valid_kube_name(args.cluster)) return usage("invalid cluster name \"" + sanitize_text(args.cluster) + "\"");
+  const std::string user = args.user.empty() ? "devicelogin-" + profile : args.user;
+  const std::string context = args.context.empty() ? args.cluster : args.context;
+  if (!valid_kube_name(user)) return usage("invalid user name \"" + sanitize_text(user) + "\"");
+  if (!valid_kube_name(context)) return usage("invalid context name \"" + sanitize_text(context) + "\"");
+  // `kubectl config set` paths split on '.', so the user's own path needs names without one.
+  if (user.find('.') != std::string::npos) return usage("the user name may not contain '.' (kubectl config paths split on it)");
+  if (!args.api_version.empty() && args.api_version != "v1" && args.api_version != "v1beta1") {
+    return usage("--api-version must be v1 or v1beta1, got \"" + sanitize_text(args.api_version) + "\"");
+  }
+  auto kubectl = [](const std::vector<std::string>& words) -> std::optional<Error> {
+    const KubectlRun run = run_kubectl(words);
+    if (run.status == 0) return std::nullopt;
+    return kubectl_failed(words, run);
+  };
+
+  // The cluster must be in the kubeconfig already (a typo would otherwise make a context that
+  // points nowhere).
+  const std::vector<std::string> list = {"config", "get-clusters"};
+  const KubectlRun clusters = run_kubectl(list);
+  if (clusters.status != 0) return report_error(kSetupCommand, kubectl_failed(list, clusters));
+  bool known = false;
+  std::size_t start = 0;
+  while (start < clusters.out.size()) {
+    const std::size_t end = clusters.out.find('\n', start);
+    const std::string line = clusters.out.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    if (start > 0 && line == args.cluster) known = true;  // the first line is the NAME header
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+
+  if (args.remove) {
+    // The context goes only when it is the one this command made (it joins the cluster to this user).
+    const KubectlRun owner = run_kubectl({"config", "view", "-o", "jsonpath={.contexts[?(@.name==\"" + context + "\")].context.user}"});
+    const bool our_context = owner.status == 0 && owner.out == user;
+    if (our_context) {
+      if (auto failed = kubectl({"config", "delete-context", context})) return report_error(kSetupCommand, *failed);
+    }
+    const KubectlRun users = run_kubectl({"config", "view", "-o", "jsonpath={.users[?(@.name==\"" + user + "\")].name}"});
+    const bool our_user = users.status == 0 && users.out == user;
+    if (our_user) {
+      if (auto failed = kubectl({"config", "unset", "users." + user})) return report_error(kSetupCommand, *failed);
+    }
+    if (!our_context && !our_user) {
+      say("Nothing to remove: the kubeconfig has no user " + user + " and no context " + context + " using it.");
+    } else {
+      say(std::string("Removed ") + (our_user ? "the kubectl user " + user : std::string()) +
+          (our_user && our_context ? " and " : "") + (our_context ? "the context " + context : std::string()) + ".");
+    }
+    return 0;
+  }
+  if (!known) {
+    return usage("the kubeconfig has no cluster \"" + sanitize_text(args.cluster) +
+                 "\"; add it first (kubectl config set-cluster), or name one from kubectl config get-clusters");
+  }
+
+  std::string api = args.api_version;
+  if (api.empty()) {
+    // v1 from kubectl 1.22 on; older clients speak only v1beta1 (Debian 12's kubernetes-client is 1.20).
+    const auto minor = kubectl_minor_version();
+    api = minor && *minor < 22 ? "v1beta1" : "v1";
+  }
+  char self[PATH_MAX];
+  const ssize_t length = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  if (length <= 0) return report_error(kSetupCommand, error_of(ErrorCode::kConfig, "cannot find the devicelogin executable"));
+  const std::string executable(self, static_cast<std::size_t>(length));
+  const std::string api_version = "client.authentication.k8s.io/" + api;
+  // The whole exec entry each time (set-credentials replaces its args), so running it again
+  // changes nothing. The profile is named explicitly: a later `devicelogin use` must not
+  // redirect kubectl.
+  std::vector<std::string> words = {"config", "set-credentials", user, "--exec-command=" + executable,
+                                    "--exec-api-version=" + api_version, "--exec-arg=kubectl-credential",
+                                    "--exec-arg=--profile", "--exec-arg=" + profile};
+  // v1 requires interactiveMode; Never: the plugin never asks anything on the terminal.
+  if (api == "v1") words.emplace_back("--exec-interactive-mode=Never");
+  if (auto failed = kubectl(words)) return report_error(kSetupCommand, *failed);
+  if (auto failed = kubectl({"config", "set-context", context, "--cluster=" + args.cluster, "--user=" + user})) {
+    return report_error(kSetupCommand, *failed);
+  }
+  say("kubectl now asks devicelogin (profile " + profile + ") for the token of user " + user + "; context " + context +
+      " joins it to cluster " + args.cluster + " (kubectl --context " + context + ", or kubectl config use-context " +
+      context + ").");
+  return 0;
+}
+
+}  // namespace
+
+void setup_kubectl_credential(CLI::App& app, int& exit_code) {
+  auto args = std::make_shared<KubectlCredentialArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "kubectl-credential",
+      "kubectl exec credential plugin: prints an ExecCredential (apiVersion from KUBERNETES_EXEC_INFO, v1 or v1beta1) "
+      "with the access token and its expiry; never signs in from inside kubectl (exit 5 when a login is needed); set it "
+      "up with devicelogin setup-kubectl");
+  add_profile_flag(*cmd, args->profile);
+  cmd->add_option("--min-ttl", args->min_ttl, "Refresh first when the token expires within this many seconds (default 60)");
+  add_verbose_flag(*cmd, args->verbose);
+  cmd->callback([args, &exit_code] { exit_code = run_kubectl_credential(*args); });
+
+  auto setup = std::make_shared<SetupKubectlArgs>();
+  CLI::App* setup_cmd = app.add_subcommand(
+      "setup-kubectl",
+      "Write a kubeconfig user that runs devicelogin kubectl-credential, and a context joining it to a cluster "
+      "(through kubectl config; $KUBECONFIG is respected); idempotent");
+  add_profile_flag(*setup_cmd, setup->profile);
+  setup_cmd->add_option("--cluster", setup->cluster, "The kubeconfig cluster the context uses (kubectl config get-clusters)")->required();
+  setup_cmd->add_option("--user", setup->user, "The kubeconfig user entry to write (default devicelogin-PROFILE)");
+  setup_cmd->add_option("--context", setup->context, "The context to write (default: the cluster's name)");
+  setup_cmd->add_option("--api-version", setup->api_version,
+                        "v1 or v1beta1 (default v1; v1beta1 when kubectl is older than 1.22)");
+  setup_cmd->add_flag("--remove", setup->remove, "Remove the user entry, and the context when it joins that user");
+  setup_cmd->callback([setup, &exit_code] { exit_code = run_setup_kubectl(*setup); });
+}
+
+}  // namespace devicelogin::cli

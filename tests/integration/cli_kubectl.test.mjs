@@ -1,0 +1,305 @@
+// Issue 11: kubectl's exec credential plugin. `devicelogin setup-kubectl` writes the kubeconfig
+// through the real kubectl (the one on PATH: this image's 1.32, or Debian's kubernetes-client
+// 1.20 where there is no other), and that kubectl runs `devicelogin kubectl-credential` for
+// `kubectl get --raw /version` against a loopback TLS API server (node:https, a throwaway CA)
+// that accepts only a bearer token the dev server's introspection calls active. The plugin's own
+// answers are checked for both apiVersions (v1, v1beta1), broken KUBERNETES_EXEC_INFO values, a
+// profile that needs a login (exit 5, never interactive), and a refresh. While kubectl and the
+// plugin run, every command line on the machine is scanned for the token. Secrets are compared,
+// never printed: a failing assertion shows redacted output only.
+
+import { strict as assert } from 'node:assert';
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs/promises';
+import * as https from 'node:https';
+import * as path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+import {
+  cliPath, describeRun, killAllChildren, listFiles, loginWithApproval, makeHome, makeTestPki, redact, runCli,
+  startServer, watchCmdlines,
+} from './harness.mjs';
+
+const EXIT = { ok: 0, usage: 2, notLoggedIn: 5 };
+const V1 = 'client.authentication.k8s.io/v1';
+const V1BETA1 = 'client.authentication.k8s.io/v1beta1';
+
+// The kubectl that exists (scripts/setup-deps.sh installs Debian's only when there is none).
+async function findKubectl() {
+  if (process.env.DEVICELOGIN_KUBECTL) return process.env.DEVICELOGIN_KUBECTL;
+  for (const dir of (process.env.PATH ?? '').split(':')) {
+    const candidate = path.join(dir || '.', 'kubectl');
+    if (await fs.access(candidate, fs.constants.X_OK).then(() => true, () => false)) return candidate;
+  }
+  return undefined;
+}
+const KUBECTL = await findKubectl();
+const skip = !cliPath() ? 'DEVICELOGIN_BIN is not set' : !KUBECTL ? 'kubectl is not installed' : false;
+
+// Runs a program to completion: { code, stdout, stderr }.
+function run(file, args, { env, input } = {}) {
+  return new Promise((resolve) => {
+    const child = execFile(file, args, { env, timeout: 60000, maxBuffer: 1 << 20 }, (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
+    });
+    child.stdin.on('error', () => {});
+    child.stdin.end(input ?? '');
+  });
+}
+
+// A loopback API server with the one endpoint kubectl's `get --raw /version` needs; a request
+// passes only with `Authorization: Bearer T` where introspection calls T active.
+async function startApiServer(pki, introspect) {
+  const seen = { tokens: [], unauthorized: 0 };
+  const srv = https.createServer({ key: pki.key, cert: pki.cert }, async (req, res) => {
+    for await (const chunk of req) void chunk;
+    const auth = req.headers.authorization ?? '';
+    const token = auth.startsWith('Bearer ') ? auth.slice(7) : '';
+    if (token) seen.tokens.push(token);
+    const active = token !== '' && (await introspect(token)).active === true;
+    if (!active) {
+      seen.unauthorized += 1;
+      res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({
+        kind: 'Status', apiVersion: 'v1', status: 'Failure', message: 'Unauthorized', reason: 'Unauthorized', code: 401,
+      }));
+      return;
+    }
+    if (req.url === '/version') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({
+        major: '1', minor: '32', gitVersion: 'v1.32.0-devicelogin-test', platform: 'linux/amd64',
+      }));
+      return;
+    }
+    res.writeHead(404, { 'content-type': 'application/json' }).end('{"kind":"Status","code":404}');
+  });
+  srv.on('tlsClientError', () => {});
+  await new Promise((resolve) => { srv.listen(0, '127.0.0.1', resolve); });
+  return {
+    url: `https://127.0.0.1:${srv.address().port}`,
+    seen,
+    stop: () => new Promise((resolve) => { srv.closeAllConnections?.(); srv.close(resolve); }),
+  };
+}
+
+describe('kubectl exec credential plugin', { skip, timeout: 240000 }, () => {
+  let server;
+  let home;
+  let env;
+  let api;
+  let kubeconfig;
+  let argvWatch;
+  let kubectlMinor;
+  const seen = [];
+  const tokens = {};  // every access token seen, by label, for the argv scan
+
+  const cli = async (argv, code, opts = {}) => {
+    const result = await runCli(argv, { env, ...opts });
+    assert.equal(result.code, code, describeRun(argv, result, seen));
+    return result;
+  };
+  const storedToken = async () => {
+    const token = (await cli(['token'], EXIT.ok)).stdout.trim();
+    seen.push(token);
+    tokens[`access token ${Object.keys(tokens).length + 1}`] = token;
+    return token;
+  };
+  const kubectl = (args, kubeEnv = env) => run(KUBECTL, args, { env: kubeEnv });
+  const show = (what, result) => `${what} -> exit ${result.code}\n  stdout: ${redact(result.stdout, seen).slice(0, 600)}`
+    + `\n  stderr: ${redact(result.stderr, seen).slice(0, 600)}`;
+  // The plugin as kubectl runs it: KUBERNETES_EXEC_INFO in the environment (or not), no stdin.
+  const plugin = (args, execInfo) => {
+    const pluginEnv = { ...env };
+    if (execInfo !== undefined) pluginEnv.KUBERNETES_EXEC_INFO = execInfo;
+    return runCli(['kubectl-credential', ...args], { env: pluginEnv });
+  };
+  const execInfo = (apiVersion, interactive = false) => JSON.stringify({
+    kind: 'ExecCredential', apiVersion, spec: { interactive, cluster: { server: api.url } },
+  });
+  // Everything stored that a plugin call must not change.
+  const snapshot = async () => {
+    const out = {};
+    for (const dir of [home.stateDir, home.configDir]) {
+      for (const file of await listFiles(dir)) out[file] = await fs.readFile(file, 'utf8');
+    }
+    return out;
+  };
+
+  before(async () => {
+    server = await startServer('devserver', { interval: 1 });
+    home = await makeHome();
+    kubeconfig = path.join(home.home, 'kube', 'config');
+    await fs.mkdir(path.dirname(kubeconfig), { mode: 0o700 });
+    env = {
+      ...home.env,
+      KUBECONFIG: kubeconfig,
+      PATH: process.env.PATH,
+      LANG: 'C.UTF-8',
+    };
+    for (const name of ['LD_LIBRARY_PATH', 'ASAN_OPTIONS', 'UBSAN_OPTIONS', 'TSAN_OPTIONS']) {
+      if (process.env[name]) env[name] = process.env[name];
+    }
+    const { result, argv } = await loginWithApproval(server, home, { env });
+    assert.equal(result.code, EXIT.ok, describeRun(argv, result));
+    const pkiDir = path.join(home.home, 'pki');
+    await fs.mkdir(pkiDir);
+    const pki = await makeTestPki(pkiDir);
+    api = await startApiServer(pki, (token) => server.introspect(token));
+    const version = await kubectl(['version', '--client', '-o', 'json']);
+    assert.equal(version.code, 0, show('kubectl version', version));
+    kubectlMinor = Number.parseInt(JSON.parse(version.stdout).clientVersion.minor, 10);
+    const set = await kubectl(['config', 'set-cluster', 'test', `--server=${api.url}`, `--certificate-authority=${pki.caFile}`]);
+    assert.equal(set.code, 0, show('kubectl config set-cluster', set));
+    argvWatch = watchCmdlines();
+  });
+  after(async () => {
+    killAllChildren();
+    await argvWatch?.stop();
+    await api?.stop();
+    await server?.stop();
+    await home?.remove();
+  });
+
+  test('the plugin prints an ExecCredential in the apiVersion KUBERNETES_EXEC_INFO names', async () => {
+    const token = await storedToken();
+    const status = JSON.parse((await cli(['status', '--json'], EXIT.ok)).stdout);
+    const expected = new Date(status.expires_at * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    for (const [info, apiVersion] of [[execInfo(V1), V1], [execInfo(V1BETA1), V1BETA1], [undefined, V1]]) {
+      const result = await plugin([], info);
+      assert.ok(result.code === EXIT.ok && result.stderr === '', show(`kubectl-credential (${apiVersion})`, result));
+      assert.ok(result.stdout.endsWith('}\n') && result.stdout.split('\n').length === 2, show('one line', result));
+      const credential = JSON.parse(result.stdout);
+      assert.deepEqual(Object.keys(credential), ['apiVersion', 'kind', 'status']);
+      assert.equal(credential.apiVersion, apiVersion);
+      assert.equal(credential.kind, 'ExecCredential');
+      assert.deepEqual(Object.keys(credential.status), ['expirationTimestamp', 'token']);
+      assert.equal(credential.status.expirationTimestamp, expected);
+      assert.ok(credential.status.token === token, 'status.token is the stored access token');
+    }
+    // spec.interactive true changes nothing: the answer is the same, nothing is asked.
+    const interactive = await plugin([], execInfo(V1, true));
+    assert.ok(interactive.code === EXIT.ok && JSON.parse(interactive.stdout).status.token === token, show('interactive', interactive));
+  });
+
+  test('a broken KUBERNETES_EXEC_INFO: one line, exit 2, stdout empty, nothing stored changes', async () => {
+    const before = await snapshot();
+    const broken = [
+      '', 'not json', '[]', '{"kind":"ExecCredential"}', `{"apiVersion":"client.authentication.k8s.io/v1alpha1"}`,
+      `{"apiVersion":"${V1}","kind":"Pod"}`, `{"apiVersion":"${V1}","spec":{"interactive":"yes"}}`,
+      `{"apiVersion":"${V1}","spec":7}`,
+    ];
+    for (const info of broken) {
+      const result = await plugin([], info);
+      const what = `KUBERNETES_EXEC_INFO=${JSON.stringify(info)} kubectl-credential`;
+      assert.ok(result.code === EXIT.usage, show(what, result));
+      assert.equal(result.stdout, '', show(what, result));
+      assert.match(result.stderr, /^devicelogin kubectl-credential: KUBERNETES_EXEC_INFO[ '][^\n]+\n$/, show(what, result));
+    }
+    const flag = await plugin(['--min-ttl', '-5'], execInfo(V1));
+    assert.ok(flag.code === EXIT.usage && flag.stdout === '', show('--min-ttl -5', flag));
+    assert.deepEqual(await snapshot(), before);
+  });
+
+  test('a profile that needs a login: exit 5 with one line naming the command, never a login', async () => {
+    const before = await snapshot();
+    for (const interactive of [false, true]) {
+      const result = await plugin(['--profile', 'nobody'], execInfo(V1, interactive));
+      assert.ok(result.code === EXIT.notLoggedIn && result.stdout === '', show('kubectl-credential --profile nobody', result));
+      assert.match(result.stderr, /^devicelogin kubectl-credential: [^\n]*run: devicelogin login --profile nobody[^\n]*\n$/,
+        show('the instruction', result));
+    }
+    assert.deepEqual(await snapshot(), before);
+  });
+
+  test('setup-kubectl writes the user and context through kubectl config, idempotently', async () => {
+    await cli(['setup-kubectl', '--cluster', 'test'], EXIT.ok);
+    const first = await fs.readFile(kubeconfig, 'utf8');
+    await cli(['setup-kubectl', '--cluster', 'test'], EXIT.ok);
+    assert.equal(await fs.readFile(kubeconfig, 'utf8'), first, 'running it again changes nothing');
+    const view = JSON.parse((await kubectl(['config', 'view', '-o', 'json'])).stdout);
+    const user = view.users.find((u) => u.name === 'devicelogin-default');
+    assert.ok(user, 'the user entry devicelogin-default exists');
+    const exec = user.user.exec;
+    assert.equal(await fs.realpath(exec.command), await fs.realpath(cliPath()));
+    assert.deepEqual(exec.args, ['kubectl-credential', '--profile', 'default']);
+    assert.equal(exec.apiVersion, kubectlMinor >= 22 ? V1 : V1BETA1);
+    if (kubectlMinor >= 22) assert.equal(exec.interactiveMode, 'Never');
+    const context = view.contexts.find((c) => c.name === 'test');
+    assert.deepEqual(context.context, { cluster: 'test', user: 'devicelogin-default' });
+    // Bad arguments: one line, exit 2, the kubeconfig as it was.
+    for (const argv of [['setup-kubectl', '--cluster', 'no-such-cluster'], ['setup-kubectl', '--cluster', 'test', '--api-version', 'v2'],
+      ['setup-kubectl', '--cluster', 'te st'], ['setup-kubectl', '--cluster', 'test', '--user', 'a.b'], ['setup-kubectl']]) {
+      const r = await cli(argv, EXIT.usage);
+      assert.equal(r.stderr.trim().split('\n').length, 1, describeRun(argv, r));
+    }
+    // No kubectl on PATH: one line naming it, exit 2.
+    const noKubectl = await runCli(['setup-kubectl', '--cluster', 'test'], { env: { ...env, PATH: '/nonexistent' } });
+    assert.equal(noKubectl.code, EXIT.usage, describeRun(['setup-kubectl (no kubectl)'], noKubectl));
+    assert.match(noKubectl.stderr, /^devicelogin setup-kubectl: cannot run kubectl[^\n]*\n$/);
+    assert.equal(await fs.readFile(kubeconfig, 'utf8'), first);
+  });
+
+  test('kubectl get --raw /version signs its request with the stored token, in both apiVersions', async () => {
+    const token = await storedToken();
+    const versions = kubectlMinor >= 22 ? ['v1', 'v1beta1'] : ['v1beta1'];
+    for (const version of versions) {
+      const context = `ctx-${version}`;
+      await cli(['setup-kubectl', '--cluster', 'test', '--api-version', version, '--user', `dl-${version}`, '--context', context], EXIT.ok);
+      const before = api.seen.tokens.length;
+      const result = await kubectl(['--context', context, 'get', '--raw', '/version']);
+      assert.ok(result.code === 0, show(`kubectl --context ${context} get --raw /version`, result));
+      assert.equal(JSON.parse(result.stdout).gitVersion, 'v1.32.0-devicelogin-test');
+      const sent = api.seen.tokens.slice(before);
+      assert.ok(sent.length >= 1 && sent.every((t) => t === token), `kubectl sent the stored token (${sent.length} request(s))`);
+    }
+    // Through the context setup-kubectl made by default.
+    const result = await kubectl(['--context', 'test', 'get', '--raw', '/version']);
+    assert.ok(result.code === 0, show('kubectl --context test get --raw /version', result));
+  });
+
+  test('an expiring token is refreshed before kubectl gets it; the old one is not sent', async () => {
+    const old = await storedToken();
+    await cli(['setup-kubectl', '--cluster', 'test', '--user', 'dl-refresh', '--context', 'ctx-refresh'], EXIT.ok);
+    // The plugin with a --min-ttl longer than the token lives: it refreshes first.
+    const set = await kubectl(['config', 'set-credentials', 'dl-refresh', '--exec-arg=kubectl-credential',
+      '--exec-arg=--profile', '--exec-arg=default', '--exec-arg=--min-ttl', '--exec-arg=100000000']);
+    assert.equal(set.code, 0, show('kubectl config set-credentials', set));
+    const before = api.seen.tokens.length;
+    const result = await kubectl(['--context', 'ctx-refresh', 'get', '--raw', '/version']);
+    assert.ok(result.code === 0, show('kubectl get --raw /version (refresh)', result));
+    const fresh = await storedToken();
+    assert.ok(fresh !== old, 'the stored token was refreshed');
+    const sent = api.seen.tokens.slice(before);
+    assert.ok(sent.length >= 1 && sent.every((t) => t === fresh), 'kubectl sent the refreshed token only');
+  });
+
+  test('kubectl with a profile that needs a login fails with the plugin\'s instruction, and does not hang', async () => {
+    await cli(['setup-kubectl', '--cluster', 'test', '--profile', 'nobody', '--context', 'ctx-nobody'], EXIT.ok);
+    const result = await kubectl(['--context', 'ctx-nobody', 'get', '--raw', '/version']);
+    assert.notEqual(result.code, 0, show('kubectl as nobody', result));
+    assert.match(result.stderr, /devicelogin kubectl-credential: [^\n]*run: devicelogin login --profile nobody/, show('kubectl as nobody', result));
+    assert.equal(result.stdout, '');
+  });
+
+  test('setup-kubectl --remove takes out the user and its context; the cluster stays', async () => {
+    for (let i = 0; i < 2; i += 1) await cli(['setup-kubectl', '--cluster', 'test', '--remove'], EXIT.ok);
+    const view = JSON.parse((await kubectl(['config', 'view', '-o', 'json'])).stdout);
+    assert.equal((view.users ?? []).some((u) => u.name === 'devicelogin-default'), false);
+    assert.equal((view.contexts ?? []).some((c) => c.name === 'test'), false);
+    assert.ok(view.clusters.some((c) => c.name === 'test'));
+    assert.ok((view.users ?? []).some((u) => u.name === 'dl-v1beta1'), 'other users are left alone');
+  });
+
+  test('no token reached any command line while kubectl and the plugin ran', async () => {
+    await storedToken();
+    const watch = await argvWatch.stop();
+    argvWatch = undefined;
+    assert.ok(watch.scans > 10, `the watcher scanned /proc (${watch.scans} scans)`);
+    assert.deepEqual(watch.found(tokens), [], `a token was in argv (of ${watch.commands} command lines)`);
+    // And nothing outside the store holds one: the kubeconfig names the plugin, never a token.
+    for (const file of [kubeconfig, ...(await listFiles(path.join(home.home, 'pki')))]) {
+      const text = await fs.readFile(file, 'utf8');
+      for (const value of Object.values(tokens)) assert.ok(!text.includes(value), `a token is in ${path.basename(file)}`);
+    }
+  });
+});
+
