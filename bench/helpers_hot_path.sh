@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Times the credential helpers' `get` with a fresh cached token against `devicelogin token` in
+# Times the credential helpers' `get` and kubectl's exec plugin with a fresh cached token against `devicelogin token` in
 # ONE hyperfine run, and prints the median ratios. Target (issue 11): each helper <= 1.5x
 # `token`, which they meet only by being served by the executable itself (no command module, no
 # libcurl). Every command, `token` included, is started through bench_stdin_exec (hyperfine 1.15
@@ -52,11 +52,17 @@ ln -s "$bin" "$work/docker-credential-devicelogin"
 "$launch" "$work/docker-in" "$work/lonely/bin/docker-credential-devicelogin" get | grep -q '"Secret"' ||
   { echo "bench: docker-credential get is not served by the fast path" >&2; exit 1; }
 
+# kubectl runs its exec plugin with KUBERNETES_EXEC_INFO set (and stdin of its own, here empty).
+export KUBERNETES_EXEC_INFO='{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1","spec":{"interactive":false}}'
+"$launch" "$work/empty-in" "$work/lonely/bin/devicelogin" kubectl-credential --profile bench | grep -q '"ExecCredential"' ||
+  { echo "bench: kubectl-credential is not served by the fast path" >&2; exit 1; }
+
 commands=(
   -n "launcher + empty C program" "$launch $work/empty-in $empty_c"
   -n "token" "$launch $work/empty-in $bin token --profile bench"
   -n "git-credential get" "$launch $work/git-in $bin git-credential --profile bench --host git.example.com get"
   -n "docker-credential-devicelogin get" "$launch $work/docker-in $work/docker-credential-devicelogin get"
+  -n "kubectl-credential" "$launch $work/empty-in $bin kubectl-credential --profile bench"
 )
 echo "== load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 hyperfine -N --warmup 50 --runs "$runs" --export-json "$work/result.json" "${commands[@]}" >&2

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Issue 11 (cheap hot path): with a fresh token, the credential helpers' `get` is answered by the
+# Issue 11 (cheap hot path): with a fresh token, the credential helpers' `get` (and kubectl's exec
+# plugin) is answered by the
 # `devicelogin` executable itself, which loads neither libcurl nor the command module. Checked
 # with a copy of the executable that has no module beside it (only the fast path can answer
 # there), byte for byte against the module's answer; and every case the fast path does not
@@ -89,5 +90,34 @@ helper 0 "$work/docker-in" "$bin" docker-credential --min-ttl 999999999 get
 grep -q '"Username":"oauth2accesstoken"' "$work/out" || fail "docker: the module lost the input the fast path had read"
 [[ $("$bin" token --profile p-file) != "$token" ]] || fail "docker: the expiring token was not refreshed"
 
+# kubectl (client-go exec plugin): KUBERNETES_EXEC_INFO in, an ExecCredential out, both apiVersions.
+v1=client.authentication.k8s.io/v1 v1beta1=client.authentication.k8s.io/v1beta1
+for store in file kernel-keyring; do
+  for api in "$v1" "$v1beta1"; do
+    export KUBERNETES_EXEC_INFO='{"kind":"ExecCredential","apiVersion":"'"$api"'","spec":{"interactive":false}}'
+    helper 0 /dev/null "$lonely" kubectl-credential --profile "p-$store"
+    cp "$work/out" "$work/kube-fast"
+    helper 0 /dev/null "$bin" kubectl-credential --profile "p-$store" --verbose
+    cmp -s "$work/kube-fast" "$work/out" || fail "kubectl ($store, $api): the fast path's answer differs from the module's"
+  done
+done
+token=$("$bin" token --profile p-file)
+expiry=$("$bin" status --profile p-file --json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["expires_at"])')
+stamp=$(date -u -d "@$expiry" +%Y-%m-%dT%H:%M:%SZ)
+helper 0 /dev/null "$lonely" kubectl-credential --profile p-file
+[[ $(cat "$work/out") == '{"apiVersion":"'"$v1beta1"'","kind":"ExecCredential","status":{"expirationTimestamp":"'"$stamp"'","token":"'"$token"'"}}' ]] ||
+  fail "kubectl answer: not the token of p-file with its expiry"
+unset KUBERNETES_EXEC_INFO
+helper 0 /dev/null "$lonely" kubectl-credential --profile p-file
+grep -q '"apiVersion":"client.authentication.k8s.io/v1",' "$work/out" || fail "kubectl: no KUBERNETES_EXEC_INFO did not answer v1"
+# An expiring token and a broken KUBERNETES_EXEC_INFO are the module's (refresh; one-line error).
+helper 1 /dev/null "$lonely" kubectl-credential --profile p-file --min-ttl 999999999
+grep -q 'cannot load its command module' "$work/err" || fail "kubectl: the fast path answered an expiring token"
+helper 0 /dev/null "$bin" kubectl-credential --profile p-file --min-ttl 999999999
+[[ $("$bin" token --profile p-file) != "$token" ]] || fail "kubectl: the expiring token was not refreshed"
+KUBERNETES_EXEC_INFO='{"apiVersion":"client.authentication.k8s.io/v2"}' helper 1 /dev/null "$lonely" kubectl-credential --profile p-file
+KUBERNETES_EXEC_INFO='{"apiVersion":"client.authentication.k8s.io/v2"}' helper 2 /dev/null "$bin" kubectl-credential --profile p-file
+[[ $(wc -l <"$work/err") == 1 && ! -s $work/out ]] || fail "kubectl: broken KUBERNETES_EXEC_INFO: $(cat "$work/err")"
+
 "$bin" logout --all >/dev/null 2>&1
-echo "fast_helpers_test: docker-credential get and git-credential get served by the executable alone (git: file, kernel keyring), same bytes as the module; expiring and malformed cases reach the module with their input"
+echo "fast_helpers_test: docker-credential get, git-credential get and kubectl-credential served by the executable alone (git, kubectl: file, kernel keyring), same bytes as the module; expiring and malformed cases reach the module with their input"
