@@ -1,0 +1,77 @@
+// kubectl's exec credential plugin protocol (cli/kube_exec): KUBERNETES_EXEC_INFO as kubectl (or
+// anyone who can set the plugin's environment) writes it, and the ExecCredential the plugin prints,
+// which must be JSON that names the apiVersion asked for and carries the token unchanged.
+#include <cctype>
+#include <cstring>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "fuzz_input.hpp"
+#include "kube_exec.hpp"
+
+namespace {
+
+bool one_line(const std::string& message) {
+  return !message.empty() && message.find('\n') == std::string::npos && message.find('\r') == std::string::npos;
+}
+
+// "YYYY-MM-DDTHH:MM:SSZ", which is what kubectl's RFC 3339 parser takes.
+bool rfc3339_shape(const std::string& text) {
+  static constexpr std::string_view kShape = "dddd-dd-ddTdd:dd:ddZ";
+  if (text.size() != kShape.size()) return false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const bool digit = std::isdigit(static_cast<unsigned char>(text[i])) != 0;
+    if (kShape[i] == 'd' ? !digit : text[i] != kShape[i]) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  using namespace devicelogin;
+  using namespace devicelogin::cli;
+  fuzz::Input in(data, size);
+  const std::uint8_t which = in.byte();
+  if (which % 2 == 0) {
+    // The variable's value: a C string, so it ends at the first NUL as the environment's does.
+    const std::string value(in.rest());
+    auto info = parse_kube_exec_info(value.c_str());
+    if (info) {
+      fuzz::check(info->api_version == kKubeApiV1 || info->api_version == kKubeApiV1beta1);
+      // Whatever was accepted names the same version when the answer for it is read back.
+      const Secret answer = format_exec_credential(info->api_version, "t", std::nullopt);
+      auto again = parse_kube_exec_info(std::string(answer.reveal()).c_str());
+      fuzz::check(again && again->api_version == info->api_version);
+    } else {
+      fuzz::check(one_line(info.error()));
+      fuzz::check(info.error().starts_with("KUBERNETES_EXEC_INFO"));
+    }
+    return 0;
+  }
+  // The answer: 8 bytes of expiry, then the apiVersion up to a NUL, then the token.
+  long long expires = 0;
+  for (int i = 0; i < 8; ++i) expires = static_cast<long long>((static_cast<unsigned long long>(expires) << 8) | in.byte());
+  const bool known = (which & 2) != 0;
+  const std::string_view api = in.part();
+  const std::string_view token = in.rest();
+  const Secret answer = format_exec_credential(api, token, known ? std::optional<long long>(expires) : std::nullopt);
+  fuzz::check(answer.reveal().ends_with("}}\n"));
+  const auto doc = nlohmann::json::parse(answer.reveal(), nullptr, false);
+  fuzz::check(doc.is_object() && doc.size() == 3 && doc.at("kind") == "ExecCredential");
+  const auto& status = doc.at("status");
+  fuzz::check(status.is_object() && status.at("token").is_string());
+  // Invalid UTF-8 becomes U+FFFD (as Go writes it); otherwise the strings are the inputs.
+  if (answer.reveal().find("\\ufffd") == std::string_view::npos) {
+    fuzz::check(status.at("token") == std::string(token));
+    fuzz::check(doc.at("apiVersion") == std::string(api));
+  }
+  const bool in_range = known && expires >= 0 && expires <= kKubeLatestTimestamp;
+  fuzz::check(status.contains("expirationTimestamp") == in_range);
+  if (in_range) {
+    const std::string when = status.at("expirationTimestamp").get<std::string>();
+    fuzz::check(rfc3339_shape(when) && when == rfc3339_utc(expires));
+  }
+  return 0;
+}
