@@ -29,7 +29,7 @@
 #include "docker_protocol.hpp"
 #include "git_protocol.hpp"
 #include "kube_exec.hpp"
-#include "store/local_stores.hpp"
+#include "store/fresh_tokens.hpp"
 
 namespace {
 
@@ -116,28 +116,10 @@ class FastArgs {
   std::vector<std::string_view> positional_;
 };
 
-// The stored set of `profile_name` (empty: the default profile) when it is in a fast store, is
-// bound to the profile's server and client, and stays valid for `min_ttl` seconds; else nullopt
-// (the module then refreshes, or explains).
+// The stored set when it can be handed out as it is (store/fresh_tokens.hpp); else nullopt (the
+// module then refreshes, or explains).
 std::optional<TokenSet> fresh_tokens(std::string profile_name, long long min_ttl) {
-  auto profiles = ProfileStore::from_environment();
-  if (!profiles) return std::nullopt;
-  if (profile_name.empty()) {
-    // $DEVICELOGIN_PROFILE, else the one `devicelogin use` chose (one small file), else "default".
-    auto chosen = profiles->default_name();
-    if (!chosen) return std::nullopt;
-    profile_name = std::move(*chosen);
-  }
-  auto profile = profiles->load(profile_name);
-  if (!profile) return std::nullopt;
-  auto store = open_local_token_store(profile->store);  // file or kernel-keyring; never D-Bus
-  if (!store) return std::nullopt;
-  auto tokens = (*store)->load(profile_name);
-  if (!tokens || !*tokens) return std::nullopt;
-  if (!(*tokens)->fresh_at(static_cast<long long>(std::time(nullptr)), min_ttl)) return std::nullopt;
-  // Issued to another server or client than the profile names: the module explains (exit 5).
-  if (!bound_to(**tokens, profile->endpoints.token, profile->client_id)) return std::nullopt;
-  return std::move(**tokens);
+  return load_fresh_local_tokens(std::move(profile_name), min_ttl);
 }
 
 // `token [--profile NAME] [--min-ttl SECONDS] [--header]`: prints the token (or its header line).

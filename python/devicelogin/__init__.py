@@ -95,6 +95,35 @@ def _ffi() -> Any:
     return native
 
 
+_FAST: Any = None  # devicelogin._fast once looked for; False when there is none
+
+
+def _hot_path() -> Any:
+    """The native token hot path (python/fast_module.cpp), or None: it answers Session.token() with
+    a stored token that is still valid, without ctypes, libcurl or OpenSSL, and returns None for
+    everything else. Looked for next to this package (scripts/python-venv.sh copies it there), else
+    where the library is (DEVICELOGIN_LIBRARY's directory, or this checkout's build trees)."""
+    global _FAST
+    if _FAST is None:
+        _FAST = False
+        import os
+        here = os.path.dirname(__file__)
+        library = os.environ.get("DEVICELOGIN_LIBRARY")
+        if library:
+            places = [os.path.join(os.path.dirname(library), "python", "devicelogin")]
+        else:
+            checkout = os.path.dirname(os.path.dirname(here))
+            places = [os.path.join(checkout, build, "lib", "python", "devicelogin") for build in ("build", "build-asan")]
+        # A submodule is found along the package's __path__: the package's own directory first.
+        __path__.extend(place for place in places if os.path.isdir(place) and place not in __path__)
+        try:
+            from . import _fast as module
+            _FAST = module
+        except ImportError as error:  # none built (no python3-dev), or one for another platform
+            _debug("no native token hot path: %s", error)
+    return _FAST or None
+
+
 def version() -> str:
     """The native library's version (loads it)."""
     return _ffi().lib.dl_version().decode()
@@ -218,22 +247,39 @@ class Session:
     def __init__(self, name: str, *, issuer: str = "", client_id: str = "", scope: str = "", provider: str = "",
                  tenant: str = "", audience: str = "", store: str = "", ca_file: str = "",
                  profile_directory: Optional[str] = None) -> None:
-        import ctypes
-        native = _ffi()
-        self._lib = native.lib
-        handle = ctypes.c_void_p()
-        _call(self._lib.dl_session_open, name.encode(), profile_directory.encode() if profile_directory else None,
-              ctypes.byref(handle))
-        self._handle = handle
         self.name = name
-        for key, value in (("issuer", issuer), ("client_id", client_id), ("scope", scope), ("provider", provider),
-                           ("tenant", tenant), ("audience", audience), ("store", store), ("ca_file", ca_file)):
+        self._directory = profile_directory
+        settings = (("issuer", issuer), ("client_id", client_id), ("scope", scope), ("provider", provider),
+                    ("tenant", tenant), ("audience", audience), ("store", store), ("ca_file", ca_file))
+        fast = _hot_path()
+        if fast is not None and not any(value for _, value in settings) and fast.valid_profile_name(name):
+            # Opened on first use (__getattr__): token() with a valid stored token never needs the
+            # native library, so it is not loaded.
+            return
+        self._open()
+        for key, value in settings:
             if value:
                 _call(self._lib.dl_session_set, self._handle, key.encode(), value.encode())
 
+    def _open(self) -> None:
+        import ctypes
+        lib = _ffi().lib
+        handle = ctypes.c_void_p()
+        _call(lib.dl_session_open, self.name.encode(), self._directory.encode() if self._directory else None,
+              ctypes.byref(handle))
+        self._lib, self._handle = lib, handle
+
+    def __getattr__(self, attribute: str) -> Any:
+        # Only for what __init__ left unset: the native session of a lazily opened Session.
+        if attribute in ("_lib", "_handle") and "name" in self.__dict__:
+            self._open()
+            return self.__dict__[attribute]
+        raise AttributeError(attribute)
+
     def close(self) -> None:
         """Frees the native session (also done when the object is collected)."""
-        handle, self._handle = getattr(self, "_handle", None), None
+        handle = self.__dict__.get("_handle")  # never opens a session to close it
+        self.__dict__["_handle"] = None
         if handle:
             self._lib.dl_session_close(handle)
 
@@ -318,11 +364,21 @@ class Session:
 
     def cancel(self) -> None:
         """Cancels a login running on this session in another thread (thread-safe)."""
-        if self._handle:
+        if self.__dict__.get("_handle"):
             self._lib.dl_session_cancel(self._handle)
 
     def token(self, min_ttl: int = 60) -> Token:
         """A valid access token, refreshed first when it expires within `min_ttl` seconds."""
+        fast = _hot_path()
+        if fast is not None and isinstance(min_ttl, int) and min_ttl >= 0:
+            source = self.__dict__.get("_source")
+            if source is None:
+                # The profile and its store, read once; False: not a local store, use the C ABI.
+                source = self.__dict__["_source"] = fast.open(self.name, self._directory) or False
+            if source:
+                value = fast.token(source, min_ttl)
+                if value is not None:
+                    return Token(value)
         import ctypes
         buffer = ctypes.c_void_p()
         length = ctypes.c_size_t()

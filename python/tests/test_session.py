@@ -193,6 +193,35 @@ def test_import_loads_no_native_library():
     assert out.split() == ["False", "False", "False"]
 
 
+HOT_PATH_PROBE = textwrap.dedent("""
+    import hashlib, sys, devicelogin
+    token = devicelogin.Session(sys.argv[1]).token(min_ttl=int(sys.argv[2]))
+    maps = open('/proc/self/maps').read()
+    print(hashlib.sha256(token.reveal().encode()).hexdigest(), 'libcurl' in maps, 'libdevicelogin.so' in maps,
+          'devicelogin._native' in sys.modules, 'ctypes' in sys.modules)
+    """)
+
+
+def test_token_hot_path_loads_no_native_library_and_falls_back_when_the_token_expires(serve):
+    # A valid stored token comes from devicelogin._fast (no ctypes, libdevicelogin, libcurl); one
+    # that expires within min_ttl goes through the C ABI, which refreshes it. Hashes only.
+    server, s = signed_in(serve, "py-hot")
+    digest = __import__("hashlib").sha256(s.token().reveal().encode()).hexdigest()
+    env = dict(os.environ, PYTHONPATH=str(SOURCE / "python"))
+    run = lambda ttl: subprocess.run([sys.executable, "-c", HOT_PATH_PROBE, "py-hot", str(ttl)], env=env,
+                                     capture_output=True, text=True, timeout=60)
+    fast = run(60)
+    assert fast.returncode == 0, fast.stderr[-300:]
+    assert fast.stdout.split() == [digest, "False", "False", "False", "False"], "served without the native library"
+    slow = run(10 ** 9)  # no token lives that long: the C ABI refreshes
+    assert slow.returncode == 0, slow.stderr[-300:]
+    fields = slow.stdout.split()
+    assert fields[0] != digest and fields[1:3] == ["True", "True"], "refreshed through the C ABI"
+    again = run(60)  # the refreshed token, from the store, on the hot path again
+    assert again.stdout.split() == [fields[0], "False", "False", "False", "False"]
+    assert server.stop().count("refreshed") == 1, "one refresh, by the C ABI"
+
+
 def test_library_found_without_environment_next_to_the_package_or_in_the_build_tree():
     library = os.environ["DEVICELOGIN_LIBRARY"]
     env = {k: v for k, v in os.environ.items() if k not in ("DEVICELOGIN_LIBRARY", "LD_LIBRARY_PATH")}
@@ -214,13 +243,14 @@ def test_offline_venv_install_finds_its_library(tmp_path, serve):
         import devicelogin, devicelogin._native as n
         s = devicelogin.Session("venv", issuer={server.issuer!r}, client_id="devicelogin-demo", store="file")
         s.login()
-        print(n.lib._name, s.status().subject)
+        print(n.lib._name, s.status().subject, devicelogin._hot_path().__file__)
         """)
     result = subprocess.run([str(venv / "bin/python"), "-c", code], env=env, cwd=tmp_path, capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    library, subject = result.stdout.split()
+    library, subject, hot_path = result.stdout.split()
     assert library.startswith(str(venv)) and subject == "alice"
+    assert hot_path.startswith(str(venv)), "the token hot path travels with the package"
 
 
 RACERS = 32
