@@ -16,7 +16,7 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import {
-  cliPath, describeRun, killAllChildren, listFiles, loginWithApproval, makeHome, redact, runCli, startServer,
+  cliPath, describeRun, killAllChildren, listFiles, loginWithApproval, makeHome, redact, runCli, startServer, storedDigests,
 } from './harness.mjs';
 
 const EXIT = { ok: 0, notFound: 1, usage: 2, notLoggedIn: 5 };
@@ -147,13 +147,7 @@ describe('docker credential helper (docker-credential-helpers protocol)', { skip
     return result;
   };
   // Everything stored that a helper call must not change: the token file, the profile, the map.
-  const snapshot = async () => {
-    const out = {};
-    for (const dir of [home.stateDir, home.configDir]) {
-      for (const file of await listFiles(dir)) out[file] = await fs.readFile(file, 'utf8');
-    }
-    return out;
-  };
+  const snapshot = () => storedDigests(home);
 
   before(async () => {
     server = await startServer('devserver', { interval: 1 });

@@ -17,7 +17,7 @@ import { after, before, describe, test } from 'node:test';
 
 import {
   cliPath, describeRun, killAllChildren, listFiles, loginWithApproval, makeHome, makeTestPki, redact, runCli,
-  startServer, watchCmdlines,
+  startServer, storedDigests, watchCmdlines,
 } from './harness.mjs';
 
 const EXIT = { ok: 0, usage: 2, notLoggedIn: 5 };
@@ -116,13 +116,7 @@ describe('kubectl exec credential plugin', { skip, timeout: 240000 }, () => {
     kind: 'ExecCredential', apiVersion, spec: { interactive, cluster: { server: api.url } },
   });
   // Everything stored that a plugin call must not change.
-  const snapshot = async () => {
-    const out = {};
-    for (const dir of [home.stateDir, home.configDir]) {
-      for (const file of await listFiles(dir)) out[file] = await fs.readFile(file, 'utf8');
-    }
-    return out;
-  };
+  const snapshot = () => storedDigests(home);
 
   before(async () => {
     server = await startServer('devserver', { interval: 1 });

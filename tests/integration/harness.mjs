@@ -433,6 +433,21 @@ export function startCli(args, { env, user } = {}) {
 }
 
 /** Every regular file under `dir`, recursively (absolute paths). */
+/**
+ * What is stored under a home made by makeHome() (its state and config directories): file path ->
+ * SHA-256 of its bytes, so that a suite can show a command changed nothing stored, and a failing
+ * assert.deepEqual prints digests, never a token file's contents.
+ */
+export async function storedDigests(home) {
+  const out = {};
+  for (const dir of [home.stateDir, home.configDir]) {
+    for (const file of await listFiles(dir)) {
+      out[file] = crypto.createHash('sha256').update(await fs.readFile(file)).digest('hex');
+    }
+  }
+  return out;
+}
+
 export async function listFiles(dir) {
   const out = [];
   let entries;
