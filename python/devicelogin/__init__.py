@@ -272,7 +272,10 @@ class Session:
     def __getattr__(self, attribute: str) -> Any:
         # Only for what __init__ left unset: the native session of a lazily opened Session.
         if attribute in ("_lib", "_handle") and "name" in self.__dict__:
-            self._open()
+            if "_handle" in self.__dict__:  # closed before it was opened: the library, no session
+                self.__dict__["_lib"] = _ffi().lib
+            else:
+                self._open()
             return self.__dict__[attribute]
         raise AttributeError(attribute)
 
@@ -280,6 +283,7 @@ class Session:
         """Frees the native session (also done when the object is collected)."""
         handle = self.__dict__.get("_handle")  # never opens a session to close it
         self.__dict__["_handle"] = None
+        self.__dict__["_source"] = False  # nor does a closed one answer from the hot path
         if handle:
             self._lib.dl_session_close(handle)
 

@@ -220,6 +220,11 @@ def test_token_hot_path_loads_no_native_library_and_falls_back_when_the_token_ex
     again = run(60)  # the refreshed token, from the store, on the hot path again
     assert again.stdout.split() == [fields[0], "False", "False", "False", "False"]
     assert server.stop().count("refreshed") == 1, "one refresh, by the C ABI"
+    lazy = devicelogin.Session("py-hot")
+    assert lazy.token().reveal() and "_handle" not in lazy.__dict__, "the hot path opened no native session"
+    lazy.close()
+    with pytest.raises(devicelogin.ConfigurationError):  # a closed Session answers nothing
+        lazy.token()
 
 
 def test_library_found_without_environment_next_to_the_package_or_in_the_build_tree():
