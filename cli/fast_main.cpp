@@ -15,7 +15,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <ctime>
 #include <initializer_list>
 #include <optional>
 #include <string>
@@ -23,8 +22,6 @@
 #include <utility>
 #include <vector>
 
-#include "devicelogin/profile.hpp"
-#include "devicelogin/token_store.hpp"
 #include "core/fs.hpp"
 #include "docker_protocol.hpp"
 #include "git_protocol.hpp"
@@ -116,19 +113,13 @@ class FastArgs {
   std::vector<std::string_view> positional_;
 };
 
-// The stored set when it can be handed out as it is (store/fresh_tokens.hpp); else nullopt (the
-// module then refreshes, or explains).
-std::optional<TokenSet> fresh_tokens(std::string profile_name, long long min_ttl) {
-  return load_fresh_local_tokens(std::move(profile_name), min_ttl);
-}
-
 // `token [--profile NAME] [--min-ttl SECONDS] [--header]`: prints the token (or its header line).
 std::optional<int> try_fast_token(int argc, char** argv) {
   FastArgs args(argc, argv);
   if (!args.parse({"--profile", "--min-ttl"}, {"--header"}) || !args.positional().empty()) return std::nullopt;
   const auto min_ttl = args.min_ttl(60);
   if (!min_ttl) return std::nullopt;
-  auto tokens = fresh_tokens(std::string(args.value("--profile").value_or("")), *min_ttl);
+  auto tokens = load_fresh_local_tokens(std::string(args.value("--profile").value_or("")), *min_ttl);
   if (!tokens) return std::nullopt;
   Secret line;
   if (args.has("--header")) line.append("Authorization: " + authorization_scheme(tokens->token_type) + " ");
@@ -191,7 +182,7 @@ std::optional<int> try_fast_git_credential(int argc, char** argv, bool& stdin_lo
   if (protocol.empty() || requested_host.empty()) return fall_through();
   // Not a host this helper is configured for: no answer, so that git asks elsewhere (as the module).
   if (protocol + "://" + requested_host != *origin) return 0;
-  auto tokens = fresh_tokens(std::string(args.value("--profile").value_or("")), *min_ttl);
+  auto tokens = load_fresh_local_tokens(std::string(args.value("--profile").value_or("")), *min_ttl);
   if (!tokens) return fall_through();
   const Secret answer = format_git_answer(std::string(args.value("--username").value_or("")), *attributes,
                                           tokens->access_token.reveal(), tokens->expires_at);
@@ -228,7 +219,7 @@ std::optional<int> try_fast_docker_get(int argc, char** argv, bool& stdin_lost) 
   if (!registries) return fall_through();
   const auto entry = registries->find(*host);
   if (entry == registries->end()) return fall_through();
-  auto tokens = fresh_tokens(entry->second.profile, *min_ttl);
+  auto tokens = load_fresh_local_tokens(entry->second.profile, *min_ttl);
   if (!tokens) return fall_through();
   const Secret answer = format_docker_get_answer(*server_url, docker_username_for(entry->second), tokens->access_token);
   return write_all(STDOUT_FILENO, answer.reveal()) ? 0 : 1;
@@ -244,7 +235,7 @@ std::optional<int> try_fast_kubectl_credential(int argc, char** argv) {
   if (!min_ttl) return std::nullopt;
   auto info = parse_kube_exec_info(std::getenv("KUBERNETES_EXEC_INFO"));  // NOLINT(concurrency-mt-unsafe): one thread
   if (!info) return std::nullopt;
-  auto tokens = fresh_tokens(std::string(args.value("--profile").value_or("")), *min_ttl);
+  auto tokens = load_fresh_local_tokens(std::string(args.value("--profile").value_or("")), *min_ttl);
   if (!tokens) return std::nullopt;
   const Secret answer = format_exec_credential(info->api_version, tokens->access_token.reveal(), tokens->expires_at);
   return write_all(STDOUT_FILENO, answer.reveal()) ? 0 : 1;

@@ -34,7 +34,6 @@ std::optional<TokenSet> fresh_local_tokens(const LocalTokenSource& source, long 
 
 std::optional<TokenSet> load_fresh_local_tokens(std::string profile_name, long long min_ttl,
                                                 const std::string& profile_directory) {
-  if (min_ttl < 0) return std::nullopt;
   auto source = open_local_token_source(std::move(profile_name), profile_directory);
   if (!source) return std::nullopt;
   return fresh_local_tokens(*source, min_ttl);
