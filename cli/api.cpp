@@ -46,35 +46,6 @@ bool starts_with_nocase(std::string_view text, std::string_view prefix) {
   return text.size() >= prefix.size() && lower(std::string(text.substr(0, prefix.size()))) == prefix;
 }
 
-// "scheme://host:port" of an http(s) URL, default port made explicit, or nullopt when the URL is
-// not plain http(s) (another scheme, user:password@, no host).
-std::optional<std::string> origin_of(std::string_view url) {
-  std::string scheme;
-  if (starts_with_nocase(url, "https://")) {
-    scheme = "https";
-  } else if (starts_with_nocase(url, "http://")) {
-    scheme = "http";
-  } else {
-    return std::nullopt;
-  }
-  std::string_view rest = url.substr(scheme.size() + 3);
-  std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
-  if (authority.empty() || authority.find('@') != std::string_view::npos) return std::nullopt;
-  std::string host(authority);
-  std::string port = scheme == "https" ? "443" : "80";
-  const std::size_t bracket = authority.rfind(']');
-  const std::size_t colon = authority.rfind(':');
-  if (colon != std::string_view::npos && (bracket == std::string_view::npos || colon > bracket)) {
-    host = std::string(authority.substr(0, colon));
-    if (colon + 1 < authority.size()) port = std::string(authority.substr(colon + 1));
-  }
-  if (host.empty()) return std::nullopt;
-  for (char c : port) {
-    if (c < '0' || c > '9') return std::nullopt;
-  }
-  return scheme + "://" + lower(host) + ":" + port;
-}
-
 // The URL without its query and fragment, for messages.
 std::string without_query(std::string_view url) { return sanitize_text(url.substr(0, url.find_first_of("?#"))); }
 
@@ -141,21 +112,9 @@ int run_api(const ApiArgs& args) {
     request.url = base + (args.target.starts_with('/') ? "" : "/") + args.target;
   }
 
-  // The credential-host rule: only origins the profile names get the token.
-  const auto origin = origin_of(request.url);
-  bool allowed = false;
-  if (origin) {
-    for (const std::string& url : profile.api_urls) allowed = allowed || origin_of(url) == origin;
-    if (!profile.endpoints.userinfo.empty()) allowed = allowed || origin_of(profile.endpoints.userinfo) == origin;
-  }
-  if (!allowed) {
-    return report_error("api", Error{ErrorCode::kUsage,
-                                     "refusing to send the token of profile \"" + profile.name + "\" to " +
-                                         (origin ? *origin : without_query(request.url)) +
-                                         ": not one of its API base URLs or its userinfo endpoint; add it with: "
-                                         "devicelogin login --profile " + profile.name + " --api-url URL",
-                                     "", 0});
-  }
+  // The credential-host rule is the facade's (fetch() enforces it too): asked here so that a
+  // refused URL fails before any request body is read.
+  if (auto allowed = session->check_token_destination(request.url); !allowed) return report_error("api", allowed.error());
 
   if (args.data) {
     auto body = read_data(*args.data);

@@ -119,7 +119,7 @@ std::optional<int> try_fast_token(int argc, char** argv) {
   if (!args.parse({"--profile", "--min-ttl"}, {"--header"}) || !args.positional().empty()) return std::nullopt;
   const auto min_ttl = args.min_ttl(60);
   if (!min_ttl) return std::nullopt;
-  auto tokens = load_fresh_local_tokens(std::string(args.value("--profile").value_or("")), *min_ttl);
+  auto tokens = store::load_fresh_local_tokens(std::string(args.value("--profile").value_or("")), *min_ttl);
   if (!tokens) return std::nullopt;
   Secret line;
   if (args.has("--header")) line.append("Authorization: " + authorization_scheme(tokens->token_type) + " ");
@@ -182,7 +182,7 @@ std::optional<int> try_fast_git_credential(int argc, char** argv, bool& stdin_lo
   if (protocol.empty() || requested_host.empty()) return fall_through();
   // Not a host this helper is configured for: no answer, so that git asks elsewhere (as the module).
   if (protocol + "://" + requested_host != *origin) return 0;
-  auto tokens = load_fresh_local_tokens(std::string(args.value("--profile").value_or("")), *min_ttl);
+  auto tokens = store::load_fresh_local_tokens(std::string(args.value("--profile").value_or("")), *min_ttl);
   if (!tokens) return fall_through();
   const Secret answer = format_git_answer(std::string(args.value("--username").value_or("")), *attributes,
                                           tokens->access_token.reveal(), tokens->expires_at);
@@ -211,15 +211,15 @@ std::optional<int> try_fast_docker_get(int argc, char** argv, bool& stdin_lost) 
   if (!server_url) return fall_through();
   const auto host = docker_registry_host(*server_url);
   if (!host) return fall_through();
-  auto config = xdg_directory("XDG_CONFIG_HOME", ".config");
+  auto config = core::xdg_directory("XDG_CONFIG_HOME", ".config");
   if (!config) return fall_through();
-  auto text = read_private_file(*config + "/devicelogin/docker-registries.json", "the docker registry map");
+  auto text = core::read_private_file(*config + "/devicelogin/docker-registries.json", "the docker registry map");
   if (!text || !*text) return fall_through();
   auto registries = parse_docker_registry_map(**text);
   if (!registries) return fall_through();
   const auto entry = registries->find(*host);
   if (entry == registries->end()) return fall_through();
-  auto tokens = load_fresh_local_tokens(entry->second.profile, *min_ttl);
+  auto tokens = store::load_fresh_local_tokens(entry->second.profile, *min_ttl);
   if (!tokens) return fall_through();
   const Secret answer = format_docker_get_answer(*server_url, docker_username_for(entry->second), tokens->access_token);
   return write_all(STDOUT_FILENO, answer.reveal()) ? 0 : 1;
@@ -235,7 +235,7 @@ std::optional<int> try_fast_kubectl_credential(int argc, char** argv) {
   if (!min_ttl) return std::nullopt;
   auto info = parse_kube_exec_info(std::getenv("KUBERNETES_EXEC_INFO"));  // NOLINT(concurrency-mt-unsafe): one thread
   if (!info) return std::nullopt;
-  auto tokens = load_fresh_local_tokens(std::string(args.value("--profile").value_or("")), *min_ttl);
+  auto tokens = store::load_fresh_local_tokens(std::string(args.value("--profile").value_or("")), *min_ttl);
   if (!tokens) return std::nullopt;
   const Secret answer = format_exec_credential(info->api_version, tokens->access_token.reveal(), tokens->expires_at);
   return write_all(STDOUT_FILENO, answer.reveal()) ? 0 : 1;

@@ -78,7 +78,12 @@ std::string render_error(const Error& error) {
       }
       break;
     case Remedy::kAddSettings:
-      if (!error.setting.empty()) text += "; pass " + describe_settings(error.setting);
+      if (error.setting == "api_urls" && !error.profile.empty()) {
+        // A saved profile's API base URLs are added by signing in again with them.
+        text += "; add it with: devicelogin login --profile " + error.profile + " --api-url URL";
+      } else if (!error.setting.empty()) {
+        text += "; pass " + describe_settings(error.setting);
+      }
       break;
     case Remedy::kChooseStore:
       if (!error.setting.empty()) {

@@ -16,7 +16,7 @@ std::optional<std::string> base64_decode(std::string_view text) {
     else if (c == '/') c = '_';
     else if (c == '-' || c == '_') return std::nullopt;
   }
-  return base64url_decode(url);
+  return core::base64url_decode(url);
 }
 
 }  // namespace
@@ -27,7 +27,7 @@ OAuthResult<const ClientSpec*> ClientAuth::authenticate(const httplib::Request& 
   std::string basic_id;
   Secret basic_secret;
   bool used_basic = false;
-  if (header.size() > 6 && ascii_lower(header.substr(0, 6)) == "basic ") {
+  if (header.size() > 6 && core::ascii_lower(header.substr(0, 6)) == "basic ") {
     auto decoded = base64_decode(std::string_view(header).substr(6));
     std::size_t colon = decoded ? decoded->find(':') : std::string::npos;
     if (!decoded || colon == std::string::npos) {
@@ -35,8 +35,8 @@ OAuthResult<const ClientSpec*> ClientAuth::authenticate(const httplib::Request& 
     }
     used_basic = true;
     // RFC 6749 §2.3.1: both parts are form-urlencoded before being joined with ':'.
-    basic_id = url_decode(std::string_view(*decoded).substr(0, colon));
-    basic_secret = Secret(url_decode(std::string_view(*decoded).substr(colon + 1)));
+    basic_id = core::url_decode(std::string_view(*decoded).substr(0, colon));
+    basic_secret = Secret(core::url_decode(std::string_view(*decoded).substr(colon + 1)));
     wipe_string(*decoded);
   }
   if (used_basic && form.has("client_secret")) {

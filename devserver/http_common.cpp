@@ -14,7 +14,7 @@ constexpr std::string_view kPagePolicy =
 
 }  // namespace
 
-Form::Form(std::string_view body) : fields_(form_decode(body)) {}
+Form::Form(std::string_view body) : fields_(core::form_decode(body)) {}
 
 Form::~Form() {
   for (auto& [name, value] : fields_) wipe_string(value);
@@ -44,7 +44,7 @@ bool Form::has_repeated_parameter() const {
 }
 
 bool is_form_body(const httplib::Request& req) {
-  std::string type = ascii_lower(req.get_header_value("Content-Type"));
+  std::string type = core::ascii_lower(req.get_header_value("Content-Type"));
   return type.starts_with("application/x-www-form-urlencoded");
 }
 

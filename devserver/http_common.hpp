@@ -48,7 +48,7 @@ class Form {
   [[nodiscard]] bool has_repeated_parameter() const;
 
  private:
-  FormFields fields_;
+  core::FormFields fields_;
 };
 
 // True when the request declares an application/x-www-form-urlencoded body.

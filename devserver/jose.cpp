@@ -33,7 +33,7 @@ Result<std::string> random_bytes(std::size_t count) {
 Result<std::string> random_token(std::size_t count) {
   auto bytes = random_bytes(count);
   if (!bytes) return std::unexpected(bytes.error());
-  return base64url_encode(*bytes);
+  return core::base64url_encode(*bytes);
 }
 
 bool constant_time_equal(std::string_view a, std::string_view b) {
@@ -61,8 +61,8 @@ Result<SigningKey> SigningKey::generate() {
   BIGNUM* y = nullptr;
   bool ok = EVP_PKEY_get_bn_param(raw, OSSL_PKEY_PARAM_EC_PUB_X, &x) == 1 &&
             EVP_PKEY_get_bn_param(raw, OSSL_PKEY_PARAM_EC_PUB_Y, &y) == 1;
-  std::string x_b64 = ok ? base64url_encode(big_endian(x)) : std::string{};
-  std::string y_b64 = ok ? base64url_encode(big_endian(y)) : std::string{};
+  std::string x_b64 = ok ? core::base64url_encode(big_endian(x)) : std::string{};
+  std::string y_b64 = ok ? core::base64url_encode(big_endian(y)) : std::string{};
   BN_free(x);
   BN_free(y);
   if (!ok) return fail(ErrorCode::kInternal, "cannot read the signing key's public point");
@@ -70,7 +70,7 @@ Result<SigningKey> SigningKey::generate() {
   // RFC 7638 §3.2: the thumbprint hashes the required members in lexicographic order.
   std::string canonical =
       R"({"crv":"P-256","kty":"EC","x":")" + x_b64 + R"(","y":")" + y_b64 + R"("})";
-  key.kid_ = base64url_encode(sha256(canonical));
+  key.kid_ = core::base64url_encode(sha256(canonical));
   key.jwk_ = {{"kty", "EC"}, {"crv", "P-256"}, {"x", x_b64},      {"y", y_b64},
               {"kid", key.kid_}, {"use", "sig"},  {"alg", "ES256"}};
   return key;
@@ -78,7 +78,7 @@ Result<SigningKey> SigningKey::generate() {
 
 Result<std::string> SigningKey::sign(std::string_view typ, const nlohmann::json& claims) const {
   nlohmann::json header = {{"alg", "ES256"}, {"typ", std::string(typ)}, {"kid", kid_}};
-  std::string input = base64url_encode(dump_json(header)) + "." + base64url_encode(dump_json(claims));
+  std::string input = core::base64url_encode(dump_json(header)) + "." + core::base64url_encode(dump_json(claims));
 
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   if (ctx == nullptr) return fail(ErrorCode::kInternal, "out of memory while signing");
@@ -99,7 +99,7 @@ Result<std::string> SigningKey::sign(std::string_view typ, const nlohmann::json&
   ECDSA_SIG_get0(signature, &r, &s);
   std::string raw = big_endian(r) + big_endian(s);
   ECDSA_SIG_free(signature);
-  return input + "." + base64url_encode(raw);
+  return input + "." + core::base64url_encode(raw);
 }
 
 }  // namespace devicelogin::devserver

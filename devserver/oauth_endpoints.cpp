@@ -309,7 +309,7 @@ void OAuthEndpoints::introspect(const httplib::Request& req, httplib::Response& 
 void OAuthEndpoints::userinfo(const httplib::Request& req, httplib::Response& res) {
   std::string header = req.get_header_value("Authorization");
   // RFC 6750 §3: no credentials -> a bare challenge; bad ones -> error="invalid_token".
-  if (header.size() <= 7 || ascii_lower(header.substr(0, 7)) != "bearer ") {
+  if (header.size() <= 7 || core::ascii_lower(header.substr(0, 7)) != "bearer ") {
     res.set_header("WWW-Authenticate", "Bearer realm=\"devicelogin\"");
     return set_oauth_error(res, {401, "invalid_request", "a Bearer access token is required", false});
   }

@@ -5,13 +5,13 @@
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace devicelogin;
   fuzz::Input in(data, size);
-  auto decoded = decode_token_set(std::string(in.rest()));
+  auto decoded = store::decode_token_set(std::string(in.rest()));
   if (!decoded) {
     fuzz::check(!decoded.error().message.empty());
     return 0;
   }
   // What decodes re-encodes to something that decodes to the same set.
-  auto again = decode_token_set(encode_token_set(*decoded).reveal());
+  auto again = store::decode_token_set(store::encode_token_set(*decoded).reveal());
   fuzz::check(again.has_value());
   fuzz::check(again->access_token.reveal() == decoded->access_token.reveal());
   fuzz::check(again->refresh_token.reveal() == decoded->refresh_token.reveal());

@@ -28,7 +28,7 @@ constexpr const char* kSourceName = "devicelogin._fast.source";
 // munlock()s the same pages again (core/secret.cpp locks pages while any secret lives on them),
 // which made a call in a loop cost about a quarter more.
 struct Source {
-  devicelogin::LocalTokenSource source;
+  devicelogin::store::LocalTokenSource source;
   devicelogin::Secret handed_out;
 };
 
@@ -45,7 +45,7 @@ PyObject* fast_open(PyObject* /*module*/, PyObject* args) {
   if (PyArg_ParseTuple(args, "sz", &profile, &directory) == 0) return nullptr;
   Source* source = nullptr;
   try {
-    auto opened = devicelogin::open_local_token_source(profile, directory != nullptr ? directory : "");
+    auto opened = devicelogin::store::open_local_token_source(profile, directory != nullptr ? directory : "");
     if (opened) source = new Source{std::move(*opened), {}};
   } catch (...) {  // std::bad_alloc and the like: the C ABI answers (or raises) instead
     source = nullptr;
@@ -66,7 +66,7 @@ PyObject* fast_token(PyObject* /*module*/, PyObject* args) {
   if (source == nullptr) return nullptr;  // not a source: TypeError/ValueError set by CPython
   std::optional<devicelogin::TokenSet> tokens;
   try {
-    tokens = devicelogin::fresh_local_tokens(source->source, min_ttl);
+    tokens = devicelogin::store::fresh_local_tokens(source->source, min_ttl);
   } catch (...) {
     tokens.reset();
   }

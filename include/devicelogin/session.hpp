@@ -168,9 +168,14 @@ class DEVICELOGIN_API Session {
   // Revokes (RFC 7009: refresh token, then access token) when the server has an endpoint, then
   // deletes locally even when revocation failed. Fails only when deletion failed.
   [[nodiscard]] Result<LogoutOutcome> logout();
+  // Succeeds when a request to `url` may carry this profile's token: its origin (scheme, host and
+  // port, RFC 6454) is that of one of the profile's API base URLs or of its userinfo endpoint.
+  // Otherwise kUsage with Remedy::kAddSettings, setting "api_urls" and the profile's name.
+  [[nodiscard]] Result<void> check_token_destination(std::string_view url) const;
   // Sends `request` with `Authorization: <type> <access token>` (refreshed first when it expires
   // within min_ttl seconds); on a 401 it refreshes once and retries. Returns the API's response,
-  // whatever its status; errors as access_token() and the HttpClient give them.
+  // whatever its status; errors as access_token() and the HttpClient give them. A URL that
+  // check_token_destination() refuses fails with its error before any token is read or sent.
   [[nodiscard]] Result<HttpResponse> fetch(HttpRequest request, long long min_ttl = 60);
   // fetch() of a GET with these headers.
   [[nodiscard]] Result<HttpResponse> get(const std::string& url, HttpHeaders headers = {}, long long min_ttl = 60);

@@ -4,7 +4,7 @@
 
 #include "devicelogin/sanitize.hpp"
 
-namespace devicelogin {
+namespace devicelogin::core {
 namespace {
 constexpr char kHex[] = "0123456789ABCDEF";
 
@@ -180,6 +180,10 @@ std::string ascii_lower(std::string_view text) {
   }
   return out;
 }
+
+}  // namespace devicelogin::core
+
+namespace devicelogin {
 
 std::string sanitize_text(std::string_view text) {
   // Drops C0 controls, DEL, and the UTF-8 encodings of C1 controls (U+0080..U+009F, which some

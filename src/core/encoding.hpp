@@ -8,7 +8,7 @@
 
 #include "devicelogin/secret.hpp"
 
-namespace devicelogin {
+namespace devicelogin::core {
 
 using FormFields = std::vector<std::pair<std::string, std::string>>;
 
@@ -32,4 +32,4 @@ using FormFields = std::vector<std::pair<std::string, std::string>>;
 // Lower-cases ASCII.
 [[nodiscard]] std::string ascii_lower(std::string_view text);
 
-}  // namespace devicelogin
+}  // namespace devicelogin::core

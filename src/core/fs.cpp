@@ -13,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-namespace devicelogin {
+namespace devicelogin::core {
 
 namespace {
 // A refusal the user fixes with chmod/chown: kStorage with Remedy::kFixPermissions.
@@ -352,4 +352,4 @@ Result<bool> remove_file(const std::string& path) {
   return fail(ErrorCode::kStorage, "cannot delete " + path + ": " + describe_errno(errno));
 }
 
-}  // namespace devicelogin
+}  // namespace devicelogin::core

@@ -7,7 +7,7 @@
 
 #include "devicelogin/result.hpp"
 
-namespace devicelogin {
+namespace devicelogin::core {
 
 // A private directory held open: every file operation goes through its descriptor (openat,
 // renameat, unlinkat, fchmod), so that what was checked is what is written, even if someone
@@ -70,4 +70,4 @@ void remove_stale_temp_files(const std::string& path);
 // XDG base directory: $env_name when absolute, else $HOME/fallback. kConfig without HOME.
 [[nodiscard]] Result<std::string> xdg_directory(const char* env_name, std::string_view fallback);
 
-}  // namespace devicelogin
+}  // namespace devicelogin::core

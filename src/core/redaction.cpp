@@ -4,7 +4,7 @@
 
 #include "core/encoding.hpp"
 
-namespace devicelogin {
+namespace devicelogin::core {
 namespace {
 constexpr std::array<std::string_view, 13> kSecretFields = {
     "device_code", "code",          "access_token", "refresh_token", "id_token",
@@ -137,4 +137,4 @@ std::string redact_known(std::string text, const std::vector<const Secret*>& sec
   return text;
 }
 
-}  // namespace devicelogin
+}  // namespace devicelogin::core

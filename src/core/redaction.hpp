@@ -6,7 +6,7 @@
 
 #include "devicelogin/secret.hpp"
 
-namespace devicelogin {
+namespace devicelogin::core {
 
 inline constexpr std::string_view kRedacted = "[REDACTED]";
 
@@ -32,4 +32,4 @@ inline constexpr std::string_view kRedacted = "[REDACTED]";
 // Replaces every occurrence of each known secret value (belt and braces for echoed values).
 [[nodiscard]] std::string redact_known(std::string text, const std::vector<const Secret*>& secrets);
 
-}  // namespace devicelogin
+}  // namespace devicelogin::core

@@ -108,7 +108,7 @@ void SecretMemory::wipe_and_free(void* data, std::size_t bytes) noexcept {
   ::operator delete(data, bytes);
 }
 
-std::optional<std::string> secret_memory_lock_note() {
+std::optional<std::string> core::secret_memory_lock_note() {
   PageLocks& locks = page_locks();
   const std::size_t refusals = locks.refusals.load(std::memory_order_relaxed);
   if (refusals == 0) return std::nullopt;
@@ -124,12 +124,12 @@ std::optional<std::string> secret_memory_lock_note() {
 }
 
 std::optional<std::string> take_secret_memory_lock_note() {
-  auto note = secret_memory_lock_note();
+  auto note = core::secret_memory_lock_note();
   if (!note || page_locks().noted.exchange(true)) return std::nullopt;
   return note;
 }
 
-void set_secret_release_observer_for_test(void (*observer)(const char*, std::size_t)) noexcept {
+void core::set_secret_release_observer_for_test(void (*observer)(const char*, std::size_t)) noexcept {
   release_observer.store(observer, std::memory_order_release);
 }
 

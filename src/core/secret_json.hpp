@@ -31,7 +31,7 @@
 
 #include "devicelogin/secret.hpp"
 
-namespace devicelogin {
+namespace devicelogin::core {
 
 using SecretJson = nlohmann::basic_json<std::map, std::vector, WipingString>;
 
@@ -297,4 +297,4 @@ class Reader {
   return secret_json_detail::Reader(text).document();
 }
 
-}  // namespace devicelogin
+}  // namespace devicelogin::core

@@ -4,7 +4,7 @@
 #include <optional>
 #include <string>
 
-namespace devicelogin {
+namespace devicelogin::core {
 
 // Secret buffers are locked in RAM (mlock) while they live, best effort: when the kernel refuses
 // (RLIMIT_MEMLOCK without CAP_IPC_LOCK, or no memory), the secret works as before and the refusal
@@ -16,4 +16,4 @@ namespace devicelogin {
 // after it was zeroed and before it is freed (the bytes are still owned at that point).
 void set_secret_release_observer_for_test(void (*observer)(const char* data, std::size_t bytes)) noexcept;
 
-}  // namespace devicelogin
+}  // namespace devicelogin::core

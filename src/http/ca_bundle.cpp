@@ -12,7 +12,7 @@
 
 #include "devicelogin/sanitize.hpp"
 
-namespace devicelogin {
+namespace devicelogin::http {
 namespace {
 
 constexpr std::streamsize kMaxBundleBytes = 16 << 20;
@@ -69,4 +69,4 @@ Result<std::string> combined_ca_bundle(const std::string& base_path, const std::
   return bundle;
 }
 
-}  // namespace devicelogin
+}  // namespace devicelogin::http

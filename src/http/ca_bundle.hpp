@@ -7,7 +7,7 @@
 
 #include "devicelogin/result.hpp"
 
-namespace devicelogin {
+namespace devicelogin::http {
 
 // The text of `base_path` (the trusted bundle: the system's, or SSL_CERT_FILE), a newline, then
 // that of `extra_path`. kConfig naming `extra_path` when it cannot be read or holds no PEM
@@ -19,4 +19,4 @@ namespace devicelogin {
 
 [[nodiscard]] Result<std::string> combined_ca_bundle(const std::string& base_path, const std::string& extra_path);
 
-}  // namespace devicelogin
+}  // namespace devicelogin::http

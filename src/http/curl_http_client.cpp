@@ -24,7 +24,7 @@
 #define DEVICELOGIN_VERSION "0.1.0"
 #endif
 
-namespace devicelogin {
+namespace devicelogin::http {
 namespace {
 
 constexpr const char* kUserAgent = "devicelogin/" DEVICELOGIN_VERSION;
@@ -131,7 +131,7 @@ size_t on_header(char* data, size_t size, size_t count, void* user) {
     std::string_view line = trim_http_whitespace(raw);
     auto colon = line.find(':');
     if (colon == std::string_view::npos || colon == 0) return bytes;  // blank line or junk
-    transfer->headers.emplace_back(ascii_lower(trim_http_whitespace(line.substr(0, colon))),
+    transfer->headers.emplace_back(core::ascii_lower(trim_http_whitespace(line.substr(0, colon))),
                                    std::string(trim_http_whitespace(line.substr(colon + 1))));
   } catch (...) {
     transfer->callback_failed = true;
@@ -178,10 +178,10 @@ int on_progress(void*, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
 // the request body (raw and encoded) and the values of credential headers.
 std::vector<Secret> known_secrets(const HttpRequest& request) {
   std::vector<Secret> known;
-  for (const auto& [name, value] : form_decode(request.body.reveal())) {
-    if (!is_secret_field(name) || value.empty()) continue;
+  for (const auto& [name, value] : core::form_decode(request.body.reveal())) {
+    if (!core::is_secret_field(name) || value.empty()) continue;
     known.emplace_back(value);
-    std::string encoded = url_encode(value);
+    std::string encoded = core::url_encode(value);
     if (encoded != value) known.emplace_back(std::move(encoded));
   }
   for (const auto& [name, value] : request.headers) {
@@ -248,7 +248,7 @@ Result<HttpResponse> CurlHttpClient::send(const HttpRequest& request) {
     if (!valid_header_name(name) || !valid_header_value(value)) {
       return fail(ErrorCode::kInternal, "invalid request header " + sanitize_text(name));
     }
-    std::string lower = ascii_lower(name);
+    std::string lower = core::ascii_lower(name);
     has_accept = has_accept || lower == "accept";
     has_user_agent = has_user_agent || lower == "user-agent";
     // "Name;" is curl's syntax for a header with an empty value ("Name:" would remove it).
@@ -358,7 +358,7 @@ Result<HttpResponse> CurlHttpClient::send(const HttpRequest& request) {
   // for refresh tokens, which a server may revoke when it sees one twice).
   const bool carries_credential =
       !is_get || std::any_of(request.headers.begin(), request.headers.end(),
-                             [](const auto& header) { return is_secret_header(header.first); });
+                             [](const auto& header) { return core::is_secret_header(header.first); });
   if (carries_credential) {
     set(CURLOPT_FRESH_CONNECT, 1L);
     set(CURLOPT_FORBID_REUSE, 1L);
@@ -417,12 +417,16 @@ Result<HttpResponse> CurlHttpClient::send(const HttpRequest& request) {
 
 }  // namespace
 
-std::unique_ptr<HttpClient> make_curl_http_client(HttpOptions options) {
-  return std::make_unique<CurlHttpClient>(std::move(options));
-}
-
 std::unique_ptr<HttpClient> make_curl_http_client_for_test(HttpOptions options, std::vector<std::string> resolve) {
   return std::make_unique<CurlHttpClient>(std::move(options), std::move(resolve));
+}
+
+}  // namespace devicelogin::http
+
+namespace devicelogin {
+
+std::unique_ptr<HttpClient> make_curl_http_client(HttpOptions options) {
+  return std::make_unique<http::CurlHttpClient>(std::move(options));
 }
 
 }  // namespace devicelogin

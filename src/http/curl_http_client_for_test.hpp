@@ -6,7 +6,7 @@
 
 #include "devicelogin/http_client.hpp"
 
-namespace devicelogin {
+namespace devicelogin::http {
 
 // make_curl_http_client whose name lookups are answered first from `resolve` (libcurl's
 // CURLOPT_RESOLVE entries "HOST:PORT:ADDRESS"), so that a test can give a non-loopback name,
@@ -14,4 +14,4 @@ namespace devicelogin {
 [[nodiscard]] std::unique_ptr<HttpClient> make_curl_http_client_for_test(HttpOptions options,
                                                                          std::vector<std::string> resolve);
 
-}  // namespace devicelogin
+}  // namespace devicelogin::http

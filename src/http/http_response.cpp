@@ -4,9 +4,9 @@
 namespace devicelogin {
 
 std::string HttpResponse::header(std::string_view name) const {
-  const std::string wanted = ascii_lower(name);
+  const std::string wanted = core::ascii_lower(name);
   for (const auto& [header_name, value] : headers) {
-    if (ascii_lower(header_name) == wanted) return value;
+    if (core::ascii_lower(header_name) == wanted) return value;
   }
   return {};
 }

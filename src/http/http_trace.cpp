@@ -6,7 +6,7 @@
 #include "core/redaction.hpp"
 #include "devicelogin/sanitize.hpp"
 
-namespace devicelogin {
+namespace devicelogin::http {
 namespace {
 
 // Bodies longer than this are cut in the trace (after redaction of the whole body).
@@ -32,10 +32,10 @@ void for_each_line(std::string_view text, Each&& each) {
 std::string redact_request_line(std::string_view line) {
   auto first_space = line.find(' ');
   auto last_space = line.rfind(' ');
-  if (first_space == std::string_view::npos) return redact_url(line);
+  if (first_space == std::string_view::npos) return core::redact_url(line);
   if (last_space == first_space) last_space = line.size();
   std::string out(line.substr(0, first_space + 1));
-  out += redact_url(line.substr(first_space + 1, last_space - first_space - 1));
+  out += core::redact_url(line.substr(first_space + 1, last_space - first_space - 1));
   out += line.substr(last_space);
   return out;
 }
@@ -53,8 +53,8 @@ std::string_view trim_http_whitespace(std::string_view text) {
 
 
 bool is_traced_secret_header(std::string_view name) {
-  if (is_secret_header(name)) return true;
-  std::string lower = ascii_lower(trim_http_whitespace(name));
+  if (core::is_secret_header(name)) return true;
+  std::string lower = core::ascii_lower(trim_http_whitespace(name));
   for (auto word : kSecretHeaderWords) {
     if (lower.find(word) != std::string::npos) return true;
   }
@@ -73,11 +73,11 @@ std::string redact_header_line(std::string_view line) {
   out += ':';
   if (is_traced_secret_header(name)) {
     out += ' ';
-    out += kRedacted;
+    out += core::kRedacted;
     return out;
   }
   // Location, Link, Content-Location ... may hold URLs with codes in their query.
-  out += redact_url(line.substr(colon + 1));
+  out += core::redact_url(line.substr(colon + 1));
   return out;
 }
 
@@ -90,7 +90,7 @@ std::string redact_info_line(std::string_view line) {
   for (auto name : kNames) {
     std::size_t from = 0;
     while (true) {
-      std::string lower = ascii_lower(out);
+      std::string lower = core::ascii_lower(out);
       auto pos = lower.find(std::string(name) + ":", from);
       if (pos == std::string::npos) break;
       char before = pos == 0 ? ' ' : lower[pos - 1];
@@ -102,12 +102,12 @@ std::string redact_info_line(std::string_view line) {
         auto close = out.rfind(']');
         if (close != std::string::npos && close >= value_start) value_end = close;
       }
-      std::string replacement = " " + std::string(kRedacted);
+      std::string replacement = " " + std::string(core::kRedacted);
       out.replace(value_start, value_end - value_start, replacement);
       from = value_start + replacement.size();
     }
   }
-  return redact_url(out);
+  return core::redact_url(out);
 }
 
 std::vector<Secret> proxy_credentials(std::string_view proxy_setting) {
@@ -121,7 +121,7 @@ std::vector<Secret> proxy_credentials(std::string_view proxy_setting) {
   for (std::string_view part : {userinfo, colon == std::string_view::npos ? std::string_view() : userinfo.substr(colon + 1)}) {
     if (part.empty()) continue;
     found.emplace_back(std::string(part));
-    std::string decoded = url_decode(part);
+    std::string decoded = core::url_decode(part);
     if (decoded != part) found.emplace_back(std::move(decoded));
   }
   return found;
@@ -143,7 +143,7 @@ void HttpTrace::info(std::string_view text) {
 }
 
 void HttpTrace::body(std::string_view whole_body, bool sent) {
-  std::string redacted = redact_body(whole_body);
+  std::string redacted = core::redact_body(whole_body);
   std::size_t cut = 0;
   if (redacted.size() > kMaxTracedBody) {
     cut = redacted.size() - kMaxTracedBody;
@@ -162,8 +162,8 @@ void HttpTrace::emit(std::string_view prefix, const std::string& line) const {
   known.reserve(known_secrets_.size());
   for (const Secret& secret : known_secrets_) known.push_back(&secret);
   std::string shown(prefix);
-  shown += sanitize_text(redact_known(redact_userinfo(line), known));
+  shown += sanitize_text(core::redact_known(core::redact_userinfo(line), known));
   sink_(shown);
 }
 
-}  // namespace devicelogin
+}  // namespace devicelogin::http

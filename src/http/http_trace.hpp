@@ -8,7 +8,7 @@
 
 #include "devicelogin/secret.hpp"
 
-namespace devicelogin {
+namespace devicelogin::http {
 
 // True for header names whose values must never be traced: the credential headers of
 // is_secret_header plus names that say they carry a token, secret, key, session or cookie.
@@ -55,4 +55,4 @@ class HttpTrace {
 // Strips spaces and tabs at both ends and CR/LF at the end (header lines and values).
 [[nodiscard]] std::string_view trim_http_whitespace(std::string_view text);
 
-}  // namespace devicelogin
+}  // namespace devicelogin::http

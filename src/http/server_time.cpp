@@ -5,7 +5,7 @@
 
 #include "http/url_policy.hpp"
 
-namespace devicelogin {
+namespace devicelogin::http {
 namespace {
 
 constexpr std::array<std::string_view, 7> kShortDays = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
@@ -205,4 +205,4 @@ Result<HttpResponse> ServerClockObserver::send(const HttpRequest& request) {
   return response;
 }
 
-}  // namespace devicelogin
+}  // namespace devicelogin::http

@@ -8,7 +8,7 @@
 #include "devicelogin/clock.hpp"
 #include "devicelogin/http_client.hpp"
 
-namespace devicelogin {
+namespace devicelogin::http {
 
 // Offsets beyond this are taken as a broken Date header, not as a clock that far off.
 inline constexpr long long kMaxPlausibleClockOffsetSeconds = 24 * 3600;
@@ -58,4 +58,4 @@ class ServerClockObserver final : public HttpClient {
   bool learned_ = false;
 };
 
-}  // namespace devicelogin
+}  // namespace devicelogin::http

@@ -9,7 +9,7 @@
 #include "devicelogin/http_client.hpp"
 #include "devicelogin/sanitize.hpp"
 
-namespace devicelogin {
+namespace devicelogin::http {
 namespace {
 
 constexpr std::size_t kMaxShownUrl = 200;
@@ -28,9 +28,9 @@ struct Part {
   std::string value;
 };
 
-Part get_part(CURLU* url, CURLUPart which) {
+Part get_part(CURLU* url, CURLUPart which, unsigned int flags = 0) {
   CurlString part;
-  if (curl_url_get(url, which, &part.text, 0) != CURLUE_OK || part.text == nullptr) return {};
+  if (curl_url_get(url, which, &part.text, flags) != CURLUE_OK || part.text == nullptr) return {};
   return Part{true, part.text};
 }
 
@@ -60,7 +60,7 @@ std::string label(std::string_view what) { return what.empty() ? std::string("UR
 bool is_loopback_host(std::string_view host) {
   // Only `localhost` itself: RFC 6761 reserves *.localhost, but nothing guarantees that a resolver
   // maps those names to loopback (libcurl 7.88 does not), and a trailing dot sends the name to DNS.
-  if (ascii_lower(host) == "localhost") return true;
+  if (core::ascii_lower(host) == "localhost") return true;
   std::string literal(host);
   if (literal.size() > 2 && literal.front() == '[' && literal.back() == ']') {
     // IPv6: only ::1 in any spelling. IPv4-mapped forms (::ffff:127.0.0.1) are refused on purpose:
@@ -89,7 +89,7 @@ Result<CheckedUrl> parse_checked_url(std::string_view url, std::string_view what
                                         "): " + shown_url(url));
   }
   CheckedUrl checked;
-  checked.scheme = ascii_lower(get_part(handle.get(), CURLUPART_SCHEME).value);
+  checked.scheme = core::ascii_lower(get_part(handle.get(), CURLUPART_SCHEME).value);
   if (checked.scheme != "https" && checked.scheme != "http") {
     return fail(ErrorCode::kConfig,
                 name + " must use https (plain http is allowed only for loopback hosts): " + shown_url(url));
@@ -110,17 +110,23 @@ Result<CheckedUrl> parse_checked_url(std::string_view url, std::string_view what
   checked.authority = sanitize_text(host.value);
   Part port = get_part(handle.get(), CURLUPART_PORT);
   if (port.present) checked.authority += ":" + port.value;
+  Part origin_port = get_part(handle.get(), CURLUPART_PORT, CURLU_DEFAULT_PORT);
+  checked.origin = checked.scheme + "://" + core::ascii_lower(host.value) + ":" + origin_port.value;
   checked.handle = std::move(handle);
   return checked;
 }
 
+}  // namespace devicelogin::http
+
+namespace devicelogin {
+
 bool is_loopback_url(std::string_view url) {
-  auto checked = parse_checked_url(url, "a URL");
+  auto checked = http::parse_checked_url(url, "a URL");
   return checked && checked->loopback;
 }
 
 Result<void> check_url_policy(std::string_view url, std::string_view what) {
-  auto checked = parse_checked_url(url, what);
+  auto checked = http::parse_checked_url(url, what);
   if (!checked) return std::unexpected(std::move(checked.error()));
   return {};
 }

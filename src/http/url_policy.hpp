@@ -9,7 +9,7 @@
 
 #include "devicelogin/result.hpp"
 
-namespace devicelogin {
+namespace devicelogin::http {
 
 struct CurlUrlDeleter {
   void operator()(CURLU* url) const noexcept { curl_url_cleanup(url); }
@@ -22,6 +22,9 @@ struct CheckedUrl {
   std::string scheme;     // lower case: "http" or "https"
   std::string authority;  // host[:port] as libcurl normalised it, for messages (no userinfo)
   bool loopback = false;  // true when the host is a loopback host (127.0.0.0/8, ::1, localhost)
+  // RFC 6454 §4 origin, "scheme://host:port": host in lower case, the scheme's default port made
+  // explicit, so that equal origins compare equal as strings.
+  std::string origin;
 };
 
 // Parses `url` with libcurl's URL API and applies the https-except-loopback rule; kConfig naming
@@ -32,4 +35,4 @@ struct CheckedUrl {
 // a dotted-quad 127.x.y.z, a bracketed IPv6 literal equal to ::1, or `localhost` exactly.
 [[nodiscard]] bool is_loopback_host(std::string_view host);
 
-}  // namespace devicelogin
+}  // namespace devicelogin::http

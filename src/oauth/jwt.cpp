@@ -67,7 +67,7 @@ std::optional<std::string> strict_base64url_decode(std::string_view text) {
     const bool allowed = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
     if (!allowed) return std::nullopt;
   }
-  return base64url_decode(text);
+  return core::base64url_decode(text);
 }
 
 // Why `alg` is refused; only meaningful when algorithm_named(alg) is nullopt.
@@ -285,7 +285,7 @@ JwtResult<void> check_issuer(const std::string& iss, const std::string& tid, con
                    "the token has no valid \"tid\" claim, which the Microsoft " + shown(expected.entra_tenant_alias) +
                        " endpoint's issuer rule needs");
   }
-  const bool personal = ascii_lower(tid) == kMicrosoftConsumersTenant;
+  const bool personal = core::ascii_lower(tid) == kMicrosoftConsumersTenant;
   if (expected.entra_tenant_alias == "consumers" && !personal) {
     return problem(JwtProblem::kWrongIssuer, "tid " + shown(tid) + " is not the Microsoft personal-account tenant");
   }
@@ -491,7 +491,7 @@ JwtResult<IdTokenClaims> validate_id_token(std::string_view token, std::string_v
   if (!algorithm_named(jws->alg)) return std::unexpected(unsupported_algorithm(jws->alg));
   // RFC 8725 §3.11 / RFC 9068 §2.1: a JWT access token is explicitly typed at+jwt; it must not
   // pass for an ID token even when the same issuer signed it for the same client.
-  if (ascii_lower(jws->typ) == "at+jwt" || ascii_lower(jws->typ) == "application/at+jwt") {
+  if (core::ascii_lower(jws->typ) == "at+jwt" || core::ascii_lower(jws->typ) == "application/at+jwt") {
     return problem(JwtProblem::kMalformed, "the token is typed as an access token (typ at+jwt), not an ID token");
   }
   auto keys = parse_jwks(jwks_json);

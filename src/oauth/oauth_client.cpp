@@ -15,7 +15,7 @@ void trim_line_end(std::string& text) {
 
 Result<Secret> read_client_secret(const Profile& profile) {
   if (!profile.client_secret_file.empty()) {
-    auto content = read_private_file(profile.client_secret_file, "client secret file");
+    auto content = core::read_private_file(profile.client_secret_file, "client secret file");
     if (!content) return std::unexpected(content.error());
     if (!*content) {
       return fail(ErrorCode::kConfig, "client secret file " + profile.client_secret_file + " does not exist");
@@ -26,7 +26,7 @@ Result<Secret> read_client_secret(const Profile& profile) {
     return Secret(std::move(text));
   }
   if (!profile.client_secret_env.empty()) {
-    std::string value = env_or_empty(profile.client_secret_env.c_str());
+    std::string value = core::env_or_empty(profile.client_secret_env.c_str());
     if (value.empty()) {
       return fail(ErrorCode::kConfig, "the client secret variable " + profile.client_secret_env +
                                           " is not set (this profile was created with it)");
@@ -36,7 +36,7 @@ Result<Secret> read_client_secret(const Profile& profile) {
   return Secret{};
 }
 
-Result<HttpRequest> OAuthClient::form_request(const std::string& url, std::string_view what, FormFields fields) {
+Result<HttpRequest> OAuthClient::form_request(const std::string& url, std::string_view what, core::FormFields fields) {
   if (url.empty()) return fail(ErrorCode::kConfig, "the profile has no " + std::string(what));
   if (auto policy = check_url_policy(url, what); !policy) return std::unexpected(policy.error());
   auto secret = read_client_secret(profile_);
@@ -51,23 +51,23 @@ Result<HttpRequest> OAuthClient::form_request(const std::string& url, std::strin
   if (!secret->empty() && profile_.client_auth == ClientAuth::kBasic) {
     // RFC 6749 §2.3.1: client id and secret are encoded with the application/x-www-form-urlencoded
     // algorithm of Appendix B (a space becomes '+') before base64.
-    std::string encoded_secret = form_urlencode_value(secret->reveal());
-    std::string credentials = form_urlencode_value(profile_.client_id) + ":" + encoded_secret;
+    std::string encoded_secret = core::form_urlencode_value(secret->reveal());
+    std::string credentials = core::form_urlencode_value(profile_.client_id) + ":" + encoded_secret;
     wipe_string(encoded_secret);
-    request.headers.emplace_back("Authorization", "Basic " + base64_encode(credentials));
+    request.headers.emplace_back("Authorization", "Basic " + core::base64_encode(credentials));
     wipe_string(credentials);
   } else {
     fields.emplace_back("client_id", profile_.client_id);
     if (!secret->empty()) fields.emplace_back("client_secret", std::string(secret->reveal()));
   }
-  request.body = form_encode_secret(fields);
+  request.body = core::form_encode_secret(fields);
   // The field values are plain strings holding the device code, refresh token or client secret.
   for (auto& field : fields) wipe_string(field.second);
   return request;
 }
 
 Result<DeviceAuthorization> OAuthClient::request_device_code() {
-  FormFields fields;
+  core::FormFields fields;
   if (!profile_.scope.empty()) fields.emplace_back("scope", profile_.scope);
   if (!profile_.audience.empty()) fields.emplace_back("audience", profile_.audience);
   auto request = form_request(profile_.endpoints.device_authorization, "device authorization endpoint", std::move(fields));
@@ -77,7 +77,7 @@ Result<DeviceAuthorization> OAuthClient::request_device_code() {
   return parse_device_authorization(*response);
 }
 
-Result<TokenReply> OAuthClient::token_request(FormFields fields, long long now) {
+Result<TokenReply> OAuthClient::token_request(core::FormFields fields, long long now) {
   auto request = form_request(profile_.endpoints.token, "token endpoint", std::move(fields));
   if (!request) return std::unexpected(request.error());
   auto response = http_.send(*request);

@@ -33,8 +33,8 @@ class OAuthClient {
   [[nodiscard]] Result<void> revoke(const Secret& token, std::string_view token_type_hint);
 
  private:
-  [[nodiscard]] Result<HttpRequest> form_request(const std::string& url, std::string_view what, FormFields fields);
-  [[nodiscard]] Result<TokenReply> token_request(FormFields fields, long long now);
+  [[nodiscard]] Result<HttpRequest> form_request(const std::string& url, std::string_view what, core::FormFields fields);
+  [[nodiscard]] Result<TokenReply> token_request(core::FormFields fields, long long now);
 
   const Profile& profile_;
   HttpClient& http_;

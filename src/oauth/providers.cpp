@@ -90,7 +90,7 @@ std::string expand_template(std::string_view text, std::string_view tenant, std:
 }
 
 bool is_entra_tenant_alias(std::string_view tenant) {
-  const std::string lower = ascii_lower(tenant);
+  const std::string lower = core::ascii_lower(tenant);
   return lower == "common" || lower == "organizations" || lower == "consumers";
 }
 

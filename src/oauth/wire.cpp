@@ -16,10 +16,10 @@ using json = nlohmann::json;
 
 // A response body as a flat map of fields: a JSON object, or a form-encoded body (GitHub
 // answers form-encoded unless asked for JSON). Nested JSON values stay available as JSON.
-// The body holds tokens or a device code: it is read by parse_secret_json into a SecretJson, so
+// The body holds tokens or a device code: it is read by parse_secret_json into a core::SecretJson, so
 // that every buffer the tokens pass through is wiped when released (core/secret_json.hpp).
 struct Fields {
-  SecretJson object = SecretJson::object();
+  core::SecretJson object = core::SecretJson::object();
   bool parsed = false;
 
   [[nodiscard]] bool has(const char* name) const { return object.contains(name) && !object[name].is_null(); }
@@ -27,7 +27,7 @@ struct Fields {
   // Secret and nowhere else.
   [[nodiscard]] std::optional<std::string_view> view(const char* name) const {
     if (!has(name) || !object[name].is_string()) return std::nullopt;
-    return std::string_view(object[name].get_ref<const SecretJson::string_t&>());
+    return std::string_view(object[name].get_ref<const core::SecretJson::string_t&>());
   }
   // A public field (token_type, scope, error, URIs) as a plain string.
   [[nodiscard]] std::optional<std::string> string(const char* name) const {
@@ -38,7 +38,7 @@ struct Fields {
   // A non-negative integer given as a JSON number or a numeric string (some servers quote it).
   [[nodiscard]] std::optional<long long> integer(const char* name) const {
     if (!has(name)) return std::nullopt;
-    const SecretJson& value = object[name];
+    const core::SecretJson& value = object[name];
     // Lifetimes are capped at ten years so that arithmetic on them cannot overflow.
     constexpr long long kMax = 10LL * 366 * 24 * 3600;
     if (value.is_number_unsigned()) return static_cast<long long>(std::min<std::uint64_t>(value.get<std::uint64_t>(), kMax));
@@ -52,7 +52,7 @@ struct Fields {
       return std::nullopt;
     }
     if (value.is_string()) {
-      const auto& s = value.get_ref<const SecretJson::string_t&>();
+      const auto& s = value.get_ref<const core::SecretJson::string_t&>();
       long long v = 0;
       auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
       if (ec == std::errc{} && end == s.data() + s.size() && v >= 0) return std::min(v, 10LL * 366 * 24 * 3600);
@@ -64,7 +64,7 @@ struct Fields {
 Fields parse_fields(const Secret& body) {
   Fields fields;
   std::string_view text = body.reveal();
-  if (auto parsed = parse_secret_json(text)) {
+  if (auto parsed = core::parse_secret_json(text)) {
     if (parsed->is_object()) {
       fields.object = std::move(*parsed);
       fields.parsed = true;
@@ -72,8 +72,8 @@ Fields parse_fields(const Secret& body) {
     return fields;
   }
   if (text.find('=') != std::string::npos && text.find('{') == std::string::npos) {
-    for (auto& [name, value] : form_decode(text)) {
-      fields.object[SecretJson::string_t(name)] = value;
+    for (auto& [name, value] : core::form_decode(text)) {
+      fields.object[core::SecretJson::string_t(name)] = value;
       wipe_string(value);
     }
     fields.parsed = true;
@@ -119,7 +119,7 @@ std::optional<std::string> unverified_jwt_claims_json(std::string_view token) {
   if (second == std::string_view::npos || token.find('.', second + 1) != std::string_view::npos) {
     return std::nullopt;
   }
-  auto payload = base64url_decode(token.substr(first + 1, second - first - 1));
+  auto payload = core::base64url_decode(token.substr(first + 1, second - first - 1));
   if (!payload) return std::nullopt;
   json claims = json::parse(*payload, nullptr, false);
   if (claims.is_discarded() || !claims.is_object()) return std::nullopt;
@@ -262,9 +262,9 @@ Result<TokenReply> parse_token_reply(const HttpResponse& response, long long now
 }
 
 std::string PublicDocument::header(std::string_view name) const {
-  const std::string wanted = ascii_lower(name);
+  const std::string wanted = core::ascii_lower(name);
   for (const auto& [header_name, value] : headers) {
-    if (ascii_lower(header_name) == wanted) return value;
+    if (core::ascii_lower(header_name) == wanted) return value;
   }
   return {};
 }

@@ -10,7 +10,7 @@
 #include "oauth/providers.hpp"
 #include "oauth/wire.hpp"
 
-namespace devicelogin {
+namespace devicelogin::session {
 namespace {
 
 // The clock skew tolerated on exp, nbf and iat (OIDC Core §3.1.3.7 items 9-10 leave it to us).
@@ -45,7 +45,7 @@ Result<FetchedJwks> fetch_jwks(HttpClient& http, const std::string& url) {
 
 long long jwks_max_age(std::string_view cache_control) {
   std::optional<long long> max_age;
-  std::string lower = ascii_lower(cache_control);
+  std::string lower = core::ascii_lower(cache_control);
   std::string_view rest = lower;
   while (!rest.empty()) {
     auto comma = rest.find(',');
@@ -78,7 +78,7 @@ Result<void> check_id_token(const Profile& profile, HttpClient& http, TokenSet& 
   expected.client_id = profile.client_id;
   expected.clock_skew_seconds = kIdTokenClockSkewSeconds;
   if (profile.provider == "microsoft" && oauth::is_entra_tenant_alias(profile.tenant)) {
-    expected.entra_tenant_alias = ascii_lower(profile.tenant);
+    expected.entra_tenant_alias = core::ascii_lower(profile.tenant);
   }
 
   std::string jwks = jwks_cache;
@@ -121,4 +121,4 @@ Result<void> check_id_token(const Profile& profile, HttpClient& http, TokenSet& 
   return {};
 }
 
-}  // namespace devicelogin
+}  // namespace devicelogin::session

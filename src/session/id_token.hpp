@@ -8,7 +8,7 @@
 #include "devicelogin/result.hpp"
 #include "devicelogin/token_set.hpp"
 
-namespace devicelogin {
+namespace devicelogin::session {
 
 // Validates `tokens.id_token` (when there is one) against the profile's issuer, client id and JWKS
 // at unix time `now` (OIDC Core §3.1.3.7, 120 s clock skew), then sets `tokens.subject` to its `sub`.
@@ -32,4 +32,4 @@ inline constexpr long long kJwksDefaultMaxAgeSeconds = 3600;
 // The seconds a response with this Cache-Control value may be reused, by the rules above.
 [[nodiscard]] long long jwks_max_age(std::string_view cache_control);
 
-}  // namespace devicelogin
+}  // namespace devicelogin::session

@@ -28,7 +28,7 @@ void override_if_set(std::string& target, const std::string& value) {
 Result<Profile> prepare_profile(const LoginSettings& settings, HttpClient& http_client) {
   // Discovery's answers are the first word from the server's clock (kept in the profile).
   SystemClock clock;
-  ServerClockObserver http(http_client, clock);
+  http::ServerClockObserver http(http_client, clock);
   if (!valid_profile_name(settings.profile)) {
     return settings_fail("invalid profile name \"" + settings.profile + "\" (use letters, digits, '.', '_' and '-')", "profile");
   }
@@ -61,7 +61,7 @@ Result<Profile> prepare_profile(const LoginSettings& settings, HttpClient& http_
       return settings_fail("the tenant must be a tenant id, a domain, common, organizations or consumers", "tenant");
     }
     // Entra's iss carries a tenant id in lower case.
-    if (oauth::guid_shaped(profile.tenant)) profile.tenant = ascii_lower(profile.tenant);
+    if (oauth::guid_shaped(profile.tenant)) profile.tenant = core::ascii_lower(profile.tenant);
     auto expand = [&](std::string_view text) { return oauth::expand_template(text, profile.tenant, profile.client_id); };
     profile.issuer = expand(preset->issuer);
     profile.endpoints = Endpoints{expand(preset->device_authorization), expand(preset->token), expand(preset->revocation),
@@ -134,7 +134,7 @@ Result<Profile> prepare_profile(const LoginSettings& settings, HttpClient& http_
     if (auto policy = check_url_policy(check.url, check.what); !policy) return std::unexpected(policy.error());
   }
   if (profile.client_secret_file.empty() && profile.client_secret_env.empty() &&
-      !env_or_empty("DEVICELOGIN_CLIENT_SECRET").empty()) {
+      !core::env_or_empty("DEVICELOGIN_CLIENT_SECRET").empty()) {
     profile.client_secret_env = "DEVICELOGIN_CLIENT_SECRET";
   }
   if (profile.client_secret_file.empty() && profile.client_secret_env.empty()) profile.client_auth = ClientAuth::kNone;

@@ -6,7 +6,9 @@
 #include <string_view>
 
 #include "core/redaction.hpp"
+#include "devicelogin/sanitize.hpp"
 #include "http/server_time.hpp"
+#include "http/url_policy.hpp"
 #include "oauth/device_flow.hpp"
 #include "session/id_token.hpp"
 #include "oauth/oauth_client.hpp"
@@ -54,7 +56,7 @@ Result<TokenInfo> Session::login_with_profile(const LoginObserver& observer) {
   if (!is_loopback_url(self.profile.endpoints.device_authorization)) {
     for (const std::string* uri : {&authorization->verification_uri, &authorization->verification_uri_complete}) {
       if (is_loopback_url(*uri)) {
-        return fail(ErrorCode::kServer, "the verification URI " + redact_url(*uri) +
+        return fail(ErrorCode::kServer, "the verification URI " + core::redact_url(*uri) +
                                             " is on this machine (loopback), but the authorization server is not; "
                                             "refusing to show it");
       }
@@ -104,7 +106,7 @@ Result<TokenInfo> Session::login_with_profile(const LoginObserver& observer) {
   }
   // OIDC Core §3.1.3.7: an ID token that does not verify means nothing is stored. Its times are
   // the server's, so they are judged on the server's clock (the skew allowance on top of that).
-  if (auto valid = check_id_token(self.profile, self.http, *tokens, self.server_now(), self.profile.jwks_cache,
+  if (auto valid = session::check_id_token(self.profile, self.http, *tokens, self.server_now(), self.profile.jwks_cache,
                                    self.profile.jwks_cache_expires_at); !valid) {
     return std::unexpected(valid.error());
   }
@@ -171,8 +173,39 @@ Result<Secret> Session::access_token(long long min_ttl) {
   return fresh->access_token;
 }
 
+Result<void> Session::check_token_destination(std::string_view url) const {
+  const Impl& self = *impl_;
+  // The credential-host rule: the token goes only to origins the profile names. An origin is
+  // compared whole (RFC 6454 §5): another port or scheme on the same host is another server.
+  auto origin_of = [](std::string_view text) -> std::optional<std::string> {
+    auto checked = http::parse_checked_url(text, "a URL");
+    if (!checked) return std::nullopt;
+    return checked->origin;
+  };
+  const auto origin = origin_of(url);
+  if (origin) {
+    for (const std::string& base : self.profile.api_urls) {
+      if (origin_of(base) == origin) return {};
+    }
+    if (!self.profile.endpoints.userinfo.empty() && origin_of(self.profile.endpoints.userinfo) == origin) return {};
+  }
+  // A URL that does not parse (or carries a user name) is shown without its userinfo and query.
+  std::string shown;
+  if (origin) {
+    shown = *origin;
+  } else {
+    const std::string redacted = core::redact_userinfo(url);
+    shown = sanitize_text(std::string_view(redacted).substr(0, redacted.find_first_of("?#")));
+  }
+  return std::unexpected(remedy_error(ErrorCode::kUsage,
+                                      "refusing to send the token of profile \"" + self.profile.name + "\" to " + shown +
+                                          ": not one of its API base URLs or its userinfo endpoint",
+                                      Remedy::kAddSettings, self.profile.name, "api_urls"));
+}
+
 Result<HttpResponse> Session::fetch(HttpRequest request, long long min_ttl) {
   Impl& self = *impl_;
+  if (auto allowed = check_token_destination(request.url); !allowed) return std::unexpected(allowed.error());
   auto send_with = [&](const TokenSet& tokens) {
     HttpRequest authorized = request;
     // RFC 6750 §2.1. Servers that return "bearer" (lower case) accept "Bearer" too.
@@ -264,7 +297,7 @@ Result<SessionStatus> Session::status() {
       status.tokens = token_info(**loaded);
     } else {
       status.relogin_required = true;
-      status.relogin_reason = "the stored tokens were issued by " + redact_url((**loaded).token_endpoint) + " to client " +
+      status.relogin_reason = "the stored tokens were issued by " + core::redact_url((**loaded).token_endpoint) + " to client " +
                               (**loaded).client_id + ", not to this profile's server and client";
     }
     status.clock_offset_s = (**loaded).clock_offset_s;

@@ -23,7 +23,7 @@ struct [[gnu::visibility("hidden")]] Session::Impl {
   Profile profile;
   std::unique_ptr<TokenStore> store;  // while `missing` says why, a store that fails with that reason
   // Every request goes through it, so that the server's clock is learned from each answer.
-  ServerClockObserver http;
+  http::ServerClockObserver http;
   Clock& clock;
   // Sessions made by open(): what they own, where their profile is saved, and their options.
   std::shared_ptr<HttpClient> http_owner;
@@ -89,9 +89,9 @@ struct [[gnu::visibility("hidden")]] Session::Impl {
   // Why `tokens` must not be used with this profile's server, or empty when they may be.
   std::string bound_elsewhere(const TokenSet& tokens) const {
     if (bound_to(tokens, profile.endpoints.token, profile.client_id)) return {};
-    return "the stored tokens were issued to client " + tokens.client_id + " by " + redact_url(tokens.token_endpoint) +
+    return "the stored tokens were issued to client " + tokens.client_id + " by " + core::redact_url(tokens.token_endpoint) +
            ", but profile " + profile.name + " now names client " + profile.client_id + " at " +
-           redact_url(profile.endpoints.token);
+           core::redact_url(profile.endpoints.token);
   }
 
   Error relogin_elsewhere(const std::string& elsewhere) const {
@@ -189,7 +189,7 @@ struct [[gnu::visibility("hidden")]] Session::Impl {
     fresh.clock_offset_s = http.offset();
     if (!fresh.id_token.empty()) {
       // OIDC Core §12.2: a refreshed ID token is validated like the first, and names the same user.
-      auto valid = check_id_token(profile, http, fresh, server_now(), profile.jwks_cache, profile.jwks_cache_expires_at);
+      auto valid = session::check_id_token(profile, http, fresh, server_now(), profile.jwks_cache, profile.jwks_cache_expires_at);
       if (valid && !current.subject.empty() && fresh.subject != current.subject) {
         valid = fail(ErrorCode::kServer, "the refreshed ID token names a different user than the login did");
       }

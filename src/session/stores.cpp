@@ -9,8 +9,8 @@ constexpr std::chrono::milliseconds kKeyringTimeout{5000};
 }
 
 Result<std::unique_ptr<TokenStore>> open_token_store(const std::string& name) {
-  if (name == "secret-service") return make_secret_service_token_store(kKeyringTimeout);
-  return open_local_token_store(name);
+  if (name == "secret-service") return store::make_secret_service_token_store(kKeyringTimeout);
+  return store::open_local_token_store(name);
 }
 
 Result<std::string> resolve_store_name(const std::string& name) {
@@ -18,7 +18,7 @@ Result<std::string> resolve_store_name(const std::string& name) {
   // in the browser rather than after.
   if (name == "file") return name;
   if (name == "secret-service") {
-    if (auto usable = probe_secret_service(kKeyringTimeout); !usable) return std::unexpected(usable.error());
+    if (auto usable = store::probe_secret_service(kKeyringTimeout); !usable) return std::unexpected(usable.error());
     return name;
   }
   if (name == "kernel-keyring") {
@@ -28,7 +28,7 @@ Result<std::string> resolve_store_name(const std::string& name) {
   if (name != "auto") {
     return std::unexpected(remedy_error(ErrorCode::kUsage, "unknown token store \"" + name + "\" (choose: " + kStoreNames + ")", Remedy::kFixSettings, {}, "store"));
   }
-  auto secret_service = probe_secret_service(kKeyringTimeout);
+  auto secret_service = store::probe_secret_service(kKeyringTimeout);
   if (secret_service) return std::string("secret-service");
   auto kernel = probe_kernel_keyring();
   if (kernel) return std::string("kernel-keyring");

@@ -62,13 +62,13 @@ Result<Session> Session::open(const std::string& name, SessionOptions options) {
       return Session(make_opened_impl(std::move(*loaded), std::move(*store), std::nullopt, std::move(*profiles), true));
     }
     // Its settings are kept (a login can move it to a store that works, and clean this one).
-    auto placeholder = std::make_unique<AbsentTokenStore>(loaded->store, store.error(), "(cannot be opened)");
+    auto placeholder = std::make_unique<store::AbsentTokenStore>(loaded->store, store.error(), "(cannot be opened)");
     return Session(make_opened_impl(std::move(*loaded), std::move(placeholder), store.error(), std::move(*profiles), true));
   }
   Profile unsaved;
   unsaved.name = name;
   // Its store is a placeholder that answers every call with the reason there is no profile.
-  auto placeholder = std::make_unique<AbsentTokenStore>("none", loaded.error(), "(no saved profile)");
+  auto placeholder = std::make_unique<store::AbsentTokenStore>("none", loaded.error(), "(no saved profile)");
   return Session(make_opened_impl(std::move(unsaved), std::move(placeholder), loaded.error(), std::move(*profiles)));
 }
 
@@ -103,7 +103,7 @@ Result<TokenInfo> Session::login(const LoginSettings& requested, const LoginObse
 
   // Checked before any request is sent.
   for (const std::string& url : settings.api_urls) {
-    if (auto checked = parse_checked_url(url, "API base URL"); !checked) return std::unexpected(checked.error());
+    if (auto checked = http::parse_checked_url(url, "API base URL"); !checked) return std::unexpected(checked.error());
   }
   Profile profile;
   std::shared_ptr<HttpClient> http;
@@ -139,7 +139,7 @@ Result<TokenInfo> Session::login(const LoginSettings& requested, const LoginObse
   if (!store) return std::unexpected(store.error());
   // The profile must be savable before the user approves anything: a directory that cannot be
   // made private is found now, not after tokens were issued.
-  if (auto directory = ensure_private_directory(self.profiles->directory()); !directory) {
+  if (auto directory = core::ensure_private_directory(self.profiles->directory()); !directory) {
     return std::unexpected(directory.error());
   }
   if (observer.on_start) observer.on_start(profile, **store);

@@ -9,7 +9,7 @@
 #include "devicelogin/result.hpp"
 #include "devicelogin/token_store.hpp"
 
-namespace devicelogin {
+namespace devicelogin::store {
 
 // The error every operation of an absent store gives: `store` ("the Secret Service") is not
 // built in; `others` lists the stores to use instead (Error::setting of Remedy::kChooseStore).
@@ -35,4 +35,4 @@ class AbsentTokenStore final : public TokenStore {
   std::string location_;
 };
 
-}  // namespace devicelogin
+}  // namespace devicelogin::store

@@ -49,13 +49,13 @@ class FileTokenStore final : public TokenStore {
 
   Result<std::optional<TokenSet>> load(const std::string& profile) override {
     if (!valid_profile_name(profile)) return fail(ErrorCode::kUsage, "invalid profile name");
-    auto dir = PrivateDirectory::open(directory_, false);
+    auto dir = core::PrivateDirectory::open(directory_, false);
     if (!dir) return std::unexpected(dir.error());
     if (!*dir) return std::optional<TokenSet>{};
     auto content = (*dir)->read_private_file(profile + ".json", "token file");
     if (!content) return std::unexpected(content.error());
     if (!*content) return std::optional<TokenSet>{};
-    auto tokens = decode_token_set(**content);
+    auto tokens = store::decode_token_set(**content);
     wipe_string(**content);
     if (!tokens) {
       return fail(ErrorCode::kStorage, tokens.error().message + " (" + path_of(profile) + ")");
@@ -65,10 +65,10 @@ class FileTokenStore final : public TokenStore {
 
   Result<void> save(const std::string& profile, const TokenSet& tokens) override {
     if (!valid_profile_name(profile)) return fail(ErrorCode::kUsage, "invalid profile name");
-    auto dir = PrivateDirectory::open(directory_, true);
+    auto dir = core::PrivateDirectory::open(directory_, true);
     if (!dir) return std::unexpected(dir.error());
-    Secret encoded = encode_token_set(tokens);
-    if (auto size = check_token_set_size(encoded.size(), "the file token store"); !size) return size;
+    Secret encoded = store::encode_token_set(tokens);
+    if (auto size = store::check_token_set_size(encoded.size(), "the file token store"); !size) return size;
     // Saves run under the profile lock, so no other writer's temp file is in flight.
     (*dir)->remove_stale_temp_files(profile + ".json");
     return (*dir)->write_file_atomically(profile + ".json", encoded.reveal());
@@ -76,7 +76,7 @@ class FileTokenStore final : public TokenStore {
 
   Result<void> check_capacity(const std::string& profile) override {
     if (!valid_profile_name(profile)) return fail(ErrorCode::kUsage, "invalid profile name");
-    if (auto dir = ensure_private_directory(directory_); !dir) return dir;
+    if (auto dir = core::ensure_private_directory(directory_); !dir) return dir;
     return reserve_space_probe(directory_, kMaxTokenSetBytes);
   }
 
@@ -92,7 +92,7 @@ class FileTokenStore final : public TokenStore {
 
   Result<bool> remove(const std::string& profile) override {
     if (!valid_profile_name(profile)) return fail(ErrorCode::kUsage, "invalid profile name");
-    auto dir = PrivateDirectory::open(directory_, false);
+    auto dir = core::PrivateDirectory::open(directory_, false);
     if (!dir) return std::unexpected(dir.error());
     if (!*dir) return false;
     // Logging out must not leave token data behind in the temp file of a crashed save.
@@ -120,18 +120,18 @@ std::unique_ptr<TokenStore> make_file_token_store(std::string directory) {
 }
 
 Result<std::string> default_state_directory() {
-  auto base = xdg_directory("XDG_STATE_HOME", ".local/state");
+  auto base = core::xdg_directory("XDG_STATE_HOME", ".local/state");
   if (!base) return base;
   return *base + "/devicelogin";
 }
 
 Result<std::string> default_config_directory() {
-  auto base = xdg_directory("XDG_CONFIG_HOME", ".config");
+  auto base = core::xdg_directory("XDG_CONFIG_HOME", ".config");
   if (!base) return base;
   return *base + "/devicelogin";
 }
 
-Result<std::unique_ptr<TokenStore>> open_local_token_store(const std::string& name) {
+Result<std::unique_ptr<TokenStore>> store::open_local_token_store(const std::string& name) {
   if (name != "file" && name != "kernel-keyring") {
     return fail(ErrorCode::kConfig, "unknown token store \"" + name + "\" (available: " + kStoreNames + ")");
   }

@@ -5,7 +5,7 @@
 
 #include "store/local_stores.hpp"
 
-namespace devicelogin {
+namespace devicelogin::store {
 
 std::optional<LocalTokenSource> open_local_token_source(std::string profile_name, const std::string& profile_directory) {
   auto profiles = profile_directory.empty() ? ProfileStore::from_environment() : Result<ProfileStore>(ProfileStore(profile_directory));
@@ -39,4 +39,4 @@ std::optional<TokenSet> load_fresh_local_tokens(std::string profile_name, long l
   return fresh_local_tokens(*source, min_ttl);
 }
 
-}  // namespace devicelogin
+}  // namespace devicelogin::store

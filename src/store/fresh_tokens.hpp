@@ -10,7 +10,7 @@
 #include "devicelogin/token_set.hpp"
 #include "devicelogin/token_store.hpp"
 
-namespace devicelogin {
+namespace devicelogin::store {
 
 // The stored set of `profile_name` (empty: the default profile: $DEVICELOGIN_PROFILE, else the one
 // `devicelogin use` chose, else "default") from the profiles in `profile_directory` (empty: the
@@ -33,4 +33,4 @@ struct LocalTokenSource {
                                                                       const std::string& profile_directory = {});
 [[nodiscard]] std::optional<TokenSet> fresh_local_tokens(const LocalTokenSource& source, long long min_ttl);
 
-}  // namespace devicelogin
+}  // namespace devicelogin::store

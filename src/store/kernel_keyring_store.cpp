@@ -98,7 +98,7 @@ class KernelKeyringTokenStore final : public TokenStore {
     Secret text(std::string_view(static_cast<const char*>(buffer), static_cast<std::size_t>(size)));
     explicit_bzero(buffer, static_cast<std::size_t>(size));
     std::free(buffer);
-    auto tokens = decode_token_set(text.reveal());
+    auto tokens = store::decode_token_set(text.reveal());
     if (!tokens) return fail(ErrorCode::kStorage, tokens.error().message + " (kernel keyring key " + description(profile) + ")");
     return std::optional<TokenSet>{std::move(*tokens)};
   }
@@ -106,8 +106,8 @@ class KernelKeyringTokenStore final : public TokenStore {
   Result<void> save(const std::string& profile, const TokenSet& tokens) override {
     auto keyring = persistent_keyring();
     if (!keyring) return std::unexpected(keyring.error());
-    Secret payload = encode_token_set(tokens);
-    if (auto size = check_token_set_size(payload.size(), "the kernel keyring"); !size) return size;
+    Secret payload = store::encode_token_set(tokens);
+    if (auto size = store::check_token_set_size(payload.size(), "the kernel keyring"); !size) return size;
     // add_key replaces the payload of an existing key of the same description in one step, so a
     // crash leaves the old or the new set.
     key_serial_t key = ::add_key("user", description(profile).c_str(), payload.reveal().data(), payload.size(), *keyring);

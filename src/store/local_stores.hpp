@@ -6,9 +6,9 @@
 #include "devicelogin/result.hpp"
 #include "devicelogin/token_store.hpp"
 
-namespace devicelogin {
+namespace devicelogin::store {
 
 // "file" or "kernel-keyring"; kConfig for any other name (secret-service lives in the library).
 [[nodiscard]] Result<std::unique_ptr<TokenStore>> open_local_token_store(const std::string& name);
 
-}  // namespace devicelogin
+}  // namespace devicelogin::store

@@ -49,7 +49,7 @@ Result<Profile> ProfileStore::load(const std::string& name) const {
     return fail(ErrorCode::kUsage, "invalid profile name \"" + name + "\" (use letters, digits, '.', '_' and '-')");
   }
   std::string path = directory_ + "/" + name + ".json";
-  auto content = read_private_file(path, "profile");
+  auto content = core::read_private_file(path, "profile");
   if (!content) return std::unexpected(content.error());
   if (!*content) {
     return std::unexpected(remedy_error(ErrorCode::kNotLoggedIn, "no profile \"" + name + "\"", Remedy::kSignIn, name));
@@ -102,7 +102,7 @@ Result<Profile> ProfileStore::load(const std::string& name) const {
 
 Result<void> ProfileStore::save(const Profile& profile) const {
   if (!valid_profile_name(profile.name)) return fail(ErrorCode::kUsage, "invalid profile name \"" + profile.name + "\"");
-  if (auto dir = ensure_private_directory(directory_); !dir) return dir;
+  if (auto dir = core::ensure_private_directory(directory_); !dir) return dir;
   json doc = {
       {"provider", profile.provider},
       {"issuer", profile.issuer},
@@ -128,12 +128,12 @@ Result<void> ProfileStore::save(const Profile& profile) const {
     if (jwks.is_object()) doc["jwks_cache"] = std::move(jwks);
     doc["jwks_cache_expires_at"] = profile.jwks_cache_expires_at;
   }
-  return write_file_atomically(directory_ + "/" + profile.name + ".json", doc.dump(2, ' ', false, json::error_handler_t::replace) + "\n");
+  return core::write_file_atomically(directory_ + "/" + profile.name + ".json", doc.dump(2, ' ', false, json::error_handler_t::replace) + "\n");
 }
 
 Result<bool> ProfileStore::remove(const std::string& name) const {
   if (!valid_profile_name(name)) return fail(ErrorCode::kUsage, "invalid profile name \"" + name + "\"");
-  return remove_file(directory_ + "/" + name + ".json");
+  return core::remove_file(directory_ + "/" + name + ".json");
 }
 
 namespace {
@@ -142,7 +142,7 @@ constexpr std::string_view kDefaultFile = "/.default";
 }  // namespace
 
 Result<std::string> ProfileStore::default_name() const {
-  if (std::string chosen = env_or_empty("DEVICELOGIN_PROFILE"); !chosen.empty()) {
+  if (std::string chosen = core::env_or_empty("DEVICELOGIN_PROFILE"); !chosen.empty()) {
     if (!valid_profile_name(chosen)) {
       return std::unexpected(remedy_error(ErrorCode::kUsage,
                                           "DEVICELOGIN_PROFILE names an invalid profile \"" + chosen +
@@ -152,7 +152,7 @@ Result<std::string> ProfileStore::default_name() const {
     return chosen;
   }
   const std::string path = directory_ + std::string(kDefaultFile);
-  auto text = read_private_file(path, "the default profile file");
+  auto text = core::read_private_file(path, "the default profile file");
   if (!text) return std::unexpected(text.error());
   if (!*text) return std::string("default");
   std::string name = **text;
@@ -165,8 +165,8 @@ Result<std::string> ProfileStore::default_name() const {
 
 Result<void> ProfileStore::set_default(const std::string& name) const {
   if (!valid_profile_name(name)) return fail(ErrorCode::kUsage, "invalid profile name \"" + name + "\"");
-  if (auto dir = ensure_private_directory(directory_); !dir) return dir;
-  return write_file_atomically(directory_ + std::string(kDefaultFile), name + "\n");
+  if (auto dir = core::ensure_private_directory(directory_); !dir) return dir;
+  return core::write_file_atomically(directory_ + std::string(kDefaultFile), name + "\n");
 }
 
 Result<std::vector<std::string>> ProfileStore::list() const {

@@ -2,7 +2,7 @@
 #include "store/absent_store.hpp"
 #include "store/secret_service_store.hpp"
 
-namespace devicelogin {
+namespace devicelogin::store {
 
 std::unique_ptr<TokenStore> make_secret_service_token_store(std::chrono::milliseconds, std::chrono::milliseconds) {
   return std::make_unique<AbsentTokenStore>("secret-service", absent_store_error("the Secret Service", "kernel-keyring,file"));
@@ -12,4 +12,4 @@ Result<void> probe_secret_service(std::chrono::milliseconds) {
   return std::unexpected(absent_store_error("the Secret Service", "kernel-keyring,file"));
 }
 
-}  // namespace devicelogin
+}  // namespace devicelogin::store

@@ -15,7 +15,7 @@
 #include "devicelogin/sanitize.hpp"
 #include "store/token_codec.hpp"
 
-namespace devicelogin {
+namespace devicelogin::store {
 namespace {
 
 using std::chrono::milliseconds;
@@ -490,4 +490,4 @@ Result<void> probe_secret_service(milliseconds timeout) {
   return {};
 }
 
-}  // namespace devicelogin
+}  // namespace devicelogin::store

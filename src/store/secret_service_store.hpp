@@ -8,7 +8,7 @@
 #include "devicelogin/result.hpp"
 #include "devicelogin/token_store.hpp"
 
-namespace devicelogin {
+namespace devicelogin::store {
 
 // One Secret Service item per profile in the default collection, holding the token set's JSON
 // (store/token_codec.hpp): schema "org.devicelogin.TokenSet", attributes {"application":
@@ -32,4 +32,4 @@ namespace devicelogin {
 // store itself would report. Used by `--store auto`. Never shows a prompt.
 [[nodiscard]] Result<void> probe_secret_service(std::chrono::milliseconds timeout);
 
-}  // namespace devicelogin
+}  // namespace devicelogin::store

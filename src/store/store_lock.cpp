@@ -29,7 +29,7 @@ StoreLock::~StoreLock() {
 Result<StoreLock> lock_file(const std::string& path, std::chrono::milliseconds timeout) {
   auto slash = path.find_last_of('/');
   if (slash == std::string::npos || slash == 0) return fail(ErrorCode::kStorage, "lock file outside a directory: " + path);
-  auto dir = PrivateDirectory::open(path.substr(0, slash), true);
+  auto dir = core::PrivateDirectory::open(path.substr(0, slash), true);
   if (!dir) return std::unexpected(dir.error());
   auto opened = (*dir)->open_lock_file(std::string_view(path).substr(slash + 1));
   if (!opened) return std::unexpected(opened.error());

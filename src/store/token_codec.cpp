@@ -6,12 +6,12 @@
 
 #include "core/secret_json.hpp"
 
-namespace devicelogin {
+namespace devicelogin::store {
 namespace {
 
 // The document and everything nlohmann allocates for it (keys, values, dump()'s growing output,
 // the parser's token buffer) is wiping storage: the set holds the access and refresh tokens.
-using json = SecretJson;
+using json = core::SecretJson;
 
 // doc.dump(), without the copy it leaves behind: nlohmann's serializer escapes each string through
 // a 512-byte buffer inside itself, and dump() keeps the serializer on the stack, where the escaped
@@ -59,18 +59,26 @@ Result<void> check_token_set_size(std::size_t size, const std::string& where) {
                                        " a stored set may take");
 }
 
+}  // namespace devicelogin::store
+
+namespace devicelogin {
+
 Result<void> TokenStore::check_capacity(const std::string&) { return {}; }
 
 Result<StoreUsage> TokenStore::usage(const std::string& profile) {
   auto loaded = load(profile);
   if (!loaded) return std::unexpected(loaded.error());
   StoreUsage usage;
-  if (*loaded) usage.set_bytes = encode_token_set(**loaded).size();
+  if (*loaded) usage.set_bytes = store::encode_token_set(**loaded).size();
   return usage;
 }
 
+}  // namespace devicelogin
+
+namespace devicelogin::store {
+
 Result<TokenSet> decode_token_set(std::string_view text) {
-  auto parsed = parse_secret_json(text);
+  auto parsed = core::parse_secret_json(text);
   if (!parsed || !parsed->is_object()) return fail(ErrorCode::kStorage, "the stored token set is not valid JSON");
   const json& doc = *parsed;
   auto version = doc.find("version");
@@ -109,4 +117,4 @@ Result<TokenSet> decode_token_set(std::string_view text) {
   return tokens;
 }
 
-}  // namespace devicelogin
+}  // namespace devicelogin::store

@@ -8,7 +8,7 @@
 #include "devicelogin/token_set.hpp"
 #include "devicelogin/token_store.hpp"
 
-namespace devicelogin {
+namespace devicelogin::store {
 
 inline constexpr int kTokenFormatVersion = 1;
 

@@ -41,9 +41,9 @@ struct Reply {
   std::string text;
 };
 
-Reply post_form(httplib::Client& client, const std::string& path, const FormFields& fields,
+Reply post_form(httplib::Client& client, const std::string& path, const core::FormFields& fields,
                 const httplib::Headers& headers = {}) {
-  auto result = client.Post(path.c_str(), headers, form_encode(fields), "application/x-www-form-urlencoded");
+  auto result = client.Post(path.c_str(), headers, core::form_encode(fields), "application/x-www-form-urlencoded");
   if (!result) return {};
   Reply reply{result->status, json::parse(result->body, nullptr, false), result->headers, result->body};
   return reply;
@@ -89,7 +89,7 @@ class Browser {
     remember_cookie(reply);
     return reply;
   }
-  Reply post(const std::string& path, const FormFields& fields) {
+  Reply post(const std::string& path, const core::FormFields& fields) {
     httplib::Headers headers = cookie_headers();
     headers.emplace("Origin", origin_);
     Reply reply = post_form(*client_, path, fields, headers);
@@ -144,16 +144,16 @@ json jwt_part(const std::string& jwt, int index) {
   std::size_t first = jwt.find('.');
   std::size_t second = jwt.find('.', first + 1);
   std::string part = index == 0 ? jwt.substr(0, first) : jwt.substr(first + 1, second - first - 1);
-  auto decoded = base64url_decode(part);
+  auto decoded = core::base64url_decode(part);
   return decoded ? json::parse(*decoded, nullptr, false) : json();
 }
 
 // Verifies an ES256 JWS with the JWK's public point, independently of the server's code.
 bool verify_es256(const std::string& jwt, const json& jwk) {
-  auto x = base64url_decode(jwk.value("x", ""));
-  auto y = base64url_decode(jwk.value("y", ""));
+  auto x = core::base64url_decode(jwk.value("x", ""));
+  auto y = core::base64url_decode(jwk.value("y", ""));
   std::size_t last_dot = jwt.rfind('.');
-  auto signature = base64url_decode(jwt.substr(last_dot + 1));
+  auto signature = core::base64url_decode(jwt.substr(last_dot + 1));
   if (!x || !y || !signature || signature->size() != 64) return false;
   std::string point = "\x04" + *x + *y;
   OSSL_PARAM_BLD* builder = OSSL_PARAM_BLD_new();

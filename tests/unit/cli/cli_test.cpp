@@ -160,6 +160,20 @@ TEST(CliOutput, ReportErrorPrintsOneSanitizedLine) {
   EXPECT_NE(text.find("second line"), std::string::npos) << "the text after the control character is kept";
 }
 
+TEST(CliOutput, RemediesBecomeTheCommandsHints) {
+  // The library says what is wrong and which setting helps; only the CLI names its flags.
+  Error api = remedy_error(ErrorCode::kUsage, "refusing to send the token of profile \"work\" to https://x.test:443",
+                           Remedy::kAddSettings, "work", "api_urls");
+  EXPECT_EQ(render_error(api), "refusing to send the token of profile \"work\" to https://x.test:443; add it with: "
+                               "devicelogin login --profile work --api-url URL");
+  Error missing = remedy_error(ErrorCode::kUsage, "no server", Remedy::kAddSettings, "work", "issuer|provider,client_id");
+  EXPECT_EQ(render_error(missing), "no server; pass --issuer URL or --provider NAME, and --client-id ID");
+  Error relogin = remedy_error(ErrorCode::kNotLoggedIn, "not logged in (profile work)", Remedy::kSignIn, "work");
+  EXPECT_EQ(render_error(relogin), "not logged in (profile work); run: devicelogin login --profile work");
+  Error store = remedy_error(ErrorCode::kStorage, "no keyring", Remedy::kChooseStore, {}, "kernel-keyring,file");
+  EXPECT_EQ(render_error(store), "no keyring; use --store kernel-keyring or --store file");
+}
+
 TEST(CliOutput, ReportErrorWithoutACommandNamesOnlyTheProgram) {
   CapturedFd err(STDERR_FILENO);
   (void)report_error("", Error{ErrorCode::kUsage, "bad", "", 0});

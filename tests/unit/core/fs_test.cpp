@@ -40,19 +40,19 @@ class PrivateFiles : public ::testing::Test {
 
 TEST_F(PrivateFiles, WriteCreatesA0600FileAndReadReturnsIt) {
   ::umask(0022);
-  auto written = write_file_atomically(path("tokens.json"), "{\"a\":1}");
+  auto written = core::write_file_atomically(path("tokens.json"), "{\"a\":1}");
   ASSERT_TRUE(written.has_value()) << written.error().message;
   EXPECT_EQ(mode_of(path("tokens.json")), 0600u);
-  auto read = read_private_file(path("tokens.json"), "token file");
+  auto read = core::read_private_file(path("tokens.json"), "token file");
   ASSERT_TRUE(read.has_value()) << read.error().message;
   ASSERT_TRUE(read->has_value());
   EXPECT_EQ(**read, "{\"a\":1}");
 }
 
 TEST_F(PrivateFiles, WriteReplacesAtomicallyAndLeavesNoTemporaryFile) {
-  ASSERT_TRUE(write_file_atomically(path("f"), "one").has_value());
-  ASSERT_TRUE(write_file_atomically(path("f"), "two").has_value());
-  auto read = read_private_file(path("f"), "file");
+  ASSERT_TRUE(core::write_file_atomically(path("f"), "one").has_value());
+  ASSERT_TRUE(core::write_file_atomically(path("f"), "two").has_value());
+  auto read = core::read_private_file(path("f"), "file");
   ASSERT_TRUE(read.has_value() && read->has_value());
   EXPECT_EQ(**read, "two");
   int entries = 0;
@@ -61,15 +61,15 @@ TEST_F(PrivateFiles, WriteReplacesAtomicallyAndLeavesNoTemporaryFile) {
 }
 
 TEST_F(PrivateFiles, WriteIntoAMissingDirectoryFails) {
-  auto written = write_file_atomically(path("missing/f"), "x");
+  auto written = core::write_file_atomically(path("missing/f"), "x");
   ASSERT_FALSE(written.has_value());
   EXPECT_EQ(written.error().code, ErrorCode::kStorage);
 }
 
 TEST_F(PrivateFiles, ReadRefusesAFileOthersCanRead) {
-  ASSERT_TRUE(write_file_atomically(path("loose"), "secret").has_value());
+  ASSERT_TRUE(core::write_file_atomically(path("loose"), "secret").has_value());
   ASSERT_EQ(::chmod(path("loose").c_str(), 0644), 0);
-  auto read = read_private_file(path("loose"), "token file");
+  auto read = core::read_private_file(path("loose"), "token file");
   ASSERT_FALSE(read.has_value());
   EXPECT_EQ(read.error().code, ErrorCode::kStorage);
   EXPECT_NE(read.error().message.find("chmod 600"), std::string::npos) << read.error().message;
@@ -77,9 +77,9 @@ TEST_F(PrivateFiles, ReadRefusesAFileOthersCanRead) {
 }
 
 TEST_F(PrivateFiles, ReadRefusesSymlinks) {
-  ASSERT_TRUE(write_file_atomically(path("real"), "x").has_value());
+  ASSERT_TRUE(core::write_file_atomically(path("real"), "x").has_value());
   ASSERT_EQ(::symlink(path("real").c_str(), path("link").c_str()), 0);
-  auto read = read_private_file(path("link"), "token file");
+  auto read = core::read_private_file(path("link"), "token file");
   ASSERT_FALSE(read.has_value());
   EXPECT_EQ(read.error().code, ErrorCode::kStorage);
   EXPECT_NE(read.error().message.find("symbolic link"), std::string::npos) << read.error().message;
@@ -87,13 +87,13 @@ TEST_F(PrivateFiles, ReadRefusesSymlinks) {
 
 TEST_F(PrivateFiles, ReadRefusesDirectories) {
   ASSERT_EQ(::mkdir(path("d").c_str(), 0700), 0);
-  auto read = read_private_file(path("d"), "token file");
+  auto read = core::read_private_file(path("d"), "token file");
   ASSERT_FALSE(read.has_value());
   EXPECT_EQ(read.error().code, ErrorCode::kStorage);
 }
 
 TEST_F(PrivateFiles, ReadOfAMissingFileIsNullopt) {
-  auto read = read_private_file(path("absent"), "token file");
+  auto read = core::read_private_file(path("absent"), "token file");
   ASSERT_TRUE(read.has_value()) << read.error().message;
   EXPECT_FALSE(read->has_value());
 }
@@ -101,17 +101,17 @@ TEST_F(PrivateFiles, ReadOfAMissingFileIsNullopt) {
 TEST_F(PrivateFiles, EnsurePrivateDirectoryMakes0700WithParents) {
   ::umask(0022);
   const std::string nested = path("a/b/devicelogin");
-  auto made = ensure_private_directory(nested);
+  auto made = core::ensure_private_directory(nested);
   ASSERT_TRUE(made.has_value()) << made.error().message;
   EXPECT_EQ(mode_of(nested), 0700u);
-  EXPECT_TRUE(ensure_private_directory(nested).has_value());  // idempotent
+  EXPECT_TRUE(core::ensure_private_directory(nested).has_value());  // idempotent
 }
 
 TEST_F(PrivateFiles, EnsurePrivateDirectoryNeverLeavesItOpenToOthers) {
   const std::string loose = path("loose");
   ASSERT_EQ(::mkdir(loose.c_str(), 0700), 0);
   ASSERT_EQ(::chmod(loose.c_str(), 0777), 0);
-  auto made = ensure_private_directory(loose);
+  auto made = core::ensure_private_directory(loose);
   // Either refused or tightened; never accepted as it is.
   if (made.has_value()) {
     EXPECT_EQ(mode_of(loose), 0700u);
@@ -121,25 +121,25 @@ TEST_F(PrivateFiles, EnsurePrivateDirectoryNeverLeavesItOpenToOthers) {
 }
 
 TEST_F(PrivateFiles, EnsurePrivateDirectoryRefusesAFileOrSymlink) {
-  ASSERT_TRUE(write_file_atomically(path("file"), "x").has_value());
-  EXPECT_FALSE(ensure_private_directory(path("file")).has_value());
+  ASSERT_TRUE(core::write_file_atomically(path("file"), "x").has_value());
+  EXPECT_FALSE(core::ensure_private_directory(path("file")).has_value());
   ASSERT_EQ(::mkdir(path("target").c_str(), 0700), 0);
   ASSERT_EQ(::symlink(path("target").c_str(), path("dirlink").c_str()), 0);
-  EXPECT_FALSE(ensure_private_directory(path("dirlink")).has_value());
+  EXPECT_FALSE(core::ensure_private_directory(path("dirlink")).has_value());
 }
 
 // A profile may be called "work.json.tmp.1": cleaning up after "work" must not touch its files.
 TEST_F(PrivateFiles, StaleTempCleanupSparesFilesOfOtherProfiles) {
   for (const char* name : {"work.json.tmp.1.json", "work.json.tmp.1.lock", "work.json.tmp.abc.json",
                            "work.json.tmp.123456.json", "work.json.tmp.9.9.json"}) {
-    ASSERT_TRUE(write_file_atomically(path(name), "keep").has_value()) << name;
+    ASSERT_TRUE(core::write_file_atomically(path(name), "keep").has_value()) << name;
   }
   // What a crashed save may leave: this version's names, and those of earlier versions.
   for (const char* name : {".work.json.tmp.Ab12Cd", ".work.json.tmp.77.0", "work.json.tmp.Xy34Zw", "work.json.tmp.77.1"}) {
     std::ofstream(path(name)) << "stale";
   }
-  ASSERT_TRUE(write_file_atomically(path("work.json"), "mine").has_value());
-  remove_stale_temp_files(path("work.json"));
+  ASSERT_TRUE(core::write_file_atomically(path("work.json"), "mine").has_value());
+  core::remove_stale_temp_files(path("work.json"));
   std::vector<std::string> left;
   for (const auto& entry : std::filesystem::directory_iterator(dir_)) left.push_back(entry.path().filename().string());
   std::sort(left.begin(), left.end());
@@ -174,7 +174,7 @@ TEST_F(PrivateFiles, AStateDirectoryWritableByOthersIsRefusedNotTightened) {
     const std::string dir = path("state-" + std::to_string(loose));
     ASSERT_EQ(::mkdir(dir.c_str(), 0700), 0);
     ASSERT_EQ(::chmod(dir.c_str(), loose), 0);
-    auto opened = PrivateDirectory::open(dir, true);
+    auto opened = core::PrivateDirectory::open(dir, true);
     ASSERT_FALSE(opened.has_value());
     EXPECT_EQ(opened.error().code, ErrorCode::kStorage);
     EXPECT_NE(opened.error().message.find("writable by group or others"), std::string::npos) << opened.error().message;
@@ -193,7 +193,7 @@ TEST_F(PrivateFiles, AStateDirectoryReadableByOthersIsTightened) {
   const std::string dir = path("readable");
   ASSERT_EQ(::mkdir(dir.c_str(), 0700), 0);
   ASSERT_EQ(::chmod(dir.c_str(), 0755), 0);
-  auto opened = PrivateDirectory::open(dir, false);
+  auto opened = core::PrivateDirectory::open(dir, false);
   ASSERT_TRUE(opened.has_value()) << opened.error().message;
   ASSERT_TRUE(opened->has_value());
   EXPECT_EQ(mode_of(dir), 0700u);
@@ -202,7 +202,7 @@ TEST_F(PrivateFiles, AStateDirectoryReadableByOthersIsTightened) {
 TEST_F(PrivateFiles, AStateDirectoryOfAnotherUserIsRefused) {
   if (::geteuid() != 0) {
     // Without root no directory can be given away; "/" belongs to root, so it serves.
-    auto opened = PrivateDirectory::open("/", false);
+    auto opened = core::PrivateDirectory::open("/", false);
     ASSERT_FALSE(opened.has_value());
     EXPECT_NE(opened.error().message.find("owned by another user"), std::string::npos) << opened.error().message;
     return;
@@ -210,7 +210,7 @@ TEST_F(PrivateFiles, AStateDirectoryOfAnotherUserIsRefused) {
   const std::string dir = path("theirs");
   ASSERT_EQ(::mkdir(dir.c_str(), 0700), 0);
   ASSERT_EQ(::chown(dir.c_str(), 65534, 65534), 0);
-  auto opened = PrivateDirectory::open(dir, true);
+  auto opened = core::PrivateDirectory::open(dir, true);
   ASSERT_FALSE(opened.has_value());
   EXPECT_EQ(opened.error().code, ErrorCode::kStorage);
   EXPECT_NE(opened.error().message.find("owned by another user (uid 65534)"), std::string::npos) << opened.error().message;
@@ -221,7 +221,7 @@ TEST_F(PrivateFiles, AStateDirectoryOfAnotherUserIsRefused) {
   ASSERT_EQ(::mkdir(parent.c_str(), 0755), 0);
   ASSERT_EQ(::mkdir((parent + "/mine").c_str(), 0700), 0);
   ASSERT_EQ(::chown(parent.c_str(), 65534, 65534), 0);
-  auto under = PrivateDirectory::open(parent + "/mine", true);
+  auto under = core::PrivateDirectory::open(parent + "/mine", true);
   ASSERT_FALSE(under.has_value());
   EXPECT_NE(under.error().message.find(parent + " belongs to another user"), std::string::npos) << under.error().message;
 }
@@ -230,19 +230,19 @@ TEST_F(PrivateFiles, AParentWritableByOthersMustBeSticky) {
   const std::string parent = path("shared");
   ASSERT_EQ(::mkdir(parent.c_str(), 0700), 0);
   ASSERT_EQ(::chmod(parent.c_str(), 0777), 0);
-  auto opened = PrivateDirectory::open(parent + "/devicelogin", true);
+  auto opened = core::PrivateDirectory::open(parent + "/devicelogin", true);
   ASSERT_FALSE(opened.has_value());
   EXPECT_NE(opened.error().message.find(parent + " is writable by others and not sticky"), std::string::npos)
       << opened.error().message;
   EXPECT_FALSE(std::filesystem::exists(parent + "/devicelogin"));
   ASSERT_EQ(::chmod(parent.c_str(), 01777), 0);  // as /tmp
-  auto sticky = PrivateDirectory::open(parent + "/devicelogin", true);
+  auto sticky = core::PrivateDirectory::open(parent + "/devicelogin", true);
   ASSERT_TRUE(sticky.has_value()) << sticky.error().message;
   EXPECT_EQ(mode_of(parent + "/devicelogin"), 0700u);
 }
 
 TEST_F(PrivateFiles, WritesGoThroughTheDirectoryThatWasChecked) {
-  auto opened = PrivateDirectory::open(path("state"), true);
+  auto opened = core::PrivateDirectory::open(path("state"), true);
   ASSERT_TRUE(opened.has_value()) << opened.error().message;
   // The checked directory is renamed away and another put in its place: the write still lands
   // in the checked one.
@@ -257,11 +257,11 @@ TEST_F(PrivateFiles, WritesGoThroughTheDirectoryThatWasChecked) {
 }
 
 TEST_F(PrivateFiles, RemoveFileReportsWhetherItExisted) {
-  ASSERT_TRUE(write_file_atomically(path("f"), "x").has_value());
-  auto removed = remove_file(path("f"));
+  ASSERT_TRUE(core::write_file_atomically(path("f"), "x").has_value());
+  auto removed = core::remove_file(path("f"));
   ASSERT_TRUE(removed.has_value());
   EXPECT_TRUE(*removed);
-  auto again = remove_file(path("f"));
+  auto again = core::remove_file(path("f"));
   ASSERT_TRUE(again.has_value());
   EXPECT_FALSE(*again);
 }

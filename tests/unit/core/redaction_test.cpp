@@ -28,7 +28,7 @@ TEST(Redaction, Form) {
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.input);
-    EXPECT_EQ(redact_form(c.input), c.expected);
+    EXPECT_EQ(core::redact_form(c.input), c.expected);
   }
 }
 
@@ -51,7 +51,7 @@ TEST(Redaction, Json) {
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.input);
-    EXPECT_EQ(redact_json(c.input), c.expected);
+    EXPECT_EQ(core::redact_json(c.input), c.expected);
   }
 }
 
@@ -69,7 +69,7 @@ TEST(Redaction, Url) {
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.input);
-    EXPECT_EQ(redact_url(c.input), c.expected);
+    EXPECT_EQ(core::redact_url(c.input), c.expected);
   }
 }
 
@@ -85,33 +85,33 @@ TEST(Redaction, UserinfoAnywhereInText) {
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.input);
-    EXPECT_EQ(redact_userinfo(c.input), c.expected);
+    EXPECT_EQ(core::redact_userinfo(c.input), c.expected);
   }
 }
 
 TEST(Redaction, BodyOfUnknownTypeCoversJsonAndForm) {
-  EXPECT_EQ(redact_body(R"({"access_token":"a"})"), R"({"access_token":"[REDACTED]"})");
-  EXPECT_EQ(redact_body("refresh_token=r&x=1"), "refresh_token=[REDACTED]&x=1");
-  EXPECT_EQ(redact_body("plain text"), "plain text");
+  EXPECT_EQ(core::redact_body(R"({"access_token":"a"})"), R"({"access_token":"[REDACTED]"})");
+  EXPECT_EQ(core::redact_body("refresh_token=r&x=1"), "refresh_token=[REDACTED]&x=1");
+  EXPECT_EQ(core::redact_body("plain text"), "plain text");
 }
 
 TEST(Redaction, Headers) {
   for (const char* name : {"Authorization", "authorization", "Proxy-Authorization", "Cookie", "Set-Cookie",
                            "SET-COOKIE", "DPoP"}) {
-    EXPECT_TRUE(is_secret_header(name)) << name;
+    EXPECT_TRUE(core::is_secret_header(name)) << name;
   }
   for (const char* name : {"Accept", "Content-Type", "Location", "WWW-Authenticate", "X-Authorization-Hint"}) {
-    EXPECT_FALSE(is_secret_header(name)) << name;
+    EXPECT_FALSE(core::is_secret_header(name)) << name;
   }
 }
 
 TEST(Redaction, Fields) {
   for (const char* name : {"device_code", "code", "access_token", "refresh_token", "id_token", "client_secret",
                            "ACCESS_TOKEN", "password", "token"}) {
-    EXPECT_TRUE(is_secret_field(name)) << name;
+    EXPECT_TRUE(core::is_secret_field(name)) << name;
   }
   for (const char* name : {"user_code", "client_id", "scope", "token_type", "expires_in", "state", ""}) {
-    EXPECT_FALSE(is_secret_field(name)) << name;
+    EXPECT_FALSE(core::is_secret_field(name)) << name;
   }
 }
 
@@ -119,11 +119,11 @@ TEST(Redaction, KnownValues) {
   Secret a(std::string_view("s3cr3t-value"));
   Secret short_one(std::string_view("abc"));
   Secret empty;
-  EXPECT_EQ(redact_known("x s3cr3t-value y s3cr3t-value", {&a}), "x [REDACTED] y [REDACTED]");
-  EXPECT_EQ(redact_known("abc abc", {&short_one, &empty, nullptr}), "abc abc");  // too short to match safely
-  EXPECT_EQ(redact_known("nothing here", {&a}), "nothing here");
+  EXPECT_EQ(core::redact_known("x s3cr3t-value y s3cr3t-value", {&a}), "x [REDACTED] y [REDACTED]");
+  EXPECT_EQ(core::redact_known("abc abc", {&short_one, &empty, nullptr}), "abc abc");  // too short to match safely
+  EXPECT_EQ(core::redact_known("nothing here", {&a}), "nothing here");
   Secret self_similar(std::string_view("[REDACTED]"));
-  EXPECT_EQ(redact_known("[REDACTED]", {&self_similar}), "[REDACTED]");  // terminates
+  EXPECT_EQ(core::redact_known("[REDACTED]", {&self_similar}), "[REDACTED]");  // terminates
 }
 
 }  // namespace

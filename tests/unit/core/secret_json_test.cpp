@@ -13,7 +13,7 @@ namespace {
 // refuse what that parser does, and read the same values (compared through their dumps).
 void expect_as_nlohmann(const std::string& text) {
   const nlohmann::json reference = nlohmann::json::parse(text, nullptr, false);
-  const auto ours = parse_secret_json(text);
+  const auto ours = core::parse_secret_json(text);
   ASSERT_EQ(ours.has_value(), !reference.is_discarded()) << "input: " << text;
   if (!ours) return;
   EXPECT_EQ(std::string(ours->dump()), reference.dump()) << "input: " << text;
@@ -42,9 +42,9 @@ TEST(SecretJson, AcceptsAndRefusesWhatNlohmannDoes) {
 
 // (Compared by acceptance only: dump() recurses, and would overflow the stack at this depth.)
 TEST(SecretJson, ReadsDeepNestingWithoutRecursion) {
-  EXPECT_TRUE(parse_secret_json(std::string(100000, '[') + std::string(100000, ']')).has_value());
-  EXPECT_TRUE(parse_secret_json(R"({"a":)" + std::string(100000, '[') + std::string(100000, ']') + "}").has_value());
-  EXPECT_FALSE(parse_secret_json(std::string(100000, '[') + std::string(99999, ']')).has_value());
+  EXPECT_TRUE(core::parse_secret_json(std::string(100000, '[') + std::string(100000, ']')).has_value());
+  EXPECT_TRUE(core::parse_secret_json(R"({"a":)" + std::string(100000, '[') + std::string(100000, ']') + "}").has_value());
+  EXPECT_FALSE(core::parse_secret_json(std::string(100000, '[') + std::string(99999, ']')).has_value());
 }
 
 }  // namespace

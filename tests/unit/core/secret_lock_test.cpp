@@ -54,7 +54,7 @@ Secret heap_secret(char fill, std::size_t size = 64) { return Secret(std::string
 
 TEST(SecretMemoryLock, ASecretsPageIsLockedWhileItLives) {
   Secret secret = heap_secret('a');
-  ASSERT_FALSE(secret_memory_lock_note().has_value()) << *secret_memory_lock_note();
+  ASSERT_FALSE(core::secret_memory_lock_note().has_value()) << *core::secret_memory_lock_note();
   auto locked = locked_kb_at(secret.reveal().data());
   ASSERT_TRUE(locked.has_value());
   EXPECT_GT(*locked, 0) << "the page holding the secret is not locked (smaps Locked: 0 kB)";
@@ -113,12 +113,12 @@ TEST(SecretMemoryLock, RefusedLockingLeavesSecretsWorkingAndIsReported) {
   ASSERT_GE(child, 0);
   if (child == 0) {
     if (!testing::refuse_memory_locking()) ::_exit(10);
-    if (secret_memory_lock_note().has_value()) ::_exit(13);  // nothing refused yet in this process
+    if (core::secret_memory_lock_note().has_value()) ::_exit(13);  // nothing refused yet in this process
     Secret secret = heap_secret('x');
     secret.append(std::string(200, 'y'));
     Secret copy = secret;
     if (copy.reveal() != std::string(64, 'x') + std::string(200, 'y')) ::_exit(14);
-    auto note = secret_memory_lock_note();
+    auto note = core::secret_memory_lock_note();
     if (!note || note->find("RLIMIT_MEMLOCK") == std::string::npos) ::_exit(15);
     ::_exit(0);
   }

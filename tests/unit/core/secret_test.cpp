@@ -124,9 +124,9 @@ class ReleaseObserver {
  public:
   ReleaseObserver() {
     released_buffers().clear();
-    set_secret_release_observer_for_test(&record_release);
+    core::set_secret_release_observer_for_test(&record_release);
   }
-  ~ReleaseObserver() { set_secret_release_observer_for_test(nullptr); }
+  ~ReleaseObserver() { core::set_secret_release_observer_for_test(nullptr); }
   ReleaseObserver(const ReleaseObserver&) = delete;
   ReleaseObserver& operator=(const ReleaseObserver&) = delete;
 };
@@ -144,7 +144,7 @@ TEST(Secret, EveryReleasedBufferIsZeroed) {
       assigned = copy;
       EXPECT_EQ(grown.size(), 1024u);
     }
-    set_secret_release_observer_for_test(nullptr);
+    core::set_secret_release_observer_for_test(nullptr);
     // 16 -> 1024 bytes by doubling: at least 6 outgrown buffers, plus the three final ones.
     ASSERT_GE(released_buffers().size(), 9u);
     std::size_t largest = 0;

@@ -44,18 +44,18 @@ class CaBundleTest : public ::testing::Test {
 };
 
 TEST_F(CaBundleTest, TheExtraFileFollowsTheBase) {
-  auto bundle = combined_ca_bundle(write("base.pem", "BASE-BUNDLE"), write("extra.pem", kPem));
+  auto bundle = http::combined_ca_bundle(write("base.pem", "BASE-BUNDLE"), write("extra.pem", kPem));
   ASSERT_TRUE(bundle.has_value()) << bundle.error().message;
   EXPECT_EQ(*bundle, std::string("BASE-BUNDLE\n") + kPem);
 }
 
 TEST_F(CaBundleTest, TheSystemBundleIsTheBaseAndIsKept) {
-  const std::string system = base_ca_bundle_path();
+  const std::string system = http::base_ca_bundle_path();
   ASSERT_FALSE(system.empty()) << "libcurl reports no built-in CA file";
   const std::string system_text = read(system);
   ASSERT_NE(system_text.find("-----BEGIN CERTIFICATE-----"), std::string::npos)
       << system << " holds no certificate (is ca-certificates installed?)";
-  auto bundle = combined_ca_bundle(system, write("extra.pem", kPem));
+  auto bundle = http::combined_ca_bundle(system, write("extra.pem", kPem));
   ASSERT_TRUE(bundle.has_value()) << bundle.error().message;
   EXPECT_TRUE(bundle->starts_with(system_text));
   EXPECT_TRUE(bundle->ends_with(kPem));
@@ -64,14 +64,14 @@ TEST_F(CaBundleTest, TheSystemBundleIsTheBaseAndIsKept) {
 TEST_F(CaBundleTest, SslCertFileReplacesTheSystemBundle) {
   const std::string replacement = write("env.pem", kPem);
   ::setenv("SSL_CERT_FILE", replacement.c_str(), 1);
-  EXPECT_EQ(base_ca_bundle_path(), replacement);
+  EXPECT_EQ(http::base_ca_bundle_path(), replacement);
 }
 
 TEST_F(CaBundleTest, AnExtraFileWithoutCertificatesIsAConfigError) {
   for (const std::string& extra : {write("empty.pem", ""), write("junk.pem", "not a certificate"),
                                    dir_ + "/missing.pem"}) {
     SCOPED_TRACE(extra);
-    auto bundle = combined_ca_bundle(write("base.pem", kPem), extra);
+    auto bundle = http::combined_ca_bundle(write("base.pem", kPem), extra);
     ASSERT_FALSE(bundle.has_value());
     EXPECT_EQ(bundle.error().code, ErrorCode::kConfig);
     EXPECT_NE(bundle.error().message.find(extra), std::string::npos) << bundle.error().message;
@@ -79,7 +79,7 @@ TEST_F(CaBundleTest, AnExtraFileWithoutCertificatesIsAConfigError) {
 }
 
 TEST_F(CaBundleTest, AMissingBaseLeavesTheExtra) {
-  auto bundle = combined_ca_bundle(dir_ + "/no-such-base.pem", write("extra.pem", kPem));
+  auto bundle = http::combined_ca_bundle(dir_ + "/no-such-base.pem", write("extra.pem", kPem));
   ASSERT_TRUE(bundle.has_value()) << bundle.error().message;
   EXPECT_EQ(*bundle, kPem);
 }

@@ -430,7 +430,7 @@ TEST_F(CurlHttpClientTest, TlsToAPlainServerIsANetworkError) {
 constexpr const char* kRemoteName = "auth.example.invalid";
 
 std::unique_ptr<HttpClient> client_resolving_to_loopback(int port) {
-  return make_curl_http_client_for_test({}, {std::string(kRemoteName) + ":" + std::to_string(port) + ":127.0.0.1"});
+  return http::make_curl_http_client_for_test({}, {std::string(kRemoteName) + ":" + std::to_string(port) + ":127.0.0.1"});
 }
 
 // A TCP listener on 127.0.0.1 that accepts and closes connections, counting them: the target of a

@@ -32,7 +32,7 @@ TEST(HttpTrace, RedactsHeaderLines) {
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.input);
-    EXPECT_EQ(redact_header_line(c.input), c.expected);
+    EXPECT_EQ(http::redact_header_line(c.input), c.expected);
   }
 }
 
@@ -49,7 +49,7 @@ TEST(HttpTrace, RedactsCredentialHeadersInInfoLines) {
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.input);
-    EXPECT_EQ(redact_info_line(c.input), c.expected);
+    EXPECT_EQ(http::redact_info_line(c.input), c.expected);
   }
 }
 
@@ -68,7 +68,7 @@ class TraceSink {
 
 TEST(HttpTrace, RedactsWholeBodiesLineByLine) {
   TraceSink sink;
-  HttpTrace trace(sink.sink(), {});
+  http::HttpTrace trace(sink.sink(), {});
   trace.body("{\n  \"access_token\": \"AT-CANARY\",\n  \"expires_in\": 3600\n}", false);
   trace.body("grant_type=refresh_token&refresh_token=RT-CANARY&client_id=cli", true);
   ASSERT_EQ(sink.lines.size(), 5u);
@@ -82,7 +82,7 @@ TEST(HttpTrace, KnownSecretsAreRemovedEverywhere) {
   TraceSink sink;
   std::vector<Secret> known;
   known.emplace_back(std::string_view("KNOWN-SECRET-1"));
-  HttpTrace trace(sink.sink(), std::move(known));
+  http::HttpTrace trace(sink.sink(), std::move(known));
   trace.info("server echoed KNOWN-SECRET-1 in a message");
   trace.response_header("X-Echo: KNOWN-SECRET-1\r\n");
   trace.body("{\"echo\":\"KNOWN-SECRET-1\"}", false);
@@ -92,7 +92,7 @@ TEST(HttpTrace, KnownSecretsAreRemovedEverywhere) {
 
 TEST(HttpTrace, UrlUserinfoIsRedactedOnEveryKindOfLine) {
   TraceSink sink;
-  HttpTrace trace(sink.sink(), {});
+  http::HttpTrace trace(sink.sink(), {});
   // libcurl 7.88 says this when it takes the proxy from the environment.
   trace.info("Uses proxy env variable https_proxy == 'http://proxyuser:Pr0xyS3cret@127.0.0.1:9'\n");
   trace.request_headers("GET http://u:Pr0xyS3cret@h/x HTTP/1.1\r\nX-Where: ftp://a:Pr0xyS3cret@b\r\n\r\n");
@@ -106,7 +106,7 @@ TEST(HttpTrace, UrlUserinfoIsRedactedOnEveryKindOfLine) {
 TEST(HttpTrace, ProxyCredentialsWithAndWithoutScheme) {
   auto values = [](std::string_view setting) {
     std::vector<std::string> out;
-    for (const Secret& s : proxy_credentials(setting)) out.emplace_back(s.reveal());
+    for (const Secret& s : http::proxy_credentials(setting)) out.emplace_back(s.reveal());
     return out;
   };
   EXPECT_EQ(values("http://user:p%40ss@proxy:3128"),
@@ -117,14 +117,14 @@ TEST(HttpTrace, ProxyCredentialsWithAndWithoutScheme) {
 
   // A scheme-less setting quoted by libcurl is not a URL: the known credentials catch it.
   TraceSink sink;
-  HttpTrace trace(sink.sink(), proxy_credentials("proxyuser:Pr0xyS3cret@127.0.0.1:9"));
+  http::HttpTrace trace(sink.sink(), http::proxy_credentials("proxyuser:Pr0xyS3cret@127.0.0.1:9"));
   trace.info("Uses proxy env variable https_proxy == 'proxyuser:Pr0xyS3cret@127.0.0.1:9'");
   EXPECT_EQ(sink.all().find("Pr0xyS3cret"), std::string::npos) << sink.all();
 }
 
 TEST(HttpTrace, RemovesControlCharactersAndSplitsBlocks) {
   TraceSink sink;
-  HttpTrace trace(sink.sink(), {});
+  http::HttpTrace trace(sink.sink(), {});
   trace.request_headers("POST /token HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer zzz\r\nAccept: application/json\r\n\r\n");
   trace.response_header("X-Evil: \x1b[2Jcleared\x07\r\n");
   trace.body("line one\r\nline\x1b]0;title\x07 two", false);
@@ -138,7 +138,7 @@ TEST(HttpTrace, RemovesControlCharactersAndSplitsBlocks) {
 
 TEST(HttpTrace, LongBodiesAreCutAfterRedaction) {
   TraceSink sink;
-  HttpTrace trace(sink.sink(), {});
+  http::HttpTrace trace(sink.sink(), {});
   std::string body = "{\"access_token\":\"CANARY\",\"pad\":\"" + std::string(100'000, 'a') + "\"}";
   trace.body(body, false);
   EXPECT_EQ(sink.all().find("CANARY"), std::string::npos);

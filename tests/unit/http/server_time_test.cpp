@@ -17,21 +17,21 @@ constexpr long long kNow = 1'800'000'000;     // Fri, 15 Jan 2027 08:00:00 GMT
 constexpr const char* kNowDate = "Fri, 15 Jan 2027 08:00:00 GMT";
 
 TEST(ParseHttpDate, AcceptsTheThreeFormsOfRfc9110) {
-  EXPECT_EQ(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"), kSunday1994);
-  EXPECT_EQ(parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT"), kSunday1994);
-  EXPECT_EQ(parse_http_date("Sun Nov  6 08:49:37 1994"), kSunday1994);
-  EXPECT_EQ(parse_http_date("  Sun, 06 Nov 1994 08:49:37 GMT\t"), kSunday1994);
+  EXPECT_EQ(http::parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"), kSunday1994);
+  EXPECT_EQ(http::parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT"), kSunday1994);
+  EXPECT_EQ(http::parse_http_date("Sun Nov  6 08:49:37 1994"), kSunday1994);
+  EXPECT_EQ(http::parse_http_date("  Sun, 06 Nov 1994 08:49:37 GMT\t"), kSunday1994);
 }
 
 TEST(ParseHttpDate, ComputesCalendarDatesExactly) {
-  EXPECT_EQ(parse_http_date("Thu, 01 Jan 1970 00:00:00 GMT"), 0);
-  EXPECT_EQ(parse_http_date(kNowDate), kNow);
-  EXPECT_EQ(parse_http_date("Tue, 29 Feb 2000 23:59:59 GMT"), 951868799);
-  EXPECT_EQ(parse_http_date("Tue, 31 Dec 2024 12:00:00 GMT"), 1735646400);
-  EXPECT_EQ(parse_http_date("Fri, 31 Dec 1999 23:59:59 GMT"), 946684799);
-  EXPECT_EQ(parse_http_date("Friday, 31-Dec-99 23:59:59 GMT"), 946684799);
-  EXPECT_EQ(parse_http_date("Tue Dec 31 12:00:00 2024"), 1735646400);
-  EXPECT_EQ(parse_http_date("Fri Jan 15 08:00:00 2027"), kNow);
+  EXPECT_EQ(http::parse_http_date("Thu, 01 Jan 1970 00:00:00 GMT"), 0);
+  EXPECT_EQ(http::parse_http_date(kNowDate), kNow);
+  EXPECT_EQ(http::parse_http_date("Tue, 29 Feb 2000 23:59:59 GMT"), 951868799);
+  EXPECT_EQ(http::parse_http_date("Tue, 31 Dec 2024 12:00:00 GMT"), 1735646400);
+  EXPECT_EQ(http::parse_http_date("Fri, 31 Dec 1999 23:59:59 GMT"), 946684799);
+  EXPECT_EQ(http::parse_http_date("Friday, 31-Dec-99 23:59:59 GMT"), 946684799);
+  EXPECT_EQ(http::parse_http_date("Tue Dec 31 12:00:00 2024"), 1735646400);
+  EXPECT_EQ(http::parse_http_date("Fri Jan 15 08:00:00 2027"), kNow);
 }
 
 TEST(ParseHttpDate, RefusesEverythingElse) {
@@ -60,7 +60,7 @@ TEST(ParseHttpDate, RefusesEverythingElse) {
            "Fri Jan  15 08:00:00 2027",
        }) {
     SCOPED_TRACE(text);
-    EXPECT_FALSE(parse_http_date(text).has_value());
+    EXPECT_FALSE(http::parse_http_date(text).has_value());
   }
 }
 
@@ -74,41 +74,41 @@ HttpResponse dated(std::string date) {
 TEST(ClockOffsetFrom, IsServerMinusLocalAtTheMidpointOfTheRoundTrip) {
   const SystemTime sent = from_unix(kNow - 600);
   // Answered instantly: the client is 10 min behind.
-  EXPECT_EQ(clock_offset_from("https://id.example.com/token", dated(kNowDate), sent, sent), 600);
+  EXPECT_EQ(http::clock_offset_from("https://id.example.com/token", dated(kNowDate), sent, sent), 600);
   // Ahead by 70 min.
-  EXPECT_EQ(clock_offset_from("https://id.example.com/token", dated(kNowDate), from_unix(kNow + 4200),
+  EXPECT_EQ(http::clock_offset_from("https://id.example.com/token", dated(kNowDate), from_unix(kNow + 4200),
                               from_unix(kNow + 4200)),
             -4200);
   // A 4 s round trip sent at local kNow - 2: the server stamped kNow; the midpoint is kNow, not the
   // receipt time (kNow + 2), which would make a correct clock look 2 s ahead.
-  EXPECT_EQ(clock_offset_from("https://id.example.com/token", dated(kNowDate), from_unix(kNow - 2), from_unix(kNow + 2)), 0);
+  EXPECT_EQ(http::clock_offset_from("https://id.example.com/token", dated(kNowDate), from_unix(kNow - 2), from_unix(kNow + 2)), 0);
   // Sub-second local times: the whole-second part is compared with Date's whole seconds.
   const SystemTime fraction = from_unix(kNow - 180) + std::chrono::milliseconds(700);
-  EXPECT_EQ(clock_offset_from("https://id.example.com/token", dated(kNowDate), fraction, fraction), 180);
+  EXPECT_EQ(http::clock_offset_from("https://id.example.com/token", dated(kNowDate), fraction, fraction), 180);
 }
 
 TEST(ClockOffsetFrom, TrustsOnlyTlsAndLoopbackAnswers) {
   const SystemTime at = from_unix(kNow - 600);
-  EXPECT_EQ(clock_offset_from("http://127.0.0.1:8080/token", dated(kNowDate), at, at), 600);
-  EXPECT_EQ(clock_offset_from("http://localhost/token", dated(kNowDate), at, at), 600);
-  EXPECT_EQ(clock_offset_from("http://[::1]:9/token", dated(kNowDate), at, at), 600);
-  EXPECT_FALSE(clock_offset_from("http://id.example.com/token", dated(kNowDate), at, at).has_value());
-  EXPECT_FALSE(clock_offset_from("http://10.0.0.1/token", dated(kNowDate), at, at).has_value());
-  EXPECT_FALSE(clock_offset_from("ftp://id.example.com/token", dated(kNowDate), at, at).has_value());
-  EXPECT_FALSE(clock_offset_from("not a url", dated(kNowDate), at, at).has_value());
+  EXPECT_EQ(http::clock_offset_from("http://127.0.0.1:8080/token", dated(kNowDate), at, at), 600);
+  EXPECT_EQ(http::clock_offset_from("http://localhost/token", dated(kNowDate), at, at), 600);
+  EXPECT_EQ(http::clock_offset_from("http://[::1]:9/token", dated(kNowDate), at, at), 600);
+  EXPECT_FALSE(http::clock_offset_from("http://id.example.com/token", dated(kNowDate), at, at).has_value());
+  EXPECT_FALSE(http::clock_offset_from("http://10.0.0.1/token", dated(kNowDate), at, at).has_value());
+  EXPECT_FALSE(http::clock_offset_from("ftp://id.example.com/token", dated(kNowDate), at, at).has_value());
+  EXPECT_FALSE(http::clock_offset_from("not a url", dated(kNowDate), at, at).has_value());
 }
 
 TEST(ClockOffsetFrom, FallsBackOnMissingBadOrImplausibleDates) {
   const SystemTime at = from_unix(kNow);
   const char* url = "https://id.example.com/token";
-  EXPECT_FALSE(clock_offset_from(url, dated(""), at, at).has_value());
-  EXPECT_FALSE(clock_offset_from(url, dated("yesterday"), at, at).has_value());
+  EXPECT_FALSE(http::clock_offset_from(url, dated(""), at, at).has_value());
+  EXPECT_FALSE(http::clock_offset_from(url, dated("yesterday"), at, at).has_value());
   // More than a day off is a broken header, not a clock.
-  EXPECT_FALSE(clock_offset_from(url, dated(kNowDate), from_unix(kNow - 86401), from_unix(kNow - 86401)).has_value());
-  EXPECT_FALSE(clock_offset_from(url, dated(kNowDate), from_unix(kNow + 86401), from_unix(kNow + 86401)).has_value());
-  EXPECT_EQ(clock_offset_from(url, dated(kNowDate), from_unix(kNow - 86400), from_unix(kNow - 86400)), 86400);
+  EXPECT_FALSE(http::clock_offset_from(url, dated(kNowDate), from_unix(kNow - 86401), from_unix(kNow - 86401)).has_value());
+  EXPECT_FALSE(http::clock_offset_from(url, dated(kNowDate), from_unix(kNow + 86401), from_unix(kNow + 86401)).has_value());
+  EXPECT_EQ(http::clock_offset_from(url, dated(kNowDate), from_unix(kNow - 86400), from_unix(kNow - 86400)), 86400);
   // The local clock stepped back during the request: no midpoint to speak of.
-  EXPECT_FALSE(clock_offset_from(url, dated(kNowDate), from_unix(kNow + 1), from_unix(kNow)).has_value());
+  EXPECT_FALSE(http::clock_offset_from(url, dated(kNowDate), from_unix(kNow + 1), from_unix(kNow)).has_value());
 }
 
 TEST(ServerClockObserver, LearnsFromEachUsableAnswerAndKeepsTheLastOne) {
@@ -118,7 +118,7 @@ TEST(ServerClockObserver, LearnsFromEachUsableAnswerAndKeepsTheLastOne) {
   inner.reply(200, "{}", {});                      // no Date: the last offset stands
   inner.reply(200, "{}", {{"date", "garbage"}});  // unparsable: likewise
   inner.reply(200, "{}", {{"date", "Fri, 15 Jan 2027 08:03:00 GMT"}});
-  ServerClockObserver observer(inner, clock);
+  http::ServerClockObserver observer(inner, clock);
   EXPECT_FALSE(observer.offset().has_value());
   EXPECT_EQ(observer.server_now(), kNow - 600);  // nothing known: the local clock, as before
   HttpRequest request;
@@ -141,7 +141,7 @@ TEST(ServerClockObserver, StartsFromAnAssumedOffsetAndIgnoresPlainHttpElsewhere)
   FakeClock clock(kNow);
   FakeHttpClient inner(&clock);
   inner.reply(200, "{}", {{"date", "Fri, 15 Jan 2027 09:00:00 GMT"}});
-  ServerClockObserver observer(inner, clock);
+  http::ServerClockObserver observer(inner, clock);
   observer.assume_offset(-120);
   EXPECT_EQ(observer.server_now(), kNow - 120);
   HttpRequest request;

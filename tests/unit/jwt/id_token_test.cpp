@@ -64,7 +64,7 @@ TEST(CheckIdToken, NoIdTokenIsNotAnError) {
   long long cache_expires = kNow + 60;  // a cache still fresh
   Profile profile = test_profile();
   profile.endpoints.jwks.clear();
-  EXPECT_TRUE(check_id_token(profile, http, tokens, kNow, cache, cache_expires).has_value());
+  EXPECT_TRUE(session::check_id_token(profile, http, tokens, kNow, cache, cache_expires).has_value());
   EXPECT_EQ(tokens.subject, "unverified-subject");
   EXPECT_TRUE(http.requests.empty());
   EXPECT_TRUE(cache.empty());
@@ -77,7 +77,7 @@ TEST(CheckIdToken, IdTokenWithoutJwksUriIsAConfigError) {
   long long cache_expires = kNow + 60;  // a cache still fresh
   Profile profile = test_profile();
   profile.endpoints.jwks.clear();
-  auto result = check_id_token(profile, http, tokens, kNow, cache, cache_expires);
+  auto result = session::check_id_token(profile, http, tokens, kNow, cache, cache_expires);
   ASSERT_FALSE(result.has_value());
   EXPECT_EQ(result.error().code, ErrorCode::kConfig);
   EXPECT_EQ(result.error().message, "the server returned an ID token but advertises no jwks_uri");
@@ -90,7 +90,7 @@ TEST(CheckIdToken, FetchesTheJwksWhenNothingIsCached) {
   TokenSet tokens = tokens_with(signed_token(test_keys().ec));
   std::string cache;
   long long cache_expires = kNow + 60;  // a cache still fresh
-  ASSERT_TRUE(check_id_token(test_profile(), http, tokens, kNow, cache, cache_expires).has_value());
+  ASSERT_TRUE(session::check_id_token(test_profile(), http, tokens, kNow, cache, cache_expires).has_value());
   ASSERT_EQ(http.requests.size(), 1u);
   EXPECT_EQ(http.requests[0].method, "GET");
   EXPECT_EQ(http.requests[0].url, kJwksUri);
@@ -105,7 +105,7 @@ TEST(CheckIdToken, UsesTheCacheWithoutFetching) {
   TokenSet tokens = tokens_with(signed_token(test_keys().ed));
   std::string cache = test_jwks();
   long long cache_expires = kNow + 60;  // a cache still fresh
-  ASSERT_TRUE(check_id_token(test_profile(), http, tokens, kNow, cache, cache_expires).has_value());
+  ASSERT_TRUE(session::check_id_token(test_profile(), http, tokens, kNow, cache, cache_expires).has_value());
   EXPECT_TRUE(http.requests.empty());
   EXPECT_EQ(tokens.subject, "user-42");
   EXPECT_EQ(cache, test_jwks());
@@ -118,7 +118,7 @@ TEST(CheckIdToken, UnknownKidInTheCacheRefetchesOnce) {
   TokenSet tokens = tokens_with(signed_token(test_keys().rsa));
   std::string cache = jwks_of({test_keys().rsa_other.public_jwk()});
   long long cache_expires = kNow + 60;  // a cache still fresh
-  ASSERT_TRUE(check_id_token(test_profile(), http, tokens, kNow, cache, cache_expires).has_value());
+  ASSERT_TRUE(session::check_id_token(test_profile(), http, tokens, kNow, cache, cache_expires).has_value());
   EXPECT_EQ(http.requests.size(), 1u);
   EXPECT_EQ(tokens.subject, "user-42");
   EXPECT_EQ(cache, rotated);
@@ -133,7 +133,7 @@ TEST(CheckIdToken, StillUnknownAfterTheRefetchFails) {
   TokenSet tokens = tokens_with(token);
   std::string cache = stale;
   long long cache_expires = kNow + 60;  // a cache still fresh
-  auto result = check_id_token(test_profile(), http, tokens, kNow, cache, cache_expires);
+  auto result = session::check_id_token(test_profile(), http, tokens, kNow, cache, cache_expires);
   ASSERT_FALSE(result.has_value());
   EXPECT_EQ(http.requests.size(), 1u);
   EXPECT_EQ(result.error().code, ErrorCode::kServer);
@@ -150,7 +150,7 @@ TEST(CheckIdToken, UnknownKidAfterAFreshFetchDoesNotFetchAgain) {
   TokenSet tokens = tokens_with(signed_token(test_keys().rsa));
   std::string cache;
   long long cache_expires = kNow + 60;  // a cache still fresh
-  auto result = check_id_token(test_profile(), http, tokens, kNow, cache, cache_expires);
+  auto result = session::check_id_token(test_profile(), http, tokens, kNow, cache, cache_expires);
   ASSERT_FALSE(result.has_value());
   EXPECT_EQ(http.requests.size(), 1u);
   EXPECT_EQ(result.error().message, "the ID token is invalid: no key in the JWKS has kid \"rsa-1\"");
@@ -163,7 +163,7 @@ TEST(CheckIdToken, UnreadableCacheIsRefetched) {
   TokenSet tokens = tokens_with(signed_token(test_keys().rsa));
   std::string cache = "{not json";
   long long cache_expires = kNow + 60;  // a cache still fresh
-  ASSERT_TRUE(check_id_token(test_profile(), http, tokens, kNow, cache, cache_expires).has_value());
+  ASSERT_TRUE(session::check_id_token(test_profile(), http, tokens, kNow, cache, cache_expires).has_value());
   EXPECT_EQ(http.requests.size(), 1u);
   EXPECT_EQ(cache, test_jwks());
 }
@@ -183,7 +183,7 @@ TEST(CheckIdToken, BadSignatureWithACachedKeyRefetchesOnce) {
   TokenSet tokens = tokens_with(token);
   std::string cache = test_jwks();
   long long cache_expires = kNow + 60;
-  ASSERT_TRUE(check_id_token(test_profile(), http, tokens, kNow, cache, cache_expires).has_value());
+  ASSERT_TRUE(session::check_id_token(test_profile(), http, tokens, kNow, cache, cache_expires).has_value());
   EXPECT_EQ(http.requests.size(), 1u);
   EXPECT_EQ(cache, replaced);
 
@@ -195,7 +195,7 @@ TEST(CheckIdToken, BadSignatureWithACachedKeyRefetchesOnce) {
   TokenSet forged_tokens = tokens_with(forged);
   std::string kept = test_jwks();
   long long kept_expires = kNow + 60;
-  auto result = check_id_token(test_profile(), again, forged_tokens, kNow, kept, kept_expires);
+  auto result = session::check_id_token(test_profile(), again, forged_tokens, kNow, kept, kept_expires);
   ASSERT_FALSE(result.has_value());
   EXPECT_EQ(again.requests.size(), 1u);
   EXPECT_EQ(result.error().code, ErrorCode::kServer);
@@ -213,25 +213,25 @@ TEST(CheckIdToken, AnExpiredCacheIsFetchedAgainAndExpiresByMaxAge) {
   std::string cache = test_jwks();
   long long cache_expires = kNow;  // expired just now
   TokenSet tokens = tokens_with(signed_token(test_keys().rsa));
-  ASSERT_TRUE(check_id_token(test_profile(), http, tokens, kNow, cache, cache_expires).has_value());
+  ASSERT_TRUE(session::check_id_token(test_profile(), http, tokens, kNow, cache, cache_expires).has_value());
   EXPECT_EQ(http.requests.size(), 1u);
   EXPECT_EQ(cache_expires, kNow + 600);
 
   // Within max-age: the cache; at its end: fetched again, no Cache-Control: the default.
-  ASSERT_TRUE(check_id_token(test_profile(), http, tokens, kNow + 599, cache, cache_expires).has_value());
+  ASSERT_TRUE(session::check_id_token(test_profile(), http, tokens, kNow + 599, cache, cache_expires).has_value());
   EXPECT_EQ(http.requests.size(), 1u);
-  ASSERT_TRUE(check_id_token(test_profile(), http, tokens, kNow + 600, cache, cache_expires).has_value());
+  ASSERT_TRUE(session::check_id_token(test_profile(), http, tokens, kNow + 600, cache, cache_expires).has_value());
   EXPECT_EQ(http.requests.size(), 2u);
-  EXPECT_EQ(cache_expires, kNow + 600 + kJwksDefaultMaxAgeSeconds);
+  EXPECT_EQ(cache_expires, kNow + 600 + session::kJwksDefaultMaxAgeSeconds);
 
   // A year of max-age is cut to the ceiling.
-  const long long later = kNow + 600 + kJwksDefaultMaxAgeSeconds;
+  const long long later = kNow + 600 + session::kJwksDefaultMaxAgeSeconds;
   json claims = valid_claims();
   claims["exp"] = later + 3600;
   TokenSet later_tokens = tokens_with(sign_compact(test_keys().rsa, {{"alg", "RS256"}, {"kid", "rsa-1"}}, claims));
-  ASSERT_TRUE(check_id_token(test_profile(), http, later_tokens, later, cache, cache_expires).has_value());
+  ASSERT_TRUE(session::check_id_token(test_profile(), http, later_tokens, later, cache, cache_expires).has_value());
   EXPECT_EQ(http.requests.size(), 3u);
-  EXPECT_EQ(cache_expires, later + kJwksMaxAgeSeconds);
+  EXPECT_EQ(cache_expires, later + session::kJwksMaxAgeSeconds);
 }
 
 TEST(CheckIdToken, MaxAgeFromCacheControl) {
@@ -239,14 +239,14 @@ TEST(CheckIdToken, MaxAgeFromCacheControl) {
     const char* header;
     long long seconds;
   } cases[] = {
-      {"", kJwksDefaultMaxAgeSeconds},
-      {"public", kJwksDefaultMaxAgeSeconds},
+      {"", session::kJwksDefaultMaxAgeSeconds},
+      {"public", session::kJwksDefaultMaxAgeSeconds},
       {"max-age=0", 0},
       {"public, max-age=7200, must-revalidate", 7200},
       {"Max-Age=120", 120},
       {"max-age=\"300\"", 300},
-      {"max-age=86401", kJwksMaxAgeSeconds},
-      {"max-age=99999999999999999999999", kJwksMaxAgeSeconds},
+      {"max-age=86401", session::kJwksMaxAgeSeconds},
+      {"max-age=99999999999999999999999", session::kJwksMaxAgeSeconds},
       {"max-age=-5", 0},
       {"max-age=abc", 0},
       {"max-age=600, no-store", 0},
@@ -254,7 +254,7 @@ TEST(CheckIdToken, MaxAgeFromCacheControl) {
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.header);
-    EXPECT_EQ(jwks_max_age(c.header), c.seconds);
+    EXPECT_EQ(session::jwks_max_age(c.header), c.seconds);
   }
 }
 
@@ -274,7 +274,7 @@ TEST_P(JwksFetchFailureTest, FailsWithoutStoringAnything) {
   TokenSet tokens = tokens_with(signed_token(test_keys().rsa));
   std::string cache;
   long long cache_expires = kNow + 60;  // a cache still fresh
-  auto result = check_id_token(test_profile(), http, tokens, kNow, cache, cache_expires);
+  auto result = session::check_id_token(test_profile(), http, tokens, kNow, cache, cache_expires);
   ASSERT_FALSE(result.has_value());
   EXPECT_EQ(result.error().code, c.code);
   EXPECT_EQ(result.error().message, c.message);
@@ -306,7 +306,7 @@ TEST(CheckIdToken, JwksUriMustBeHttps) {
   TokenSet tokens = tokens_with(signed_token(test_keys().rsa));
   std::string cache;
   long long cache_expires = kNow + 60;  // a cache still fresh
-  auto result = check_id_token(profile, http, tokens, kNow, cache, cache_expires);
+  auto result = session::check_id_token(profile, http, tokens, kNow, cache, cache_expires);
   ASSERT_FALSE(result.has_value());
   EXPECT_EQ(result.error().code, ErrorCode::kConfig);
   EXPECT_TRUE(http.requests.empty());
@@ -327,7 +327,7 @@ TEST_P(InvalidIdTokenTest, FailsTheLoginWithTheReason) {
   TokenSet tokens = tokens_with(token);
   std::string cache = test_jwks();
   long long cache_expires = kNow + 60;  // a cache still fresh
-  auto result = check_id_token(test_profile(), http, tokens, kNow, cache, cache_expires);
+  auto result = session::check_id_token(test_profile(), http, tokens, kNow, cache, cache_expires);
   ASSERT_FALSE(result.has_value());
   EXPECT_EQ(result.error().code, ErrorCode::kServer);
   EXPECT_EQ(result.error().message, std::string("the ID token is invalid: ") + c.reason);
@@ -384,7 +384,7 @@ TEST_P(EntraProfileTest, AcceptsTheUserTenantIssuerOnlyForMicrosoftAliases) {
   TokenSet tokens = tokens_with(token);
   std::string cache = test_jwks();
   long long cache_expires = kNow + 60;  // a cache still fresh
-  auto result = check_id_token(profile, http, tokens, kNow, cache, cache_expires);
+  auto result = session::check_id_token(profile, http, tokens, kNow, cache, cache_expires);
   EXPECT_EQ(result.has_value(), c.accepted) << (result ? "" : result.error().message);
 }
 

@@ -121,7 +121,7 @@ TEST_P(ValidTokenTest, PayloadChangedFailsSignature) {
 TEST_P(ValidTokenTest, SignatureBitFlipFailsSignature) {
   const std::string token = signed_token(GetParam().key());
   for (std::size_t byte : {std::size_t{0}, std::size_t{31}, std::size_t{63}}) {
-    std::string signature = *base64url_decode(part(token, 2));
+    std::string signature = *core::base64url_decode(part(token, 2));
     signature[byte] = static_cast<char>(signature[byte] ^ 0x01);
     const std::string forged = join(part(token, 0), part(token, 1), b64url(signature));
     expect_outcome(forged, validate(forged), JwtProblem::kBadSignature);
@@ -130,7 +130,7 @@ TEST_P(ValidTokenTest, SignatureBitFlipFailsSignature) {
 
 TEST_P(ValidTokenTest, TruncatedOrEmptySignatureFails) {
   const std::string token = signed_token(GetParam().key());
-  std::string signature = *base64url_decode(part(token, 2));
+  std::string signature = *core::base64url_decode(part(token, 2));
   for (const std::string& bad : {signature.substr(0, signature.size() - 1), std::string()}) {
     const std::string forged = join(part(token, 0), part(token, 1), b64url(bad));
     expect_outcome(forged, validate(forged), JwtProblem::kBadSignature);
@@ -198,7 +198,7 @@ const ForgeryCase kForgeryCases[] = {
      nullptr, JwtProblem::kUnsupportedAlgorithm},
     {"HmacWithRsaModulusAsSecret",
      [] {
-       return hmac_token("HS256", "rsa-1", *base64url_decode(test_keys().rsa.public_jwk()["n"].get<std::string>()));
+       return hmac_token("HS256", "rsa-1", *core::base64url_decode(test_keys().rsa.public_jwk()["n"].get<std::string>()));
      },
      nullptr, JwtProblem::kUnsupportedAlgorithm},
     {"Hs512", [] { return hmac_token("HS512", "rsa-1", "secret"); }, nullptr, JwtProblem::kUnsupportedAlgorithm},

@@ -245,6 +245,7 @@ TEST_F(SessionClockTest, AnApiCallsDateDoesNotMoveTheAuthorizationServersOffset)
   ASSERT_TRUE(make_file_token_store(dir_ + "/tokens")->save("work", tokens).has_value());
   FakeHttpClient http(&clock);
   http.reply(200, "{}", dated(kNow + 3000));  // the API's own (wrong) clock
+  profile_.api_urls = {"https://api.example.com"};
   Session session = make_session(http, clock);
   HttpRequest request;
   request.method = "GET";

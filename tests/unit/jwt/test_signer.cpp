@@ -63,7 +63,7 @@ std::vector<std::shared_ptr<EVP_PKEY>> load_or_generate_shared_keys(const std::s
   return keys;
 }
 
-std::string b64url(std::string_view bytes) { return base64url_encode(bytes); }
+std::string b64url(std::string_view bytes) { return core::base64url_encode(bytes); }
 
 TestKey make_rsa_key(std::string kid, int bits) {
   return wrap(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<std::size_t>(bits)), "RS256", std::move(kid));

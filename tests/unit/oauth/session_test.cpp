@@ -232,6 +232,76 @@ class LoggedInSessionTest : public SessionTest {
   }
 };
 
+// The credential-host rule (the facade's, for every caller: CLI, C ABI, Python): the token goes only
+// to the origins (RFC 6454: scheme, host, port) of the profile's API base URLs and userinfo
+// endpoint, and a refused URL gets no request at all.
+TEST_F(LoggedInSessionTest, TheTokenGoesOnlyToTheProfilesApiOriginsAndUserinfo) {
+  profile_.api_urls = {"https://api.example.com/v1", "http://127.0.0.1:8080"};
+  profile_.endpoints.userinfo = "https://id.example.com/userinfo";
+  struct Case {
+    const char* url;
+    bool allowed;
+  };
+  const Case cases[] = {
+      {"https://api.example.com/v1/me", true},
+      {"https://api.example.com/other/path?x=1", true},  // the origin, not the path, is the credential host
+      {"https://API.Example.COM:443/me", true},          // host case and the default port do not matter
+      {"http://127.0.0.1:8080/status", true},
+      {"https://id.example.com/userinfo", true},
+      {"https://id.example.com/elsewhere", true},  // same origin as the userinfo endpoint
+      {"https://api.example.com:8443/me", false},  // another port is another origin
+      {"http://api.example.com/me", false},        // another scheme
+      {"https://api.example.com.evil.test/me", false},
+      {"https://evil.test/?next=https://api.example.com/", false},
+      {"https://user:pw@api.example.com/me", false},  // a user name in the URL is refused, and not shown
+      {"http://127.0.0.1:8081/status", false},
+      {"ftp://api.example.com/me", false},
+      {"not a url", false},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.url);
+    FakeHttpClient http(&clock_);
+    http.reply(200, "{}");  // a refresh (the stored token expires within 60 s) or the API call
+    http.reply(200, "{}");
+    Session session = make_session(http);
+    EXPECT_EQ(session.check_token_destination(c.url).has_value(), c.allowed);
+    HttpRequest request;
+    request.method = "GET";
+    request.url = c.url;
+    auto response = session.fetch(request, 0);
+    if (c.allowed) {
+      ASSERT_TRUE(response.has_value()) << response.error().message;
+      ASSERT_EQ(http.requests.size(), 1U);
+      EXPECT_EQ(http.requests[0].url, c.url);
+    } else {
+      ASSERT_FALSE(response.has_value());
+      EXPECT_TRUE(http.requests.empty()) << "a refused URL got a request";
+      EXPECT_EQ(response.error().code, ErrorCode::kUsage);
+      EXPECT_EQ(response.error().remedy, Remedy::kAddSettings);
+      EXPECT_EQ(response.error().setting, "api_urls");
+      EXPECT_EQ(response.error().profile, "work");
+      EXPECT_NE(response.error().message.find("refusing to send the token of profile \"work\" to "), std::string::npos);
+      EXPECT_EQ(response.error().message.find("pw@"), std::string::npos) << response.error().message;
+      EXPECT_EQ(response.error().message.find("devicelogin "), std::string::npos) << "names the CLI";
+    }
+  }
+}
+
+TEST_F(LoggedInSessionTest, ARefusedOriginIsNamedAsAnOrigin) {
+  profile_.api_urls = {"https://api.example.com"};
+  FakeHttpClient http(&clock_);
+  Session session = make_session(http);
+  auto refused = session.check_token_destination("https://Other.Example:8443/path?code=secret");
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().message,
+            "refusing to send the token of profile \"work\" to https://other.example:8443: not one of its API base "
+            "URLs or its userinfo endpoint");
+  // Without API base URLs or a userinfo endpoint nothing may carry the token.
+  profile_.api_urls.clear();
+  Session bare = make_session(http);
+  EXPECT_FALSE(bare.check_token_destination("https://api.example.com/").has_value());
+}
+
 TEST_F(LoggedInSessionTest, FreshTokenNeedsNoNetwork) {
   FakeHttpClient http(&clock_);
   Session session = make_session(http);

@@ -16,7 +16,7 @@ HttpResponse response(int status, std::string body, HttpHeaders headers = {}) {
 }
 
 std::string jwt_with(const std::string& claims) {
-  return base64url_encode(R"({"alg":"RS256","typ":"JWT"})") + "." + base64url_encode(claims) + ".c2lnbmF0dXJl";
+  return core::base64url_encode(R"({"alg":"RS256","typ":"JWT"})") + "." + core::base64url_encode(claims) + ".c2lnbmF0dXJl";
 }
 
 TEST(DeviceAuthorization, Rfc8628Shape) {
@@ -168,7 +168,7 @@ TEST(TokenReply, ErrorWith400) {
 TEST(TokenReply, ErrorCodesOutsideNqscharAreMalformed) {
   for (std::string code : {std::string("\x7f"), std::string("pending\x1b[2J"), std::string("a\"b"),
                            std::string("back\\slash"), std::string("caf\xc3\xa9")}) {
-    std::string body = "error=" + url_encode(code);
+    std::string body = "error=" + core::url_encode(code);
     auto form = parse_token_reply(response(200, body, {{"content-type", "application/x-www-form-urlencoded"}}), 0);
     ASSERT_FALSE(form.has_value()) << "code of " << code.size() << " bytes";
     EXPECT_EQ(form.error().code, ErrorCode::kServer);
@@ -206,7 +206,7 @@ TEST(Jwt, ClaimsOnlyForWellFormedTokens) {
   EXPECT_FALSE(unverified_jwt_claims_json("opaque").has_value());
   EXPECT_FALSE(unverified_jwt_claims_json("a.b").has_value());
   EXPECT_FALSE(unverified_jwt_claims_json("a.!!!.c").has_value());
-  EXPECT_FALSE(unverified_jwt_claims_json("a." + base64url_encode("[1]") + ".c").has_value());
+  EXPECT_FALSE(unverified_jwt_claims_json("a." + core::base64url_encode("[1]") + ".c").has_value());
   EXPECT_FALSE(unverified_jwt_claims_json("a.b.c.d").has_value());
 }
 

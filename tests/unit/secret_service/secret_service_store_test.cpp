@@ -215,7 +215,7 @@ TEST_F(SecretServiceUnavailable, UnsetBusAddressFailsFastWithTheWayOut) {
   ScopedEnv address("DBUS_SESSION_BUS_ADDRESS", std::nullopt);
   ScopedEnv runtime_dir("XDG_RUNTIME_DIR", runtime.path());
   ScopedEnv display("DISPLAY", ":0");  // would let GLib try dbus-launch if we let it
-  auto store = make_secret_service_token_store(5s);
+  auto store = store::make_secret_service_token_store(5s);
   const auto start = SteadyClock::now();
   auto loaded = store->load("default");
   ASSERT_FALSE(loaded);
@@ -227,7 +227,7 @@ TEST_F(SecretServiceUnavailable, UnsetBusAddressFailsFastWithTheWayOut) {
   auto removed = store->remove("default");
   ASSERT_FALSE(removed);
   expect_storage_error(removed.error(), "DBUS_SESSION_BUS_ADDRESS is not set");
-  auto probe = probe_secret_service(5s);
+  auto probe = store::probe_secret_service(5s);
   ASSERT_FALSE(probe);
   expect_storage_error(probe.error(), "DBUS_SESSION_BUS_ADDRESS is not set");
   EXPECT_LT(seconds_since(start), kWithoutWaitingOut5s);
@@ -236,7 +236,7 @@ TEST_F(SecretServiceUnavailable, UnsetBusAddressFailsFastWithTheWayOut) {
 TEST_F(SecretServiceUnavailable, AutolaunchAddressIsRefused) {
   ScopedEnv address("DBUS_SESSION_BUS_ADDRESS", "autolaunch:");
   const auto start = SteadyClock::now();
-  auto probe = probe_secret_service(5s);
+  auto probe = store::probe_secret_service(5s);
   ASSERT_FALSE(probe);
   expect_storage_error(probe.error(), "no Secret Service on the session bus (DBUS_SESSION_BUS_ADDRESS asks for an autolaunched bus)");
   EXPECT_LT(seconds_since(start), kWithoutWaitingOut5s);
@@ -246,7 +246,7 @@ TEST_F(SecretServiceUnavailable, NoListenerAtTheAddressIsNoSessionBus) {
   TempDir dir;
   ScopedEnv address("DBUS_SESSION_BUS_ADDRESS", "unix:path=" + dir.path() + "/nobody-here");
   const auto start = SteadyClock::now();
-  auto loaded = make_secret_service_token_store(5s)->load("default");
+  auto loaded = store::make_secret_service_token_store(5s)->load("default");
   ASSERT_FALSE(loaded);
   expect_storage_error(loaded.error(), "no Secret Service on the session bus (cannot connect to the session bus: ");
   expect_other_stores(loaded.error(), "kernel-keyring,file");
@@ -258,7 +258,7 @@ TEST_F(SecretServiceUnavailable, SilentBusTimesOutForEveryOperation) {
   SilentListener listener(dir.path() + "/bus");
   ASSERT_TRUE(listener.ok()) << "cannot listen on a unix socket in " << dir.path();
   ScopedEnv address("DBUS_SESSION_BUS_ADDRESS", "unix:path=" + dir.path() + "/bus");
-  auto store = make_secret_service_token_store(700ms);
+  auto store = store::make_secret_service_token_store(700ms);
 
   auto check = [](const char* what, auto&& call) {
     const auto start = SteadyClock::now();
@@ -272,7 +272,7 @@ TEST_F(SecretServiceUnavailable, SilentBusTimesOutForEveryOperation) {
   check("load", [&] { return store->load("default"); });
   check("save", [&] { return store->save("default", full_token_set("x")); });
   check("remove", [&] { return store->remove("default"); });
-  check("probe", [] { return probe_secret_service(700ms); });
+  check("probe", [] { return store::probe_secret_service(700ms); });
   EXPECT_GE(listener.connections(), 4);
 }
 
@@ -282,7 +282,7 @@ TEST_F(SecretServiceUnavailable, DefaultTimeoutIsFiveSeconds) {
   ASSERT_TRUE(listener.ok());
   ScopedEnv address("DBUS_SESSION_BUS_ADDRESS", "unix:path=" + dir.path() + "/bus");
   const auto start = SteadyClock::now();
-  auto loaded = make_secret_service_token_store()->load("default");
+  auto loaded = store::make_secret_service_token_store()->load("default");
   const double elapsed = seconds_since(start);
   ASSERT_FALSE(loaded);
   expect_storage_error(loaded.error(), "the Secret Service did not answer within 5 s");
@@ -292,7 +292,7 @@ TEST_F(SecretServiceUnavailable, DefaultTimeoutIsFiveSeconds) {
 
 TEST_F(SecretServiceUnavailable, InvalidProfileNameIsAUsageErrorBeforeAnyBusTraffic) {
   ScopedEnv address("DBUS_SESSION_BUS_ADDRESS", std::nullopt);
-  auto store = make_secret_service_token_store();
+  auto store = store::make_secret_service_token_store();
   for (const std::string name : {"", "../x", ".hidden", "a b"}) {
     auto loaded = store->load(name);
     ASSERT_FALSE(loaded) << name;
@@ -304,7 +304,7 @@ TEST_F(SecretServiceUnavailable, InvalidProfileNameIsAUsageErrorBeforeAnyBusTraf
 }
 
 TEST_F(SecretServiceUnavailable, NameAndLocation) {
-  auto store = make_secret_service_token_store();
+  auto store = store::make_secret_service_token_store();
   EXPECT_EQ(store->name(), "secret-service");
   EXPECT_EQ(store->location("work"), "Secret Service default keyring, item \"devicelogin tokens (profile work)\"");
 }
@@ -369,11 +369,11 @@ TEST_F(SecretServiceNoDaemon, BusWithoutTheServiceSaysSo) {
   if (bus.address().empty()) DEVICELOGIN_SKIP_OR_FAIL_IN_CI("dbus-daemon could not be started (Debian package dbus-daemon)");
   ScopedEnv address("DBUS_SESSION_BUS_ADDRESS", bus.address());
   const auto start = SteadyClock::now();
-  auto probe = probe_secret_service(5s);
+  auto probe = store::probe_secret_service(5s);
   ASSERT_FALSE(probe);
   expect_storage_error(probe.error(), "no Secret Service on the session bus (org.freedesktop.secrets is not provided");
   expect_other_stores(probe.error(), "kernel-keyring,file");
-  auto loaded = make_secret_service_token_store(5s)->load("default");
+  auto loaded = store::make_secret_service_token_store(5s)->load("default");
   ASSERT_FALSE(loaded);
   expect_storage_error(loaded.error(), "org.freedesktop.secrets is not provided");
   EXPECT_LT(seconds_since(start), kWithoutWaitingOut5s);
@@ -418,13 +418,13 @@ class SecretServiceStore : public ::testing::Test {
  protected:
   void SetUp() override {
     if (!under_test_keyring()) DEVICELOGIN_SKIP_OR_FAIL_IN_CI(kNotUnderKeyring);
-    store_ = make_secret_service_token_store(5s);
+    store_ = store::make_secret_service_token_store(5s);
   }
   std::unique_ptr<TokenStore> store_;
 };
 
 TEST_F(SecretServiceStore, ProbeSucceeds) {
-  auto probe = probe_secret_service(5s);
+  auto probe = store::probe_secret_service(5s);
   EXPECT_TRUE(probe) << probe.error().message;
 }
 
@@ -593,7 +593,7 @@ class SecretServiceLocked : public ::testing::Test {
   // Stores an item while unlocked (so a locked load has one to refuse), then locks the default
   // collection; once per process, as nothing here can unlock it again. "" on success.
   static std::string lock_default_collection() {
-    if (auto saved = make_secret_service_token_store()->save("locked", full_token_set("locked")); !saved) {
+    if (auto saved = store::make_secret_service_token_store()->save("locked", full_token_set("locked")); !saved) {
       return saved.error().message;
     }
     GError* error = nullptr;
@@ -614,7 +614,7 @@ class SecretServiceLocked : public ::testing::Test {
 
 TEST_F(SecretServiceLocked, ProbeSaysLockedWithoutPrompting) {
   const auto start = SteadyClock::now();
-  auto probe = probe_secret_service(5s);
+  auto probe = store::probe_secret_service(5s);
   ASSERT_FALSE(probe);
   expect_storage_error(probe.error(), "the keyring is locked; unlock it (e.g. log in to the desktop)");
   expect_other_stores(probe.error(), "kernel-keyring");
@@ -622,7 +622,7 @@ TEST_F(SecretServiceLocked, ProbeSaysLockedWithoutPrompting) {
 }
 
 TEST_F(SecretServiceLocked, EveryOperationSaysLocked) {
-  auto store = make_secret_service_token_store(5s);
+  auto store = store::make_secret_service_token_store(5s);
   const auto start = SteadyClock::now();
   auto loaded = store->load("locked");
   ASSERT_FALSE(loaded);
@@ -637,7 +637,7 @@ TEST_F(SecretServiceLocked, EveryOperationSaysLocked) {
 }
 
 TEST_F(SecretServiceLocked, AnUnansweredPromptEndsAsLockedWithinItsTimeout) {
-  auto store = make_secret_service_token_store(5s, 1500ms);
+  auto store = store::make_secret_service_token_store(5s, 1500ms);
   const auto start = SteadyClock::now();
   auto loaded = store->load("locked");
   const double elapsed = seconds_since(start);
@@ -662,10 +662,10 @@ class SecretServiceNoDefaultCollection : public ::testing::Test {
 };
 
 TEST_F(SecretServiceNoDefaultCollection, EveryOperationSaysSo) {
-  auto probe = probe_secret_service(5s);
+  auto probe = store::probe_secret_service(5s);
   ASSERT_FALSE(probe);
   expect_storage_error(probe.error(), "the Secret Service has no default keyring");
-  auto store = make_secret_service_token_store(5s);
+  auto store = store::make_secret_service_token_store(5s);
   auto saved = store->save("default", full_token_set("x"));
   ASSERT_FALSE(saved);
   expect_storage_error(saved.error(), "the Secret Service has no default keyring");
