@@ -89,8 +89,10 @@ DL_API void dl_session_close(dl_session* session);
 
 /* Sets one login setting for the next dl_session_login: "provider", "issuer", "tenant",
  * "client_id", "scope", "audience", "store", "ca_file", "client_secret_file",
- * "client_secret_env". NULL or "" clears it. DL_USAGE for an unknown key. Not thread-safe (one
- * thread per session). */
+ * "client_secret_env"; NULL or "" clears it. "api_url" is repeatable: each value adds an API base
+ * URL to the profile (https, or http on loopback), the only origins besides the userinfo
+ * endpoint that dl_session_request sends the token to; NULL or "" clears the added ones.
+ * DL_USAGE for an unknown key. Not thread-safe (one thread per session). */
 DL_API int dl_session_set(dl_session* session, const char* key, const char* value, dl_error** err);
 
 /* Called once when the code exists: show user_code and verification_uri (or

@@ -5,7 +5,8 @@ keyring or a private file, refreshes once under racing processes, revokes on log
 ID tokens. Tokens come back as `Token` objects that never print their value; `reveal()` reads it.
 
     import devicelogin
-    session = devicelogin.Session("todo", issuer="https://id.example.com", client_id="todo-cli")
+    session = devicelogin.Session("todo", issuer="https://id.example.com", client_id="todo-cli",
+                                  api_urls=["https://api.example.com"])
     session.login(on_code=lambda code, uri, uri_complete: print(code, uri))
     response = session.request("GET", "https://api.example.com/me")
 
@@ -18,7 +19,7 @@ from __future__ import annotations
 # the native library (with libcurl and OpenSSL) by the first Session.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Callable, Mapping, Optional
+    from typing import Any, Callable, Mapping, Optional, Sequence
 
 __all__ = [
     "Session", "Token", "Response", "Status", "DeviceLoginError", "ConfigurationError", "AccessDenied",
@@ -246,11 +247,14 @@ class Session:
 
     def __init__(self, name: str, *, issuer: str = "", client_id: str = "", scope: str = "", provider: str = "",
                  tenant: str = "", audience: str = "", store: str = "", ca_file: str = "",
-                 profile_directory: Optional[str] = None) -> None:
+                 api_urls: Sequence[str] = (), profile_directory: Optional[str] = None) -> None:
         self.name = name
         self._directory = profile_directory
+        if isinstance(api_urls, str):
+            raise TypeError("api_urls is a list of URLs, not one string")
         settings = (("issuer", issuer), ("client_id", client_id), ("scope", scope), ("provider", provider),
-                    ("tenant", tenant), ("audience", audience), ("store", store), ("ca_file", ca_file))
+                    ("tenant", tenant), ("audience", audience), ("store", store), ("ca_file", ca_file)) + \
+            tuple(("api_url", url) for url in api_urls)
         fast = _hot_path()
         if fast is not None and not any(value for _, value in settings) and fast.valid_profile_name(name):
             # Opened on first use (__getattr__): token() with a valid stored token never needs the
@@ -412,7 +416,10 @@ class Session:
     def request(self, method: str, url: str, *, headers: Optional[Mapping[str, str]] = None,
                 body: Optional[bytes | str] = None, min_ttl: int = 60) -> Response:
         """Sends an authenticated request (refreshing first when needed, and once more on a 401)
-        and returns the API's answer whatever its status."""
+        and returns the API's answer whatever its status. The token goes only to the origins of
+        the profile's API base URLs (`api_urls` at login) and of its userinfo endpoint: any other
+        URL raises ConfigurationError (remedy "add_settings", setting "api_urls") before anything
+        is sent."""
         import ctypes
         lines = [f"{k}: {v}".encode() for k, v in (headers or {}).items()]
         array = (ctypes.c_char_p * (len(lines) + 1))(*lines, None)

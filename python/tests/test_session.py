@@ -57,6 +57,64 @@ def test_login_token_request_refresh_logout(serve):
     assert "revoked" in log
 
 
+class _Api:
+    """A loopback HTTP server on its own port (another origin than the dev server's) that records
+    the Authorization header of every request."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+        seen = self.seen = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                seen.append(self.headers.get("Authorization", ""))
+                body = b'{"ok":true}'
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def test_token_goes_only_to_the_profiles_api_urls_and_userinfo(serve):
+    server = serve("--auto-approve=0", "--interval", "1")
+    api, other = _Api(), _Api()
+    try:
+        s = devicelogin.Session("py-api", issuer=server.issuer, client_id="devicelogin-demo", scope=SCOPE,
+                                store="file", api_urls=[api.url + "/v1"])
+        s.login(on_code=lambda code, uri, full: None)
+        token = s.token().reveal()
+        assert s.request("GET", api.url + "/v1/items").json() == {"ok": True}
+        assert api.seen == ["Bearer " + token]
+        assert s.request("GET", server.issuer + "/userinfo").status == 200  # the userinfo endpoint's origin
+        with pytest.raises(devicelogin.ConfigurationError) as caught:
+            s.request("GET", other.url + "/v1/items")
+        assert caught.value.status == 2 and caught.value.remedy == "add_settings"
+        assert caught.value.setting == "api_urls" and caught.value.profile == "py-api"
+        assert "refusing to send the token" in str(caught.value) and "devicelogin login" not in str(caught.value)
+        assert other.seen == [], "the other origin got a request"
+        # Kept in the profile: a new Session of it (no settings) may still call the API.
+        again = devicelogin.Session("py-api")
+        assert again.request("GET", api.url + "/v1/again").status == 200
+        with pytest.raises(TypeError):
+            devicelogin.Session("py-api", api_urls=api.url)
+    finally:
+        api.close()
+        other.close()
+
+
 def test_refresh_rotates_and_old_refresh_token_is_retired(serve):
     server, s = signed_in(serve)
     s.refresh()

@@ -195,6 +195,16 @@ int dl_session_set(dl_session* session, const char* key, const char* value, dl_e
     if (session == nullptr || key == nullptr) return usage(err, "dl_session_set: the session or the key is NULL");
     std::string k = key;
     auto& s = session->settings;
+    if (k == "api_url") {
+      // Repeatable: each value adds one API base URL (the token's only destinations besides the
+      // userinfo endpoint); NULL or "" clears them.
+      if (value == nullptr || *value == '\0') {
+        s.api_urls.clear();
+      } else {
+        s.api_urls.emplace_back(value);
+      }
+      return DL_OK;
+    }
     std::string* field = k == "provider"             ? &s.provider
                          : k == "issuer"             ? &s.issuer
                          : k == "tenant"             ? &s.tenant
