@@ -4,9 +4,9 @@
 namespace devicelogin {
 
 std::unique_ptr<TokenStore> make_kernel_keyring_token_store(std::string) {
-  return std::make_unique<AbsentTokenStore>("kernel-keyring", absent_store_error("the kernel keyring", "file"));
+  return std::make_unique<store::AbsentTokenStore>("kernel-keyring", store::absent_store_error("the kernel keyring", "file"));
 }
 
-Result<void> probe_kernel_keyring() { return std::unexpected(absent_store_error("the kernel keyring", "file")); }
+Result<void> probe_kernel_keyring() { return std::unexpected(store::absent_store_error("the kernel keyring", "file")); }
 
 }  // namespace devicelogin
