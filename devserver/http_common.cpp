@@ -48,11 +48,11 @@ bool is_form_body(const httplib::Request& req) {
   return type.starts_with("application/x-www-form-urlencoded");
 }
 
-void set_json(httplib::Response& res, int status, std::string body) {
+void set_json(httplib::Response& res, int status, const std::string& body) {
   res.status = status;
   res.set_header("Cache-Control", "no-store");
   res.set_header("Pragma", "no-cache");
-  res.set_content(std::move(body), "application/json");
+  res.set_content(body, "application/json");  // httplib copies: it takes a const reference
 }
 
 void set_oauth_error(httplib::Response& res, const OAuthFailure& failure) {
@@ -62,7 +62,7 @@ void set_oauth_error(httplib::Response& res, const OAuthFailure& failure) {
   set_json(res, failure.status, dump_json(body));
 }
 
-void set_page(httplib::Response& res, int status, std::string html) {
+void set_page(httplib::Response& res, int status, const std::string& html) {
   res.status = status;
   res.set_header("Cache-Control", "no-store");
   res.set_header("Content-Security-Policy", std::string(kPagePolicy));
@@ -73,7 +73,7 @@ void set_page(httplib::Response& res, int status, std::string html) {
   // browsers keep sending a real Origin on our own form posts (with no-referrer Chromium sends
   // `Origin: null`, which the CSRF check rightly refuses).
   res.set_header("Referrer-Policy", "same-origin");
-  res.set_content(std::move(html), "text/html; charset=utf-8");
+  res.set_content(html, "text/html; charset=utf-8");
 }
 
 }  // namespace devicelogin::devserver

@@ -55,11 +55,11 @@ class Form {
 [[nodiscard]] bool is_form_body(const httplib::Request& req);
 
 // Answers `body` as uncacheable JSON with `status`.
-void set_json(httplib::Response& res, int status, std::string body);
+void set_json(httplib::Response& res, int status, const std::string& body);
 // Answers the OAuth error as JSON (RFC 6749 §5.2), with a Basic challenge when it asks for one.
 void set_oauth_error(httplib::Response& res, const OAuthFailure& failure);
 // Answers an approval page: uncacheable HTML that no frame may show, under a no-script CSP.
-void set_page(httplib::Response& res, int status, std::string html);
+void set_page(httplib::Response& res, int status, const std::string& html);
 
 // The server's event log: one line per notable event, never a secret. A no-op without a sink.
 class EventLog {

@@ -24,7 +24,7 @@ class DEVICELOGIN_API SecretMemory {
 // and cpr's SecureString): a std::string that grows frees its old buffer unwiped, this one does not.
 template <class T>
 struct WipingAllocator {
-  using value_type = T;
+  using value_type = T;  // NOLINT(readability-identifier-naming): the name the Allocator requirements give it
   WipingAllocator() noexcept = default;
   template <class U>
   WipingAllocator(const WipingAllocator<U>& /*other*/) noexcept {}  // NOLINT(google-explicit-constructor): allocator rebind
