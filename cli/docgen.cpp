@@ -70,8 +70,7 @@ std::string quoted(const std::string& text, bool for_zsh_spec = false) {
   std::string out;
   for (char c : text) {
     if (c == '\'') out += "'\\''";
-    else if (for_zsh_spec && (c == '[' || c == ']' || c == ':')) out += ' ';
-    else if (c == '\n') out += ' ';
+    else if (c == '\n' || (for_zsh_spec && (c == '[' || c == ']' || c == ':'))) out += ' ';
     else out += c;
   }
   return out;

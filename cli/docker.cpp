@@ -151,7 +151,7 @@ Result<std::optional<std::string>> read_private_file(const std::string& path, st
   int read_error = 0;
   auto text = read_all(fd.get(), 1024 * 1024, read_error);
   if (!text) return std::unexpected(error_of(ErrorCode::kStorage, "cannot read " + std::string(what) + " " + path + ": " + describe_errno(read_error)));
-  return std::optional<std::string>(std::move(*text));
+  return text;
 }
 
 // Makes `path` and its missing parents (0700).

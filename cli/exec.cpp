@@ -94,7 +94,7 @@ int run_exec(const ExecArgs& args) {
   sigemptyset(&forwarded);
   for (int s : kForwarded) sigaddset(&forwarded, s);
   sigset_t previous;
-  ::sigprocmask(SIG_BLOCK, &forwarded, &previous);
+  ::pthread_sigmask(SIG_BLOCK, &forwarded, &previous);
   struct sigaction action{};
   action.sa_handler = forward_signal;
   sigemptyset(&action.sa_mask);
@@ -113,7 +113,7 @@ int run_exec(const ExecArgs& args) {
   posix_spawnattr_destroy(&attributes);
   assignment.wipe();
   if (spawned != 0) {
-    ::sigprocmask(SIG_SETMASK, &previous, nullptr);
+    ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
     const std::string name = sanitize_text(args.command.front());
     if (spawned == ENOENT) {
       say("devicelogin exec: " + name + ": command not found");
@@ -123,7 +123,7 @@ int run_exec(const ExecArgs& args) {
     return 126;
   }
   g_child = child;
-  ::sigprocmask(SIG_SETMASK, &previous, nullptr);
+  ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
 
   int status = 0;
   while (::waitpid(child, &status, 0) < 0) {

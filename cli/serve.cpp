@@ -44,7 +44,7 @@ int run_serve(ServeFlags& flags, bool auto_approve_given) {
   if (flags.verbose) {
     options.log = [](std::string_view line) {
       std::lock_guard lock(log_mutex);
-      std::cerr << "devicelogin serve: " << line << std::endl;
+      std::cerr << "devicelogin serve: " << line << '\n';
     };
   }
 
@@ -65,22 +65,21 @@ int run_serve(ServeFlags& flags, bool auto_approve_given) {
   const std::string issuer = (*server)->issuer();
   if (flags.json) {
     nlohmann::json line = {{"issuer", issuer}, {"port", (*server)->port()}};
-    std::cout << line.dump() << std::endl;
+    std::cout << line.dump() << '\n' << std::flush;
   } else {
-    std::cout << issuer << std::endl;
+    std::cout << issuer << '\n' << std::flush;
   }
-  std::fflush(stdout);
   std::cerr << "devicelogin serve: listening on " << issuer << " (approval page " << issuer
             << "/device, client_id " << devserver::kDemoClientId
             << (flags.options.config_file.empty() ? ", users alice/alice and bob/bob" : "")
-            << "); Ctrl-C stops it" << std::endl;
+            << "); Ctrl-C stops it\n";
 
   int received = 0;
   sigwait(&stop_signals, &received);
   (*server)->stop();
   server->reset();
   pthread_sigmask(SIG_SETMASK, &previous, nullptr);
-  if (flags.verbose) std::cerr << "devicelogin serve: stopped" << std::endl;
+  if (flags.verbose) std::cerr << "devicelogin serve: stopped\n";
   return 0;
 }
 

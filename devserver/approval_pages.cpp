@@ -143,12 +143,12 @@ void ApprovalPages::sign_in(const httplib::Request& req, httplib::Response& res)
   auto user = directory_.users.find(username);
   Secret password(form.get("password"));
   // Compare against something even for unknown users, so timing does not reveal usernames.
-  static const Secret kNoPassword(std::string_view("\x01no-such-user"));
+  static const Secret no_such_user_password(std::string_view("\x01no-such-user"));
   bool ok = false;
   if (user != directory_.users.end()) {
     ok = password.equals(user->second.password);
   } else {
-    (void)password.equals(kNoPassword);
+    (void)password.equals(no_such_user_password);
   }
   if (!ok) {
     state_.record_failure(limiter_key, now);

@@ -142,6 +142,7 @@ Secret::Secret(std::string_view value) : value_(value) {}
 Secret::Secret(std::string&& value) : value_(value) { wipe_string(value); }
 // A short value sits in the source object's inline buffer, which the move copies: wipe it there.
 Secret::Secret(WipingString&& value) noexcept : value_(std::move(value)) {
+  // NOLINTNEXTLINE(bugprone-use-after-move,clang-analyzer-cplusplus.Move): a moved-from string is valid, and wiping it is the point
   if (value.capacity() > 0) explicit_bzero(value.data(), value.capacity());
   value.clear();
 }

@@ -29,7 +29,7 @@ std::optional<TokenSet> fresh_local_tokens(const LocalTokenSource& source, long 
   if (!(*tokens)->fresh_at(static_cast<long long>(std::time(nullptr)), min_ttl)) return std::nullopt;
   // Issued to another server or client than the profile names: the full path explains (exit 5).
   if (!bound_to(**tokens, source.profile.endpoints.token, source.profile.client_id)) return std::nullopt;
-  return std::move(**tokens);
+  return std::move(*tokens);
 }
 
 std::optional<TokenSet> load_fresh_local_tokens(std::string profile_name, long long min_ttl,
