@@ -24,7 +24,7 @@ summary=()
 
 fuzz_log=$(mktemp)
 if bench/fuzz.sh "${FUZZ_MINUTES:-0.5}" >"$fuzz_log" 2>&1; then
-  summary+=("fuzz: ok: $(grep -c '^fuzz ' "$fuzz_log") targets, $(awk '/^fuzz /{gsub(",","",$4); s+=$4} END {print s}' "$fuzz_log") executions, no crash")
+  summary+=("fuzz: ok: $(grep -c '^fuzz ' "$fuzz_log") targets, $(awk '/^fuzz /{gsub(",","",$6); s+=$6} END {print s}' "$fuzz_log") executions, no crash")
 else
   failed=1
   summary+=("fuzz: FAILED: $(grep -c 'FAILED' "$fuzz_log") targets crashed (build-fuzz/logs/)")
