@@ -127,7 +127,7 @@ int run_api(const ApiArgs& args) {
   std::string out;
   if (args.include) {
     out = "HTTP " + std::to_string(response->status) + "\r\n";
-    for (const auto& [name, value] : response->headers) out += name + ": " + value + "\r\n";
+    for (const auto& [name, value] : response->headers) out.append(name).append(": ").append(value).append("\r\n");
     out += "\r\n";
   }
   if (!write_stdout(out) || !write_stdout(response->body.reveal())) return 1;

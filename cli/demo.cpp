@@ -7,6 +7,7 @@
 #include "devserver/server.hpp"
 #include "login.hpp"
 #include "output.hpp"
+#include "devicelogin/sanitize.hpp"
 
 namespace devicelogin::cli {
 namespace {
@@ -43,7 +44,7 @@ int run_demo(DemoArgs& args) {
   if (response->status != 200) {
     return report_error("demo", Error{ErrorCode::kServer, "userinfo answered HTTP " + std::to_string(response->status), "", response->status});
   }
-  auto claims = nlohmann::json::parse(response->body.reveal(), nullptr, false);
+  auto claims = json_nesting_within(response->body.reveal()) ? nlohmann::json::parse(response->body.reveal(), nullptr, false) : nlohmann::json(nlohmann::json::value_t::discarded);
   if (claims.is_discarded() || !claims.is_object()) {
     return report_error("demo", Error{ErrorCode::kServer, "userinfo did not answer a JSON object", "", 0});
   }

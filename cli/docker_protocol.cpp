@@ -1,4 +1,5 @@
 #include "docker_protocol.hpp"
+#include "devicelogin/sanitize.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -190,7 +191,7 @@ std::expected<std::string, DockerInputError> parse_docker_server_url(std::string
 std::expected<DockerStoreRequest, DockerInputError> parse_docker_store_request(std::string_view input) {
   if (input.size() > kDockerMaxInput) return input_error(DockerInputProblem::kMalformed, "more than 64 KiB of input");
   // (a parse error's position or text is never shown: the input holds a secret)
-  json doc = json::parse(input, nullptr, false);
+  json doc = json_nesting_within(input) ? json::parse(input, nullptr, false) : json(json::value_t::discarded);
   if (doc.is_discarded()) return input_error(DockerInputProblem::kMalformed, "the input is not JSON");
   struct Wipe {
     json& doc;
@@ -310,7 +311,7 @@ std::string_view docker_username_for(const DockerRegistryEntry& entry) {
 }
 
 std::expected<DockerRegistryMap, std::string> parse_docker_registry_map(std::string_view text) {
-  const json doc = json::parse(text, nullptr, false);
+  const json doc = json_nesting_within(text) ? json::parse(text, nullptr, false) : json(json::value_t::discarded);
   if (doc.is_discarded() || !doc.is_object()) return std::unexpected("not a JSON object");
   DockerRegistryMap registries;
   const auto found = doc.find("registries");

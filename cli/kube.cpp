@@ -137,7 +137,7 @@ Error kubectl_failed(const std::vector<std::string>& args, const KubectlRun& run
 std::optional<int> kubectl_minor_version() {
   const KubectlRun run = run_kubectl({"version", "--client", "-o", "json"});
   if (run.status != 0) return std::nullopt;
-  const nlohmann::json doc = nlohmann::json::parse(run.out, nullptr, false);
+  const nlohmann::json doc = json_nesting_within(run.out) ? nlohmann::json::parse(run.out, nullptr, false) : nlohmann::json(nlohmann::json::value_t::discarded);
   if (doc.is_discarded() || !doc.is_object()) return std::nullopt;
   const auto client = doc.find("clientVersion");
   if (client == doc.end() || !client->is_object()) return std::nullopt;

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "docker_protocol.hpp"  // append_docker_json_string: Go's encoding/json escaping, which kubectl reads
+#include "devicelogin/sanitize.hpp"
 
 namespace devicelogin::cli {
 
@@ -16,7 +17,12 @@ std::expected<KubeExecInfo, std::string> parse_kube_exec_info(const char* value)
   if (length > kKubeMaxExecInfo) {
     return std::unexpected(std::string(kWhat) + " is larger than " + std::to_string(kKubeMaxExecInfo / 1024) + " KiB");
   }
-  const nlohmann::json doc = nlohmann::json::parse(std::string_view(value, length), nullptr, false);
+  const std::string_view text(value, length);
+  if (!json_nesting_within(text)) {
+    return std::unexpected(std::string(kWhat) + " nests arrays or objects more than " + std::to_string(kMaxJsonNesting) +
+                           " levels deep");
+  }
+  const nlohmann::json doc = nlohmann::json::parse(text, nullptr, false);
   if (doc.is_discarded() || !doc.is_object()) return std::unexpected(std::string(kWhat) + " is not a JSON object");
   if (auto kind = doc.find("kind"); kind != doc.end() && !(kind->is_string() && *kind == "ExecCredential")) {
     return std::unexpected(std::string(kWhat) + " is not an ExecCredential (\"kind\")");

@@ -117,15 +117,16 @@ void emit_json(const nlohmann::json& value) {
   // Replace invalid UTF-8 rather than throwing: server text is data, never trusted.
   std::string text = value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   text += '\n';
-  std::fwrite(text.data(), 1, text.size(), stdout);
-  std::fflush(stdout);
+  // A failed write of a status line has no one left to tell; the exit code still says how it went.
+  (void)std::fwrite(text.data(), 1, text.size(), stdout);
+  (void)std::fflush(stdout);
 }
 
 void say(std::string_view text) {
   std::string line(text);
   line += '\n';
-  std::fwrite(line.data(), 1, line.size(), stderr);
-  std::fflush(stderr);
+  (void)std::fwrite(line.data(), 1, line.size(), stderr);
+  (void)std::fflush(stderr);
 }
 
 bool write_stdout(std::string_view data) {
@@ -168,9 +169,10 @@ std::string describe_expiry(const std::optional<long long>& expires_at) {
   if (!expires_at) return "unknown";
   std::time_t t = static_cast<std::time_t>(*expires_at);
   std::tm tm{};
-  ::gmtime_r(&t, &tm);
   char buffer[64];
-  std::strftime(buffer, sizeof buffer, "%Y-%m-%d %H:%M:%S UTC", &tm);
+  if (::gmtime_r(&t, &tm) == nullptr || std::strftime(buffer, sizeof buffer, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0) {
+    return "unknown";  // beyond what the calendar functions represent
+  }
   long long left = *expires_at - static_cast<long long>(std::time(nullptr));
   std::string out = buffer;
   if (left <= 0) {

@@ -1,4 +1,5 @@
 #include "config.hpp"
+#include "devicelogin/sanitize.hpp"
 
 #include <fstream>
 #include <sstream>
@@ -49,7 +50,7 @@ bool valid_scope_token(std::string_view token) {
 }
 
 Result<ConfigFile> parse_config(std::string_view text) {
-  auto document = nlohmann::json::parse(text, nullptr, false);
+  auto document = json_nesting_within(text) ? nlohmann::json::parse(text, nullptr, false) : nlohmann::json(nlohmann::json::value_t::discarded);
   if (document.is_discarded() || !document.is_object()) {
     return fail(ErrorCode::kConfig, "not a JSON object");
   }

@@ -52,7 +52,7 @@ Address address_of(int sock, bool peer) {
                   NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
     return {};
   }
-  return {host.data(), std::atoi(service.data())};
+  return {host.data(), static_cast<int>(std::strtol(service.data(), nullptr, 10))};  // NI_NUMERICSERV: digits
 }
 
 void set_timeout(int sock, int option, time_t seconds, time_t microseconds) {

@@ -9,7 +9,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <string>
 
@@ -20,15 +23,33 @@ namespace {
 
 std::unique_ptr<devicelogin::devserver::Server> server;
 
+[[noreturn]] void die(const char* what, int error) {
+  std::fprintf(stderr, "devserver_request: %s: %s\n", what, std::strerror(error));
+  std::abort();
+}
+
+// A connection to the server. The machine's own limits (no ephemeral port free while earlier
+// connections sit in TIME_WAIT, a full file table) are waited out, up to ten seconds; a refused
+// connection means the server stopped listening, which is the bug this target looks for.
 int connect_to_server() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) std::abort();
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_port = htons(static_cast<std::uint16_t>(server->port()));
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) std::abort();
-  return fd;
+  for (int attempt = 0;; ++attempt) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int error = fd < 0 ? errno : 0;
+    if (fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0) return fd;
+    if (fd >= 0) {
+      error = errno;
+      ::close(fd);
+    }
+    const bool machine_limit = error == EADDRNOTAVAIL || error == EAGAIN || error == EINTR || error == EMFILE ||
+                               error == ENFILE || error == ENOBUFS;
+    if (!machine_limit) die("connecting to the dev server", error);
+    if (attempt >= 1000) die("connecting to the dev server (10 s of retries)", error);
+    ::usleep(10'000);
+  }
 }
 
 }  // namespace
@@ -62,7 +83,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (;;) {
     pollfd ready{fd, POLLIN, 0};
     int polled = ::poll(&ready, 1, 10'000);
-    if (polled == 0) std::abort();
+    if (polled == 0) {
+      std::fprintf(stderr, "devserver_request: no answer and no close within 10 s\n");
+      std::abort();
+    }
     if (polled < 0) continue;
     auto n = ::recv(fd, buffer, sizeof buffer, 0);
     if (n <= 0) break;

@@ -185,6 +185,28 @@ std::string ascii_lower(std::string_view text) {
 
 namespace devicelogin {
 
+bool json_nesting_within(std::string_view json_text, std::size_t max_depth) noexcept {
+  std::size_t depth = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < json_text.size(); ++i) {
+    const char c = json_text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;  // the escaped character, whatever it is
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > max_depth) return false;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return true;
+}
+
 std::string sanitize_text(std::string_view text) {
   // Drops C0 controls, DEL, and the UTF-8 encodings of C1 controls (U+0080..U+009F, which some
   // terminals treat as CSI and friends). Other bytes pass through unchanged.

@@ -164,8 +164,7 @@ int on_debug(CURL*, curl_infotype type, char* data, size_t size, void* user) {
       case CURLINFO_END:
         break;
     }
-  } catch (...) {
-    // Tracing is best effort; a failing sink must not break the request.
+  } catch (...) {  // NOLINT(bugprone-empty-catch): tracing is best effort; a failing sink must not break the request
   }
   return 0;
 }
@@ -252,7 +251,11 @@ Result<HttpResponse> CurlHttpClient::send(const HttpRequest& request) {
     has_accept = has_accept || lower == "accept";
     has_user_agent = has_user_agent || lower == "user-agent";
     // "Name;" is curl's syntax for a header with an empty value ("Name:" would remove it).
-    if (!add_header(value.empty() ? name + ";" : name + ": " + value)) {
+    // Built in one buffer of the final size (the value may be a credential; add_header wipes it).
+    std::string line;
+    line.reserve(name.size() + 2 + value.size());
+    line.append(name).append(value.empty() ? ";" : ": ").append(value);
+    if (!add_header(std::move(line))) {
       return fail(ErrorCode::kInternal, "out of memory building request headers");
     }
   }

@@ -55,7 +55,7 @@ Result<ServerMetadata> discover(HttpClient& http, const std::string& issuer) {
       return fail(ErrorCode::kServer, "discovery at " + url + " answered HTTP " + std::to_string(response->status),
                   "", response->status);
     }
-    json doc = json::parse(response->body, nullptr, false);
+    json doc = json_nesting_within(response->body) ? json::parse(response->body, nullptr, false) : json(json::value_t::discarded);
     if (doc.is_discarded() || !doc.is_object()) {
       return fail(ErrorCode::kServer, "discovery document at " + url + " is not a JSON object");
     }
@@ -97,7 +97,7 @@ Result<std::string> discover_entra_tenant_issuer(HttpClient& http, const std::st
   if (response->status != 200) {
     return fail(ErrorCode::kServer, url + " answered HTTP " + std::to_string(response->status), "", response->status);
   }
-  json doc = json::parse(response->body, nullptr, false);
+  json doc = json_nesting_within(response->body) ? json::parse(response->body, nullptr, false) : json(json::value_t::discarded);
   if (doc.is_discarded() || !doc.is_object()) return fail(ErrorCode::kServer, url + " is not a JSON object");
   std::string issuer = string_member(doc, "issuer");  // not const: returned by move
   // Its first path segment must be a tenant id, and the whole issuer what that id gives.

@@ -347,9 +347,9 @@ JwtResult<CompactJws> parse_compact_jws(std::string_view token) {
   if (!signature_bytes) return problem(JwtProblem::kMalformed, "the signature is not base64url");
 
   // nlohmann keeps the last of duplicate members, which RFC 7515 §4 allows ("lexically last").
-  json header = json::parse(*header_bytes, nullptr, false);
+  json header = json_nesting_within(*header_bytes) ? json::parse(*header_bytes, nullptr, false) : json(json::value_t::discarded);
   if (header.is_discarded() || !header.is_object()) return problem(JwtProblem::kMalformed, "the header is not a JSON object");
-  json payload = json::parse(*payload_bytes, nullptr, false);
+  json payload = json_nesting_within(*payload_bytes) ? json::parse(*payload_bytes, nullptr, false) : json(json::value_t::discarded);
   if (payload.is_discarded() || !payload.is_object()) return problem(JwtProblem::kMalformed, "the payload is not a JSON object");
 
   auto alg = header.find("alg");
@@ -375,7 +375,7 @@ JwtResult<CompactJws> parse_compact_jws(std::string_view token) {
 }
 
 JwtResult<std::vector<Jwk>> parse_jwks(std::string_view jwks_json) {
-  json doc = json::parse(jwks_json, nullptr, false);
+  json doc = json_nesting_within(jwks_json) ? json::parse(jwks_json, nullptr, false) : json(json::value_t::discarded);
   if (doc.is_discarded() || !doc.is_object()) return problem(JwtProblem::kBadJwks, "the JWKS is not a JSON object");
   auto keys = doc.find("keys");
   if (keys == doc.end() || !keys->is_array()) return problem(JwtProblem::kBadJwks, "the JWKS has no \"keys\" array");
@@ -501,7 +501,7 @@ JwtResult<IdTokenClaims> validate_id_token(std::string_view token, std::string_v
   if (auto verified = verify_jws_signature(*jws, *key); !verified) return std::unexpected(verified.error());
 
   // Only claims of a verified token are looked at.
-  json payload = json::parse(jws->payload_json, nullptr, false);
+  json payload = json_nesting_within(jws->payload_json) ? json::parse(jws->payload_json, nullptr, false) : json(json::value_t::discarded);
   if (payload.is_discarded() || !payload.is_object()) return problem(JwtProblem::kMalformed, "the payload is not a JSON object");
 
   IdTokenClaims claims;

@@ -121,7 +121,7 @@ std::optional<std::string> unverified_jwt_claims_json(std::string_view token) {
   }
   auto payload = core::base64url_decode(token.substr(first + 1, second - first - 1));
   if (!payload) return std::nullopt;
-  json claims = json::parse(*payload, nullptr, false);
+  json claims = json_nesting_within(*payload) ? json::parse(*payload, nullptr, false) : json(json::value_t::discarded);
   if (claims.is_discarded() || !claims.is_object()) return std::nullopt;
   return payload;
 }
@@ -239,7 +239,7 @@ Result<TokenReply> parse_token_reply(const HttpResponse& response, long long now
   // The access token's own claims (a JWT access token, RFC 9068) give `exp` when the response
   // has no expires_in (WorkOS), and a subject when there is no ID token.
   if (auto claims_text = unverified_jwt_claims_json(tokens.access_token.reveal())) {
-    json claims = json::parse(*claims_text, nullptr, false);
+    json claims = json_nesting_within(*claims_text) ? json::parse(*claims_text, nullptr, false) : json(json::value_t::discarded);
     wipe_string(*claims_text);
     if (!tokens.expires_at && claims.contains("exp") && claims["exp"].is_number_integer() &&
         !claims["exp"].is_number_unsigned()) {
@@ -253,7 +253,7 @@ Result<TokenReply> parse_token_reply(const HttpResponse& response, long long now
     }
   }
   if (auto claims_text = unverified_jwt_claims_json(tokens.id_token.reveal())) {
-    json claims = json::parse(*claims_text, nullptr, false);
+    json claims = json_nesting_within(*claims_text) ? json::parse(*claims_text, nullptr, false) : json(json::value_t::discarded);
     if (claims.contains("sub") && claims["sub"].is_string()) {
       tokens.subject = sanitize_text(claims["sub"].get<std::string>());
     }

@@ -152,8 +152,7 @@ Result<TokenInfo> Session::login(const LoginSettings& requested, const LoginObse
   next_impl->options = self.options;
   next_impl->previous_profile = previous;
   Session next(std::move(next_impl));
-  LoginObserver engine_observer = observer;
-  auto info = next.login_with_profile(engine_observer);
+  auto info = next.login_with_profile(observer);
   if (!info) return std::unexpected(info.error());
   // The engine's profile carries the JWKS that verified the ID token, and the clock offset.
   if (auto saved = self.profiles->save(next.profile()); !saved) {

@@ -7,6 +7,7 @@
 #include "core/fs.hpp"
 #include "devicelogin/profile.hpp"
 #include "devicelogin/token_store.hpp"
+#include "devicelogin/sanitize.hpp"
 
 namespace devicelogin {
 namespace {
@@ -54,7 +55,7 @@ Result<Profile> ProfileStore::load(const std::string& name) const {
   if (!*content) {
     return std::unexpected(remedy_error(ErrorCode::kNotLoggedIn, "no profile \"" + name + "\"", Remedy::kSignIn, name));
   }
-  json doc = json::parse(**content, nullptr, false);
+  json doc = json_nesting_within(**content) ? json::parse(**content, nullptr, false) : json(json::value_t::discarded);
   if (doc.is_discarded() || !doc.is_object()) return fail(ErrorCode::kConfig, "profile file " + path + " is not valid JSON");
   auto str = [&](const char* key) {
     auto it = doc.find(key);
@@ -124,7 +125,7 @@ Result<void> ProfileStore::save(const Profile& profile) const {
   if (!profile.api_urls.empty()) doc["api_urls"] = profile.api_urls;
   if (profile.clock_offset_s) doc["clock_offset_s"] = *profile.clock_offset_s;
   if (!profile.jwks_cache.empty()) {
-    json jwks = json::parse(profile.jwks_cache, nullptr, false);
+    json jwks = json_nesting_within(profile.jwks_cache) ? json::parse(profile.jwks_cache, nullptr, false) : json(json::value_t::discarded);
     if (jwks.is_object()) doc["jwks_cache"] = std::move(jwks);
     doc["jwks_cache_expires_at"] = profile.jwks_cache_expires_at;
   }

@@ -362,6 +362,20 @@ TEST(DockerConfig, RemoveTakesOutOnlyItsOwnEntriesAndTheObjectItMade) {
   EXPECT_EQ(nlohmann::json::parse(replaced->text)["credHelpers"]["registry.example.com"], "devicelogin");
 }
 
+TEST(DockerConfig, RefusesAConfigNestedTooDeeplyInsteadOfOverflowingTheStack) {
+  // Found by clang-tidy's misc-no-recursion on the old wipe: setup-docker on such a file died of a
+  // stack overflow (a copy of the document recursed 200,000 levels deep).
+  const std::string text = R"({"auths":{},"x":)" + std::string(200000, '[') + std::string(200000, ']') + "}";
+  for (bool remove : {false, true}) {
+    auto edit = remove ? remove_docker_credential_helpers(text, kKeys, "devicelogin")
+                       : add_docker_credential_helpers(text, kKeys, "devicelogin");
+    ASSERT_FALSE(edit.has_value());
+    EXPECT_NE(edit.error().find("more than 64 levels deep"), std::string::npos) << edit.error();
+  }
+  auto shallow = add_docker_credential_helpers(R"({"x":[[[[{"y":[]}]]]]})", kKeys, "devicelogin");
+  EXPECT_TRUE(shallow.has_value());
+}
+
 TEST(DockerConfig, RefusesWhatIsNotADockerConfigWithoutQuotingIt) {
   const std::vector<std::string> texts{R"({"auths":{"x":{"auth":"s3cr3t-canary-password"}})", "[1,2]",
                                        "\"s3cr3t-canary-password\"", R"({"credHelpers":["s3cr3t-canary-password"]})"};

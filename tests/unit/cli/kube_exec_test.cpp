@@ -41,6 +41,10 @@ TEST(KubeExec, RefusesBrokenExecInfoWithOneLineNamingTheProblem) {
       {R"({"apiVersion":"client.authentication.k8s.io/v1","spec":[]})", "spec is not an object"},
       {R"({"apiVersion":"client.authentication.k8s.io/v1","spec":{"interactive":"yes"}})", "spec.interactive is not a boolean"},
       {R"({"apiVersion":"x\n\u001b[2J"})", "apiVersion \"x??[2J\""},  // control characters shown as '?'
+      // Deep enough to exhaust the stack in a copy or dump: refused before it is parsed.
+      {R"({"apiVersion":"client.authentication.k8s.io/v1","spec":{"x":)" + std::string(200000, '[') +
+           std::string(200000, ']') + "}}",
+       "nests arrays or objects more than 64 levels deep"},
   };
   for (const auto& [value, expected] : cases) {
     auto parsed = parse_kube_exec_info(value.c_str());

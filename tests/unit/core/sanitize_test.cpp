@@ -5,6 +5,34 @@
 namespace devicelogin {
 namespace {
 
+TEST(JsonNesting, CountsArraysAndObjectsOutsideStrings) {
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  struct Case {
+    std::string text;
+    std::size_t max_depth;
+    bool within;
+  };
+  const Case cases[] = {
+      {"", 0, true},
+      {"7", 0, true},
+      {"[]", 0, false},
+      {"[]", 1, true},
+      {R"({"a":[{"b":[]}]})", 4, true},
+      {R"({"a":[{"b":[]}]})", 3, false},
+      {R"(["[[[[{{{{"])", 1, true},      // brackets inside a string do not nest
+      {R"(["\"[[[[", 1])", 1, true},     // nor after an escaped quote
+      {R"(["\\", [[]]])", 2, false},     // an escaped backslash ends before the quote that closes
+      {"]]]]]][]", 1, true},             // stray closers do not go below zero
+      {"[[[", 2, false},                 // unbalanced, and too deep all the same
+      {deep, kMaxJsonNesting, false},
+      {std::string(kMaxJsonNesting, '[') + std::string(kMaxJsonNesting, ']'), kMaxJsonNesting, true},
+      {std::string(kMaxJsonNesting + 1, '{'), kMaxJsonNesting, false},
+  };
+  for (const Case& c : cases) {
+    EXPECT_EQ(json_nesting_within(c.text, c.max_depth), c.within) << c.text.substr(0, 40) << " / " << c.max_depth;
+  }
+}
+
 TEST(Sanitize, RemovesControlCharacters) {
   struct Case {
     std::string input;
