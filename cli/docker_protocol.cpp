@@ -125,7 +125,8 @@ json* find_member(json& object, std::string_view name) {
 }
 
 // Overwrites every string value in `value` (the parsed copy of a store request holds the secret).
-void wipe_json_strings(json& value) {
+// Recursive on purpose: the input was refused unless it nests at most kMaxJsonNesting levels.
+void wipe_json_strings(json& value) {  // NOLINT(misc-no-recursion): bounded by kMaxJsonNesting
   if (value.is_string()) {
     wipe_string(value.get_ref<std::string&>());
   } else if (value.is_structured()) {
@@ -195,7 +196,7 @@ std::expected<DockerStoreRequest, DockerInputError> parse_docker_store_request(s
   if (doc.is_discarded()) return input_error(DockerInputProblem::kMalformed, "the input is not JSON");
   struct Wipe {
     json& doc;
-    ~Wipe() { wipe_json_strings(doc); }
+    ~Wipe() { wipe_json_strings(doc); }  // NOLINT(bugprone-exception-escape): get_ref only after is_string()
   } wipe{doc};
   if (!doc.is_object()) return input_error(DockerInputProblem::kMalformed, "the input is not a JSON object");
   DockerStoreRequest request;

@@ -34,8 +34,10 @@ int run_profiles(const ProfilesArgs& args) {
         std::string state = status->logged_in() ? "signed in, expires " + describe_expiry(tokens->expires_at)
                             : status->relogin_required ? std::string("re-login required")
                                                        : std::string("not signed in");
-        say(std::string(is_default ? "* " : "  ") + name + "  " + (status->issuer.empty() ? "(no issuer)" : status->issuer) +
-            "  " + status->store + "  " + state);
+        std::string line = is_default ? "* " : "  ";
+        line.append(name).append("  ").append(status->issuer.empty() ? "(no issuer)" : status->issuer);
+        line.append("  ").append(status->store).append("  ").append(state);
+        say(line);
       }
     } else {
       entry["issuer"] = nullptr;

@@ -39,13 +39,13 @@ constexpr std::size_t kMaxHeaders = 64;
 std::string http_date(SystemTime t) {
   const std::time_t seconds = std::chrono::system_clock::to_time_t(t);
   std::tm tm{};
-  ::gmtime_r(&seconds, &tm);
+  if (::gmtime_r(&seconds, &tm) == nullptr) return "Thu, 01 Jan 1970 00:00:00 GMT";  // beyond the calendar: never from a real clock
   static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
   static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                             "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
   char buffer[40];
-  std::snprintf(buffer, sizeof buffer, "%s, %02d %s %04d %02d:%02d:%02d GMT", kDays[tm.tm_wday], tm.tm_mday,
-                kMonths[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  (void)std::snprintf(buffer, sizeof buffer, "%s, %02d %s %04d %02d:%02d:%02d GMT", kDays[tm.tm_wday], tm.tm_mday,
+                      kMonths[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);  // fits: 29 bytes
   return buffer;
 }
 
@@ -162,7 +162,7 @@ struct Server::Impl {
       set_oauth_error(res, {res.status, res.status == 404 ? "not_found" : "invalid_request", description, false});
       return httplib::Server::HandlerResponse::Handled;
     }));
-    http.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
+    http.set_exception_handler([](const httplib::Request&, httplib::Response& res, const std::exception_ptr&) {
       set_oauth_error(res, {500, "server_error", "internal error", false});
     });
     // RFC 9110 §6.6.1: an origin server with a clock sends Date; clients learn its time from it.
@@ -281,7 +281,7 @@ Result<std::unique_ptr<Server>> Server::start(ServerOptions options, const Clock
     // A peer that disconnects while we write must not kill an embedding process with SIGPIPE.
     struct sigaction current {};
     if (sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_DFL) {
-      signal(SIGPIPE, SIG_IGN);
+      (void)signal(SIGPIPE, SIG_IGN);  // cannot fail for SIGPIPE
     }
 
     impl->install_routes();
@@ -322,7 +322,7 @@ Result<std::unique_ptr<Server>> Server::start(ServerOptions options, const Clock
     }
     // Housekeeping: drops expired entries as of the server's clock, once a second of real time
     // (the cadence is not protocol time; every rule also checks expiry itself).
-    impl->sweeper = std::jthread([raw](std::stop_token stop) {
+    impl->sweeper = std::jthread([raw](const std::stop_token& stop) {
       std::unique_lock lock(raw->sweeper_mutex);
       while (!stop.stop_requested()) {
         raw->sweeper_wakeup.wait_for(lock, stop, std::chrono::seconds(1), [] { return false; });

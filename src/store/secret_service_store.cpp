@@ -404,7 +404,8 @@ class SecretServiceTokenStore final : public TokenStore {
     if (auto size = check_token_set_size(encoded.size(), "the Secret Service"); !size) return size;
     // secret_value_new copies into libsecret's secure memory, wiped when freed; the session
     // opened by connect() encrypts it on the bus when the service supports that.
-    SecretValuePtr value(secret_value_new(encoded.reveal().data(), static_cast<gssize>(encoded.size()), "text/plain"));
+    // The length is given: libsecret does not read up to a terminator.
+    SecretValuePtr value(secret_value_new(encoded.reveal().data(), static_cast<gssize>(encoded.size()), "text/plain"));  // NOLINT(bugprone-suspicious-stringview-data-usage)
     encoded.wipe();
     ErrorSlot error;
     // REPLACE: the service swaps the item with these attributes for the new one in one call.
