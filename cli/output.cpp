@@ -33,6 +33,7 @@ std::string flag_for(std::string_view setting) {
       {"endpoints.device_authorization", "--device-authorization-endpoint URL"},
       {"endpoints.token", "--token-endpoint URL"},
       {"endpoints.revocation", "--revocation-endpoint URL"},
+      {"api_urls", "--api-url URL"},
   };
   for (const auto& [name, flag] : kFlags) {
     if (name == setting) return std::string(flag);

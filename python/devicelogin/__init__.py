@@ -250,7 +250,7 @@ class Session:
                  api_urls: Sequence[str] = (), profile_directory: Optional[str] = None) -> None:
         self.name = name
         self._directory = profile_directory
-        if isinstance(api_urls, str):
+        if isinstance(api_urls, (str, bytes)):
             raise TypeError("api_urls is a list of URLs, not one string")
         settings = (("issuer", issuer), ("client_id", client_id), ("scope", scope), ("provider", provider),
                     ("tenant", tenant), ("audience", audience), ("store", store), ("ca_file", ca_file)) + \

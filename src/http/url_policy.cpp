@@ -55,6 +55,16 @@ std::string shown_url(std::string_view text) {
 
 std::string label(std::string_view what) { return what.empty() ? std::string("URL") : std::string(what); }
 
+// RFC 6454 §4 origin of a parsed URL whose scheme (lower case) and host are known: the host in
+// lower case with its IPv6 zone (another zone is another link), the default port made explicit.
+std::string origin_of(CURLU* url, const std::string& scheme, const std::string& host) {
+  std::string origin = scheme + "://" + core::ascii_lower(host);
+  if (Part zone = get_part(url, CURLUPART_ZONEID); zone.present && !zone.value.empty() && origin.ends_with(']')) {
+    origin.insert(origin.size() - 1, "%25" + zone.value);
+  }
+  return origin + ":" + get_part(url, CURLUPART_PORT, CURLU_DEFAULT_PORT).value;
+}
+
 }  // namespace
 
 bool is_loopback_host(std::string_view host) {
@@ -110,10 +120,25 @@ Result<CheckedUrl> parse_checked_url(std::string_view url, std::string_view what
   checked.authority = sanitize_text(host.value);
   Part port = get_part(handle.get(), CURLUPART_PORT);
   if (port.present) checked.authority += ":" + port.value;
-  Part origin_port = get_part(handle.get(), CURLUPART_PORT, CURLU_DEFAULT_PORT);
-  checked.origin = checked.scheme + "://" + core::ascii_lower(host.value) + ":" + origin_port.value;
+  checked.origin = origin_of(handle.get(), checked.scheme, host.value);
   checked.handle = std::move(handle);
   return checked;
+}
+
+std::optional<std::string> url_origin(std::string_view url) {
+  CurlUrlPtr handle(curl_url());
+  if (!handle) return std::nullopt;
+  const std::string text(url);
+  if (curl_url_set(handle.get(), CURLUPART_URL, text.c_str(), 0) != CURLUE_OK) return std::nullopt;
+  const std::string scheme = core::ascii_lower(get_part(handle.get(), CURLUPART_SCHEME).value);
+  if (scheme != "https" && scheme != "http") return std::nullopt;
+  if (get_part(handle.get(), CURLUPART_USER).present || get_part(handle.get(), CURLUPART_PASSWORD).present ||
+      get_part(handle.get(), CURLUPART_OPTIONS).present) {
+    return std::nullopt;
+  }
+  Part host = get_part(handle.get(), CURLUPART_HOST);
+  if (!host.present || host.value.empty()) return std::nullopt;
+  return origin_of(handle.get(), scheme, host.value);
 }
 
 }  // namespace devicelogin::http

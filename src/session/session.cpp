@@ -177,22 +177,20 @@ Result<void> Session::check_token_destination(std::string_view url) const {
   const Impl& self = *impl_;
   // The credential-host rule: the token goes only to origins the profile names. An origin is
   // compared whole (RFC 6454 §5): another port or scheme on the same host is another server.
-  auto origin_of = [](std::string_view text) -> std::optional<std::string> {
-    auto checked = http::parse_checked_url(text, "a URL");
-    if (!checked) return std::nullopt;
-    return checked->origin;
-  };
-  const auto origin = origin_of(url);
+  // (The https-except-loopback rule is the HTTP client's: the API base URLs passed it at login.)
+  const auto origin = http::url_origin(url);
   if (origin) {
     for (const std::string& base : self.profile.api_urls) {
-      if (origin_of(base) == origin) return {};
+      if (http::url_origin(base) == origin) return {};
     }
-    if (!self.profile.endpoints.userinfo.empty() && origin_of(self.profile.endpoints.userinfo) == origin) return {};
+    if (!self.profile.endpoints.userinfo.empty() && http::url_origin(self.profile.endpoints.userinfo) == origin) {
+      return {};
+    }
   }
   // A URL that does not parse (or carries a user name) is shown without its userinfo and query.
   std::string shown;
   if (origin) {
-    shown = *origin;
+    shown = sanitize_text(*origin);
   } else {
     const std::string redacted = core::redact_userinfo(url);
     shown = sanitize_text(std::string_view(redacted).substr(0, redacted.find_first_of("?#")));
@@ -205,6 +203,8 @@ Result<void> Session::check_token_destination(std::string_view url) const {
 
 Result<HttpResponse> Session::fetch(HttpRequest request, long long min_ttl) {
   Impl& self = *impl_;
+  // A profile that is missing or unreadable says so, rather than refusing every destination.
+  if (auto problem = self.unusable()) return *problem;
   if (auto allowed = check_token_destination(request.url); !allowed) return std::unexpected(allowed.error());
   auto send_with = [&](const TokenSet& tokens) {
     HttpRequest authorized = request;

@@ -55,7 +55,8 @@ Result<Profile> ProfileStore::load(const std::string& name) const {
   if (!*content) {
     return std::unexpected(remedy_error(ErrorCode::kNotLoggedIn, "no profile \"" + name + "\"", Remedy::kSignIn, name));
   }
-  json doc = json_nesting_within(**content) ? json::parse(**content, nullptr, false) : json(json::value_t::discarded);
+  // +1: the cached JWKS (itself within kMaxJsonNesting) is stored one level down.
+  json doc = json_nesting_within(**content, kMaxJsonNesting + 1) ? json::parse(**content, nullptr, false) : json(json::value_t::discarded);
   if (doc.is_discarded() || !doc.is_object()) return fail(ErrorCode::kConfig, "profile file " + path + " is not valid JSON");
   auto str = [&](const char* key) {
     auto it = doc.find(key);

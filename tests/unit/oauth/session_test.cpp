@@ -296,10 +296,29 @@ TEST_F(LoggedInSessionTest, ARefusedOriginIsNamedAsAnOrigin) {
   EXPECT_EQ(refused.error().message,
             "refusing to send the token of profile \"work\" to https://other.example:8443: not one of its API base "
             "URLs or its userinfo endpoint");
+  // Plain http to a remote host is named by its origin too (the old CLI text), and an IPv6 zone is
+  // part of the origin: another zone is another link.
+  auto plain = session.check_token_destination("http://API.example.com/x?token=1");
+  ASSERT_FALSE(plain.has_value());
+  EXPECT_NE(plain.error().message.find(" to http://api.example.com:80: not one of"), std::string::npos)
+      << plain.error().message;
+  profile_.api_urls = {"https://[fe80::1%25eth0]:8443/v1"};
+  Session zoned = make_session(http);
+  EXPECT_TRUE(zoned.check_token_destination("https://[fe80::1%25eth0]:8443/other").has_value());
+  EXPECT_FALSE(zoned.check_token_destination("https://[fe80::1%25eth1]:8443/v1").has_value());
+  EXPECT_FALSE(zoned.check_token_destination("https://[fe80::1]:8443/v1").has_value());
   // Without API base URLs or a userinfo endpoint nothing may carry the token.
   profile_.api_urls.clear();
   Session bare = make_session(http);
   EXPECT_FALSE(bare.check_token_destination("https://api.example.com/").has_value());
+}
+
+TEST_F(SessionTest, AFetchOfAProfileThatWasNeverSavedSaysNotLoggedInNotRefused) {
+  auto opened = Session::open("never-saved", SessionOptions{.profile_directory = dir_ + "/profiles"});
+  ASSERT_TRUE(opened.has_value()) << opened.error().message;
+  auto response = opened->get("https://api.example.com/me");
+  ASSERT_FALSE(response.has_value());
+  EXPECT_EQ(response.error().code, ErrorCode::kNotLoggedIn) << response.error().message;
 }
 
 TEST_F(LoggedInSessionTest, FreshTokenNeedsNoNetwork) {
