@@ -53,6 +53,17 @@ bool is_token_char(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) != 0 || std::strchr("!#$%&'*+-.^_`|~", c) != nullptr;
 }
 
+// True when `target` begins with "scheme://" (RFC 3986 §3.1: a letter, then letters, digits, '+',
+// '-' or '.'): an absolute URL. A "://" later on (a relative path whose query holds a URL, such
+// as search?u=https://x) does not make one (issue 25.8).
+bool has_url_scheme(std::string_view target) {
+  const std::size_t end = target.find("://");
+  if (end == std::string_view::npos || end == 0 || std::isalpha(static_cast<unsigned char>(target.front())) == 0) return false;
+  return std::all_of(target.begin(), target.begin() + static_cast<std::ptrdiff_t>(end), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '+' || c == '-' || c == '.';
+  });
+}
+
 Result<std::string> read_data(const std::string& data) {
   if (data.empty() || data.front() != '@') return data;
   const std::string file = data.substr(1);
@@ -98,7 +109,7 @@ int run_api(const ApiArgs& args) {
   // The URL: absolute, or a path under the profile's first API base URL.
   if (starts_with_nocase(args.target, "https://") || starts_with_nocase(args.target, "http://")) {
     request.url = args.target;
-  } else if (args.target.find("://") != std::string::npos) {
+  } else if (has_url_scheme(args.target)) {
     return usage("only http and https URLs can be called: " + without_query(args.target));
   } else if (profile.api_urls.empty()) {
     return report_error("api", Error{ErrorCode::kUsage,

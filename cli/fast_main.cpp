@@ -51,8 +51,8 @@ bool write_all(int fd, std::string_view data) {
 }
 
 // The flags of a fast-path command: `--flag VALUE` or `--flag=VALUE` for the named value flags,
-// the named switches, and positional words. Anything else (another flag, a missing value) makes
-// the whole command fall through to the module, which explains it.
+// the named switches, and positional words. Anything else (another flag, a missing value, a flag
+// given twice) makes the whole command fall through to the module, which explains it.
 class FastArgs {
  public:
   FastArgs(int argc, char** argv) : argc_(argc), argv_(argv) {}
@@ -83,6 +83,11 @@ class FastArgs {
         }
       }
       if (!known) return false;
+      // A flag given twice falls through: the module refuses a repeated option (issue 25.6: the
+      // fast path took the last one, so the two disagreed on the same command line).
+      for (std::size_t j = 0; j + 1 < values_.size(); ++j) {
+        if (values_[j].first == values_.back().first) return false;
+      }
     }
     return true;
   }

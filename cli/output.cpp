@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <ctime>
@@ -69,11 +70,32 @@ std::string describe_settings(std::string_view settings) {
 
 }  // namespace
 
+namespace {
+
+// The saved profiles other than error.profile, when error.profile itself was never saved and the
+// error says so (kNotLoggedIn); empty otherwise, or when they cannot be listed.
+std::vector<std::string> other_saved_profiles(const Error& error) {
+  if (error.code != ErrorCode::kNotLoggedIn || error.profile.empty()) return {};
+  auto names = Session::profiles();
+  if (!names || std::find(names->begin(), names->end(), error.profile) != names->end()) return {};
+  return std::move(*names);
+}
+
+}  // namespace
+
 std::string render_error(const Error& error) {
   std::string text = error.message;
   switch (error.remedy) {
     case Remedy::kSignIn:
-      if (!error.profile.empty()) {
+      if (auto others = other_saved_profiles(error); !others.empty()) {
+        // A profile that was never saved while others were (issue 25.11: after scripts/demo.sh,
+        // `status` said no profile "default" and left the newcomer to guess "demo"): name them.
+        text += "; saved profile" + std::string(others.size() > 1 ? "s: " : ": ");
+        for (std::size_t i = 0; i < others.size() && i < 5; ++i) text += (i > 0 ? ", " : "") + others[i];
+        if (others.size() > 5) text += ", ...";
+        text += "; make one the default with: devicelogin use " + others.front() + " (or pass --profile " + others.front() +
+                "), or run: devicelogin login --profile " + error.profile;
+      } else if (!error.profile.empty()) {
         text += "; run: devicelogin login --profile " + error.profile;
         if (!error.setting.empty()) text += " with the settings you want (" + describe_settings(error.setting) + ")";
       }

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
+#include "devicelogin/sanitize.hpp"
 #include "output.hpp"
 #include "devserver/server.hpp"
 
@@ -69,10 +70,17 @@ int run_serve(ServeFlags& flags, bool auto_approve_given) {
   } else {
     std::cout << issuer << '\n' << std::flush;
   }
+  // The users as the server has them (issue 25.9: this line once read the options after they had
+  // moved into the server, through the `options` alias, and so always announced alice and bob).
+  // Only the demo users' passwords are shown: they are the documented demo ones.
+  std::string announced = "users alice/alice and bob/bob";
+  if (!(*server)->demo_users()) {
+    announced = "users";
+    const std::vector<std::string> users = (*server)->usernames();
+    for (std::size_t i = 0; i < users.size(); ++i) announced += (i == 0 ? " " : ", ") + sanitize_text(users[i]);
+  }
   std::cerr << "devicelogin serve: listening on " << issuer << " (approval page " << issuer
-            << "/device, client_id " << devserver::kDemoClientId
-            << (flags.options.config_file.empty() ? ", users alice/alice and bob/bob" : "")
-            << "); Ctrl-C stops it\n";
+            << "/device, client_id " << devserver::kDemoClientId << ", " << announced << "); Ctrl-C stops it\n";
 
   int received = 0;
   sigwait(&stop_signals, &received);

@@ -42,6 +42,7 @@ Result<Directory> build_directory(const ServerOptions& options) {
     }
   }
   if (users.empty()) {
+    directory.demo_users = true;
     users.push_back(UserSpec{"alice", Secret(std::string_view("alice")), "Alice Example"});
     users.push_back(UserSpec{"bob", Secret(std::string_view("bob")), "Bob Example"});
   }

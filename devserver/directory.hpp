@@ -12,6 +12,7 @@ struct Directory {
   std::unordered_map<std::string, ClientSpec> clients;  // by client_id
   std::unordered_map<std::string, UserSpec> users;      // by username
   std::string first_user;                               // who auto-approval signs in as
+  bool demo_users = false;                              // alice and bob, as nobody declared a user
 
   // The client's display name: its `name`, or its id when it has none or is unknown.
   [[nodiscard]] std::string client_name(const std::string& client_id) const;

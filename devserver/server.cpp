@@ -1,5 +1,6 @@
 // The server's lifecycle and routing: validates the options, assembles the parts (directory,
 // client authentication, faults, OAuth endpoints, approval pages), binds, routes and stops.
+#include <algorithm>
 #include "devserver/server.hpp"
 
 #include <arpa/inet.h>
@@ -342,6 +343,16 @@ Server::~Server() { stop(); }
 std::string Server::issuer() const { return impl_->issuer; }
 
 int Server::port() const { return impl_->port; }
+
+std::vector<std::string> Server::usernames() const {
+  std::vector<std::string> names;
+  names.reserve(impl_->directory.users.size());
+  for (const auto& entry : impl_->directory.users) names.push_back(entry.first);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+bool Server::demo_users() const { return impl_->directory.demo_users; }
 
 void Server::stop() {
   if (impl_) impl_->stop_all();

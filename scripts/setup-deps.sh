@@ -20,9 +20,10 @@ build_packages=(g++ cmake ninja-build pkg-config libcurl4-openssl-dev libssl-dev
 # clock-skew tests; groff-base, zsh and fish for the generated man page and completions
 # (tests/install/docs_test.sh); python3-pytest and python3-venv for the Python package
 # (python/tests); git (with git-http-backend) for the git credential helper test; dpkg-dev
-# (dpkg-shlibdeps) for the .deb test; skopeo, the real client of the docker credential helper test.
+# (dpkg-shlibdeps) for the .deb test; skopeo, the real client of the docker credential helper test;
+# strace, which records the argv of every program the git, api and kubectl suites start.
 test_packages=(libgtest-dev dbus gnome-keyring chromium hyperfine wrk keyutils time oidc-agent-cli tmux zbar-tools
-  python3 python3-pytest python3-venv openssl ca-certificates faketime groff-base zsh fish git dpkg-dev skopeo)
+  python3 python3-pytest python3-venv openssl ca-certificates faketime groff-base zsh fish git dpkg-dev skopeo strace)
 packages=("${build_packages[@]}")
 with_tests=0
 if [[ "${1:-}" == "--tests" ]]; then

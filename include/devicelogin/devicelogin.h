@@ -135,7 +135,11 @@ DL_API int dl_session_forget(dl_session* session, dl_error** err);
 /* Sends an authenticated request: `Authorization: <type> <access token>` (refreshed first when
  * it expires within min_ttl seconds; on a 401 refreshed once and retried). `headers` is NULL or
  * a NULL-terminated array of "Name: value" strings; `body` may be NULL. On DL_OK *response holds
- * the API's answer whatever its HTTP status. Not thread-safe (one thread per session). */
+ * the API's answer whatever its HTTP status. DL_USAGE, with nothing sent, for a URL outside the
+ * profile's API base URLs and userinfo endpoint, for a header that decides where or as whom the
+ * token goes (Host, Authorization, Proxy-Authorization, Cookie, DPoP), a malformed header, a
+ * method that is not upper-case letters, or a GET or HEAD with a body. Not thread-safe (one
+ * thread per session). */
 DL_API int dl_session_request(dl_session* session, const char* method, const char* url, const char* const* headers,
                               const char* body, size_t body_length, long long min_ttl, dl_response** response,
                               dl_error** err);

@@ -175,7 +175,10 @@ class DEVICELOGIN_API Session {
   // Sends `request` with `Authorization: <type> <access token>` (refreshed first when it expires
   // within min_ttl seconds); on a 401 it refreshes once and retries. Returns the API's response,
   // whatever its status; errors as access_token() and the HttpClient give them. A URL that
-  // check_token_destination() refuses fails with its error before any token is read or sent.
+  // check_token_destination() refuses fails with its error before any token is read or sent, and
+  // so does (kUsage) a request that sets Host, Authorization, Proxy-Authorization, Cookie or DPoP
+  // (they decide where or as whom the token goes), a method that is not upper-case letters, a
+  // GET or HEAD with a body, or a header name that is not a token or value with CR, LF or NUL.
   [[nodiscard]] Result<HttpResponse> fetch(HttpRequest request, long long min_ttl = 60);
   // fetch() of a GET with these headers.
   [[nodiscard]] Result<HttpResponse> get(const std::string& url, HttpHeaders headers = {}, long long min_ttl = 60);

@@ -32,6 +32,10 @@ struct TokenSet {
   // The server's clock minus the local clock (seconds) as last learned from the server's `Date`
   // headers when these tokens were obtained or refreshed; nullopt when it gave none usable.
   std::optional<long long> clock_offset_s;
+  // Why the token endpoint last refused the refresh token (one line, never a secret), when it did
+  // and no refresh or login has succeeded since: the session needs a new sign-in, although the
+  // set is kept as it was (a server that answered a bare 400 or 401 may take it again later).
+  std::string refresh_refused;
 
   // True when the access token is still valid at `now` + `min_ttl` (unknown expiry counts as valid).
   [[nodiscard]] bool fresh_at(long long now, long long min_ttl) const {

@@ -419,7 +419,9 @@ class Session:
         and returns the API's answer whatever its status. The token goes only to the origins of
         the profile's API base URLs (`api_urls` at login) and of its userinfo endpoint: any other
         URL raises ConfigurationError (remedy "add_settings", setting "api_urls") before anything
-        is sent."""
+        is sent, and so do (kind "usage") headers that decide where or as whom the token goes
+        (Host, Authorization, Proxy-Authorization, Cookie, DPoP), a method that is not upper-case
+        letters and a GET or HEAD with a body."""
         import ctypes
         lines = [f"{k}: {v}".encode() for k, v in (headers or {}).items()]
         array = (ctypes.c_char_p * (len(lines) + 1))(*lines, None)

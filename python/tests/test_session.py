@@ -108,6 +108,16 @@ def test_token_goes_only_to_the_profiles_api_urls_and_userinfo(serve):
         # Kept in the profile: a new Session of it (no settings) may still call the API.
         again = devicelogin.Session("py-api")
         assert again.request("GET", api.url + "/v1/again").status == 200
+        # Issue 24.3: headers that decide where or as whom the token goes are refused, nothing sent.
+        for name in ("Host", "authorization", "Cookie", "Proxy-Authorization", "DPoP"):
+            before = len(api.seen)
+            with pytest.raises(devicelogin.ConfigurationError) as refused:
+                again.request("GET", api.url + "/v1/items", headers={name: "other.example.com"})
+            assert refused.value.status == 2 and refused.value.kind == "usage"
+            assert "cannot be set on a request that carries the token" in str(refused.value)
+            assert len(api.seen) == before, f"the API got a request with {name}"
+        with pytest.raises(devicelogin.ConfigurationError):
+            again.request("get", api.url + "/v1/items")  # a lower-case method is the caller's mistake
         with pytest.raises(TypeError):
             devicelogin.Session("py-api", api_urls=api.url)
     finally:

@@ -1,17 +1,91 @@
 #include "core/redaction.hpp"
 
+#include <algorithm>
 #include <array>
 
 #include "core/encoding.hpp"
 
 namespace devicelogin::core {
 namespace {
-constexpr std::array<std::string_view, 13> kSecretFields = {
-    "device_code", "code",          "access_token", "refresh_token", "id_token",
-    "client_secret", "password",    "assertion",    "client_assertion", "subject_token",
-    "actor_token",  "code_verifier", "token"};
+// The OAuth names whose values are credentials (RFC 6749, 7521-7523, 7636, 8628, 8693), and the
+// provider-specific ones seen in the wild: WorkOS's pending_authentication_token (exchanged for
+// tokens by /user_management/authenticate) and sealed_session (issue 24.5).
+constexpr std::array<std::string_view, 15> kSecretFields = {
+    "device_code", "code",          "access_token",     "refresh_token", "id_token",
+    "client_secret", "password",    "assertion",        "client_assertion", "subject_token",
+    "actor_token",  "code_verifier", "token",           "pending_authentication_token", "sealed_session"};
+
+// JSON members whose whole value (an object of tokens) is a credential: WorkOS's oauth_tokens
+// (the upstream provider's access and refresh tokens).
+constexpr std::array<std::string_view, 1> kSecretJsonObjects = {"oauth_tokens"};
 
 bool is_json_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+// In JSON, `code` names an error (WorkOS: "code":"organization_selection_required"), not an
+// authorization code: OAuth sends that in a query or a form, where it stays redacted.
+bool is_secret_json_member(std::string_view name) { return ascii_lower(name) != "code" && is_secret_field(name); }
+
+bool is_secret_json_object(std::string_view name) {
+  const std::string lower = ascii_lower(name);
+  for (auto member : kSecretJsonObjects) {
+    if (lower == member) return true;
+  }
+  return false;
+}
+
+// The end (one past) of the JSON value that starts at `i` (a string, or an object or array with
+// whatever nests in it), or the end of `body` when it is cut short.
+std::size_t json_value_end(std::string_view body, std::size_t i) {
+  if (i >= body.size()) return body.size();
+  if (body[i] == '"') {
+    std::size_t end = i + 1;
+    while (end < body.size() && body[end] != '"') end += body[end] == '\\' ? 2 : 1;
+    return std::min(end + 1, body.size());
+  }
+  if (body[i] != '{' && body[i] != '[') {
+    std::size_t end = i;
+    while (end < body.size() && body[end] != ',' && body[end] != '}' && body[end] != ']') ++end;
+    return end;
+  }
+  std::size_t depth = 0;
+  for (std::size_t end = i; end < body.size(); ++end) {
+    const char c = body[end];
+    if (c == '"') {
+      end = json_value_end(body, end) - 1;
+    } else if (c == '{' || c == '[') {
+      ++depth;
+    } else if ((c == '}' || c == ']') && --depth == 0) {
+      return end + 1;
+    }
+  }
+  return body.size();
+}
+
+// The forms a secret takes when a server echoes it: as sent, percent-encoded (upper- and
+// lower-case hex), and JSON-escaped ('/' as "\/", as PHP writes it).
+std::vector<std::string> encodings_of(std::string_view value) {
+  std::vector<std::string> forms{std::string(value)};
+  auto add = [&](std::string form) {
+    if (std::find(forms.begin(), forms.end(), form) == forms.end()) forms.push_back(std::move(form));
+  };
+  const std::string encoded = url_encode(value);
+  add(encoded);
+  std::string lower_hex = encoded;
+  for (std::size_t i = 0; i + 2 < lower_hex.size(); ++i) {
+    if (lower_hex[i] != '%') continue;
+    for (std::size_t j = i + 1; j <= i + 2; ++j) {
+      if (lower_hex[j] >= 'A' && lower_hex[j] <= 'F') lower_hex[j] = static_cast<char>(lower_hex[j] - 'A' + 'a');
+    }
+  }
+  add(std::move(lower_hex));
+  std::string slashes;
+  for (char c : value) {
+    if (c == '/') slashes += '\\';
+    slashes += c;
+  }
+  add(std::move(slashes));
+  return forms;
+}
 }  // namespace
 
 bool is_secret_field(std::string_view name) {
@@ -70,12 +144,19 @@ std::string redact_json(std::string_view body) {
     // Is it a member name followed by ':' and a string value?
     std::size_t j = i;
     while (j < body.size() && is_json_space(body[j])) ++j;
-    if (j >= body.size() || body[j] != ':' || !is_secret_field(token)) continue;
+    if (j >= body.size() || body[j] != ':') continue;
+    const bool whole_object = is_secret_json_object(token);
+    if (!whole_object && !is_secret_json_member(token)) continue;
     ++j;
     while (j < body.size() && is_json_space(body[j])) ++j;
     out += body.substr(i, j - i);
     i = j;
-    if (i < body.size() && body[i] == '"') {
+    if (whole_object && i < body.size() && (body[i] == '{' || body[i] == '[' || body[i] == '"')) {
+      out += '"';
+      out += kRedacted;
+      out += '"';
+      i = json_value_end(body, i);
+    } else if (i < body.size() && body[i] == '"') {
       std::size_t value_end = i + 1;
       while (value_end < body.size() && body[value_end] != '"') value_end += body[value_end] == '\\' ? 2 : 1;
       out += '"';
@@ -128,10 +209,11 @@ std::string redact_body(std::string_view body) { return redact_form(redact_json(
 std::string redact_known(std::string text, const std::vector<const Secret*>& secrets) {
   for (const Secret* secret : secrets) {
     if (secret == nullptr || secret->size() < 4) continue;
-    std::string_view value = secret->reveal();
-    for (auto pos = text.find(value); pos != std::string::npos; pos = text.find(value, pos)) {
-      text.replace(pos, value.size(), kRedacted);
-      pos += kRedacted.size();
+    for (const std::string& value : encodings_of(secret->reveal())) {
+      for (auto pos = text.find(value); pos != std::string::npos; pos = text.find(value, pos)) {
+        text.replace(pos, value.size(), kRedacted);
+        pos += kRedacted.size();
+      }
     }
   }
   return text;

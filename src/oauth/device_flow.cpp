@@ -25,6 +25,22 @@ FlowAction DeviceFlow::schedule(SystemTime at) {
   return action_;
 }
 
+FlowAction DeviceFlow::schedule_pending(SystemTime now, SystemTime at) {
+  // An approval given in the last interval before the deadline would never be collected when the
+  // next regular poll falls at or past it (issue 25.10: expires_in 6, interval 2 gave up after
+  // the poll at 4 s). One last poll goes out just before the deadline instead, while the code is
+  // still valid on the server's clock too (issue time is the local receipt time, which is after
+  // the server's, hence the margin). It may come sooner than the interval; a slow_down answer then
+  // ends the flow as the deadline would have (RFC 8628 §3.5 asks for the interval between polls,
+  // and the code is dead after expires_in either way).
+  const SystemTime last = deadline_ - Seconds(kLastPollBeforeDeadlineSeconds);
+  if (at >= deadline_ && !last_poll_scheduled_ && last > now) {
+    last_poll_scheduled_ = true;
+    return schedule(last);
+  }
+  return schedule(at);
+}
+
 FlowAction DeviceFlow::failed(ErrorCode code, std::string message, std::string oauth_error) {
   FlowAction action;
   action.kind = FlowAction::Kind::kFailed;
@@ -46,7 +62,7 @@ FlowAction DeviceFlow::on_outcome(const PollOutcome& outcome, SystemTime now) {
     }
     case PollOutcome::Kind::kPending:
       // RFC 8628 §3.5: authorization_pending: keep polling at the current interval.
-      return schedule(now + Seconds(interval_));
+      return schedule_pending(now, now + Seconds(interval_));
     case PollOutcome::Kind::kSlowDown:
       // RFC 8628 §3.5: slow_down: the interval MUST be increased by 5 s for this and all
       // subsequent requests. A larger interval in the response wins.

@@ -52,15 +52,20 @@ class DeviceFlow {
 
   // Longest wait after transient failures (the backoff doubles up to this).
   static constexpr long long kMaxBackoffSeconds = 60;
+  // How long before the deadline the last poll goes out when the next regular one would be too late.
+  static constexpr long long kLastPollBeforeDeadlineSeconds = 1;
 
  private:
   FlowAction schedule(SystemTime at);
+  // schedule(at), or one last poll just before the deadline when `at` is past it (once).
+  FlowAction schedule_pending(SystemTime now, SystemTime at);
   FlowAction failed(ErrorCode code, std::string message, std::string oauth_error = {});
 
   SystemTime deadline_;
   long long interval_;
   int consecutive_transient_ = 0;
   int polls_ = 0;
+  bool last_poll_scheduled_ = false;
   FlowAction action_;
 };
 

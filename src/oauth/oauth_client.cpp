@@ -1,7 +1,12 @@
 #include "oauth/oauth_client.hpp"
 
+#include <nlohmann/json.hpp>
+
+#include "core/encoding.hpp"
 #include "core/fs.hpp"
+#include "devicelogin/sanitize.hpp"
 #include "oauth/providers.hpp"
+#include "oauth/wire.hpp"
 
 namespace devicelogin::oauth {
 namespace {
@@ -112,6 +117,35 @@ Result<void> OAuthClient::revoke(const Secret& token, std::string_view token_typ
                 reply->error.error, response->status);
   }
   return fail(ErrorCode::kServer, "revocation endpoint answered HTTP " + std::to_string(response->status), "",
+              response->status);
+}
+
+Result<void> OAuthClient::end_session(const Secret& access_token) {
+  const std::string_view path = quirks_for(profile_.provider).session_logout_path;
+  if (path.empty()) return fail(ErrorCode::kConfig, "the server has no session logout");
+  // The session id is a claim of the (JWT) access token; it names the session, it is no credential.
+  std::string sid;
+  if (auto claims_text = unverified_jwt_claims_json(access_token.reveal())) {
+    const nlohmann::json claims =
+        json_nesting_within(*claims_text) ? nlohmann::json::parse(*claims_text, nullptr, false) : nlohmann::json();
+    wipe_string(*claims_text);
+    if (claims.is_object() && claims.contains("sid") && claims["sid"].is_string()) sid = claims["sid"].get<std::string>();
+  }
+  if (sid.empty()) return fail(ErrorCode::kConfig, "the access token names no session (no sid claim) to log out");
+  // The token endpoint's origin: the preset's https://api.workos.com, or the one a profile set
+  // (an emulator on loopback).
+  const std::string& token_endpoint = profile_.endpoints.token;
+  const std::size_t scheme_end = token_endpoint.find("://");
+  if (scheme_end == std::string::npos) return fail(ErrorCode::kConfig, "the profile has no token endpoint");
+  const std::string origin = token_endpoint.substr(0, token_endpoint.find('/', scheme_end + 3));
+  HttpRequest request;
+  request.method = "GET";
+  request.url = origin + std::string(path) + "?session_id=" + core::url_encode(sid);
+  if (auto policy = check_url_policy(request.url, "session logout endpoint"); !policy) return std::unexpected(policy.error());
+  auto response = http_.send(request);
+  if (!response) return std::unexpected(response.error());
+  if (response->status >= 200 && response->status < 400) return {};
+  return fail(ErrorCode::kServer, "session logout answered HTTP " + std::to_string(response->status), "",
               response->status);
 }
 

@@ -31,6 +31,12 @@ class OAuthClient {
   [[nodiscard]] Result<TokenReply> refresh(const Secret& refresh_token, long long now);
   // RFC 7009 §2.1: revokes one token. kConfig when the server has no revocation endpoint.
   [[nodiscard]] Result<void> revoke(const Secret& token, std::string_view token_type_hint);
+  // Ends the server-side session of a provider without RFC 7009 that has a session logout
+  // (WorkOS: GET <token endpoint's origin>/user_management/sessions/logout?session_id=<sid>, the
+  // session named by the access token's `sid` claim). Succeeds on a 2xx or 3xx answer (WorkOS
+  // redirects). kConfig when the provider has none or the access token names no session; kServer
+  // for another status.
+  [[nodiscard]] Result<void> end_session(const Secret& access_token);
 
  private:
   [[nodiscard]] Result<HttpRequest> form_request(const std::string& url, std::string_view what, core::FormFields fields);

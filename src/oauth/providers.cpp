@@ -27,10 +27,12 @@ constexpr std::array kPresets = {
                    "https://graph.microsoft.com/oidc/userinfo",
                    "https://login.microsoftonline.com/{tenant}/discovery/v2.0/keys", "openid profile offline_access",
                    ClientAuth::kPost, {.has_message = true}},
-    // WorkOS User Management: no expires_in and no token_type (the JWT's exp schedules refresh).
+    // WorkOS User Management: no expires_in and no token_type (the JWT's exp schedules refresh);
+    // no RFC 7009 revocation, but its public session logout ends the session (issue 24.6).
     ProviderPreset{"workos", "https://api.workos.com", "https://api.workos.com/user_management/authorize/device",
                    "https://api.workos.com/user_management/authenticate", "", "",
-                   "https://api.workos.com/sso/jwks/{client_id}", "", ClientAuth::kPost, {}},
+                   "https://api.workos.com/sso/jwks/{client_id}", "", ClientAuth::kPost,
+                   {.session_logout_path = "/user_management/sessions/logout"}},
     ProviderPreset{"auth0", "", "", "", "", "", "", "openid profile offline_access", ClientAuth::kPost,
                    {.discovery_from_issuer = true, .issuer_slash = IssuerSlash::kTrailing}},
     ProviderPreset{"okta", "", "", "", "", "", "", "openid profile offline_access", ClientAuth::kBasic,

@@ -21,6 +21,9 @@ struct ProviderQuirks {
   bool requires_client_secret = false;  // Google: the device flow needs the client secret
   bool discovery_from_issuer = false;   // Auth0/Okta/Keycloak: endpoints come from --issuer
   bool has_message = false;             // Entra: the response carries ready-made instructions
+  // WorkOS User Management has no RFC 7009 endpoint: GET <token endpoint's origin><path>
+  // ?session_id=<the access token's sid claim> ends the session and its refresh token.
+  std::string_view session_logout_path{};
   IssuerSlash issuer_slash = IssuerSlash::kAsGiven;
 };
 

@@ -204,6 +204,16 @@ Result<TokenReply> parse_token_reply(const HttpResponse& response, long long now
     return reply;
   }
   if (response.status != 200 && response.status != 201) {
+    // WorkOS answers the poll for a user of several organizations with a 403 whose `code` says
+    // so (issue 24.7), with a pending_authentication_token that only a confidential client may
+    // exchange (organization-selection grant, with the client secret): named, never kept or shown.
+    if (auto code = fields.string("code"); code && *code == "organization_selection_required") {
+      return fail(ErrorCode::kAccessDenied,
+                  "the user belongs to more than one WorkOS organization and WorkOS asks the application to choose "
+                  "one (organization_selection_required), which a device login cannot do; sign in as a user of a "
+                  "single organization, or ask the application's administrator to limit this sign-in to one",
+                  "organization_selection_required", response.status);
+    }
     return fail(ErrorCode::kServer,
                 "token endpoint answered HTTP " + std::to_string(response.status) + " without an OAuth error",
                 "", response.status);

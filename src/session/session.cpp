@@ -2,9 +2,11 @@
 
 #include "session/session_impl.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <string_view>
 
+#include "core/encoding.hpp"
 #include "core/redaction.hpp"
 #include "devicelogin/sanitize.hpp"
 #include "http/server_time.hpp"
@@ -201,10 +203,54 @@ Result<void> Session::check_token_destination(std::string_view url) const {
                                       Remedy::kAddSettings, self.profile.name, "api_urls"));
 }
 
+namespace {
+
+// RFC 9110 §5.6.2: a header name (and a method) is a token.
+bool is_http_token_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
+// A request a caller built for fetch(): its mistakes are the caller's (kUsage), found before any
+// token is read. Headers that decide where or as whom the token goes are the library's alone:
+// Host would move the token to another virtual host of the allowed address (issue 24.3), a second
+// Authorization, Proxy-Authorization, Cookie or DPoP would speak as someone else next to it.
+Result<void> check_request_shape(const HttpRequest& request) {
+  auto usage = [](std::string message) { return std::unexpected(Error(ErrorCode::kUsage, std::move(message))); };
+  // The HTTP client sends methods of upper-case letters (RFC 9110 §9.1: methods are case-sensitive).
+  if (request.method.empty() || request.method.size() > 32 ||
+      !std::all_of(request.method.begin(), request.method.end(), [](char c) { return c >= 'A' && c <= 'Z'; })) {
+    return usage("invalid HTTP method \"" + sanitize_text(request.method.substr(0, 32)) +
+                 "\" (upper-case letters, e.g. GET or POST)");
+  }
+  if ((request.method == "GET" || request.method == "HEAD") && !request.body.empty()) {
+    return usage("a " + request.method + " request cannot carry a body");
+  }
+  for (const auto& [name, value] : request.headers) {
+    if (name.empty() || !std::all_of(name.begin(), name.end(), is_http_token_char)) {
+      return usage("invalid request header name \"" + sanitize_text(name.substr(0, 64)) + "\"");
+    }
+    if (value.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
+      return usage("the value of request header " + name + " holds a line break or NUL");
+    }
+    const std::string lower = core::ascii_lower(name);
+    for (std::string_view reserved : {"host", "authorization", "proxy-authorization", "cookie", "dpop"}) {
+      if (lower == reserved) {
+        return usage("request header " + name +
+                     " cannot be set on a request that carries the token: it decides where or as whom the token goes");
+      }
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
 Result<HttpResponse> Session::fetch(HttpRequest request, long long min_ttl) {
   Impl& self = *impl_;
   // A profile that is missing or unreadable says so, rather than refusing every destination.
   if (auto problem = self.unusable()) return *problem;
+  if (auto shape = check_request_shape(request); !shape) return std::unexpected(shape.error());
   if (auto allowed = check_token_destination(request.url); !allowed) return std::unexpected(allowed.error());
   auto send_with = [&](const TokenSet& tokens) {
     HttpRequest authorized = request;
@@ -293,12 +339,17 @@ Result<SessionStatus> Session::status() {
   status.store = self.store->name();
   status.store_location = self.store->location(self.profile.name);
   if (*loaded) {
-    if (bound_to(**loaded, self.profile.endpoints.token, self.profile.client_id)) {
-      status.tokens = token_info(**loaded);
-    } else {
+    if (!bound_to(**loaded, self.profile.endpoints.token, self.profile.client_id)) {
       status.relogin_required = true;
       status.relogin_reason = "the stored tokens were issued by " + core::redact_url((**loaded).token_endpoint) + " to client " +
                               (**loaded).client_id + ", not to this profile's server and client";
+    } else if (!(**loaded).refresh_refused.empty()) {
+      // The server refused the refresh token: the next token() that needs a refresh fails with
+      // kReloginRequired, and status says so (issue 24.8: it went on saying "logged in").
+      status.relogin_required = true;
+      status.relogin_reason = (**loaded).refresh_refused;
+    } else {
+      status.tokens = token_info(**loaded);
     }
     status.clock_offset_s = (**loaded).clock_offset_s;
   }

@@ -12,6 +12,7 @@
 #include "oauth/device_flow.hpp"
 #include "session/id_token.hpp"
 #include "oauth/oauth_client.hpp"
+#include "oauth/providers.hpp"
 
 namespace devicelogin {
 
@@ -118,6 +119,15 @@ struct [[gnu::visibility("hidden")]] Session::Impl {
     LogoutOutcome outcome;
     if (std::string elsewhere = bound_elsewhere(tokens); !elsewhere.empty()) {
       outcome.revocation_problem = elsewhere + ", so they were not sent there to be revoked";
+    } else if (profile.endpoints.revocation.empty() && !oauth::quirks_for(profile.provider).session_logout_path.empty()) {
+      // WorkOS: no RFC 7009, but ending the session kills its refresh token (issue 24.6: logout
+      // sent nothing and the session lived on).
+      oauth::OAuthClient client(profile, http);
+      if (auto ended = client.end_session(tokens.access_token); !ended) {
+        outcome.revocation_problem = ended.error().message;
+      } else {
+        outcome.revoked = true;
+      }
     } else if (profile.endpoints.revocation.empty()) {
       outcome.revocation_problem = "the server has no revocation endpoint";
     } else {
@@ -161,7 +171,20 @@ struct [[gnu::visibility("hidden")]] Session::Impl {
     // Without a usable Date in the answer, the offset learned last (kept with the tokens) stands.
     http.assume_offset(current.clock_offset_s ? current.clock_offset_s : profile.clock_offset_s);
     auto reply = client.refresh(current.refresh_token, now());
-    if (!reply) return std::unexpected(reply.error());
+    if (!reply) {
+      const Error& error = reply.error();
+      if (error.code == ErrorCode::kServer && (error.http_status == 400 || error.http_status == 401)) {
+        // A refusal without an OAuth error body (Glewlwyd answers a revoked refresh token with a
+        // bare 400/401; issue 24.8): the session needs a new sign-in, not a retry later. The set
+        // is kept whole (the server may take it again), and the refusal is recorded so that
+        // status() says so.
+        current.refresh_refused = "the token endpoint refused the refresh token (HTTP " +
+                                  std::to_string(error.http_status) + " without an OAuth error)";
+        if (auto saved = store->save(profile.name, current); !saved) return std::unexpected(saved.error());
+        return relogin("re-login required: " + current.refresh_refused, "", error.http_status);
+      }
+      return std::unexpected(reply.error());
+    }
     switch (reply->kind) {
       case oauth::TokenReply::Kind::kTransient:
       {
@@ -176,6 +199,7 @@ struct [[gnu::visibility("hidden")]] Session::Impl {
         if (reply->error.error == "invalid_grant") {
           // The refresh token is dead (expired, revoked, or reused): drop it, keep the profile.
           current.refresh_token.wipe();
+          current.refresh_refused = "the server rejected the refresh token (invalid_grant)";
           if (auto saved = store->save(profile.name, current); !saved) return std::unexpected(saved.error());
           return relogin("re-login required: the refresh token was rejected", "invalid_grant", reply->http_status);
         }

@@ -49,6 +49,7 @@ Secret encode_token_set(const TokenSet& tokens) {
   if (!tokens.token_endpoint.empty()) doc["token_endpoint"] = tokens.token_endpoint;
   if (!tokens.client_id.empty()) doc["client_id"] = tokens.client_id;
   if (tokens.clock_offset_s) doc["clock_offset_s"] = *tokens.clock_offset_s;
+  if (!tokens.refresh_refused.empty()) doc["refresh_refused"] = tokens.refresh_refused;
   return Secret(dump_wiping(doc));
 }
 
@@ -114,6 +115,7 @@ Result<TokenSet> decode_token_set(std::string_view text) {
   } else if (it != doc.end() && it->is_number_unsigned() && it->get<std::uint64_t>() <= 86400) {
     tokens.clock_offset_s = static_cast<long long>(it->get<std::uint64_t>());
   }
+  tokens.refresh_refused = text_of("refresh_refused", "");
   return tokens;
 }
 

@@ -136,6 +136,33 @@ static int flow(const char* issuer) {
     dl_response_free(response);
   }
 
+  /* Issue 24.3 / 25.7: a caller's Authorization (sent next to ours before), Host, a lower-case
+     method and a GET with a body are the caller's mistakes: DL_USAGE, nothing sent. */
+  {
+    const char* steering[][2] = {{"Authorization: Basic eDp5", NULL}, {"Host: other.example.com", NULL},
+                                 {"Cookie: a=b", NULL}, {"no colon here", NULL}};
+    for (size_t i = 0; i < sizeof steering / sizeof steering[0]; ++i) {
+      dl_error* refused = NULL;
+      response = NULL;
+      rc = dl_session_request(session, "GET", url, steering[i], NULL, 0, 60, &response, &refused);
+      CHECK(rc == DL_USAGE && response == NULL, "header %zu: %d (expected DL_USAGE)", i, rc);
+      CHECK(refused != NULL && strcmp(dl_error_kind(refused), "usage") == 0, "header %zu: kind %s", i,
+            refused != NULL ? dl_error_kind(refused) : "(none)");
+      dl_error_free(refused);
+    }
+    const char* methods[] = {"get", "GE T", ""};
+    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; ++i) {
+      dl_error* refused = NULL;
+      rc = dl_session_request(session, methods[i], url, NULL, NULL, 0, 60, &response, &refused);
+      CHECK(rc == DL_USAGE, "method \"%s\": %d (expected DL_USAGE)", methods[i], rc);
+      dl_error_free(refused);
+    }
+    dl_error* refused = NULL;
+    rc = dl_session_request(session, "GET", url, NULL, "x", 1, 60, &response, &refused);
+    CHECK(rc == DL_USAGE, "GET with a body: %d (expected DL_USAGE)", rc);
+    dl_error_free(refused);
+  }
+
   dl_status* status = NULL;
   rc = dl_session_status(session, &status, NULL);
   CHECK(rc == DL_OK && dl_status_logged_in(status) == 1, "status: %d", rc);

@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import {
-  cliPath, describeRun, killAllChildren, loginWithApproval, makeHome, runCli, startServer, watchCmdlines,
+  cliPath, describeRun, killAllChildren, loginWithApproval, makeHome, runCli, startServer, traceArgv,
 } from './harness.mjs';
 
 const HTTP_BACKEND = '/usr/lib/git-core/git-http-backend';
@@ -112,7 +112,11 @@ describe('git credential helper with real git over smart HTTP', { skip, timeout:
     seen.push(token);
     return token;
   };
-  const gitRun = (args, cwd) => run('git', args, { env: gitEnv, cwd: cwd ?? dir });
+  // git (and so every helper it starts) under the argv trace, once it is on.
+  const gitRun = (args, cwd) => {
+    const traced = argvWatch ? argvWatch.wrap('git', args, gitEnv) : { file: 'git', args, env: gitEnv };
+    return run(traced.file, traced.args, { env: traced.env, cwd: cwd ?? dir });
+  };
 
   before(async () => {
     server = await startServer('devserver', { interval: 1 });
@@ -135,8 +139,8 @@ describe('git credential helper with real git over smart HTTP', { skip, timeout:
       assert.equal(r.code, 0, `git ${args.join(' ')}: ${r.stderr}`);
     }
     git = await startGitServer(path.join(dir, 'srv'), (token) => server.introspect(token));
-    // Every command line on the machine, read over and over while git and the helper run.
-    argvWatch = watchCmdlines();
+    // The argv of every program git and the CLI start from here on (strace: none is missed).
+    argvWatch = await traceArgv();
   });
   after(async () => {
     killAllChildren();
@@ -217,7 +221,10 @@ describe('git credential helper with real git over smart HTTP', { skip, timeout:
 
   test('no token was ever in a command line while git and the helper ran', async () => {
     const watched = await argvWatch.stop();
-    assert.ok(watched.scans > 10, `the command lines were read (${watched.scans} scans)`);
+    argvWatch = undefined;
+    // What the trace saw proves it covered the runs: git's own commands, and the helper git started.
+    assert.ok(watched.saw(/^git (ls-remote|clone|fetch|push)\b/), `git's command lines were traced (${watched.commands} in all)`);
+    assert.ok(watched.saw(/ git-credential --profile \S+ --host \S+ get$/), `the helper's command line as git ran it was traced (${watched.commands} in all)`);
     const secrets = Object.fromEntries([...new Set([...seen, ...git.passwords])].map((value, i) => [`token #${i}`, value]));
     assert.ok(Object.keys(secrets).length >= 2, 'the tokens git used are known');
     assert.deepEqual(watched.found(secrets), [], 'a token was in some process\'s argv');

@@ -17,7 +17,7 @@ import { after, before, describe, test } from 'node:test';
 
 import {
   cliPath, describeRun, killAllChildren, listFiles, loginWithApproval, makeHome, makeTestPki, redact, runCli,
-  startServer, storedDigests, watchCmdlines,
+  startServer, storedDigests, traceArgv,
 } from './harness.mjs';
 
 const EXIT = { ok: 0, usage: 2, notLoggedIn: 5 };
@@ -103,7 +103,11 @@ describe('kubectl exec credential plugin', { skip, timeout: 240000 }, () => {
     tokens[`access token ${Object.keys(tokens).length + 1}`] = token;
     return token;
   };
-  const kubectl = (args, kubeEnv = env) => run(KUBECTL, args, { env: kubeEnv });
+  // kubectl (and so the plugin it starts) under the argv trace, once it is on.
+  const kubectl = (args, kubeEnv = env) => {
+    const traced = argvWatch ? argvWatch.wrap(KUBECTL, args, kubeEnv) : { file: KUBECTL, args, env: kubeEnv };
+    return run(traced.file, traced.args, { env: traced.env });
+  };
   const show = (what, result) => `${what} -> exit ${result.code}\n  stdout: ${redact(result.stdout, seen).slice(0, 600)}`
     + `\n  stderr: ${redact(result.stderr, seen).slice(0, 600)}`;
   // The plugin as kubectl runs it: KUBERNETES_EXEC_INFO in the environment (or not), no stdin.
@@ -143,7 +147,7 @@ describe('kubectl exec credential plugin', { skip, timeout: 240000 }, () => {
     kubectlMinor = Number.parseInt(JSON.parse(version.stdout).clientVersion.minor, 10);
     const set = await kubectl(['config', 'set-cluster', 'test', `--server=${api.url}`, `--certificate-authority=${pki.caFile}`]);
     assert.equal(set.code, 0, show('kubectl config set-cluster', set));
-    argvWatch = watchCmdlines();
+    argvWatch = await traceArgv();
   });
   after(async () => {
     killAllChildren();
@@ -287,7 +291,9 @@ describe('kubectl exec credential plugin', { skip, timeout: 240000 }, () => {
     await storedToken();
     const watch = await argvWatch.stop();
     argvWatch = undefined;
-    assert.ok(watch.scans > 10, `the watcher scanned /proc (${watch.scans} scans)`);
+    // What the trace saw proves it covered the runs: kubectl itself, and the plugin it started.
+    assert.ok(watch.saw(/kubectl .*get --raw \/version/), `kubectl's command lines were traced (${watch.commands} in all)`);
+    assert.ok(watch.saw(/ kubectl-credential( |$)/), `the plugin's command line as kubectl ran it was traced (${watch.commands} in all)`);
     assert.deepEqual(watch.found(tokens), [], `a token was in argv (of ${watch.commands} command lines)`);
     // And nothing outside the store holds one: the kubeconfig names the plugin, never a token.
     for (const file of [kubeconfig, ...(await listFiles(path.join(home.home, 'pki')))]) {

@@ -359,8 +359,10 @@ export function runCli(args, { env, timeoutMs = 20000, input, user } = {}) {
 export function startCli(args, { env, user } = {}) {
   const bin = cliPath();
   if (!bin) throw new Error('DEVICELOGIN_BIN is not set');
-  const child = track(spawn(bin, args, {
-    env: cliEnv(env), stdio: ['pipe', 'pipe', 'pipe'], detached: true,
+  // Under traceArgv() (not as another user: strace would run as that user too).
+  const run = activeArgvTrace && !user ? activeArgvTrace.wrap(bin, args, cliEnv(env)) : { file: bin, args, env: cliEnv(env) };
+  const child = track(spawn(run.file, run.args, {
+    env: run.env, stdio: ['pipe', 'pipe', 'pipe'], detached: true,
     ...(user ? { uid: user.uid, gid: user.gid } : {}),
   }));
   let stdout = '';
@@ -826,40 +828,76 @@ export async function startPublicDevserver({ issuer, clientId, clientSecret, int
 }
 
 /**
- * Reads every process's command line (/proc/PID/cmdline) over and over until stop(), so that a
- * suite can show that no secret ever reached argv while its commands ran (issue 11: every user
- * on the machine can read argv). stop() resolves to { scans, found(secrets) }, where found(secrets)
- * lists the labels of the secrets ({label: value}) that any command line held, whole or as a
- * 16-character piece of its unique part; only labels, never values.
+ * Records the argv of every program the suite's commands start, so that a suite can show that no
+ * secret ever reached a command line (issue 11: every user on the machine can read argv). It runs
+ * each command under `strace -f` (execve only, filtered in the kernel with seccomp-bpf, one file
+ * per process): a complete record of every execve of the command and of all its descendants (git's
+ * credential helper, kubectl's exec plugin), however short-lived, and however loaded the machine.
+ * (An earlier version polled /proc and counted its scans; on a busy machine it scanned too
+ * rarely, and a count never proved that the short-lived helper was seen.)
+ *
+ * While it is active, startCli()/runCli() run the CLI under it; a suite runs its other programs
+ * (git, kubectl) through wrap(file, args, env) -> { file, args, env }. LeakSanitizer cannot stop
+ * the world in a process that strace already traces, so a traced command runs with
+ * detect_leaks=0 (ASan's other checks stay on; the untraced suites keep the leak check).
+ * stop() resolves to { commands (argv lines, for counting), saw(regexp) (some argv, its words
+ * joined by spaces, matches), found(secrets) }, where found(secrets) lists the labels of the
+ * secrets ({label: value}) that any argv held, whole or as a 16-character piece of its unique
+ * part; only labels, never values.
  */
-export function watchCmdlines() {
-  const seen = new Set();
-  let running = true;
-  let scans = 0;
-  const loop = (async () => {
-    while (running) {
-      let entries = [];
-      try { entries = await fs.readdir('/proc'); } catch { /* no /proc: nothing to read */ }
-      for (const entry of entries) {
-        if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-        try {
-          const cmdline = await fs.readFile(`/proc/${entry}/cmdline`, 'latin1');
-          if (cmdline) seen.add(cmdline);
-        } catch { /* gone */ }
-      }
-      scans += 1;
-      // Unref'd: a suite whose before() failed (and so never calls stop()) still exits.
-      await new Promise((resolve) => { setTimeout(resolve, 5).unref(); });
-    }
-  })();
-  return {
-    async stop() {
-      running = false;
-      await loop;
-      const haystack = [...seen].join('\n');
+const STRACE = ['/usr/bin/strace', '/bin/strace'].find((file) => {
+  try { return spawnSync(file, ['-V'], { stdio: 'ignore' }).status === 0; } catch { return false; }
+});
+let activeArgvTrace = null;
+
+/** Whether traceArgv() can run here (strace is installed). */
+export function canTraceArgv() {
+  return Boolean(STRACE);
+}
+
+export async function traceArgv() {
+  if (!STRACE) throw new Error('strace is not installed (scripts/setup-deps.sh --tests installs it)');
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'dl-argv-'));
+  let count = 0;
+  const tracer = {
+    wrap(file, args, env = process.env) {
+      count += 1;
+      const traced = { ...env };
+      if (traced.ASAN_OPTIONS) traced.ASAN_OPTIONS += ':detect_leaks=0';
       return {
-        scans,
-        commands: seen.size,
+        file: STRACE,
+        args: ['-f', '-ff', '-qq', '--seccomp-bpf', '-e', 'trace=execve', '-e', 'signal=none', '-s', '1048576',
+          '-o', path.join(dir, `run${count}`), '--', file, ...args],
+        env: traced,
+      };
+    },
+    async stop() {
+      if (activeArgvTrace === tracer) activeArgvTrace = null;
+      const argvs = [];
+      let raw = '';
+      for (const name of await fs.readdir(dir)) {
+        const text = await fs.readFile(path.join(dir, name), 'latin1');
+        raw += `${text}\n`;
+        for (const line of text.split('\n')) {
+          // execve("/path", ["word", "word", ...], 0x... /* N vars */) = 0
+          const open = line.indexOf('execve(');
+          const array = open < 0 ? -1 : line.indexOf('[', open);
+          if (array < 0) continue;
+          const words = [];
+          const word = /"((?:[^"\\]|\\.)*)"(\.\.\.)?(, |\])/gy;
+          word.lastIndex = array + 1;
+          for (let m = word.exec(line); m; m = word.exec(line)) {
+            words.push(m[1].replace(/\\(.)/g, '$1'));
+            if (m[3] === ']') break;
+          }
+          argvs.push(words.join(' '));
+        }
+      }
+      await fs.rm(dir, { recursive: true, force: true });
+      const haystack = `${raw}\n${argvs.join('\n')}`;
+      return {
+        commands: argvs.length,
+        saw: (pattern) => argvs.some((argv) => pattern.test(argv)),
         found(secrets) {
           const hits = [];
           for (const [label, value] of Object.entries(secrets)) {
@@ -877,4 +915,6 @@ export function watchCmdlines() {
       };
     },
   };
+  activeArgvTrace = tracer;
+  return tracer;
 }

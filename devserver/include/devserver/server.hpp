@@ -93,6 +93,10 @@ class Server {
   [[nodiscard]] std::string issuer() const;
   // The port actually bound.
   [[nodiscard]] int port() const;
+  // The usernames the approval page accepts, sorted (alice and bob when nobody declared a user).
+  [[nodiscard]] std::vector<std::string> usernames() const;
+  // True when the users are the built-in alice/alice and bob/bob (nobody declared a user).
+  [[nodiscard]] bool demo_users() const;
   // Stops accepting, finishes in-flight requests and joins every thread; idempotent.
   void stop();
   ~Server();

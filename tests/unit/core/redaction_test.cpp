@@ -41,7 +41,15 @@ TEST(Redaction, Json) {
       {R"({"id_token":"a\"b\\","x":"y"})", R"({"id_token":"[REDACTED]","x":"y"})"},
       {R"({"outer":{"inner":[{"device_code":"d"}]}})", R"({"outer":{"inner":[{"device_code":"[REDACTED]"}]}})"},
       {R"({"note":"access_token","v":"keep"})", R"({"note":"access_token","v":"keep"})"},
-      {R"({"code":"c","user_code":"U"})", R"({"code":"[REDACTED]","user_code":"U"})"},
+      // Issue 24.5: in JSON `code` is an error name (WorkOS), shown; OAuth sends an authorization
+      // code in a query or form, where it stays redacted (Url and Form cases).
+      {R"({"code":"organization_selection_required","user_code":"U"})",
+       R"({"code":"organization_selection_required","user_code":"U"})"},
+      {R"({"code":"x","pending_authentication_token":"p","sealed_session":"s"})",
+       R"({"code":"x","pending_authentication_token":"[REDACTED]","sealed_session":"[REDACTED]"})"},
+      {R"({"oauth_tokens":{"provider":"GoogleOAuth","access_token":"a","scopes":["x"],"n":{"k":"}"}},"user":{"id":"u"}})",
+       R"({"oauth_tokens":"[REDACTED]","user":{"id":"u"}})"},
+      {R"({"oauth_tokens":{"access_token":"cut)", R"({"oauth_tokens":"[REDACTED]")"},  // truncated
       {R"({"expires_in":3600,"access_token":"a"})", R"({"expires_in":3600,"access_token":"[REDACTED]"})"},
       {R"({"client_secret":"s)", R"({"client_secret":"[REDACTED]")"},  // truncated
       {R"({"access_token":)", R"({"access_token":)"},
@@ -107,7 +115,7 @@ TEST(Redaction, Headers) {
 
 TEST(Redaction, Fields) {
   for (const char* name : {"device_code", "code", "access_token", "refresh_token", "id_token", "client_secret",
-                           "ACCESS_TOKEN", "password", "token"}) {
+                           "ACCESS_TOKEN", "password", "token", "pending_authentication_token", "sealed_session"}) {
     EXPECT_TRUE(core::is_secret_field(name)) << name;
   }
   for (const char* name : {"user_code", "client_id", "scope", "token_type", "expires_in", "state", ""}) {
@@ -122,6 +130,10 @@ TEST(Redaction, KnownValues) {
   EXPECT_EQ(core::redact_known("x s3cr3t-value y s3cr3t-value", {&a}), "x [REDACTED] y [REDACTED]");
   EXPECT_EQ(core::redact_known("abc abc", {&short_one, &empty, nullptr}), "abc abc");  // too short to match safely
   EXPECT_EQ(core::redact_known("nothing here", {&a}), "nothing here");
+  // Issue 24.5: an echo in another encoding (percent-encoded in either hex case, JSON-escaped).
+  Secret base64ish(std::string_view("ab+c/d=="));
+  EXPECT_EQ(core::redact_known("q=ab%2Bc%2Fd%3D%3D&r=ab%2bc%2fd%3d%3d {\"t\":\"ab+c\\/d==\"} ab+c/d==", {&base64ish}),
+            "q=[REDACTED]&r=[REDACTED] {\"t\":\"[REDACTED]\"} [REDACTED]");
   Secret self_similar(std::string_view("[REDACTED]"));
   EXPECT_EQ(core::redact_known("[REDACTED]", {&self_similar}), "[REDACTED]");  // terminates
 }

@@ -85,9 +85,19 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"denied_stops", 600, 5, {{Kind::kDenied, 5}}, {5}, FlowAction::Kind::kFailed, ErrorCode::kAccessDenied},
         Case{"expired_stops", 600, 5, {{Kind::kExpired, 5}}, {5}, FlowAction::Kind::kFailed, ErrorCode::kExpiredToken},
         Case{"other_error_stops", 600, 5, {{Kind::kFatal, 5}}, {5}, FlowAction::Kind::kFailed, ErrorCode::kProtocol},
-        // The local deadline ends polling even when the server keeps answering pending.
-        Case{"deadline_while_pending", 12, 5, {{Kind::kPending, 5}, {Kind::kPending, 10}}, {5, 10},
-             FlowAction::Kind::kFailed, ErrorCode::kExpiredToken},
+        // The local deadline ends polling even when the server keeps answering pending; when
+        // the next regular poll would be too late, one last poll goes out 1 s before the deadline
+        // (issue 25.10: an approval in the last interval was never collected).
+        Case{"deadline_while_pending", 12, 5, {{Kind::kPending, 5}, {Kind::kPending, 10}, {Kind::kPending, 11}},
+             {5, 10, 11}, FlowAction::Kind::kFailed, ErrorCode::kExpiredToken},
+        Case{"last_interval_polled_once_more", 6, 2, {{Kind::kPending, 2}, {Kind::kPending, 4}, {Kind::kSuccess, 5}},
+             {2, 4, 5}, FlowAction::Kind::kDone},
+        // Only once: a slow_down (or anything) after the last poll ends at the deadline.
+        Case{"last_poll_only_once", 6, 2, {{Kind::kPending, 2}, {Kind::kPending, 4}, {Kind::kSlowDown, 5}},
+             {2, 4, 5}, FlowAction::Kind::kFailed, ErrorCode::kExpiredToken},
+        // No last poll when the deadline is less than the margin away.
+        Case{"no_last_poll_at_the_deadline", 6, 5, {{Kind::kPending, 5}}, {5}, FlowAction::Kind::kFailed,
+             ErrorCode::kExpiredToken},
         // A code that expires before the first poll could be sent fails at once.
         Case{"expires_before_first_poll", 3, 5, {}, {}, FlowAction::Kind::kFailed, ErrorCode::kExpiredToken},
         // Transient failures back off exponentially from the interval: 5, 10, 20, 40, 60 (cap).

@@ -218,6 +218,9 @@ class LoggedInSessionTest : public SessionTest {
  protected:
   void SetUp() override {
     SessionTest::SetUp();
+    store_old_set();
+  }
+  void store_old_set() {
     TokenSet tokens;
     tokens.access_token = Secret("AT-OLD");
     tokens.refresh_token = Secret("RT-OLD");
@@ -285,6 +288,68 @@ TEST_F(LoggedInSessionTest, TheTokenGoesOnlyToTheProfilesApiOriginsAndUserinfo) 
       EXPECT_EQ(response.error().message.find("devicelogin "), std::string::npos) << "names the CLI";
     }
   }
+}
+
+// Issue 24.3: headers that decide where or as whom the token goes are the library's alone (Host
+// moved the token to another virtual host of an allowed address; the C ABI sent a caller's
+// Authorization next to ours), and a caller's malformed request is the caller's mistake (kUsage,
+// issue 25.7), found before any token is read or request sent.
+TEST_F(LoggedInSessionTest, ACallersRequestMayNotSteerTheTokenAndItsMistakesAreUsageErrors) {
+  profile_.api_urls = {"https://api.example.com"};
+  struct Case {
+    const char* what;
+    std::string method;
+    HttpHeaders headers;
+    std::string body;
+    const char* message_part;
+  };
+  const Case cases[] = {
+      {"Host", "GET", {{"Host", "other.example.com"}}, "", "request header Host cannot be set"},
+      {"host in any case", "GET", {{"hOsT", "other.example.com"}}, "", "request header hOsT cannot be set"},
+      {"a second Authorization", "GET", {{"Authorization", "Basic eDp5"}}, "", "request header Authorization"},
+      {"Proxy-Authorization", "GET", {{"Proxy-Authorization", "Basic eDp5"}}, "", "Proxy-Authorization"},
+      {"Cookie", "GET", {{"Cookie", "session=1"}}, "", "request header Cookie"},
+      {"DPoP", "POST", {{"DPoP", "eyJ..."}}, "{}", "request header DPoP"},
+      {"a lower-case method", "get", {}, "", "invalid HTTP method \"get\""},
+      {"a method with a space", "GET /x", {}, "", "invalid HTTP method"},
+      {"an empty method", "", {}, "", "invalid HTTP method"},
+      {"GET with a body", "GET", {}, "data", "a GET request cannot carry a body"},
+      {"a header name with a colon", "GET", {{"X-A: b", "c"}}, "", "invalid request header name"},
+      {"an empty header name", "GET", {{"", "c"}}, "", "invalid request header name"},
+      {"a line break in a value", "GET", {{"X-A", "b\r\nHost: other.example.com"}}, "", "holds a line break or NUL"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    FakeHttpClient http(&clock_);
+    http.reply(200, "{}");
+    http.reply(200, "{}");
+    Session session = make_session(http);
+    HttpRequest request;
+    request.method = c.method;
+    request.url = "https://api.example.com/me";
+    request.headers = c.headers;
+    request.body = Secret(c.body);
+    auto response = session.fetch(request, 0);
+    ASSERT_FALSE(response.has_value());
+    EXPECT_TRUE(http.requests.empty()) << "a refused request was sent (or the token refreshed)";
+    EXPECT_EQ(response.error().code, ErrorCode::kUsage);
+    EXPECT_NE(response.error().message.find(c.message_part), std::string::npos) << response.error().message;
+    EXPECT_EQ(response.error().message.find('\n'), std::string::npos) << "one line";
+  }
+  // Other headers pass, and the one Authorization sent is the library's.
+  FakeHttpClient http(&clock_);
+  http.reply(200, "{}");
+  Session session = make_session(http);
+  HttpRequest request;
+  request.method = "POST";
+  request.url = "https://api.example.com/me";
+  request.headers = {{"X-Request-Id", "1"}, {"Content-Type", "application/json"}};
+  request.body = Secret(std::string_view("{}"));
+  ASSERT_TRUE(session.fetch(request, 0).has_value());
+  ASSERT_EQ(http.requests.size(), 1U);
+  int authorizations = 0;
+  for (const auto& [name, value] : http.requests[0].headers) authorizations += name == "Authorization" ? 1 : 0;
+  EXPECT_EQ(authorizations, 1);
 }
 
 TEST_F(LoggedInSessionTest, ARefusedOriginIsNamedAsAnOrigin) {
@@ -383,6 +448,145 @@ TEST_F(LoggedInSessionTest, RefreshServerErrorIsExit6AndKeepsTokens) {
   ASSERT_FALSE(info.has_value());
   EXPECT_EQ(exit_code_for(info.error().code), 6);
   EXPECT_EQ(stored()->refresh_token.reveal(), "RT-OLD");
+}
+
+// Issue 24.8: Glewlwyd answers a revoked refresh token with a 400 or 401 and no OAuth error body.
+// That is "sign in again" (exit 5), not a server failure (exit 6); the stored set is kept whole,
+// and status() says that a new sign-in is needed until a refresh or a login succeeds.
+TEST_F(LoggedInSessionTest, ARefreshRefusedWithoutAnOAuthErrorNeedsReloginKeepsTheSetAndStatusSaysSo) {
+  for (int refused_with : {400, 401}) {
+    SCOPED_TRACE(refused_with);
+    store_old_set();
+    FakeHttpClient http(&clock_);
+    http.reply(refused_with, "", {{"content-type", "text/html"}});
+    Session session = make_session(http);
+    auto token = session.access_token(60);
+    ASSERT_FALSE(token.has_value());
+    EXPECT_EQ(token.error().code, ErrorCode::kReloginRequired) << token.error().message;
+    EXPECT_EQ(exit_code_for(token.error().code), 5);
+    EXPECT_EQ(token.error().remedy, Remedy::kSignIn);
+    EXPECT_NE(token.error().message.find("refused the refresh token (HTTP " + std::to_string(refused_with)),
+              std::string::npos)
+        << token.error().message;
+    auto saved = stored();
+    ASSERT_TRUE(saved.has_value());
+    EXPECT_EQ(saved->refresh_token.reveal(), "RT-OLD") << "the stored set was changed";
+    EXPECT_EQ(saved->access_token.reveal(), "AT-OLD");
+    auto status = session.status();
+    ASSERT_TRUE(status.has_value());
+    EXPECT_FALSE(status->logged_in());
+    EXPECT_TRUE(status->relogin_required);
+    EXPECT_NE(status->relogin_reason.find("refused the refresh token"), std::string::npos) << status->relogin_reason;
+    // A later refresh that the server takes again ends it.
+    FakeHttpClient recovered(&clock_);
+    recovered.reply(200, R"({"access_token":"AT-NEW","token_type":"Bearer","expires_in":3600})");
+    Session again = make_session(recovered);
+    auto fresh = again.access_token(60);
+    ASSERT_TRUE(fresh.has_value()) << fresh.error().message;
+    EXPECT_EQ(fresh->reveal(), "AT-NEW");
+    auto after = again.status();
+    ASSERT_TRUE(after.has_value());
+    EXPECT_TRUE(after->logged_in());
+    EXPECT_FALSE(after->relogin_required);
+  }
+}
+
+TEST_F(LoggedInSessionTest, RefreshRejectedWithInvalidGrantMakesStatusAskForASignIn) {
+  FakeHttpClient http(&clock_);
+  http.reply(400, R"({"error":"invalid_grant"})");
+  Session session = make_session(http);
+  ASSERT_FALSE(session.access_token(60).has_value());
+  auto status = session.status();
+  ASSERT_TRUE(status.has_value());
+  EXPECT_FALSE(status->logged_in());
+  EXPECT_TRUE(status->relogin_required);
+  EXPECT_NE(status->relogin_reason.find("invalid_grant"), std::string::npos) << status->relogin_reason;
+}
+
+// Issue 24.6 and 24.7: WorkOS, from the shapes of its API reference (/user_management/authenticate,
+// /user_management/sessions/logout).
+class WorkosSessionTest : public SessionTest {
+ protected:
+  void SetUp() override {
+    SessionTest::SetUp();
+    profile_.provider = "workos";
+    profile_.issuer = "https://api.workos.com";
+    profile_.client_id = "client_01";
+    profile_.endpoints = {"https://api.workos.com/user_management/authorize/device",
+                          "https://api.workos.com/user_management/authenticate", "", "", ""};
+    profile_.client_auth = ClientAuth::kNone;
+  }
+  void store(std::string_view access_token) {
+    TokenSet tokens;
+    tokens.access_token = Secret(access_token);
+    tokens.refresh_token = Secret(std::string_view("RT-WORKOS"));
+    tokens.expires_at = start_ + 3600;
+    ASSERT_TRUE(make_file_token_store(dir_ + "/tokens")->save("work", tokens).has_value());
+  }
+  // A WorkOS access token (a JWT) whose claims name session session_01HQAB; and one without sid.
+  static constexpr std::string_view kWithSid =
+      "eyJhbGciOiJSUzI1NiIsImtpZCI6ImsifQ.eyJzaWQiOiJzZXNzaW9uXzAxSFFBQiIsInN1YiI6InVzZXJfMDEiLCJleHAiOjE4MDAwMDM2MDB9."
+      "c2lnbmF0dXJl";
+  static constexpr std::string_view kWithoutSid =
+      "eyJhbGciOiJSUzI1NiIsImtpZCI6ImsifQ.eyJzdWIiOiJ1c2VyXzAxIiwiZXhwIjoxODAwMDAzNjAwfQ.c2lnbmF0dXJl";
+};
+
+TEST_F(WorkosSessionTest, LogoutEndsTheWorkosSessionAndReportsRevokedOnlyWhenItAnswered) {
+  struct Case {
+    int status;
+    bool revoked;
+  };
+  for (const Case c : {Case{302, true}, Case{200, true}, Case{404, false}, Case{500, false}}) {
+    SCOPED_TRACE(c.status);
+    store(kWithSid);
+    FakeHttpClient http(&clock_);
+    http.reply(c.status, "", {{"location", "https://app.example.com/"}});
+    Session session = make_session(http);
+    auto outcome = session.logout();
+    ASSERT_TRUE(outcome.has_value()) << outcome.error().message;
+    ASSERT_EQ(http.requests.size(), 1U);
+    EXPECT_EQ(http.requests[0].method, "GET");
+    EXPECT_EQ(http.requests[0].url, "https://api.workos.com/user_management/sessions/logout?session_id=session_01HQAB");
+    EXPECT_EQ(http.requests[0].header("authorization"), "") << "the token is not sent to end the session";
+    EXPECT_EQ(outcome->revoked, c.revoked) << outcome->revocation_problem;
+    if (!c.revoked) EXPECT_NE(outcome->revocation_problem.find(std::to_string(c.status)), std::string::npos);
+    EXPECT_TRUE(outcome->deleted);
+  }
+  // No sid claim: nothing to name, nothing sent, not revoked; deleted all the same.
+  store(kWithoutSid);
+  FakeHttpClient http(&clock_);
+  Session session = make_session(http);
+  auto outcome = session.logout();
+  ASSERT_TRUE(outcome.has_value());
+  EXPECT_TRUE(http.requests.empty());
+  EXPECT_FALSE(outcome->revoked);
+  EXPECT_NE(outcome->revocation_problem.find("sid"), std::string::npos) << outcome->revocation_problem;
+  EXPECT_TRUE(outcome->deleted);
+}
+
+TEST_F(WorkosSessionTest, OrganizationSelectionRequiredIsNamedWithItsRemedyAndItsTokenIsNeverKeptOrShown) {
+  FakeHttpClient http(&clock_);
+  http.reply(200, R"({"device_code":"DEVCODE-1","user_code":"ABCD-EFGH","verification_uri":"https://auth.example.com/activate",
+    "expires_in":300,"interval":5})");
+  http.reply(400, R"({"error":"authorization_pending"})");
+  http.reply(403, R"({"code":"organization_selection_required","message":"The user must choose an organization.",
+    "pending_authentication_token":"PAT-workos-0123456789abcdef","user":{"id":"user_01"},
+    "organizations":[{"id":"org_01","name":"Alpha"},{"id":"org_02","name":"Beta"}]})");
+  Session session = make_session(http);
+  auto info = session.login({});
+  ASSERT_FALSE(info.has_value());
+  const Error& error = info.error();
+  EXPECT_EQ(error.code, ErrorCode::kAccessDenied) << error.message;
+  EXPECT_EQ(error.oauth_error, "organization_selection_required");
+  EXPECT_EQ(error.http_status, 403);
+  EXPECT_NE(error.message.find("more than one WorkOS organization"), std::string::npos) << error.message;
+  EXPECT_NE(error.message.find("sign in as a user of a single organization"), std::string::npos) << error.message;
+  EXPECT_EQ(error.message.find('\n'), std::string::npos);
+  EXPECT_EQ(error.message.find("PAT-workos"), std::string::npos) << "the pending token is shown";
+  EXPECT_EQ(http.requests.size(), 3U) << "nothing was sent after the refusal";
+  auto loaded = make_file_token_store(dir_ + "/tokens")->load("work");
+  ASSERT_TRUE(loaded.has_value());
+  EXPECT_FALSE(loaded->has_value()) << "something was stored";
 }
 
 TEST_F(LoggedInSessionTest, LogoutRevokesRefreshThenAccessThenDeletes) {
