@@ -21,6 +21,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // has failed before any poll.
   fuzz::check((flow.next().kind == oauth::FlowAction::Kind::kWaitThenPoll) == (interval < expires_in));
   long long last_interval = flow.interval();
+  int early_polls = 0;  // polls sooner than the interval: only the one last poll before the deadline
   for (int step = 0; step < 64 && flow.next().kind == oauth::FlowAction::Kind::kWaitThenPoll; ++step) {
     auto action = flow.next();
     // RFC 8628 §3.5: never poll before the interval, never after the code expired.
@@ -37,8 +38,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     last_interval = flow.interval();
     if (next.kind == oauth::FlowAction::Kind::kWaitThenPoll) {
       fuzz::check(next.poll_at >= now + Seconds(1));
-      if (outcome.kind == Kind::kPending || outcome.kind == Kind::kSlowDown) {
-        fuzz::check(next.poll_at == now + Seconds(flow.interval()));
+      if (outcome.kind == Kind::kSlowDown) fuzz::check(next.poll_at == now + Seconds(flow.interval()));
+      if (outcome.kind == Kind::kPending && next.poll_at != now + Seconds(flow.interval())) {
+        // Issue 25.10: when the next regular poll would be too late, one last poll 1 s before
+        // the deadline, once.
+        fuzz::check(now + Seconds(flow.interval()) >= flow.deadline());
+        fuzz::check(next.poll_at == flow.deadline() - Seconds(oauth::DeviceFlow::kLastPollBeforeDeadlineSeconds));
+        fuzz::check(++early_polls == 1);
       }
       if (outcome.kind == Kind::kTransient && outcome.retry_after) {
         fuzz::check(next.poll_at >= now + Seconds(*outcome.retry_after));

@@ -62,15 +62,21 @@ std::size_t json_value_end(std::string_view body, std::size_t i) {
 }
 
 // The forms a secret takes when a server echoes it: as sent, percent-encoded (upper- and
-// lower-case hex), and JSON-escaped ('/' as "\/", as PHP writes it).
+// lower-case hex), and JSON-escaped ('/' as "\/", as PHP writes it). The caller wipes them.
 std::vector<std::string> encodings_of(std::string_view value) {
-  std::vector<std::string> forms{std::string(value)};
+  std::vector<std::string> forms;
+  forms.reserve(4);  // never reallocated: no unwiped copy of a short (in-place) string is left behind
+  forms.emplace_back(value);
   auto add = [&](std::string form) {
-    if (std::find(forms.begin(), forms.end(), form) == forms.end()) forms.push_back(std::move(form));
+    if (std::find(forms.begin(), forms.end(), form) == forms.end()) {
+      forms.push_back(std::move(form));
+    } else {
+      wipe_string(form);
+    }
   };
-  const std::string encoded = url_encode(value);
-  add(encoded);
+  std::string encoded = url_encode(value);
   std::string lower_hex = encoded;
+  add(std::move(encoded));
   for (std::size_t i = 0; i + 2 < lower_hex.size(); ++i) {
     if (lower_hex[i] != '%') continue;
     for (std::size_t j = i + 1; j <= i + 2; ++j) {
@@ -209,11 +215,13 @@ std::string redact_body(std::string_view body) { return redact_form(redact_json(
 std::string redact_known(std::string text, const std::vector<const Secret*>& secrets) {
   for (const Secret* secret : secrets) {
     if (secret == nullptr || secret->size() < 4) continue;
-    for (const std::string& value : encodings_of(secret->reveal())) {
+    std::vector<std::string> forms = encodings_of(secret->reveal());
+    for (std::string& value : forms) {
       for (auto pos = text.find(value); pos != std::string::npos; pos = text.find(value, pos)) {
         text.replace(pos, value.size(), kRedacted);
         pos += kRedacted.size();
       }
+      wipe_string(value);  // the encoded forms are the secret too
     }
   }
   return text;

@@ -34,7 +34,7 @@ FlowAction DeviceFlow::schedule_pending(SystemTime now, SystemTime at) {
   // ends the flow as the deadline would have (RFC 8628 §3.5 asks for the interval between polls,
   // and the code is dead after expires_in either way).
   const SystemTime last = deadline_ - Seconds(kLastPollBeforeDeadlineSeconds);
-  if (at >= deadline_ && !last_poll_scheduled_ && last > now) {
+  if (at >= deadline_ && !last_poll_scheduled_ && last >= now + Seconds(1)) {
     last_poll_scheduled_ = true;
     return schedule(last);
   }
