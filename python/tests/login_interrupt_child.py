@@ -9,7 +9,8 @@ ACTION (what the caller does to the session while its login runs; the test deliv
 
 After `with`/`del`/close() the program prints "let go" and waits for the library's login threads to
 end (so that what such a thread does with its session happens before the process exits, and
-ASan sees it), then re-raises KeyboardInterrupt or prints how login() ended.
+ASan sees it), prints "freed" if the package freed the native session meanwhile, then re-raises
+KeyboardInterrupt (close: prints how login() ended first).
     login_interrupt_child.py PACKAGE_DIR ISSUER ACTION"""
 import gc
 import logging
@@ -34,10 +35,12 @@ def on_code(code: str, uri: str, uri_complete: str) -> None:
     print("code shown", flush=True)
 
 
-def wait_for_login_threads() -> None:
+def wait_for_login_threads(native) -> None:
     for thread in threading.enumerate():
         if thread.name == "devicelogin-login":
             thread.join()
+    if native.handle is None:  # the package's own record: the last owner freed the native session
+        print("freed", flush=True)
 
 
 if action in ("once", "twice"):
@@ -48,15 +51,17 @@ elif action == "twice-with":
     interrupted = False
     try:
         with open_session() as session:
+            native = session._native
             session.login(on_code=on_code)
     except KeyboardInterrupt:
         interrupted = True
     print("let go", flush=True)
-    wait_for_login_threads()
+    wait_for_login_threads(native)
     if interrupted:
         raise KeyboardInterrupt
 elif action == "twice-del":
     session = open_session()
+    native = session._native
     interrupted = False
     try:
         session.login(on_code=on_code)
@@ -65,11 +70,12 @@ elif action == "twice-del":
     del session
     gc.collect()
     print("let go", flush=True)
-    wait_for_login_threads()
+    wait_for_login_threads(native)
     if interrupted:
         raise KeyboardInterrupt
 elif action == "close":
     session = open_session()
+    native = session._native
 
     def close_on_request() -> None:
         sys.stdin.readline()
@@ -84,6 +90,6 @@ elif action == "close":
     except devicelogin.Cancelled:
         print("cancelled", flush=True)
     closer.join()
-    wait_for_login_threads()
+    wait_for_login_threads(native)
 else:
     sys.exit(f"unknown action {action}")
