@@ -263,6 +263,12 @@ class _Login:
         self.error: Optional[DeviceLoginError] = None
         self.raised: Optional[BaseException] = None
 
+    def wait(self) -> None:
+        """Returns once the thread has let go of the native session (at once if it never ran);
+        KeyboardInterrupt leaves the wait."""
+        while self.worker is not None and self.worker.is_alive() and not self.done.wait(0.1):
+            pass
+
 
 # The logins whose threads may still run, for the interpreter's exit (_finish_logins).
 _RUNNING: list[_Login] = []
@@ -275,15 +281,15 @@ def _finish_logins() -> None:
     while one is saving tokens (a token set without its profile). Each returns at its next wait
     for the user, or once the request in flight ends (bounded by its timeout); Ctrl-C does not cut
     this short."""
-    for login in list(_RUNNING):
-        login.native.cancel()
-    for login in list(_RUNNING):
-        while login.worker is not None and login.worker.is_alive():
-            try:
-                if login.done.wait(0.1):
-                    break
-            except KeyboardInterrupt:
-                _debug("exit: a login is still finishing")
+    while True:
+        try:
+            for login in list(_RUNNING):
+                login.native.cancel(login)
+            for login in list(_RUNNING):
+                login.wait()
+            return
+        except KeyboardInterrupt:
+            _debug("exit: a cancelled login is still finishing")
 
 
 class _Native:
@@ -353,8 +359,7 @@ class _Native:
         current = threading.current_thread()
         for login in list(self.logins):
             if login.worker is not current:
-                while not login.done.wait(0.1):
-                    pass
+                login.wait()
 
     def close(self) -> None:
         """The Session lets go: frees the session now, or cancels its logins and leaves the free
