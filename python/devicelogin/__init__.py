@@ -134,7 +134,8 @@ def _text(value: Optional[bytes]) -> str:
     return value.decode("utf-8", "replace") if value else ""
 
 
-def _raise_for(status: int, error: Any) -> None:
+def _error_for(status: int, error: Any) -> DeviceLoginError:
+    """The exception for a failed call's status and error handle (which it frees)."""
     lib = _ffi().lib
     try:
         if error:
@@ -150,7 +151,11 @@ def _raise_for(status: int, error: Any) -> None:
             lib.dl_error_free(error)
     cls = ReloginRequired if kind == "relogin_required" else _BY_STATUS.get(status, DeviceLoginError)
     _debug("devicelogin error: status %d kind %s", status, kind)
-    raise cls(message, **fields)
+    return cls(message, **fields)
+
+
+def _raise_for(status: int, error: Any) -> None:
+    raise _error_for(status, error)
 
 
 def _call(function: Callable[..., int], *args: Any) -> None:
@@ -240,9 +245,143 @@ class Status:
 _HEADERS_WE_READ = ("content-type", "www-authenticate", "retry-after", "location", "etag")
 
 
+class _Login:
+    """One run of dl_session_login on a worker thread: its outcome, and whether it was asked to
+    stop (a cancel made before the native login starts would be lost: dl_session_login starts
+    uncancelled, so the callbacks, which run inside it, cancel again while this is set)."""
+
+    __slots__ = ("native", "worker", "done", "cancelled", "started", "abandoned", "error", "raised")
+
+    def __init__(self, native: Optional["_Native"]) -> None:
+        import threading
+        self.native = native
+        self.worker: Any = None
+        self.done = threading.Event()  # set once the thread has let go of the native session
+        self.cancelled = False
+        self.started = False
+        self.abandoned = False
+        self.error: Optional[DeviceLoginError] = None
+        self.raised: Optional[BaseException] = None
+
+    def wait(self) -> None:
+        """Returns once the thread has let go of the native session (at once if it never ran);
+        KeyboardInterrupt leaves the wait."""
+        while self.worker is not None and self.worker.is_alive() and not self.done.wait(0.1):
+            pass
+
+
+# The logins whose threads may still run, for the interpreter's exit (_finish_logins).
+_RUNNING: list[_Login] = []
+_AT_EXIT = False
+
+
+def _finish_logins() -> None:
+    """At interpreter exit: cancels the logins still running (a caller that left login() on a
+    second Ctrl-C, a daemon thread's) and waits for their threads, so that the process never ends
+    while one is saving tokens (a token set without its profile). Each returns at its next wait
+    for the user, or once the request in flight ends (bounded by its timeout); Ctrl-C does not cut
+    this short."""
+    while True:
+        try:
+            for login in list(_RUNNING):
+                login.native.cancel(login)
+            for login in list(_RUNNING):
+                login.wait()
+            return
+        except KeyboardInterrupt:
+            _debug("exit: a cancelled login is still finishing")
+
+
+class _Native:
+    """The native session (dl_session*) and its owners: the Session and each login thread running
+    on it. The last to let go frees it, so that close(), __del__ (the garbage collector, the
+    interpreter's exit) or a caller leaving login() on a second Ctrl-C never frees it under a
+    running login. Callable from any thread; the RLock because a collection in the middle of a
+    locked section may run Session.__del__ on the same thread."""
+
+    def __init__(self, lib: Any, handle: int) -> None:
+        import threading
+        self.lib = lib
+        self.handle: Optional[int] = handle  # None once freed
+        self.closed = False
+        self.logins: list[_Login] = []
+        self.lock = threading.RLock()
+
+    def begin(self, login: _Login) -> Optional[int]:
+        """Makes `login` an owner; the handle, or None when the session is closed."""
+        with self.lock:
+            if self.closed or self.handle is None:
+                return None
+            self.logins.append(login)
+            _RUNNING.append(login)
+            return self.handle
+
+    def start(self, login: _Login) -> bool:
+        """Called first by the login thread: False when login() gave up on it before it ran."""
+        with self.lock:
+            login.started = not login.abandoned
+            return login.started
+
+    def abandon(self, login: _Login) -> None:
+        """login() could not start the thread (or was interrupted starting it): unless the thread
+        already runs (and so owns its share), `login` lets go here."""
+        with self.lock:
+            if login.started:
+                return
+            login.abandoned = True
+        self.end(login)
+
+    def end(self, login: _Login) -> None:
+        """`login` lets go (its thread's last call): frees the session if closed meanwhile."""
+        with self.lock:
+            if login in self.logins:
+                self.logins.remove(login)
+            if login in _RUNNING:
+                _RUNNING.remove(login)
+            handle = self._take_unowned()
+        if handle is not None:
+            self.lib.dl_session_close(handle)
+        login.done.set()
+
+    def cancel(self, only: Optional[_Login] = None) -> None:
+        """Asks the logins running on this session (or `only`) to stop (dl_session_cancel)."""
+        with self.lock:
+            running = [login for login in self.logins if only is None or login is only]
+            for login in running:
+                login.cancelled = True
+            if running and self.handle is not None:
+                self.lib.dl_session_cancel(self.handle)
+
+    def wait_idle(self) -> None:
+        """Waits for the logins running on this session in other threads (the session is used by
+        one thread at a time); KeyboardInterrupt leaves the wait."""
+        import threading
+        current = threading.current_thread()
+        for login in list(self.logins):
+            if login.worker is not current:
+                login.wait()
+
+    def close(self) -> None:
+        """The Session lets go: frees the session now, or cancels its logins and leaves the free
+        to the last of their threads. Never waits."""
+        with self.lock:
+            self.closed = True
+            handle = self._take_unowned()
+        if handle is not None:
+            self.lib.dl_session_close(handle)
+        else:
+            self.cancel()
+
+    def _take_unowned(self) -> Optional[int]:
+        if not self.closed or self.logins:
+            return None
+        handle, self.handle = self.handle, None
+        return handle
+
+
 class Session:
-    """The session of a named profile. Not thread-safe: use one per thread (sessions of one profile
-    in many threads or processes refresh once together). Settings given here are used by `login`;
+    """The session of a named profile. Not thread-safe, except cancel() and close(): use one per
+    thread (sessions of one profile in many threads or processes refresh once together). Settings given here are used by `login`;
     without any, `login` signs in again with the saved profile."""
 
     def __init__(self, name: str, *, issuer: str = "", client_id: str = "", scope: str = "", provider: str = "",
@@ -271,25 +410,37 @@ class Session:
         handle = ctypes.c_void_p()
         _call(lib.dl_session_open, self.name.encode(), self._directory.encode() if self._directory else None,
               ctypes.byref(handle))
-        self._lib, self._handle = lib, handle
+        self._lib, self._native = lib, _Native(lib, handle.value)
 
     def __getattr__(self, attribute: str) -> Any:
         # Only for what __init__ left unset: the native session of a lazily opened Session.
-        if attribute in ("_lib", "_handle") and "name" in self.__dict__:
-            if "_handle" in self.__dict__:  # closed before it was opened: the library, no session
+        if attribute in ("_lib", "_native") and "name" in self.__dict__:
+            if "_native" in self.__dict__:  # closed before it was opened: the library, no session
                 self.__dict__["_lib"] = _ffi().lib
             else:
                 self._open()
             return self.__dict__[attribute]
         raise AttributeError(attribute)
 
+    @property
+    def _handle(self) -> Optional[int]:
+        """The native session for a call on this thread (None once closed: the call then fails),
+        once a login left running by an interrupted login() (second Ctrl-C) has ended."""
+        native = self._native
+        if native is None:
+            return None
+        native.wait_idle()
+        return native.handle
+
     def close(self) -> None:
-        """Frees the native session (also done when the object is collected)."""
-        handle = self.__dict__.get("_handle")  # never opens a session to close it
-        self.__dict__["_handle"] = None
+        """Lets go of the native session: frees it, or, while a login runs on it (in another
+        thread, or one a second Ctrl-C left), cancels that login and leaves the free to its
+        thread. Never waits. Also done when the object is collected."""
+        native = self.__dict__.get("_native")  # never opens a session to close it
+        self.__dict__["_native"] = None
         self.__dict__["_source"] = False  # nor does a closed one answer from the hot path
-        if handle:
-            self._lib.dl_session_close(handle)
+        if native is not None:
+            native.close()
 
     def __del__(self) -> None:
         self.close()
@@ -307,73 +458,97 @@ class Session:
               on_wait: Optional[Callable[[int], None]] = None) -> None:
         """Signs in with the device flow: `on_code(user_code, verification_uri,
         verification_uri_complete)` is called once to show the code; `on_wait(seconds_left)` before
-        each poll. Ctrl-C (KeyboardInterrupt) cancels: nothing is stored and KeyboardInterrupt is
-        raised again. An exception raised by a callback cancels the login and is raised."""
+        each poll. Ctrl-C (KeyboardInterrupt) cancels and is raised again once the login has
+        stopped: nothing is stored, unless the user had already approved (the tokens are then
+        saved with the profile). A second Ctrl-C raises at once and the login ends on its own.
+        An exception raised by a callback cancels the login and is raised."""
+        import atexit
         import ctypes
-        native = _ffi()
-        raised: list[BaseException] = []
+        import threading
+        global _AT_EXIT
+        native_module = _ffi()
+        native = self._native
+        if native is not None:
+            native.wait_idle()  # a login that an interrupted call left running
+        login = _Login(native)
+        handle = native.begin(login) if native is not None else None
+        if native is None or handle is None:
+            raise ConfigurationError("the session is closed", status=2, kind="usage")
+        lib = native.lib
 
+        # Both callbacks run inside dl_session_login, on its thread, which owns the session.
         def code(_user: Any, user_code: bytes, uri: bytes, uri_complete: bytes, _expires: int) -> None:
+            if login.cancelled:  # a cancel made before dl_session_login began; the code is not shown
+                lib.dl_session_cancel(handle)
+                return
             _debug("login: code shown")
-            if on_code is not None and not raised:
+            if on_code is not None:
                 try:
                     on_code(_text(user_code), _text(uri), _text(uri_complete))
                 except BaseException as error:  # handed to the calling thread
-                    raised.append(error)
-                    self._lib.dl_session_cancel(self._handle)
+                    login.raised, login.cancelled = error, True
+                    lib.dl_session_cancel(handle)
 
         def wait(_user: Any, seconds_left: int) -> None:
-            if on_wait is not None and not raised:
+            if login.cancelled:
+                lib.dl_session_cancel(handle)
+                return
+            if on_wait is not None:
                 try:
                     on_wait(int(seconds_left))
                 except BaseException as error:
-                    raised.append(error)
-                    self._lib.dl_session_cancel(self._handle)
+                    login.raised, login.cancelled = error, True
+                    lib.dl_session_cancel(handle)
 
-        code_cb, wait_cb = native.CODE_CALLBACK(code), native.WAIT_CALLBACK(wait)
-        outcome: dict[str, Any] = {}
-
-        import threading
-        done = threading.Event()
+        code_cb, wait_cb = native_module.CODE_CALLBACK(code), native_module.WAIT_CALLBACK(wait)
 
         def run() -> None:
-            error = ctypes.c_void_p()
+            # Refers to the native session, not to this Session: the Session may be closed or
+            # collected meanwhile; the session is freed by native.end once it is not.
+            if not native.start(login):
+                return
             try:
-                outcome["status"] = self._lib.dl_session_login(self._handle, code_cb, wait_cb, None,
-                                                               ctypes.byref(error))
-                outcome["error"] = error
+                error = ctypes.c_void_p()
+                status = lib.dl_session_login(handle, code_cb, wait_cb, None, ctypes.byref(error))
+                if status != 0:
+                    login.error = _error_for(status, error)
             finally:
-                done.set()
+                native.end(login)
 
+        if not _AT_EXIT:
+            atexit.register(_finish_logins)
+            _AT_EXIT = True
         # The login runs in a worker thread so that the calling thread stays able to take Ctrl-C.
         # It waits on an Event, not Thread.join: a join interrupted by KeyboardInterrupt may return
         # at once the next time (before the thread has ended).
-        worker = threading.Thread(target=run, name="devicelogin-login", daemon=True)
-        worker.start()
+        worker = login.worker = threading.Thread(target=run, name="devicelogin-login", daemon=True)
         try:
-            while not done.wait(0.1):
+            try:
+                worker.start()
+            except BaseException:
+                native.abandon(login)
+                raise
+            while not login.done.wait(0.1):
                 pass
         except KeyboardInterrupt:
+            native.cancel(login)
             _debug("login: interrupted, cancelling")
-            self._lib.dl_session_cancel(self._handle)
-            while not done.wait(0.1):  # the login returns at its next wait, having stored nothing
+            # The login returns at its next wait; another KeyboardInterrupt leaves this wait, and
+            # the thread then finishes (and frees the session if it was closed) on its own.
+            while not login.done.wait(0.1):
                 pass
-            error = outcome.get("error")
-            if error:
-                self._lib.dl_error_free(error)
             raise
-        if raised:
-            if outcome.get("error"):
-                self._lib.dl_error_free(outcome["error"])
-            raise raised[0]
-        if outcome["status"] != 0:
-            _raise_for(outcome["status"], outcome["error"])
+        if login.raised is not None:
+            raise login.raised
+        if login.error is not None:
+            raise login.error
         _debug("login: signed in")
 
     def cancel(self) -> None:
         """Cancels a login running on this session in another thread (thread-safe)."""
-        if self.__dict__.get("_handle"):
-            self._lib.dl_session_cancel(self._handle)
+        native = self.__dict__.get("_native")
+        if native is not None:
+            native.cancel()
 
     def token(self, min_ttl: int = 60) -> Token:
         """A valid access token, refreshed first when it expires within `min_ttl` seconds."""
