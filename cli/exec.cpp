@@ -85,8 +85,8 @@ void restore_caller_state() {
     sigemptyset(&action.sa_mask);
     ::sigaction(signal_number, &action, nullptr);  // refused only for the C library's own (32, 33)
   }
-  static const std::vector<int> kStandard{STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO};
-  const std::vector<int>& passed = caller.descriptors ? *caller.descriptors : kStandard;
+  static const std::vector<int> standard_streams{STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO};
+  const std::vector<int>& passed = caller.descriptors ? *caller.descriptors : standard_streams;
   if (auto open = open_descriptors()) {
     for (int fd : *open) {
       if (std::binary_search(passed.begin(), passed.end(), fd)) continue;
@@ -136,7 +136,7 @@ int run_exec(const ExecArgs& args) {
   for (const auto& word : args.command) argv.push_back(const_cast<char*>(word.c_str()));
   argv.push_back(nullptr);
 
-  std::fflush(nullptr);  // anything still buffered for stdout or stderr is ours to write, not lost
+  (void)std::fflush(nullptr);  // anything still buffered for stdout or stderr is ours to write, not lost
   restore_caller_state();
   // PATH is searched in our (the caller's) environment; on success this does not return.
   ::execvpe(argv[0], argv.data(), envp.data());
