@@ -1,7 +1,7 @@
 // `devicelogin exec -- CMD ARGS...`: runs CMD with the access token in an environment variable,
 // never in argv (where every user could read it in /proc/PID/cmdline). The token is refreshed
 // first so that it lives at least --min-ttl seconds; it is not refreshed while CMD runs.
-// devicelogin becomes CMD (execvp): the same process, so a signal to it or its process group
+// devicelogin becomes CMD (execvpe): the same process, so a signal to it or its process group
 // reaches CMD once, CMD's exit status or death is the caller's to see, and there is no parent to
 // outlive or to be killed in its place. CMD gets the process as the caller gave it: the core
 // limit, the ignored signals and the mask, the caller's descriptors and none of devicelogin's.
@@ -71,7 +71,7 @@ bool reserved_env_name(std::string_view name) {
   return std::ranges::find(kReservedNames, name) != std::end(kReservedNames);
 }
 
-// The process as the caller gave it, just before execvp (see caller_state.hpp): the core limit, the
+// The process as the caller gave it, just before execvpe (see caller_state.hpp): the core limit, the
 // ignored signals (every other disposition at its default), and every descriptor the caller did
 // not pass marked close-on-exec (libcurl's and the store's are closed by then, but a library may
 // keep one). The signal mask last: a signal the caller blocked stays pending for the command.
