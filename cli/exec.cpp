@@ -1,18 +1,26 @@
 // `devicelogin exec -- CMD ARGS...`: runs CMD with the access token in an environment variable,
 // never in argv (where every user could read it in /proc/PID/cmdline). The token is refreshed
 // first so that it lives at least --min-ttl seconds; it is not refreshed while CMD runs.
+// devicelogin becomes CMD (execvpe): the same process, so a signal to it or its process group
+// reaches CMD once, CMD's exit status or death is the caller's to see, and there is no parent to
+// outlive or to be killed in its place. CMD gets the process as the caller gave it: the core
+// limit, the ignored signals and the mask, the caller's descriptors and none of devicelogin's.
+#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "caller_state.hpp"
 #include "commands.hpp"
 #include "devicelogin/sanitize.hpp"
 #include "output.hpp"
@@ -33,15 +41,6 @@ struct ExecArgs {
 // Below this lifetime the notice that the token is not refreshed is printed even without --verbose.
 constexpr long long kShortLifetimeS = 15 * 60;
 
-constexpr int kForwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
-
-volatile sig_atomic_t g_child = 0;
-
-void forward_signal(int signal_number) {
-  const pid_t child = g_child;
-  if (child > 0) ::kill(child, signal_number);
-}
-
 // A POSIX shell's variable name: [A-Za-z_][A-Za-z0-9_]*.
 bool valid_env_name(const std::string& name) {
   if (name.empty()) return false;
@@ -53,33 +52,82 @@ bool valid_env_name(const std::string& name) {
   return true;
 }
 
+// Variables that the dynamic loader, the C library or a shell reads for itself before (or instead
+// of) the command: holding the token, they make it print the token (ld.so: "object '<value>'
+// cannot be preloaded"; bash: "<value>: No such file or directory" for BASH_ENV; xtrace prints
+// PS4), or load and run something else. A token is never meant for them.
+constexpr std::string_view kReservedPrefixes[] = {"LD_", "BASH_FUNC_", "GLIBC_", "MALLOC_", "LC_"};
+constexpr std::string_view kReservedNames[] = {
+    // sh and bash (POSIX "Shell Variables", bash's own), zsh's start-up directory
+    "BASH_ENV", "ENV", "PATH", "IFS", "PS1", "PS2", "PS3", "PS4", "SHELLOPTS", "BASHOPTS", "CDPATH", "GLOBIGNORE",
+    "PROMPT_COMMAND", "BASH_XTRACEFD", "BASH_LOADABLES_PATH", "EXECIGNORE", "HISTFILE", "HOME", "SHELL", "MAIL",
+    "MAILPATH", "FPATH", "OPTIND", "OPTARG", "PWD", "OLDPWD", "ZDOTDIR",
+    // the C library (and the locale and time zone files it loads by name)
+    "GCONV_PATH", "GETCONF_DIR", "HOSTALIASES", "LOCALDOMAIN", "LOCPATH", "NLSPATH", "NIS_PATH", "RESOLV_HOST_CONF",
+    "RES_OPTIONS", "TMPDIR", "TZ", "TZDIR", "LANG", "LANGUAGE", "POSIXLY_CORRECT"};
+
+bool reserved_env_name(std::string_view name) {
+  if (std::ranges::any_of(kReservedPrefixes, [&](std::string_view prefix) { return name.starts_with(prefix); })) return true;
+  return std::ranges::find(kReservedNames, name) != std::end(kReservedNames);
+}
+
+// The process as the caller gave it, just before execvpe (see caller_state.hpp): the core limit, the
+// ignored signals (every other disposition at its default), and every descriptor the caller did
+// not pass marked close-on-exec (libcurl's and the store's are closed by then, but a library may
+// keep one). The signal mask last: a signal the caller blocked stays pending for the command.
+void restore_caller_state() {
+  const CallerState& caller = caller_state();
+  if (caller.core_limit) ::setrlimit(RLIMIT_CORE, &*caller.core_limit);
+  for (int signal_number = 1; signal_number < NSIG; ++signal_number) {
+    if (signal_number == SIGKILL || signal_number == SIGSTOP) continue;
+    struct sigaction action{};
+    action.sa_handler = sigismember(&caller.ignored, signal_number) == 1 ? SIG_IGN : SIG_DFL;
+    sigemptyset(&action.sa_mask);
+    ::sigaction(signal_number, &action, nullptr);  // refused only for the C library's own (32, 33)
+  }
+  static const std::vector<int> standard_streams{STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO};
+  const std::vector<int>& passed = caller.descriptors ? *caller.descriptors : standard_streams;
+  if (auto open = open_descriptors()) {
+    for (int fd : *open) {
+      if (std::binary_search(passed.begin(), passed.end(), fd)) continue;
+      if (const int flags = ::fcntl(fd, F_GETFD); flags >= 0) ::fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+    }
+  }
+  ::pthread_sigmask(SIG_SETMASK, &caller.blocked, nullptr);
+}
+
 int run_exec(const ExecArgs& args) {
   auto usage = [](std::string message) { return report_error("exec", Error{ErrorCode::kUsage, std::move(message), "", 0}); };
   if (args.command.empty()) return usage("no command given; usage: devicelogin exec [--env NAME] -- CMD ARGS...");
   if (args.min_ttl < 0) return usage("--min-ttl must be 0 or more seconds");
   if (!valid_env_name(args.env_name)) return usage("--env needs a variable name (letters, digits and _, not starting with a digit)");
-  auto session = open_session(args.profile, args.verbose);
-  if (!session) return report_error("exec", session.error());
-  auto token = session->access_token(args.min_ttl);
-  if (!token) return report_error("exec", token.error());
-
-  std::optional<long long> expires_at;
-  if (auto status = session->status(); status && status->tokens) expires_at = status->tokens->expires_at;
-  const long long now = static_cast<long long>(std::time(nullptr));
-  if (args.verbose || (expires_at && *expires_at - now < kShortLifetimeS)) {
-    say("devicelogin exec: the token in " + args.env_name + " expires " + (expires_at ? "at " + describe_expiry(expires_at) : std::string("at an unknown time")) +
-        "; it is not refreshed while the command runs (run devicelogin exec again for a new one)");
+  if (reserved_env_name(args.env_name)) {
+    return usage("--env " + args.env_name + ": the dynamic loader, the C library or a shell reads that variable itself; choose another name");
   }
 
-  // The child's environment: ours, with NAME replaced.
   const std::string prefix = args.env_name + "=";
+  Secret assignment(prefix);
+  {
+    auto session = open_session(args.profile, args.verbose);
+    if (!session) return report_error("exec", session.error());
+    auto token = session->access_token(args.min_ttl);
+    if (!token) return report_error("exec", token.error());
+    std::optional<long long> expires_at;
+    if (auto status = session->status(); status && status->tokens) expires_at = status->tokens->expires_at;
+    const long long now = static_cast<long long>(std::time(nullptr));
+    if (args.verbose || (expires_at && *expires_at - now < kShortLifetimeS)) {
+      say("devicelogin exec: the token in " + args.env_name + " expires " + (expires_at ? "at " + describe_expiry(expires_at) : std::string("at an unknown time")) +
+          "; it is not refreshed while the command runs (run devicelogin exec again for a new one)");
+    }
+    assignment.append(token->reveal());
+    token->wipe();
+  }  // The Session ends here: libcurl's connections and the store's descriptors close.
+
+  // The command's environment: ours, with NAME replaced.
   std::vector<char*> envp;
   for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
     if (std::strncmp(*entry, prefix.c_str(), prefix.size()) != 0) envp.push_back(*entry);
   }
-  Secret assignment(prefix);
-  assignment.append(token->reveal());
-  token->wipe();
   // NUL-terminated (a basic_string's storage); execve does not write to it.
   envp.push_back(const_cast<char*>(assignment.reveal().data()));
   envp.push_back(nullptr);
@@ -88,54 +136,19 @@ int run_exec(const ExecArgs& args) {
   for (const auto& word : args.command) argv.push_back(const_cast<char*>(word.c_str()));
   argv.push_back(nullptr);
 
-  // The child starts with the forwarded signals at their defaults and nothing blocked. Our
-  // handlers are in place before it exists, blocked until its pid is known.
-  sigset_t forwarded;
-  sigemptyset(&forwarded);
-  for (int s : kForwarded) sigaddset(&forwarded, s);
-  sigset_t previous;
-  ::pthread_sigmask(SIG_BLOCK, &forwarded, &previous);
-  struct sigaction action{};
-  action.sa_handler = forward_signal;
-  sigemptyset(&action.sa_mask);
-  action.sa_flags = SA_RESTART;
-  for (int s : kForwarded) ::sigaction(s, &action, nullptr);
-
-  posix_spawnattr_t attributes;
-  posix_spawnattr_init(&attributes);
-  sigset_t none;
-  sigemptyset(&none);
-  posix_spawnattr_setsigmask(&attributes, &none);
-  posix_spawnattr_setsigdefault(&attributes, &forwarded);
-  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  pid_t child = 0;
-  const int spawned = ::posix_spawnp(&child, argv[0], nullptr, &attributes, argv.data(), envp.data());
-  posix_spawnattr_destroy(&attributes);
+  (void)std::fflush(nullptr);  // anything still buffered for stdout or stderr is ours to write, not lost
+  restore_caller_state();
+  // PATH is searched in our (the caller's) environment; on success this does not return.
+  ::execvpe(argv[0], argv.data(), envp.data());
+  const int failure = errno;
   assignment.wipe();
-  if (spawned != 0) {
-    ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
-    const std::string name = sanitize_text(args.command.front());
-    if (spawned == ENOENT) {
-      say("devicelogin exec: " + name + ": command not found");
-      return 127;
-    }
-    say("devicelogin exec: cannot run " + name + ": " + std::strerror(spawned));  // NOLINT(concurrency-mt-unsafe)
-    return 126;
+  const std::string name = sanitize_text(args.command.front());
+  if (failure == ENOENT) {
+    say("devicelogin exec: " + name + ": command not found");
+    return 127;
   }
-  g_child = child;
-  ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
-
-  int status = 0;
-  while (::waitpid(child, &status, 0) < 0) {
-    if (errno != EINTR) {
-      say(std::string("devicelogin exec: waiting for the command failed: ") + std::strerror(errno));  // NOLINT(concurrency-mt-unsafe)
-      return 1;
-    }
-  }
-  g_child = 0;
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return 1;
+  say("devicelogin exec: cannot run " + name + ": " + std::strerror(failure));  // NOLINT(concurrency-mt-unsafe)
+  return 126;
 }
 
 }  // namespace
@@ -145,9 +158,9 @@ void setup_exec(CLI::App& app, int& exit_code) {
   CLI::App* cmd = app.add_subcommand(
       "exec",
       "Run a command with the access token in an environment variable (never in its argv). The token is refreshed "
-      "first so that it lives at least --min-ttl seconds, and is not refreshed while the command runs. Signals "
-      "(INT, TERM, HUP, QUIT) are forwarded; the exit status is the command's (128+N when killed by signal N), "
-      "127 when it is not found, 126 when it cannot be run");
+      "first so that it lives at least --min-ttl seconds, and is not refreshed while the command runs. devicelogin "
+      "becomes the command (same process): signals reach it directly, and its exit status or death by a signal is "
+      "exec's; 127 when it is not found, 126 when it cannot be run");
   add_profile_flag(*cmd, args->profile);
   cmd->add_option("--env", args->env_name, "The variable that holds the token (default DEVICELOGIN_TOKEN)");
   cmd->add_option("--min-ttl", args->min_ttl, "Refresh first when the token expires within this many seconds (default 300)");

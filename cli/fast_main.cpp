@@ -22,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include "caller_state.hpp"
 #include "core/fs.hpp"
 #include "docker_protocol.hpp"
 #include "git_protocol.hpp"
@@ -34,10 +35,16 @@ using namespace devicelogin;
 using namespace devicelogin::cli;
 
 // Before any secret is read: no core dumps, not ptrace-attachable by other same-user processes.
-void harden_process() {
-  rlimit no_core{0, 0};
+// Only the soft core limit is lowered: `exec` gives the command the caller's limit back, which a
+// lowered hard limit would forbid (the process is not dumpable either way). Returns the caller's
+// limit, or nullopt when it cannot be read.
+std::optional<rlimit> harden_process() {
+  std::optional<rlimit> caller;
+  if (rlimit limit{}; ::getrlimit(RLIMIT_CORE, &limit) == 0) caller = limit;
+  rlimit no_core{0, caller ? caller->rlim_max : 0};
   ::setrlimit(RLIMIT_CORE, &no_core);
   ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  return caller;
 }
 
 bool write_all(int fd, std::string_view data) {
@@ -269,7 +276,7 @@ std::string module_path() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  harden_process();
+  const std::optional<rlimit> caller_core_limit = harden_process();
   // Run as docker-credential-devicelogin (the symlink docker runs as its credential helper):
   // `docker-credential-devicelogin OP` is `devicelogin docker-credential OP`.
   std::string_view invoked_as = argc > 0 ? argv[0] : "";
@@ -302,6 +309,9 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
+  // The caller's descriptors, for `exec` (no fast path ran for it, so the executable has opened
+  // nothing; the module's own descriptors come later).
+  const auto descriptors = devicelogin::cli::open_descriptors();
   const std::string path = module_path();
   void* plugin = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (plugin == nullptr) {
@@ -315,6 +325,20 @@ int main(int argc, char** argv) {
   if (entry == nullptr) {
     (void)std::fprintf(stderr, "devicelogin: devicelogin-cli.so is not a devicelogin command module; reinstall devicelogin\n");
     return 1;
+  }
+  // A module without this symbol (none is built so) would take its own notes at its entry.
+  using Startup = void (*)(const DeviceloginCliStartup*);
+  if (auto startup = reinterpret_cast<Startup>(::dlsym(plugin, "devicelogin_cli_startup"))) {
+    DeviceloginCliStartup notes{};
+    notes.size = sizeof notes;
+    notes.core_limit_known = caller_core_limit ? 1 : 0;
+    if (caller_core_limit) notes.core_limit = *caller_core_limit;
+    notes.descriptors_known = descriptors ? 1 : 0;
+    if (descriptors) {
+      notes.descriptors = descriptors->data();
+      notes.descriptor_count = descriptors->size();
+    }
+    startup(&notes);
   }
   return entry(argc, argv);
 }

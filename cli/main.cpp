@@ -1,11 +1,59 @@
 // The full CLI, loaded by the `devicelogin` executable for everything but the token fast path.
+#include <signal.h>
+
 #include <cstdio>
 
+#include "caller_state.hpp"
 #include "commands.hpp"
 #include "output.hpp"
 
+namespace devicelogin::cli {
+namespace {
+
+CallerState g_caller;
+bool g_caller_noted = false;  // the signals (and, without the executable's notes, the descriptors)
+
+// Once per process, before any command changes anything.
+void note_caller_state() {
+  if (g_caller_noted) return;
+  g_caller_noted = true;
+  sigemptyset(&g_caller.ignored);
+  for (int signal_number = 1; signal_number < NSIG; ++signal_number) {
+    struct sigaction current{};
+    if (::sigaction(signal_number, nullptr, &current) == 0 && current.sa_handler == SIG_IGN) {
+      sigaddset(&g_caller.ignored, signal_number);
+    }
+  }
+  ::pthread_sigmask(SIG_SETMASK, nullptr, &g_caller.blocked);
+  if (!g_caller.descriptors) g_caller.descriptors = open_descriptors();
+}
+
+}  // namespace
+
+const CallerState& caller_state() { return g_caller; }
+
+}  // namespace devicelogin::cli
+
+// Called by the executable before devicelogin_cli_main (see caller_state.hpp); copies what it needs.
+extern "C" __attribute__((visibility("default"))) void devicelogin_cli_startup(const DeviceloginCliStartup* notes) {
+  using devicelogin::cli::g_caller;
+  if (notes == nullptr || notes->size != sizeof(DeviceloginCliStartup)) return;
+  if (notes->core_limit_known != 0) g_caller.core_limit = notes->core_limit;
+  if (notes->descriptors_known != 0) g_caller.descriptors.emplace(notes->descriptors, notes->descriptors + notes->descriptor_count);
+}
+
 extern "C" __attribute__((visibility("default"))) int devicelogin_cli_main(int argc, char** argv) {
   using namespace devicelogin::cli;
+  note_caller_state();
+  // Every command that runs a program and waits for it (setup-git's git, setup-kubectl's kubectl)
+  // needs its exit status: a caller that ignored SIGCHLD would have the kernel reap it first
+  // (waitpid fails with ECHILD). `exec` hands the command the caller's disposition back.
+  if (sigismember(&caller_state().ignored, SIGCHLD) == 1) {
+    struct sigaction default_action{};
+    default_action.sa_handler = SIG_DFL;
+    sigemptyset(&default_action.sa_mask);
+    ::sigaction(SIGCHLD, &default_action, nullptr);
+  }
   CLI::App app{"devicelogin: sign in from the terminal with the OAuth 2.0 Device Authorization Grant (RFC 8628)\n"
                "and keep the tokens safe. Exit codes: 0 ok, 1 other failure, 2 usage or configuration,\n"
                "3 access denied, 4 device code expired, 5 not logged in or re-login required,\n"

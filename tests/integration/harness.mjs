@@ -342,10 +342,11 @@ function cliEnv(homeEnv, extra = {}) {
 
 /**
  * Runs the CLI to completion. Resolves to { code, signal, stdout, stderr, timedOut }.
- * opts: { env (home env), timeoutMs (default 20 s), input, user ({ uid, gid }: run as that user) }.
+ * opts: { env (home env), timeoutMs (default 20 s), input, user ({ uid, gid }: run as that user),
+ *         prefix, extraStdio (as startCli) }.
  */
-export function runCli(args, { env, timeoutMs = 20000, input, user } = {}) {
-  const proc = startCli(args, { env, user });
+export function runCli(args, { env, timeoutMs = 20000, input, user, prefix, extraStdio } = {}) {
+  const proc = startCli(args, { env, user, prefix, extraStdio });
   if (input !== undefined) proc.child.stdin.end(input);
   else proc.child.stdin.end();
   return proc.wait(timeoutMs);
@@ -355,14 +356,20 @@ export function runCli(args, { env, timeoutMs = 20000, input, user } = {}) {
  * Starts the CLI and returns { child, stdout(), stderr(), lines() (parsed JSON lines so far),
  * waitForLine(predicate, timeoutMs), wait(timeoutMs) }. Used for `login`, which waits for approval.
  * With user ({ uid, gid }) the CLI runs as that user, without supplementary groups (root only).
+ * With prefix ([program, ...args]) that program runs, with the CLI's path and args after its own
+ * (a wrapper that sets a limit or a signal disposition, then execs the CLI). extraStdio: more
+ * entries of spawn's stdio, for descriptors 3 and up.
  */
-export function startCli(args, { env, user } = {}) {
+export function startCli(args, { env, user, prefix = [], extraStdio = [] } = {}) {
   const bin = cliPath();
   if (!bin) throw new Error('DEVICELOGIN_BIN is not set');
+  const argv = [...prefix, bin, ...args];
   // Under traceArgv() (not as another user: strace would run as that user too).
-  const run = activeArgvTrace && !user ? activeArgvTrace.wrap(bin, args, cliEnv(env)) : { file: bin, args, env: cliEnv(env) };
+  const run = activeArgvTrace && !user
+    ? activeArgvTrace.wrap(argv[0], argv.slice(1), cliEnv(env))
+    : { file: argv[0], args: argv.slice(1), env: cliEnv(env) };
   const child = track(spawn(run.file, run.args, {
-    env: run.env, stdio: ['pipe', 'pipe', 'pipe'], detached: true,
+    env: run.env, stdio: ['pipe', 'pipe', 'pipe', ...extraStdio], detached: true,
     ...(user ? { uid: user.uid, gid: user.gid } : {}),
   }));
   let stdout = '';

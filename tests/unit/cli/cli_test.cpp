@@ -357,6 +357,12 @@ TEST_F(CliTest, ExecAndApiCheckTheirArgumentsBeforeAnyWork) {
                 "devicelogin exec: --env needs a variable name (letters, digits and _, not starting with a digit)\n"},
            Case{{"exec", "--env", "A=B", "--", "true"},
                 "devicelogin exec: --env needs a variable name (letters, digits and _, not starting with a digit)\n"},
+           Case{{"exec", "--env", "LD_PRELOAD", "--", "true"},
+                "devicelogin exec: --env LD_PRELOAD: the dynamic loader, the C library or a shell reads that variable "
+                "itself; choose another name\n"},
+           Case{{"exec", "--env", "BASH_ENV", "--", "true"},
+                "devicelogin exec: --env BASH_ENV: the dynamic loader, the C library or a shell reads that variable "
+                "itself; choose another name\n"},
            Case{{"api", "-X", "get", "/x"}, "devicelogin api: -X needs an HTTP method in capitals, such as GET or POST\n"},
            Case{{"api", "-H", "NoColon", "/x"}, "devicelogin api: -H needs 'Name: value', got \"NoColon\"\n"},
            Case{{"api", "-H", "Bad Name: v", "/x"}, "devicelogin api: -H needs 'Name: value', got \"Bad Name: v\"\n"},
