@@ -255,7 +255,11 @@ describe('token --header and exec against the dev server', { skip, timeout: 1200
     // sh sets the soft core limit, the python wrapper ignores SIGCHLD and blocks SIGUSR2; the
     // command reports all three, run directly and through exec. (Not a shell: sh resets SIGCHLD
     // and the mask for itself. Python's own start-up ignores SIGPIPE and SIGXFSZ, in both runs.)
-    const setLimit = ['sh', '-c', 'ulimit -S -c "$1"; shift; exec "$@"', 'sh', soft];
+    // Under ASan the sanitizer itself lowers the soft core limit to 0 at start-up unless told
+    // not to (disable_coredump): that is the sanitizer's doing, not exec's, so it is told.
+    const setLimit = ['sh', '-c',
+      'ulimit -S -c "$1"; shift; if [ -n "$ASAN_OPTIONS" ]; then export ASAN_OPTIONS="$ASAN_OPTIONS:disable_coredump=0"; fi; exec "$@"',
+      'sh', soft];
     const report = ['python3', '-c', 'import json, resource\n'
       + 'status = dict(line.split(":\\t", 1) for line in open("/proc/self/status").read().splitlines() if ":\\t" in line)\n'
       + 'print(json.dumps({"core": resource.getrlimit(resource.RLIMIT_CORE), "ignored": status["SigIgn"], "blocked": status["SigBlk"]}))\n'];
