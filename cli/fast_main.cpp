@@ -243,7 +243,9 @@ std::optional<int> try_fast_kubectl_credential(int argc, char** argv) {
       !args.positional().empty()) {
     return std::nullopt;
   }
-  for (std::string_view flag : {"--server", "--certificate-authority-data", "--tls-server-name", "--insecure-skip-tls-verify"}) {
+  // A repeated flag is the module's usage error (CLI11 takes one value), never an answer here.
+  for (std::string_view flag :
+       {"--profile", "--min-ttl", "--server", "--certificate-authority-data", "--tls-server-name", "--insecure-skip-tls-verify"}) {
     if (args.repeated(flag)) return std::nullopt;
   }
   const auto min_ttl = args.min_ttl(60);

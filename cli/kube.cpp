@@ -343,7 +343,7 @@ void setup_kubectl_credential(CLI::App& app, int& exit_code) {
   cmd->add_option("--server", args->recorded.server,
                   "The cluster's server URL setup-kubectl recorded: the token is given only when kubectl is about to talk to it");
   cmd->add_option("--certificate-authority-data", args->recorded.certificate_authority_data,
-                  "The cluster's CA (base64) setup-kubectl recorded; kubectl must trust this one (none: none)");
+                  "The cluster's CA (base64) setup-kubectl recorded: kubectl must trust this one (left out: the cluster names none)");
   cmd->add_option("--tls-server-name", args->recorded.tls_server_name, "The cluster's TLS server name setup-kubectl recorded");
   cmd->add_flag("--insecure-skip-tls-verify", args->recorded.insecure_skip_tls_verify,
                 "setup-kubectl recorded that the cluster skips TLS verification");

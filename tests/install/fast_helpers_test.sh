@@ -123,6 +123,7 @@ KUBERNETES_EXEC_INFO=$(kube_info "$v1" https://127.0.0.1:6444) refused_kube "${k
 KUBERNETES_EXEC_INFO=$(kube_info "$v1" https://127.0.0.1:6443) refused_kube --server https://127.0.0.1:6443 --certificate-authority-data T1RIRVI=
 KUBERNETES_EXEC_INFO=$(kube_info "$v1" https://127.0.0.1:6443) refused_kube --min-ttl 60
 KUBERNETES_EXEC_INFO='{"apiVersion":"client.authentication.k8s.io/v1"}' refused_kube "${kube[@]}"
+KUBERNETES_EXEC_INFO=$(kube_info "$v1" https://127.0.0.1:6444) refused_kube "${kube[@]}" --server https://127.0.0.1:6444
 unset KUBERNETES_EXEC_INFO
 refused_kube "${kube[@]}"
 export KUBERNETES_EXEC_INFO=$(kube_info "$v1" https://127.0.0.1:6443)
