@@ -52,9 +52,13 @@ ln -s "$bin" "$work/docker-credential-devicelogin"
 "$launch" "$work/docker-in" "$work/lonely/bin/docker-credential-devicelogin" get | grep -q '"Secret"' ||
   { echo "bench: docker-credential get is not served by the fast path" >&2; exit 1; }
 
-# kubectl runs its exec plugin with KUBERNETES_EXEC_INFO set (and stdin of its own, here empty).
-export KUBERNETES_EXEC_INFO='{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1","spec":{"interactive":false}}'
-"$launch" "$work/empty-in" "$work/lonely/bin/devicelogin" kubectl-credential --profile bench | grep -q '"ExecCredential"' ||
+# kubectl runs its exec plugin with KUBERNETES_EXEC_INFO set (and stdin of its own, here empty),
+# whose spec.cluster (provideClusterInfo) carries the server and its CA (a certificate's worth of
+# base64), checked against what setup-kubectl recorded in the plugin's arguments.
+kube_ca=$(head -c 1100 /dev/urandom | base64 -w0)
+export KUBERNETES_EXEC_INFO='{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1","spec":{"interactive":false,"cluster":{"server":"https://127.0.0.1:6443","certificate-authority-data":"'"$kube_ca"'"}}}'
+kube_args="--server https://127.0.0.1:6443 --certificate-authority-data $kube_ca"
+"$launch" "$work/empty-in" "$work/lonely/bin/devicelogin" kubectl-credential --profile bench $kube_args | grep -q '"ExecCredential"' ||
   { echo "bench: kubectl-credential is not served by the fast path" >&2; exit 1; }
 
 commands=(
@@ -62,7 +66,7 @@ commands=(
   -n "token" "$launch $work/empty-in $bin token --profile bench"
   -n "git-credential get" "$launch $work/git-in $bin git-credential --profile bench --host git.example.com get"
   -n "docker-credential-devicelogin get" "$launch $work/docker-in $work/docker-credential-devicelogin get"
-  -n "kubectl-credential" "$launch $work/empty-in $bin kubectl-credential --profile bench"
+  -n "kubectl-credential" "$launch $work/empty-in $bin kubectl-credential --profile bench $kube_args"
 )
 echo "== load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 hyperfine -N --warmup 50 --runs "$runs" --export-json "$work/result.json" "${commands[@]}" >&2

@@ -107,6 +107,12 @@ class FastArgs {
     return found;
   }
   [[nodiscard]] bool has(std::string_view flag) const { return value(flag).has_value(); }
+  // Whether `flag` was given more than once.
+  [[nodiscard]] bool repeated(std::string_view flag) const {
+    int seen = 0;
+    for (const auto& entry : values_) seen += entry.first == flag ? 1 : 0;
+    return seen > 1;
+  }
   [[nodiscard]] const std::vector<std::string_view>& positional() const { return positional_; }
   // --min-ttl as a number of seconds (default `fallback`); nullopt when it is not one.
   [[nodiscard]] std::optional<long long> min_ttl(long long fallback) const {
@@ -237,16 +243,33 @@ std::optional<int> try_fast_docker_get(int argc, char** argv, bool& stdin_lost) 
   return write_all(STDOUT_FILENO, answer.reveal()) ? 0 : 1;
 }
 
-// `kubectl-credential [--profile P] [--min-ttl S]` with a fresh token and a KUBERNETES_EXEC_INFO
-// that reads: the ExecCredential, as the module gives it. Anything else falls through (the module
-// refreshes, or explains).
+// `kubectl-credential [--profile P] [--min-ttl S] --server URL [--certificate-authority-data B64]
+// [--tls-server-name N] [--insecure-skip-tls-verify]` with a fresh token, a KUBERNETES_EXEC_INFO
+// that reads and a destination check_kube_destination allows (the module's own rule, in the same
+// code): the ExecCredential, as the module gives it. Anything else falls through (the module
+// refreshes, or explains, or refuses).
 std::optional<int> try_fast_kubectl_credential(int argc, char** argv) {
   FastArgs args(argc, argv);
-  if (!args.parse({"--profile", "--min-ttl"}, {}) || !args.positional().empty()) return std::nullopt;
+  if (!args.parse({"--profile", "--min-ttl", "--server", "--certificate-authority-data", "--tls-server-name"},
+                  {"--insecure-skip-tls-verify"}) ||
+      !args.positional().empty()) {
+    return std::nullopt;
+  }
+  // A repeated flag is the module's usage error (CLI11 takes one value), never an answer here.
+  for (std::string_view flag :
+       {"--profile", "--min-ttl", "--server", "--certificate-authority-data", "--tls-server-name", "--insecure-skip-tls-verify"}) {
+    if (args.repeated(flag)) return std::nullopt;
+  }
   const auto min_ttl = args.min_ttl(60);
   if (!min_ttl) return std::nullopt;
   auto info = parse_kube_exec_info(std::getenv("KUBERNETES_EXEC_INFO"));  // NOLINT(concurrency-mt-unsafe): one thread
   if (!info) return std::nullopt;
+  std::optional<KubeCluster> recorded;
+  if (auto server = args.value("--server"); server && !server->empty()) {
+    recorded = KubeCluster{std::string(*server), std::string(args.value("--certificate-authority-data").value_or("")),
+                           std::string(args.value("--tls-server-name").value_or("")), args.has("--insecure-skip-tls-verify")};
+  }
+  if (!check_kube_destination(info->cluster, recorded)) return std::nullopt;
   auto tokens = store::load_fresh_local_tokens(std::string(args.value("--profile").value_or("")), *min_ttl);
   if (!tokens) return std::nullopt;
   const Secret answer = format_exec_credential(info->api_version, tokens->access_token.reveal(), tokens->expires_at);

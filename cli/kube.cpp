@@ -12,6 +12,7 @@
 
 #include <cerrno>
 #include <charconv>
+#include <expected>
 #include <cstdlib>
 #include <cstring>
 #include <optional>
@@ -40,6 +41,8 @@ struct KubectlCredentialArgs {
   std::string profile;  // empty: the default profile
   long long min_ttl = 60;
   bool verbose = false;
+  // The cluster setup-kubectl recorded (the token goes there only); server empty: none recorded.
+  KubeCluster recorded;
 };
 
 struct SetupKubectlArgs {
@@ -57,6 +60,11 @@ int run_kubectl_credential(const KubectlCredentialArgs& args) {
   auto info = parse_kube_exec_info(std::getenv("KUBERNETES_EXEC_INFO"));
   if (!info) return report_error(kCommand, error_of(ErrorCode::kUsage, info.error()));
   if (args.min_ttl < 0) return report_error(kCommand, error_of(ErrorCode::kUsage, "--min-ttl must be 0 or more seconds"));
+  // Before the store is touched: a server other than the recorded one gets nothing, not even a refresh.
+  const std::optional<KubeCluster> recorded = args.recorded.server.empty() ? std::nullopt : std::optional(args.recorded);
+  if (auto allowed = check_kube_destination(info->cluster, recorded); !allowed) {
+    return report_error(kCommand, error_of(ErrorCode::kUsage, allowed.error()));
+  }
   // Never a login from inside kubectl, even when spec.interactive says it could have the
   // terminal: a missing or unusable login is the one-line error (exit 5) that names the command.
   auto session = open_session(args.profile, args.verbose);
@@ -224,6 +232,46 @@ int run_setup_kubectl(const SetupKubectlArgs& args) {
                  "\"; add it first (kubectl config set-cluster), or name one from kubectl config get-clusters");
   }
 
+  // What kubectl's exec entry will record about the cluster: the plugin gives the token only when
+  // kubectl is about to talk to this server with this trust (kube_exec.hpp). The plain fields are
+  // read, and checked, before anything is written.
+  auto cluster_field = [&](const std::vector<std::string>& words) -> std::expected<std::string, Error> {
+    const KubectlRun run = run_kubectl(words);
+    if (run.status != 0) return std::unexpected(kubectl_failed(words, run));
+    return run.out;
+  };
+  auto named_field = [&](std::string_view field) {
+    return cluster_field({"config", "view", "-o", "jsonpath={.clusters[?(@.name==\"" + args.cluster + "\")].cluster." + std::string(field) + "}"});
+  };
+  KubeCluster record;
+  for (auto [field, out] : {std::pair{"server", &record.server}, std::pair{"tls-server-name", &record.tls_server_name}}) {
+    auto value = named_field(field);
+    if (!value) return report_error(kSetupCommand, value.error());
+    *out = std::move(*value);
+  }
+  auto insecure = named_field("insecure-skip-tls-verify");
+  if (!insecure) return report_error(kSetupCommand, insecure.error());
+  record.insecure_skip_tls_verify = *insecure == "true";
+  const auto server = normalize_kube_server(record.server);
+  if (!server) {
+    return usage("cluster " + args.cluster + "'s server \"" + sanitize_text(record.server.substr(0, 200)) +
+                 "\" is not an https:// URL (kubectl config set-cluster " + args.cluster + " --server=https://…)");
+  }
+  // The normalised form is SCHEME://HOST:PORT[/PATH].
+  const std::string authority = server->substr(server->find("://") + 3, server->find('/', server->find("://") + 3) - server->find("://") - 3);
+  const std::string host = authority.substr(0, authority.rfind(':'));
+  const bool loopback = host == "localhost" || host == "[::1]" ||
+                        (host.starts_with("127.") && host.find_first_not_of("0123456789.") == std::string::npos);
+  if (!server->starts_with("https://") && !loopback) {
+    return usage("cluster " + args.cluster + "'s server " + *server +
+                 " is not https: kubectl would send the token unencrypted (http is for loopback only)");
+  }
+  // `kubectl config set-credentials --exec-arg` splits its value on ','.
+  if (record.server.find(',') != std::string::npos || record.tls_server_name.find(',') != std::string::npos ||
+      record.tls_server_name.find_first_of("\r\n") != std::string::npos) {
+    return usage("cluster " + args.cluster + "'s server or tls-server-name has a ',' or a line break, which kubectl config set-credentials cannot record");
+  }
+
   std::string api = args.api_version;
   if (api.empty()) {
     // v1 from kubectl 1.22 on; older clients speak only v1beta1 (Debian 12's kubernetes-client is 1.20).
@@ -235,21 +283,48 @@ int run_setup_kubectl(const SetupKubectlArgs& args) {
   if (length <= 0) return report_error(kSetupCommand, error_of(ErrorCode::kConfig, "cannot find the devicelogin executable"));
   const std::string executable(self, static_cast<std::size_t>(length));
   const std::string api_version = "client.authentication.k8s.io/" + api;
-  // The whole exec entry each time (set-credentials replaces its args), so running it again
-  // changes nothing. The profile is named explicitly: a later `devicelogin use` must not
-  // redirect kubectl.
-  std::vector<std::string> words = {"config", "set-credentials", user, "--exec-command=" + executable,
-                                    "--exec-api-version=" + api_version, "--exec-arg=kubectl-credential",
-                                    "--exec-arg=--profile", "--exec-arg=" + profile};
-  // v1 requires interactiveMode; Never: the plugin never asks anything on the terminal.
-  if (api == "v1") words.emplace_back("--exec-interactive-mode=Never");
-  if (auto failed = kubectl(words)) return report_error(kSetupCommand, *failed);
+
   if (auto failed = kubectl({"config", "set-context", context, "--cluster=" + args.cluster, "--user=" + user})) {
     return report_error(kSetupCommand, *failed);
   }
-  say("kubectl now asks devicelogin (profile " + profile + ") for the token of user " + user + "; context " + context +
-      " joins it to cluster " + args.cluster + " (kubectl --context " + context + ", or kubectl config use-context " +
-      context + ").");
+  // The CA as kubectl will hand it over (certificate-authority-data, or the certificate-authority
+  // file's content): through the context just written, minified to its cluster and user, so that
+  // another entry's missing file cannot fail --flatten. The user must exist for that; a bare
+  // set-credentials creates it and changes nothing in an existing one.
+  if (auto failed = kubectl({"config", "set-credentials", user})) return report_error(kSetupCommand, *failed);
+  auto ca = cluster_field({"config", "view", "--raw", "--flatten", "--minify", "--context", context, "-o",
+                           "jsonpath={.clusters[0].cluster.certificate-authority-data}"});
+  if (!ca) return report_error(kSetupCommand, ca.error());
+  record.certificate_authority_data = std::move(*ca);
+  if (record.certificate_authority_data.find_first_not_of(
+          "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") != std::string::npos) {
+    return report_error(kSetupCommand, error_of(ErrorCode::kConfig, "kubectl config view gave cluster " + args.cluster +
+                                                                       "'s certificate-authority-data in a form that is not base64"));
+  }
+
+  // The whole exec entry each time (set-credentials replaces its args), so running it again
+  // changes nothing. The profile is named explicitly: a later `devicelogin use` must not
+  // redirect kubectl. provideClusterInfo makes kubectl say which server it is about to talk to.
+  std::vector<std::string> words = {"config", "set-credentials", user, "--exec-command=" + executable,
+                                    "--exec-api-version=" + api_version, "--exec-arg=kubectl-credential",
+                                    "--exec-arg=--profile", "--exec-arg=" + profile,
+                                    "--exec-arg=--server", "--exec-arg=" + *server};
+  if (!record.certificate_authority_data.empty()) {
+    words.emplace_back("--exec-arg=--certificate-authority-data");
+    words.emplace_back("--exec-arg=" + record.certificate_authority_data);
+  }
+  if (!record.tls_server_name.empty()) {
+    words.emplace_back("--exec-arg=--tls-server-name");
+    words.emplace_back("--exec-arg=" + record.tls_server_name);
+  }
+  if (record.insecure_skip_tls_verify) words.emplace_back("--exec-arg=--insecure-skip-tls-verify");
+  words.emplace_back("--exec-provide-cluster-info=true");
+  // v1 requires interactiveMode; Never: the plugin never asks anything on the terminal.
+  if (api == "v1") words.emplace_back("--exec-interactive-mode=Never");
+  if (auto failed = kubectl(words)) return report_error(kSetupCommand, *failed);
+  say("kubectl now asks devicelogin (profile " + profile + ") for the token of user " + user + ", given only for " + *server +
+      "; context " + context + " joins it to cluster " + args.cluster + " (kubectl --context " + context +
+      ", or kubectl config use-context " + context + ").");
   return 0;
 }
 
@@ -265,6 +340,13 @@ void setup_kubectl_credential(CLI::App& app, int& exit_code) {
   add_profile_flag(*cmd, args->profile);
   cmd->add_option("--min-ttl", args->min_ttl, "Refresh first when the token expires within this many seconds (default 60)");
   add_verbose_flag(*cmd, args->verbose);
+  cmd->add_option("--server", args->recorded.server,
+                  "The cluster's server URL setup-kubectl recorded: the token is given only when kubectl is about to talk to it");
+  cmd->add_option("--certificate-authority-data", args->recorded.certificate_authority_data,
+                  "The cluster's CA (base64) setup-kubectl recorded: kubectl must trust this one (left out: the cluster names none)");
+  cmd->add_option("--tls-server-name", args->recorded.tls_server_name, "The cluster's TLS server name setup-kubectl recorded");
+  cmd->add_flag("--insecure-skip-tls-verify", args->recorded.insecure_skip_tls_verify,
+                "setup-kubectl recorded that the cluster skips TLS verification");
   cmd->callback([args, &exit_code] { exit_code = run_kubectl_credential(*args); });
 
   auto setup = std::make_shared<SetupKubectlArgs>();

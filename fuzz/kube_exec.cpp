@@ -3,6 +3,7 @@
 // which must be JSON that names the apiVersion asked for and carries the token unchanged.
 #include <cctype>
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -35,6 +36,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   fuzz::Input in(data, size);
   const std::uint8_t which = in.byte();
   if (which % 2 == 0) {
+    // Bit 1: a recorded cluster comes first (server, certificate-authority-data and tls-server-name,
+    // each up to a NUL; bit 2: insecure-skip-tls-verify), checked against the variable's spec.cluster.
+    std::optional<KubeCluster> recorded;
+    if ((which & 2) != 0) {
+      KubeCluster record;
+      record.server = std::string(in.part());
+      record.certificate_authority_data = std::string(in.part());
+      record.tls_server_name = std::string(in.part());
+      record.insecure_skip_tls_verify = (which & 4) != 0;
+      recorded = std::move(record);
+    }
     // The variable's value: a C string, so it ends at the first NUL as the environment's does.
     const std::string value(in.rest());
     auto info = parse_kube_exec_info(value.c_str());
@@ -44,6 +56,34 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       const Secret answer = format_exec_credential(info->api_version, "t", std::nullopt);
       auto again = parse_kube_exec_info(std::string(answer.reveal()).c_str());
       fuzz::check(again && again->api_version == info->api_version);
+      if (info->cluster) {
+        const KubeCluster& cluster = *info->cluster;
+        fuzz::check(!cluster.server.empty());
+        const auto normal = normalize_kube_server(cluster.server);
+        // A cluster is always its own destination, when its server is a URL at all.
+        fuzz::check(check_kube_destination(cluster, cluster).has_value() == normal.has_value());
+        if (normal) {
+          fuzz::check(normalize_kube_server(*normal) == normal);  // idempotent
+          fuzz::check(normal->starts_with("https://") || normal->starts_with("http://"));
+          fuzz::check(normal->find_first_of("?# \t\r\n") == std::string::npos);
+          // No user:password@ in the authority ('@' may be in the path, as Go's url.Parse reads it).
+          const std::size_t authority = normal->find("://") + 3;
+          fuzz::check(normal->substr(authority, normal->find('/', authority) - authority).find('@') == std::string::npos);
+          for (char c : *normal) fuzz::check(static_cast<unsigned char>(c) > 0x20 && static_cast<unsigned char>(c) < 0x7f);
+        }
+      }
+      auto allowed = check_kube_destination(info->cluster, recorded);
+      if (allowed) {
+        // Given only for the same server (normalised), CA and TLS name, never for an unrecorded skip of TLS checks.
+        fuzz::check(info->cluster && recorded);
+        const auto presented = normalize_kube_server(info->cluster->server);
+        fuzz::check(presented && presented == normalize_kube_server(recorded->server));
+        fuzz::check(info->cluster->certificate_authority_data == recorded->certificate_authority_data);
+        fuzz::check(info->cluster->tls_server_name == recorded->tls_server_name);
+        fuzz::check(!info->cluster->insecure_skip_tls_verify || recorded->insecure_skip_tls_verify);
+      } else {
+        fuzz::check(one_line(allowed.error()));
+      }
     } else {
       fuzz::check(one_line(info.error()));
       fuzz::check(info.error().starts_with("KUBERNETES_EXEC_INFO"));

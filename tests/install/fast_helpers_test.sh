@@ -102,34 +102,52 @@ helper 0 "$work/docker-in" "$bin" docker-credential --min-ttl 999999999 get
 grep -q '"Username":"oauth2accesstoken"' "$work/out" || fail "docker: the module lost the input the fast path had read"
 [[ $("$bin" token --profile p-file) != "$token" ]] || fail "docker: the expiring token was not refreshed"
 
-# kubectl (client-go exec plugin): KUBERNETES_EXEC_INFO in, an ExecCredential out, both apiVersions.
+# kubectl (client-go exec plugin): KUBERNETES_EXEC_INFO in, an ExecCredential out, both apiVersions,
+# for the cluster the exec entry records (--server; spec.cluster says where kubectl connects).
 v1=client.authentication.k8s.io/v1 v1beta1=client.authentication.k8s.io/v1beta1
+kube=(--server https://127.0.0.1:6443 --certificate-authority-data LS0t)
+kube_info() { echo '{"kind":"ExecCredential","apiVersion":"'"$1"'","spec":{"interactive":false,"cluster":{"server":"'"$2"'","certificate-authority-data":"LS0t"}}}'; }
 for store in file kernel-keyring; do
   for api in "$v1" "$v1beta1"; do
-    export KUBERNETES_EXEC_INFO='{"kind":"ExecCredential","apiVersion":"'"$api"'","spec":{"interactive":false}}'
-    helper 0 /dev/null "$lonely" kubectl-credential --profile "p-$store"
+    export KUBERNETES_EXEC_INFO=$(kube_info "$api" HTTPS://127.0.0.1:6443/)
+    helper 0 /dev/null "$lonely" kubectl-credential --profile "p-$store" "${kube[@]}"
     cp "$work/out" "$work/kube-fast"
-    helper 0 /dev/null "$bin" kubectl-credential --profile "p-$store" --verbose
+    helper 0 /dev/null "$bin" kubectl-credential --profile "p-$store" "${kube[@]}" --verbose
     cmp -s "$work/kube-fast" "$work/out" || fail "kubectl ($store, $api): the fast path's answer differs from the module's"
   done
 done
 token=$("$bin" token --profile p-file)
 expiry=$("$bin" status --profile p-file --json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["expires_at"])')
 stamp=$(date -u -d "@$expiry" +%Y-%m-%dT%H:%M:%SZ)
-helper 0 /dev/null "$lonely" kubectl-credential --profile p-file
+helper 0 /dev/null "$lonely" kubectl-credential --profile p-file "${kube[@]}"
 [[ $(cat "$work/out") == '{"apiVersion":"'"$v1beta1"'","kind":"ExecCredential","status":{"expirationTimestamp":"'"$stamp"'","token":"'"$token"'"}}' ]] ||
   fail "kubectl answer: not the token of p-file with its expiry"
+# A destination other than the recorded one (another port, another CA, no spec.cluster, nothing
+# recorded): the fast path never answers (exit 1: it fell through to a module that is not there),
+# and the module refuses with one line, exit 2.
+refused_kube() {
+  helper 1 /dev/null "$lonely" kubectl-credential --profile p-file "$@"
+  grep -q 'cannot load its command module' "$work/err" || fail "kubectl: the fast path answered a refused destination ($*)"
+  helper 2 /dev/null "$bin" kubectl-credential --profile p-file "$@"
+  [[ $(wc -l <"$work/err") == 1 && ! -s $work/out ]] || fail "kubectl: refused destination: $(cat "$work/err")"
+}
+KUBERNETES_EXEC_INFO=$(kube_info "$v1" https://127.0.0.1:6444) refused_kube "${kube[@]}"
+KUBERNETES_EXEC_INFO=$(kube_info "$v1" https://127.0.0.1:6443) refused_kube --server https://127.0.0.1:6443 --certificate-authority-data T1RIRVI=
+KUBERNETES_EXEC_INFO=$(kube_info "$v1" https://127.0.0.1:6443) refused_kube --min-ttl 60
+KUBERNETES_EXEC_INFO='{"apiVersion":"client.authentication.k8s.io/v1"}' refused_kube "${kube[@]}"
+KUBERNETES_EXEC_INFO=$(kube_info "$v1" https://127.0.0.1:6444) refused_kube "${kube[@]}" --server https://127.0.0.1:6444
 unset KUBERNETES_EXEC_INFO
-helper 0 /dev/null "$lonely" kubectl-credential --profile p-file
-grep -q '"apiVersion":"client.authentication.k8s.io/v1",' "$work/out" || fail "kubectl: no KUBERNETES_EXEC_INFO did not answer v1"
+refused_kube "${kube[@]}"
+export KUBERNETES_EXEC_INFO=$(kube_info "$v1" https://127.0.0.1:6443)
 # An expiring token and a broken KUBERNETES_EXEC_INFO are the module's (refresh; one-line error).
-helper 1 /dev/null "$lonely" kubectl-credential --profile p-file --min-ttl 999999999
+helper 1 /dev/null "$lonely" kubectl-credential --profile p-file "${kube[@]}" --min-ttl 999999999
 grep -q 'cannot load its command module' "$work/err" || fail "kubectl: the fast path answered an expiring token"
-helper 0 /dev/null "$bin" kubectl-credential --profile p-file --min-ttl 999999999
+helper 0 /dev/null "$bin" kubectl-credential --profile p-file "${kube[@]}" --min-ttl 999999999
 [[ $("$bin" token --profile p-file) != "$token" ]] || fail "kubectl: the expiring token was not refreshed"
-KUBERNETES_EXEC_INFO='{"apiVersion":"client.authentication.k8s.io/v2"}' helper 1 /dev/null "$lonely" kubectl-credential --profile p-file
-KUBERNETES_EXEC_INFO='{"apiVersion":"client.authentication.k8s.io/v2"}' helper 2 /dev/null "$bin" kubectl-credential --profile p-file
+KUBERNETES_EXEC_INFO='{"apiVersion":"client.authentication.k8s.io/v2"}' helper 1 /dev/null "$lonely" kubectl-credential --profile p-file "${kube[@]}"
+KUBERNETES_EXEC_INFO='{"apiVersion":"client.authentication.k8s.io/v2"}' helper 2 /dev/null "$bin" kubectl-credential --profile p-file "${kube[@]}"
 [[ $(wc -l <"$work/err") == 1 && ! -s $work/out ]] || fail "kubectl: broken KUBERNETES_EXEC_INFO: $(cat "$work/err")"
+unset KUBERNETES_EXEC_INFO
 
 "$bin" logout --all >/dev/null 2>&1
-echo "fast_helpers_test: docker-credential get, git-credential get and kubectl-credential served by the executable alone (git, kubectl: file, kernel keyring), same bytes as the module; expiring and malformed cases reach the module with their input"
+echo "fast_helpers_test: docker-credential get, git-credential get and kubectl-credential served by the executable alone (git, kubectl: file, kernel keyring), same bytes as the module; expiring, malformed and refused-destination cases reach the module with their input"
