@@ -107,12 +107,6 @@ class FastArgs {
     return found;
   }
   [[nodiscard]] bool has(std::string_view flag) const { return value(flag).has_value(); }
-  // Whether `flag` was given more than once.
-  [[nodiscard]] bool repeated(std::string_view flag) const {
-    int seen = 0;
-    for (const auto& entry : values_) seen += entry.first == flag ? 1 : 0;
-    return seen > 1;
-  }
   [[nodiscard]] const std::vector<std::string_view>& positional() const { return positional_; }
   // --min-ttl as a number of seconds (default `fallback`); nullopt when it is not one.
   [[nodiscard]] std::optional<long long> min_ttl(long long fallback) const {
@@ -254,11 +248,6 @@ std::optional<int> try_fast_kubectl_credential(int argc, char** argv) {
                   {"--insecure-skip-tls-verify"}) ||
       !args.positional().empty()) {
     return std::nullopt;
-  }
-  // A repeated flag is the module's usage error (CLI11 takes one value), never an answer here.
-  for (std::string_view flag :
-       {"--profile", "--min-ttl", "--server", "--certificate-authority-data", "--tls-server-name", "--insecure-skip-tls-verify"}) {
-    if (args.repeated(flag)) return std::nullopt;
   }
   const auto min_ttl = args.min_ttl(60);
   if (!min_ttl) return std::nullopt;
