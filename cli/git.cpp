@@ -42,6 +42,14 @@ struct SetupGitArgs {
   bool remove = false;
 };
 
+// A word from the command line as an error line quotes it: sanitized, and cut short.
+std::string shown_word(const std::string& word) {
+  constexpr std::size_t kShown = 80;
+  std::string shown = sanitize_text(word.size() > kShown ? word.substr(0, kShown) : word);
+  if (word.size() > kShown) shown += "...";
+  return shown;
+}
+
 // git's attributes from stdin, up to the blank line that ends them or the end of input (at most
 // one byte more than the limit, so that too much input is reported as such).
 std::string read_git_input(std::istream& in) {
@@ -61,10 +69,10 @@ int run_git_credential(const GitCredentialArgs& args) {
     return report_error("git-credential", Error{ErrorCode::kUsage, std::move(message), "", 0});
   };
   if (args.operation != "get" && args.operation != "store" && args.operation != "erase") {
-    return usage("unknown operation \"" + sanitize_text(args.operation) + "\" (expected get, store or erase)");
+    return usage("unknown operation \"" + shown_word(args.operation) + "\" (expected get, store or erase)");
   }
   const auto origin = git_origin_for(args.host);
-  if (!origin) return usage("--host needs a host or an http(s) origin, got \"" + sanitize_text(args.host) + "\"");
+  if (!origin) return usage("--host " + origin.error() + ", got \"" + shown_word(args.host) + "\"");
   std::string problem;
   std::string input = read_git_input(std::cin);
   auto attributes = parse_git_attributes(input, problem);
@@ -126,7 +134,7 @@ std::string shell_quote(const std::string& word) {
 int run_setup_git(const SetupGitArgs& args) {
   auto usage = [](std::string message) { return report_error("setup-git", Error{ErrorCode::kUsage, std::move(message), "", 0}); };
   const auto origin = git_origin_for(args.host);
-  if (!origin) return usage("--host needs a host or an http(s) origin, got \"" + sanitize_text(args.host) + "\"");
+  if (!origin) return usage("--host " + origin.error() + ", got \"" + shown_word(args.host) + "\"");
   // The helper names its profile explicitly: a later `devicelogin use` must not redirect git.
   auto resolved = resolve_profile(args.profile);
   if (!resolved) return report_error("setup-git", resolved.error());

@@ -207,6 +207,28 @@ describe('git credential helper with real git over smart HTTP', { skip, timeout:
     assert.equal(await storedToken(), token, 'bad input changed nothing stored');
   });
 
+  test('plain http only for loopback hosts: setup-git and git-credential refuse http://git.example.com (exit 2)', async () => {
+    const token = await storedToken();
+    const config = path.join(home.home, '.gitconfig');
+    const before = await fs.readFile(config, 'utf8').catch(() => '');
+    for (const host of ['http://git.example.com', 'http://git.example.com:8080', 'http://10.0.0.1', 'http://[::2]:80']) {
+      let r = await cli(['setup-git', '--host', host], EXIT.usage);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+      assert.match(r.stderr, /https/, 'the line names the rule');
+      // The fast path (a fresh token) and the module share the rule: no token for an http origin.
+      const hostPort = host.slice('http://'.length);
+      r = await cli(['git-credential', '--host', host, 'get'], EXIT.usage, { input: `protocol=http\nhost=${hostPort}\n\n` });
+      assert.ok(r.stdout === '' && !r.stderr.includes(token), 'no token for an http origin');
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    }
+    assert.equal(await fs.readFile(config, 'utf8').catch(() => ''), before, 'git config unchanged');
+    // Loopback hosts keep plain http (127.0.0.0/8, localhost, [::1]).
+    for (const host of ['http://localhost:8080', 'http://127.0.0.2', 'http://[::1]:8080']) {
+      await cli(['setup-git', '--host', host], EXIT.ok);
+      await cli(['setup-git', '--host', host, '--remove'], EXIT.ok);
+    }
+  });
+
   test('setup-git --remove takes the helper out (idempotent); git then gets no credential', async () => {
     for (let i = 0; i < 2; i += 1) await cli(['setup-git', '--host', git.origin, '--remove'], EXIT.ok);
     const helpers = await gitRun(['config', '--global', '--get-all', `credential.${git.origin}.helper`]);
