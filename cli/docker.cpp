@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -210,24 +211,28 @@ Result<DockerRegistryMap> load_registry_map(const std::string& path) {
   return std::move(*registries);
 }
 
-// Reads all of stdin into `input`; false when it holds more than kDockerMaxInput bytes (the rest
-// is not read).
+// Reads all of stdin into `input`; false when it holds more than kDockerMaxInput bytes (then it
+// holds one byte more, and the rest is not read).
 bool read_stdin(Secret& input) {
   char buffer[4096];
-  input.reserve(sizeof buffer);
-  bool fits = true;
-  for (;;) {
-    const ssize_t n = ::read(STDIN_FILENO, buffer, sizeof buffer);
+  input.reserve(kDockerMaxInput + 1);
+  while (input.size() <= kDockerMaxInput) {
+    const std::size_t room = std::min(sizeof buffer, kDockerMaxInput + 1 - input.size());
+    const ssize_t n = ::read(STDIN_FILENO, buffer, room);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     input.append(std::string_view(buffer, static_cast<std::size_t>(n)));
-    if (input.size() > kDockerMaxInput) {
-      fits = false;
-      break;
-    }
   }
   ::explicit_bzero(buffer, sizeof buffer);
-  return fits;
+  return input.size() <= kDockerMaxInput;
+}
+
+// Input or a flag as an error line quotes it (issue 25.5): sanitized, and only a short prefix.
+std::string shown_prefix(std::string_view text) {
+  constexpr std::size_t kShown = 80;
+  std::string shown = sanitize_text(text.substr(0, kShown));
+  if (text.size() > kShown) shown += "...";
+  return shown;
 }
 
 // A refused input: the protocol's own message on stdout when it has one (the client recognises
@@ -253,7 +258,7 @@ int run_docker_credential(const DockerCredentialArgs& args) {
   }
   if (op == "version" || (op.empty() && args.version)) return write_stdout(format_docker_version(DEVICELOGIN_VERSION)) ? 0 : 1;
   if (op != "get" && op != "store" && op != "erase" && op != "list") {
-    return report_error(kCommand, error_of(ErrorCode::kUsage, "unknown operation \"" + sanitize_text(op) +
+    return report_error(kCommand, error_of(ErrorCode::kUsage, "unknown operation \"" + shown_prefix(op) +
                                                                   "\" (expected get, store, erase, list or version)"));
   }
   if (args.min_ttl < 0) return report_error(kCommand, error_of(ErrorCode::kUsage, "--min-ttl must be 0 or more seconds"));
@@ -282,7 +287,7 @@ int run_docker_credential(const DockerCredentialArgs& args) {
   if (!server_url) return input_failure(server_url.error());
   const auto host = docker_registry_host(*server_url);
   if (!host) {
-    return input_failure({DockerInputProblem::kMalformed, "not a registry server URL: \"" + sanitize_text(*server_url) + "\""});
+    return input_failure({DockerInputProblem::kMalformed, "not a registry server URL: \"" + shown_prefix(*server_url) + "\""});
   }
   auto registries = load_registry_map(*map_path);
   if (!registries) return report_error(kCommand, registries.error());
@@ -344,7 +349,7 @@ int run_setup_docker(const SetupDockerArgs& args) {
   const auto host = docker_registry_host(args.registry);
   if (!host) {
     return usage("--registry needs a registry host (registry.example.com, localhost:5000, docker.io), got \"" +
-                 sanitize_text(args.registry) + "\"");
+                 shown_prefix(args.registry) + "\"");
   }
   if (!args.username.empty()) {
     if (auto problem = docker_username_problem(args.username)) return usage("--username: " + *problem);
@@ -355,7 +360,7 @@ int run_setup_docker(const SetupDockerArgs& args) {
     auto resolved = resolve_profile(args.profile);
     if (!resolved) return report_error(kSetupCommand, resolved.error());
     profile = *resolved;
-    if (!valid_profile_name(profile)) return usage("invalid profile name \"" + sanitize_text(profile) + "\"");
+    if (!valid_profile_name(profile)) return usage("invalid profile name \"" + shown_prefix(profile) + "\"");
   }
   auto map_path = registry_map_path();
   if (!map_path) return report_error(kSetupCommand, map_path.error());

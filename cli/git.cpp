@@ -6,10 +6,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
-#include <iostream>
 #include <map>
 #include <optional>
 #include <string>
@@ -50,17 +50,22 @@ std::string shown_word(const std::string& word) {
   return shown;
 }
 
-// git's attributes from stdin, up to the blank line that ends them or the end of input (at most
-// one byte more than the limit, so that too much input is reported as such).
-std::string read_git_input(std::istream& in) {
+// git's attributes from stdin, up to the blank line that ends them or the end of input, never
+// more than one byte past the limit (so that too much input is reported as such, and a huge line
+// is not held: issue 25.5). Read from the descriptor in pieces no larger than what is still
+// allowed; the buffer is reserved once, so that no copy of a password line is left unwiped.
+std::string read_git_input() {
   std::string input;
-  std::string line;
-  while (input.size() <= kMaxGitCredentialInput && std::getline(in, line)) {
-    input += line;
-    input += '\n';
-    if (line.empty() || line == "\r") break;
+  input.reserve(kMaxGitCredentialInput + 1);
+  char chunk[4096];
+  while (input.size() <= kMaxGitCredentialInput && !git_attributes_complete(input)) {
+    const std::size_t room = std::min(sizeof chunk, kMaxGitCredentialInput + 1 - input.size());
+    const ssize_t n = ::read(STDIN_FILENO, chunk, room);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    input.append(chunk, static_cast<std::size_t>(n));
   }
-  wipe_string(line);
+  ::explicit_bzero(chunk, sizeof chunk);
   return input;
 }
 
@@ -74,7 +79,7 @@ int run_git_credential(const GitCredentialArgs& args) {
   const auto origin = git_origin_for(args.host);
   if (!origin) return usage("--host " + origin.error() + ", got \"" + shown_word(args.host) + "\"");
   std::string problem;
-  std::string input = read_git_input(std::cin);
+  std::string input = read_git_input();
   auto attributes = parse_git_attributes(input, problem);
   wipe_string(input);  // a password line of `erase` was in it
   if (!attributes) return usage(problem);

@@ -8,7 +8,7 @@
 // assertion shows redacted output only.
 
 import { strict as assert } from 'node:assert';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as http from 'node:http';
@@ -31,6 +31,8 @@ const helper = process.env.DEVICELOGIN_DOCKER_HELPER
 const SKOPEO = '/usr/bin/skopeo';
 const haveSkopeo = await fs.access(SKOPEO).then(() => true, () => false);
 const skip = !bin ? 'DEVICELOGIN_BIN is not set' : false;
+// Sanitizer runtimes reserve their shadow memory as data: a sanitizer build runs without RLIMIT_DATA.
+const sanitized = bin ? await fs.readFile(bin).then((b) => b.includes('libasan.so') || b.includes('libtsan.so')) : false;
 
 // Runs a program to completion: { code, stdout, stderr }.
 function run(file, args, { env, input } = {}) {
@@ -277,6 +279,39 @@ describe('docker credential helper (docker-credential-helpers protocol)', { skip
     }
     assert.deepEqual(await snapshot(), before, 'bad input changed nothing stored');
     assert.equal(await storedToken(), token);
+  });
+
+  test('issue 25.5: an error line quotes at most a short prefix of the input; a huge input is not read whole', async () => {
+    const before = await snapshot();
+    for (const [op, input] of [['get', `ftp://${'r'.repeat(60000)}`], ['erase', `${'r'.repeat(60000)}@x`],
+      ['get', 'r'.repeat(200000)], ['store', `{"ServerURL":"${'r'.repeat(200000)}"}`]]) {
+      const r = await expectHelper(op, input, { code: EXIT.usage, stdout: '', stderrLines: 1 });
+      assert.ok(r.stderr.length < 300, `${op}: a ${r.stderr.length}-byte error line`);
+    }
+    // 64 MiB in 1 MiB chunks under a 32 MiB RLIMIT_DATA (prlimit): the helper stops at its limit.
+    for (const op of ['get', 'store']) {
+      const r = await new Promise((resolve) => {
+        const argv = [`--data=${32 * 1024 * 1024}`, '--', helper, op];
+        const child = spawn(sanitized ? helper : 'prlimit', sanitized ? [op] : argv, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+        let stderr = '';
+        child.stderr.on('data', (chunk) => { stderr += chunk; });
+        child.stdin.on('error', () => {});
+        const chunk = Buffer.alloc(1 << 20, 'r');
+        let sent = 0;
+        const pump = () => {
+          while (sent < 64 * chunk.length && !child.stdin.destroyed) {
+            sent += chunk.length;
+            if (!child.stdin.write(chunk)) { child.stdin.once('drain', pump); return; }
+          }
+          child.stdin.end();
+        };
+        pump();
+        child.on('close', (code) => resolve({ code, stderr }));
+      });
+      assert.equal(r.code, EXIT.usage, `${op}: ${r.stderr.slice(0, 300)}`);
+      assert.match(r.stderr, /^devicelogin docker-credential: more than 64 KiB of input\n$/);
+    }
+    assert.deepEqual(await snapshot(), before);
   });
 
   test('erase (docker logout) refreshes the token and keeps the login', async () => {

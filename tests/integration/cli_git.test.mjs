@@ -21,6 +21,43 @@ const haveGit = await fs.access(HTTP_BACKEND).then(() => true, () => false);
 const skip = !cliPath() ? 'DEVICELOGIN_BIN is not set' : !haveGit ? 'git (git-http-backend) is not installed' : false;
 const EXIT = { ok: 0, usage: 2 };
 
+// An address-space-free bound on what a process may allocate: RLIMIT_DATA (prlimit, util-linux).
+// The module needs about 2 MiB of data; 32 MiB leaves room and is far below what reading a 256 MiB
+// line whole would take. Sanitizer runtimes reserve their shadow memory as data, so a sanitizer
+// build runs the same inputs without the limit (the exit code and the short line are still checked).
+const DATA_LIMIT = 32 * 1024 * 1024;
+const sanitized = cliPath() ? await fs.readFile(cliPath()).then((b) => b.includes('libasan.so') || b.includes('libtsan.so')) : false;
+
+// Runs the CLI under DATA_LIMIT (unless sanitized) with `prefix` and then `bytes` bytes of 'a' on
+// stdin, produced a chunk at a time (the test never holds them): { code, signal, stdout, stderr }.
+function runWithHugeInput(args, { env, prefix, bytes }) {
+  return new Promise((resolve) => {
+    const argv = sanitized ? [cliPath(), ...args] : [`--data=${DATA_LIMIT}`, '--', cliPath(), ...args];
+    const child = spawn(sanitized ? argv.shift() : 'prlimit', argv, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => { stdout += chunk; });
+    child.stderr.on('data', (chunk) => { stderr += chunk; });
+    // The helper stops reading at its limit and exits: EPIPE here is expected.
+    child.stdin.on('error', () => {});
+    const chunk = Buffer.alloc(1 << 20, 'a');
+    let sent = 0;
+    child.stdin.write(prefix);
+    const pump = () => {
+      while (sent < bytes && !child.stdin.destroyed) {
+        sent += chunk.length;
+        if (!child.stdin.write(chunk)) {
+          child.stdin.once('drain', pump);
+          return;
+        }
+      }
+      child.stdin.end();
+    };
+    pump();
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
 // Runs a program to completion: { code, stdout, stderr }.
 function run(file, args, { env, cwd, input } = {}) {
   return new Promise((resolve) => {
@@ -226,6 +263,21 @@ describe('git credential helper with real git over smart HTTP', { skip, timeout:
     for (const host of ['http://localhost:8080', 'http://127.0.0.2', 'http://[::1]:8080']) {
       await cli(['setup-git', '--host', host], EXIT.ok);
       await cli(['setup-git', '--host', host, '--remove'], EXIT.ok);
+    }
+  });
+
+  test('a 256 MiB line: get, store and erase stop reading at 64 KiB (bounded memory), one short line, exit 2', async () => {
+    const env = { ...home.env, PATH: process.env.PATH };
+    // The limit itself is no obstacle: a normal store runs under it.
+    const small = await runWithHugeInput(['git-credential', '--host', git.origin, 'store'],
+      { env, prefix: 'protocol=http\nhost=x\n\n', bytes: 0 });
+    assert.equal(small.code, EXIT.ok, `a normal store under the limit: ${small.stderr}`);
+    for (const op of ['get', 'store', 'erase']) {
+      const r = await runWithHugeInput(['git-credential', '--host', git.origin, op],
+        { env, prefix: 'protocol=http\nhost=', bytes: 256 * 1024 * 1024 });
+      assert.equal(r.code, EXIT.usage, `${op}: exit ${r.code} (signal ${r.signal}): ${r.stderr.slice(0, 300)}`);
+      assert.equal(r.stdout, '');
+      assert.match(r.stderr, /^devicelogin git-credential: more than 64 KiB of input\n$/, `${op}: ${r.stderr.slice(0, 300)}`);
     }
   });
 
