@@ -13,7 +13,6 @@
 // this user, no symlink, nothing for group or others (else refused, exit 7), written 0600 through a
 // temp file + fsync + rename.
 #include <fcntl.h>
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -33,6 +32,7 @@
 #include "docker_config.hpp"
 #include "docker_protocol.hpp"
 #include "output.hpp"
+#include "setup_support.hpp"
 
 namespace devicelogin::cli {
 namespace {
@@ -332,18 +332,6 @@ bool helper_on_path() {
   }
 }
 
-// The file to replace for docker's config: config.json itself, or where it links to (docker keeps
-// a symlinked config.json a symlink, as dotfile managers need).
-Result<std::string> config_write_target(const std::string& path) {
-  struct stat st {};
-  if (::lstat(path.c_str(), &st) != 0 || !S_ISLNK(st.st_mode)) return path;
-  char resolved[PATH_MAX];
-  if (::realpath(path.c_str(), resolved) == nullptr) {
-    return std::unexpected(error_of(ErrorCode::kConfig, path + " is a symbolic link to a missing file"));
-  }
-  return std::string(resolved);
-}
-
 int run_setup_docker(const SetupDockerArgs& args) {
   auto usage = [](std::string message) { return report_error(kSetupCommand, error_of(ErrorCode::kUsage, std::move(message))); };
   const auto host = docker_registry_host(args.registry);
@@ -364,25 +352,38 @@ int run_setup_docker(const SetupDockerArgs& args) {
   }
   auto map_path = registry_map_path();
   if (!map_path) return report_error(kSetupCommand, map_path.error());
+  // Issue 25.4: parallel runs each read the files before the others wrote them, and the last
+  // rename won (8 runs kept 3 entries). This user's setup-docker runs take turns over the whole
+  // read-edit-write of both files. (docker itself takes no lock on config.json.)
+  auto lock = SetupLock::acquire(*map_path + ".lock");
+  if (!lock) return report_error(kSetupCommand, lock.error());
   auto registries = load_registry_map(*map_path);
   if (!registries) return report_error(kSetupCommand, registries.error());
   auto config_path = docker_config_path();
   if (!config_path) return report_error(kSetupCommand, config_path.error());
-  auto target = config_write_target(*config_path);
-  if (!target) return report_error(kSetupCommand, target.error());
+  const std::string* target = &*config_path;
 
   // docker's config: read as it is (it is docker's file, whatever its mode), edited in memory.
+  // Issue 25.4: never through a symlink (it led into a file of another owner, which the rename
+  // then replaced), and only a file of this user.
   std::string config_text;
   mode_t config_mode = 0600;
   {
-    Fd fd(::open(target->c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+    Fd fd(::open(target->c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+    if (fd.get() < 0 && errno == ELOOP) {
+      return report_error(kSetupCommand, error_of(ErrorCode::kStorage, *target + " is a symbolic link; refusing it (set DOCKER_CONFIG "
+                                                                                "to the directory of the file it points to)"));
+    }
     if (fd.get() < 0 && errno != ENOENT) {
       return report_error(kSetupCommand, error_of(ErrorCode::kConfig, "cannot read " + *target + ": " + describe_errno(errno)));
     }
     if (fd.get() >= 0) {
       struct stat st {};
       if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
-        return report_error(kSetupCommand, error_of(ErrorCode::kConfig, *target + " is not a regular file"));
+        return report_error(kSetupCommand, error_of(ErrorCode::kStorage, *target + " is not a regular file; refusing it"));
+      }
+      if (st.st_uid != ::geteuid()) {
+        return report_error(kSetupCommand, error_of(ErrorCode::kStorage, *target + " belongs to another user; refusing it"));
       }
       config_mode = st.st_mode & 0777;  // kept, as docker keeps it
       int read_error = 0;

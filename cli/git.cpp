@@ -2,8 +2,6 @@
 // and `devicelogin setup-git`, which writes the helper into git's config through `git config`
 // (whose argv holds the helper command, never a token).
 #include <limits.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,8 +17,7 @@
 #include "devicelogin/sanitize.hpp"
 #include "git_protocol.hpp"
 #include "output.hpp"
-
-extern "C" char** environ;  // NOLINT(readability-identifier-naming): POSIX's name
+#include "setup_support.hpp"
 
 namespace devicelogin::cli {
 namespace {
@@ -113,22 +110,6 @@ int run_git_credential(const GitCredentialArgs& args) {
   return write_stdout(out.reveal()) ? 0 : 1;
 }
 
-// Runs git with `args` (no shell), stdout and stderr inherited; its exit status, or -1 when it
-// cannot be run.
-int run_git(const std::vector<std::string>& args) {
-  std::vector<char*> argv;
-  argv.push_back(const_cast<char*>("git"));
-  for (const auto& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
-  argv.push_back(nullptr);
-  pid_t child = 0;
-  if (::posix_spawnp(&child, "git", nullptr, nullptr, argv.data(), environ) != 0) return -1;
-  int status = 0;
-  while (::waitpid(child, &status, 0) < 0) {
-    if (errno != EINTR) return -1;
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 // A word for sh (git runs `!command` helpers through the shell): single-quoted.
 std::string shell_quote(const std::string& word) {
   std::string out = "'";
@@ -147,10 +128,16 @@ int run_setup_git(const SetupGitArgs& args) {
   if (!valid_profile_name(profile)) return usage("invalid profile name \"" + sanitize_text(profile) + "\"");
   const std::string scope = args.local ? "--local" : "--global";
   const std::string key = "credential." + *origin;
+  // Issue 25.4: parallel runs each saw the others' half-written entries or failed on git's
+  // config.lock. This user's setup-git runs take turns; git's own lock (another program writing
+  // its config) is waited out by run_git_config.
+  auto lock_dir = devicelogin_config_dir();
+  if (!lock_dir) return report_error("setup-git", lock_dir.error());
+  auto lock = SetupLock::acquire(*lock_dir + "/setup-git.lock");
+  if (!lock) return report_error("setup-git", lock.error());
   auto git = [&](std::vector<std::string> words) {
     words.insert(words.begin(), scope);
-    words.insert(words.begin(), "config");
-    return run_git(words);
+    return run_git_config(words);
   };
   // Idempotent: every helper of this origin is replaced (exit 5 from --unset-all: there was none).
   for (const char* name : {".helper", ".username"}) {

@@ -266,6 +266,23 @@ describe('git credential helper with real git over smart HTTP', { skip, timeout:
     }
   });
 
+  test('issue 25.4: 4 parallel setup-git all succeed and leave a complete config', async () => {
+    const hosts = Array.from({ length: 4 }, (_, i) => `https://git-${i}.example.com`);
+    const runs = await Promise.all(hosts.map((host) => runCli(['setup-git', '--host', host], { env: home.env })));
+    runs.forEach((r, i) => assert.equal(r.code, EXIT.ok, describeRun(['setup-git', '--host', hosts[i]], r)));
+    for (const host of hosts) {
+      const helpers = await gitRun(['config', '--global', '--get-all', `credential.${host}.helper`]);
+      const lines = helpers.stdout.split('\n').slice(0, -1);
+      assert.equal(lines.length, 2, `${host}: ${helpers.stdout}`);
+      assert.equal(lines[0], '');
+      assert.match(lines[1], /git-credential --profile default --host 'https:\/\/git-\d\.example\.com'$/);
+    }
+    const removals = await Promise.all(hosts.map((host) => runCli(['setup-git', '--host', host, '--remove'], { env: home.env })));
+    removals.forEach((r) => assert.equal(r.code, EXIT.ok, describeRun(['setup-git', '--remove'], r)));
+    const left = await gitRun(['config', '--global', '--get-regexp', '^credential\\.https://git-']);
+    assert.equal(left.stdout, '', 'every removal took its entries out');
+  });
+
   test('a 256 MiB line: get, store and erase stop reading at 64 KiB (bounded memory), one short line, exit 2', async () => {
     const env = { ...home.env, PATH: process.env.PATH };
     // The limit itself is no obstacle: a normal store runs under it.
