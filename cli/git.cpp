@@ -91,6 +91,8 @@ int run_git_credential(const GitCredentialArgs& args) {
   auto session = open_session(args.profile, args.verbose);
   if (!session) return report_error("git-credential", session.error());
   if (args.operation == "erase") {
+    // (git itself sends this erase to every helper it runs for the URL, so any other helper that
+    // stored the token forgets it too; logout is where devicelogin asks git for that itself.)
     // git saw this password rejected. When it is still the stored token, refresh now, so that the
     // next `get` returns another one; the login is kept. A token already replaced is left alone.
     const Secret& rejected = attributes->password;
@@ -166,6 +168,8 @@ int run_setup_git(const SetupGitArgs& args) {
     return report_error("setup-git", Error{ErrorCode::kConfig, "git config failed", "", 0});
   }
   say("git now asks devicelogin (profile " + profile + ") for " + *origin + " credentials.");
+  // Issue 24.4: a helper git runs after ours (a later config file, or -c) would be handed the token.
+  warn_about_other_git_helpers(profile);
   return 0;
 }
 

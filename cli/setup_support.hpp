@@ -47,4 +47,23 @@ struct GitRun {
 // Returns git's exit status, or -1.
 int run_git_config(const std::vector<std::string>& args);
 
+// Issue 24.4: other credential helpers git hands our token to.
+// The origins (credential.<origin>.helper) whose helper is devicelogin's for `profile`, in git's
+// config as this process sees it (every scope); empty when git is missing or names none.
+[[nodiscard]] std::vector<std::string> git_origins_of_profile(const std::string& profile);
+
+// The helpers other than devicelogin's that git would also run for `origin` (and so hand the token
+// to on `store`): credential.helper and credential.<url>.helper entries for that origin, in git's
+// order, after the last empty value (which resets the list).
+[[nodiscard]] std::vector<std::string> other_git_helpers_for(const std::string& origin);
+
+// One line on stderr per origin of `profile` for which another helper would keep the token.
+void warn_about_other_git_helpers(const std::string& profile);
+
+// Makes every helper git runs for each origin of `profile` forget what it stored there:
+// `git credential reject` with protocol and host (and the configured username) on stdin; no
+// password, so that a helper forgets the entry whatever token it holds (and no token is read).
+// Returns the origins it was done for.
+std::vector<std::string> forget_git_credentials(const std::string& profile);
+
 }  // namespace devicelogin::cli

@@ -266,8 +266,8 @@ describe('git credential helper with real git over smart HTTP', { skip, timeout:
     }
   });
 
-  test('issue 25.4: 4 parallel setup-git all succeed and leave a complete config', async () => {
-    const hosts = Array.from({ length: 4 }, (_, i) => `https://git-${i}.example.com`);
+  test('issue 25.4: 8 parallel setup-git all succeed and leave a complete config', async () => {
+    const hosts = Array.from({ length: 8 }, (_, i) => `https://git-${i}.example.com`);
     const runs = await Promise.all(hosts.map((host) => runCli(['setup-git', '--host', host], { env: home.env })));
     runs.forEach((r, i) => assert.equal(r.code, EXIT.ok, describeRun(['setup-git', '--host', hosts[i]], r)));
     for (const host of hosts) {
@@ -296,6 +296,34 @@ describe('git credential helper with real git over smart HTTP', { skip, timeout:
       assert.equal(r.stdout, '');
       assert.match(r.stderr, /^devicelogin git-credential: more than 64 KiB of input\n$/, `${op}: ${r.stderr.slice(0, 300)}`);
     }
+  });
+
+  test('issue 24.4: a helper git runs after devicelogin\'s: setup-git and status warn; logout makes git\'s store forget the token', async () => {
+    const credentials = path.join(home.home, '.git-credentials');
+    const warnings = (stderr) => stderr.split('\n').filter((line) => line.includes('warning'));
+    let r = await cli(['status'], EXIT.ok);
+    assert.deepEqual(warnings(r.stderr), [], 'only devicelogin\'s helper: no warning');
+    // A helper from the command-line scope, which git reads after every config file.
+    const cacheEnv = { ...home.env, GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: 'credential.helper', GIT_CONFIG_VALUE_0: 'cache' };
+    r = await cli(['setup-git', '--host', git.origin], EXIT.ok, { env: cacheEnv });
+    assert.equal(warnings(r.stderr).length, 1, r.stderr);
+    assert.match(warnings(r.stderr)[0], /"cache"/);
+    // The issue: `credential.helper store` added to the global config after setup-git.
+    assert.equal((await gitRun(['config', '--global', '--add', 'credential.helper', 'store'])).code, 0);
+    r = await cli(['status'], EXIT.ok);
+    assert.equal(warnings(r.stderr).length, 1, r.stderr);
+    assert.ok(warnings(r.stderr)[0].includes(`${git.origin} to the credential helper "store"`), r.stderr);
+    const token = await storedToken();
+    const holdsToken = async () => (await fs.readFile(credentials, 'utf8').catch(() => '')).includes(token);
+    r = await gitRun(['fetch', '-q', 'origin'], path.join(dir, 'work'));
+    assert.equal(r.code, 0, `git fetch: ${r.stderr}`);
+    assert.ok(await holdsToken(), 'git handed the token to its store helper (so the test can show logout clears it)');
+    await cli(['logout'], EXIT.ok);
+    assert.ok(!(await holdsToken()), 'after logout ~/.git-credentials still holds the token');
+    // Back as the later tests expect: no store helper, logged in.
+    assert.equal((await gitRun(['config', '--global', '--unset-all', 'credential.helper'])).code, 0);
+    const { result, argv } = await loginWithApproval(server, home);
+    assert.equal(result.code, EXIT.ok, describeRun(argv, result));
   });
 
   test('setup-git --remove takes the helper out (idempotent); git then gets no credential', async () => {
