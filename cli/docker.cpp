@@ -13,12 +13,12 @@
 // this user, no symlink, nothing for group or others (else refused, exit 7), written 0600 through a
 // temp file + fsync + rename.
 #include <fcntl.h>
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -32,6 +32,7 @@
 #include "docker_config.hpp"
 #include "docker_protocol.hpp"
 #include "output.hpp"
+#include "setup_support.hpp"
 
 namespace devicelogin::cli {
 namespace {
@@ -210,24 +211,28 @@ Result<DockerRegistryMap> load_registry_map(const std::string& path) {
   return std::move(*registries);
 }
 
-// Reads all of stdin into `input`; false when it holds more than kDockerMaxInput bytes (the rest
-// is not read).
+// Reads all of stdin into `input`; false when it holds more than kDockerMaxInput bytes (then it
+// holds one byte more, and the rest is not read).
 bool read_stdin(Secret& input) {
   char buffer[4096];
-  input.reserve(sizeof buffer);
-  bool fits = true;
-  for (;;) {
-    const ssize_t n = ::read(STDIN_FILENO, buffer, sizeof buffer);
+  input.reserve(kDockerMaxInput + 1);
+  while (input.size() <= kDockerMaxInput) {
+    const std::size_t room = std::min(sizeof buffer, kDockerMaxInput + 1 - input.size());
+    const ssize_t n = ::read(STDIN_FILENO, buffer, room);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     input.append(std::string_view(buffer, static_cast<std::size_t>(n)));
-    if (input.size() > kDockerMaxInput) {
-      fits = false;
-      break;
-    }
   }
   ::explicit_bzero(buffer, sizeof buffer);
-  return fits;
+  return input.size() <= kDockerMaxInput;
+}
+
+// Input or a flag as an error line quotes it (issue 25.5): sanitized, and only a short prefix.
+std::string shown_prefix(std::string_view text) {
+  constexpr std::size_t kShown = 80;
+  std::string shown = sanitize_text(text.substr(0, kShown));
+  if (text.size() > kShown) shown += "...";
+  return shown;
 }
 
 // A refused input: the protocol's own message on stdout when it has one (the client recognises
@@ -253,7 +258,7 @@ int run_docker_credential(const DockerCredentialArgs& args) {
   }
   if (op == "version" || (op.empty() && args.version)) return write_stdout(format_docker_version(DEVICELOGIN_VERSION)) ? 0 : 1;
   if (op != "get" && op != "store" && op != "erase" && op != "list") {
-    return report_error(kCommand, error_of(ErrorCode::kUsage, "unknown operation \"" + sanitize_text(op) +
+    return report_error(kCommand, error_of(ErrorCode::kUsage, "unknown operation \"" + shown_prefix(op) +
                                                                   "\" (expected get, store, erase, list or version)"));
   }
   if (args.min_ttl < 0) return report_error(kCommand, error_of(ErrorCode::kUsage, "--min-ttl must be 0 or more seconds"));
@@ -282,7 +287,7 @@ int run_docker_credential(const DockerCredentialArgs& args) {
   if (!server_url) return input_failure(server_url.error());
   const auto host = docker_registry_host(*server_url);
   if (!host) {
-    return input_failure({DockerInputProblem::kMalformed, "not a registry server URL: \"" + sanitize_text(*server_url) + "\""});
+    return input_failure({DockerInputProblem::kMalformed, "not a registry server URL: \"" + shown_prefix(*server_url) + "\""});
   }
   auto registries = load_registry_map(*map_path);
   if (!registries) return report_error(kCommand, registries.error());
@@ -327,24 +332,12 @@ bool helper_on_path() {
   }
 }
 
-// The file to replace for docker's config: config.json itself, or where it links to (docker keeps
-// a symlinked config.json a symlink, as dotfile managers need).
-Result<std::string> config_write_target(const std::string& path) {
-  struct stat st {};
-  if (::lstat(path.c_str(), &st) != 0 || !S_ISLNK(st.st_mode)) return path;
-  char resolved[PATH_MAX];
-  if (::realpath(path.c_str(), resolved) == nullptr) {
-    return std::unexpected(error_of(ErrorCode::kConfig, path + " is a symbolic link to a missing file"));
-  }
-  return std::string(resolved);
-}
-
 int run_setup_docker(const SetupDockerArgs& args) {
   auto usage = [](std::string message) { return report_error(kSetupCommand, error_of(ErrorCode::kUsage, std::move(message))); };
   const auto host = docker_registry_host(args.registry);
   if (!host) {
     return usage("--registry needs a registry host (registry.example.com, localhost:5000, docker.io), got \"" +
-                 sanitize_text(args.registry) + "\"");
+                 shown_prefix(args.registry) + "\"");
   }
   if (!args.username.empty()) {
     if (auto problem = docker_username_problem(args.username)) return usage("--username: " + *problem);
@@ -355,29 +348,42 @@ int run_setup_docker(const SetupDockerArgs& args) {
     auto resolved = resolve_profile(args.profile);
     if (!resolved) return report_error(kSetupCommand, resolved.error());
     profile = *resolved;
-    if (!valid_profile_name(profile)) return usage("invalid profile name \"" + sanitize_text(profile) + "\"");
+    if (!valid_profile_name(profile)) return usage("invalid profile name \"" + shown_prefix(profile) + "\"");
   }
   auto map_path = registry_map_path();
   if (!map_path) return report_error(kSetupCommand, map_path.error());
+  // Issue 25.4: parallel runs each read the files before the others wrote them, and the last
+  // rename won (8 runs kept 3 entries). This user's setup-docker runs take turns over the whole
+  // read-edit-write of both files. (docker itself takes no lock on config.json.)
+  auto lock = SetupLock::acquire(*map_path + ".lock");
+  if (!lock) return report_error(kSetupCommand, lock.error());
   auto registries = load_registry_map(*map_path);
   if (!registries) return report_error(kSetupCommand, registries.error());
   auto config_path = docker_config_path();
   if (!config_path) return report_error(kSetupCommand, config_path.error());
-  auto target = config_write_target(*config_path);
-  if (!target) return report_error(kSetupCommand, target.error());
+  const std::string* target = &*config_path;
 
   // docker's config: read as it is (it is docker's file, whatever its mode), edited in memory.
+  // Issue 25.4: never through a symlink (it led into a file of another owner, which the rename
+  // then replaced), and only a file of this user.
   std::string config_text;
   mode_t config_mode = 0600;
   {
-    Fd fd(::open(target->c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+    Fd fd(::open(target->c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+    if (fd.get() < 0 && errno == ELOOP) {
+      return report_error(kSetupCommand, error_of(ErrorCode::kStorage, *target + " is a symbolic link; refusing it (set DOCKER_CONFIG "
+                                                                                "to the directory of the file it points to)"));
+    }
     if (fd.get() < 0 && errno != ENOENT) {
       return report_error(kSetupCommand, error_of(ErrorCode::kConfig, "cannot read " + *target + ": " + describe_errno(errno)));
     }
     if (fd.get() >= 0) {
       struct stat st {};
       if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
-        return report_error(kSetupCommand, error_of(ErrorCode::kConfig, *target + " is not a regular file"));
+        return report_error(kSetupCommand, error_of(ErrorCode::kStorage, *target + " is not a regular file; refusing it"));
+      }
+      if (st.st_uid != ::geteuid()) {
+        return report_error(kSetupCommand, error_of(ErrorCode::kStorage, *target + " belongs to another user; refusing it"));
       }
       config_mode = st.st_mode & 0777;  // kept, as docker keeps it
       int read_error = 0;

@@ -319,7 +319,11 @@ std::expected<DockerRegistryMap, std::string> parse_docker_registry_map(std::str
   if (found == doc.end()) return registries;
   if (!found->is_object()) return std::unexpected("\"registries\" is not an object");
   for (const auto& [host, entry] : found->items()) {
-    if (docker_registry_host(host) != host) return std::unexpected("\"" + sanitize_text(host) + "\" is not a registry host");
+    if (docker_registry_host(host) != host) {
+      // (a prefix only: the line stays short whatever the file holds)
+      return std::unexpected("\"" + sanitize_text(std::string_view(host).substr(0, 80)) + (host.size() > 80 ? "...\"" : "\"") +
+                             " is not a registry host");
+    }
     if (!entry.is_object()) return std::unexpected("the entry of " + host + " is not an object");
     const auto profile = entry.find("profile");
     if (profile == entry.end() || !profile->is_string() || profile->get_ref<const std::string&>().empty()) {

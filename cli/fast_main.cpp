@@ -150,15 +150,16 @@ bool restore_stdin(std::string_view input) {
   return ok;
 }
 
-// Standard input to its end, or one byte past `limit` (the module then reports too much input),
-// or, with `git`, up to the blank line that ends git's attributes. A read error stops there too:
-// the module then reports it.
+// Standard input to its end, or one byte past `limit` (the module then reports too much input;
+// never more is held), or, with `git`, up to the blank line that ends git's attributes. A read
+// error stops there too: the module then reports it.
 WipingString read_stdin_bounded(std::size_t limit, bool git) {
   WipingString input;
   input.reserve(4096);
   char chunk[4096];
   while (input.size() <= limit && !(git && git_attributes_complete({input.data(), input.size()}))) {
-    const ssize_t n = ::read(STDIN_FILENO, chunk, sizeof chunk);
+    const std::size_t room = limit + 1 - input.size() < sizeof chunk ? limit + 1 - input.size() : sizeof chunk;
+    const ssize_t n = ::read(STDIN_FILENO, chunk, room);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     input.append(chunk, static_cast<std::size_t>(n));

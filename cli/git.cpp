@@ -2,14 +2,12 @@
 // and `devicelogin setup-git`, which writes the helper into git's config through `git config`
 // (whose argv holds the helper command, never a token).
 #include <limits.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
-#include <iostream>
 #include <map>
 #include <optional>
 #include <string>
@@ -19,8 +17,7 @@
 #include "devicelogin/sanitize.hpp"
 #include "git_protocol.hpp"
 #include "output.hpp"
-
-extern "C" char** environ;  // NOLINT(readability-identifier-naming): POSIX's name
+#include "setup_support.hpp"
 
 namespace devicelogin::cli {
 namespace {
@@ -42,17 +39,30 @@ struct SetupGitArgs {
   bool remove = false;
 };
 
-// git's attributes from stdin, up to the blank line that ends them or the end of input (at most
-// one byte more than the limit, so that too much input is reported as such).
-std::string read_git_input(std::istream& in) {
+// A word from the command line as an error line quotes it: sanitized, and cut short.
+std::string shown_word(const std::string& word) {
+  constexpr std::size_t kShown = 80;
+  std::string shown = sanitize_text(word.size() > kShown ? word.substr(0, kShown) : word);
+  if (word.size() > kShown) shown += "...";
+  return shown;
+}
+
+// git's attributes from stdin, up to the blank line that ends them or the end of input, never
+// more than one byte past the limit (so that too much input is reported as such, and a huge line
+// is not held: issue 25.5). Read from the descriptor in pieces no larger than what is still
+// allowed; the buffer is reserved once, so that no copy of a password line is left unwiped.
+std::string read_git_input() {
   std::string input;
-  std::string line;
-  while (input.size() <= kMaxGitCredentialInput && std::getline(in, line)) {
-    input += line;
-    input += '\n';
-    if (line.empty() || line == "\r") break;
+  input.reserve(kMaxGitCredentialInput + 1);
+  char chunk[4096];
+  while (input.size() <= kMaxGitCredentialInput && !git_attributes_complete(input)) {
+    const std::size_t room = std::min(sizeof chunk, kMaxGitCredentialInput + 1 - input.size());
+    const ssize_t n = ::read(STDIN_FILENO, chunk, room);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    input.append(chunk, static_cast<std::size_t>(n));
   }
-  wipe_string(line);
+  ::explicit_bzero(chunk, sizeof chunk);
   return input;
 }
 
@@ -61,12 +71,12 @@ int run_git_credential(const GitCredentialArgs& args) {
     return report_error("git-credential", Error{ErrorCode::kUsage, std::move(message), "", 0});
   };
   if (args.operation != "get" && args.operation != "store" && args.operation != "erase") {
-    return usage("unknown operation \"" + sanitize_text(args.operation) + "\" (expected get, store or erase)");
+    return usage("unknown operation \"" + shown_word(args.operation) + "\" (expected get, store or erase)");
   }
   const auto origin = git_origin_for(args.host);
-  if (!origin) return usage("--host needs a host or an http(s) origin, got \"" + sanitize_text(args.host) + "\"");
+  if (!origin) return usage("--host " + origin.error() + ", got \"" + shown_word(args.host) + "\"");
   std::string problem;
-  std::string input = read_git_input(std::cin);
+  std::string input = read_git_input();
   auto attributes = parse_git_attributes(input, problem);
   wipe_string(input);  // a password line of `erase` was in it
   if (!attributes) return usage(problem);
@@ -81,6 +91,8 @@ int run_git_credential(const GitCredentialArgs& args) {
   auto session = open_session(args.profile, args.verbose);
   if (!session) return report_error("git-credential", session.error());
   if (args.operation == "erase") {
+    // (git itself sends this erase to every helper it runs for the URL, so any other helper that
+    // stored the token forgets it too; logout is where devicelogin asks git for that itself.)
     // git saw this password rejected. When it is still the stored token, refresh now, so that the
     // next `get` returns another one; the login is kept. A token already replaced is left alone.
     const Secret& rejected = attributes->password;
@@ -100,22 +112,6 @@ int run_git_credential(const GitCredentialArgs& args) {
   return write_stdout(out.reveal()) ? 0 : 1;
 }
 
-// Runs git with `args` (no shell), stdout and stderr inherited; its exit status, or -1 when it
-// cannot be run.
-int run_git(const std::vector<std::string>& args) {
-  std::vector<char*> argv;
-  argv.push_back(const_cast<char*>("git"));
-  for (const auto& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
-  argv.push_back(nullptr);
-  pid_t child = 0;
-  if (::posix_spawnp(&child, "git", nullptr, nullptr, argv.data(), environ) != 0) return -1;
-  int status = 0;
-  while (::waitpid(child, &status, 0) < 0) {
-    if (errno != EINTR) return -1;
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 // A word for sh (git runs `!command` helpers through the shell): single-quoted.
 std::string shell_quote(const std::string& word) {
   std::string out = "'";
@@ -126,7 +122,7 @@ std::string shell_quote(const std::string& word) {
 int run_setup_git(const SetupGitArgs& args) {
   auto usage = [](std::string message) { return report_error("setup-git", Error{ErrorCode::kUsage, std::move(message), "", 0}); };
   const auto origin = git_origin_for(args.host);
-  if (!origin) return usage("--host needs a host or an http(s) origin, got \"" + sanitize_text(args.host) + "\"");
+  if (!origin) return usage("--host " + origin.error() + ", got \"" + shown_word(args.host) + "\"");
   // The helper names its profile explicitly: a later `devicelogin use` must not redirect git.
   auto resolved = resolve_profile(args.profile);
   if (!resolved) return report_error("setup-git", resolved.error());
@@ -134,10 +130,16 @@ int run_setup_git(const SetupGitArgs& args) {
   if (!valid_profile_name(profile)) return usage("invalid profile name \"" + sanitize_text(profile) + "\"");
   const std::string scope = args.local ? "--local" : "--global";
   const std::string key = "credential." + *origin;
+  // Issue 25.4: parallel runs each saw the others' half-written entries or failed on git's
+  // config.lock. This user's setup-git runs take turns; git's own lock (another program writing
+  // its config) is waited out by run_git_config.
+  auto lock_dir = devicelogin_config_dir();
+  if (!lock_dir) return report_error("setup-git", lock_dir.error());
+  auto lock = SetupLock::acquire(*lock_dir + "/setup-git.lock");
+  if (!lock) return report_error("setup-git", lock.error());
   auto git = [&](std::vector<std::string> words) {
     words.insert(words.begin(), scope);
-    words.insert(words.begin(), "config");
-    return run_git(words);
+    return run_git_config(words);
   };
   // Idempotent: every helper of this origin is replaced (exit 5 from --unset-all: there was none).
   for (const char* name : {".helper", ".username"}) {
@@ -166,6 +168,8 @@ int run_setup_git(const SetupGitArgs& args) {
     return report_error("setup-git", Error{ErrorCode::kConfig, "git config failed", "", 0});
   }
   say("git now asks devicelogin (profile " + profile + ") for " + *origin + " credentials.");
+  // Issue 24.4: a helper git runs after ours (a later config file, or -c) would be handed the token.
+  warn_about_other_git_helpers(profile);
   return 0;
 }
 

@@ -1,8 +1,29 @@
 #include "git_protocol.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 namespace devicelogin::cli {
 
-std::optional<std::string> git_origin_for(const std::string& host) {
+bool git_loopback_host(std::string_view host) {
+  std::string lower(host);
+  for (char& c : lower) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  // Only `localhost` itself: nothing guarantees that a resolver maps *.localhost to loopback.
+  if (lower == "localhost") return true;
+  if (lower.size() > 2 && lower.front() == '[' && lower.back() == ']') {
+    in6_addr address{};
+    const std::string literal = lower.substr(1, lower.size() - 2);
+    return inet_pton(AF_INET6, literal.c_str(), &address) == 1 && IN6_IS_ADDR_LOOPBACK(&address);
+  }
+  // A strict dotted quad only (git passes the host as the URL spelled it; 127.1 or 0x7f.1 would
+  // need libcurl's normalisation to be recognised, and are refused instead).
+  in_addr address{};
+  return inet_pton(AF_INET, lower.c_str(), &address) == 1 && (ntohl(address.s_addr) >> 24) == 127;
+}
+
+std::expected<std::string, std::string> git_origin_for(const std::string& host) {
   std::string scheme = "https://";
   std::string rest = host;
   for (const char* known : {"https://", "http://"}) {
@@ -14,7 +35,29 @@ std::optional<std::string> git_origin_for(const std::string& host) {
   }
   // Only the authority's trailing slashes go ("https://" alone names no host).
   while (rest.ends_with('/')) rest.pop_back();
-  if (rest.empty() || rest.find_first_of("/@?# \t\r\n") != std::string::npos) return std::nullopt;
+  if (rest.empty() || rest.find_first_of("/@?# \t\r\n") != std::string::npos) {
+    return std::unexpected("needs a host or an http(s) origin");
+  }
+  if (scheme == "http://") {
+    // The https-except-loopback rule of every other URL: git sends the password in clear over http.
+    std::string_view name = rest;
+    std::string_view port;
+    if (name.starts_with('[')) {
+      const std::size_t close = name.find(']');
+      if (close != std::string_view::npos && close + 1 < name.size()) {
+        if (name[close + 1] != ':') return std::unexpected("needs a host or an http(s) origin");
+        port = name.substr(close + 2);
+        name = name.substr(0, close + 1);
+      }
+    } else if (const std::size_t colon = name.find(':'); colon != std::string_view::npos) {
+      port = name.substr(colon + 1);
+      name = name.substr(0, colon);
+    }
+    if (port.find_first_not_of("0123456789") != std::string_view::npos) return std::unexpected("needs a host or an http(s) origin");
+    if (!git_loopback_host(name)) {
+      return std::unexpected("must be https (plain http is allowed only for loopback hosts: 127.0.0.0/8, localhost, [::1])");
+    }
+  }
   return scheme + rest;
 }
 

@@ -2,6 +2,7 @@
 // git's credential protocol (gitcredentials(7)), the parts both the command module and the
 // `devicelogin` executable's fast path need: no Session, no libcurl, only std and Secret.
 #include <cstddef>
+#include <expected>
 #include <map>
 #include <optional>
 #include <string>
@@ -14,9 +15,15 @@ namespace devicelogin::cli {
 // git's own limit per line is 64 KiB; ours for the whole input.
 inline constexpr std::size_t kMaxGitCredentialInput = 64 * 1024;
 
-// "https://host" for a bare host, the URL (without a trailing '/') otherwise; nullopt when not
-// an http(s) origin (a path, user:password@, a line break).
-[[nodiscard]] std::optional<std::string> git_origin_for(const std::string& host);
+// "https://host" for a bare host, the URL (without a trailing '/') otherwise; an error (one short
+// phrase, without the input) when not an http(s) origin (a path, user:password@, a line break) or
+// when it is http for a host that is not a loopback host: git would send the token in clear.
+[[nodiscard]] std::expected<std::string, std::string> git_origin_for(const std::string& host);
+
+// True for a host as git writes it in `host=` without its port ("localhost", "127.0.0.1",
+// "[::1]"): the project's loopback rule (127.0.0.0/8 as a dotted quad, ::1 in any spelling,
+// `localhost` exactly, in any case), as devicelogin::is_loopback_url applies it, without libcurl.
+[[nodiscard]] bool git_loopback_host(std::string_view host);
 
 // The key=value lines of `input` up to the first blank line or the end (a trailing '\r' on a line
 // is dropped). nullopt, with the reason in `problem`, for a line without '=', an empty key, a NUL

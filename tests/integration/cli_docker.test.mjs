@@ -8,7 +8,7 @@
 // assertion shows redacted output only.
 
 import { strict as assert } from 'node:assert';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as http from 'node:http';
@@ -19,7 +19,7 @@ import {
   cliPath, describeRun, killAllChildren, listFiles, loginWithApproval, makeHome, redact, runCli, startServer, storedDigests,
 } from './harness.mjs';
 
-const EXIT = { ok: 0, notFound: 1, usage: 2, notLoggedIn: 5 };
+const EXIT = { ok: 0, notFound: 1, usage: 2, notLoggedIn: 5, storage: 7 };
 const NOT_FOUND = 'credentials not found in native keychain\n';
 const HUB = 'https://index.docker.io/v1/';
 
@@ -31,6 +31,8 @@ const helper = process.env.DEVICELOGIN_DOCKER_HELPER
 const SKOPEO = '/usr/bin/skopeo';
 const haveSkopeo = await fs.access(SKOPEO).then(() => true, () => false);
 const skip = !bin ? 'DEVICELOGIN_BIN is not set' : false;
+// Sanitizer runtimes reserve their shadow memory as data: a sanitizer build runs without RLIMIT_DATA.
+const sanitized = bin ? await fs.readFile(bin).then((b) => b.includes('libasan.so') || b.includes('libtsan.so')) : false;
 
 // Runs a program to completion: { code, stdout, stderr }.
 function run(file, args, { env, input } = {}) {
@@ -279,6 +281,39 @@ describe('docker credential helper (docker-credential-helpers protocol)', { skip
     assert.equal(await storedToken(), token);
   });
 
+  test('issue 25.5: an error line quotes at most a short prefix of the input; a huge input is not read whole', async () => {
+    const before = await snapshot();
+    for (const [op, input] of [['get', `ftp://${'r'.repeat(60000)}`], ['erase', `${'r'.repeat(60000)}@x`],
+      ['get', 'r'.repeat(200000)], ['store', `{"ServerURL":"${'r'.repeat(200000)}"}`]]) {
+      const r = await expectHelper(op, input, { code: EXIT.usage, stdout: '', stderrLines: 1 });
+      assert.ok(r.stderr.length < 300, `${op}: a ${r.stderr.length}-byte error line`);
+    }
+    // 64 MiB in 1 MiB chunks under a 32 MiB RLIMIT_DATA (prlimit): the helper stops at its limit.
+    for (const op of ['get', 'store']) {
+      const r = await new Promise((resolve) => {
+        const argv = [`--data=${32 * 1024 * 1024}`, '--', helper, op];
+        const child = spawn(sanitized ? helper : 'prlimit', sanitized ? [op] : argv, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+        let stderr = '';
+        child.stderr.on('data', (chunk) => { stderr += chunk; });
+        child.stdin.on('error', () => {});
+        const chunk = Buffer.alloc(1 << 20, 'r');
+        let sent = 0;
+        const pump = () => {
+          while (sent < 64 * chunk.length && !child.stdin.destroyed) {
+            sent += chunk.length;
+            if (!child.stdin.write(chunk)) { child.stdin.once('drain', pump); return; }
+          }
+          child.stdin.end();
+        };
+        pump();
+        child.on('close', (code) => resolve({ code, stderr }));
+      });
+      assert.equal(r.code, EXIT.usage, `${op}: ${r.stderr.slice(0, 300)}`);
+      assert.match(r.stderr, /^devicelogin docker-credential: more than 64 KiB of input\n$/);
+    }
+    assert.deepEqual(await snapshot(), before);
+  });
+
   test('erase (docker logout) refreshes the token and keeps the login', async () => {
     const token = await storedToken();
     await expectHelper('erase', registry.host, { code: EXIT.ok, stdout: '' });
@@ -306,7 +341,7 @@ describe('docker credential helper (docker-credential-helpers protocol)', { skip
     }
   });
 
-  test('~/.docker/config.json without DOCKER_CONFIG: a symlink stays one; a malformed file is refused and left; an unsafe map is refused', async () => {
+  test('~/.docker/config.json without DOCKER_CONFIG: a symlink is refused (exit 7); a malformed file is refused and left; an unsafe map is refused', async () => {
     const other = await makeHome();
     try {
       const otherEnv = { ...env, ...other.env };
@@ -315,21 +350,32 @@ describe('docker credential helper (docker-credential-helpers protocol)', { skip
       const dotfiles = path.join(other.home, 'dotfiles');
       await fs.mkdir(dotDocker, { mode: 0o700 });
       await fs.mkdir(dotfiles, { mode: 0o700 });
-      await fs.writeFile(path.join(dotfiles, 'docker.json'), '{"auths": {}}\n', { mode: 0o600 });
+      // Issue 25.4: a symlinked config.json led the rewrite into whatever file it named (one of
+      // another owner included). Refused, one line, exit 7; the target is untouched.
+      const linked = '{"auths": {}, "n": 12345678901234567890123}\n';
+      await fs.writeFile(path.join(dotfiles, 'docker.json'), linked, { mode: 0o600 });
       await fs.symlink(path.join(dotfiles, 'docker.json'), path.join(dotDocker, 'config.json'));
       let r = await runCli(['setup-docker', '--registry', 'registry.example.com'], { env: otherEnv });
+      assert.equal(r.code, EXIT.storage, describeRun(['setup-docker'], r));
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+      assert.match(r.stderr, /symbolic link/);
+      assert.ok((await fs.lstat(path.join(dotDocker, 'config.json'))).isSymbolicLink(), 'config.json is still the symlink');
+      assert.equal(await fs.readFile(path.join(dotfiles, 'docker.json'), 'utf8'), linked, 'the target is untouched');
+      await fs.rm(path.join(dotDocker, 'config.json'));
+      // DOCKER_CONFIG naming the directory of the file is the way to a config kept elsewhere.
+      await fs.writeFile(path.join(dotfiles, 'config.json'), '{"auths": {}}\n', { mode: 0o600 });
+      r = await runCli(['setup-docker', '--registry', 'registry.example.com'], { env: { ...otherEnv, DOCKER_CONFIG: dotfiles } });
       assert.equal(r.code, EXIT.ok, describeRun(['setup-docker'], r));
-      assert.ok((await fs.lstat(path.join(dotDocker, 'config.json'))).isSymbolicLink(), 'config.json is still a symlink');
-      assert.deepEqual(JSON.parse(await fs.readFile(path.join(dotfiles, 'docker.json'), 'utf8')),
+      assert.deepEqual(JSON.parse(await fs.readFile(path.join(dotfiles, 'config.json'), 'utf8')),
         { auths: {}, credHelpers: { 'registry.example.com': 'devicelogin' } });
 
       const broken = '{"auths": {"x": {"auth": "dXNlcjpwYXNz"}},';  // cut short
-      await fs.writeFile(path.join(dotfiles, 'docker.json'), broken);
+      await fs.writeFile(path.join(dotDocker, 'config.json'), broken);
       r = await runCli(['setup-docker', '--registry', 'other.example.com'], { env: otherEnv });
       assert.equal(r.code, EXIT.usage, describeRun(['setup-docker'], r));
       assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
       assert.ok(!r.stderr.includes('dXNlcjpwYXNz'), 'the message does not quote the file');
-      assert.equal(await fs.readFile(path.join(dotfiles, 'docker.json'), 'utf8'), broken, 'left as it was');
+      assert.equal(await fs.readFile(path.join(dotDocker, 'config.json'), 'utf8'), broken, 'left as it was');
       const map = JSON.parse(await fs.readFile(path.join(other.configDir, 'docker-registries.json'), 'utf8'));
       assert.deepEqual(Object.keys(map.registries), ['registry.example.com'], 'nor was the registry recorded');
 
@@ -337,6 +383,42 @@ describe('docker credential helper (docker-credential-helpers protocol)', { skip
       await fs.chmod(path.join(other.configDir, 'docker-registries.json'), 0o644);
       await expectHelper('get', 'registry.example.com', { code: 7, stdout: '', stderrLines: 1 }, otherEnv);
       await expectHelper('list', '', { code: 7, stdout: '', stderrLines: 1 }, otherEnv);
+    } finally {
+      await other.remove();
+    }
+  });
+
+  test('issue 25.4: 8 parallel setup-docker keep all 8; numbers are kept as written; a config.json of another owner is refused', async () => {
+    const other = await makeHome();
+    try {
+      const dir = path.join(other.home, 'docker');
+      const otherEnv = { ...env, ...other.env, DOCKER_CONFIG: dir };
+      await fs.mkdir(dir, { mode: 0o700 });
+      const original = '{"auths": {}, "big": 12345678901234567890123, "precise": 0.1000000000000000055511151231257827, '
+        + '"list": [1.50, 2e-7, -0]}';
+      await fs.writeFile(path.join(dir, 'config.json'), original, { mode: 0o600 });
+      const hosts = Array.from({ length: 8 }, (_, i) => `registry-${i}.example.com`);
+      const runs = await Promise.all(hosts.map((host) => runCli(['setup-docker', '--registry', host], { env: otherEnv })));
+      runs.forEach((r, i) => assert.equal(r.code, EXIT.ok, describeRun(['setup-docker', '--registry', hosts[i]], r)));
+      const text = await fs.readFile(path.join(dir, 'config.json'), 'utf8');
+      const config = JSON.parse(text);
+      assert.deepEqual(Object.keys(config.credHelpers).sort(), hosts, 'every run\'s entry is in config.json');
+      const map = JSON.parse(await fs.readFile(path.join(other.configDir, 'docker-registries.json'), 'utf8'));
+      assert.deepEqual(Object.keys(map.registries).sort(), hosts, 'and in the registry map');
+      for (const lexeme of ['12345678901234567890123', '0.1000000000000000055511151231257827', '1.50', '2e-7']) {
+        assert.ok(text.includes(lexeme), `${lexeme} kept as written in:\n${text}`);
+      }
+      assert.deepEqual((await fs.readdir(dir)).sort(), ['config.json'], 'no temp file left');
+
+      // Another owner's config.json (as root: chown it to nobody) is refused and left as it was.
+      if (process.getuid() === 0) {
+        await fs.chown(path.join(dir, 'config.json'), 65534, 65534);
+        const r = await runCli(['setup-docker', '--registry', 'one-more.example.com'], { env: otherEnv });
+        assert.equal(r.code, EXIT.storage, describeRun(['setup-docker'], r));
+        assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+        assert.equal(await fs.readFile(path.join(dir, 'config.json'), 'utf8'), text);
+        assert.equal((await fs.stat(path.join(dir, 'config.json'))).uid, 65534);
+      }
     } finally {
       await other.remove();
     }

@@ -21,6 +21,43 @@ const haveGit = await fs.access(HTTP_BACKEND).then(() => true, () => false);
 const skip = !cliPath() ? 'DEVICELOGIN_BIN is not set' : !haveGit ? 'git (git-http-backend) is not installed' : false;
 const EXIT = { ok: 0, usage: 2 };
 
+// An address-space-free bound on what a process may allocate: RLIMIT_DATA (prlimit, util-linux).
+// The module needs about 2 MiB of data; 32 MiB leaves room and is far below what reading a 256 MiB
+// line whole would take. Sanitizer runtimes reserve their shadow memory as data, so a sanitizer
+// build runs the same inputs without the limit (the exit code and the short line are still checked).
+const DATA_LIMIT = 32 * 1024 * 1024;
+const sanitized = cliPath() ? await fs.readFile(cliPath()).then((b) => b.includes('libasan.so') || b.includes('libtsan.so')) : false;
+
+// Runs the CLI under DATA_LIMIT (unless sanitized) with `prefix` and then `bytes` bytes of 'a' on
+// stdin, produced a chunk at a time (the test never holds them): { code, signal, stdout, stderr }.
+function runWithHugeInput(args, { env, prefix, bytes }) {
+  return new Promise((resolve) => {
+    const argv = sanitized ? [cliPath(), ...args] : [`--data=${DATA_LIMIT}`, '--', cliPath(), ...args];
+    const child = spawn(sanitized ? argv.shift() : 'prlimit', argv, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => { stdout += chunk; });
+    child.stderr.on('data', (chunk) => { stderr += chunk; });
+    // The helper stops reading at its limit and exits: EPIPE here is expected.
+    child.stdin.on('error', () => {});
+    const chunk = Buffer.alloc(1 << 20, 'a');
+    let sent = 0;
+    child.stdin.write(prefix);
+    const pump = () => {
+      while (sent < bytes && !child.stdin.destroyed) {
+        sent += chunk.length;
+        if (!child.stdin.write(chunk)) {
+          child.stdin.once('drain', pump);
+          return;
+        }
+      }
+      child.stdin.end();
+    };
+    pump();
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
 // Runs a program to completion: { code, stdout, stderr }.
 function run(file, args, { env, cwd, input } = {}) {
   return new Promise((resolve) => {
@@ -209,6 +246,88 @@ describe('git credential helper with real git over smart HTTP', { skip, timeout:
     await cli([...base, 'fetch'], EXIT.usage, { input: '\n' });
     assert.equal(await fs.readFile(path.join(home.configDir, 'profiles', 'default.json'), 'utf8'), before);
     assert.equal(await storedToken(), token, 'bad input changed nothing stored');
+  });
+
+  test('plain http only for loopback hosts: setup-git and git-credential refuse http://git.example.com (exit 2)', async () => {
+    const token = await storedToken();
+    const config = path.join(home.home, '.gitconfig');
+    const before = await fs.readFile(config, 'utf8').catch(() => '');
+    for (const host of ['http://git.example.com', 'http://git.example.com:8080', 'http://10.0.0.1', 'http://[::2]:80']) {
+      let r = await cli(['setup-git', '--host', host], EXIT.usage);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+      assert.match(r.stderr, /https/, 'the line names the rule');
+      // The fast path (a fresh token) and the module share the rule: no token for an http origin.
+      const hostPort = host.slice('http://'.length);
+      r = await cli(['git-credential', '--host', host, 'get'], EXIT.usage, { input: `protocol=http\nhost=${hostPort}\n\n` });
+      assert.ok(r.stdout === '' && !r.stderr.includes(token), 'no token for an http origin');
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    }
+    assert.equal(await fs.readFile(config, 'utf8').catch(() => ''), before, 'git config unchanged');
+    // Loopback hosts keep plain http (127.0.0.0/8, localhost, [::1]).
+    for (const host of ['http://localhost:8080', 'http://127.0.0.2', 'http://[::1]:8080']) {
+      await cli(['setup-git', '--host', host], EXIT.ok);
+      await cli(['setup-git', '--host', host, '--remove'], EXIT.ok);
+    }
+  });
+
+  test('issue 25.4: 8 parallel setup-git all succeed and leave a complete config', async () => {
+    const hosts = Array.from({ length: 8 }, (_, i) => `https://git-${i}.example.com`);
+    const runs = await Promise.all(hosts.map((host) => runCli(['setup-git', '--host', host], { env: home.env })));
+    runs.forEach((r, i) => assert.equal(r.code, EXIT.ok, describeRun(['setup-git', '--host', hosts[i]], r)));
+    for (const host of hosts) {
+      const helpers = await gitRun(['config', '--global', '--get-all', `credential.${host}.helper`]);
+      const lines = helpers.stdout.split('\n').slice(0, -1);
+      assert.equal(lines.length, 2, `${host}: ${helpers.stdout}`);
+      assert.equal(lines[0], '');
+      assert.match(lines[1], /git-credential --profile default --host 'https:\/\/git-\d\.example\.com'$/);
+    }
+    const removals = await Promise.all(hosts.map((host) => runCli(['setup-git', '--host', host, '--remove'], { env: home.env })));
+    removals.forEach((r) => assert.equal(r.code, EXIT.ok, describeRun(['setup-git', '--remove'], r)));
+    const left = await gitRun(['config', '--global', '--get-regexp', '^credential\\.https://git-']);
+    assert.equal(left.stdout, '', 'every removal took its entries out');
+  });
+
+  test('a 256 MiB line: get, store and erase stop reading at 64 KiB (bounded memory), one short line, exit 2', async () => {
+    const env = { ...home.env, PATH: process.env.PATH };
+    // The limit itself is no obstacle: a normal store runs under it.
+    const small = await runWithHugeInput(['git-credential', '--host', git.origin, 'store'],
+      { env, prefix: 'protocol=http\nhost=x\n\n', bytes: 0 });
+    assert.equal(small.code, EXIT.ok, `a normal store under the limit: ${small.stderr}`);
+    for (const op of ['get', 'store', 'erase']) {
+      const r = await runWithHugeInput(['git-credential', '--host', git.origin, op],
+        { env, prefix: 'protocol=http\nhost=', bytes: 256 * 1024 * 1024 });
+      assert.equal(r.code, EXIT.usage, `${op}: exit ${r.code} (signal ${r.signal}): ${r.stderr.slice(0, 300)}`);
+      assert.equal(r.stdout, '');
+      assert.match(r.stderr, /^devicelogin git-credential: more than 64 KiB of input\n$/, `${op}: ${r.stderr.slice(0, 300)}`);
+    }
+  });
+
+  test('issue 24.4: a helper git runs after devicelogin\'s: setup-git and status warn; logout makes git\'s store forget the token', async () => {
+    const credentials = path.join(home.home, '.git-credentials');
+    const warnings = (stderr) => stderr.split('\n').filter((line) => line.includes('warning'));
+    let r = await cli(['status'], EXIT.ok);
+    assert.deepEqual(warnings(r.stderr), [], 'only devicelogin\'s helper: no warning');
+    // A helper from the command-line scope, which git reads after every config file.
+    const cacheEnv = { ...home.env, GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: 'credential.helper', GIT_CONFIG_VALUE_0: 'cache' };
+    r = await cli(['setup-git', '--host', git.origin], EXIT.ok, { env: cacheEnv });
+    assert.equal(warnings(r.stderr).length, 1, r.stderr);
+    assert.match(warnings(r.stderr)[0], /"cache"/);
+    // The issue: `credential.helper store` added to the global config after setup-git.
+    assert.equal((await gitRun(['config', '--global', '--add', 'credential.helper', 'store'])).code, 0);
+    r = await cli(['status'], EXIT.ok);
+    assert.equal(warnings(r.stderr).length, 1, r.stderr);
+    assert.ok(warnings(r.stderr)[0].includes(`${git.origin} to the credential helper "store"`), r.stderr);
+    const token = await storedToken();
+    const holdsToken = async () => (await fs.readFile(credentials, 'utf8').catch(() => '')).includes(token);
+    r = await gitRun(['fetch', '-q', 'origin'], path.join(dir, 'work'));
+    assert.equal(r.code, 0, `git fetch: ${r.stderr}`);
+    assert.ok(await holdsToken(), 'git handed the token to its store helper (so the test can show logout clears it)');
+    await cli(['logout'], EXIT.ok);
+    assert.ok(!(await holdsToken()), 'after logout ~/.git-credentials still holds the token');
+    // Back as the later tests expect: no store helper, logged in.
+    assert.equal((await gitRun(['config', '--global', '--unset-all', 'credential.helper'])).code, 0);
+    const { result, argv } = await loginWithApproval(server, home);
+    assert.equal(result.code, EXIT.ok, describeRun(argv, result));
   });
 
   test('setup-git --remove takes the helper out (idempotent); git then gets no credential', async () => {

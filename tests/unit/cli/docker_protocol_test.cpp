@@ -362,6 +362,31 @@ TEST(DockerConfig, RemoveTakesOutOnlyItsOwnEntriesAndTheObjectItMade) {
   EXPECT_EQ(nlohmann::json::parse(replaced->text)["credHelpers"]["registry.example.com"], "devicelogin");
 }
 
+// Issue 25.4: a rewrite keeps every number as the user wrote it (not through a double) and every
+// other value as it was.
+TEST(DockerConfig, KeepsNumbersAsWritten) {
+  const std::string original =
+      R"({"big":12345678901234567890123,"precise":0.1000000000000000055511151231257827,"exp":1E+2,"neg":-9223372036854775808,)"
+      R"("max":18446744073709551615,"list":[1.50,2e-7,{"n":0.0}],"t":true,"f":false,"z":null,"s":"a\"\\\n\u0001\u00e9"})";
+  auto added = add_docker_credential_helpers(original, kKeys, "devicelogin");
+  ASSERT_TRUE(added.has_value()) << added.error();
+  for (const char* lexeme : {"12345678901234567890123", "0.1000000000000000055511151231257827", "1E+2", "-9223372036854775808",
+                             "18446744073709551615", "1.50", "2e-7", "0.0"}) {
+    EXPECT_NE(added->text.find(lexeme), std::string::npos) << lexeme;
+  }
+  auto removed = remove_docker_credential_helpers(added->text, kKeys, "devicelogin");
+  ASSERT_TRUE(removed.has_value()) << removed.error();
+  EXPECT_EQ(removed->text,
+            "{\n\t\"big\": 12345678901234567890123,\n\t\"precise\": 0.1000000000000000055511151231257827,\n\t\"exp\": 1E+2,\n"
+            "\t\"neg\": -9223372036854775808,\n\t\"max\": 18446744073709551615,\n\t\"list\": [\n\t\t1.50,\n\t\t2e-7,\n\t\t{\n"
+            "\t\t\t\"n\": 0.0\n\t\t}\n\t],\n\t\"t\": true,\n\t\"f\": false,\n\t\"z\": null,\n"
+            "\t\"s\": \"a\\\"\\\\\\n\\u0001\xc3\xa9\"\n}\n");
+  // A repeated name keeps one value, the last, where the first was.
+  auto repeated = add_docker_credential_helpers(R"({"a":1,"b":2,"a":3})", kKeys, "devicelogin");
+  ASSERT_TRUE(repeated.has_value());
+  EXPECT_EQ(repeated->text, "{\n\t\"a\": 3,\n\t\"b\": 2,\n\t\"credHelpers\": {\n\t\t\"registry.example.com\": \"devicelogin\"\n\t}\n}\n");
+}
+
 TEST(DockerConfig, RefusesAConfigNestedTooDeeplyInsteadOfOverflowingTheStack) {
   // Found by clang-tidy's misc-no-recursion on the old wipe: setup-docker on such a file died of a
   // stack overflow (a copy of the document recursed 200,000 levels deep).

@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 
+#include "devicelogin/http_client.hpp"
 #include "git_protocol.hpp"
 
 namespace devicelogin::cli {
@@ -21,13 +22,50 @@ TEST(GitProtocol, OriginOfAHostOrAnOrigin) {
       {"git.example.com:8443", "https://git.example.com:8443"},
       {"https://git.example.com/", "https://git.example.com"},
       {"http://127.0.0.1:9000", "http://127.0.0.1:9000"},
+      {"http://127.9.8.7", "http://127.9.8.7"},
+      {"http://localhost:8080/", "http://localhost:8080"},
+      {"http://LocalHost", "http://LocalHost"},
+      {"http://[::1]:8080", "http://[::1]:8080"},
+      {"http://[0:0:0:0:0:0:0:1]", "http://[0:0:0:0:0:0:0:1]"},
+      {"https://git.example.com:8443", "https://git.example.com:8443"},
+      // Issue 24.1: plain http only for loopback hosts, as every other URL of the project.
+      {"http://git.example.com", std::nullopt},
+      {"http://git.example.com:80", std::nullopt},
+      {"http://128.0.0.1", std::nullopt},
+      {"http://localhost.example.com", std::nullopt},
+      {"http://foo.localhost", std::nullopt},
+      {"http://127.1", std::nullopt},
+      {"http://[::ffff:127.0.0.1]", std::nullopt},
+      {"http://[::2]:8080", std::nullopt},
+      {"http://[::1]x", std::nullopt},
+      {"http://127.0.0.1:80x", std::nullopt},
       {"https://git.example.com/org/repo", std::nullopt},
       {"user:pw@git.example.com", std::nullopt},
       {"git.example.com\nhost=evil", std::nullopt},
       {"https://", std::nullopt},
       {"", std::nullopt},
   };
-  for (const auto& c : cases) EXPECT_EQ(git_origin_for(c.host), c.origin) << c.host;
+  for (const auto& c : cases) {
+    const auto origin = git_origin_for(c.host);
+    EXPECT_EQ(origin.has_value(), c.origin.has_value()) << c.host;
+    if (origin && c.origin) {
+      EXPECT_EQ(*origin, *c.origin) << c.host;
+    }
+    if (!origin && !c.host.empty()) {
+      EXPECT_EQ(origin.error().find(c.host), std::string::npos) << "the reason does not quote the input";
+    }
+  }
+}
+
+// The same loopback rule as the library's (devicelogin::is_loopback_url), which the fast path
+// cannot call (it links no libcurl).
+TEST(GitProtocol, LoopbackRuleAgreesWithTheLibrary) {
+  const std::string hosts[] = {"localhost", "LOCALHOST", "127.0.0.1", "127.255.255.254", "126.0.0.1", "128.0.0.1",
+                               "[::1]", "[0::1]", "[::2]", "[::ffff:127.0.0.1]", "localhost.", "a.localhost",
+                               "example.com", "0.0.0.0", "[::]"};
+  for (const auto& host : hosts) {
+    EXPECT_EQ(git_loopback_host(host), devicelogin::is_loopback_url("http://" + host + "/")) << host;
+  }
 }
 
 TEST(GitProtocol, ReadsAttributesUpToTheBlankLine) {
