@@ -312,7 +312,7 @@ int run_docker_credential(const DockerCredentialArgs& args) {
   }
   auto token = session->access_token(args.min_ttl);
   if (!token) return report_error(kCommand, token.error());
-  const Secret answer = format_docker_get_answer(*server_url, docker_username_for(entry->second), *token);
+  const Secret answer = format_docker_get_answer(*server_url, docker_username_for(entry->second), token->value);
   return write_stdout(answer.reveal()) ? 0 : 1;
 }
 

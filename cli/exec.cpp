@@ -112,8 +112,7 @@ int run_exec(const ExecArgs& args) {
     if (!session) return report_error("exec", session.error());
     auto token = session->access_token(args.min_ttl);
     if (!token) return report_error("exec", token.error());
-    std::optional<long long> expires_at;
-    if (auto status = session->status(); status && status->tokens) expires_at = status->tokens->expires_at;
+    const std::optional<long long>& expires_at = token->expires_at;
     const long long now = static_cast<long long>(std::time(nullptr));
     if (args.verbose || (expires_at && *expires_at - now < kShortLifetimeS)) {
       say("devicelogin exec: the token in " + args.env_name + " expires " + (expires_at ? "at " + describe_expiry(expires_at) : std::string("at an unknown time")) +

@@ -106,9 +106,7 @@ int run_git_credential(const GitCredentialArgs& args) {
   }
   auto token = session->access_token(args.min_ttl);
   if (!token) return report_error("git-credential", token.error());
-  std::optional<long long> expires_at;
-  if (auto status = session->status(); status && status->tokens) expires_at = status->tokens->expires_at;
-  const Secret out = format_git_answer(args.username, *attributes, token->reveal(), expires_at);
+  const Secret out = format_git_answer(args.username, *attributes, token->reveal(), token->expires_at);
   return write_stdout(out.reveal()) ? 0 : 1;
 }
 

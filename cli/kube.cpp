@@ -71,9 +71,7 @@ int run_kubectl_credential(const KubectlCredentialArgs& args) {
   if (!session) return report_error(kCommand, session.error());
   auto token = session->access_token(args.min_ttl);
   if (!token) return report_error(kCommand, token.error());
-  std::optional<long long> expires_at;
-  if (auto status = session->status(); status && status->tokens) expires_at = status->tokens->expires_at;
-  const Secret answer = format_exec_credential(info->api_version, token->reveal(), expires_at);
+  const Secret answer = format_exec_credential(info->api_version, token->reveal(), token->expires_at);
   return write_stdout(answer.reveal()) ? 0 : 1;
 }
 

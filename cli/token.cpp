@@ -22,13 +22,14 @@ int run_token(const TokenArgs& args) {
   auto token = session->access_token(args.min_ttl);
   if (!token) return report_error("token", token.error());
   Secret line;
+  // The one place a token is printed: stdout, nothing else on it (with --header, as the header
+  // line of its type's scheme).
   if (args.header) {
-    // The scheme of the stored set's token_type; the set was just read (or refreshed) above.
-    auto status = session->status();
-    line.append("Authorization: " + authorization_scheme(status && status->tokens ? status->tokens->token_type : "") + " ");
+    line.append("Authorization: ");
+    line.append(token->authorization().reveal());
+  } else {
+    line.append(token->reveal());
   }
-  // The one place a token is printed: stdout, nothing else on it.
-  line.append(token->reveal());
   line.append("\n");
   return write_stdout(line.reveal()) ? 0 : 1;
 }

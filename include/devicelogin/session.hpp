@@ -157,9 +157,10 @@ class DEVICELOGIN_API Session {
   // session is as it was. kUsage with Remedy::kFixSettings when there are no settings and no
   // saved profile.
   [[nodiscard]] Result<TokenInfo> login(const LoginSettings& settings, const LoginObserver& observer);
-  // A valid access token, refreshed first when it expires within min_ttl seconds.
-  // kNotLoggedIn when nothing is stored, kReloginRequired when the refresh token is rejected.
-  [[nodiscard]] Result<Secret> access_token(long long min_ttl);
+  // A valid access token with its type and expiry, refreshed first when it expires within
+  // min_ttl seconds. kNotLoggedIn when nothing is stored, kReloginRequired when the refresh token
+  // is rejected.
+  [[nodiscard]] Result<AccessToken> access_token(long long min_ttl);
   // Refreshes now (RFC 6749 §6) and stores the result, keeping the old refresh token when the
   // server returns none; the clock offset is learned again from the answer and stored too. Proves
   // the store has room first (kStorage before anything is sent); when the save fails anyway, the
@@ -172,7 +173,8 @@ class DEVICELOGIN_API Session {
   // port, RFC 6454) is that of one of the profile's API base URLs or of its userinfo endpoint.
   // Otherwise kUsage with Remedy::kAddSettings, setting "api_urls" and the profile's name.
   [[nodiscard]] Result<void> check_token_destination(std::string_view url) const;
-  // Sends `request` with `Authorization: <type> <access token>` (refreshed first when it expires
+  // Sends `request` with `Authorization: <scheme> <access token>` (the scheme of the token's type,
+  // authorization_scheme(); refreshed first when it expires
   // within min_ttl seconds); on a 401 it refreshes once and retries. Returns the API's response,
   // whatever its status; errors as access_token() and the HttpClient give them. A URL that
   // check_token_destination() refuses fails with its error before any token is read or sent, and

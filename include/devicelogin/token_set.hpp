@@ -67,6 +67,31 @@ struct TokenSet {
   return std::string(token_type);
 }
 
+// An access token as it is handed out: its value with the type and expiry that say how to use
+// it, so that no caller reads the store a second time to learn them (a DPoP-bound token is sent
+// differently from a Bearer one).
+struct AccessToken {
+  Secret value;
+  std::string token_type = "Bearer";    // as the server said (RFC 6749 §7.1)
+  std::optional<long long> expires_at;  // Unix seconds on the local clock; nullopt when unknown
+
+  // The token itself (as Secret::reveal(), a greppable call).
+  [[nodiscard]] std::string_view reveal() const noexcept { return value.reveal(); }
+  [[nodiscard]] bool empty() const noexcept { return value.empty(); }
+  [[nodiscard]] std::size_t size() const noexcept { return value.size(); }
+  // Constant-time comparison of the value with `other`.
+  [[nodiscard]] bool equals(const Secret& other) const noexcept { return value.equals(other); }
+  void wipe() noexcept { value.wipe(); }
+  // The value of an `Authorization` header that carries it: "<scheme> <token>" with the scheme
+  // authorization_scheme() gives for its type, in wiping storage.
+  [[nodiscard]] Secret authorization() const {
+    Secret header(authorization_scheme(token_type));
+    header.append(" ");
+    header.append(value.reveal());
+    return header;
+  }
+};
+
 // The safe-to-log view of a TokenSet: no secret, just facts about it.
 struct TokenInfo {
   std::string token_type;

@@ -145,7 +145,14 @@ Result<TokenInfo> Session::login_with_profile(const LoginObserver& observer) {
   return token_info(*tokens);
 }
 
-Result<Secret> Session::access_token(long long min_ttl) {
+namespace {
+
+// What access_token() hands out of a stored set.
+AccessToken handed_out(const TokenSet& tokens) { return AccessToken{tokens.access_token, tokens.token_type, tokens.expires_at}; }
+
+}  // namespace
+
+Result<AccessToken> Session::access_token(long long min_ttl) {
   Impl& self = *impl_;
   if (auto problem = self.unusable()) return *problem;
   auto tokens = self.load_required();
@@ -154,7 +161,7 @@ Result<Secret> Session::access_token(long long min_ttl) {
   if (std::string elsewhere = self.bound_elsewhere(*tokens); !elsewhere.empty()) {
     return std::unexpected(self.relogin_elsewhere(elsewhere));
   }
-  if (tokens->fresh_at(self.now(), min_ttl)) return tokens->access_token;
+  if (tokens->fresh_at(self.now(), min_ttl)) return handed_out(*tokens);
   const long long seen_obtained_at = tokens->obtained_at;
   auto lock = self.lock();
   if (!lock) return std::unexpected(lock.error());
@@ -165,14 +172,14 @@ Result<Secret> Session::access_token(long long min_ttl) {
   if (std::string elsewhere = self.bound_elsewhere(*tokens); !elsewhere.empty()) {
     return std::unexpected(self.relogin_elsewhere(elsewhere));
   }
-  if (tokens->fresh_at(self.now(), min_ttl)) return tokens->access_token;
-  if (tokens->obtained_at > seen_obtained_at && tokens->fresh_at(self.now(), 0)) return tokens->access_token;
+  if (tokens->fresh_at(self.now(), min_ttl)) return handed_out(*tokens);
+  if (tokens->obtained_at > seen_obtained_at && tokens->fresh_at(self.now(), 0)) return handed_out(*tokens);
   auto fresh = self.refresh(std::move(*tokens));
   if (!fresh) return std::unexpected(fresh.error());
   if (!fresh->fresh_at(self.now(), min_ttl) && fresh->expires_at && *fresh->expires_at <= self.now()) {
     return fail(ErrorCode::kServer, "the server issued an access token that is already expired");
   }
-  return fresh->access_token;
+  return handed_out(*fresh);
 }
 
 Result<void> Session::check_token_destination(std::string_view url) const {
@@ -252,14 +259,16 @@ Result<HttpResponse> Session::fetch(HttpRequest request, long long min_ttl) {
   if (auto problem = self.unusable()) return *problem;
   if (auto shape = check_request_shape(request); !shape) return std::unexpected(shape.error());
   if (auto allowed = check_token_destination(request.url); !allowed) return std::unexpected(allowed.error());
-  auto send_with = [&](const TokenSet& tokens) {
+  auto send_with = [&](const AccessToken& token) {
     HttpRequest authorized = request;
-    // RFC 6750 §2.1. Servers that return "bearer" (lower case) accept "Bearer" too.
+    // RFC 6750 §2.1, with the scheme of the token's type (authorization_scheme: "Bearer" for any
+    // case of bearer, as servers that return "bearer" accept "Bearer" too).
     // Headers are plain strings: sized once so that no reallocation leaves a copy, wiped below.
-    std::string bearer;
-    bearer.reserve(7 + tokens.access_token.size());
-    bearer.append("Bearer ").append(tokens.access_token.reveal());
-    authorized.headers.emplace_back("Authorization", std::move(bearer));
+    const Secret header = token.authorization();
+    std::string value;
+    value.reserve(header.size());
+    value.append(header.reveal());
+    authorized.headers.emplace_back("Authorization", std::move(value));
     // An API is another server with its own clock: not observed.
     auto response = self.http.inner().send(authorized);
     for (auto& [name, value] : authorized.headers) wipe_string(value);
@@ -267,17 +276,14 @@ Result<HttpResponse> Session::fetch(HttpRequest request, long long min_ttl) {
   };
   auto token = access_token(min_ttl);
   if (!token) return std::unexpected(token.error());
-  TokenSet current;
-  current.access_token = std::move(*token);
-  auto response = send_with(current);
+  auto response = send_with(*token);
   if (!response || response->status != 401) return response;
   // The token was revoked or expired early: one refresh, one retry.
   auto refreshed = refresh();
   if (!refreshed) return std::unexpected(refreshed.error());
   auto again = access_token(0);
   if (!again) return std::unexpected(again.error());
-  current.access_token = std::move(*again);
-  return send_with(current);
+  return send_with(*again);
 }
 
 Result<TokenInfo> Session::refresh() {

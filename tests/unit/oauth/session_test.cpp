@@ -398,6 +398,43 @@ TEST_F(LoggedInSessionTest, FreshTokenNeedsNoNetwork) {
   EXPECT_TRUE(http.requests.empty());
 }
 
+// The token comes with its type and expiry (no second read of the store to learn them), and
+// fetch() sends it with its type's scheme, as `token --header` does (it once hard-coded "Bearer ").
+TEST_F(LoggedInSessionTest, TheTokenComesWithItsTypeAndExpiryAndFetchUsesItsScheme) {
+  FakeHttpClient http(&clock_);
+  Session session = make_session(http);
+  auto token = session.access_token(10);
+  ASSERT_TRUE(token.has_value());
+  EXPECT_EQ(token->token_type, "Bearer");
+  ASSERT_TRUE(token->expires_at.has_value());
+  EXPECT_EQ(*token->expires_at, start_ + 30);
+  EXPECT_EQ(token->authorization().reveal(), "Bearer AT-OLD");
+  struct Case {
+    const char* stored_type;
+    const char* sent;
+  };
+  for (const Case c : {Case{"bearer", "Bearer AT-T"}, Case{"DPoP", "DPoP AT-T"}, Case{"N_A", "N_A AT-T"},
+                       Case{"", "Bearer AT-T"}, Case{"bad type\r\nX: y", "Bearer AT-T"}}) {
+    SCOPED_TRACE(c.stored_type);
+    TokenSet tokens;
+    tokens.access_token = Secret(std::string_view("AT-T"));
+    tokens.token_type = c.stored_type;
+    tokens.expires_at = start_ + 3600;
+    ASSERT_TRUE(make_file_token_store(dir_ + "/tokens")->save("work", tokens).has_value());
+    profile_.api_urls = {"https://api.example.com"};
+    FakeHttpClient api(&clock_);
+    api.reply(200, "{}");
+    Session typed = make_session(api);
+    auto got = typed.access_token(60);
+    ASSERT_TRUE(got.has_value());
+    if (std::string_view(c.stored_type).find('\r') == std::string_view::npos) EXPECT_EQ(got->token_type, c.stored_type);
+    EXPECT_EQ(got->expires_at, std::optional<long long>(start_ + 3600));
+    ASSERT_TRUE(typed.get("https://api.example.com/me").has_value());
+    ASSERT_EQ(api.requests.size(), 1U);
+    EXPECT_EQ(api.requests[0].header("authorization"), c.sent);
+  }
+}
+
 TEST_F(LoggedInSessionTest, ExpiringTokenRefreshesWithRotation) {
   FakeHttpClient http(&clock_);
   http.reply(200, R"({"access_token":"AT-NEW","expires_in":3600,"refresh_token":"RT-NEW"})");
