@@ -141,6 +141,10 @@ int run_exec(const ExecArgs& args) {
   ::execvpe(argv[0], argv.data(), envp.data());
   const int failure = errno;
   assignment.wipe();
+  // Still us: no core dump with what is left of the token on the heap (the caller's limit was
+  // put back for the command only).
+  const rlimit no_core{0, 0};
+  (void)::setrlimit(RLIMIT_CORE, &no_core);
   const std::string name = sanitize_text(args.command.front());
   if (failure == ENOENT) {
     say("devicelogin exec: " + name + ": command not found");

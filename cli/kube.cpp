@@ -23,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
+#include "devicelogin/http_client.hpp"
 #include "devicelogin/sanitize.hpp"
 #include "kube_exec.hpp"
 #include "output.hpp"
@@ -255,12 +256,8 @@ int run_setup_kubectl(const SetupKubectlArgs& args) {
     return usage("cluster " + args.cluster + "'s server \"" + sanitize_text(record.server.substr(0, 200)) +
                  "\" is not an https:// URL (kubectl config set-cluster " + args.cluster + " --server=https://…)");
   }
-  // The normalised form is SCHEME://HOST:PORT[/PATH].
-  const std::string authority = server->substr(server->find("://") + 3, server->find('/', server->find("://") + 3) - server->find("://") - 3);
-  const std::string host = authority.substr(0, authority.rfind(':'));
-  const bool loopback = host == "localhost" || host == "[::1]" ||
-                        (host.starts_with("127.") && host.find_first_not_of("0123456789.") == std::string::npos);
-  if (!server->starts_with("https://") && !loopback) {
+  // The project's one loopback rule (the library's, as for every other URL).
+  if (!server->starts_with("https://") && !is_loopback_url(*server)) {
     return usage("cluster " + args.cluster + "'s server " + *server +
                  " is not https: kubectl would send the token unencrypted (http is for loopback only)");
   }
@@ -270,10 +267,17 @@ int run_setup_kubectl(const SetupKubectlArgs& args) {
     return usage("cluster " + args.cluster + "'s server or tls-server-name has a ',' or a line break, which kubectl config set-credentials cannot record");
   }
 
+  // Checked before anything is written: `config set-credentials --exec-provide-cluster-info`
+  // (which the destination rule needs) came with kubectl 1.30.
+  const auto minor = kubectl_minor_version();
+  if (minor && *minor < 30) {
+    return usage("kubectl 1." + std::to_string(*minor) +
+                 " cannot record provideClusterInfo (kubectl config set-credentials --exec-provide-cluster-info came "
+                 "with 1.30), without which the plugin cannot tell which server kubectl talks to; use kubectl 1.30 or newer");
+  }
   std::string api = args.api_version;
   if (api.empty()) {
-    // v1 from kubectl 1.22 on; older clients speak only v1beta1 (Debian 12's kubernetes-client is 1.20).
-    const auto minor = kubectl_minor_version();
+    // v1 from kubectl 1.22 on; older clients speak only v1beta1.
     api = minor && *minor < 22 ? "v1beta1" : "v1";
   }
   char self[PATH_MAX];

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <algorithm>
 #include <cstring>
@@ -145,11 +146,23 @@ GitRun run_git_captured(const std::vector<std::string>& args, std::string_view i
   std::string* sinks[2] = {&result.out, &result.err};
   int open_count = 2;
   char buffer[4096];
+  // git runs the user's own credential helpers (`credential reject`): one that blocks, or that
+  // leaves a daemon holding our pipes, must not hang logout or status. After kGitDeadline the
+  // child is killed and the run reports failure (-1).
+  const auto deadline = std::chrono::steady_clock::now() + kGitDeadline;
+  bool timed_out = false;
   while (open_count > 0) {
-    if (::poll(fds, 2, -1) < 0) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      timed_out = true;
+      break;
+    }
+    const int ready = ::poll(fds, 2, static_cast<int>(std::min<long long>(left.count(), 60'000)));
+    if (ready < 0) {
       if (errno == EINTR) continue;
       break;
     }
+    if (ready == 0) continue;
     for (int i = 0; i < 2; ++i) {
       if (fds[i].fd < 0 || fds[i].revents == 0) continue;
       const ssize_t n = ::read(fds[i].fd, buffer, sizeof buffer);
@@ -165,7 +178,16 @@ GitRun run_git_captured(const std::vector<std::string>& args, std::string_view i
   }
   close_all();
   int status = 0;
-  while (::waitpid(child, &status, 0) < 0) {
+  if (timed_out && ::waitpid(child, &status, WNOHANG) != child) {
+    // git itself is still running (not only a daemon a helper left holding our pipes): killed.
+    // Its process group is not ours to kill (helpers may be the user's daemons).
+    ::kill(child, SIGKILL);
+    result.err += "git did not finish within " + std::to_string(kGitDeadline.count()) + " s (a credential helper?)\n";
+    while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+    }
+    return result;  // status -1
+  }
+  while (!timed_out && ::waitpid(child, &status, 0) < 0) {
     if (errno != EINTR) return result;
   }
   result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;

@@ -3,6 +3,7 @@
 // serialises this user's own edits of a config file (issue 25.4), and running git with its output
 // captured. The library's lock and private-file helpers (src/store, src/core/fs.hpp) are not public
 // API, and the command module sees the public headers only, so these keep the same rules here.
+#include <chrono>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -38,7 +39,11 @@ struct GitRun {
   std::string err;  // its stderr
 };
 
-// Runs `git ARGS...` (no shell) with `input` on its stdin and its stdout and stderr captured.
+// How long one git run may take before it is killed (it runs the user's credential helpers).
+inline constexpr std::chrono::seconds kGitDeadline{60};
+
+// Runs `git ARGS...` (no shell) with `input` on its stdin and its stdout and stderr captured;
+// killed (status -1) when it has not finished within kGitDeadline.
 // Secrets go through `input`, never `args`.
 [[nodiscard]] GitRun run_git_captured(const std::vector<std::string>& args, std::string_view input = {});
 

@@ -305,7 +305,24 @@ class _Native:
         self.handle: Optional[int] = handle  # None once freed
         self.closed = False
         self.logins: list[_Login] = []
+        self.users = 0  # calls (token, request, ...) running on the handle now, in any thread
         self.lock = threading.RLock()
+
+    def acquire(self) -> Optional[int]:
+        """A call begins on the handle (an owner until release()); None when the session is closed."""
+        with self.lock:
+            if self.closed or self.handle is None:
+                return None
+            self.users += 1
+            return self.handle
+
+    def release(self) -> None:
+        """The call has returned: frees the session if it was closed meanwhile and nobody else uses it."""
+        with self.lock:
+            self.users -= 1
+            handle = self._take_unowned()
+        if handle is not None:
+            self.lib.dl_session_close(handle)
 
     def begin(self, login: _Login) -> Optional[int]:
         """Makes `login` an owner; the handle, or None when the session is closed."""
@@ -373,14 +390,39 @@ class _Native:
             self.cancel()
 
     def _take_unowned(self) -> Optional[int]:
-        if not self.closed or self.logins:
+        if not self.closed or self.logins or self.users:
             return None
         handle, self.handle = self.handle, None
         return handle
 
 
+class _Use:
+    """`with _Use(native) as handle:` one native call on the session: it owns a share of the
+    handle for the call's length, so that close() from another thread (or the collector) frees it
+    only after the call returned, never under it. The handle is None once closed (the call then
+    fails with a usage error)."""
+
+    __slots__ = ("native", "handle")
+
+    def __init__(self, native: Optional[_Native]) -> None:
+        self.native = native
+        self.handle: Optional[int] = None
+
+    def __enter__(self) -> Optional[int]:
+        if self.native is None:
+            return None
+        self.native.wait_idle()  # a login that an interrupted call left running
+        self.handle = self.native.acquire()
+        return self.handle
+
+    def __exit__(self, *exc: object) -> None:
+        if self.handle is not None and self.native is not None:
+            self.native.release()
+
+
 class Session:
-    """The session of a named profile. Not thread-safe, except cancel() and close(): use one per
+    """The session of a named profile. Not thread-safe, except cancel() and close() (a close()
+    from another thread frees the native session once the call in flight returned): use one per
     thread (sessions of one profile in many threads or processes refresh once together). Settings given here are used by `login`;
     without any, `login` signs in again with the saved profile."""
 
@@ -400,9 +442,10 @@ class Session:
             # native library, so it is not loaded.
             return
         self._open()
-        for key, value in settings:
-            if value:
-                _call(self._lib.dl_session_set, self._handle, key.encode(), value.encode())
+        with _Use(self._native) as handle:
+            for key, value in settings:
+                if value:
+                    _call(self._lib.dl_session_set, handle, key.encode(), value.encode())
 
     def _open(self) -> None:
         import ctypes
@@ -421,16 +464,6 @@ class Session:
                 self._open()
             return self.__dict__[attribute]
         raise AttributeError(attribute)
-
-    @property
-    def _handle(self) -> Optional[int]:
-        """The native session for a call on this thread (None once closed: the call then fails),
-        once a login left running by an interrupted login() (second Ctrl-C) has ended."""
-        native = self._native
-        if native is None:
-            return None
-        native.wait_idle()
-        return native.handle
 
     def close(self) -> None:
         """Lets go of the native session: frees it, or, while a login runs on it (in another
@@ -470,10 +503,12 @@ class Session:
         native = self._native
         if native is not None:
             native.wait_idle()  # a login that an interrupted call left running
-        login = _Login(native)
-        handle = native.begin(login) if native is not None else None
-        if native is None or handle is None:
+        if native is None:
             raise ConfigurationError("the session is closed", status=2, kind="usage")
+        login = _Login(native)
+        # Set by native.begin() right before the thread starts, inside the try that lets go of it
+        # again when anything (Ctrl-C included) stops the start: the callbacks read it when they run.
+        handle: Optional[int] = None
         lib = native.lib
 
         # Both callbacks run inside dl_session_login, on its thread, which owns the session.
@@ -524,6 +559,9 @@ class Session:
         worker = login.worker = threading.Thread(target=run, name="devicelogin-login", daemon=True)
         try:
             try:
+                handle = native.begin(login)
+                if handle is None:
+                    raise ConfigurationError("the session is closed", status=2, kind="usage")
                 worker.start()
             except BaseException:
                 native.abandon(login)
@@ -565,7 +603,8 @@ class Session:
         import ctypes
         buffer = ctypes.c_void_p()
         length = ctypes.c_size_t()
-        _call(self._lib.dl_session_token, self._handle, min_ttl, ctypes.byref(buffer), ctypes.byref(length))
+        with _Use(self._native) as handle:
+            _call(self._lib.dl_session_token, handle, min_ttl, ctypes.byref(buffer), ctypes.byref(length))
         try:
             value = ctypes.string_at(buffer, length.value).decode()
         finally:
@@ -574,19 +613,22 @@ class Session:
 
     def refresh(self) -> None:
         """Refreshes now."""
-        _call(self._lib.dl_session_refresh, self._handle)
+        with _Use(self._native) as handle:
+            _call(self._lib.dl_session_refresh, handle)
         _debug("refresh: done")
 
     def logout(self) -> bool:
         """Revokes the tokens at the server when it can, then deletes them; True when revoked."""
         import ctypes
         revoked = ctypes.c_int(0)
-        _call(self._lib.dl_session_logout, self._handle, ctypes.byref(revoked))
+        with _Use(self._native) as handle:
+            _call(self._lib.dl_session_logout, handle, ctypes.byref(revoked))
         return bool(revoked.value)
 
     def forget(self) -> None:
         """Removes the saved profile (log out first)."""
-        _call(self._lib.dl_session_forget, self._handle)
+        with _Use(self._native) as handle:
+            _call(self._lib.dl_session_forget, handle)
 
     def request(self, method: str, url: str, *, headers: Optional[Mapping[str, str]] = None,
                 body: Optional[bytes | str] = None, min_ttl: int = 60) -> Response:
@@ -602,8 +644,9 @@ class Session:
         array = (ctypes.c_char_p * (len(lines) + 1))(*lines, None)
         data = body.encode() if isinstance(body, str) else body
         response = ctypes.c_void_p()
-        _call(self._lib.dl_session_request, self._handle, method.encode(), url.encode(), array, data,
-              len(data) if data else 0, min_ttl, ctypes.byref(response))
+        with _Use(self._native) as handle:
+            _call(self._lib.dl_session_request, handle, method.encode(), url.encode(), array, data,
+                  len(data) if data else 0, min_ttl, ctypes.byref(response))
         try:
             length = ctypes.c_size_t()
             pointer = self._lib.dl_response_body(response, ctypes.byref(length))
@@ -620,13 +663,14 @@ class Session:
     def status(self) -> Status:
         """What is stored for this profile. NotLoggedIn when the profile was never saved."""
         import ctypes
-        handle = ctypes.c_void_p()
-        _call(self._lib.dl_session_status, self._handle, ctypes.byref(handle))
+        status = ctypes.c_void_p()
+        with _Use(self._native) as handle:
+            _call(self._lib.dl_session_status, handle, ctypes.byref(status))
         try:
             fields = {}
             for field in Status.FIELDS:
-                value = self._lib.dl_status_get(handle, field.encode())
+                value = self._lib.dl_status_get(status, field.encode())
                 fields[field] = None if value is None else _text(value)
-            return Status(bool(self._lib.dl_status_logged_in(handle)), fields)
+            return Status(bool(self._lib.dl_status_logged_in(status)), fields)
         finally:
-            self._lib.dl_status_free(handle)
+            self._lib.dl_status_free(status)

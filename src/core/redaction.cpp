@@ -85,6 +85,7 @@ std::vector<std::string> encodings_of(std::string_view value) {
   }
   add(std::move(lower_hex));
   std::string slashes;
+  slashes.reserve(2 * value.size());  // never reallocated (url_encode reserves its worst case too)
   for (char c : value) {
     if (c == '/') slashes += '\\';
     slashes += c;

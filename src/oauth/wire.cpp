@@ -214,6 +214,14 @@ Result<TokenReply> parse_token_reply(const HttpResponse& response, long long now
                   "single organization, or ask the application's administrator to limit this sign-in to one",
                   "organization_selection_required", response.status);
     }
+    // A bare 401 that asks for Basic authentication is about the client's own credentials (RFC
+    // 6749 §5.2 would have said invalid_client): a configuration matter, which a new sign-in would
+    // not change.
+    if (response.status == 401 && core::ascii_lower(response.header("www-authenticate")).starts_with("basic")) {
+      return fail(ErrorCode::kConfig,
+                  "the token endpoint refused the client's credentials (HTTP 401 asking for Basic authentication)", "",
+                  response.status);
+    }
     return fail(ErrorCode::kServer,
                 "token endpoint answered HTTP " + std::to_string(response.status) + " without an OAuth error",
                 "", response.status);

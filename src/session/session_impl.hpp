@@ -173,6 +173,8 @@ struct [[gnu::visibility("hidden")]] Session::Impl {
     auto reply = client.refresh(current.refresh_token, now());
     if (!reply) {
       const Error& error = reply.error();
+      // (A 401 that asks for the client's credentials is kConfig, from parse_token_reply: a new
+      // sign-in would not change them.)
       if (error.code == ErrorCode::kServer && (error.http_status == 400 || error.http_status == 401)) {
         // A refusal without an OAuth error body (Glewlwyd answers a revoked refresh token with a
         // bare 400/401; issue 24.8): the session needs a new sign-in, not a retry later. The set
@@ -223,6 +225,7 @@ struct [[gnu::visibility("hidden")]] Session::Impl {
         if (!fresh.refresh_token.empty()) {
           current.refresh_token = fresh.refresh_token;
           current.refresh_expires_at = fresh.refresh_expires_at;
+          current.refresh_refused.clear();  // the server took the refresh token this time
           (void)store->save(profile.name, current);
         }
         return std::unexpected(valid.error());
