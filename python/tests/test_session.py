@@ -366,3 +366,32 @@ def test_32_processes_race_one_refresh(serve, tmp_path):
     log = server.stop()
     assert log.count("tokens refreshed") == 1, f"{log.count('tokens refreshed')} refreshes reached the server"
     assert "reuse" not in log
+
+
+def test_close_from_another_thread_frees_the_native_session_only_after_the_call_in_flight():
+    # Review finding: token()/request()/status() read the raw handle and called C with it while
+    # close() from another thread could free it (a use-after-free like the login's). Every call now
+    # holds a share for its length; shown on the ownership itself with a stand-in library, so that
+    # no timing decides it.
+    from devicelogin import _Native, _Use
+    freed = []
+
+    class Library:
+        def dl_session_close(self, handle):
+            freed.append(handle)
+
+        def dl_session_cancel(self, handle):
+            pass
+
+    native = _Native(Library(), 1234)
+    with _Use(native) as handle:
+        assert handle == 1234
+        native.close()  # what Session.close() does, from another thread, while the call runs
+        assert freed == [], "the session was freed under the call in flight"
+    assert freed == [1234], "the last owner's release frees it"
+    with _Use(native) as handle:
+        assert handle is None  # closed: a later call gets no handle (and fails), nothing freed twice
+    assert freed == [1234]
+    idle = _Native(Library(), 99)
+    idle.close()
+    assert freed == [1234, 99], "with no call in flight, close() frees at once"

@@ -202,6 +202,15 @@ describe('api against a test API that introspects the token at the dev server', 
     }
   });
 
+  test('api -H without a colon is refused without echoing the argument (it may hold a credential)', async () => {
+    const argv = ['api', '-H', 'X-Api-Key S3CRET-VALUE-123', '/a'];
+    const before = apiRequests;
+    const result = await run(argv, EXIT.usage);
+    assert.equal(result.stderr.trim().split('\n').length, 1, describeRun(argv, result, seen));
+    assert.ok(!result.stderr.includes('S3CRET'), 'the -H argument was echoed');
+    assert.equal(apiRequests, before);
+  });
+
   test('api -H with Host, Cookie, Proxy-Authorization or DPoP is refused (exit 2) before any request', async () => {
     // Issue 24.3: Host sent the token to another virtual host of the allowed address.
     for (const header of ['Host: other.example.com', 'host: other.example.com', 'Cookie: session=1',

@@ -531,6 +531,22 @@ TEST_F(LoggedInSessionTest, ARefreshRefusedWithoutAnOAuthErrorNeedsReloginKeepsT
   }
 }
 
+// A bare 401 that asks for Basic authentication is about the client's credentials: a new sign-in
+// would not help, so it is a configuration error, and nothing is recorded as refused.
+TEST_F(LoggedInSessionTest, ARefresh401AskingForBasicIsTheClientsCredentialsNotASignIn) {
+  FakeHttpClient http(&clock_);
+  http.reply(401, "", {{"www-authenticate", "Basic realm=\"token\""}});
+  Session session = make_session(http);
+  auto token = session.access_token(60);
+  ASSERT_FALSE(token.has_value());
+  EXPECT_EQ(token.error().code, ErrorCode::kConfig) << token.error().message;
+  EXPECT_NE(token.error().message.find("client's credentials"), std::string::npos) << token.error().message;
+  auto status = session.status();
+  ASSERT_TRUE(status.has_value());
+  EXPECT_FALSE(status->relogin_required);
+  EXPECT_EQ(stored()->refresh_token.reveal(), "RT-OLD");
+}
+
 TEST_F(LoggedInSessionTest, RefreshRejectedWithInvalidGrantMakesStatusAskForASignIn) {
   FakeHttpClient http(&clock_);
   http.reply(400, R"({"error":"invalid_grant"})");
