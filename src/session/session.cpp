@@ -265,10 +265,10 @@ Result<HttpResponse> Session::fetch(HttpRequest request, long long min_ttl) {
     // case of bearer, as servers that return "bearer" accept "Bearer" too).
     // Headers are plain strings: sized once so that no reallocation leaves a copy, wiped below.
     const Secret header = token.authorization();
-    std::string value;
-    value.reserve(header.size());
-    value.append(header.reveal());
-    authorized.headers.emplace_back("Authorization", std::move(value));
+    std::string authorization;
+    authorization.reserve(header.size());
+    authorization.append(header.reveal());
+    authorized.headers.emplace_back("Authorization", std::move(authorization));
     // An API is another server with its own clock: not observed.
     auto response = self.http.inner().send(authorized);
     for (auto& [name, value] : authorized.headers) wipe_string(value);

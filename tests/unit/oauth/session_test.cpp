@@ -427,7 +427,9 @@ TEST_F(LoggedInSessionTest, TheTokenComesWithItsTypeAndExpiryAndFetchUsesItsSche
     Session typed = make_session(api);
     auto got = typed.access_token(60);
     ASSERT_TRUE(got.has_value());
-    if (std::string_view(c.stored_type).find('\r') == std::string_view::npos) EXPECT_EQ(got->token_type, c.stored_type);
+    if (std::string_view(c.stored_type).find('\r') == std::string_view::npos) {
+      EXPECT_EQ(got->token_type, c.stored_type);
+    }
     EXPECT_EQ(got->expires_at, std::optional<long long>(start_ + 3600));
     ASSERT_TRUE(typed.get("https://api.example.com/me").has_value());
     ASSERT_EQ(api.requests.size(), 1U);
