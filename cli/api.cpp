@@ -60,6 +60,10 @@ bool has_url_scheme(std::string_view target) {
   });
 }
 
+bool is_token_char(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) != 0 || std::strchr("!#$%&'*+-.^_`|~", c) != nullptr;
+}
+
 Result<std::string> read_data(const std::string& data) {
   if (data.empty() || data.front() != '@') return data;
   const std::string file = data.substr(1);
@@ -77,20 +81,26 @@ Result<std::string> read_data(const std::string& data) {
 int run_api(const ApiArgs& args) {
   auto usage = [](std::string message) { return report_error("api", Error{ErrorCode::kUsage, std::move(message), "", 0}); };
   HttpRequest request;
-  // The method and the headers are checked by the library (Session::fetch, for every caller: a
-  // method of capitals, header names that are tokens, no line break in a value, none of the
-  // headers that decide where or as whom the token goes), before anything is read or sent.
+  // Checked here, before any work (no session is opened for a malformed command), in the CLI's
+  // words; Session::fetch applies the same rules (and the reserved headers: Host, Cookie, ...) for
+  // every caller of the library.
   request.method = args.method.empty() ? (args.data ? "POST" : "GET") : args.method;
+  for (char c : request.method) {
+    if (c < 'A' || c > 'Z') return usage("-X needs an HTTP method in capitals, such as GET or POST");
+  }
   bool has_content_type = false;
   for (const std::string& header : args.headers) {
     const std::size_t colon = header.find(':');
-    if (colon == std::string::npos || colon == 0) {
-      // The argument is not shown: it may hold a credential (a mistyped `-H 'X-Api-Key secret'`).
-      return usage("-H needs 'Name: value': an argument of -H has no name and ':'");
-    }
     std::string name = header.substr(0, colon);
+    if (colon == std::string::npos || name.empty() ||
+        std::find_if(name.begin(), name.end(), [](char c) { return !is_token_char(c); }) != name.end()) {
+      // The argument is not shown: it may hold a credential (a mistyped `-H 'X-Api-Key secret'`).
+      return usage("-H needs 'Name: value' with a name of letters, digits and !#$%&'*+-.^_`|~ before the ':'");
+    }
     std::string value = header.substr(colon + 1);
     value.erase(0, value.find_first_not_of(" \t"));
+    if (value.find_first_of("\r\n") != std::string::npos) return usage("-H " + sanitize_text(name) + ": the value has a line break");
+    if (lower(name) == "authorization") return usage("-H Authorization: the token's header is added by devicelogin; pass no other");
     if (lower(name) == "content-type") has_content_type = true;
     request.headers.emplace_back(std::move(name), std::move(value));
   }
