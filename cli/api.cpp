@@ -51,7 +51,7 @@ std::string without_query(std::string_view url) { return sanitize_text(url.subst
 
 // True when `target` begins with "scheme://" (RFC 3986 §3.1: a letter, then letters, digits, '+',
 // '-' or '.'): an absolute URL. A "://" later on (a relative path whose query holds a URL, such
-// as search?u=https://x) does not make one (issue 25.8).
+// as search?u=https://x) does not make one.
 bool has_url_scheme(std::string_view target) {
   const std::size_t end = target.find("://");
   if (end == std::string_view::npos || end == 0 || std::isalpha(static_cast<unsigned char>(target.front())) == 0) return false;

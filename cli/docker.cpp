@@ -227,7 +227,7 @@ bool read_stdin(Secret& input) {
   return input.size() <= kDockerMaxInput;
 }
 
-// Input or a flag as an error line quotes it (issue 25.5): sanitized, and only a short prefix.
+// Input or a flag as an error line quotes it: sanitized, and only a short prefix.
 std::string shown_prefix(std::string_view text) {
   constexpr std::size_t kShown = 80;
   std::string shown = sanitize_text(text.substr(0, kShown));
@@ -352,7 +352,7 @@ int run_setup_docker(const SetupDockerArgs& args) {
   }
   auto map_path = registry_map_path();
   if (!map_path) return report_error(kSetupCommand, map_path.error());
-  // Issue 25.4: parallel runs each read the files before the others wrote them, and the last
+  // Parallel runs each read the files before the others wrote them, and the last
   // rename won (8 runs kept 3 entries). This user's setup-docker runs take turns over the whole
   // read-edit-write of both files. (docker itself takes no lock on config.json.)
   auto lock = SetupLock::acquire(*map_path + ".lock");
@@ -364,7 +364,7 @@ int run_setup_docker(const SetupDockerArgs& args) {
   const std::string* target = &*config_path;
 
   // docker's config: read as it is (it is docker's file, whatever its mode), edited in memory.
-  // Issue 25.4: never through a symlink (it led into a file of another owner, which the rename
+  // Never through a symlink (it led into a file of another owner, which the rename
   // then replaced), and only a file of this user.
   std::string config_text;
   mode_t config_mode = 0600;

@@ -15,7 +15,7 @@
 namespace devicelogin::cli {
 namespace {
 
-// The user's config as it was written (issue 25.4): members in their order, and each number as
+// The user's config as it was written: members in their order, and each number as
 // its text, not as a double (nlohmann's own values would turn 12345678901234567890123 into
 // 1.2345678901234568e+22 and 0.1000000000000000055511151231257827 into 0.1 on the rewrite). Every
 // string is wiped when the tree is freed: "auths" may hold base64 passwords.

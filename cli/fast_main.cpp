@@ -90,7 +90,7 @@ class FastArgs {
         }
       }
       if (!known) return false;
-      // A flag given twice falls through: the module refuses a repeated option (issue 25.6: the
+      // A flag given twice falls through: the module refuses a repeated option (the
       // fast path took the last one, so the two disagreed on the same command line).
       for (std::size_t j = 0; j + 1 < values_.size(); ++j) {
         if (values_[j].first == values_.back().first) return false;

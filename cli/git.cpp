@@ -49,7 +49,7 @@ std::string shown_word(const std::string& word) {
 
 // git's attributes from stdin, up to the blank line that ends them or the end of input, never
 // more than one byte past the limit (so that too much input is reported as such, and a huge line
-// is not held: issue 25.5). Read from the descriptor in pieces no larger than what is still
+// is not held). Read from the descriptor in pieces no larger than what is still
 // allowed; the buffer is reserved once, so that no copy of a password line is left unwiped.
 std::string read_git_input() {
   std::string input;
@@ -128,7 +128,7 @@ int run_setup_git(const SetupGitArgs& args) {
   if (!valid_profile_name(profile)) return usage("invalid profile name \"" + sanitize_text(profile) + "\"");
   const std::string scope = args.local ? "--local" : "--global";
   const std::string key = "credential." + *origin;
-  // Issue 25.4: parallel runs each saw the others' half-written entries or failed on git's
+  // Parallel runs each saw the others' half-written entries or failed on git's
   // config.lock. This user's setup-git runs take turns; git's own lock (another program writing
   // its config) is waited out by run_git_config.
   auto lock_dir = devicelogin_config_dir();
@@ -166,7 +166,7 @@ int run_setup_git(const SetupGitArgs& args) {
     return report_error("setup-git", Error{ErrorCode::kConfig, "git config failed", "", 0});
   }
   say("git now asks devicelogin (profile " + profile + ") for " + *origin + " credentials.");
-  // Issue 24.4: a helper git runs after ours (a later config file, or -c) would be handed the token.
+  // A helper git runs after ours (a later config file, or -c) would be handed the token.
   warn_about_other_git_helpers(profile);
   return 0;
 }

@@ -14,7 +14,7 @@
 //    token's expiry is known, status.expirationTimestamp (RFC 3339, UTC); kubectl reuses the
 //    token until then, and runs the plugin again after a 401.
 //
-// The destination rule (issue 24): kubectl hands the plugin's token to whatever server it is about
+// The destination rule: kubectl hands the plugin's token to whatever server it is about
 // to talk to, `kubectl --server https://other …` included. So setup-kubectl records the cluster's
 // server, certificate authority, TLS server name and insecure-skip-tls-verify in the exec entry's
 // own arguments (the user entry, which `kubectl config set-cluster` does not touch), and asks for

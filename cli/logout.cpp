@@ -18,7 +18,7 @@ Result<LogoutOutcome> logout_profile(const std::string& name, bool verbose, bool
                                      bool* removed = nullptr) {
   auto session = open_session(name, verbose);
   if (!session) return std::unexpected(session.error());
-  // Issue 24.4: another credential helper git ran after devicelogin's (`store`) may hold the token;
+  // Another credential helper git ran after devicelogin's (`store`) may hold the token;
   // git makes every helper of each configured host forget it.
   for (const std::string& origin : forget_git_credentials(name)) {
     say("Asked git's credential helpers to forget the credentials of " + sanitize_text(origin) + ".");

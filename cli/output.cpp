@@ -88,7 +88,7 @@ std::string render_error(const Error& error) {
   switch (error.remedy) {
     case Remedy::kSignIn:
       if (auto others = other_saved_profiles(error); !others.empty()) {
-        // A profile that was never saved while others were (issue 25.11: after scripts/demo.sh,
+        // A profile that was never saved while others were (after scripts/demo.sh,
         // `status` said no profile "default" and left the newcomer to guess "demo"): name them.
         text += "; saved profile" + std::string(others.size() > 1 ? "s: " : ": ");
         for (std::size_t i = 0; i < others.size() && i < 5; ++i) text += (i > 0 ? ", " : "") + others[i];

@@ -70,7 +70,7 @@ int run_serve(ServeFlags& flags, bool auto_approve_given) {
   } else {
     std::cout << issuer << '\n' << std::flush;
   }
-  // The users as the server has them (issue 25.9: this line once read the options after they had
+  // The users as the server has them (this line once read the options after they had
   // moved into the server, through the `options` alias, and so always announced alice and bob).
   // Only the demo users' passwords are shown: they are the documented demo ones.
   std::string announced = "users alice/alice and bob/bob";

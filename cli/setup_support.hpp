@@ -1,6 +1,6 @@
 #pragma once
 // What the setup-git / setup-docker commands (and logout, status) share: an exclusive lock that
-// serialises this user's own edits of a config file (issue 25.4), and running git with its output
+// serialises this user's own edits of a config file, and running git with its output
 // captured. The library's lock and private-file helpers (src/store, src/core/fs.hpp) are not public
 // API, and the command module sees the public headers only, so these keep the same rules here.
 #include <chrono>
@@ -52,7 +52,7 @@ inline constexpr std::chrono::seconds kGitDeadline{60};
 // Returns git's exit status, or -1.
 int run_git_config(const std::vector<std::string>& args);
 
-// Issue 24.4: other credential helpers git hands our token to.
+// Other credential helpers git hands our token to.
 // The origins (credential.<origin>.helper) whose helper is devicelogin's for `profile`, in git's
 // config as this process sees it (every scope); empty when git is missing or names none.
 [[nodiscard]] std::vector<std::string> git_origins_of_profile(const std::string& profile);

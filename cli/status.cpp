@@ -72,7 +72,7 @@ int run_status(const StatusArgs& args) {
       say("Status:   not logged in; run: devicelogin login --profile " + name);
     }
   }
-  // Issue 24.4: one line when another credential helper would keep the token git gets for a host.
+  // One line when another credential helper would keep the token git gets for a host.
   if (info) warn_about_other_git_helpers(name);
   return info ? 0 : exit_code_for(status->relogin_required ? ErrorCode::kReloginRequired : ErrorCode::kNotLoggedIn);
 }

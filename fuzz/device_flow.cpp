@@ -40,7 +40,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       fuzz::check(next.poll_at >= now + Seconds(1));
       if (outcome.kind == Kind::kSlowDown) fuzz::check(next.poll_at == now + Seconds(flow.interval()));
       if (outcome.kind == Kind::kPending && next.poll_at != now + Seconds(flow.interval())) {
-        // Issue 25.10: when the next regular poll would be too late, one last poll 1 s before
+        // When the next regular poll would be too late, one last poll 1 s before
         // the deadline, once.
         fuzz::check(now + Seconds(flow.interval()) >= flow.deadline());
         fuzz::check(next.poll_at == flow.deadline() - Seconds(oauth::DeviceFlow::kLastPollBeforeDeadlineSeconds));

@@ -1,4 +1,4 @@
-"""Issue 25: Ctrl-C (once, twice), close() from another thread, and `with`/del+gc while
+"""Ctrl-C (once, twice), close() from another thread, and `with`/del+gc while
 Session.login() runs, at each stage of the login: before the code is shown (the device
 authorization request in flight), while polling (a token poll in flight), and after approval while
 the tokens are being saved (the store's lock held by this test). The native session must outlive

@@ -108,7 +108,7 @@ def test_token_goes_only_to_the_profiles_api_urls_and_userinfo(serve):
         # Kept in the profile: a new Session of it (no settings) may still call the API.
         again = devicelogin.Session("py-api")
         assert again.request("GET", api.url + "/v1/again").status == 200
-        # Issue 24.3: headers that decide where or as whom the token goes are refused, nothing sent.
+        # Headers that decide where or as whom the token goes are refused, nothing sent.
         for name in ("Host", "authorization", "Cookie", "Proxy-Authorization", "DPoP"):
             before = len(api.seen)
             with pytest.raises(devicelogin.ConfigurationError) as refused:

@@ -9,7 +9,7 @@ namespace devicelogin::core {
 namespace {
 // The OAuth names whose values are credentials (RFC 6749, 7521-7523, 7636, 8628, 8693), and the
 // provider-specific ones seen in the wild: WorkOS's pending_authentication_token (exchanged for
-// tokens by /user_management/authenticate) and sealed_session (issue 24.5).
+// tokens by /user_management/authenticate) and sealed_session.
 constexpr std::array<std::string_view, 15> kSecretFields = {
     "device_code", "code",          "access_token",     "refresh_token", "id_token",
     "client_secret", "password",    "assertion",        "client_assertion", "subject_token",

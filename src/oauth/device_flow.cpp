@@ -27,7 +27,7 @@ FlowAction DeviceFlow::schedule(SystemTime at) {
 
 FlowAction DeviceFlow::schedule_pending(SystemTime now, SystemTime at) {
   // An approval given in the last interval before the deadline would never be collected when the
-  // next regular poll falls at or past it (issue 25.10: expires_in 6, interval 2 gave up after
+  // next regular poll falls at or past it (expires_in 6, interval 2 gave up after
   // the poll at 4 s). One last poll goes out just before the deadline instead, while the code is
   // still valid on the server's clock too (issue time is the local receipt time, which is after
   // the server's, hence the margin). It may come sooner than the interval; a slow_down answer then

@@ -28,7 +28,7 @@ constexpr std::array kPresets = {
                    "https://login.microsoftonline.com/{tenant}/discovery/v2.0/keys", "openid profile offline_access",
                    ClientAuth::kPost, {.has_message = true}},
     // WorkOS User Management: no expires_in and no token_type (the JWT's exp schedules refresh);
-    // no RFC 7009 revocation, but its public session logout ends the session (issue 24.6).
+    // No RFC 7009 revocation, but its public session logout ends the session.
     ProviderPreset{"workos", "https://api.workos.com", "https://api.workos.com/user_management/authorize/device",
                    "https://api.workos.com/user_management/authenticate", "", "",
                    "https://api.workos.com/sso/jwks/{client_id}", "", ClientAuth::kPost,

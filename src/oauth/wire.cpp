@@ -205,7 +205,7 @@ Result<TokenReply> parse_token_reply(const HttpResponse& response, long long now
   }
   if (response.status != 200 && response.status != 201) {
     // WorkOS answers the poll for a user of several organizations with a 403 whose `code` says
-    // so (issue 24.7), with a pending_authentication_token that only a confidential client may
+    // so, with a pending_authentication_token that only a confidential client may
     // exchange (organization-selection grant, with the client secret): named, never kept or shown.
     if (auto code = fields.string("code"); code && *code == "organization_selection_required") {
       return fail(ErrorCode::kAccessDenied,

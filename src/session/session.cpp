@@ -220,7 +220,7 @@ bool is_http_token_char(char c) {
 
 // A request a caller built for fetch(): its mistakes are the caller's (kUsage), found before any
 // token is read. Headers that decide where or as whom the token goes are the library's alone:
-// Host would move the token to another virtual host of the allowed address (issue 24.3), a second
+// Host would move the token to another virtual host of the allowed address, a second
 // Authorization, Proxy-Authorization, Cookie or DPoP would speak as someone else next to it.
 Result<void> check_request_shape(const HttpRequest& request) {
   auto usage = [](std::string message) { return std::unexpected(Error(ErrorCode::kUsage, std::move(message))); };
@@ -351,7 +351,7 @@ Result<SessionStatus> Session::status() {
                               (**loaded).client_id + ", not to this profile's server and client";
     } else if (!(**loaded).refresh_refused.empty()) {
       // The server refused the refresh token: the next token() that needs a refresh fails with
-      // kReloginRequired, and status says so (issue 24.8: it went on saying "logged in").
+      // kReloginRequired, and status says so (it went on saying "logged in").
       status.relogin_required = true;
       status.relogin_reason = (**loaded).refresh_refused;
     } else {

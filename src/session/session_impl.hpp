@@ -120,7 +120,7 @@ struct [[gnu::visibility("hidden")]] Session::Impl {
     if (std::string elsewhere = bound_elsewhere(tokens); !elsewhere.empty()) {
       outcome.revocation_problem = elsewhere + ", so they were not sent there to be revoked";
     } else if (profile.endpoints.revocation.empty() && !oauth::quirks_for(profile.provider).session_logout_path.empty()) {
-      // WorkOS: no RFC 7009, but ending the session kills its refresh token (issue 24.6: logout
+      // WorkOS: no RFC 7009, but ending the session kills its refresh token (logout
       // sent nothing and the session lived on).
       oauth::OAuthClient client(profile, http);
       if (auto ended = client.end_session(tokens.access_token); !ended) {
@@ -177,7 +177,7 @@ struct [[gnu::visibility("hidden")]] Session::Impl {
       // sign-in would not change them.)
       if (error.code == ErrorCode::kServer && (error.http_status == 400 || error.http_status == 401)) {
         // A refusal without an OAuth error body (Glewlwyd answers a revoked refresh token with a
-        // bare 400/401; issue 24.8): the session needs a new sign-in, not a retry later. The set
+        // bare 400/401): the session needs a new sign-in, not a retry later. The set
         // is kept whole (the server may take it again), and the refusal is recorded so that
         // status() says so.
         current.refresh_refused = "the token endpoint refused the refresh token (HTTP " +

@@ -38,7 +38,7 @@ rc=$?
 [ $rc -eq 2 ] || fail "non-loopback exit code $rc"
 grep -q '^devicelogin serve: refusing to listen on non-loopback host 0.0.0.0' "$dir/err3" || fail "non-loopback message: $(cat "$dir/err3")"
 
-# A configuration's users replace alice and bob: the announcement names them (issue 25.9: it once
+# A configuration's users replace alice and bob: the announcement names them (it once
 # read the moved-from options and announced alice/alice and bob/bob).
 echo '{"users": [{"username": "carol", "password": "pw-carol"}]}' >"$dir/users.json"
 "$bin" serve --config "$dir/users.json" >"$dir/out7" 2>"$dir/err7" &

@@ -136,7 +136,7 @@ static int flow(const char* issuer) {
     dl_response_free(response);
   }
 
-  /* Issue 24.3 / 25.7: a caller's Authorization (sent next to ours before), Host, a lower-case
+  /* A caller's Authorization (sent next to ours before), Host, a lower-case
      method and a GET with a body are the caller's mistakes: DL_USAGE, nothing sent. */
   {
     const char* steering[][2] = {{"Authorization: Basic eDp5", NULL}, {"Host: other.example.com", NULL},

@@ -41,7 +41,7 @@ run 0 token --profile home; home_token=$(cat "$work/out")
 
 # Without --profile and without a default chosen: the profile named "default", which does not exist.
 run 5 token
-# ... and the message names the saved ones and how to choose one (issue 25.11: a newcomer after
+# ... and the message names the saved ones and how to choose one (a newcomer after
 # scripts/demo.sh read only 'no profile "default"').
 run 5 status
 [[ $(wc -l <"$work/err") == 1 ]] || fail "status of a missing default: not one line: $(cat "$work/err")"

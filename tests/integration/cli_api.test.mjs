@@ -115,7 +115,7 @@ describe('api against a test API that introspects the token at the dev server', 
     assert.equal(body.url, '/items/1', 'the path is joined to the base URL once, without a double slash');
     const relative = JSON.parse((await run(['api', 'items/2'], EXIT.ok)).stdout);
     assert.equal(relative.url, '/items/2');
-    // Issue 25.8: a relative path whose query holds a URL is a path, not a URL of another scheme.
+    // A relative path whose query holds a URL is a path, not a URL of another scheme.
     const query = JSON.parse((await run(['api', 'search?u=https://x.example/'], EXIT.ok)).stdout);
     assert.equal(query.url, '/search?u=https://x.example/');
     await run(['api', 'ftp://x.example/a'], EXIT.usage);
@@ -212,7 +212,7 @@ describe('api against a test API that introspects the token at the dev server', 
   });
 
   test('api -H with Host, Cookie, Proxy-Authorization or DPoP is refused (exit 2) before any request', async () => {
-    // Issue 24.3: Host sent the token to another virtual host of the allowed address.
+    // Host sent the token to another virtual host of the allowed address.
     for (const header of ['Host: other.example.com', 'host: other.example.com', 'Cookie: session=1',
       'Proxy-Authorization: Basic eDp5', 'DPoP: x.y.z']) {
       const before = apiRequests;

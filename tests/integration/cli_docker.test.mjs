@@ -281,7 +281,7 @@ describe('docker credential helper (docker-credential-helpers protocol)', { skip
     assert.equal(await storedToken(), token);
   });
 
-  test('issue 25.5: an error line quotes at most a short prefix of the input; a huge input is not read whole', async () => {
+  test('an error line quotes at most a short prefix of the input; a huge input is not read whole', async () => {
     const before = await snapshot();
     for (const [op, input] of [['get', `ftp://${'r'.repeat(60000)}`], ['erase', `${'r'.repeat(60000)}@x`],
       ['get', 'r'.repeat(200000)], ['store', `{"ServerURL":"${'r'.repeat(200000)}"}`]]) {
@@ -350,7 +350,7 @@ describe('docker credential helper (docker-credential-helpers protocol)', { skip
       const dotfiles = path.join(other.home, 'dotfiles');
       await fs.mkdir(dotDocker, { mode: 0o700 });
       await fs.mkdir(dotfiles, { mode: 0o700 });
-      // Issue 25.4: a symlinked config.json led the rewrite into whatever file it named (one of
+      // A symlinked config.json led the rewrite into whatever file it named (one of
       // another owner included). Refused, one line, exit 7; the target is untouched.
       const linked = '{"auths": {}, "n": 12345678901234567890123}\n';
       await fs.writeFile(path.join(dotfiles, 'docker.json'), linked, { mode: 0o600 });
@@ -388,7 +388,7 @@ describe('docker credential helper (docker-credential-helpers protocol)', { skip
     }
   });
 
-  test('issue 25.4: 8 parallel setup-docker keep all 8; numbers are kept as written; a config.json of another owner is refused', async () => {
+  test('8 parallel setup-docker keep all 8; numbers are kept as written; a config.json of another owner is refused', async () => {
     const other = await makeHome();
     try {
       const dir = path.join(other.home, 'docker');

@@ -1,6 +1,6 @@
 // Issue 11: the token where it is needed, never through argv. `token --header` (fast path and
 // module) and `exec` (token in an environment variable, refreshed first) against the dev server,
-// under a temporary HOME. Issue 25: `exec` becomes the command (the same pid: one Ctrl-C reaches
+// under a temporary HOME. `exec` becomes the command (the same pid: one Ctrl-C reaches
 // it once, its death is exec's, SIGKILL leaves no orphan), which gets the caller's core limit,
 // signal dispositions, mask and descriptors, and none of devicelogin's; --env refuses the names
 // the loader or a shell reads; a caller that ignores SIGCHLD does not break setup-git. Secrets

@@ -270,7 +270,7 @@ describe('git credential helper with real git over smart HTTP', { skip, timeout:
     }
   });
 
-  test('issue 25.4: 8 parallel setup-git all succeed and leave a complete config', async () => {
+  test('8 parallel setup-git all succeed and leave a complete config', async () => {
     const hosts = Array.from({ length: 8 }, (_, i) => `https://git-${i}.example.com`);
     const runs = await Promise.all(hosts.map((host) => runCli(['setup-git', '--host', host], { env: home.env })));
     runs.forEach((r, i) => assert.equal(r.code, EXIT.ok, describeRun(['setup-git', '--host', hosts[i]], r)));
@@ -302,7 +302,7 @@ describe('git credential helper with real git over smart HTTP', { skip, timeout:
     }
   });
 
-  test('issue 24.4: a helper git runs after devicelogin\'s: setup-git and status warn; logout makes git\'s store forget the token', async () => {
+  test('a helper git runs after devicelogin\'s: setup-git and status warn; logout makes git\'s store forget the token', async () => {
     const credentials = path.join(home.home, '.git-credentials');
     const warnings = (stderr) => stderr.split('\n').filter((line) => line.includes('warning'));
     let r = await cli(['status'], EXIT.ok);

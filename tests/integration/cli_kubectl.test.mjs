@@ -8,7 +8,7 @@
 // plugin run, every command line on the machine is scanned for the token. Secrets are compared,
 // never printed: a failing assertion shows redacted output only.
 //
-// Issue 24: the token goes only to the cluster setup-kubectl recorded. A second loopback API server
+// The token goes only to the cluster setup-kubectl recorded. A second loopback API server
 // (same CA, so kubectl would talk to it) must see no token when kubectl is pointed at it with
 // --server, when the cluster's server is changed after setup (kubectl config set-cluster), or when
 // kubectl is told to trust another CA or to skip TLS verification; the plugin exits 2 with one line

@@ -362,7 +362,7 @@ TEST(DockerConfig, RemoveTakesOutOnlyItsOwnEntriesAndTheObjectItMade) {
   EXPECT_EQ(nlohmann::json::parse(replaced->text)["credHelpers"]["registry.example.com"], "devicelogin");
 }
 
-// Issue 25.4: a rewrite keeps every number as the user wrote it (not through a double) and every
+// A rewrite keeps every number as the user wrote it (not through a double) and every
 // other value as it was.
 TEST(DockerConfig, KeepsNumbersAsWritten) {
   const std::string original =

@@ -28,7 +28,7 @@ TEST(GitProtocol, OriginOfAHostOrAnOrigin) {
       {"http://[::1]:8080", "http://[::1]:8080"},
       {"http://[0:0:0:0:0:0:0:1]", "http://[0:0:0:0:0:0:0:1]"},
       {"https://git.example.com:8443", "https://git.example.com:8443"},
-      // Issue 24.1: plain http only for loopback hosts, as every other URL of the project.
+      // Plain http only for loopback hosts, as every other URL of the project.
       {"http://git.example.com", std::nullopt},
       {"http://git.example.com:80", std::nullopt},
       {"http://128.0.0.1", std::nullopt},

@@ -41,7 +41,7 @@ TEST(Redaction, Json) {
       {R"({"id_token":"a\"b\\","x":"y"})", R"({"id_token":"[REDACTED]","x":"y"})"},
       {R"({"outer":{"inner":[{"device_code":"d"}]}})", R"({"outer":{"inner":[{"device_code":"[REDACTED]"}]}})"},
       {R"({"note":"access_token","v":"keep"})", R"({"note":"access_token","v":"keep"})"},
-      // Issue 24.5: in JSON `code` is an error name (WorkOS), shown; OAuth sends an authorization
+      // In JSON `code` is an error name (WorkOS), shown; OAuth sends an authorization
       // code in a query or form, where it stays redacted (Url and Form cases).
       {R"({"code":"organization_selection_required","user_code":"U"})",
        R"({"code":"organization_selection_required","user_code":"U"})"},
@@ -130,7 +130,7 @@ TEST(Redaction, KnownValues) {
   EXPECT_EQ(core::redact_known("x s3cr3t-value y s3cr3t-value", {&a}), "x [REDACTED] y [REDACTED]");
   EXPECT_EQ(core::redact_known("abc abc", {&short_one, &empty, nullptr}), "abc abc");  // too short to match safely
   EXPECT_EQ(core::redact_known("nothing here", {&a}), "nothing here");
-  // Issue 24.5: an echo in another encoding (percent-encoded in either hex case, JSON-escaped).
+  // An echo in another encoding (percent-encoded in either hex case, JSON-escaped).
   Secret base64ish(std::string_view("ab+c/d=="));
   EXPECT_EQ(core::redact_known("q=ab%2Bc%2Fd%3D%3D&r=ab%2bc%2fd%3d%3d {\"t\":\"ab+c\\/d==\"} ab+c/d==", {&base64ish}),
             "q=[REDACTED]&r=[REDACTED] {\"t\":\"[REDACTED]\"} [REDACTED]");

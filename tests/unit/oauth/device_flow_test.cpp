@@ -87,7 +87,7 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"other_error_stops", 600, 5, {{Kind::kFatal, 5}}, {5}, FlowAction::Kind::kFailed, ErrorCode::kProtocol},
         // The local deadline ends polling even when the server keeps answering pending; when
         // the next regular poll would be too late, one last poll goes out 1 s before the deadline
-        // (issue 25.10: an approval in the last interval was never collected).
+        // (an approval in the last interval was never collected).
         Case{"deadline_while_pending", 12, 5, {{Kind::kPending, 5}, {Kind::kPending, 10}, {Kind::kPending, 11}},
              {5, 10, 11}, FlowAction::Kind::kFailed, ErrorCode::kExpiredToken},
         Case{"last_interval_polled_once_more", 6, 2, {{Kind::kPending, 2}, {Kind::kPending, 4}, {Kind::kSuccess, 5}},

@@ -114,7 +114,7 @@ TEST_F(SessionTest, DeadlineEndsPendingForever) {
   auto info = session.login({});
   ASSERT_FALSE(info.has_value());
   EXPECT_EQ(info.error().code, ErrorCode::kExpiredToken);
-  // code + polls at 5 and 10, and one last at 11 (1 s before the deadline: issue 25.10); none at 15 > 12
+  // code + polls at 5 and 10, and one last at 11 (1 s before the deadline); none at 15 > 12
   ASSERT_EQ(http.requests.size(), 4u);
   EXPECT_EQ(rel(http.requests[3].at), 11);
   EXPECT_EQ(http.remaining(), 0u);
@@ -293,10 +293,10 @@ TEST_F(LoggedInSessionTest, TheTokenGoesOnlyToTheProfilesApiOriginsAndUserinfo) 
   }
 }
 
-// Issue 24.3: headers that decide where or as whom the token goes are the library's alone (Host
+// Headers that decide where or as whom the token goes are the library's alone (Host
 // moved the token to another virtual host of an allowed address; the C ABI sent a caller's
-// Authorization next to ours), and a caller's malformed request is the caller's mistake (kUsage,
-// issue 25.7), found before any token is read or request sent.
+// Authorization next to ours), and a caller's malformed request is the caller's mistake (kUsage),
+// found before any token is read or request sent.
 TEST_F(LoggedInSessionTest, ACallersRequestMayNotSteerTheTokenAndItsMistakesAreUsageErrors) {
   profile_.api_urls = {"https://api.example.com"};
   struct Case {
@@ -492,7 +492,7 @@ TEST_F(LoggedInSessionTest, RefreshServerErrorIsExit6AndKeepsTokens) {
   EXPECT_EQ(stored()->refresh_token.reveal(), "RT-OLD");
 }
 
-// Issue 24.8: Glewlwyd answers a revoked refresh token with a 400 or 401 and no OAuth error body.
+// Glewlwyd answers a revoked refresh token with a 400 or 401 and no OAuth error body.
 // That is "sign in again" (exit 5), not a server failure (exit 6); the stored set is kept whole,
 // and status() says that a new sign-in is needed until a refresh or a login succeeds.
 TEST_F(LoggedInSessionTest, ARefreshRefusedWithoutAnOAuthErrorNeedsReloginKeepsTheSetAndStatusSaysSo) {
@@ -561,7 +561,7 @@ TEST_F(LoggedInSessionTest, RefreshRejectedWithInvalidGrantMakesStatusAskForASig
   EXPECT_NE(status->relogin_reason.find("invalid_grant"), std::string::npos) << status->relogin_reason;
 }
 
-// Issue 24.6 and 24.7: WorkOS, from the shapes of its API reference (/user_management/authenticate,
+// WorkOS, from the shapes of its API reference (/user_management/authenticate,
 // /user_management/sessions/logout).
 class WorkosSessionTest : public SessionTest {
  protected:
