@@ -130,6 +130,23 @@ def version() -> str:
     return _ffi().lib.dl_version().decode()
 
 
+if TYPE_CHECKING:
+    __version__: str  # the package's version: the library's
+else:
+    def __getattr__(name: str) -> str:
+        # __version__ without a cost at import: the wheel's _version.py (python/setup.py writes
+        # the build's project version), else (the source tree) the native library's own.
+        if name != "__version__":
+            raise AttributeError(f"module 'devicelogin' has no attribute {name!r}")
+        try:
+            from . import _version
+            value = _version.version
+        except ImportError:
+            value = version()
+        globals()["__version__"] = value
+        return value
+
+
 def _text(value: Optional[bytes]) -> str:
     return value.decode("utf-8", "replace") if value else ""
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import devicelogin
-from conftest import SOURCE, deny
+from conftest import BUILD_LIBRARY, PACKAGE_DIR, SOURCE, deny
 
 SCOPE = "openid profile offline_access"
 
@@ -176,7 +176,7 @@ def test_ctrl_c_during_login_cancels_and_stores_nothing(serve, tmp_path):
     script = tmp_path / "login.py"
     script.write_text(textwrap.dedent(f"""
         import sys
-        sys.path.insert(0, {str(SOURCE / 'python')!r})
+        sys.path.insert(0, {str(PACKAGE_DIR)!r})
         import devicelogin
         s = devicelogin.Session("py-int", issuer={server.issuer!r}, client_id="devicelogin-demo", store="file")
         try:
@@ -205,7 +205,7 @@ def test_ctrl_c_during_login_cancels_and_stores_nothing(serve, tmp_path):
 def test_example_end_to_end(serve):
     server = serve("--auto-approve=0", "--interval", "1")
     example = str(SOURCE / "examples/python/todo_cli.py")
-    env = dict(os.environ, PYTHONPATH=str(SOURCE / "python"))
+    env = dict(os.environ, PYTHONPATH=str(PACKAGE_DIR))
     run = lambda *args: subprocess.run([sys.executable, example, *args], env=env, capture_output=True, text=True,
                                        timeout=60)
     login = run("login", server.issuer)
@@ -255,7 +255,7 @@ def test_canary_no_secret_in_repr_errors_tracebacks_or_debug_logs(serve, caplog)
 def test_import_loads_no_native_library():
     code = ("import sys, devicelogin; maps = open('/proc/self/maps').read(); "
             "print('libcurl' in maps, 'libdevicelogin' in maps, 'devicelogin._native' in sys.modules)")
-    env = dict(os.environ, PYTHONPATH=str(SOURCE / "python"))
+    env = dict(os.environ, PYTHONPATH=str(PACKAGE_DIR))
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False", "False"]
 
@@ -274,7 +274,7 @@ def test_token_hot_path_loads_no_native_library_and_falls_back_when_the_token_ex
     # that expires within min_ttl goes through the C ABI, which refreshes it. Hashes only.
     server, s = signed_in(serve, "py-hot")
     digest = __import__("hashlib").sha256(s.token().reveal().encode()).hexdigest()
-    env = dict(os.environ, PYTHONPATH=str(SOURCE / "python"))
+    env = dict(os.environ, PYTHONPATH=str(PACKAGE_DIR))
     run = lambda ttl: subprocess.run([sys.executable, "-c", HOT_PATH_PROBE, "py-hot", str(ttl)], env=env,
                                      capture_output=True, text=True, timeout=60)
     fast = run(60)
@@ -295,7 +295,7 @@ def test_token_hot_path_loads_no_native_library_and_falls_back_when_the_token_ex
 
 
 def test_library_found_without_environment_next_to_the_package_or_in_the_build_tree():
-    library = os.environ["DEVICELOGIN_LIBRARY"]
+    library = BUILD_LIBRARY  # the source tree's package, as a checkout uses it
     env = {k: v for k, v in os.environ.items() if k not in ("DEVICELOGIN_LIBRARY", "LD_LIBRARY_PATH")}
     env["PYTHONPATH"] = str(SOURCE / "python")
     code = "import devicelogin, devicelogin._native as n; print(devicelogin.version(), n.lib._name)"
@@ -308,7 +308,7 @@ def test_library_found_without_environment_next_to_the_package_or_in_the_build_t
 def test_offline_venv_install_finds_its_library(tmp_path, serve):
     venv = tmp_path / "venv"
     env = {k: v for k, v in os.environ.items() if k not in ("DEVICELOGIN_LIBRARY", "LD_LIBRARY_PATH", "PYTHONPATH")}
-    subprocess.run([str(SOURCE / "scripts/python-venv.sh"), str(venv), os.environ["DEVICELOGIN_LIBRARY"]], env=env,
+    subprocess.run([str(SOURCE / "scripts/python-venv.sh"), str(venv), BUILD_LIBRARY], env=env,
                    check=True, capture_output=True, timeout=120)
     server = serve("--auto-approve=0", "--interval", "1")
     code = textwrap.dedent(f"""
@@ -341,7 +341,7 @@ def test_32_processes_race_one_refresh(serve, tmp_path):
     go = tmp_path / "go"
     racer = textwrap.dedent(f"""
         import hashlib, os, sys, time
-        sys.path.insert(0, {str(SOURCE / 'python')!r})
+        sys.path.insert(0, {str(PACKAGE_DIR)!r})
         import devicelogin
         s = devicelogin.Session("py-race")
         s.status()  # library loaded, profile read
