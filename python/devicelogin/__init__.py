@@ -19,7 +19,12 @@ from __future__ import annotations
 # the native library (with libcurl and OpenSSL) by the first Session.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Callable, Mapping, Optional, Sequence
+    from typing import Any, Callable, Mapping, Optional, Sequence, TypeVar
+
+    import httpx
+    import requests.auth
+
+    _T = TypeVar("_T")
 
 __all__ = [
     "Session", "Token", "Response", "Status", "DeviceLoginError", "ConfigurationError", "AccessDenied",
@@ -267,7 +272,7 @@ class _Login:
     stop (a cancel made before the native login starts would be lost: dl_session_login starts
     uncancelled, so the callbacks, which run inside it, cancel again while this is set)."""
 
-    __slots__ = ("native", "worker", "done", "cancelled", "started", "abandoned", "error", "raised")
+    __slots__ = ("native", "worker", "done", "cancelled", "started", "abandoned", "error", "raised", "notify")
 
     def __init__(self, native: Optional["_Native"]) -> None:
         import threading
@@ -279,6 +284,14 @@ class _Login:
         self.abandoned = False
         self.error: Optional[DeviceLoginError] = None
         self.raised: Optional[BaseException] = None
+        self.notify: Optional[Callable[[], None]] = None  # login_async's: called once done is set
+
+    def outcome(self) -> None:
+        """Raises what the finished login ended with (a callback's exception, then its error)."""
+        if self.raised is not None:
+            raise self.raised
+        if self.error is not None:
+            raise self.error
 
     def wait(self) -> None:
         """Returns once the thread has let go of the native session (at once if it never ran);
@@ -359,6 +372,8 @@ class _Native:
         if handle is not None:
             self.lib.dl_session_close(handle)
         login.done.set()
+        if login.notify is not None:
+            login.notify()
 
     def cancel(self, only: Optional[_Login] = None) -> None:
         """Asks the logins running on this session (or `only`) to stop (dl_session_cancel)."""
@@ -479,6 +494,85 @@ class Session:
         stopped: nothing is stored, unless the user had already approved (the tokens are then
         saved with the profile). A second Ctrl-C raises at once and the login ends on its own.
         An exception raised by a callback cancels the login and is raised."""
+        # The login runs in a worker thread so that the calling thread stays able to take Ctrl-C.
+        # It waits on an Event, not Thread.join: a join interrupted by KeyboardInterrupt may return
+        # at once the next time (before the thread has ended).
+        started: list[_Login] = []
+        try:
+            login = self._start_login(on_code, on_wait, started=started)
+            while not login.done.wait(0.1):
+                pass
+        except KeyboardInterrupt:
+            if not started:
+                raise
+            login = started[0]
+            login.native.cancel(login)
+            _debug("login: interrupted, cancelling")
+            # The login returns at its next wait; another KeyboardInterrupt leaves this wait, and
+            # the thread then finishes (and frees the session if it was closed) on its own.
+            while not login.done.wait(0.1):
+                pass
+            raise
+        login.outcome()
+        _debug("login: signed in")
+
+    async def login_async(self, on_code: Optional[Callable[[str, str, str], None]] = None,
+                          on_wait: Optional[Callable[[int], None]] = None) -> None:
+        """login() for asyncio: the device flow runs on a worker thread and the event loop stays
+        free; `on_code` and `on_wait` are called on the event loop. Cancelling the task cancels
+        the login: the poll stops at its current wait (a request in flight ends first), nothing
+        is stored (unless the user had already approved), and CancelledError is raised once the
+        login has stopped; a second cancellation raises at once and the login ends on its own."""
+        import asyncio
+        loop = asyncio.get_running_loop()
+        finished = loop.create_future()
+        holder: list[_Login] = []
+
+        def on_loop(callback: Optional[Callable[..., None]]) -> Optional[Callable[..., None]]:
+            if callback is None:
+                return None
+
+            def call(*args: Any) -> None:
+                try:
+                    callback(*args)
+                except BaseException as error:  # cancels the login, raised by login_async
+                    login = holder[0]
+                    if login.raised is None:
+                        login.raised = error
+                    login.native.cancel(login)
+
+            return lambda *args: loop.call_soon_threadsafe(call, *args)
+
+        def settle() -> None:
+            if not finished.done():
+                finished.set_result(None)
+
+        def notify() -> None:  # on the login thread, once it has let go
+            try:
+                loop.call_soon_threadsafe(settle)
+            except RuntimeError:  # the loop was closed meanwhile
+                pass
+
+        login = self._start_login(on_loop(on_code), on_loop(on_wait), notify, started=holder)
+        if login.done.is_set():
+            settle()
+        try:
+            await asyncio.shield(finished)
+        except asyncio.CancelledError:
+            login.native.cancel(login)
+            _debug("login: task cancelled, cancelling")
+            await finished  # once the login has stopped; cancelling again leaves at once
+            raise
+        login.outcome()
+        _debug("login: signed in")
+
+    def _start_login(self, on_code: Optional[Callable[[str, str, str], None]],
+                     on_wait: Optional[Callable[[int], None]],
+                     notify: Optional[Callable[[], None]] = None, started: Optional[list[_Login]] = None) -> _Login:
+        """Starts dl_session_login on a worker thread that owns its share of the native session;
+        the _Login whose `done` is set (and `notify` called) once the thread has let go. It is
+        appended to `started` once its thread is about to start (for a KeyboardInterrupt that
+        comes before this returns)."""
         import atexit
         import ctypes
         import threading
@@ -488,6 +582,7 @@ class Session:
         if native is not None:
             native.wait_idle()  # a login that an interrupted call left running
         login = _Login(native)
+        login.notify = notify
         handle = native.begin(login) if native is not None else None
         if native is None or handle is None:
             raise ConfigurationError("the session is closed", status=2, kind="usage")
@@ -535,31 +630,15 @@ class Session:
         if not _AT_EXIT:
             atexit.register(_finish_logins)
             _AT_EXIT = True
-        # The login runs in a worker thread so that the calling thread stays able to take Ctrl-C.
-        # It waits on an Event, not Thread.join: a join interrupted by KeyboardInterrupt may return
-        # at once the next time (before the thread has ended).
         worker = login.worker = threading.Thread(target=run, name="devicelogin-login", daemon=True)
+        if started is not None:
+            started.append(login)
         try:
-            try:
-                worker.start()
-            except BaseException:
-                native.abandon(login)
-                raise
-            while not login.done.wait(0.1):
-                pass
-        except KeyboardInterrupt:
-            native.cancel(login)
-            _debug("login: interrupted, cancelling")
-            # The login returns at its next wait; another KeyboardInterrupt leaves this wait, and
-            # the thread then finishes (and frees the session if it was closed) on its own.
-            while not login.done.wait(0.1):
-                pass
+            worker.start()
+        except BaseException:
+            native.abandon(login)
             raise
-        if login.raised is not None:
-            raise login.raised
-        if login.error is not None:
-            raise login.error
-        _debug("login: signed in")
+        return login
 
     def cancel(self) -> None:
         """Cancels a login running on this session in another thread (thread-safe)."""
@@ -588,6 +667,50 @@ class Session:
         finally:
             self._lib.dl_secret_free(buffer)
         return Token(value)
+
+    async def token_async(self, min_ttl: int = 60) -> Token:
+        """token() for asyncio, on a worker thread (the event loop is not blocked by a refresh).
+        Cancelling the task returns at once; a refresh under way still completes and is stored."""
+        return await self._off_loop(self.token, min_ttl)
+
+    async def refresh_async(self) -> None:
+        """refresh() for asyncio, on a worker thread."""
+        await self._off_loop(self.refresh)
+
+    async def _off_loop(self, function: Callable[..., _T], *args: Any) -> _T:
+        # The native session is used by one thread at a time: the async calls of a Session take
+        # turns on a lock (held on the worker thread, so the event loop never waits for it).
+        import asyncio
+        import threading
+        turn = self.__dict__.setdefault("_turn", threading.Lock())
+
+        def call() -> _T:
+            with turn:
+                return function(*args)
+
+        return await asyncio.to_thread(call)
+
+    def check_url(self, url: str) -> None:
+        """Raises ConfigurationError (remedy "add_settings", setting "api_urls") when request()
+        would refuse to send the token to `url`: its origin is not one of the profile's API base
+        URLs nor its userinfo endpoint. What the requests and httpx adapters check first."""
+        _call(self._lib.dl_session_check_url, self._handle, url.encode())
+
+    def requests_auth(self, min_ttl: int = 60) -> requests.auth.AuthBase:
+        """An authentication for `requests` (Debian's python3-requests, imported here):
+        `requests.get(url, auth=session.requests_auth())`. It refuses a URL that request() would
+        refuse (check_url, raised before anything is sent), adds `Authorization: Bearer <token>`
+        (refreshed when it expires within `min_ttl` seconds), and on a 401 refreshes once and
+        sends the request again (not a streamed body, which cannot be sent twice)."""
+        from ._requests_auth import RequestsAuth
+        return RequestsAuth(self, min_ttl)
+
+    def httpx_auth(self, min_ttl: int = 60) -> httpx.Auth:
+        """An authentication for `httpx` (Debian's python3-httpx, imported here), for Client and
+        AsyncClient alike: what requests_auth() does; with AsyncClient the token and the refresh
+        run on a worker thread (token_async, refresh_async)."""
+        from ._httpx_auth import HttpxAuth
+        return HttpxAuth(self, min_ttl)
 
     def refresh(self) -> None:
         """Refreshes now."""
