@@ -107,7 +107,7 @@ _FAST: Any = None  # devicelogin._fast once looked for; False when there is none
 def _hot_path() -> Any:
     """The native token hot path (python/fast_module.cpp), or None: it answers Session.token() with
     a stored token that is still valid, without ctypes, libcurl or OpenSSL, and returns None for
-    everything else. Looked for next to this package (scripts/python-venv.sh copies it there), else
+    everything else. Looked for next to this package (the wheel carries it), else
     where the library is (DEVICELOGIN_LIBRARY's directory, or this checkout's build trees)."""
     global _FAST
     if _FAST is None:

@@ -19,7 +19,7 @@ def candidates() -> list[str]:
     if explicit:
         found.append(explicit)
     here = Path(__file__).resolve().parent
-    found.append(str(here / SONAME))  # travels with the package (scripts/python-venv.sh)
+    found.append(str(here / SONAME))  # travels with the package (the wheel: python/setup.py)
     checkout = here.parent.parent  # python/devicelogin -> the source tree
     for build in ("build", "build-asan"):
         found.append(str(checkout / build / "lib" / SONAME))

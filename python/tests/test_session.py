@@ -305,26 +305,6 @@ def test_library_found_without_environment_next_to_the_package_or_in_the_build_t
     assert Path(result.stdout.split()[1]).parent.resolve() == Path(library).parent.resolve()
 
 
-def test_offline_venv_install_finds_its_library(tmp_path, serve):
-    venv = tmp_path / "venv"
-    env = {k: v for k, v in os.environ.items() if k not in ("DEVICELOGIN_LIBRARY", "LD_LIBRARY_PATH", "PYTHONPATH")}
-    subprocess.run([str(SOURCE / "scripts/python-venv.sh"), str(venv), BUILD_LIBRARY], env=env,
-                   check=True, capture_output=True, timeout=120)
-    server = serve("--auto-approve=0", "--interval", "1")
-    code = textwrap.dedent(f"""
-        import devicelogin, devicelogin._native as n
-        s = devicelogin.Session("venv", issuer={server.issuer!r}, client_id="devicelogin-demo", store="file")
-        s.login()
-        print(n.lib._name, s.status().subject, devicelogin._hot_path().__file__)
-        """)
-    result = subprocess.run([str(venv / "bin/python"), "-c", code], env=env, cwd=tmp_path, capture_output=True,
-                            text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    library, subject, hot_path = result.stdout.split()
-    assert library.startswith(str(venv)) and subject == "alice"
-    assert hot_path.startswith(str(venv)), "the token hot path travels with the package"
-
-
 RACERS = 32
 
 

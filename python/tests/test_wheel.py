@@ -124,10 +124,13 @@ def plant(directory: Path) -> None:
 
 
 def test_fresh_venv_loads_the_wheels_copies_not_the_current_directorys_then_pip_install_of_the_checkout(tmp_path):
+    # scripts/python-venv.sh: the wheel of this build tree, pip-installed into a plain venv.
     venv = tmp_path / "venv"
-    subprocess.run(["/usr/bin/python3", "-m", "venv", str(venv)], check=True, timeout=120)
+    made = subprocess.run([str(SOURCE / "scripts/python-venv.sh"), str(venv), str(BUILD)], env=clean_environment(),
+                          capture_output=True, text=True, timeout=300)
+    assert made.returncode == 0, made.stderr[-1000:]
+    assert made.stdout.startswith(f"devicelogin {project_version()} in {venv}"), made.stdout
     pip = [str(venv / "bin/python"), "-m", "pip", "install", "-q", "--no-index"]
-    subprocess.run([*pip, str(WHEEL)], env=clean_environment(), check=True, capture_output=True, timeout=120)
     planted = tmp_path / "cwd"
     plant(planted)
     fields, paths = loaded(venv / "bin/python", planted)
