@@ -218,6 +218,25 @@ def test_example_end_to_end(serve):
     assert after.returncode == 5 and "token" not in after.stderr.lower().replace("tokens", ""), after.stderr
 
 
+def test_tutorial_cli_end_to_end_and_as_docs_python_md_shows_it(serve):
+    example = SOURCE / "examples/python/todo.py"
+    text = example.read_text()
+    assert len(text.splitlines()) < 40
+    assert f"```python\n{text}```" in (SOURCE / "docs/python.md").read_text(), "docs/python.md shows another todo.py"
+    server = serve("--auto-approve=0", "--interval", "1")
+    env = dict(os.environ, PYTHONPATH=str(PACKAGE_DIR))
+    run = lambda *args: subprocess.run([sys.executable, str(example), *args], env=env, capture_output=True,
+                                       text=True, timeout=60)
+    login = run("login", "--issuer", server.issuer, "--client-id", "devicelogin-demo")
+    assert login.returncode == 0 and login.stdout == "Signed in as alice\n", login.stderr
+    whoami = run("whoami", "--me", server.issuer + "/userinfo")
+    assert whoami.returncode == 0 and json.loads(whoami.stdout)["sub"] == "alice", whoami.stderr
+    refused = run("whoami", "--me", "http://127.0.0.1:9/me")  # not the profile's API: nothing sent
+    assert refused.returncode == 2 and "refusing to send the token" in refused.stderr
+    assert run("logout").returncode == 0
+    assert run("whoami", "--me", server.issuer + "/userinfo").returncode == 5
+
+
 def test_canary_no_secret_in_repr_errors_tracebacks_or_debug_logs(serve, caplog):
     caplog.set_level(logging.DEBUG)
     server, s = signed_in(serve, "py-canary")
@@ -295,14 +314,18 @@ def test_token_hot_path_loads_no_native_library_and_falls_back_when_the_token_ex
 
 
 def test_library_found_without_environment_next_to_the_package_or_in_the_build_tree():
-    library = BUILD_LIBRARY  # the source tree's package, as a checkout uses it
+    # The source tree's package, as a checkout uses it: the presets build into build/ and
+    # build-asan/, which it looks in, in that order (the first that holds a library; this test's
+    # tree is one of them).
+    trees = [SOURCE / tree / "lib" for tree in ("build", "build-asan")]
+    assert Path(BUILD_LIBRARY).parent.resolve() in [tree.resolve() for tree in trees]
+    expected = next(tree for tree in trees if (tree / "libdevicelogin.so.0").exists())
     env = {k: v for k, v in os.environ.items() if k not in ("DEVICELOGIN_LIBRARY", "LD_LIBRARY_PATH")}
     env["PYTHONPATH"] = str(SOURCE / "python")
     code = "import devicelogin, devicelogin._native as n; print(devicelogin.version(), n.lib._name)"
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
-    # (The presets build into build/ and build-asan/, which the package looks in.)
     assert result.returncode == 0, result.stderr
-    assert Path(result.stdout.split()[1]).parent.resolve() == Path(library).parent.resolve()
+    assert Path(result.stdout.split()[1]).parent.resolve() == expected.resolve()
 
 
 RACERS = 32
