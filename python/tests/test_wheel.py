@@ -151,6 +151,7 @@ def test_fresh_venv_loads_the_wheels_copies_not_the_current_directorys_then_pip_
     assert all(path.is_relative_to(site) for path in ours(paths)), sorted(ours(paths))
 
 
+@pytest.mark.skipif(os.environ.get("DEVICELOGIN_PYTHON_SANITIZED") == "1", reason="no native code: the normal build's")
 def test_mypy_strict_on_the_examples(tmp_path):
     examples = sorted(str(path) for path in (SOURCE / "examples/python").glob("*.py"))
     assert examples
