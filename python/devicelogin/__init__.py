@@ -152,6 +152,15 @@ else:
         return value
 
 
+def _refuse_host(header: Optional[str], authority: str) -> None:
+    """The adapters' rule for a Host header (as Session.request's, issue 24.3): one that names
+    another authority than the URL's would move the token to another virtual host of an allowed
+    address, so it is refused (ConfigurationError, kind "usage") before anything is sent."""
+    if header is not None and header.strip().lower() != authority.lower():
+        raise ConfigurationError("request header Host cannot be set on a request that carries the token: it decides"
+                                 " where the token goes", status=2, kind="usage")
+
+
 def _text(value: Optional[bytes]) -> str:
     return value.decode("utf-8", "replace") if value else ""
 
@@ -699,7 +708,8 @@ class Session:
     def requests_auth(self, min_ttl: int = 60) -> requests.auth.AuthBase:
         """An authentication for `requests` (Debian's python3-requests, imported here):
         `requests.get(url, auth=session.requests_auth())`. It refuses a URL that request() would
-        refuse (check_url, raised before anything is sent), adds `Authorization: Bearer <token>`
+        refuse (check_url, raised before anything is sent) and a Host header naming another host
+        than the URL's, adds `Authorization: Bearer <token>`
         (refreshed when it expires within `min_ttl` seconds), and on a 401 refreshes once and
         sends the request again (not a streamed body, which cannot be sent twice)."""
         from ._requests_auth import RequestsAuth

@@ -5,6 +5,8 @@ from typing import TYPE_CHECKING, AsyncGenerator, Generator
 
 import httpx
 
+from . import _refuse_host
+
 if TYPE_CHECKING:
     from . import Session
 
@@ -23,6 +25,7 @@ class HttpxAuth(httpx.Auth):
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         request.read()
         self.session.check_url(str(request.url))
+        _refuse_host(request.headers.get("Host"), request.url.netloc.decode("ascii"))
         request.headers["Authorization"] = "Bearer " + self.session.token(self.min_ttl).reveal()
         response = yield request
         if response.status_code == 401:
@@ -33,6 +36,7 @@ class HttpxAuth(httpx.Auth):
     async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
         await request.aread()
         await self.session._off_loop(self.session.check_url, str(request.url))
+        _refuse_host(request.headers.get("Host"), request.url.netloc.decode("ascii"))
         request.headers["Authorization"] = "Bearer " + (await self.session.token_async(self.min_ttl)).reveal()
         response = yield request
         if response.status_code == 401:

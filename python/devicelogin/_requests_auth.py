@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import requests.auth
 from requests.cookies import extract_cookies_to_jar
+
+from . import _refuse_host
 
 if TYPE_CHECKING:
     from . import Session
@@ -20,6 +23,7 @@ class RequestsAuth(requests.auth.AuthBase):
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         self.session.check_url(request.url or "")  # raises before anything is sent
+        _refuse_host(request.headers.get("Host"), urlsplit(request.url or "").netloc.rpartition("@")[2])
         request.headers["Authorization"] = "Bearer " + self.session.token(self.min_ttl).reveal()
         request.register_hook("response", self._on_response)
         return request

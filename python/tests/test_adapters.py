@@ -82,6 +82,18 @@ def check_refusal(caught: pytest.ExceptionInfo, other: Api) -> None:
     assert other.seen == [], "the other origin got a request"
 
 
+def check_host_refused(send, api: Api) -> None:
+    """A Host header naming another virtual host is refused before anything is sent (as by
+    Session.request); the URL's own authority is not."""
+    before = len(api.seen)
+    with pytest.raises(devicelogin.ConfigurationError) as caught:
+        send("other.example.com")
+    assert caught.value.kind == "usage" and "Host" in str(caught.value)
+    assert len(api.seen) == before, "the API got a request with another Host"
+    send(api.url.removeprefix("http://"))
+    assert len(api.seen) == before + 1
+
+
 def test_requests_auth_adds_the_token_refreshes_once_on_401_and_refuses_other_origins(serve, apis):
     import requests
     api, other = apis
@@ -90,6 +102,8 @@ def test_requests_auth_adds_the_token_refreshes_once_on_401_and_refuses_other_or
     old = "Bearer " + s.token().reveal()
     assert requests.get(api.url + "/v1/items", auth=auth).json() == {"ok": True}
     assert api.headers() == [old]
+    check_host_refused(lambda host: requests.get(api.url + "/v1/items", headers={"Host": host}, auth=auth), api)
+    del api.seen[1:]
     # The API revokes the token: one refresh, the request sent again (its body too).
     api.rejected.add(old)
     response = requests.post(api.url + "/v1/items", data=b"payload", auth=auth)
@@ -123,6 +137,7 @@ def test_httpx_auth_sync_and_async(serve, apis):
         with pytest.raises(devicelogin.ConfigurationError) as caught:
             client.get(other.url + "/v1/items")
         check_refusal(caught, other)
+        check_host_refused(lambda host: client.get(api.url + "/v1/items", headers={"Host": host}), api)
 
     async def calls() -> list[int]:
         async with httpx.AsyncClient(auth=auth) as client:
@@ -136,7 +151,7 @@ def test_httpx_auth_sync_and_async(serve, apis):
 
     assert asyncio.run(calls()) == [200, 200]
     newest = "Bearer " + s.token().reveal()
-    assert api.seen[3:] == [("GET", new, b""), ("POST", new, b"again"), ("POST", newest, b"again")]
+    assert api.seen[4:] == [("GET", new, b""), ("POST", new, b"again"), ("POST", newest, b"again")]
     assert server.stop().count("tokens refreshed") == 2
 
 
