@@ -123,7 +123,7 @@ def _hot_path() -> Any:
         # A submodule is found along the package's __path__: the package's own directory first.
         __path__.extend(place for place in places if os.path.isdir(place) and place not in __path__)
         try:
-            from . import _fast as module
+            from . import _fast as module  # type: ignore[attr-defined]
             _FAST = module
         except ImportError as error:  # none built (no python3-dev), or one for another platform
             _debug("no native token hot path: %s", error)
@@ -132,7 +132,7 @@ def _hot_path() -> Any:
 
 def version() -> str:
     """The native library's version (loads it)."""
-    return _ffi().lib.dl_version().decode()
+    return str(_ffi().lib.dl_version().decode())
 
 
 if TYPE_CHECKING:
@@ -180,7 +180,9 @@ def _error_for(status: int, error: Any) -> DeviceLoginError:
     finally:
         if error:
             lib.dl_error_free(error)
-    cls = ReloginRequired if kind == "relogin_required" else _BY_STATUS.get(status, DeviceLoginError)
+    cls: type[DeviceLoginError] = _BY_STATUS.get(status, DeviceLoginError)
+    if kind == "relogin_required":
+        cls = ReloginRequired
     _debug("devicelogin error: status %d kind %s", status, kind)
     return cls(message, **fields)
 
@@ -295,6 +297,11 @@ class _Login:
         self.raised: Optional[BaseException] = None
         self.notify: Optional[Callable[[], None]] = None  # login_async's: called once done is set
 
+    def stop(self) -> None:
+        """Asks this login to stop (dl_session_cancel on its session)."""
+        if self.native is not None:
+            self.native.cancel(self)
+
     def outcome(self) -> None:
         """Raises what the finished login ended with (a callback's exception, then its error)."""
         if self.raised is not None:
@@ -323,7 +330,7 @@ def _finish_logins() -> None:
     while True:
         try:
             for login in list(_RUNNING):
-                login.native.cancel(login)
+                login.stop()
             for login in list(_RUNNING):
                 login.wait()
             return
@@ -451,7 +458,7 @@ class Session:
         handle = ctypes.c_void_p()
         _call(lib.dl_session_open, self.name.encode(), self._directory.encode() if self._directory else None,
               ctypes.byref(handle))
-        self._lib, self._native = lib, _Native(lib, handle.value)
+        self._lib, self._native = lib, _Native(lib, handle.value or 0)
 
     def __getattr__(self, attribute: str) -> Any:
         # Only for what __init__ left unset: the native session of a lazily opened Session.
@@ -515,7 +522,7 @@ class Session:
             if not started:
                 raise
             login = started[0]
-            login.native.cancel(login)
+            login.stop()
             _debug("login: interrupted, cancelling")
             # The login returns at its next wait; another KeyboardInterrupt leaves this wait, and
             # the thread then finishes (and frees the session if it was closed) on its own.
@@ -540,17 +547,21 @@ class Session:
         def on_loop(callback: Optional[Callable[..., None]]) -> Optional[Callable[..., None]]:
             if callback is None:
                 return None
+            function: Callable[..., None] = callback
 
             def call(*args: Any) -> None:
                 try:
-                    callback(*args)
+                    function(*args)
                 except BaseException as error:  # cancels the login, raised by login_async
                     login = holder[0]
                     if login.raised is None:
                         login.raised = error
-                    login.native.cancel(login)
+                    login.stop()
 
-            return lambda *args: loop.call_soon_threadsafe(call, *args)
+            def schedule(*args: Any) -> None:  # on the login thread
+                loop.call_soon_threadsafe(call, *args)
+
+            return schedule
 
         def settle() -> None:
             if not finished.done():
@@ -568,7 +579,7 @@ class Session:
         try:
             await asyncio.shield(finished)
         except asyncio.CancelledError:
-            login.native.cancel(login)
+            login.stop()
             _debug("login: task cancelled, cancelling")
             await finished  # once the login has stopped; cancelling again leaves at once
             raise

@@ -25,7 +25,7 @@ class RequestsAuth(requests.auth.AuthBase):
         self.session.check_url(request.url or "")  # raises before anything is sent
         _refuse_host(request.headers.get("Host"), urlsplit(request.url or "").netloc.rpartition("@")[2])
         request.headers["Authorization"] = "Bearer " + self.session.token(self.min_ttl).reveal()
-        request.register_hook("response", self._on_response)
+        request.register_hook("response", self._on_response)  # type: ignore[no-untyped-call]
         return request
 
     def _on_response(self, response: requests.Response, **send: Any) -> requests.Response:
@@ -41,7 +41,7 @@ class RequestsAuth(requests.auth.AuthBase):
         self.session.refresh()
         retry = request.copy()
         retry._devicelogin_retried = True  # type: ignore[attr-defined]
-        extract_cookies_to_jar(retry._cookies, request, response.raw)  # type: ignore[attr-defined]
+        extract_cookies_to_jar(retry._cookies, request, response.raw)  # type: ignore[attr-defined,no-untyped-call]
         retry.prepare_cookies(retry._cookies)  # type: ignore[attr-defined]
         retry.headers["Authorization"] = "Bearer " + self.session.token(0).reveal()
         again: requests.Response = response.connection.send(retry, **send)  # type: ignore[attr-defined]

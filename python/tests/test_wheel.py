@@ -152,10 +152,12 @@ def test_fresh_venv_loads_the_wheels_copies_not_the_current_directorys_then_pip_
 
 
 @pytest.mark.skipif(os.environ.get("DEVICELOGIN_PYTHON_SANITIZED") == "1", reason="no native code: the normal build's")
-def test_mypy_strict_on_the_examples(tmp_path):
+def test_mypy_strict_on_the_package_and_the_examples(tmp_path):
     examples = sorted(str(path) for path in (SOURCE / "examples/python").glob("*.py"))
     assert examples
-    result = subprocess.run(["mypy", "--strict", "--no-error-summary", "--python-executable", sys.executable,
-                             "--cache-dir", str(tmp_path / "mypy"), *examples],
-                            capture_output=True, text=True, timeout=300, cwd=tmp_path)
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-500:]
+    # The installed package itself too (-p; errors in an installed package are otherwise silent).
+    for targets in (["-p", "devicelogin"], examples):
+        result = subprocess.run(["mypy", "--strict", "--no-error-summary", "--python-executable", sys.executable,
+                                 "--cache-dir", str(tmp_path / "mypy"), *targets],
+                                capture_output=True, text=True, timeout=300, cwd=tmp_path)
+        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-500:]
