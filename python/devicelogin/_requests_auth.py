@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 import requests.auth
 from requests.cookies import extract_cookies_to_jar
 
-from . import _refuse_host
+from . import DeviceLoginError, _refuse_host
 
 if TYPE_CHECKING:
     from . import Session
@@ -35,7 +35,10 @@ class RequestsAuth(requests.auth.AuthBase):
         if response.status_code != 401 or getattr(request, "_devicelogin_retried", False) or \
                 not isinstance(request.body, (bytes, str, type(None))):
             return response
-        self.session.check_url(request.url or "")
+        try:
+            self.session.check_url(request.url or "")
+        except DeviceLoginError:  # a redirect to another origin answered: its 401 is the answer
+            return response
         response.content  # noqa: B018 (read, so that the connection can be reused)
         response.close()
         self.session.refresh()
