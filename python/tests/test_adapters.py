@@ -27,6 +27,7 @@ class Api:
         self.seen: list[tuple[str, str, bytes]] = []
         self.rejected: set[str] = set()
         self.reject_all = False
+        self.redirect_to = ""  # when set, every request is answered 302 to it
         api = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -34,6 +35,12 @@ class Api:
                 authorization = self.headers.get("Authorization", "")
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 api.seen.append((self.command, authorization, body))
+                if api.redirect_to:
+                    self.send_response(302)
+                    self.send_header("Location", api.redirect_to)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 denied = api.reject_all or authorization in api.rejected or not authorization.startswith("Bearer ")
                 payload = b'{"ok":%s}' % (b"false" if denied else b"true")
                 self.send_response(401 if denied else 200)
@@ -117,6 +124,11 @@ def test_requests_auth_adds_the_token_refreshes_once_on_401_and_refuses_other_or
     with pytest.raises(devicelogin.ConfigurationError) as caught:
         requests.get(other.url + "/v1/items", auth=auth)
     check_refusal(caught, other)
+    # A redirect to another origin: requests follows it without the token, and the other origin's
+    # 401 is the answer (no refresh, no token sent there).
+    api.redirect_to, other.reject_all = other.url + "/elsewhere", True
+    redirected = requests.get(api.url + "/v1/moved", auth=auth)
+    assert redirected.status_code == 401 and other.headers() == [""]
     assert s.token().reveal() not in repr(auth)
     assert server.stop().count("tokens refreshed") == 2  # one for each 401
 
