@@ -143,6 +143,12 @@ DL_API int dl_session_forget(dl_session* session, dl_error** err);
 DL_API int dl_session_request(dl_session* session, const char* method, const char* url, const char* const* headers,
                               const char* body, size_t body_length, long long min_ttl, dl_response** response,
                               dl_error** err);
+/* DL_OK when dl_session_request would send the token to `url` (its origin is one of the
+ * profile's API base URLs or its userinfo endpoint); otherwise DL_USAGE with the error it would
+ * fail with (remedy "add_settings", setting "api_urls"). For callers that send the token with
+ * their own HTTP client (the Python package's requests and httpx adapters). Reads nothing but the
+ * session's profile. Not thread-safe (one thread per session). */
+DL_API int dl_session_check_url(dl_session* session, const char* url, dl_error** err);
 /* The HTTP status of a response. Thread-safe (reads the handle only). */
 DL_API int dl_response_status(const dl_response* response);
 /* The first header with this name (case-insensitive), or NULL. Thread-safe. */

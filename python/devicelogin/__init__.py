@@ -19,7 +19,12 @@ from __future__ import annotations
 # the native library (with libcurl and OpenSSL) by the first Session.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Callable, Mapping, Optional, Sequence
+    from typing import Any, Callable, Mapping, Optional, Sequence, TypeVar
+
+    import httpx
+    import requests.auth
+
+    _T = TypeVar("_T")
 
 __all__ = [
     "Session", "Token", "Response", "Status", "DeviceLoginError", "ConfigurationError", "AccessDenied",
@@ -102,7 +107,7 @@ _FAST: Any = None  # devicelogin._fast once looked for; False when there is none
 def _hot_path() -> Any:
     """The native token hot path (python/fast_module.cpp), or None: it answers Session.token() with
     a stored token that is still valid, without ctypes, libcurl or OpenSSL, and returns None for
-    everything else. Looked for next to this package (scripts/python-venv.sh copies it there), else
+    everything else. Looked for next to this package (the wheel carries it), else
     where the library is (DEVICELOGIN_LIBRARY's directory, or this checkout's build trees)."""
     global _FAST
     if _FAST is None:
@@ -118,7 +123,7 @@ def _hot_path() -> Any:
         # A submodule is found along the package's __path__: the package's own directory first.
         __path__.extend(place for place in places if os.path.isdir(place) and place not in __path__)
         try:
-            from . import _fast as module
+            from . import _fast as module  # type: ignore[attr-defined]
             _FAST = module
         except ImportError as error:  # none built (no python3-dev), or one for another platform
             _debug("no native token hot path: %s", error)
@@ -127,7 +132,33 @@ def _hot_path() -> Any:
 
 def version() -> str:
     """The native library's version (loads it)."""
-    return _ffi().lib.dl_version().decode()
+    return str(_ffi().lib.dl_version().decode())
+
+
+if TYPE_CHECKING:
+    __version__: str  # the package's version: the library's
+else:
+    def __getattr__(name: str) -> str:
+        # __version__ without a cost at import: the wheel's _version.py (python/setup.py writes
+        # the build's project version), else (the source tree) the native library's own.
+        if name != "__version__":
+            raise AttributeError(f"module 'devicelogin' has no attribute {name!r}")
+        try:
+            from . import _version
+            value = _version.version
+        except ImportError:
+            value = version()
+        globals()["__version__"] = value
+        return value
+
+
+def _refuse_host(header: Optional[str], authority: str) -> None:
+    """The adapters' rule for a Host header (as Session.request's, issue 24.3): one that names
+    another authority than the URL's would move the token to another virtual host of an allowed
+    address, so it is refused (ConfigurationError, kind "usage") before anything is sent."""
+    if header is not None and header.strip().lower() != authority.lower():
+        raise ConfigurationError("request header Host cannot be set on a request that carries the token: it decides"
+                                 " where the token goes", status=2, kind="usage")
 
 
 def _text(value: Optional[bytes]) -> str:
@@ -149,7 +180,9 @@ def _error_for(status: int, error: Any) -> DeviceLoginError:
     finally:
         if error:
             lib.dl_error_free(error)
-    cls = ReloginRequired if kind == "relogin_required" else _BY_STATUS.get(status, DeviceLoginError)
+    cls: type[DeviceLoginError] = _BY_STATUS.get(status, DeviceLoginError)
+    if kind == "relogin_required":
+        cls = ReloginRequired
     _debug("devicelogin error: status %d kind %s", status, kind)
     return cls(message, **fields)
 
@@ -250,7 +283,7 @@ class _Login:
     stop (a cancel made before the native login starts would be lost: dl_session_login starts
     uncancelled, so the callbacks, which run inside it, cancel again while this is set)."""
 
-    __slots__ = ("native", "worker", "done", "cancelled", "started", "abandoned", "error", "raised")
+    __slots__ = ("native", "worker", "done", "cancelled", "started", "abandoned", "error", "raised", "notify")
 
     def __init__(self, native: Optional["_Native"]) -> None:
         import threading
@@ -262,6 +295,19 @@ class _Login:
         self.abandoned = False
         self.error: Optional[DeviceLoginError] = None
         self.raised: Optional[BaseException] = None
+        self.notify: Optional[Callable[[], None]] = None  # login_async's: called once done is set
+
+    def stop(self) -> None:
+        """Asks this login to stop (dl_session_cancel on its session)."""
+        if self.native is not None:
+            self.native.cancel(self)
+
+    def outcome(self) -> None:
+        """Raises what the finished login ended with (a callback's exception, then its error)."""
+        if self.raised is not None:
+            raise self.raised
+        if self.error is not None:
+            raise self.error
 
     def wait(self) -> None:
         """Returns once the thread has let go of the native session (at once if it never ran);
@@ -284,7 +330,7 @@ def _finish_logins() -> None:
     while True:
         try:
             for login in list(_RUNNING):
-                login.native.cancel(login)
+                login.stop()
             for login in list(_RUNNING):
                 login.wait()
             return
@@ -359,6 +405,8 @@ class _Native:
         if handle is not None:
             self.lib.dl_session_close(handle)
         login.done.set()
+        if login.notify is not None:
+            login.notify()
 
     def cancel(self, only: Optional[_Login] = None) -> None:
         """Asks the logins running on this session (or `only`) to stop (dl_session_cancel)."""
@@ -453,7 +501,7 @@ class Session:
         handle = ctypes.c_void_p()
         _call(lib.dl_session_open, self.name.encode(), self._directory.encode() if self._directory else None,
               ctypes.byref(handle))
-        self._lib, self._native = lib, _Native(lib, handle.value)
+        self._lib, self._native = lib, _Native(lib, handle.value or 0)
 
     def __getattr__(self, attribute: str) -> Any:
         # Only for what __init__ left unset: the native session of a lazily opened Session.
@@ -495,6 +543,89 @@ class Session:
         stopped: nothing is stored, unless the user had already approved (the tokens are then
         saved with the profile). A second Ctrl-C raises at once and the login ends on its own.
         An exception raised by a callback cancels the login and is raised."""
+        # The login runs in a worker thread so that the calling thread stays able to take Ctrl-C.
+        # It waits on an Event, not Thread.join: a join interrupted by KeyboardInterrupt may return
+        # at once the next time (before the thread has ended).
+        started: list[_Login] = []
+        try:
+            login = self._start_login(on_code, on_wait, started=started)
+            while not login.done.wait(0.1):
+                pass
+        except KeyboardInterrupt:
+            if not started:
+                raise
+            login = started[0]
+            login.stop()
+            _debug("login: interrupted, cancelling")
+            # The login returns at its next wait; another KeyboardInterrupt leaves this wait, and
+            # the thread then finishes (and frees the session if it was closed) on its own.
+            while not login.done.wait(0.1):
+                pass
+            raise
+        login.outcome()
+        _debug("login: signed in")
+
+    async def login_async(self, on_code: Optional[Callable[[str, str, str], None]] = None,
+                          on_wait: Optional[Callable[[int], None]] = None) -> None:
+        """login() for asyncio: the device flow runs on a worker thread and the event loop stays
+        free; `on_code` and `on_wait` are called on the event loop. Cancelling the task cancels
+        the login: the poll stops at its current wait (a request in flight ends first), nothing
+        is stored (unless the user had already approved), and CancelledError is raised once the
+        login has stopped; a second cancellation raises at once and the login ends on its own."""
+        import asyncio
+        loop = asyncio.get_running_loop()
+        finished = loop.create_future()
+        holder: list[_Login] = []
+
+        def on_loop(callback: Optional[Callable[..., None]]) -> Optional[Callable[..., None]]:
+            if callback is None:
+                return None
+            function: Callable[..., None] = callback
+
+            def call(*args: Any) -> None:
+                try:
+                    function(*args)
+                except BaseException as error:  # cancels the login, raised by login_async
+                    login = holder[0]
+                    if login.raised is None:
+                        login.raised = error
+                    login.stop()
+
+            def schedule(*args: Any) -> None:  # on the login thread
+                loop.call_soon_threadsafe(call, *args)
+
+            return schedule
+
+        def settle() -> None:
+            if not finished.done():
+                finished.set_result(None)
+
+        def notify() -> None:  # on the login thread, once it has let go
+            try:
+                loop.call_soon_threadsafe(settle)
+            except RuntimeError:  # the loop was closed meanwhile
+                pass
+
+        login = self._start_login(on_loop(on_code), on_loop(on_wait), notify, started=holder)
+        if login.done.is_set():
+            settle()
+        try:
+            await asyncio.shield(finished)
+        except asyncio.CancelledError:
+            login.stop()
+            _debug("login: task cancelled, cancelling")
+            await finished  # once the login has stopped; cancelling again leaves at once
+            raise
+        login.outcome()
+        _debug("login: signed in")
+
+    def _start_login(self, on_code: Optional[Callable[[str, str, str], None]],
+                     on_wait: Optional[Callable[[int], None]],
+                     notify: Optional[Callable[[], None]] = None, started: Optional[list[_Login]] = None) -> _Login:
+        """Starts dl_session_login on a worker thread that owns its share of the native session;
+        the _Login whose `done` is set (and `notify` called) once the thread has let go. It is
+        appended to `started` once its thread is about to start (for a KeyboardInterrupt that
+        comes before this returns)."""
         import atexit
         import ctypes
         import threading
@@ -506,6 +637,7 @@ class Session:
         if native is None:
             raise ConfigurationError("the session is closed", status=2, kind="usage")
         login = _Login(native)
+        login.notify = notify
         # Set by native.begin() right before the thread starts, inside the try that lets go of it
         # again when anything (Ctrl-C included) stops the start: the callbacks read it when they run.
         handle: Optional[int] = None
@@ -553,34 +685,18 @@ class Session:
         if not _AT_EXIT:
             atexit.register(_finish_logins)
             _AT_EXIT = True
-        # The login runs in a worker thread so that the calling thread stays able to take Ctrl-C.
-        # It waits on an Event, not Thread.join: a join interrupted by KeyboardInterrupt may return
-        # at once the next time (before the thread has ended).
         worker = login.worker = threading.Thread(target=run, name="devicelogin-login", daemon=True)
+        if started is not None:
+            started.append(login)
         try:
-            try:
-                handle = native.begin(login)
-                if handle is None:
-                    raise ConfigurationError("the session is closed", status=2, kind="usage")
-                worker.start()
-            except BaseException:
-                native.abandon(login)
-                raise
-            while not login.done.wait(0.1):
-                pass
-        except KeyboardInterrupt:
-            native.cancel(login)
-            _debug("login: interrupted, cancelling")
-            # The login returns at its next wait; another KeyboardInterrupt leaves this wait, and
-            # the thread then finishes (and frees the session if it was closed) on its own.
-            while not login.done.wait(0.1):
-                pass
+            handle = native.begin(login)
+            if handle is None:
+                raise ConfigurationError("the session is closed", status=2, kind="usage")
+            worker.start()
+        except BaseException:
+            native.abandon(login)
             raise
-        if login.raised is not None:
-            raise login.raised
-        if login.error is not None:
-            raise login.error
-        _debug("login: signed in")
+        return login
 
     def cancel(self) -> None:
         """Cancels a login running on this session in another thread (thread-safe)."""
@@ -610,6 +726,52 @@ class Session:
         finally:
             self._lib.dl_secret_free(buffer)
         return Token(value)
+
+    async def token_async(self, min_ttl: int = 60) -> Token:
+        """token() for asyncio, on a worker thread (the event loop is not blocked by a refresh).
+        Cancelling the task returns at once; a refresh under way still completes and is stored."""
+        return await self._off_loop(self.token, min_ttl)
+
+    async def refresh_async(self) -> None:
+        """refresh() for asyncio, on a worker thread."""
+        await self._off_loop(self.refresh)
+
+    async def _off_loop(self, function: Callable[..., _T], *args: Any) -> _T:
+        # The native session is used by one thread at a time: the async calls of a Session take
+        # turns on a lock (held on the worker thread, so the event loop never waits for it).
+        import asyncio
+        import threading
+        turn = self.__dict__.setdefault("_turn", threading.Lock())
+
+        def call() -> _T:
+            with turn:
+                return function(*args)
+
+        return await asyncio.to_thread(call)
+
+    def check_url(self, url: str) -> None:
+        """Raises ConfigurationError (remedy "add_settings", setting "api_urls") when request()
+        would refuse to send the token to `url`: its origin is not one of the profile's API base
+        URLs nor its userinfo endpoint. What the requests and httpx adapters check first."""
+        with _Use(self._native) as handle:
+            _call(self._lib.dl_session_check_url, handle, url.encode())
+
+    def requests_auth(self, min_ttl: int = 60) -> requests.auth.AuthBase:
+        """An authentication for `requests` (Debian's python3-requests, imported here):
+        `requests.get(url, auth=session.requests_auth())`. It refuses a URL that request() would
+        refuse (check_url, raised before anything is sent) and a Host header naming another host
+        than the URL's, adds `Authorization: Bearer <token>`
+        (refreshed when it expires within `min_ttl` seconds), and on a 401 refreshes once and
+        sends the request again (not a streamed body, which cannot be sent twice)."""
+        from ._requests_auth import RequestsAuth
+        return RequestsAuth(self, min_ttl)
+
+    def httpx_auth(self, min_ttl: int = 60) -> httpx.Auth:
+        """An authentication for `httpx` (Debian's python3-httpx, imported here), for Client and
+        AsyncClient alike: what requests_auth() does; with AsyncClient the token and the refresh
+        run on a worker thread (token_async, refresh_async)."""
+        from ._httpx_auth import HttpxAuth
+        return HttpxAuth(self, min_ttl)
 
     def refresh(self) -> None:
         """Refreshes now."""

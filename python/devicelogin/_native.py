@@ -19,7 +19,7 @@ def candidates() -> list[str]:
     if explicit:
         found.append(explicit)
     here = Path(__file__).resolve().parent
-    found.append(str(here / SONAME))  # travels with the package (scripts/python-venv.sh)
+    found.append(str(here / SONAME))  # travels with the package (the wheel: python/setup.py)
     checkout = here.parent.parent  # python/devicelogin -> the source tree
     for build in ("build", "build-asan"):
         found.append(str(checkout / build / "lib" / SONAME))
@@ -70,6 +70,7 @@ def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
         "dl_session_forget": (ctypes.c_int, [vp, pp]),
         "dl_session_request": (ctypes.c_int, [vp, ctypes.c_char_p, ctypes.c_char_p, c_char_pp, ctypes.c_char_p,
                                               ctypes.c_size_t, ctypes.c_longlong, pp, pp]),
+        "dl_session_check_url": (ctypes.c_int, [vp, ctypes.c_char_p, pp]),
         "dl_response_status": (ctypes.c_int, [vp]),
         "dl_response_header": (ctypes.c_char_p, [vp, ctypes.c_char_p]),
         "dl_response_body": (vp, [vp, ctypes.POINTER(ctypes.c_size_t)]),

@@ -1,7 +1,10 @@
 """Fixtures: `devicelogin serve` on 127.0.0.1 (port 0) and a private HOME per test.
 
 Environment (set by python/tests/run.sh from ctest): DEVICELOGIN_EXE, the CLI that serves;
-DEVICELOGIN_LIBRARY, the built libdevicelogin.so; DEVICELOGIN_SOURCE, the source tree."""
+DEVICELOGIN_SOURCE, the source tree; DEVICELOGIN_BUILD_LIBRARY, the build tree's libdevicelogin.so.
+The package under test is the source tree's (python/, with DEVICELOGIN_LIBRARY set to the build's
+library), or, with DEVICELOGIN_PYTHON_INSTALLED=1, the one installed from the wheel into the
+interpreter running the tests (run.sh --wheel), which then finds its own library."""
 from __future__ import annotations
 
 import os
@@ -14,7 +17,17 @@ from typing import Iterator
 import pytest
 
 SOURCE = Path(os.environ.get("DEVICELOGIN_SOURCE", Path(__file__).resolve().parents[2]))
-sys.path.insert(0, str(SOURCE / "python"))
+INSTALLED = os.environ.get("DEVICELOGIN_PYTHON_INSTALLED") == "1"
+BUILD_LIBRARY = os.environ.get("DEVICELOGIN_BUILD_LIBRARY") or os.environ["DEVICELOGIN_LIBRARY"]
+if not INSTALLED:
+    sys.path.insert(0, str(SOURCE / "python"))
+import devicelogin  # noqa: E402
+
+# The directory the package under test is imported from, for the Python programs the tests start
+# (on their sys.path or PYTHONPATH): the source tree's python/, or the venv's site-packages.
+PACKAGE_DIR = Path(devicelogin.__file__).resolve().parent.parent
+if INSTALLED:
+    assert SOURCE.resolve() not in PACKAGE_DIR.parents, f"the package under test is the source tree's: {PACKAGE_DIR}"
 
 
 @pytest.fixture(autouse=True)

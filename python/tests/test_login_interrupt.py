@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 import devicelogin
-from conftest import SOURCE, wait_for
+from conftest import PACKAGE_DIR, SOURCE, wait_for
 
 PROFILE = "py-int"
 GUARD = 120  # seconds: a failure guard for events that do not come, not a bound on how fast anything is
@@ -172,7 +172,7 @@ def test_interrupt_at_each_stage(stage: str, action: str) -> None:
             fcntl.flock(held_lock, fcntl.LOCK_EX)
 
         child = subprocess.Popen([sys.executable, str(SOURCE / "python/tests/login_interrupt_child.py"),
-                                  str(SOURCE / "python"), relay.url, action],
+                                  str(PACKAGE_DIR), relay.url, action],
                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                  env=child_environment())
         out, err = Lines(child.stdout), Lines(child.stderr)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import devicelogin
-from conftest import SOURCE, deny
+from conftest import BUILD_LIBRARY, PACKAGE_DIR, SOURCE, deny
 
 SCOPE = "openid profile offline_access"
 
@@ -176,7 +176,7 @@ def test_ctrl_c_during_login_cancels_and_stores_nothing(serve, tmp_path):
     script = tmp_path / "login.py"
     script.write_text(textwrap.dedent(f"""
         import sys
-        sys.path.insert(0, {str(SOURCE / 'python')!r})
+        sys.path.insert(0, {str(PACKAGE_DIR)!r})
         import devicelogin
         s = devicelogin.Session("py-int", issuer={server.issuer!r}, client_id="devicelogin-demo", store="file")
         try:
@@ -205,7 +205,7 @@ def test_ctrl_c_during_login_cancels_and_stores_nothing(serve, tmp_path):
 def test_example_end_to_end(serve):
     server = serve("--auto-approve=0", "--interval", "1")
     example = str(SOURCE / "examples/python/todo_cli.py")
-    env = dict(os.environ, PYTHONPATH=str(SOURCE / "python"))
+    env = dict(os.environ, PYTHONPATH=str(PACKAGE_DIR))
     run = lambda *args: subprocess.run([sys.executable, example, *args], env=env, capture_output=True, text=True,
                                        timeout=60)
     login = run("login", server.issuer)
@@ -216,6 +216,25 @@ def test_example_end_to_end(serve):
     assert run("logout").returncode == 0
     after = run("whoami")
     assert after.returncode == 5 and "token" not in after.stderr.lower().replace("tokens", ""), after.stderr
+
+
+def test_tutorial_cli_end_to_end_and_as_docs_python_md_shows_it(serve):
+    example = SOURCE / "examples/python/todo.py"
+    text = example.read_text()
+    assert len(text.splitlines()) < 40
+    assert f"```python\n{text}```" in (SOURCE / "docs/python.md").read_text(), "docs/python.md shows another todo.py"
+    server = serve("--auto-approve=0", "--interval", "1")
+    env = dict(os.environ, PYTHONPATH=str(PACKAGE_DIR))
+    run = lambda *args: subprocess.run([sys.executable, str(example), *args], env=env, capture_output=True,
+                                       text=True, timeout=60)
+    login = run("login", "--issuer", server.issuer, "--client-id", "devicelogin-demo")
+    assert login.returncode == 0 and login.stdout == "Signed in as alice\n", login.stderr
+    whoami = run("whoami", "--me", server.issuer + "/userinfo")
+    assert whoami.returncode == 0 and json.loads(whoami.stdout)["sub"] == "alice", whoami.stderr
+    refused = run("whoami", "--me", "http://127.0.0.1:9/me")  # not the profile's API: nothing sent
+    assert refused.returncode == 2 and "refusing to send the token" in refused.stderr
+    assert run("logout").returncode == 0
+    assert run("whoami", "--me", server.issuer + "/userinfo").returncode == 5
 
 
 def test_canary_no_secret_in_repr_errors_tracebacks_or_debug_logs(serve, caplog):
@@ -255,7 +274,7 @@ def test_canary_no_secret_in_repr_errors_tracebacks_or_debug_logs(serve, caplog)
 def test_import_loads_no_native_library():
     code = ("import sys, devicelogin; maps = open('/proc/self/maps').read(); "
             "print('libcurl' in maps, 'libdevicelogin' in maps, 'devicelogin._native' in sys.modules)")
-    env = dict(os.environ, PYTHONPATH=str(SOURCE / "python"))
+    env = dict(os.environ, PYTHONPATH=str(PACKAGE_DIR))
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False", "False"]
 
@@ -274,7 +293,7 @@ def test_token_hot_path_loads_no_native_library_and_falls_back_when_the_token_ex
     # that expires within min_ttl goes through the C ABI, which refreshes it. Hashes only.
     server, s = signed_in(serve, "py-hot")
     digest = __import__("hashlib").sha256(s.token().reveal().encode()).hexdigest()
-    env = dict(os.environ, PYTHONPATH=str(SOURCE / "python"))
+    env = dict(os.environ, PYTHONPATH=str(PACKAGE_DIR))
     run = lambda ttl: subprocess.run([sys.executable, "-c", HOT_PATH_PROBE, "py-hot", str(ttl)], env=env,
                                      capture_output=True, text=True, timeout=60)
     fast = run(60)
@@ -295,34 +314,18 @@ def test_token_hot_path_loads_no_native_library_and_falls_back_when_the_token_ex
 
 
 def test_library_found_without_environment_next_to_the_package_or_in_the_build_tree():
-    library = os.environ["DEVICELOGIN_LIBRARY"]
+    # The source tree's package, as a checkout uses it: the presets build into build/ and
+    # build-asan/, which it looks in, in that order (the first that holds a library; this test's
+    # tree is one of them).
+    trees = [SOURCE / tree / "lib" for tree in ("build", "build-asan")]
+    assert Path(BUILD_LIBRARY).parent.resolve() in [tree.resolve() for tree in trees]
+    expected = next(tree for tree in trees if (tree / "libdevicelogin.so.0").exists())
     env = {k: v for k, v in os.environ.items() if k not in ("DEVICELOGIN_LIBRARY", "LD_LIBRARY_PATH")}
     env["PYTHONPATH"] = str(SOURCE / "python")
     code = "import devicelogin, devicelogin._native as n; print(devicelogin.version(), n.lib._name)"
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
-    # (The presets build into build/ and build-asan/, which the package looks in.)
     assert result.returncode == 0, result.stderr
-    assert Path(result.stdout.split()[1]).parent.resolve() == Path(library).parent.resolve()
-
-
-def test_offline_venv_install_finds_its_library(tmp_path, serve):
-    venv = tmp_path / "venv"
-    env = {k: v for k, v in os.environ.items() if k not in ("DEVICELOGIN_LIBRARY", "LD_LIBRARY_PATH", "PYTHONPATH")}
-    subprocess.run([str(SOURCE / "scripts/python-venv.sh"), str(venv), os.environ["DEVICELOGIN_LIBRARY"]], env=env,
-                   check=True, capture_output=True, timeout=120)
-    server = serve("--auto-approve=0", "--interval", "1")
-    code = textwrap.dedent(f"""
-        import devicelogin, devicelogin._native as n
-        s = devicelogin.Session("venv", issuer={server.issuer!r}, client_id="devicelogin-demo", store="file")
-        s.login()
-        print(n.lib._name, s.status().subject, devicelogin._hot_path().__file__)
-        """)
-    result = subprocess.run([str(venv / "bin/python"), "-c", code], env=env, cwd=tmp_path, capture_output=True,
-                            text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    library, subject, hot_path = result.stdout.split()
-    assert library.startswith(str(venv)) and subject == "alice"
-    assert hot_path.startswith(str(venv)), "the token hot path travels with the package"
+    assert Path(result.stdout.split()[1]).parent.resolve() == expected.resolve()
 
 
 RACERS = 32
@@ -341,7 +344,7 @@ def test_32_processes_race_one_refresh(serve, tmp_path):
     go = tmp_path / "go"
     racer = textwrap.dedent(f"""
         import hashlib, os, sys, time
-        sys.path.insert(0, {str(SOURCE / 'python')!r})
+        sys.path.insert(0, {str(PACKAGE_DIR)!r})
         import devicelogin
         s = devicelogin.Session("py-race")
         s.status()  # library loaded, profile read

@@ -260,6 +260,15 @@ int dl_session_token(dl_session* session, long long min_ttl, char** token, size_
   });
 }
 
+int dl_session_check_url(dl_session* session, const char* url, dl_error** err) {
+  return guarded(err, [&] {
+    if (session == nullptr || url == nullptr) return usage(err, "dl_session_check_url: the session or the URL is NULL");
+    auto allowed = session->session->check_token_destination(url);
+    if (!allowed) return set_error(err, std::move(allowed.error()));
+    return DL_OK;
+  });
+}
+
 int dl_session_refresh(dl_session* session, dl_error** err) {
   return guarded(err, [&] {
     if (session == nullptr) return usage(err, "dl_session_refresh: the session is NULL");

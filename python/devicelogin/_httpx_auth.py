@@ -1,0 +1,48 @@
+"""Session.httpx_auth(): the token on an `httpx` call (imported only when asked for)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, AsyncGenerator, Generator
+
+import httpx
+
+from . import _refuse_host
+
+if TYPE_CHECKING:
+    from . import Session
+
+
+class HttpxAuth(httpx.Auth):
+    """Adds the session's token to a request whose URL the session allows, and on a 401 refreshes
+    once and sends it again (as Session.request does). With AsyncClient, the native calls run on a
+    worker thread. The token is never in its repr."""
+
+    requires_request_body = True  # read first, so that the retry can send it again
+
+    def __init__(self, session: Session, min_ttl: int) -> None:
+        self.session = session
+        self.min_ttl = min_ttl
+
+    def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.read()
+        self.session.check_url(str(request.url))
+        _refuse_host(request.headers.get("Host"), request.url.netloc.decode("ascii"))
+        request.headers["Authorization"] = "Bearer " + self.session.token(self.min_ttl).reveal()
+        response = yield request
+        if response.status_code == 401:
+            self.session.refresh()
+            request.headers["Authorization"] = "Bearer " + self.session.token(0).reveal()
+            yield request
+
+    async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        await request.aread()
+        await self.session._off_loop(self.session.check_url, str(request.url))
+        _refuse_host(request.headers.get("Host"), request.url.netloc.decode("ascii"))
+        request.headers["Authorization"] = "Bearer " + (await self.session.token_async(self.min_ttl)).reveal()
+        response = yield request
+        if response.status_code == 401:
+            await self.session.refresh_async()
+            request.headers["Authorization"] = "Bearer " + (await self.session.token_async(0)).reveal()
+            yield request
+
+    def __repr__(self) -> str:
+        return f"HttpxAuth({self.session!r})"

@@ -1,0 +1,212 @@
+"""Session.requests_auth() and Session.httpx_auth() (sync and async) against a loopback API that
+checks the Authorization header, and login_async / token_async with task cancellation mid-poll."""
+from __future__ import annotations
+
+import asyncio
+import http.server
+import json
+import threading
+from pathlib import Path
+
+import os
+
+import pytest
+
+import devicelogin
+
+SCOPE = "openid profile offline_access"
+GUARD = 60.0
+
+
+class Api:
+    """A loopback API (its own origin) that answers 401 to an Authorization header in `rejected`
+    (or to every one when `reject_all`), 200 otherwise, and records each request's method, header
+    and body."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str, bytes]] = []
+        self.rejected: set[str] = set()
+        self.reject_all = False
+        self.redirect_to = ""  # when set, every request is answered 302 to it
+        api = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def answer(self) -> None:
+                authorization = self.headers.get("Authorization", "")
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                api.seen.append((self.command, authorization, body))
+                if api.redirect_to:
+                    self.send_response(302)
+                    self.send_header("Location", api.redirect_to)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                denied = api.reject_all or authorization in api.rejected or not authorization.startswith("Bearer ")
+                payload = b'{"ok":%s}' % (b"false" if denied else b"true")
+                self.send_response(401 if denied else 200)
+                if denied:
+                    self.send_header("WWW-Authenticate", 'Bearer error="invalid_token"')
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = answer  # noqa: N815 (http.server's names)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def headers(self) -> list[str]:
+        return [authorization for _, authorization, _ in self.seen]
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture
+def apis():
+    api, other = Api(), Api()
+    yield api, other
+    api.close()
+    other.close()
+
+
+def signed_in(serve, name: str, api: Api):
+    server = serve("--auto-approve=0", "--interval", "1")
+    s = devicelogin.Session(name, issuer=server.issuer, client_id="devicelogin-demo", scope=SCOPE, store="file",
+                            api_urls=[api.url + "/v1"])
+    s.login()
+    return server, s
+
+
+def check_refusal(caught: pytest.ExceptionInfo, other: Api) -> None:
+    assert caught.value.status == 2 and caught.value.remedy == "add_settings" and caught.value.setting == "api_urls"
+    assert other.seen == [], "the other origin got a request"
+
+
+def check_host_refused(send, api: Api) -> None:
+    """A Host header naming another virtual host is refused before anything is sent (as by
+    Session.request); the URL's own authority is not."""
+    before = len(api.seen)
+    with pytest.raises(devicelogin.ConfigurationError) as caught:
+        send("other.example.com")
+    assert caught.value.kind == "usage" and "Host" in str(caught.value)
+    assert len(api.seen) == before, "the API got a request with another Host"
+    send(api.url.removeprefix("http://"))
+    assert len(api.seen) == before + 1
+
+
+def test_requests_auth_adds_the_token_refreshes_once_on_401_and_refuses_other_origins(serve, apis):
+    import requests
+    api, other = apis
+    server, s = signed_in(serve, "py-requests", api)
+    auth = s.requests_auth()
+    old = "Bearer " + s.token().reveal()
+    assert requests.get(api.url + "/v1/items", auth=auth).json() == {"ok": True}
+    assert api.headers() == [old]
+    check_host_refused(lambda host: requests.get(api.url + "/v1/items", headers={"Host": host}, auth=auth), api)
+    del api.seen[1:]
+    # The API revokes the token: one refresh, the request sent again (its body too).
+    api.rejected.add(old)
+    response = requests.post(api.url + "/v1/items", data=b"payload", auth=auth)
+    new = "Bearer " + s.token().reveal()
+    assert response.status_code == 200 and new != old and len(response.history) == 1
+    assert api.seen[1:] == [("POST", old, b"payload"), ("POST", new, b"payload")]
+    # Refused again after the refresh: the 401 is the answer, no second retry.
+    api.reject_all = True
+    assert requests.get(api.url + "/v1/items", auth=auth).status_code == 401
+    assert len(api.seen) == 5
+    with pytest.raises(devicelogin.ConfigurationError) as caught:
+        requests.get(other.url + "/v1/items", auth=auth)
+    check_refusal(caught, other)
+    # A redirect to another origin: requests follows it without the token, and the other origin's
+    # 401 is the answer (no refresh, no token sent there).
+    api.redirect_to, other.reject_all = other.url + "/elsewhere", True
+    redirected = requests.get(api.url + "/v1/moved", auth=auth)
+    assert redirected.status_code == 401 and other.headers() == [""]
+    assert s.token().reveal() not in repr(auth)
+    assert server.stop().count("tokens refreshed") == 2  # one for each 401
+
+
+def test_httpx_auth_sync_and_async(serve, apis):
+    import httpx
+    api, other = apis
+    server, s = signed_in(serve, "py-httpx", api)
+    auth = s.httpx_auth()
+    old = "Bearer " + s.token().reveal()
+    with httpx.Client(auth=auth) as client:
+        assert client.get(api.url + "/v1/items").json() == {"ok": True}
+        api.rejected.add(old)
+        response = client.post(api.url + "/v1/items", content=b"payload")
+        new = "Bearer " + s.token().reveal()
+        assert response.status_code == 200 and new != old
+        assert api.seen[1:] == [("POST", old, b"payload"), ("POST", new, b"payload")]
+        with pytest.raises(devicelogin.ConfigurationError) as caught:
+            client.get(other.url + "/v1/items")
+        check_refusal(caught, other)
+        check_host_refused(lambda host: client.get(api.url + "/v1/items", headers={"Host": host}), api)
+
+    async def calls() -> list[int]:
+        async with httpx.AsyncClient(auth=auth) as client:
+            first = await client.get(api.url + "/v1/async")
+            api.rejected.add(new)
+            second = await client.post(api.url + "/v1/async", content=b"again")
+            with pytest.raises(devicelogin.ConfigurationError) as refused:
+                await client.get(other.url + "/v1/items")
+            check_refusal(refused, other)
+            return [first.status_code, second.status_code]
+
+    assert asyncio.run(calls()) == [200, 200]
+    newest = "Bearer " + s.token().reveal()
+    assert api.seen[4:] == [("GET", new, b""), ("POST", new, b"again"), ("POST", newest, b"again")]
+    assert server.stop().count("tokens refreshed") == 2
+
+
+def test_login_async_and_token_async_run_off_the_event_loop(serve):
+    server = serve("--auto-approve=0", "--interval", "1")
+    s = devicelogin.Session("py-async", issuer=server.issuer, client_id="devicelogin-demo", scope=SCOPE,
+                            store="file")
+    loop_thread: list[int] = []
+    shown: list[int] = []
+
+    async def main() -> str:
+        loop_thread.append(threading.get_ident())
+        await s.login_async(on_code=lambda code, uri, full: shown.append(threading.get_ident()))
+        return (await s.token_async()).reveal()
+
+    token = asyncio.run(main())
+    assert token == s.token().reveal() and shown == loop_thread, "on_code ran on the event loop"
+
+
+def test_login_async_task_cancellation_stops_the_poll_and_stores_nothing(serve):
+    # Never approved, and the code outlives the guard: only the cancel can end the login in time.
+    server = serve("--interval", "1", "--code-ttl", "900")
+    s = devicelogin.Session("py-async-cancel", issuer=server.issuer, client_id="devicelogin-demo", scope=SCOPE,
+                            store="file")
+
+    async def main() -> None:
+        polling = asyncio.Event()
+        task = asyncio.create_task(s.login_async(on_wait=lambda seconds: polling.set()))
+        await polling.wait()  # the code was shown and the login waits between polls
+        task.cancel()
+        # No elapsed-time bound: the guard only catches a login that does not stop (it would run
+        # for the code's 15 minutes).
+        done, _ = await asyncio.wait({task}, timeout=GUARD)
+        assert task in done, "the login went on after the task was cancelled"
+        assert task.cancelled()
+
+    asyncio.run(main())
+    for thread in threading.enumerate():
+        if thread.name == "devicelogin-login":
+            thread.join(timeout=30)
+            assert not thread.is_alive(), "the login thread still runs"
+    with pytest.raises(devicelogin.NotLoggedIn):
+        s.token()
+    tokens = Path(os.environ["XDG_STATE_HOME"]) / "devicelogin/tokens"
+    assert not tokens.is_dir() or [p.name for p in tokens.iterdir() if not p.name.endswith(".lock")] == []
+    assert "py-async-cancel" not in json.dumps(sorted(p.name for p in Path(os.environ["XDG_CONFIG_HOME"]).rglob("*")))
