@@ -134,25 +134,26 @@ void wipe_json_strings(json& value) {  // NOLINT(misc-no-recursion): bounded by 
   }
 }
 
-bool valid_port(std::string_view port) {
-  if (port.empty() || port.size() > 5) return false;
-  unsigned value = 0;
-  for (char c : port) {
+}  // namespace
+
+bool parse_port(std::string_view text, unsigned& value) {
+  if (text.empty() || text.size() > 5) return false;
+  value = 0;
+  for (char c : text) {
     if (c < '0' || c > '9') return false;
     value = value * 10 + static_cast<unsigned>(c - '0');
   }
   return value >= 1 && value <= 65535;
 }
 
-// A DNS name or IPv4 address: labels of [a-z0-9-], none empty.
-bool valid_host_name(std::string_view name) {
+bool valid_lower_host_name(std::string_view name, bool underscore) {
   if (name.empty() || name.size() > 253) return false;
   std::size_t label = 0;
   for (char c : name) {
     if (c == '.') {
       if (label == 0) return false;
       label = 0;
-    } else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-') {
+    } else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || (underscore && c == '_')) {
       ++label;
     } else {
       return false;
@@ -160,8 +161,6 @@ bool valid_host_name(std::string_view name) {
   }
   return label > 0;
 }
-
-}  // namespace
 
 std::string_view docker_protocol_message(DockerInputProblem problem) {
   switch (problem) {
@@ -246,16 +245,16 @@ std::optional<std::string> docker_registry_host(std::string_view server_url) {
     }
     const std::string_view after = std::string_view(host).substr(close + 1);
     if (!after.empty()) {
-      if (after.front() != ':' || !valid_port(after.substr(1))) return std::nullopt;
+      if (unsigned value = 0; after.front() != ':' || !parse_port(after.substr(1), value)) return std::nullopt;
     }
     return host;
   }
   if (const std::size_t colon = host.find(':'); colon != std::string::npos) {
     name = std::string_view(host).substr(0, colon);
     port = std::string_view(host).substr(colon + 1);
-    if (!valid_port(port)) return std::nullopt;
+    if (unsigned value = 0; !parse_port(port, value)) return std::nullopt;
   }
-  if (!valid_host_name(name)) return std::nullopt;
+  if (!valid_lower_host_name(name, false)) return std::nullopt;
   // Docker Hub's names (docker's own key for it is "https://index.docker.io/v1/").
   if (port.empty() &&
       (name == "docker.io" || name == "index.docker.io" || name == "registry-1.docker.io" || name == "registry.hub.docker.com")) {

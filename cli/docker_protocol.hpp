@@ -45,6 +45,13 @@ inline constexpr std::size_t kDockerMaxInput = 64 * 1024;
 // The longest username setup-docker records.
 inline constexpr std::size_t kDockerMaxUsername = 256;
 
+// A TCP port written as 1 to 5 digits with a value of 1..65535, which goes to `value`.
+[[nodiscard]] bool parse_port(std::string_view text, unsigned& value);
+// A DNS name or IPv4 address in lower case: dot-separated labels of [a-z0-9-] (and '_' when
+// `underscore`), none empty, at most 253 characters. Shared by the docker registry and kubectl
+// server rules.
+[[nodiscard]] bool valid_lower_host_name(std::string_view name, bool underscore);
+
 // Why a helper's input was refused.
 enum class DockerInputProblem {
   kMissingServerUrl,  // no server URL (the protocol's own message answers it)

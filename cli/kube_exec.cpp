@@ -48,33 +48,6 @@ std::expected<KubeCluster, std::string> parse_cluster(const nlohmann::json& clus
   return parsed;
 }
 
-bool valid_port(std::string_view port, unsigned& value) {
-  if (port.empty() || port.size() > 5) return false;
-  value = 0;
-  for (char c : port) {
-    if (c < '0' || c > '9') return false;
-    value = value * 10 + static_cast<unsigned>(c - '0');
-  }
-  return value >= 1 && value <= 65535;
-}
-
-// A DNS name or IPv4 address, lower case: labels of [a-z0-9_-], none empty.
-bool valid_host_name(std::string_view name) {
-  if (name.empty() || name.size() > 253) return false;
-  std::size_t label = 0;
-  for (char c : name) {
-    if (c == '.') {
-      if (label == 0) return false;
-      label = 0;
-    } else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_') {
-      ++label;
-    } else {
-      return false;
-    }
-  }
-  return label > 0;
-}
-
 // A server as a message shows it: sanitised, at most 200 characters.
 std::string shown(std::string_view server) {
   std::string text = sanitize_text(server.substr(0, 200));
@@ -133,11 +106,11 @@ std::optional<std::string> normalize_kube_server(std::string_view server) {
       port_text = host.substr(colon + 1);
       host = host.substr(0, colon);
     }
-    if (!valid_host_name(host)) return std::nullopt;
+    if (!valid_lower_host_name(host, true)) return std::nullopt;
   }
   unsigned port = 0;
   if (port_text.empty() && authority.back() == ':') return std::nullopt;  // "host:" names no port
-  if (!valid_port(port_text.empty() ? default_port : port_text, port)) return std::nullopt;
+  if (!parse_port(port_text.empty() ? default_port : port_text, port)) return std::nullopt;
   return scheme + "://" + std::string(host) + ":" + std::to_string(port) + std::string(path);
 }
 
