@@ -153,12 +153,19 @@ else:
 
 
 def _refuse_host(header: Optional[str], authority: str) -> None:
-    """The adapters' rule for a Host header (as Session.request's, issue 24.3): one that names
+    """The adapters' rule for a Host header (as Session.request's): one that names
     another authority than the URL's would move the token to another virtual host of an allowed
     address, so it is refused (ConfigurationError, kind "usage") before anything is sent."""
     if header is not None and header.strip().lower() != authority.lower():
         raise ConfigurationError("request header Host cannot be set on a request that carries the token: it decides"
                                  " where the token goes", status=2, kind="usage")
+
+
+def _refuse_nul(text: str, what: str) -> None:
+    """A NUL would end the string the C library reads early: the check and the sender would read
+    two different strings (a URL cut at its NUL passes the origin check, the whole one is sent)."""
+    if "\x00" in text:
+        raise ConfigurationError(f"the {what} holds a NUL character", status=2, kind="usage")
 
 
 def _text(value: Optional[bytes]) -> str:
@@ -470,8 +477,9 @@ class _Use:
 
 class Session:
     """The session of a named profile. Not thread-safe, except cancel() and close() (a close()
-    from another thread frees the native session once the call in flight returned): use one per
-    thread (sessions of one profile in many threads or processes refresh once together). Settings given here are used by `login`;
+    from another thread frees the native session once the call in flight returned): one call at a
+    time per Session, asyncio tasks included (the *_async calls run on worker threads); use one per
+    thread or task (sessions of one profile in many threads or processes refresh once together). Settings given here are used by `login`;
     without any, `login` signs in again with the saved profile."""
 
     def __init__(self, name: str, *, issuer: str = "", client_id: str = "", scope: str = "", provider: str = "",
@@ -686,12 +694,13 @@ class Session:
             atexit.register(_finish_logins)
             _AT_EXIT = True
         worker = login.worker = threading.Thread(target=run, name="devicelogin-login", daemon=True)
-        if started is not None:
-            started.append(login)
         try:
             handle = native.begin(login)
             if handle is None:
                 raise ConfigurationError("the session is closed", status=2, kind="usage")
+            # Only a login that holds its share is one login() may stop and wait for.
+            if started is not None:
+                started.append(login)
             worker.start()
         except BaseException:
             native.abandon(login)
@@ -753,6 +762,7 @@ class Session:
         """Raises ConfigurationError (remedy "add_settings", setting "api_urls") when request()
         would refuse to send the token to `url`: its origin is not one of the profile's API base
         URLs nor its userinfo endpoint. What the requests and httpx adapters check first."""
+        _refuse_nul(url, "URL")
         with _Use(self._native) as handle:
             _call(self._lib.dl_session_check_url, handle, url.encode())
 
@@ -802,6 +812,9 @@ class Session:
         (Host, Authorization, Proxy-Authorization, Cookie, DPoP), a method that is not upper-case
         letters and a GET or HEAD with a body."""
         import ctypes
+        for text, what in [(method, "method"), (url, "URL")] + \
+                [(f"{k}: {v}", "request header") for k, v in (headers or {}).items()]:
+            _refuse_nul(text, what)
         lines = [f"{k}: {v}".encode() for k, v in (headers or {}).items()]
         array = (ctypes.c_char_p * (len(lines) + 1))(*lines, None)
         data = body.encode() if isinstance(body, str) else body

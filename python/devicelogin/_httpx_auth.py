@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, AsyncGenerator, Generator
 
 import httpx
 
-from . import _refuse_host
+from . import DeviceLoginError, _refuse_host
 
 if TYPE_CHECKING:
     from . import Session
@@ -28,7 +28,7 @@ class HttpxAuth(httpx.Auth):
         _refuse_host(request.headers.get("Host"), request.url.netloc.decode("ascii"))
         request.headers["Authorization"] = "Bearer " + self.session.token(self.min_ttl).reveal()
         response = yield request
-        if response.status_code == 401:
+        if response.status_code == 401 and self._may_retry(response):
             self.session.refresh()
             request.headers["Authorization"] = "Bearer " + self.session.token(0).reveal()
             yield request
@@ -39,10 +39,19 @@ class HttpxAuth(httpx.Auth):
         _refuse_host(request.headers.get("Host"), request.url.netloc.decode("ascii"))
         request.headers["Authorization"] = "Bearer " + (await self.session.token_async(self.min_ttl)).reveal()
         response = yield request
-        if response.status_code == 401:
+        if response.status_code == 401 and self._may_retry(response):
             await self.session.refresh_async()
             request.headers["Authorization"] = "Bearer " + (await self.session.token_async(0)).reveal()
             yield request
+
+    def _may_retry(self, response: httpx.Response) -> bool:
+        """A 401 from where the session sends its token (not one from an origin a redirect led to,
+        which gets no token and must not make us refresh): as the requests adapter."""
+        try:
+            self.session.check_url(str(response.request.url))
+        except DeviceLoginError:
+            return False
+        return True
 
     def __repr__(self) -> str:
         return f"HttpxAuth({self.session!r})"

@@ -150,6 +150,16 @@ def test_httpx_auth_sync_and_async(serve, apis):
             client.get(other.url + "/v1/items")
         check_refusal(caught, other)
         check_host_refused(lambda host: client.get(api.url + "/v1/items", headers={"Host": host}), api)
+    # Followed redirect to another origin: httpx drops the token there, and that origin's 401 is
+    # the answer: no refresh is made on its account (the requests adapter's rule too).
+    before_redirect = len(api.seen)
+    with httpx.Client(auth=auth, follow_redirects=True) as client:
+        api.redirect_to, other.reject_all = other.url + "/elsewhere", True
+        redirected = client.get(api.url + "/v1/moved")
+        assert redirected.status_code == 401 and other.headers() == [""]
+        api.redirect_to, other.reject_all = "", False
+    del api.seen[before_redirect:]  # (the async part below counts from here)
+    other.seen.clear()
 
     async def calls() -> list[int]:
         async with httpx.AsyncClient(auth=auth) as client:

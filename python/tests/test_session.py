@@ -318,7 +318,8 @@ def test_library_found_without_environment_next_to_the_package_or_in_the_build_t
     # build-asan/, which it looks in, in that order (the first that holds a library; this test's
     # tree is one of them).
     trees = [SOURCE / tree / "lib" for tree in ("build", "build-asan")]
-    assert Path(BUILD_LIBRARY).parent.resolve() in [tree.resolve() for tree in trees]
+    if Path(BUILD_LIBRARY).parent.resolve() not in [tree.resolve() for tree in trees]:
+        pytest.skip("the library under test is not in one of the presets' build trees, where the package looks")
     expected = next(tree for tree in trees if (tree / "libdevicelogin.so.0").exists())
     env = {k: v for k, v in os.environ.items() if k not in ("DEVICELOGIN_LIBRARY", "LD_LIBRARY_PATH")}
     env["PYTHONPATH"] = str(SOURCE / "python")
