@@ -68,18 +68,10 @@ std::string parent_of(const std::string& path) {
   return slash == 0 ? "/" : path.substr(0, slash);
 }
 
-// $XDG_CONFIG_HOME when absolute, else $HOME/.config (the XDG rule the profiles follow).
-Result<std::string> config_home() {
-  if (const char* xdg = ::getenv("XDG_CONFIG_HOME"); xdg != nullptr && xdg[0] == '/') return std::string(xdg);  // NOLINT(concurrency-mt-unsafe)
-  const char* home = ::getenv("HOME");  // NOLINT(concurrency-mt-unsafe)
-  if (home == nullptr || home[0] == '\0') return std::unexpected(error_of(ErrorCode::kConfig, "HOME is not set"));
-  return std::string(home) + "/.config";
-}
-
 Result<std::string> registry_map_path() {
-  auto home = config_home();
-  if (!home) return std::unexpected(home.error());
-  return *home + "/devicelogin/docker-registries.json";
+  auto dir = devicelogin_config_dir();
+  if (!dir) return std::unexpected(dir.error());
+  return *dir + "/docker-registries.json";
 }
 
 // docker's own rule: $DOCKER_CONFIG/config.json, else ~/.docker/config.json.
@@ -153,18 +145,6 @@ Result<std::optional<std::string>> read_private_file(const std::string& path, st
   auto text = read_all(fd.get(), 1024 * 1024, read_error);
   if (!text) return std::unexpected(error_of(ErrorCode::kStorage, "cannot read " + std::string(what) + " " + path + ": " + describe_errno(read_error)));
   return text;
-}
-
-// Makes `path` and its missing parents (0700).
-Result<void> make_directories(const std::string& path) {
-  for (std::size_t at = 1; at <= path.size(); ++at) {
-    if (at != path.size() && path[at] != '/') continue;
-    const std::string prefix = path.substr(0, at);
-    if (::mkdir(prefix.c_str(), 0700) != 0 && errno != EEXIST) {
-      return std::unexpected(error_of(ErrorCode::kStorage, "cannot create directory " + prefix + ": " + describe_errno(errno)));
-    }
-  }
-  return {};
 }
 
 // Replaces `path` with `data` atomically: a temp file (mode `mode`) in the same directory,

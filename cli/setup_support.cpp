@@ -34,7 +34,8 @@ void sleep_ms(long ms) {
   }
 }
 
-// Makes `dir` and its missing parents (0700).
+}  // namespace
+
 Result<void> make_directories(const std::string& dir) {
   for (std::size_t at = 1; at <= dir.size(); ++at) {
     if (at != dir.size() && dir[at] != '/') continue;
@@ -45,8 +46,6 @@ Result<void> make_directories(const std::string& dir) {
   }
   return {};
 }
-
-}  // namespace
 
 Result<std::string> devicelogin_config_dir() {
   if (const char* xdg = std::getenv("XDG_CONFIG_HOME"); xdg != nullptr && xdg[0] == '/') {  // NOLINT(concurrency-mt-unsafe)

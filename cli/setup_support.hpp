@@ -15,6 +15,9 @@ namespace devicelogin::cli {
 // $XDG_CONFIG_HOME when absolute, else $HOME/.config, plus "/devicelogin"; kConfig without HOME.
 [[nodiscard]] Result<std::string> devicelogin_config_dir();
 
+// Makes `dir` and its missing parents (mode 0700); kStorage naming the one that cannot be made.
+[[nodiscard]] Result<void> make_directories(const std::string& dir);
+
 // An exclusive flock on a lock file, held until destroyed.
 class SetupLock {
  public:
