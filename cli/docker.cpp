@@ -24,6 +24,7 @@
 #include "helpers/helpers.hpp"
 #include "helpers/shown.hpp"
 #include "output.hpp"
+#include "process.hpp"
 #include "setup_support.hpp"
 
 namespace devicelogin::cli {
@@ -133,22 +134,6 @@ Result<void> write_atomically(const std::string& path, std::string_view data, mo
   return {};
 }
 
-// True when PATH has an executable docker-credential-devicelogin (docker finds helpers there).
-bool helper_on_path() {
-  const char* path = ::getenv("PATH");  // NOLINT(concurrency-mt-unsafe)
-  if (path == nullptr) return false;
-  std::string_view rest = path;
-  while (true) {
-    const std::size_t colon = rest.find(':');
-    std::string dir(rest.substr(0, colon));
-    if (dir.empty()) dir = ".";
-    const std::string candidate = dir + "/" + std::string(kHelperExecutable);
-    if (::access(candidate.c_str(), X_OK) == 0) return true;
-    if (colon == std::string_view::npos) return false;
-    rest.remove_prefix(colon + 1);
-  }
-}
-
 int run_setup_docker(const SetupDockerArgs& args) {
   auto usage = [](std::string message) { return report_error(kSetupCommand, error_of(ErrorCode::kUsage, std::move(message))); };
   const auto host = docker_registry_host(args.registry);
@@ -247,7 +232,7 @@ int run_setup_docker(const SetupDockerArgs& args) {
     return 0;
   }
   say("docker now asks devicelogin (profile " + profile + ") for " + *host + " credentials (credHelpers in " + *target + ").");
-  if (!helper_on_path()) {
+  if (find_on_path(kHelperExecutable).empty()) {
     say("note: docker-credential-devicelogin (installed next to devicelogin) is not on PATH, where docker looks for it.");
   }
   return 0;

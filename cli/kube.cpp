@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <charconv>
 #include <expected>
 #include <cstdlib>
@@ -26,8 +27,7 @@
 #include "devicelogin/sanitize.hpp"
 #include "kube_exec.hpp"
 #include "output.hpp"
-
-extern "C" char** environ;  // NOLINT(readability-identifier-naming): POSIX's name
+#include "process.hpp"
 
 namespace devicelogin::cli {
 namespace {
@@ -47,58 +47,13 @@ struct SetupKubectlArgs {
 
 Error error_of(ErrorCode code, std::string message) { return Error{code, std::move(message), "", 0}; }
 
-// What one kubectl run gave: its exit status (-1: it could not be run or did not exit) and the
-// first kMaxKubectlOutput bytes of its stdout and stderr.
-struct KubectlRun {
-  int status = -1;
-  std::string out;
-  std::string err;
-};
+using KubectlRun = ProgramRun;
 
-std::string read_memfd(int fd) {
-  std::string text;
-  if (::lseek(fd, 0, SEEK_SET) != 0) return text;
-  char chunk[4096];
-  while (text.size() < kMaxKubectlOutput) {
-    const ssize_t n = ::read(fd, chunk, sizeof chunk);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    text.append(chunk, static_cast<std::size_t>(n));
-  }
-  return text;
-}
+// How long one kubectl run may take (it reads and writes the kubeconfig only).
+constexpr std::chrono::seconds kKubectlDeadline{60};
 
-// Runs `kubectl ARGS` (found on PATH, no shell) with stdin from /dev/null and both outputs kept.
-KubectlRun run_kubectl(const std::vector<std::string>& args) {
-  KubectlRun run;
-  std::vector<char*> argv;
-  argv.push_back(const_cast<char*>("kubectl"));
-  for (const auto& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
-  argv.push_back(nullptr);
-  const int out = ::memfd_create("kubectl-stdout", MFD_CLOEXEC);
-  const int err = ::memfd_create("kubectl-stderr", MFD_CLOEXEC);
-  posix_spawn_file_actions_t actions;
-  bool ready = out >= 0 && err >= 0 && ::posix_spawn_file_actions_init(&actions) == 0;
-  if (ready) {
-    ready = ::posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0) == 0 &&
-            ::posix_spawn_file_actions_adddup2(&actions, out, STDOUT_FILENO) == 0 &&
-            ::posix_spawn_file_actions_adddup2(&actions, err, STDERR_FILENO) == 0;
-    pid_t child = 0;
-    if (ready && ::posix_spawnp(&child, "kubectl", &actions, nullptr, argv.data(), environ) == 0) {
-      int status = 0;
-      pid_t waited = 0;
-      while ((waited = ::waitpid(child, &status, 0)) < 0 && errno == EINTR) {
-      }
-      if (waited == child && WIFEXITED(status)) run.status = WEXITSTATUS(status);
-      run.out = read_memfd(out);
-      run.err = read_memfd(err);
-    }
-    ::posix_spawn_file_actions_destroy(&actions);
-  }
-  if (out >= 0) ::close(out);
-  if (err >= 0) ::close(err);
-  return run;
-}
+// Runs `kubectl ARGS` (found on PATH, no shell) with an empty stdin and both outputs kept.
+KubectlRun run_kubectl(const std::vector<std::string>& args) { return run_program("kubectl", args, {}, kKubectlDeadline, kMaxKubectlOutput); }
 
 // "kubectl config …  failed: <kubectl's first stderr line>" as one line.
 Error kubectl_failed(const std::vector<std::string>& args, const KubectlRun& run) {
