@@ -1,4 +1,4 @@
-// Issue 12: a login and a refresh with the local clock minutes off the server's. The Session runs
+// A login and a refresh with the local clock minutes off the server's. The Session runs
 // over a scripted HTTP client whose answers carry the server's Date, a fake local clock and a real
 // file store; ID tokens are really signed, so their iat/exp are really judged.
 #include <gtest/gtest.h>
