@@ -1,4 +1,4 @@
-// Issue 11: the git credential helper with real git, cloning and pushing over smart HTTP from a
+// The git credential helper with real git, cloning and pushing over smart HTTP from a
 // loopback server (`git http-backend` as a CGI behind node:http) that accepts a request only when
 // the dev server's introspection calls the Basic password (the token) active. A token the server
 // starts rejecting (as after a revocation): git tells the helper `erase` and fails, as git does;
