@@ -1,4 +1,4 @@
-/* Issue 10: the C ABI (devicelogin.h) against `devicelogin serve`, compiled as C99 with
+/* The C ABI (devicelogin.h) against `devicelogin serve`, compiled as C99 with
  * -Wall -Wextra -Werror by capi_test.sh, which starts the servers and runs one mode each:
  *   capi_test flow ISSUER       sign in (auto-approved), token, refresh, userinfo, status, logout
  *   capi_test expired ISSUER    no approval before the code expires: DL_EXPIRED, nothing stored

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 11 (packaging): CPack builds a .deb whose Depends come from dpkg-shlibdeps; extracted into a
+# Packaging: CPack builds a .deb whose Depends come from dpkg-shlibdeps; extracted into a
 # temporary root (dpkg-deb -x), its devicelogin runs the whole demo from there (it finds its command
 # module relative to itself), and the man page and completions are in it.
 #   deb_test.sh BUILD_DIR

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Issue 9: libdevicelogin.so exports its public API and nothing else. Every dynamic symbol it
-# defines must be (the vtable or type information of) a name that a public header under
-# include/devicelogin/ marks DEVICELOGIN_API, or a member of one; nothing of std, nlohmann, OpenSSL,
-# libcurl, or of the internal modules (devicelogin::oauth::, core/store/http helpers, Session::Impl).
-# The macro itself may be used in the public headers only.
-# Issue 10: the C ABI's functions (DL_API in include/devicelogin/devicelogin.h) are exported too,
+# libdevicelogin.so exports its public API and nothing else (adopters depend on what it exports).
+# Every dynamic symbol it defines must be (the vtable or type information of) a name that a public
+# header under include/devicelogin/ marks DEVICELOGIN_API, or a member of one; nothing of std,
+# nlohmann, OpenSSL, libcurl, or of the internal modules (devicelogin::oauth::, core/store/http
+# helpers, Session::Impl). The macro itself may be used in the public headers only.
+# The C ABI's functions (DL_API in include/devicelogin/devicelogin.h) are exported too,
 # all of them and no other dl_ name, and every exported symbol carries the version node
 # DEVICELOGIN_0 (src/devicelogin.map), or, for a C function added since, DEVICELOGIN_0.1.
 #   exported_symbols_test.sh SOURCE_DIR LIBRARY

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Issue 11 (cheap hot path): with a fresh token, the credential helpers' `get` (and kubectl's exec
-# plugin) is answered by the
-# `devicelogin` executable itself, which loads neither libcurl nor the command module. Checked
-# with a copy of the executable that has no module beside it (only the fast path can answer
-# there), byte for byte against the module's answer; and every case the fast path does not
-# serve (an expiring token, malformed input) still reaches the module with its input intact.
+# A credential helper costs about what `token` costs: with a fresh token, the credential helpers'
+# `get` (and kubectl's exec plugin) is answered by the `devicelogin` executable itself, which loads
+# neither libcurl nor the command module. Checked with a copy of the executable that has no module
+# beside it (only the fast path can answer there), byte for byte against the module's answer; and
+# every case the fast path does not serve (an expiring token, malformed input) still reaches the
+# module with its input intact.
 #   fast_helpers_test.sh BUILD_DIR
 set -euo pipefail
 build=$1
