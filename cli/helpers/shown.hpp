@@ -1,7 +1,7 @@
 #pragma once
-// A word from the command line or the input as an error line quotes it: control characters
-// removed and cut to 80 bytes ("..." marks the cut). Never a secret: only flags and protocol words
-// are shown.
+// A word from the command line, the input or a config file as an error line quotes it: control
+// characters removed and cut to `limit` bytes ("..." marks the cut), so that the line stays short
+// whatever it holds. Never a secret: only flags, protocol words, hosts and URLs are shown.
 #include <string>
 #include <string_view>
 
@@ -9,10 +9,9 @@
 
 namespace devicelogin::cli {
 
-[[nodiscard]] inline std::string shown_word(std::string_view word) {
-  constexpr std::size_t kShown = 80;
-  std::string shown = sanitize_text(word.substr(0, kShown));
-  if (word.size() > kShown) shown += "...";
+[[nodiscard]] inline std::string shown_word(std::string_view word, std::size_t limit = 80) {
+  std::string shown = sanitize_text(word.substr(0, limit));
+  if (word.size() > limit) shown += "...";
   return shown;
 }
 
