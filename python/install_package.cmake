@@ -1,6 +1,7 @@
 # The install step of the Python package (python/CMakeLists.txt sets DEVICELOGIN_PYTHON_VERSION,
-# _FILES, _NATIVE and _STRIP before it): the package goes where Debian's python3 imports from for
-# the prefix of this install, which is only known now (`cmake --install --prefix`, CPack's /usr).
+# _FILES, _NATIVE, _STRIP and _EXECUTABLE before it): the package goes where Debian's python3
+# imports from for the prefix of this install, which is only known now (`cmake --install
+# --prefix`, CPack's /usr).
 cmake_path(SET prefix NORMALIZE "${CMAKE_INSTALL_PREFIX}")
 string(REGEX REPLACE "(.)/+$" "\\1" prefix "${prefix}")
 if(prefix STREQUAL "/usr")
@@ -21,4 +22,13 @@ if(CMAKE_INSTALL_DO_STRIP AND DEVICELOGIN_PYTHON_STRIP)
     execute_process(COMMAND "${DEVICELOGIN_PYTHON_STRIP}" "$ENV{DESTDIR}${package}/${name}"
       COMMAND_ERROR_IS_FATAL ANY)
   endforeach()
+endif()
+# The bytecode, which a user cannot write into a system directory: without it every import
+# compiles the package again (several ms, beyond what `import devicelogin` may cost). Compiled for
+# the final path (-d), without DESTDIR, so that tracebacks name it.
+if(DEVICELOGIN_PYTHON_EXECUTABLE AND EXISTS "${DEVICELOGIN_PYTHON_EXECUTABLE}")
+  execute_process(COMMAND "${DEVICELOGIN_PYTHON_EXECUTABLE}" -m compileall -q -d "${package}" "$ENV{DESTDIR}${package}"
+    COMMAND_ERROR_IS_FATAL ANY)
+  file(GLOB bytecode "$ENV{DESTDIR}${package}/__pycache__/*.pyc")
+  list(APPEND CMAKE_INSTALL_MANIFEST_FILES ${bytecode})
 endif()

@@ -56,6 +56,11 @@ for site in "$usr_site" "$opt_site"; do
     [[ $runpath == '$ORIGIN' ]] || fail "$native has RUNPATH '$runpath', not \$ORIGIN"
   done
   profile=py-installed-$n
+  # Imported from the installed bytecode (a user cannot write it there), not compiled again.
+  (cd "$work/cwd" && $python -I -v -c 'import sys; sys.path.insert(0, sys.argv[1]); import devicelogin' "$site" \
+    >"$work/import.log" 2>&1) || fail "import devicelogin from $site failed"
+  grep -qF "code object from '$package/__pycache__/__init__.cpython-${minor/./}.pyc'" "$work/import.log" ||
+    fail "$package/__init__.py is not imported from its installed bytecode"
   (cd "$work/cwd" && timeout 120 $python -I - "$site" "$issuer" "$profile" "$version" "${#natives[@]}") <<'PY' ||
 import sys
 site, issuer, profile, version, natives = sys.argv[1:6]
