@@ -542,10 +542,15 @@ class Session:
     def __getattr__(self, attribute: str) -> Any:
         # Only for what __init__ left unset: the native session of a lazily opened Session.
         if attribute in ("_lib", "_native") and "name" in self.__dict__:
-            if "_native" in self.__dict__:  # closed before it was opened: the library, no session
-                self.__dict__["_lib"] = _ffi().lib
-            else:
-                self._open()
+            import threading
+            # One opening when threads ask at once (a second native session would never be closed).
+            with globals().setdefault("_OPENING", threading.Lock()):
+                if attribute in self.__dict__:  # another thread opened it meanwhile
+                    return self.__dict__[attribute]
+                if "_native" in self.__dict__:  # closed before it was opened: the library, no session
+                    self.__dict__["_lib"] = _ffi().lib
+                else:
+                    self._open()
             return self.__dict__[attribute]
         raise AttributeError(attribute)
 

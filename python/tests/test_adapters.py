@@ -319,3 +319,48 @@ def test_concurrent_tasks_and_threads_on_one_session_take_turns(serve):
     assert overlap.calls == 9, overlap.calls
     assert overlap.most == 1, f"{overlap.most} native calls ran at once on one session"
     assert server.stop().count("tokens refreshed") == 6
+
+
+def test_a_lazily_opened_session_used_by_threads_at_once_opens_once(serve, monkeypatch):
+    # A Session made without settings opens its native session on first use (when the token hot
+    # path exists): threads that need it together open one, not one each (the others would leak).
+    if devicelogin._hot_path() is None:
+        pytest.skip("no token hot path: every Session opens at once")
+    server = serve("--auto-approve=0", "--interval", "1")
+    devicelogin.Session("py-lazy", issuer=server.issuer, client_id="devicelogin-demo", scope=SCOPE,
+                        store="file").login()
+    from devicelogin import _native
+    counted = Overlap(_native.lib)
+    opens: list[int] = []
+    real_open = _native.lib.dl_session_open
+
+    class Library:
+        def __getattr__(self, name: str):
+            if name != "dl_session_open":
+                return getattr(counted, name)
+
+            def open_session(*args):
+                opens.append(1)
+                counted.overlapped.wait(0.2)  # room for another thread to open too, were it let
+                return real_open(*args)
+
+            return open_session
+
+    monkeypatch.setattr(_native, "lib", Library())
+    lazy = devicelogin.Session("py-lazy")
+    assert "_native" not in lazy.__dict__
+    start = threading.Barrier(4)
+    seen: list[str] = []
+
+    def use() -> None:
+        start.wait()
+        seen.append(lazy.status().subject or "")
+
+    threads = [threading.Thread(target=use) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert seen == ["alice"] * 4
+    assert len(opens) == 1, f"{len(opens)} native sessions opened for one Session"
+    assert counted.most == 1
