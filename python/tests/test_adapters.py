@@ -364,3 +364,57 @@ def test_a_lazily_opened_session_used_by_threads_at_once_opens_once(serve, monke
     assert seen == ["alice"] * 4
     assert len(opens) == 1, f"{len(opens)} native sessions opened for one Session"
     assert counted.most == 1
+
+
+def test_a_login_cancelled_while_it_waits_for_its_turn_sends_nothing(serve):
+    # A login_async that waits for another thread's call on the Session, and is cancelled meanwhile,
+    # ends with the cancellation without asking the server for a code; the call is unharmed.
+    server = serve("--interval", "1")
+    s = devicelogin.Session("py-turn-cancel", issuer=server.issuer, client_id="devicelogin-demo", scope=SCOPE,
+                            store="file")
+    entered, go_on = threading.Event(), threading.Event()
+    lib = s._lib
+
+    class Library:
+        def __getattr__(self, name: str):
+            function = getattr(lib, name)
+            if name != "dl_session_check_url":
+                return function
+
+            def held(*args):  # keeps the turn until the test lets it go
+                entered.set()
+                go_on.wait(GUARD)
+                return function(*args)
+
+            return held
+
+    s._native.lib = s.__dict__["_lib"] = Library()
+    refused: list[BaseException] = []
+
+    def check() -> None:
+        try:
+            s.check_url("https://elsewhere.example/")
+        except devicelogin.ConfigurationError as error:
+            refused.append(error)
+
+    holder = threading.Thread(target=check)
+    holder.start()
+    assert entered.wait(GUARD), "the call did not start"
+
+    async def main() -> None:
+        task = asyncio.create_task(s.login_async())
+        while not [t for t in threading.enumerate() if t.name == "devicelogin-login"]:
+            await asyncio.sleep(0.01)  # until the login thread exists (and so waits for its turn)
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=GUARD)
+        assert task in done and task.cancelled(), "the login did not end while it waited for its turn"
+
+    try:
+        asyncio.run(main())
+    finally:
+        go_on.set()
+        holder.join()
+    assert len(refused) == 1 and refused[0].setting == "api_urls"
+    assert "device code issued" not in server.stop(), "the cancelled login asked for a code"
+    with pytest.raises(devicelogin.NotLoggedIn):
+        s.token()
