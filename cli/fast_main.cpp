@@ -300,33 +300,45 @@ int run_full_cli(char** argv, const std::optional<rlimit>& caller_core_limit) {
   return 1;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  const std::optional<rlimit> caller_core_limit = harden_process();
-  // The fast paths read the docker helper's name as its subcommand; the full CLI gets the
-  // original argv and does the same.
-  std::vector<char*> storage;
-  int command_argc = argc;
-  char** command = command_argv(command_argc, argv, storage);
-  if (command_argc >= 2 && std::strcmp(command[1], "token") == 0) {
-    if (auto code = try_fast_token(command_argc, command)) return *code;
-  } else if (command_argc >= 2 && std::strcmp(command[1], "git-credential") == 0) {
+// The fast path for `argv` (the docker helper's name already turned into its subcommand): an exit
+// code when it answered (or cannot hand over: the input it read is lost), nullopt to fall through.
+std::optional<int> serve_fast(int argc, char** argv) {
+  if (argc >= 2 && std::strcmp(argv[1], "token") == 0) return try_fast_token(argc, argv);
+  if (argc >= 2 && std::strcmp(argv[1], "git-credential") == 0) {
     bool stdin_lost = false;
-    if (auto code = try_fast_git_credential(command_argc, command, stdin_lost)) return *code;
+    if (auto code = try_fast_git_credential(argc, argv, stdin_lost)) return code;
     if (stdin_lost) {
       (void)std::fprintf(stderr, "devicelogin git-credential: cannot hand git's input to the command module\n");
       return 1;
     }
-  } else if (command_argc >= 2 && std::strcmp(command[1], "kubectl-credential") == 0) {
-    if (auto code = try_fast_kubectl_credential(command_argc, command)) return *code;
-  } else if (command_argc >= 2 && std::strcmp(command[1], "docker-credential") == 0) {
+  } else if (argc >= 2 && std::strcmp(argv[1], "kubectl-credential") == 0) {
+    return try_fast_kubectl_credential(argc, argv);
+  } else if (argc >= 2 && std::strcmp(argv[1], "docker-credential") == 0) {
     bool stdin_lost = false;
-    if (auto code = try_fast_docker_get(command_argc, command, stdin_lost)) return *code;
+    if (auto code = try_fast_docker_get(argc, argv, stdin_lost)) return code;
     if (stdin_lost) {
       (void)std::fprintf(stderr, "devicelogin docker-credential: cannot hand the input to the command module\n");
       return 1;
     }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::optional<rlimit> caller_core_limit = harden_process();
+  // A static executable runs no loader, so an LD_PRELOAD library (libfaketime, a tracing shim)
+  // would silently not apply to it: with one set, the full CLI, which the loader prepares, answers
+  // every command, so the preload applies as it does to any other program.
+  const char* preload = std::getenv("LD_PRELOAD");  // NOLINT(concurrency-mt-unsafe): one thread
+  if (preload == nullptr || *preload == '\0') {
+    // The fast paths read the docker helper's name as its subcommand; the full CLI gets the
+    // original argv and does the same.
+    std::vector<char*> storage;
+    int command_argc = argc;
+    char** command = command_argv(command_argc, argv, storage);
+    if (auto code = serve_fast(command_argc, command)) return *code;
   }
   return run_full_cli(argv, caller_core_limit);
 }

@@ -81,4 +81,13 @@ for bin in "$build_bin" "$installed_bin"; do
     [[ ! -e $plant/PLANTED-LIBRARY-RAN ]] || fail "$bin $command loaded a library from the current directory"
   done
 done
+# The other way round: a library the caller preloads on purpose (libfaketime, a tracing shim)
+# applies to `token` too, although the static `devicelogin` runs no loader: the full CLI answers.
+for bin in "$build_bin" "$installed_bin"; do
+  rm -f "$plant/PLANTED-LIBRARY-RAN"
+  (cd "$plant" && LD_PRELOAD=$planted timeout 60 "$bin" token --profile planted) >"$work/out" 2>"$work/err" ||
+    fail "$bin token with LD_PRELOAD failed: $(tail -n1 "$work/err")"
+  [[ -s $work/out ]] || fail "$bin token with LD_PRELOAD printed no token"
+  [[ -e $plant/PLANTED-LIBRARY-RAN ]] || fail "$bin token did not apply the caller's LD_PRELOAD"
+done
 echo "planted_libraries_test: $(wc -l <<<"$names") library names planted; token, status and refresh ran from there (build tree and installed copy), nothing planted was loaded"
