@@ -85,7 +85,7 @@ done
 # applies to `token` too, although the static `devicelogin` runs no loader: the full CLI answers.
 for bin in "$build_bin" "$installed_bin"; do
   rm -f "$plant/PLANTED-LIBRARY-RAN"
-  (cd "$plant" && LD_PRELOAD=$planted timeout 60 "$bin" token --profile planted) >"$work/out" 2>"$work/err" ||
+  (cd "$plant" && timeout 60 env LD_PRELOAD="$planted" "$bin" token --profile planted) >"$work/out" 2>"$work/err" ||
     fail "$bin token with LD_PRELOAD failed: $(tail -n1 "$work/err")"
   [[ -s $work/out ]] || fail "$bin token with LD_PRELOAD printed no token"
   [[ -e $plant/PLANTED-LIBRARY-RAN ]] || fail "$bin token did not apply the caller's LD_PRELOAD"
