@@ -1,5 +1,5 @@
-// open_descriptors(), shared by the executable (which notes the caller's descriptors before it
-// loads the command module) and the module (`exec` keeps only those for the command).
+// open_descriptors(): the full CLI notes the descriptors the caller passed at its start, and `exec`
+// keeps only those for the command.
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/resource.h>

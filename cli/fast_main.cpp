@@ -1,17 +1,18 @@
-// The `devicelogin` executable. It serves the credential helpers (cli/helpers: `token`,
-// git-credential, docker-credential, kubectl-credential) when the local stores hold a fresh token,
-// linking only core + store (no libcurl, no OpenSSL, no D-Bus), and hands every other case to
-// the full CLI in the devicelogin-cli plugin. The fast path runs the same helper functions as the
-// plugin and only ever prints their answer (or their "not mine" answer) or falls through: every
-// error, refresh and message is the plugin's job, so there is one behaviour.
-#include <dlfcn.h>
+// The `devicelogin` executable: small and fully static. It serves the credential helpers
+// (cli/helpers: `token`, git-credential, docker-credential, kubectl-credential) when the local
+// stores hold a fresh token, linking only core + store (no libcurl, no OpenSSL, no D-Bus), and
+// hands every other case to the full CLI, devicelogin-cli, by execve() (same argv, same
+// environment). It runs the same helper functions as the full CLI and only ever prints their
+// answer (or their "not mine" answer) or falls through: every error, refresh and message is the
+// full CLI's job, so there is one behaviour.
+#include <sys/auxv.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <charconv>
+#include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -22,26 +23,15 @@
 #include <utility>
 #include <vector>
 
-#include "caller_state.hpp"
 #include "helpers/helpers.hpp"
+#include "process_start.hpp"
+
+extern "C" char** environ;  // NOLINT(readability-identifier-naming): POSIX's name
 
 namespace {
 
 using namespace devicelogin;
 using namespace devicelogin::cli;
-
-// Before any secret is read: no core dumps, not ptrace-attachable by other same-user processes.
-// Only the soft core limit is lowered: `exec` gives the command the caller's limit back, which a
-// lowered hard limit would forbid (the process is not dumpable either way). Returns the caller's
-// limit, or nullopt when it cannot be read.
-std::optional<rlimit> harden_process() {
-  std::optional<rlimit> caller;
-  if (rlimit limit{}; ::getrlimit(RLIMIT_CORE, &limit) == 0) caller = limit;
-  rlimit no_core{0, caller ? caller->rlim_max : 0};
-  ::setrlimit(RLIMIT_CORE, &no_core);
-  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-  return caller;
-}
 
 bool write_all(int fd, std::string_view data) {
   while (!data.empty()) {
@@ -125,79 +115,77 @@ std::optional<int> try_fast_helper(int argc, char** argv, bool& stdin_lost) {
   return std::nullopt;
 }
 
-// The command module's absolute path (issue 8): an absolute path means no search at all (no
-// RUNPATH, LD_LIBRARY_PATH or current directory). It is this executable's directory, read where
-// the loader reads it for $ORIGIN (/proc/self/exe, symlinks resolved), plus the install layout's
-// relative path, which the build tree mirrors. Not left to the loader's own "$ORIGIN" expansion
-// in dlopen(), which takes the directory of whatever calls dlopen: a sanitizer runtime or an
-// LD_PRELOAD library that wraps dlopen would be taken for the caller. That expansion is only the
-// fallback when /proc is not mounted.
-std::string module_path() {
-  char self[4096];
-  const ssize_t length = ::readlink("/proc/self/exe", self, sizeof self);
-  if (length > 0 && static_cast<std::size_t>(length) < sizeof self) {
-    std::string_view executable(self, static_cast<std::size_t>(length));
-    const std::size_t slash = executable.rfind('/');
-    if (slash != std::string_view::npos) {
-      return std::string(executable.substr(0, slash + 1)) + DEVICELOGIN_MODULE_RELATIVE_PATH;
-    }
+// The full CLI's absolute path: an absolute path means no search at all (no PATH, no current
+// directory). It is this executable's directory, read from /proc/self/exe (symlinks resolved, so
+// build/devicelogin and the docker helper's symlink count as bin/devicelogin), plus the install
+// layout's relative path, which the build tree mirrors. Without /proc (a chroot, an early boot
+// script): the path this executable was started by (AT_EXECFN), resolved by realpath. Nullopt when
+// neither works.
+std::optional<std::string> full_cli_path() {
+  char self[PATH_MAX];
+  std::string executable;
+  if (const ssize_t length = ::readlink("/proc/self/exe", self, sizeof self);
+      length > 0 && static_cast<std::size_t>(length) < sizeof self) {
+    executable.assign(self, static_cast<std::size_t>(length));
+  } else if (const auto* started_as = reinterpret_cast<const char*>(::getauxval(AT_EXECFN));
+             started_as != nullptr && ::realpath(started_as, self) != nullptr) {
+    executable = self;
   }
-  return "$ORIGIN/" DEVICELOGIN_MODULE_RELATIVE_PATH;
+  const std::size_t slash = executable.rfind('/');
+  if (slash == std::string::npos) return std::nullopt;
+  return executable.substr(0, slash + 1) + DEVICELOGIN_FULL_CLI_RELATIVE_PATH;
+}
+
+// Replaces this process with the full CLI, given `argv` as this process got it (argv[0] included:
+// the docker helper's name) and the environment unchanged, and the process as the caller left it:
+// the soft core limit back (the process stays non-dumpable until the exec, and devicelogin-cli
+// lowers the limit again before it reads a secret); no descriptor of the fast path is open (each
+// was closed or close-on-exec), only the input it put back as standard input. Returns (1) only
+// when the exec failed, with the reason on stderr.
+int run_full_cli(char** argv, const std::optional<rlimit>& caller_core_limit) {
+  const auto path = full_cli_path();
+  if (!path) {
+    (void)std::fprintf(stderr, "devicelogin: cannot load its command module devicelogin-cli: cannot read its own path "
+                               "(/proc/self/exe); mount /proc or reinstall devicelogin\n");
+    return 1;
+  }
+  if (caller_core_limit) (void)::setrlimit(RLIMIT_CORE, &*caller_core_limit);
+  ::execve(path->c_str(), argv, environ);
+  const int failure = errno;
+  (void)harden_process();
+  // The last words before exit 1: nothing to do if stderr fails.
+  (void)std::fprintf(stderr, "devicelogin: cannot load its command module %s: %s; reinstall devicelogin\n", path->c_str(),
+                     std::strerror(failure));  // NOLINT(concurrency-mt-unsafe): one thread
+  return 1;
+}
+
+// The fast path for `argv` (the docker helper's name already turned into its subcommand): an exit
+// code when it answered (or cannot hand over: the input it read is lost), nullopt to fall through.
+std::optional<int> serve_fast(int argc, char** argv) {
+  bool stdin_lost = false;
+  if (auto code = try_fast_helper(argc, argv, stdin_lost)) return code;
+  if (stdin_lost) {
+    (void)std::fprintf(stderr, "devicelogin %s: cannot hand the input to the full CLI\n", argv[1]);
+    return 1;
+  }
+  return std::nullopt;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   const std::optional<rlimit> caller_core_limit = harden_process();
-  // Run as docker-credential-devicelogin (the symlink docker runs as its credential helper):
-  // `docker-credential-devicelogin OP` is `devicelogin docker-credential OP`.
-  std::string_view invoked_as = argc > 0 ? argv[0] : "";
-  invoked_as = invoked_as.substr(invoked_as.rfind('/') + 1);
-  std::vector<char*> helper_argv;
-  if (invoked_as == "docker-credential-devicelogin") {
-    static char subcommand[] = "docker-credential";
-    helper_argv.assign(argv, argv + argc);
-    helper_argv.insert(helper_argv.begin() + 1, subcommand);
-    helper_argv.push_back(nullptr);
-    argc += 1;
-    argv = helper_argv.data();
+  // A static executable runs no loader, so an LD_PRELOAD library (libfaketime, a tracing shim)
+  // would silently not apply to it: with one set, the full CLI, which the loader prepares, answers
+  // every command, so the preload applies as it does to any other program.
+  const char* preload = std::getenv("LD_PRELOAD");  // NOLINT(concurrency-mt-unsafe): one thread
+  if (preload == nullptr || *preload == '\0') {
+    // The fast paths read the docker helper's name as its subcommand; the full CLI gets the
+    // original argv and does the same.
+    std::vector<char*> storage;
+    int command_argc = argc;
+    char** command = command_argv(command_argc, argv, storage);
+    if (auto code = serve_fast(command_argc, command)) return *code;
   }
-  bool stdin_lost = false;
-  if (auto code = try_fast_helper(argc, argv, stdin_lost)) return *code;
-  if (stdin_lost) {
-    (void)std::fprintf(stderr, "devicelogin %s: cannot hand the input to the command module\n", argv[1]);
-    return 1;
-  }
-  // The caller's descriptors, for `exec` (no fast path ran for it, so the executable has opened
-  // nothing; the module's own descriptors come later).
-  const auto descriptors = devicelogin::cli::open_descriptors();
-  const std::string path = module_path();
-  void* plugin = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (plugin == nullptr) {
-    // The last words before exit 1: nothing to do if stderr fails. One thread here, so dlerror is safe.
-    (void)std::fprintf(stderr, "devicelogin: cannot load its command module devicelogin-cli.so: %s; reinstall devicelogin\n",
-                       ::dlerror());  // NOLINT(concurrency-mt-unsafe)
-    return 1;
-  }
-  using Entry = int (*)(int, char**);
-  auto entry = reinterpret_cast<Entry>(::dlsym(plugin, "devicelogin_cli_main"));
-  if (entry == nullptr) {
-    (void)std::fprintf(stderr, "devicelogin: devicelogin-cli.so is not a devicelogin command module; reinstall devicelogin\n");
-    return 1;
-  }
-  // A module without this symbol (none is built so) would take its own notes at its entry.
-  using Startup = void (*)(const DeviceloginCliStartup*);
-  if (auto startup = reinterpret_cast<Startup>(::dlsym(plugin, "devicelogin_cli_startup"))) {
-    DeviceloginCliStartup notes{};
-    notes.size = sizeof notes;
-    notes.core_limit_known = caller_core_limit ? 1 : 0;
-    if (caller_core_limit) notes.core_limit = *caller_core_limit;
-    notes.descriptors_known = descriptors ? 1 : 0;
-    if (descriptors) {
-      notes.descriptors = descriptors->data();
-      notes.descriptor_count = descriptors->size();
-    }
-    startup(&notes);
-  }
-  return entry(argc, argv);
+  return run_full_cli(argv, caller_core_limit);
 }

@@ -70,11 +70,9 @@ int run_setup_git(const SetupGitArgs& args) {
     say("Removed the git credential helper for " + *origin + ".");
     return 0;
   }
-  char self[PATH_MAX];
-  const ssize_t length = ::readlink("/proc/self/exe", self, sizeof self - 1);
-  if (length <= 0) return report_error("setup-git", Error{ErrorCode::kConfig, "cannot find the devicelogin executable", "", 0});
-  const std::string executable(self, static_cast<std::size_t>(length));
-  std::string helper = "!" + shell_quote(executable) + " git-credential --profile " + profile + " --host " + shell_quote(*origin);
+  const auto executable = devicelogin_executable();
+  if (!executable) return report_error("setup-git", Error{ErrorCode::kConfig, "cannot find the devicelogin executable", "", 0});
+  std::string helper = "!" + shell_quote(*executable) + " git-credential --profile " + profile + " --host " + shell_quote(*origin);
   if (!args.username.empty()) helper += " --username " + shell_quote(args.username);
   // An empty helper first: no helper configured elsewhere (a global `store`) answers before this one.
   for (const std::string& value : {std::string(), helper}) {

@@ -28,6 +28,7 @@
 #include "kube_exec.hpp"
 #include "output.hpp"
 #include "process.hpp"
+#include "setup_support.hpp"
 
 namespace devicelogin::cli {
 namespace {
@@ -206,10 +207,9 @@ int run_setup_kubectl(const SetupKubectlArgs& args) {
     // v1 from kubectl 1.22 on; older clients speak only v1beta1.
     api = minor && *minor < 22 ? "v1beta1" : "v1";
   }
-  char self[PATH_MAX];
-  const ssize_t length = ::readlink("/proc/self/exe", self, sizeof self - 1);
-  if (length <= 0) return report_error(kSetupCommand, error_of(ErrorCode::kConfig, "cannot find the devicelogin executable"));
-  const std::string executable(self, static_cast<std::size_t>(length));
+  const auto found = devicelogin_executable();
+  if (!found) return report_error(kSetupCommand, error_of(ErrorCode::kConfig, "cannot find the devicelogin executable"));
+  const std::string& executable = *found;
   const std::string api_version = "client.authentication.k8s.io/" + api;
 
   if (auto failed = kubectl({"config", "set-context", context, "--cluster=" + args.cluster, "--user=" + user})) {

@@ -1,5 +1,7 @@
-// The full CLI, loaded by the `devicelogin` executable for everything but the token fast path.
+// The full CLI's commands (devicelogin-cli, which the `devicelogin` executable runs for everything
+// its fast paths do not answer; cli_main.cpp is its main()).
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <cstdio>
 
@@ -11,12 +13,14 @@ namespace devicelogin::cli {
 namespace {
 
 CallerState g_caller;
-bool g_caller_noted = false;  // the signals (and, without the executable's notes, the descriptors)
+bool g_caller_noted = false;
 
-// Once per process, before any command changes anything.
+}  // namespace
+
 void note_caller_state() {
   if (g_caller_noted) return;
   g_caller_noted = true;
+  if (rlimit limit{}; ::getrlimit(RLIMIT_CORE, &limit) == 0) g_caller.core_limit = limit;
   sigemptyset(&g_caller.ignored);
   for (int signal_number = 1; signal_number < NSIG; ++signal_number) {
     struct sigaction current{};
@@ -25,24 +29,14 @@ void note_caller_state() {
     }
   }
   ::pthread_sigmask(SIG_SETMASK, nullptr, &g_caller.blocked);
-  if (!g_caller.descriptors) g_caller.descriptors = open_descriptors();
+  g_caller.descriptors = open_descriptors();
 }
-
-}  // namespace
 
 const CallerState& caller_state() { return g_caller; }
 
 }  // namespace devicelogin::cli
 
-// Called by the executable before devicelogin_cli_main (see caller_state.hpp); copies what it needs.
-extern "C" __attribute__((visibility("default"))) void devicelogin_cli_startup(const DeviceloginCliStartup* notes) {
-  using devicelogin::cli::g_caller;
-  if (notes == nullptr || notes->size != sizeof(DeviceloginCliStartup)) return;
-  if (notes->core_limit_known != 0) g_caller.core_limit = notes->core_limit;
-  if (notes->descriptors_known != 0) g_caller.descriptors.emplace(notes->descriptors, notes->descriptors + notes->descriptor_count);
-}
-
-extern "C" __attribute__((visibility("default"))) int devicelogin_cli_main(int argc, char** argv) {
+extern "C" int devicelogin_cli_main(int argc, char** argv) {
   using namespace devicelogin::cli;
   note_caller_state();
   // Every command that runs a program and waits for it (setup-git's git, setup-kubectl's kubectl)

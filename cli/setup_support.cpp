@@ -13,8 +13,10 @@
 #include <chrono>
 #include <cstdlib>
 #include <algorithm>
+#include <climits>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <iostream>
 
 #include "devicelogin/sanitize.hpp"
@@ -208,6 +210,15 @@ std::vector<std::string> forget_git_credentials(const std::string& profile) {
     if (run_git_captured({"credential", "reject"}, input).status == 0) done.push_back(origin);
   }
   return done;
+}
+
+std::optional<std::string> devicelogin_executable() {
+  char self[PATH_MAX];
+  const ssize_t length = ::readlink("/proc/self/exe", self, sizeof self);
+  if (length <= 0 || static_cast<std::size_t>(length) >= sizeof self) return std::nullopt;
+  const std::filesystem::path own(std::string(self, static_cast<std::size_t>(length)));
+  // /proc/self/exe has no symlink left in it, so ".." can be taken lexically.
+  return (own.parent_path() / DEVICELOGIN_EXECUTABLE_RELATIVE_PATH).lexically_normal().string();
 }
 
 }  // namespace devicelogin::cli

@@ -4,6 +4,7 @@
 // captured. The library's lock and private-file helpers (src/store, src/core/fs.hpp) are not public
 // API, and the command module sees the public headers only, so these keep the same rules here.
 #include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,6 +18,12 @@ namespace devicelogin::cli {
 
 // Makes `dir` and its missing parents (mode 0700); kStorage naming the one that cannot be made.
 [[nodiscard]] Result<void> make_directories(const std::string& dir);
+
+// The `devicelogin` executable's absolute path, for the helper entries that git and kubectl run:
+// this process is the full CLI (LIBEXECDIR/devicelogin/devicelogin-cli), which that executable
+// runs, so it is found from this one's own path (/proc/self/exe) and the install layout.
+// Nullopt when /proc/self/exe cannot be read.
+[[nodiscard]] std::optional<std::string> devicelogin_executable();
 
 // An exclusive flock on a lock file, held until destroyed.
 class SetupLock {

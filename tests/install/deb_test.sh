@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Packaging: CPack builds a .deb whose Depends come from dpkg-shlibdeps; extracted into a
-# temporary root (dpkg-deb -x), its devicelogin runs the whole demo from there (it finds its command
-# module relative to itself), and the man page and completions are in it.
+# temporary root (dpkg-deb -x), its devicelogin runs the whole demo from there (it finds the full
+# CLI, /usr/libexec/devicelogin/devicelogin-cli, relative to itself), and the man page and completions are in it.
 #   deb_test.sh BUILD_DIR
 set -euo pipefail
 build=$1
@@ -27,7 +27,7 @@ done
 [[ $(HOME=$work "$work/root/usr/bin/docker-credential-devicelogin" version) == "docker-credential-devicelogin (devicelogin) "* ]] ||
   fail "docker-credential-devicelogin version does not answer from the extracted root"
 find "$work/root" -name 'libdevicelogin.so.0*' | grep -q . || fail "the package lacks libdevicelogin.so.0"
-find "$work/root" -name 'devicelogin-cli.so' | grep -q . || fail "the package lacks the command module"
+[[ -x $work/root/usr/libexec/devicelogin/devicelogin-cli ]] || fail "the package lacks the full CLI /usr/libexec/devicelogin/devicelogin-cli"
 export HOME=$work/home XDG_CONFIG_HOME=$work/home/.config XDG_STATE_HOME=$work/home/.local/state
 mkdir -p "$HOME"
 timeout 120 "$work/root/usr/bin/devicelogin" demo --auto-approve --exit --store file --no-browser --no-qr \

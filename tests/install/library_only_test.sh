@@ -22,7 +22,7 @@ done
 nice -n 10 cmake --build "$work" -j2 >"$work.build.log" 2>&1 || { tail -n 20 "$work.build.log" >&2; fail "build failed"; }
 library=$(find "$work" -name 'libdevicelogin.so.*.*' -type f -print -quit)
 [[ -n $library ]] || fail "no libdevicelogin.so was built"
-others=$(find "$work" -type f \( -name 'devicelogin' -o -name 'devicelogin-cli.so' -o -name '*_tests' -o -name 'fuzz_*' \) -perm -u+x)
+others=$(find "$work" -type f \( -name 'devicelogin' -o -name 'devicelogin-cli' -o -name '*_tests' -o -name 'fuzz_*' \) -perm -u+x)
 [[ -z $others ]] || fail "built more than the library: $others"
 # What it loads: libcurl, OpenSSL's libcrypto and the C/C++ runtime; no libsecret, GLib or libkeyutils.
 needed=$(readelf -d "$library" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' ')

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# No library is ever loaded from the current directory, where anyone may have put one. Checks that
-# no ELF file of the build tree or of a `cmake --install` copy has an empty or relative
-# RUNPATH/RPATH entry (the loader reads an empty one as the current directory), then plants
-# PLANTED_LIBRARY under the name of every library the executable and its command module load (except
-# libc, libm, libstdc++, libgcc_s and the loader, whose stand-ins crash before any constructor runs)
-# in a directory, runs `token`, `status`, `refresh` and a refreshing `token` from there with both
-# copies, and asserts that each command worked and that nothing planted ran.
+# No library is ever loaded from the current directory, where anyone may have put one. Checks that no ELF file of the
+# build tree or of a `cmake --install` copy has an empty or relative RUNPATH/RPATH entry (the loader
+# reads an empty one as the current directory), then plants PLANTED_LIBRARY under the name of every
+# library the executables load (the full CLI devicelogin-cli, and the fast `devicelogin` where it
+# is dynamic: sanitizer builds), except libc, libm, libstdc++, libgcc_s and the loader, whose
+# stand-ins crash before any constructor runs, in a directory, runs `token`,
+# `status`, `refresh` and a refreshing `token` from there with both copies, and asserts that each
+# command worked and that nothing planted ran.
 #   planted_libraries_test.sh BUILD_DIR PLANTED_LIBRARY
 set -euo pipefail
 build=$(cd "$1" && pwd) planted=$(realpath "$2")
@@ -33,21 +34,26 @@ check_search_paths() {
     done < <(readelf -d "$file" | sed -n 's/.*(\(RUNPATH\|RPATH\)).*\[\(.*\)\]$/\1 \2/p')
   done < <(find "$@" -type f -print0)
 }
-# The installed targets' build-tree copies (bin/, lib/: the install layout) and everything installed.
-check_search_paths "$build/bin" "$build/lib"
+# The installed targets' build-tree copies (bin/, lib/, libexec/: the install layout) and everything installed.
+check_search_paths "$build/bin" "$build/lib" "$build/libexec"
 cmake --install "$build" --prefix "$work/prefix" >/dev/null
 check_search_paths "$work/prefix"
 
 build_bin=$build/devicelogin
 installed_bin=$work/prefix/bin/devicelogin
-installed_module=$(find "$work/prefix" -name devicelogin-cli.so -print -quit)
-build_module=$(find "$build" -path '*/devicelogin/devicelogin-cli.so' -print -quit)
-[[ -x $installed_bin && -n $installed_module && -n $build_module ]] || fail "executable or module missing"
+installed_full=$(find "$work/prefix" -path '*/devicelogin/devicelogin-cli' -type f -print -quit)
+build_full=$(find "$build/libexec" -path '*/devicelogin/devicelogin-cli' -type f -print -quit)
+[[ -x $installed_bin && -n $installed_full && -n $build_full ]] || fail "an executable is missing"
 
-# The names the loader resolves for the executables and modules (their whole dependency closure).
+# The names the loader resolves for the executables (their whole dependency closure); a static
+# executable (the release build's `devicelogin`) has none.
+dynamic=()
+for file in "$build_bin" "$build_full" "$installed_bin" "$installed_full"; do
+  if readelf -l "$(readlink -f "$file")" | grep -q INTERP; then dynamic+=("$file"); fi
+done
 plant=$work/plant
 mkdir -p "$plant"
-names=$(cd / && ldd "$build_bin" "$build_module" "$installed_bin" "$installed_module" |
+names=$(cd / && ldd "${dynamic[@]}" |
   awk '$2 == "=>" { print $1 }' | sort -u |
   grep -Ev '^(libc\.so|libm\.so|libstdc\+\+\.so|libgcc_s\.so|ld-linux|linux-vdso)')
 [[ $(wc -l <<<"$names") -ge 5 ]] || fail "too few library names found: $names"
@@ -74,5 +80,14 @@ for bin in "$build_bin" "$installed_bin"; do
     [[ $command != token* || -s $work/out ]] || fail "$bin $command printed no token"
     [[ ! -e $plant/PLANTED-LIBRARY-RAN ]] || fail "$bin $command loaded a library from the current directory"
   done
+done
+# The other way round: a library the caller preloads on purpose (libfaketime, a tracing shim)
+# applies to `token` too, although the static `devicelogin` runs no loader: the full CLI answers.
+for bin in "$build_bin" "$installed_bin"; do
+  rm -f "$plant/PLANTED-LIBRARY-RAN"
+  (cd "$plant" && timeout 60 env LD_PRELOAD="$planted" "$bin" token --profile planted) >"$work/out" 2>"$work/err" ||
+    fail "$bin token with LD_PRELOAD failed: $(tail -n1 "$work/err")"
+  [[ -s $work/out ]] || fail "$bin token with LD_PRELOAD printed no token"
+  [[ -e $plant/PLANTED-LIBRARY-RAN ]] || fail "$bin token did not apply the caller's LD_PRELOAD"
 done
 echo "planted_libraries_test: $(wc -l <<<"$names") library names planted; token, status and refresh ran from there (build tree and installed copy), nothing planted was loaded"

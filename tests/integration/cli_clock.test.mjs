@@ -1,8 +1,8 @@
-// The client's clock minutes off the server's, as a laptop's often is. Only the CLI runs under
-// libfaketime (LD_PRELOAD, FAKETIME="-10m" style relative offsets), never the server: login
-// succeeds and says how far the clock is off, `token` (the lean executable, which dlopens its
-// plugin only when it must refresh) prints a token introspection calls active, a refresh works, and
-// with the WorkOS-shaped answer (no expires_in, the access token's JWT exp alone; devserver
+// The client's clock minutes off the server's, as a laptop's often is. Only the CLI runs under libfaketime
+// (LD_PRELOAD, FAKETIME="-10m" style relative offsets), never the server: login succeeds and says
+// how far the clock is off, `token` (the lean executable, which execs the full CLI only when it
+// must refresh) prints a token introspection calls active, a refresh works, and with the
+// WorkOS-shaped answer (no expires_in, the access token's JWT exp alone; devserver
 // --omit-expires-in) the refresh comes when the server's token really nears its end.
 
 import { strict as assert } from 'node:assert';
