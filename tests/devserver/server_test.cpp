@@ -585,6 +585,7 @@ TEST(DevServer, ApprovalNeedsAPostAndALinkedCodeIsConfirmedOnce) {
   EXPECT_EQ(got.status, 405);
   EXPECT_EQ(header(got, "Allow"), "POST");
   EXPECT_NE(got.text.find("Use the buttons on the page"), std::string::npos);
+  EXPECT_EQ(browser.get("/device/signin").status, 405);
   // Approving a linked code without confirming it is refused, and changes nothing.
   Reply unconfirmed = browser.post("/device/decision", {{"csrf", csrf}, {"decision", "approve"}});
   EXPECT_EQ(unconfirmed.status, 400);
