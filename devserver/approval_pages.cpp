@@ -50,7 +50,7 @@ std::optional<ApprovalPages::PageSession> ApprovalPages::ensure_session(const ht
   auto cookie = random_token(32);
   auto csrf = random_token(32);
   if (!cookie || !csrf) return std::nullopt;
-  PageSession session{sha256(*cookie), BrowserSession{*csrf, {}, {}, now + kSessionTtl}};
+  PageSession session{sha256(*cookie), BrowserSession{*csrf, {}, {}, now + kSessionTtl, {}, false}};
   state_.put_session(session.key, session.data);
   res.set_header("Set-Cookie", std::string(kSessionCookie) + "=" + *cookie +
                                    "; Path=/device; HttpOnly; SameSite=Strict");
@@ -77,9 +77,38 @@ std::optional<ApprovalPages::PageSession> ApprovalPages::checked_post(const http
   return session;
 }
 
-std::string ApprovalPages::consent(const BrowserSession& session, const DeviceGrant& grant) const {
-  return consent_page(session.csrf, display_user_code(grant.user_code), directory_.client_name(grant.client_id),
-                      grant.client_id, split_scope(grant.scope), session.username);
+std::string ApprovalPages::consent(const httplib::Request& req, const BrowserSession& session,
+                                   const DeviceGrant& grant, SystemTime now, std::string error) const {
+  ConsentView view;
+  view.csrf = session.csrf;
+  view.user_code = display_user_code(grant.user_code);
+  view.client_name = directory_.client_name(grant.client_id);
+  view.client_id = grant.client_id;
+  view.scopes = split_scope(grant.scope);
+  view.username = session.username;
+  view.requested = grant.created;
+  view.now = now;
+  view.requested_from = grant.requested_from;
+  // Only the address as this server saw it (never a forwarding header, which anyone can send).
+  view.same_address = !grant.requested_from.empty() && grant.requested_from == req.remote_addr;
+  view.confirm_code = session.code_from_link;
+  view.error = std::move(error);
+  return consent_page(view);
+}
+
+void ApprovalPages::set_code_gone_page(httplib::Response& res, const std::string& user_code, SystemTime now) {
+  switch (user_code.empty() ? UserCodeStatus::kUnknown : state_.user_code_status(user_code, now)) {
+    case UserCodeStatus::kExpired:
+      return set_page(res, 400, code_expired_page());
+    case UserCodeStatus::kUsed:
+      return set_page(res, 400, code_used_page());
+    case UserCodeStatus::kPending:
+    case UserCodeStatus::kUnknown:
+      break;
+  }
+  set_page(res, 400, message_page("Code no longer valid",
+                                  "This code has expired or was already used. If you are signing in "
+                                  "on a device in front of you, start the sign-in there again."));
 }
 
 void ApprovalPages::device_page(const httplib::Request& req, httplib::Response& res) {
@@ -88,6 +117,13 @@ void ApprovalPages::device_page(const httplib::Request& req, httplib::Response& 
   if (!session) return set_page(res, 500, message_page("Server error", "Could not start a session."));
   std::string prefill = req.get_param_value("user_code");
   if (prefill.size() > 32) prefill.clear();
+  // Remember which code the link carried: accepting that one asks for a second confirmation.
+  auto linked = canonical_user_code(prefill);
+  std::string linked_code = linked ? *linked : std::string{};
+  if (session->data.linked_code != linked_code) {
+    session->data.linked_code = std::move(linked_code);
+    state_.put_session(session->key, session->data);
+  }
   set_page(res, 200, enter_code_page(session->data.csrf, prefill, ""));
 }
 
@@ -107,15 +143,20 @@ void ApprovalPages::code_submit(const httplib::Request& req, httplib::Response& 
   auto grant = code ? state_.pending_grant(*code, now) : std::nullopt;
   if (!grant) {
     state_.record_failure(limiter_key, now);
+    auto status = code ? state_.user_code_status(*code, now) : UserCodeStatus::kUnknown;
+    if (status == UserCodeStatus::kExpired || status == UserCodeStatus::kUsed) {
+      return set_code_gone_page(res, *code, now);
+    }
     return set_page(res, 400, enter_code_page(session->data.csrf, form.get("user_code"),
-                                              "That code is not valid or has expired. Check the "
-                                              "code shown on your device."));
+                                              "That code is not valid. Check the code shown on your "
+                                              "device."));
   }
   session->data.user_code = *code;
+  session->data.code_from_link = !session->data.linked_code.empty() && session->data.linked_code == *code;
   session->data.expires = now + kSessionTtl;
   state_.put_session(session->key, session->data);
   if (!session->data.username.empty() && directory_.users.contains(session->data.username)) {
-    return set_page(res, 200, consent(session->data, *grant));
+    return set_page(res, 200, consent(req, session->data, *grant, now));
   }
   set_page(res, 200, sign_in_page(session->data.csrf, display_user_code(*code),
                                   directory_.client_name(grant->client_id), ""));
@@ -128,11 +169,7 @@ void ApprovalPages::sign_in(const httplib::Request& req, httplib::Response& res)
   if (!session) return;
   auto grant = session->data.user_code.empty() ? std::nullopt
                                                : state_.pending_grant(session->data.user_code, now);
-  if (!grant) {
-    return set_page(res, 400, message_page("Code no longer valid",
-                                           "This code has expired or was already used. Start "
-                                           "the sign-in on your device again."));
-  }
+  if (!grant) return set_code_gone_page(res, session->data.user_code, now);
   std::string limiter_key = "signin " + req.remote_addr;
   if (state_.rate_limited(limiter_key, now)) {
     res.set_header("Retry-After", "60");
@@ -159,7 +196,7 @@ void ApprovalPages::sign_in(const httplib::Request& req, httplib::Response& res)
   session->data.username = username;
   session->data.expires = now + kSessionTtl;
   state_.put_session(session->key, session->data);
-  set_page(res, 200, consent(session->data, *grant));
+  set_page(res, 200, consent(req, session->data, *grant, now));
 }
 
 void ApprovalPages::decision(const httplib::Request& req, httplib::Response& res) {
@@ -174,16 +211,30 @@ void ApprovalPages::decision(const httplib::Request& req, httplib::Response& res
   }
   auto grant = state_.pending_grant(session->data.user_code, now);
   bool approve = choice == "approve";
-  if (!grant || !state_.decide(session->data.user_code, session->data.username, approve, now)) {
-    return set_page(res, 400, message_page("Code no longer valid",
-                                           "This code has expired or was already used. Start "
-                                           "the sign-in on your device again."));
+  if (!grant) return set_code_gone_page(res, session->data.user_code, now);
+  // RFC 8628 §5.4: a code that arrived in a link is one the user may never have seen on their
+  // device; approving it takes an explicit "it matches" (the page's checkbox).
+  if (approve && session->data.code_from_link && form.get(kCodeMatchesField) != kCodeMatchesValue) {
+    return set_page(res, 400, consent(req, session->data, *grant, now,
+                                      "Check the box to confirm that the code matches your device, "
+                                      "or choose Deny."));
+  }
+  if (!state_.decide(session->data.user_code, session->data.username, approve, now)) {
+    return set_code_gone_page(res, session->data.user_code, now);
   }
   std::string shown = display_user_code(session->data.user_code);
   session->data.user_code.clear();
+  session->data.code_from_link = false;
   state_.put_session(session->key, session->data);
   log_(session->data.username + (approve ? " approved " : " denied ") + shown + " for " + grant->client_id);
   set_page(res, 200, result_page(approve, directory_.client_name(grant->client_id)));
+}
+
+void ApprovalPages::post_only(const httplib::Request&, httplib::Response& res) {
+  res.set_header("Allow", "POST");
+  set_page(res, 405, message_page("Use the buttons on the page",
+                                  "Signing in, approving and denying happen only through the buttons "
+                                  "on the approval page, never by opening a link."));
 }
 
 void ApprovalPages::home(const httplib::Request&, httplib::Response& res) {

@@ -27,8 +27,11 @@ class ApprovalPages {
   void code_submit(const httplib::Request& req, httplib::Response& res);
   // POST /device/signin: checks the password; shows the consent page.
   void sign_in(const httplib::Request& req, httplib::Response& res);
-  // POST /device/decision: approves or denies the session's code as the signed-in user.
+  // POST /device/decision: approves or denies the session's code as the signed-in user; approving
+  // a code that came from a link needs the "code matches" box ticked.
   void decision(const httplib::Request& req, httplib::Response& res);
+  // GET /device/signin and /device/decision: 405 with a page; a GET never signs in or decides.
+  void post_only(const httplib::Request& req, httplib::Response& res);
   // GET /: the home page, pointing at the approval page.
   void home(const httplib::Request& req, httplib::Response& res);
 
@@ -42,7 +45,10 @@ class ApprovalPages {
   std::optional<PageSession> ensure_session(const httplib::Request& req, httplib::Response& res, SystemTime now);
   std::optional<PageSession> checked_post(const httplib::Request& req, httplib::Response& res, const Form& form,
                                           SystemTime now);
-  [[nodiscard]] std::string consent(const BrowserSession& session, const DeviceGrant& grant) const;
+  [[nodiscard]] std::string consent(const httplib::Request& req, const BrowserSession& session,
+                                    const DeviceGrant& grant, SystemTime now, std::string error = {}) const;
+  // The page for a code that is not pending (expired, used or unknown), with its status code.
+  void set_code_gone_page(httplib::Response& res, const std::string& user_code, SystemTime now);
 
   std::string issuer_;
   State& state_;

@@ -108,6 +108,7 @@ void OAuthEndpoints::device_authorization(const httplib::Request& req, httplib::
     grant.user_code = *user_code;
     grant.client_id = client->client_id;
     grant.scope = *scope;
+    grant.requested_from = req.remote_addr;
     grant.created = now;
     grant.expires = now + std::chrono::seconds(settings_.code_ttl);
     grant.interval = settings_.interval;

@@ -190,6 +190,7 @@ struct Server::Impl {
     http.Post("/device", bounded([this](Req req, Res res) { pages->code_submit(req, res); }));
     http.Post("/device/signin", bounded([this](Req req, Res res) { pages->sign_in(req, res); }));
     http.Post("/device/decision", bounded([this](Req req, Res res) { pages->decision(req, res); }));
+    http.Get("/device/(signin|decision)", bounded([this](Req req, Res res) { pages->post_only(req, res); }));
     http.Get("/", bounded([this](Req req, Res res) { pages->home(req, res); }));
   }
 

@@ -152,6 +152,17 @@ std::optional<DeviceGrant> State::pending_grant(const std::string& user_code, Ti
   return grant;
 }
 
+UserCodeStatus State::user_code_status(const std::string& user_code, TimePoint now) {
+  std::lock_guard lock(mutex_);
+  auto index = device_by_user_code_.find(user_code);
+  if (index == device_by_user_code_.end()) return UserCodeStatus::kUnknown;
+  DeviceGrant& grant = index->second->second;
+  if (forgotten(grant)) return UserCodeStatus::kUnknown;
+  auto_approve_locked(grant, now);
+  if (grant.status != DeviceStatus::kPending) return UserCodeStatus::kUsed;
+  return now >= grant.expires ? UserCodeStatus::kExpired : UserCodeStatus::kPending;
+}
+
 bool State::decide(const std::string& user_code, const std::string& username, bool approve,
                    TimePoint now) {
   std::lock_guard lock(mutex_);

@@ -25,6 +25,7 @@ struct DeviceGrant {
   std::string user_code;  // canonical: 8 letters, no hyphen
   std::string client_id;
   std::string scope;
+  std::string requested_from;  // the device authorization request's client address, for the approval page
   TimePoint created;
   TimePoint expires;
   long long interval = 5;  // seconds; grows by 5 with each slow_down (RFC 8628 §3.5)
@@ -71,7 +72,15 @@ struct BrowserSession {
   std::string user_code;  // the code the browser entered and had accepted
   std::string username;   // who signed in, empty before sign-in
   TimePoint expires;
+  // The code a verification_uri_complete link filled in (canonical), and whether the accepted
+  // code is that one: the user then confirms it again before approving, since a link is what a
+  // phisher sends.
+  std::string linked_code;
+  bool code_from_link = false;
 };
+
+// What became of a user code, for the approval page's answer when it is not pending.
+enum class UserCodeStatus { kUnknown, kPending, kExpired, kUsed };
 
 // Bounds and behaviour that the rules need.
 struct StateSettings {
@@ -101,6 +110,9 @@ class State {
                                  TimePoint now);
   // The pending, unexpired grant with this canonical user code (auto-approval applied first).
   [[nodiscard]] std::optional<DeviceGrant> pending_grant(const std::string& user_code, TimePoint now);
+  // Whether the code is pending, expired (still remembered), used (approved, denied or redeemed)
+  // or unknown (never issued, or forgotten after expiry).
+  [[nodiscard]] UserCodeStatus user_code_status(const std::string& user_code, TimePoint now);
   // Approves or denies a pending, unexpired grant as `username`; false when it is no longer pending.
   [[nodiscard]] bool decide(const std::string& user_code, const std::string& username, bool approve,
                             TimePoint now);

@@ -137,7 +137,9 @@ Reply decide_in_browser(const Server& server, const std::string& user_code, cons
   EXPECT_EQ(consent.status, 200);
   EXPECT_NE(consent.text.find(">Approve</button>"), std::string::npos);
   EXPECT_NE(consent.text.find(">Deny</button>"), std::string::npos);
-  return browser.post("/device/decision", {{"csrf", csrf_of(consent.text)}, {"decision", decision}});
+  // The code came from the link (verification_uri_complete), so approving confirms it matches.
+  return browser.post("/device/decision",
+                      {{"csrf", csrf_of(consent.text)}, {"decision", decision}, {"code_matches", "yes"}});
 }
 
 json jwt_part(const std::string& jwt, int index) {
@@ -412,7 +414,7 @@ TEST(DevServer, ExpiredCodeGivesExpiredToken) {
   Reply page = browser.get("/device");
   Reply entered = browser.post("/device", {{"csrf", csrf_of(page.text)}, {"user_code", code.body["user_code"]}});
   EXPECT_EQ(entered.status, 400);
-  EXPECT_NE(entered.text.find("not valid or has expired"), std::string::npos);
+  EXPECT_NE(entered.text.find("Code expired"), std::string::npos);
 }
 
 TEST(DevServer, RefreshRotatesAndReuseRevokesTheGrant) {
@@ -560,6 +562,54 @@ TEST(DevServer, ApprovalPagePostsNeedCsrfSessionAndOrigin) {
   EXPECT_EQ(wrong_password.status, 400);
   EXPECT_NE(wrong_password.text.find("Wrong username or password"), std::string::npos);
   EXPECT_EQ(poll(*client, code.body["device_code"]).body["error"], "authorization_pending");
+}
+
+TEST(DevServer, ApprovalNeedsAPostAndALinkedCodeIsConfirmedOnce) {
+  auto server = start();
+  ASSERT_TRUE(server);
+  auto client = client_for(*server);
+  Reply code = device_authorization(*client);
+  const std::string user_code = code.body["user_code"];
+  Browser browser(*server);
+  Reply page = browser.get("/device?user_code=" + user_code);
+  const std::string csrf = csrf_of(page.text);
+  ASSERT_EQ(browser.post("/device", {{"csrf", csrf}, {"user_code", user_code}}).status, 200);
+  Reply consent = browser.post("/device/signin", {{"csrf", csrf}, {"username", "alice"}, {"password", "alice"}});
+  ASSERT_EQ(consent.status, 200);
+  EXPECT_NE(consent.text.find("this computer (127.0.0.1)"), std::string::npos);
+  EXPECT_NE(consent.text.find("less than a minute ago"), std::string::npos);
+  EXPECT_NE(consent.text.find("name=\"code_matches\""), std::string::npos) << "the code came from a link";
+
+  // A GET never decides, even with the session and the decision in the query.
+  Reply got = browser.get("/device/decision?decision=approve&csrf=" + csrf + "&code_matches=yes");
+  EXPECT_EQ(got.status, 405);
+  EXPECT_EQ(header(got, "Allow"), "POST");
+  EXPECT_NE(got.text.find("Use the buttons on the page"), std::string::npos);
+  EXPECT_EQ(browser.get("/device/signin").status, 405);
+  // Approving a linked code without confirming it is refused, and changes nothing.
+  Reply unconfirmed = browser.post("/device/decision", {{"csrf", csrf}, {"decision", "approve"}});
+  EXPECT_EQ(unconfirmed.status, 400);
+  EXPECT_NE(unconfirmed.text.find("Check the box to confirm"), std::string::npos);
+  EXPECT_EQ(poll(*client, code.body["device_code"]).body["error"], "authorization_pending");
+
+  Reply approved = browser.post("/device/decision",
+                                {{"csrf", csrf}, {"decision", "approve"}, {"code_matches", "yes"}});
+  EXPECT_EQ(approved.status, 200);
+  // One-time: entering the code again says it was used.
+  Reply again = browser.post("/device", {{"csrf", csrf}, {"user_code", user_code}});
+  EXPECT_EQ(again.status, 400);
+  EXPECT_NE(again.text.find("Code already used"), std::string::npos);
+  EXPECT_EQ(poll(*client, code.body["device_code"]).status, 200);
+
+  // A code the user typed (no link) needs no extra confirmation.
+  Reply typed_code = device_authorization(*client);
+  Browser typist(*server);
+  const std::string typist_csrf = csrf_of(typist.get("/device").text);
+  ASSERT_EQ(typist.post("/device", {{"csrf", typist_csrf}, {"user_code", typed_code.body["user_code"]}}).status, 200);
+  Reply typed_consent =
+      typist.post("/device/signin", {{"csrf", typist_csrf}, {"username", "alice"}, {"password", "alice"}});
+  EXPECT_EQ(typed_consent.text.find("name=\"code_matches\""), std::string::npos);
+  EXPECT_EQ(typist.post("/device/decision", {{"csrf", typist_csrf}, {"decision", "approve"}}).status, 200);
 }
 
 TEST(DevServer, WrongUserCodesAreRateLimited) {

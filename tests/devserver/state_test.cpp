@@ -61,6 +61,17 @@ TEST(DevServerState, ApprovalRedeemsOnceAndExpiryWins) {
   EXPECT_FALSE(state.pending_grant("CCCCCCCC", kStart + seconds(600)));
 }
 
+TEST(DevServerState, UserCodeStatusTellsExpiredFromUsed) {
+  State state{StateSettings{}};
+  ASSERT_EQ(state.add_device_grant("k", grant("BCDFGHJK", kStart), kStart), State::AddResult::kAdded);
+  ASSERT_EQ(state.add_device_grant("e", grant("CCCCCCCC", kStart), kStart), State::AddResult::kAdded);
+  EXPECT_EQ(state.user_code_status("BCDFGHJK", kStart), UserCodeStatus::kPending);
+  EXPECT_EQ(state.user_code_status("DDDDDDDD", kStart), UserCodeStatus::kUnknown);
+  ASSERT_TRUE(state.decide("BCDFGHJK", "alice", false, kStart));
+  EXPECT_EQ(state.user_code_status("BCDFGHJK", kStart), UserCodeStatus::kUsed);
+  EXPECT_EQ(state.user_code_status("CCCCCCCC", kStart + seconds(600)), UserCodeStatus::kExpired);
+}
+
 TEST(DevServerState, AutoApproveUsesTheFirstUserAfterTheDelay) {
   StateSettings settings;
   settings.auto_approve_after = milliseconds(2000);

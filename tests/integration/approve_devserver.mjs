@@ -39,11 +39,16 @@ export async function approveDevserver(uri, userCode, {
       return { outcome: 'denied', steps };
     }
     if (decisionForm) {
+      if (steps.includes('consent')) throw new Error(`approve: decision refused: ${visibleText(page.html)}`);
       steps.push('consent');
-      page = await browser.request(decisionForm.action, {
-        method: 'POST',
-        form: { ...decisionForm.fields, decision: deny ? 'deny' : 'approve' },
-      });
+      const form = { ...decisionForm.fields, decision: deny ? 'deny' : 'approve' };
+      // A code that came from a link is confirmed with a checkbox: tick it, as a person would,
+      // only when the page shows the code this helper was given; a browser sends no unticked box.
+      if (decisionForm.inputTypes.code_matches === 'checkbox') {
+        const shown = page.html.toUpperCase().includes(userCode.toUpperCase());
+        if (deny || !userCode || !shown) delete form.code_matches;
+      }
+      page = await browser.request(decisionForm.action, { method: 'POST', form });
     } else if (signInForm) {
       if (steps.includes('login')) throw new Error(`approve: sign-in refused: ${visibleText(page.html)}`);
       steps.push('login');
