@@ -12,6 +12,7 @@
 
 #include "core/encoding.hpp"
 #include "core/redaction.hpp"
+#include "devicelogin/advanced/error_builders.hpp"
 #include "devicelogin/clock.hpp"
 #include "devicelogin/http_client.hpp"
 #include "devicelogin/sanitize.hpp"
