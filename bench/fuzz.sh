@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Runs every libFuzzer target (fuzz/*.cpp) for MINUTES each, with ASan+UBSan, and prints one line
-# per target: executions, coverage (edges and features), corpus size, crashes. A crash, leak or
-# timeout is saved under build-fuzz/artifacts/TARGET/; copy it to fuzz/regressions/TARGET/ so that
-# ctest replays it in the normal build (fuzz_replay_TARGET).
+# Runs every libFuzzer target (fuzz/TARGET_fuzzer.cpp, built as build-fuzz/fuzz_TARGET) for MINUTES
+# each, with ASan+UBSan, and prints one line per target: executions, coverage (edges and features),
+# corpus size, crashes. A crash, leak or timeout is saved under build-fuzz/artifacts/TARGET/; copy
+# it to fuzz/regressions/TARGET/ so that ctest replays it in the normal build (fuzz_replay_TARGET).
 #   bench/fuzz.sh MINUTES [TARGET...]     e.g. bench/fuzz.sh 10, bench/fuzz.sh 0.5 jwks
 # Installs clang-19 and its libFuzzer runtime from Debian when missing. Exit 0 when no target
 # crashed, 1 otherwise, 2 on usage errors.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Times the credential helpers' `get` and kubectl's exec plugin with a fresh cached token against `devicelogin token` in
-# ONE hyperfine run, and prints the median ratios. Target (issue 11): each helper <= 1.5x
+# ONE hyperfine run, and prints the median ratios. Target: each helper <= 1.5x
 # `token`, which they meet only by being served by the executable itself (no command module, no
 # libcurl). Every command, `token` included, is started through bench_stdin_exec (hyperfine 1.15
 # has no --input), which gives it its stdin; the same launcher running an empty C program is

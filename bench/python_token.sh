@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 10: times the Python example's `token` (a cached token through the package and the C ABI)
+# Times the Python example's `token` (a cached token through the package and the C ABI)
 # against the seed-style oauthlib CLI's `token` (/work/shared/peers/seed_style_cli.py, or $SEED),
 # and a bare interpreter, in ONE hyperfine run; then Session.token() per call in a loop. Both use
 # Debian's /usr/bin/python3. The seed's `token` only reads its JSON file (its login needs

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Times `devicelogin token` with a fresh cached token against its peer written in C, oidc-agent's
 # `oidc-token`, and against an empty C program, all in ONE hyperfine run, and prints the median
-# ratios and each command's peak RSS. Targets (issue 8): devicelogin token <= 1.0x oidc-token and
-# <= 1.5x the empty C program, peak RSS <= 2.5 MB, for the file and kernel-keyring stores, with
-# the build-tree and an installed (`cmake --install`) binary.
+# ratios and each command's peak RSS. Targets (docs/performance.md): devicelogin token <= 1.0x
+# oidc-token and <= 1.5x the empty C program, peak RSS <= 2.5 MB, for the file and kernel-keyring
+# stores, with the build-tree and an installed (`cmake --install`) binary.
 #
 # Self-contained: installs hyperfine and oidc-agent-cli from Debian when missing, runs the test
 # oidc-provider (tests/integration/oidc_server.mjs), an isolated oidc-agent whose account is made

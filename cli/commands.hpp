@@ -14,12 +14,15 @@ void setup_serve(CLI::App& app, int& exit_code);
 void setup_demo(CLI::App& app, int& exit_code);
 void setup_exec(CLI::App& app, int& exit_code);
 void setup_api(CLI::App& app, int& exit_code);
-// git-credential and setup-git (git.cpp).
+// The credential helpers' commands (helpers/commands.cpp): token is above; git-credential,
+// docker-credential, kubectl-credential.
 void setup_git_credential(CLI::App& app, int& exit_code);
-// docker-credential and setup-docker (docker.cpp).
 void setup_docker_credential(CLI::App& app, int& exit_code);
-// kubectl-credential and setup-kubectl (kube.cpp).
 void setup_kubectl_credential(CLI::App& app, int& exit_code);
+// Their setup commands: setup-git (git.cpp), setup-docker (docker.cpp), setup-kubectl (kube.cpp).
+void setup_git(CLI::App& app, int& exit_code);
+void setup_docker(CLI::App& app, int& exit_code);
+void setup_kubectl(CLI::App& app, int& exit_code);
 void setup_profiles(CLI::App& app, int& exit_code);
 void setup_use(CLI::App& app, int& exit_code);
 // Hidden `__doc man|bash|zsh|fish`, registered last: walks every other command's definitions.

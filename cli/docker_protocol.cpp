@@ -1,4 +1,6 @@
 #include "docker_protocol.hpp"
+
+#include "helpers/shown.hpp"
 #include "devicelogin/sanitize.hpp"
 
 #include <nlohmann/json.hpp>
@@ -319,9 +321,7 @@ std::expected<DockerRegistryMap, std::string> parse_docker_registry_map(std::str
   if (!found->is_object()) return std::unexpected("\"registries\" is not an object");
   for (const auto& [host, entry] : found->items()) {
     if (docker_registry_host(host) != host) {
-      // (a prefix only: the line stays short whatever the file holds)
-      return std::unexpected("\"" + sanitize_text(std::string_view(host).substr(0, 80)) + (host.size() > 80 ? "...\"" : "\"") +
-                             " is not a registry host");
+      return std::unexpected("\"" + shown_word(host) + "\" is not a registry host");
     }
     if (!entry.is_object()) return std::unexpected("the entry of " + host + " is not an object");
     const auto profile = entry.find("profile");

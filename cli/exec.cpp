@@ -23,6 +23,7 @@
 #include "caller_state.hpp"
 #include "commands.hpp"
 #include "devicelogin/sanitize.hpp"
+#include "helpers/session_source.hpp"
 #include "output.hpp"
 
 extern "C" char** environ;  // NOLINT(readability-identifier-naming): POSIX's name
@@ -108,10 +109,9 @@ int run_exec(const ExecArgs& args) {
   const std::string prefix = args.env_name + "=";
   Secret assignment(prefix);
   {
-    auto session = open_session(args.profile, args.verbose);
-    if (!session) return report_error("exec", session.error());
-    auto token = session->access_token(args.min_ttl);
-    if (!token) return report_error("exec", token.error());
+    helpers::SessionTokenSource source(args.verbose);
+    auto token = source.access_token(args.profile, args.min_ttl);
+    if (!token) return report_error("exec", token.error().error);
     const std::optional<long long>& expires_at = token->expires_at;
     const long long now = static_cast<long long>(std::time(nullptr));
     if (args.verbose || (expires_at && *expires_at - now < kShortLifetimeS)) {

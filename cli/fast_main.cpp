@@ -1,9 +1,9 @@
-// The `devicelogin` executable. It serves `devicelogin token` with a fresh cached token itself,
+// The `devicelogin` executable. It serves the credential helpers (cli/helpers: `token`,
+// git-credential, docker-credential, kubectl-credential) when the local stores hold a fresh token,
 // linking only core + store (no libcurl, no OpenSSL, no D-Bus), and hands every other case to
-// the full CLI in the devicelogin-cli plugin. `git-credential get` with a fresh token is served
-// the same way, and so are docker-credential get and kubectl-credential. The fast path only ever prints a token (or git's empty answer for a host it is not
-// configured for) or falls through: every error, refresh and message is the plugin's job, so there
-// is one behaviour.
+// the full CLI in the devicelogin-cli plugin. The fast path runs the same helper functions as the
+// plugin and only ever prints their answer (or their "not mine" answer) or falls through: every
+// error, refresh and message is the plugin's job, so there is one behaviour.
 #include <dlfcn.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -23,11 +23,7 @@
 #include <vector>
 
 #include "caller_state.hpp"
-#include "core/fs.hpp"
-#include "docker_protocol.hpp"
-#include "git_protocol.hpp"
-#include "kube_exec.hpp"
-#include "store/fresh_tokens.hpp"
+#include "helpers/helpers.hpp"
 
 namespace {
 
@@ -57,89 +53,6 @@ bool write_all(int fd, std::string_view data) {
   return true;
 }
 
-// The flags of a fast-path command: `--flag VALUE` or `--flag=VALUE` for the named value flags,
-// the named switches, and positional words. Anything else (another flag, a missing value, a flag
-// given twice) makes the whole command fall through to the module, which explains it.
-class FastArgs {
- public:
-  FastArgs(int argc, char** argv) : argc_(argc), argv_(argv) {}
-  // Reads argv from index 2 on; false for anything not listed.
-  bool parse(std::initializer_list<std::string_view> value_flags, std::initializer_list<std::string_view> switches) {
-    for (int i = 2; i < argc_; ++i) {
-      const std::string_view arg = argv_[i];
-      if (arg == "--") return false;
-      if (!arg.starts_with("-")) {
-        positional_.push_back(arg);
-        continue;
-      }
-      bool known = false;
-      for (std::string_view flag : switches) {
-        if (arg == flag) {
-          values_.emplace_back(flag, "");
-          known = true;
-        }
-      }
-      for (std::string_view flag : value_flags) {
-        if (known) break;
-        if (arg == flag && i + 1 < argc_) {
-          values_.emplace_back(flag, argv_[++i]);
-          known = true;
-        } else if (arg.size() > flag.size() + 1 && arg.starts_with(flag) && arg[flag.size()] == '=') {
-          values_.emplace_back(flag, arg.substr(flag.size() + 1));
-          known = true;
-        }
-      }
-      if (!known) return false;
-      // A flag given twice falls through: the module refuses a repeated option (the
-      // fast path took the last one, so the two disagreed on the same command line).
-      for (std::size_t j = 0; j + 1 < values_.size(); ++j) {
-        if (values_[j].first == values_.back().first) return false;
-      }
-    }
-    return true;
-  }
-  // The last value of `flag`, or nullopt when it was not given.
-  [[nodiscard]] std::optional<std::string_view> value(std::string_view flag) const {
-    std::optional<std::string_view> found;
-    for (const auto& [name, value] : values_) {
-      if (name == flag) found = value;
-    }
-    return found;
-  }
-  [[nodiscard]] bool has(std::string_view flag) const { return value(flag).has_value(); }
-  [[nodiscard]] const std::vector<std::string_view>& positional() const { return positional_; }
-  // --min-ttl as a number of seconds (default `fallback`); nullopt when it is not one.
-  [[nodiscard]] std::optional<long long> min_ttl(long long fallback) const {
-    auto text = value("--min-ttl");
-    if (!text) return fallback;
-    long long seconds = 0;
-    auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), seconds);
-    if (ec != std::errc{} || end != text->data() + text->size() || seconds < 0) return std::nullopt;
-    return seconds;
-  }
-
- private:
-  int argc_;
-  char** argv_;
-  std::vector<std::pair<std::string_view, std::string_view>> values_;
-  std::vector<std::string_view> positional_;
-};
-
-// `token [--profile NAME] [--min-ttl SECONDS] [--header]`: prints the token (or its header line).
-std::optional<int> try_fast_token(int argc, char** argv) {
-  FastArgs args(argc, argv);
-  if (!args.parse({"--profile", "--min-ttl"}, {"--header"}) || !args.positional().empty()) return std::nullopt;
-  const auto min_ttl = args.min_ttl(60);
-  if (!min_ttl) return std::nullopt;
-  auto tokens = store::load_fresh_local_tokens(std::string(args.value("--profile").value_or("")), *min_ttl);
-  if (!tokens) return std::nullopt;
-  Secret line;
-  if (args.has("--header")) line.append("Authorization: " + authorization_scheme(tokens->token_type) + " ");
-  line.append(tokens->access_token.reveal());
-  line.append("\n");
-  return write_all(STDOUT_FILENO, line.reveal()) ? 0 : 1;
-}
-
 // Puts `input` back as standard input (an anonymous memory file), for the module to read what
 // the fast path already consumed. False when that cannot be done (the caller then exits 1).
 bool restore_stdin(std::string_view input) {
@@ -150,120 +63,66 @@ bool restore_stdin(std::string_view input) {
   return ok;
 }
 
-// Standard input to its end, or one byte past `limit` (the module then reports too much input;
-// never more is held), or, with `git`, up to the blank line that ends git's attributes. A read
-// error stops there too: the module then reports it.
-WipingString read_stdin_bounded(std::size_t limit, bool git) {
-  WipingString input;
-  input.reserve(4096);
-  char chunk[4096];
-  while (input.size() <= limit && !(git && git_attributes_complete({input.data(), input.size()}))) {
-    const std::size_t room = limit + 1 - input.size() < sizeof chunk ? limit + 1 - input.size() : sizeof chunk;
-    const ssize_t n = ::read(STDIN_FILENO, chunk, room);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    input.append(chunk, static_cast<std::size_t>(n));
-  }
-  explicit_bzero(chunk, sizeof chunk);
-  return input;
+// Each helper served here: its arguments as the fast path reads them (none: fall through), run
+// with the local stores.
+helpers::Outcome run_token(int argc, char** argv, helpers::Input& /*input*/, helpers::TokenSource& source) {
+  auto args = helpers::token_fast_args(argc, argv);
+  return args ? helpers::token(*args, source) : helpers::Outcome::fall_through();
 }
 
-// `git-credential [--profile P] --host H [--username U] [--min-ttl S] get` with a fresh token:
-// git's answer, as the module gives it. Any other case falls through with stdin put back.
-std::optional<int> try_fast_git_credential(int argc, char** argv, bool& stdin_lost) {
-  FastArgs args(argc, argv);
-  if (!args.parse({"--profile", "--host", "--username", "--min-ttl"}, {}) || args.positional().size() != 1 ||
-      args.positional()[0] != "get") {
-    return std::nullopt;
-  }
-  const auto min_ttl = args.min_ttl(300);
-  const auto host = args.value("--host");
-  if (!min_ttl || !host) return std::nullopt;
-  const auto origin = git_origin_for(std::string(*host));
-  if (!origin) return std::nullopt;
-  const WipingString input = read_stdin_bounded(kMaxGitCredentialInput, true);
-  const std::string_view view(input.data(), input.size());
-  auto fall_through = [&]() -> std::optional<int> {
-    if (!restore_stdin(view)) stdin_lost = true;
-    return std::nullopt;
-  };
-  std::string problem;
-  auto attributes = parse_git_attributes(view, problem);
-  if (!attributes) return fall_through();
-  const std::string& protocol = attributes->values["protocol"];
-  const std::string& requested_host = attributes->values["host"];
-  if (protocol.empty() || requested_host.empty()) return fall_through();
-  // Not a host this helper is configured for: no answer, so that git asks elsewhere (as the module).
-  if (protocol + "://" + requested_host != *origin) return 0;
-  auto tokens = store::load_fresh_local_tokens(std::string(args.value("--profile").value_or("")), *min_ttl);
-  if (!tokens) return fall_through();
-  const Secret answer = format_git_answer(std::string(args.value("--username").value_or("")), *attributes,
-                                          tokens->access_token.reveal(), tokens->expires_at);
-  return write_all(STDOUT_FILENO, answer.reveal()) ? 0 : 1;
+helpers::Outcome run_git_credential(int argc, char** argv, helpers::Input& input, helpers::TokenSource& source) {
+  auto args = helpers::git_credential_fast_args(argc, argv);
+  return args ? helpers::git_credential(*args, input, source) : helpers::Outcome::fall_through();
 }
 
-// `docker-credential [--min-ttl S] get` (as docker-credential-devicelogin) for a registry that
-// setup-docker named, with a fresh token: the helper protocol's answer, as the module gives it.
-// Any other case (an unknown registry included: the module answers not-found) falls through with
-// stdin put back.
-std::optional<int> try_fast_docker_get(int argc, char** argv, bool& stdin_lost) {
-  FastArgs args(argc, argv);
-  if (!args.parse({"--min-ttl"}, {}) || args.positional().size() != 1 || args.positional()[0] != "get") {
-    return std::nullopt;
-  }
-  const auto min_ttl = args.min_ttl(300);
-  if (!min_ttl) return std::nullopt;
-  const WipingString input = read_stdin_bounded(kDockerMaxInput, false);
-  const std::string_view view(input.data(), input.size());
-  auto fall_through = [&]() -> std::optional<int> {
-    if (!restore_stdin(view)) stdin_lost = true;
-    return std::nullopt;
-  };
-  if (input.size() > kDockerMaxInput) return fall_through();
-  auto server_url = parse_docker_server_url(view);
-  if (!server_url) return fall_through();
-  const auto host = docker_registry_host(*server_url);
-  if (!host) return fall_through();
-  auto config = core::xdg_directory("XDG_CONFIG_HOME", ".config");
-  if (!config) return fall_through();
-  auto text = core::read_private_file(*config + "/devicelogin/docker-registries.json", "the docker registry map");
-  if (!text || !*text) return fall_through();
-  auto registries = parse_docker_registry_map(**text);
-  if (!registries) return fall_through();
-  const auto entry = registries->find(*host);
-  if (entry == registries->end()) return fall_through();
-  auto tokens = store::load_fresh_local_tokens(entry->second.profile, *min_ttl);
-  if (!tokens) return fall_through();
-  const Secret answer = format_docker_get_answer(*server_url, docker_username_for(entry->second), tokens->access_token);
-  return write_all(STDOUT_FILENO, answer.reveal()) ? 0 : 1;
+helpers::Outcome run_docker_credential(int argc, char** argv, helpers::Input& input, helpers::TokenSource& source) {
+  auto args = helpers::docker_credential_fast_args(argc, argv);
+  return args ? helpers::docker_credential(*args, input, source) : helpers::Outcome::fall_through();
 }
 
-// `kubectl-credential [--profile P] [--min-ttl S] --server URL [--certificate-authority-data B64]
-// [--tls-server-name N] [--insecure-skip-tls-verify]` with a fresh token, a KUBERNETES_EXEC_INFO
-// that reads and a destination check_kube_destination allows (the module's own rule, in the same
-// code): the ExecCredential, as the module gives it. Anything else falls through (the module
-// refreshes, or explains, or refuses).
-std::optional<int> try_fast_kubectl_credential(int argc, char** argv) {
-  FastArgs args(argc, argv);
-  if (!args.parse({"--profile", "--min-ttl", "--server", "--certificate-authority-data", "--tls-server-name"},
-                  {"--insecure-skip-tls-verify"}) ||
-      !args.positional().empty()) {
+helpers::Outcome run_kubectl_credential(int argc, char** argv, helpers::Input& /*input*/, helpers::TokenSource& source) {
+  auto args = helpers::kubectl_credential_fast_args(argc, argv);
+  const char* exec_info = std::getenv("KUBERNETES_EXEC_INFO");  // NOLINT(concurrency-mt-unsafe): one thread
+  return args ? helpers::kubectl_credential(*args, exec_info, source) : helpers::Outcome::fall_through();
+}
+
+// The fast path: one entry per helper (cli/helpers/helpers.hpp), the same functions the full CLI runs.
+struct FastHelper {
+  std::string_view command;
+  helpers::Outcome (*run)(int argc, char** argv, helpers::Input& input, helpers::TokenSource& source);
+};
+constexpr FastHelper kFastHelpers[] = {
+    {"token", run_token},
+    {"git-credential", run_git_credential},
+    {"docker-credential", run_docker_credential},
+    {"kubectl-credential", run_kubectl_credential},
+};
+
+// Runs argv[1]'s helper when it has an entry: its exit code when it answered, nullopt when the
+// command is the module's (with any input the helper read put back on stdin). `stdin_lost`: the
+// input could not be put back (the caller then stops with an error, as the module would read a
+// truncated input).
+std::optional<int> try_fast_helper(int argc, char** argv, bool& stdin_lost) {
+  if (argc < 2) return std::nullopt;
+  for (const FastHelper& helper : kFastHelpers) {
+    if (helper.command != argv[1]) continue;
+    helpers::StdinInput input;
+    helpers::LocalTokenSource source;
+    const helpers::Outcome outcome = helper.run(argc, argv, input, source);
+    switch (outcome.kind) {
+      case helpers::Outcome::Kind::kAnswer:
+        return write_all(STDOUT_FILENO, outcome.out.reveal()) ? 0 : 1;
+      case helpers::Outcome::Kind::kNotMine:
+        return write_all(STDOUT_FILENO, outcome.out.reveal()) ? outcome.exit_code : 1;
+      case helpers::Outcome::Kind::kFallThrough:
+      case helpers::Outcome::Kind::kError:
+        // Every error is the module's to explain, from the same input.
+        if (input.consumed() && !restore_stdin(input.taken())) stdin_lost = true;
+        return std::nullopt;
+    }
     return std::nullopt;
   }
-  const auto min_ttl = args.min_ttl(60);
-  if (!min_ttl) return std::nullopt;
-  auto info = parse_kube_exec_info(std::getenv("KUBERNETES_EXEC_INFO"));  // NOLINT(concurrency-mt-unsafe): one thread
-  if (!info) return std::nullopt;
-  std::optional<KubeCluster> recorded;
-  if (auto server = args.value("--server"); server && !server->empty()) {
-    recorded = KubeCluster{std::string(*server), std::string(args.value("--certificate-authority-data").value_or("")),
-                           std::string(args.value("--tls-server-name").value_or("")), args.has("--insecure-skip-tls-verify")};
-  }
-  if (!check_kube_destination(info->cluster, recorded)) return std::nullopt;
-  auto tokens = store::load_fresh_local_tokens(std::string(args.value("--profile").value_or("")), *min_ttl);
-  if (!tokens) return std::nullopt;
-  const Secret answer = format_exec_credential(info->api_version, tokens->access_token.reveal(), tokens->expires_at);
-  return write_all(STDOUT_FILENO, answer.reveal()) ? 0 : 1;
+  return std::nullopt;
 }
 
 // The command module's absolute path (issue 8): an absolute path means no search at all (no
@@ -303,24 +162,11 @@ int main(int argc, char** argv) {
     argc += 1;
     argv = helper_argv.data();
   }
-  if (argc >= 2 && std::strcmp(argv[1], "token") == 0) {
-    if (auto code = try_fast_token(argc, argv)) return *code;
-  } else if (argc >= 2 && std::strcmp(argv[1], "git-credential") == 0) {
-    bool stdin_lost = false;
-    if (auto code = try_fast_git_credential(argc, argv, stdin_lost)) return *code;
-    if (stdin_lost) {
-      (void)std::fprintf(stderr, "devicelogin git-credential: cannot hand git's input to the command module\n");
-      return 1;
-    }
-  } else if (argc >= 2 && std::strcmp(argv[1], "kubectl-credential") == 0) {
-    if (auto code = try_fast_kubectl_credential(argc, argv)) return *code;
-  } else if (argc >= 2 && std::strcmp(argv[1], "docker-credential") == 0) {
-    bool stdin_lost = false;
-    if (auto code = try_fast_docker_get(argc, argv, stdin_lost)) return *code;
-    if (stdin_lost) {
-      (void)std::fprintf(stderr, "devicelogin docker-credential: cannot hand the input to the command module\n");
-      return 1;
-    }
+  bool stdin_lost = false;
+  if (auto code = try_fast_helper(argc, argv, stdin_lost)) return *code;
+  if (stdin_lost) {
+    (void)std::fprintf(stderr, "devicelogin %s: cannot hand the input to the command module\n", argv[1]);
+    return 1;
   }
   // The caller's descriptors, for `exec` (no fast path ran for it, so the executable has opened
   // nothing; the module's own descriptors come later).

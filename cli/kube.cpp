@@ -1,6 +1,5 @@
-// kubectl's exec credential plugin (kube_exec.hpp): `devicelogin kubectl-credential`, which kubectl
-// runs for a kubeconfig user whose `exec` entry names it, and `devicelogin setup-kubectl`, which
-// writes that user entry (and a context joining it to a cluster) through `kubectl config`, so that
+// `devicelogin setup-kubectl`, which writes the kubeconfig user entry whose `exec` runs the
+// kubectl credential plugin (cli/helpers/kubectl_credential.cpp) (and a context joining it to a cluster) through `kubectl config`, so that
 // the kubeconfig is edited by the program that owns its format. kubectl's argv holds the
 // executable's path and the profile's name, never a token.
 #include <fcntl.h>
@@ -11,6 +10,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <charconv>
 #include <expected>
 #include <cstdlib>
@@ -27,24 +27,14 @@
 #include "devicelogin/sanitize.hpp"
 #include "kube_exec.hpp"
 #include "output.hpp"
-
-extern "C" char** environ;  // NOLINT(readability-identifier-naming): POSIX's name
+#include "process.hpp"
 
 namespace devicelogin::cli {
 namespace {
 
-constexpr std::string_view kCommand = "kubectl-credential";
 constexpr std::string_view kSetupCommand = "setup-kubectl";
 // kubectl's own output that setup-kubectl reads (cluster names, a version, one field).
 constexpr std::size_t kMaxKubectlOutput = 4 * 1024 * 1024;
-
-struct KubectlCredentialArgs {
-  std::string profile;  // empty: the default profile
-  long long min_ttl = 60;
-  bool verbose = false;
-  // The cluster setup-kubectl recorded (the token goes there only); server empty: none recorded.
-  KubeCluster recorded;
-};
 
 struct SetupKubectlArgs {
   std::string profile;  // empty: the default profile
@@ -57,77 +47,13 @@ struct SetupKubectlArgs {
 
 Error error_of(ErrorCode code, std::string message) { return Error{code, std::move(message), "", 0}; }
 
-int run_kubectl_credential(const KubectlCredentialArgs& args) {
-  auto info = parse_kube_exec_info(std::getenv("KUBERNETES_EXEC_INFO"));
-  if (!info) return report_error(kCommand, error_of(ErrorCode::kUsage, info.error()));
-  if (args.min_ttl < 0) return report_error(kCommand, error_of(ErrorCode::kUsage, "--min-ttl must be 0 or more seconds"));
-  // Before the store is touched: a server other than the recorded one gets nothing, not even a refresh.
-  const std::optional<KubeCluster> recorded = args.recorded.server.empty() ? std::nullopt : std::optional(args.recorded);
-  if (auto allowed = check_kube_destination(info->cluster, recorded); !allowed) {
-    return report_error(kCommand, error_of(ErrorCode::kUsage, allowed.error()));
-  }
-  // Never a login from inside kubectl, even when spec.interactive says it could have the
-  // terminal: a missing or unusable login is the one-line error (exit 5) that names the command.
-  auto session = open_session(args.profile, args.verbose);
-  if (!session) return report_error(kCommand, session.error());
-  auto token = session->access_token(args.min_ttl);
-  if (!token) return report_error(kCommand, token.error());
-  const Secret answer = format_exec_credential(info->api_version, token->reveal(), token->expires_at);
-  return write_stdout(answer.reveal()) ? 0 : 1;
-}
+using KubectlRun = ProgramRun;
 
-// What one kubectl run gave: its exit status (-1: it could not be run or did not exit) and the
-// first kMaxKubectlOutput bytes of its stdout and stderr.
-struct KubectlRun {
-  int status = -1;
-  std::string out;
-  std::string err;
-};
+// How long one kubectl run may take (it reads and writes the kubeconfig only).
+constexpr std::chrono::seconds kKubectlDeadline{60};
 
-std::string read_memfd(int fd) {
-  std::string text;
-  if (::lseek(fd, 0, SEEK_SET) != 0) return text;
-  char chunk[4096];
-  while (text.size() < kMaxKubectlOutput) {
-    const ssize_t n = ::read(fd, chunk, sizeof chunk);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    text.append(chunk, static_cast<std::size_t>(n));
-  }
-  return text;
-}
-
-// Runs `kubectl ARGS` (found on PATH, no shell) with stdin from /dev/null and both outputs kept.
-KubectlRun run_kubectl(const std::vector<std::string>& args) {
-  KubectlRun run;
-  std::vector<char*> argv;
-  argv.push_back(const_cast<char*>("kubectl"));
-  for (const auto& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
-  argv.push_back(nullptr);
-  const int out = ::memfd_create("kubectl-stdout", MFD_CLOEXEC);
-  const int err = ::memfd_create("kubectl-stderr", MFD_CLOEXEC);
-  posix_spawn_file_actions_t actions;
-  bool ready = out >= 0 && err >= 0 && ::posix_spawn_file_actions_init(&actions) == 0;
-  if (ready) {
-    ready = ::posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0) == 0 &&
-            ::posix_spawn_file_actions_adddup2(&actions, out, STDOUT_FILENO) == 0 &&
-            ::posix_spawn_file_actions_adddup2(&actions, err, STDERR_FILENO) == 0;
-    pid_t child = 0;
-    if (ready && ::posix_spawnp(&child, "kubectl", &actions, nullptr, argv.data(), environ) == 0) {
-      int status = 0;
-      pid_t waited = 0;
-      while ((waited = ::waitpid(child, &status, 0)) < 0 && errno == EINTR) {
-      }
-      if (waited == child && WIFEXITED(status)) run.status = WEXITSTATUS(status);
-      run.out = read_memfd(out);
-      run.err = read_memfd(err);
-    }
-    ::posix_spawn_file_actions_destroy(&actions);
-  }
-  if (out >= 0) ::close(out);
-  if (err >= 0) ::close(err);
-  return run;
-}
+// Runs `kubectl ARGS` (found on PATH, no shell) with an empty stdin and both outputs kept.
+KubectlRun run_kubectl(const std::vector<std::string>& args) { return run_program("kubectl", args, {}, kKubectlDeadline, kMaxKubectlOutput); }
 
 // "kubectl config …  failed: <kubectl's first stderr line>" as one line.
 Error kubectl_failed(const std::vector<std::string>& args, const KubectlRun& run) {
@@ -332,25 +258,7 @@ int run_setup_kubectl(const SetupKubectlArgs& args) {
 
 }  // namespace
 
-void setup_kubectl_credential(CLI::App& app, int& exit_code) {
-  auto args = std::make_shared<KubectlCredentialArgs>();
-  CLI::App* cmd = app.add_subcommand(
-      "kubectl-credential",
-      "kubectl exec credential plugin: prints an ExecCredential (apiVersion from KUBERNETES_EXEC_INFO, v1 or v1beta1) "
-      "with the access token and its expiry; never signs in from inside kubectl (exit 5 when a login is needed); set it "
-      "up with devicelogin setup-kubectl");
-  add_profile_flag(*cmd, args->profile);
-  cmd->add_option("--min-ttl", args->min_ttl, "Refresh first when the token expires within this many seconds (default 60)");
-  add_verbose_flag(*cmd, args->verbose);
-  cmd->add_option("--server", args->recorded.server,
-                  "The cluster's server URL setup-kubectl recorded: the token is given only when kubectl is about to talk to it");
-  cmd->add_option("--certificate-authority-data", args->recorded.certificate_authority_data,
-                  "The cluster's CA (base64) setup-kubectl recorded: kubectl must trust this one (left out: the cluster names none)");
-  cmd->add_option("--tls-server-name", args->recorded.tls_server_name, "The cluster's TLS server name setup-kubectl recorded");
-  cmd->add_flag("--insecure-skip-tls-verify", args->recorded.insecure_skip_tls_verify,
-                "setup-kubectl recorded that the cluster skips TLS verification");
-  cmd->callback([args, &exit_code] { exit_code = run_kubectl_credential(*args); });
-
+void setup_kubectl(CLI::App& app, int& exit_code) {
   auto setup = std::make_shared<SetupKubectlArgs>();
   CLI::App* setup_cmd = app.add_subcommand(
       "setup-kubectl",

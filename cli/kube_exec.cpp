@@ -1,5 +1,7 @@
 #include "kube_exec.hpp"
 
+#include "helpers/shown.hpp"
+
 #include <cstring>
 #include <ctime>
 #include <optional>
@@ -49,11 +51,7 @@ std::expected<KubeCluster, std::string> parse_cluster(const nlohmann::json& clus
 }
 
 // A server as a message shows it: sanitised, at most 200 characters.
-std::string shown(std::string_view server) {
-  std::string text = sanitize_text(server.substr(0, 200));
-  if (server.size() > 200) text += "...";
-  return text;
-}
+std::string shown(std::string_view server) { return shown_word(server, 200); }
 
 }  // namespace
 

@@ -14,6 +14,7 @@
 #include "commands.hpp"
 #include "login.hpp"
 #include "output.hpp"
+#include "process.hpp"
 
 extern char** environ;
 
@@ -57,29 +58,10 @@ bool has_display() {
   return !env_or_empty("DISPLAY").empty() || !env_or_empty("WAYLAND_DISPLAY").empty();
 }
 
-// The file `name` resolves to on $PATH, as execvp would find it; empty when there is none.
-std::string find_on_path(std::string_view name) {
-  std::string path = env_or_empty("PATH");
-  if (path.empty()) path = "/usr/local/bin:/usr/bin:/bin";
-  for (std::size_t start = 0; start <= path.size();) {
-    auto colon = path.find(':', start);
-    std::string dir = path.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
-    std::string candidate = (dir.empty() ? std::string(".") : dir) + "/" + std::string(name);
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
-    if (colon == std::string::npos) break;
-    start = colon + 1;
-  }
-  return {};
-}
-
 // xdg-open with an argv (no shell), its output discarded, and an environment without the client
-// secret variables; best effort. It is not waited for: without a desktop, xdg-open may run the
-// browser in the foreground, and polling must go on meanwhile. So it runs as a grandchild (double
-// fork): the intermediate child exits at once and is reaped here, the grandchild is adopted by
-// init, and the process-wide SIGCHLD disposition is left alone. Everything is prepared before the
-// fork; between fork and exec only async-signal-safe calls are made (other threads may hold
-// locks). The browser gets stdin/stdout/stderr and nothing else: no socket to the authorization
-// server, no lock file, no token file.
+// secret variables; best effort. It is not waited for (start_detached): without a desktop,
+// xdg-open may run the browser in the foreground, and polling must go on meanwhile. The browser
+// gets nothing of ours: no socket to the authorization server, no lock file, no token file.
 void open_browser(const std::string& url, const Profile& profile) {
   std::vector<std::string> kept;
   for (char** entry = environ; *entry != nullptr; ++entry) {
@@ -90,49 +72,9 @@ void open_browser(const std::string& url, const Profile& profile) {
     if (is("DEVICELOGIN_CLIENT_SECRET") || is(profile.client_secret_env)) continue;
     kept.emplace_back(variable);
   }
-  std::vector<char*> child_environment;
-  child_environment.reserve(kept.size() + 1);
-  for (auto& variable : kept) child_environment.push_back(variable.data());
-  child_environment.push_back(nullptr);
-  std::string program = find_on_path("xdg-open");
+  const std::string program = find_on_path("xdg-open");
   if (program.empty()) return;
-  std::string argument = url;
-  char* argv[] = {program.data(), argument.data(), nullptr};
-  sigset_t all_unblocked;
-  sigemptyset(&all_unblocked);
-  struct sigaction default_action {};
-  default_action.sa_handler = SIG_DFL;
-  sigemptyset(&default_action.sa_mask);
-  // For kernels without close_range (before 5.9).
-  const long open_max = std::clamp(::sysconf(_SC_OPEN_MAX), 256L, 65536L);
-
-  pid_t middle = ::fork();
-  if (middle < 0) return;
-  if (middle == 0) {
-    if (::fork() == 0) {
-      int null_fd = ::open("/dev/null", O_RDWR);
-      if (null_fd >= 0) {
-        ::dup2(null_fd, STDIN_FILENO);
-        ::dup2(null_fd, STDOUT_FILENO);
-        ::dup2(null_fd, STDERR_FILENO);
-      }
-      if (::close_range(3, ~0U, 0) != 0) {
-        for (long fd = 3; fd < open_max; ++fd) ::close(static_cast<int>(fd));
-      }
-      // Signal handlers are reset by exec, but blocked and ignored signals are inherited.
-      for (int signal_number : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE}) {
-        ::sigaction(signal_number, &default_action, nullptr);
-      }
-      // NOLINTNEXTLINE(concurrency-mt-unsafe): in the forked child, which has one thread
-      ::sigprocmask(SIG_SETMASK, &all_unblocked, nullptr);
-      ::execve(program.c_str(), argv, child_environment.data());
-      ::_exit(127);
-    }
-    ::_exit(0);
-  }
-  int status = 0;
-  while (::waitpid(middle, &status, 0) < 0 && errno == EINTR) {
-  }
+  start_detached(program, url, std::move(kept));
 }
 
 std::string minutes_seconds(long long seconds) {

@@ -74,8 +74,11 @@ extern "C" __attribute__((visibility("default"))) int devicelogin_cli_main(int a
   setup_exec(app, exit_code);
   setup_api(app, exit_code);
   setup_git_credential(app, exit_code);
+  setup_git(app, exit_code);
   setup_docker_credential(app, exit_code);
+  setup_docker(app, exit_code);
   setup_kubectl_credential(app, exit_code);
+  setup_kubectl(app, exit_code);
   setup_profiles(app, exit_code);
   setup_use(app, exit_code);
   setup_doc(app, exit_code);

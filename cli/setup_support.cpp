@@ -18,8 +18,7 @@
 #include <iostream>
 
 #include "devicelogin/sanitize.hpp"
-
-extern "C" char** environ;  // NOLINT(readability-identifier-naming): POSIX's name
+#include "process.hpp"
 
 namespace devicelogin::cli {
 namespace {
@@ -89,108 +88,11 @@ SetupLock::~SetupLock() {
 }
 
 GitRun run_git_captured(const std::vector<std::string>& args, std::string_view input) {
-  GitRun result;
-  int in_pipe[2] = {-1, -1};
-  int out_pipe[2] = {-1, -1};
-  int err_pipe[2] = {-1, -1};
-  auto close_all = [&] {
-    for (int* pipe_fds : {in_pipe, out_pipe, err_pipe}) {
-      for (int i = 0; i < 2; ++i) {
-        if (pipe_fds[i] >= 0) ::close(pipe_fds[i]);
-        pipe_fds[i] = -1;
-      }
-    }
-  };
-  if (::pipe2(in_pipe, O_CLOEXEC) != 0 || ::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0) {
-    close_all();
-    return result;
-  }
-  std::vector<char*> argv;
-  argv.push_back(const_cast<char*>("git"));
-  for (const auto& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  ::posix_spawn_file_actions_init(&actions);
-  ::posix_spawn_file_actions_adddup2(&actions, in_pipe[0], STDIN_FILENO);
-  ::posix_spawn_file_actions_adddup2(&actions, out_pipe[1], STDOUT_FILENO);
-  ::posix_spawn_file_actions_adddup2(&actions, err_pipe[1], STDERR_FILENO);
-  pid_t child = 0;
-  const int spawned = ::posix_spawnp(&child, "git", &actions, nullptr, argv.data(), environ);
-  ::posix_spawn_file_actions_destroy(&actions);
-  ::close(in_pipe[0]);
-  ::close(out_pipe[1]);
-  ::close(err_pipe[1]);
-  in_pipe[0] = out_pipe[1] = err_pipe[1] = -1;
-  if (spawned != 0) {
-    close_all();
-    return result;
-  }
-  // The input is a few short lines, well within a pipe's buffer. A git that exits without reading
-  // it closes the pipe: EPIPE, with SIGPIPE ignored meanwhile so that it does not end this process.
-  struct sigaction ignore {};
-  struct sigaction previous {};
-  ignore.sa_handler = SIG_IGN;
-  ::sigaction(SIGPIPE, &ignore, &previous);
-  std::string_view rest = input;
-  while (!rest.empty()) {
-    const ssize_t n = ::write(in_pipe[1], rest.data(), rest.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    rest.remove_prefix(static_cast<std::size_t>(n));
-  }
-  ::sigaction(SIGPIPE, &previous, nullptr);
-  ::close(in_pipe[1]);
-  in_pipe[1] = -1;
-  pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
-  std::string* sinks[2] = {&result.out, &result.err};
-  int open_count = 2;
-  char buffer[4096];
   // git runs the user's own credential helpers (`credential reject`): one that blocks, or that
-  // leaves a daemon holding our pipes, must not hang logout or status. After kGitDeadline the
-  // child is killed and the run reports failure (-1).
-  const auto deadline = std::chrono::steady_clock::now() + kGitDeadline;
-  bool timed_out = false;
-  while (open_count > 0) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) {
-      timed_out = true;
-      break;
-    }
-    const int ready = ::poll(fds, 2, static_cast<int>(std::min<long long>(left.count(), 60'000)));
-    if (ready < 0) {
-      if (errno == EINTR) continue;
-      break;
-    }
-    if (ready == 0) continue;
-    for (int i = 0; i < 2; ++i) {
-      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
-      const ssize_t n = ::read(fds[i].fd, buffer, sizeof buffer);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        fds[i].fd = -1;
-        --open_count;
-        continue;
-      }
-      // (bounded: git's config listing and messages; anything beyond 1 MiB is dropped)
-      if (sinks[i]->size() < 1024 * 1024) sinks[i]->append(buffer, static_cast<std::size_t>(n));
-    }
-  }
-  close_all();
-  int status = 0;
-  if (timed_out && ::waitpid(child, &status, WNOHANG) != child) {
-    // git itself is still running (not only a daemon a helper left holding our pipes): killed.
-    // Its process group is not ours to kill (helpers may be the user's daemons).
-    ::kill(child, SIGKILL);
-    result.err += "git did not finish within " + std::to_string(kGitDeadline.count()) + " s (a credential helper?)\n";
-    while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
-    }
-    return result;  // status -1
-  }
-  while (!timed_out && ::waitpid(child, &status, 0) < 0) {
-    if (errno != EINTR) return result;
-  }
-  result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
+  // leaves a daemon holding our pipes, must not hang logout or status.
+  ProgramRun run = run_program("git", args, input, kGitDeadline, 1024 * 1024);
+  if (run.timed_out) run.err += "git did not finish within " + std::to_string(kGitDeadline.count()) + " s (a credential helper?)\n";
+  return GitRun{run.status, std::move(run.out), std::move(run.err)};
 }
 
 int run_git_config(const std::vector<std::string>& args) {

@@ -1,11 +1,11 @@
 # devicelogin_add_node_suite(NAME <ctest name> FILE <suite.test.mjs>
 #     [ENV VAR=value...] [VIA program...] [ALLOW_SKIP regex...]
 #     [LABELS label...] [TIMEOUT seconds] [FIXTURES_REQUIRED fixture...] [WORKING_DIRECTORY dir])
-# Registers a node:test suite run through scripts/run-node-suite.mjs (issue 15): any failed or
-# cancelled test, no test run, or a skipped describe fails the ctest; a skipped test shows as
-# Skipped only when nothing failed, and fails under CI (env CI set) unless its reason matches an
-# ALLOW_SKIP regex. VIA wraps node (e.g. scripts/with-keyring.sh); its exit 77 is a skip as well.
-# Needs DEVICELOGIN_NODE (find_program(DEVICELOGIN_NODE node)).
+# Registers a node:test suite run through scripts/run-node-suite.mjs, so that no failure hides
+# behind a skip: any failed or cancelled test, no test run, or a skipped describe fails the ctest; a
+# skipped test shows as Skipped only when nothing failed, and fails under CI (env CI set) unless its
+# reason matches an ALLOW_SKIP regex. VIA wraps node (e.g. scripts/with-keyring.sh); its exit 77 is
+# a skip as well. Needs DEVICELOGIN_NODE (find_program(DEVICELOGIN_NODE node)).
 function(devicelogin_add_node_suite)
   # Not PARSE_ARGV: "A=1;B=2" must split into two variables, as in set_tests_properties.
   cmake_parse_arguments(arg "" "NAME;FILE;TIMEOUT;WORKING_DIRECTORY"

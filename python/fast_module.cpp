@@ -1,4 +1,4 @@
-// devicelogin._fast: the Python package's token hot path (issue 10). Session.token() asks it first;
+// devicelogin._fast: the Python package's token hot path. Session.token() asks it first;
 // it answers only with a stored token that can be handed out as it is (store/fresh_tokens.hpp:
 // local store, bound to the profile, valid for min_ttl seconds) and otherwise returns None, and
 // the package goes through the C ABI (libdevicelogin.so, which loads libcurl and OpenSSL), which

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs a GoogleTest binary that holds several tests in one ctest (or a command that runs one,
 # e.g. scripts/with-keyring.sh BIN --gtest_filter=...) and turns its result into an exit code that
-# cannot hide a failure behind a skip (issue 15; ctest's SKIP_REGULAR_EXPRESSION would win over
-# the exit code):
+# cannot hide a failure behind a skip (ctest's SKIP_REGULAR_EXPRESSION would win over the exit
+# code):
 #   1   the command failed, or no test ran, or (under CI: env CI set, not "false"/"0") a test was
 #       skipped or the command exited 77 (with-keyring.sh could not start the keyring);
 #   77  nothing failed but a test was skipped, or the command exited 77 (not under CI): ctest's

@@ -1,4 +1,4 @@
-// The verdicts of scripts/run-gtest.sh on fake GoogleTest outputs (issue 15): a failure in a group
+// The verdicts of scripts/run-gtest.sh on fake GoogleTest outputs: a failure in a group
 // beats a skip in it, an empty run fails, and a skip (or with-keyring.sh's exit 77) fails under CI.
 
 import { strict as assert } from 'node:assert';

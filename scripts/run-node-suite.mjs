@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Runs one node:test suite for ctest and turns its result into an exit code that cannot hide a
-// failure behind a skip (issue 15):
+// failure behind a skip (a skipped test that should have run is a bug nobody sees):
 //   node scripts/run-node-suite.mjs [--name N] [--allow-skip REGEX]... [--via PROGRAM]... -- FILE [NODE_ARG...]
 // It runs `[PROGRAM...] node --test --test-reporter=tap --test-concurrency=1 [NODE_ARG...] FILE`,
 // passes the TAP output through, and reads every test line and the summary (# tests, pass, fail,

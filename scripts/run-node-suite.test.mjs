@@ -1,4 +1,4 @@
-// The verdicts of scripts/run-node-suite.mjs on small fixture suites (issue 15): a failure is never
+// The verdicts of scripts/run-node-suite.mjs on small fixture suites: a failure is never
 // reported as a skip, a skipped describe or an empty suite fails, and a skip fails under CI unless
 // its reason is allow-listed. Each case runs the real wrapper on a real `node --test` run.
 

@@ -2,7 +2,7 @@
 // Skipping what this machine cannot provide (the kernel keyring refused in a container, no
 // Secret Service) is honest locally, but under CI (env CI set, not "false"/"0") the dependencies
 // come from scripts/setup-deps.sh --tests, so the same condition hides a broken setup: there it
-// is a failure, never a skip (issue 15).
+// is a failure, never a skip.
 #include <gtest/gtest.h>
 
 #include <cstdlib>

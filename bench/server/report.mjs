@@ -2,7 +2,8 @@
 // Prints bench/server/run.sh's table from its results file, one line per wrk run:
 //   <case>\t<server>\t<expected HTTP status>\t<wrk BENCH_RESULT json>
 // Several runs (rounds) of one case and server are summarised by their median requests/s, p50 and
-// p99; the ratios devicelogin/oidc-provider are checked against issue 3's targets.
+// p99; the ratios devicelogin/oidc-provider are checked against the dev server's targets
+// (docs/performance.md).
 
 import * as fs from 'node:fs';
 

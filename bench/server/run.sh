@@ -4,10 +4,11 @@
 #   (a) device authorization requests  POST client_id=...&scope=openid   (expect 200 + device_code)
 #   (b) pending polls                  POST grant_type=device_code&...    (expect 400 authorization_pending)
 # prints requests/s and p99 latency for each server and case, the ratios devicelogin/oidc-provider
-# against issue 3's targets (>= 5x throughput, p99 < 5 ms), and a calibration row (a bare node:http
-# server, the ceiling for any Node.js server on this machine at that moment), then floods devicelogin serve
-# twice (default limits, then a turnover configuration) with device authorization requests for 60 s
-# while printing its RSS every 5 s. About 5½ minutes in all.
+# against the dev server's targets in docs/performance.md (>= 5x throughput, p99 < 5 ms), and a
+# calibration row (a bare node:http server, the ceiling for any Node.js server on this machine at
+# that moment), then floods devicelogin serve twice (default limits, then a turnover configuration)
+# with device authorization requests for 60 s while printing its RSS every 5 s. About 5½ minutes in
+# all.
 #
 #   bench/server/run.sh                       uses build/devicelogin
 #   DEVICELOGIN_BIN=path/to/devicelogin bench/server/run.sh

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Fault soak of `devicelogin serve` (issue 15): for SOAK_SECONDS (default 600) the server runs with
-# drop, 500, 503 and latency faults on, under three loads at once, all on 127.0.0.1:
+# Fault soak of `devicelogin serve`, so that faults under load show up as errors, not crashes: for
+# SOAK_SECONDS (default 600) the server runs with drop, 500, 503 and latency faults on, under three
+# loads at once, all on 127.0.0.1:
 #   - wrk flooding the token endpoint with polls of an unknown device code (1 thread, 16
 #     connections; a flood of device authorizations would only fill the code table, which answers
 #     503 by design and starves the real clients);

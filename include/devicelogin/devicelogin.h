@@ -122,6 +122,13 @@ DL_API void dl_session_cancel(dl_session* session);
  * nothing is stored or the refresh token was rejected. Not thread-safe (one thread per session;
  * sessions of one profile in many threads or processes refresh once together). */
 DL_API int dl_session_token(dl_session* session, long long min_ttl, char** token, size_t* length, dl_error** err);
+/* The value of an Authorization header for a valid access token, "<scheme> <token>", refreshed
+ * first as dl_session_token does, in *authorization (free it with dl_secret_free); *length (may be
+ * NULL) receives its length. The scheme is the token's type as the server issued it ("DPoP", ...),
+ * with "Bearer" for any case of "bearer" and for an empty or malformed type (RFC 6750 §2.1).
+ * Errors as dl_session_token. Not thread-safe (one thread per session). Since DEVICELOGIN_0.2. */
+DL_API int dl_session_authorization(dl_session* session, long long min_ttl, char** authorization, size_t* length,
+                                    dl_error** err);
 /* Refreshes now and stores the result. Not thread-safe (one thread per session). */
 DL_API int dl_session_refresh(dl_session* session, dl_error** err);
 /* Revokes the tokens at the server when it can, then deletes them locally. *revoked (may be

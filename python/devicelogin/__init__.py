@@ -350,7 +350,12 @@ class _Native:
     on it. The last to let go frees it, so that close(), __del__ (the garbage collector, the
     interpreter's exit) or a caller leaving login() on a second Ctrl-C never frees it under a
     running login. Callable from any thread; the RLock because a collection in the middle of a
-    locked section may run Session.__del__ on the same thread."""
+    locked section may run Session.__del__ on the same thread.
+
+    The C ABI takes one thread at a time on a session: the calls and the logins of all threads
+    (asyncio's workers included) take turns. `holder` has the turn: the thread (its ident) whose
+    call runs, or the _Login whose thread runs dl_session_login; a call made on the holder's own
+    thread (nested, or from a login callback that runs on the login thread) goes in at once."""
 
     def __init__(self, lib: Any, handle: int) -> None:
         import threading
@@ -358,21 +363,41 @@ class _Native:
         self.handle: Optional[int] = handle  # None once freed
         self.closed = False
         self.logins: list[_Login] = []
-        self.users = 0  # calls (token, request, ...) running on the handle now, in any thread
+        self.users = 0  # calls (token, request, ...) running on the handle now
         self.lock = threading.RLock()
+        self.turn = threading.Condition(self.lock)  # notified whenever the turn is given back
+        self.holder: object = None
+
+    def _may_enter(self, thread: int) -> bool:
+        holder = self.holder
+        if holder is None or holder == thread:
+            return True
+        return isinstance(holder, _Login) and holder.worker is not None and holder.worker.ident == thread
 
     def acquire(self) -> Optional[int]:
-        """A call begins on the handle (an owner until release()); None when the session is closed."""
+        """A call begins on the handle (an owner until release()) once no other thread uses it;
+        None when the session is closed. KeyboardInterrupt leaves the wait."""
+        import threading
+        thread = threading.get_ident()
         with self.lock:
+            while not self.closed and self.handle is not None and not self._may_enter(thread):
+                self.turn.wait(0.1)
             if self.closed or self.handle is None:
                 return None
+            if self.holder is None:
+                self.holder = thread
             self.users += 1
             return self.handle
 
     def release(self) -> None:
-        """The call has returned: frees the session if it was closed meanwhile and nobody else uses it."""
+        """The call has returned: gives the turn back, and frees the session if it was closed
+        meanwhile and nobody else uses it."""
+        import threading
         with self.lock:
             self.users -= 1
+            if self.users == 0 and self.holder == threading.get_ident():
+                self.holder = None
+                self.turn.notify_all()
             handle = self._take_unowned()
         if handle is not None:
             self.lib.dl_session_close(handle)
@@ -387,10 +412,17 @@ class _Native:
             return self.handle
 
     def start(self, login: _Login) -> bool:
-        """Called first by the login thread: False when login() gave up on it before it ran."""
+        """Called first by the login thread: False when login() gave up on it before it ran; else
+        True once `login` has the turn, or was cancelled while it waited for it."""
         with self.lock:
             login.started = not login.abandoned
-            return login.started
+            if not login.started:
+                return False
+            while not login.cancelled and self.holder is not None:
+                self.turn.wait(0.1)
+            if self.holder is None:
+                self.holder = login
+            return True
 
     def abandon(self, login: _Login) -> None:
         """login() could not start the thread (or was interrupted starting it): unless the thread
@@ -408,6 +440,9 @@ class _Native:
                 self.logins.remove(login)
             if login in _RUNNING:
                 _RUNNING.remove(login)
+            if self.holder is login:
+                self.holder = None
+                self.turn.notify_all()
             handle = self._take_unowned()
         if handle is not None:
             self.lib.dl_session_close(handle)
@@ -423,21 +458,14 @@ class _Native:
                 login.cancelled = True
             if running and self.handle is not None:
                 self.lib.dl_session_cancel(self.handle)
-
-    def wait_idle(self) -> None:
-        """Waits for the logins running on this session in other threads (the session is used by
-        one thread at a time); KeyboardInterrupt leaves the wait."""
-        import threading
-        current = threading.current_thread()
-        for login in list(self.logins):
-            if login.worker is not current:
-                login.wait()
+            self.turn.notify_all()  # a login still waiting for its turn gives up
 
     def close(self) -> None:
         """The Session lets go: frees the session now, or cancels its logins and leaves the free
         to the last of their threads. Never waits."""
         with self.lock:
             self.closed = True
+            self.turn.notify_all()  # the calls waiting for their turn fail: the session is closed
             handle = self._take_unowned()
         if handle is not None:
             self.lib.dl_session_close(handle)
@@ -466,8 +494,7 @@ class _Use:
     def __enter__(self) -> Optional[int]:
         if self.native is None:
             return None
-        self.native.wait_idle()  # a login that an interrupted call left running
-        self.handle = self.native.acquire()
+        self.handle = self.native.acquire()  # waits for the call or login in progress
         return self.handle
 
     def __exit__(self, *exc: object) -> None:
@@ -476,10 +503,11 @@ class _Use:
 
 
 class Session:
-    """The session of a named profile. Not thread-safe, except cancel() and close() (a close()
-    from another thread frees the native session once the call in flight returned): one call at a
-    time per Session, asyncio tasks included (the *_async calls run on worker threads); use one per
-    thread or task (sessions of one profile in many threads or processes refresh once together). Settings given here are used by `login`;
+    """The session of a named profile. Usable from many threads and asyncio tasks: their calls
+    take turns on the native session (a call waits for the one in progress, or for a running
+    login, to return), except cancel() and close(), which never wait (a close() from another
+    thread frees the native session once the call in flight returned). Sessions of one profile in
+    many threads or processes refresh once together. Settings given here are used by `login`;
     without any, `login` signs in again with the saved profile."""
 
     def __init__(self, name: str, *, issuer: str = "", client_id: str = "", scope: str = "", provider: str = "",
@@ -514,10 +542,15 @@ class Session:
     def __getattr__(self, attribute: str) -> Any:
         # Only for what __init__ left unset: the native session of a lazily opened Session.
         if attribute in ("_lib", "_native") and "name" in self.__dict__:
-            if "_native" in self.__dict__:  # closed before it was opened: the library, no session
-                self.__dict__["_lib"] = _ffi().lib
-            else:
-                self._open()
+            import threading
+            # One opening when threads ask at once (a second native session would never be closed).
+            with globals().setdefault("_OPENING", threading.Lock()):
+                if attribute in self.__dict__:  # another thread opened it meanwhile
+                    return self.__dict__[attribute]
+                if "_native" in self.__dict__:  # closed before it was opened: the library, no session
+                    self.__dict__["_lib"] = _ffi().lib
+                else:
+                    self._open()
             return self.__dict__[attribute]
         raise AttributeError(attribute)
 
@@ -640,8 +673,6 @@ class Session:
         global _AT_EXIT
         native_module = _ffi()
         native = self._native
-        if native is not None:
-            native.wait_idle()  # a login that an interrupted call left running
         if native is None:
             raise ConfigurationError("the session is closed", status=2, kind="usage")
         login = _Login(native)
@@ -680,9 +711,12 @@ class Session:
         def run() -> None:
             # Refers to the native session, not to this Session: the Session may be closed or
             # collected meanwhile; the session is freed by native.end once it is not.
-            if not native.start(login):
+            if not native.start(login):  # waits for the call or login in progress
                 return
             try:
+                if login.cancelled:  # while it waited for its turn: nothing was sent
+                    login.error = Cancelled("the login was cancelled", status=130, kind="cancelled")
+                    return
                 error = ctypes.c_void_p()
                 status = lib.dl_session_login(handle, code_cb, wait_cb, None, ctypes.byref(error))
                 if status != 0:
@@ -736,6 +770,26 @@ class Session:
             self._lib.dl_secret_free(buffer)
         return Token(value)
 
+    def authorization(self, min_ttl: int = 60) -> Token:
+        """The value of an Authorization header for a valid access token, "<scheme> <token>",
+        refreshed first as token() does. The scheme is the token's type as the server issued it
+        ("Bearer" for any case of "bearer" and for a missing or malformed type, RFC 6750 §2.1).
+        Hidden like a token: `reveal()` reads it. What the requests and httpx adapters send."""
+        import ctypes
+        buffer = ctypes.c_void_p()
+        length = ctypes.c_size_t()
+        with _Use(self._native) as handle:
+            _call(self._lib.dl_session_authorization, handle, min_ttl, ctypes.byref(buffer), ctypes.byref(length))
+        try:
+            value = ctypes.string_at(buffer, length.value).decode()
+        finally:
+            self._lib.dl_secret_free(buffer)
+        return Token(value)
+
+    async def authorization_async(self, min_ttl: int = 60) -> Token:
+        """authorization() for asyncio, on a worker thread."""
+        return await self._off_loop(self.authorization, min_ttl)
+
     async def token_async(self, min_ttl: int = 60) -> Token:
         """token() for asyncio, on a worker thread (the event loop is not blocked by a refresh).
         Cancelling the task returns at once; a refresh under way still completes and is stored."""
@@ -746,17 +800,10 @@ class Session:
         await self._off_loop(self.refresh)
 
     async def _off_loop(self, function: Callable[..., _T], *args: Any) -> _T:
-        # The native session is used by one thread at a time: the async calls of a Session take
-        # turns on a lock (held on the worker thread, so the event loop never waits for it).
+        # On a worker thread, which waits there for its turn on the native session (the event loop
+        # never waits for it).
         import asyncio
-        import threading
-        turn = self.__dict__.setdefault("_turn", threading.Lock())
-
-        def call() -> _T:
-            with turn:
-                return function(*args)
-
-        return await asyncio.to_thread(call)
+        return await asyncio.to_thread(function, *args)
 
     def check_url(self, url: str) -> None:
         """Raises ConfigurationError (remedy "add_settings", setting "api_urls") when request()
@@ -770,8 +817,8 @@ class Session:
         """An authentication for `requests` (Debian's python3-requests, imported here):
         `requests.get(url, auth=session.requests_auth())`. It refuses a URL that request() would
         refuse (check_url, raised before anything is sent) and a Host header naming another host
-        than the URL's, adds `Authorization: Bearer <token>`
-        (refreshed when it expires within `min_ttl` seconds), and on a 401 refreshes once and
+        than the URL's, adds `Authorization: <scheme> <token>` (authorization(): the scheme of the
+        token's type; refreshed when it expires within `min_ttl` seconds), and on a 401 refreshes once and
         sends the request again (not a streamed body, which cannot be sent twice)."""
         from ._requests_auth import RequestsAuth
         return RequestsAuth(self, min_ttl)

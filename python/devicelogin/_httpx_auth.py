@@ -26,22 +26,22 @@ class HttpxAuth(httpx.Auth):
         request.read()
         self.session.check_url(str(request.url))
         _refuse_host(request.headers.get("Host"), request.url.netloc.decode("ascii"))
-        request.headers["Authorization"] = "Bearer " + self.session.token(self.min_ttl).reveal()
+        request.headers["Authorization"] = self.session.authorization(self.min_ttl).reveal()
         response = yield request
         if response.status_code == 401 and self._may_retry(response):
             self.session.refresh()
-            request.headers["Authorization"] = "Bearer " + self.session.token(0).reveal()
+            request.headers["Authorization"] = self.session.authorization(0).reveal()
             yield request
 
     async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
         await request.aread()
         await self.session._off_loop(self.session.check_url, str(request.url))
         _refuse_host(request.headers.get("Host"), request.url.netloc.decode("ascii"))
-        request.headers["Authorization"] = "Bearer " + (await self.session.token_async(self.min_ttl)).reveal()
+        request.headers["Authorization"] = (await self.session.authorization_async(self.min_ttl)).reveal()
         response = yield request
         if response.status_code == 401 and self._may_retry(response):
             await self.session.refresh_async()
-            request.headers["Authorization"] = "Bearer " + (await self.session.token_async(0)).reveal()
+            request.headers["Authorization"] = (await self.session.authorization_async(0)).reveal()
             yield request
 
     def _may_retry(self, response: httpx.Response) -> bool:

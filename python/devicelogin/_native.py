@@ -71,6 +71,7 @@ def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
         "dl_session_request": (ctypes.c_int, [vp, ctypes.c_char_p, ctypes.c_char_p, c_char_pp, ctypes.c_char_p,
                                               ctypes.c_size_t, ctypes.c_longlong, pp, pp]),
         "dl_session_check_url": (ctypes.c_int, [vp, ctypes.c_char_p, pp]),
+        "dl_session_authorization": (ctypes.c_int, [vp, ctypes.c_longlong, pp, ctypes.POINTER(ctypes.c_size_t), pp]),
         "dl_response_status": (ctypes.c_int, [vp]),
         "dl_response_header": (ctypes.c_char_p, [vp, ctypes.c_char_p]),
         "dl_response_body": (vp, [vp, ctypes.POINTER(ctypes.c_size_t)]),

@@ -24,7 +24,7 @@ class RequestsAuth(requests.auth.AuthBase):
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         self.session.check_url(request.url or "")  # raises before anything is sent
         _refuse_host(request.headers.get("Host"), urlsplit(request.url or "").netloc.rpartition("@")[2])
-        request.headers["Authorization"] = "Bearer " + self.session.token(self.min_ttl).reveal()
+        request.headers["Authorization"] = self.session.authorization(self.min_ttl).reveal()
         request.register_hook("response", self._on_response)  # type: ignore[no-untyped-call]
         return request
 
@@ -46,7 +46,7 @@ class RequestsAuth(requests.auth.AuthBase):
         retry._devicelogin_retried = True  # type: ignore[attr-defined]
         extract_cookies_to_jar(retry._cookies, request, response.raw)  # type: ignore[attr-defined,no-untyped-call]
         retry.prepare_cookies(retry._cookies)  # type: ignore[attr-defined]
-        retry.headers["Authorization"] = "Bearer " + self.session.token(0).reveal()
+        retry.headers["Authorization"] = self.session.authorization(0).reveal()
         again: requests.Response = response.connection.send(retry, **send)  # type: ignore[attr-defined]
         again.history.append(response)
         again.request = retry

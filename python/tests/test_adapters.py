@@ -28,6 +28,7 @@ class Api:
         self.rejected: set[str] = set()
         self.reject_all = False
         self.redirect_to = ""  # when set, every request is answered 302 to it
+        self.scheme = "Bearer "  # the scheme it accepts
         api = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -41,7 +42,7 @@ class Api:
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
-                denied = api.reject_all or authorization in api.rejected or not authorization.startswith("Bearer ")
+                denied = api.reject_all or authorization in api.rejected or not authorization.startswith(api.scheme)
                 payload = b'{"ok":%s}' % (b"false" if denied else b"true")
                 self.send_response(401 if denied else 200)
                 if denied:
@@ -220,3 +221,200 @@ def test_login_async_task_cancellation_stops_the_poll_and_stores_nothing(serve):
     tokens = Path(os.environ["XDG_STATE_HOME"]) / "devicelogin/tokens"
     assert not tokens.is_dir() or [p.name for p in tokens.iterdir() if not p.name.endswith(".lock")] == []
     assert "py-async-cancel" not in json.dumps(sorted(p.name for p in Path(os.environ["XDG_CONFIG_HOME"]).rglob("*")))
+
+
+def set_stored_token_type(name: str, token_type: str) -> None:
+    """Rewrites the token type of the profile's stored set (the file store), as a server that
+    issued that type would have stored it."""
+    path = Path(os.environ["XDG_STATE_HOME"]) / "devicelogin/tokens" / f"{name}.json"
+    stored = json.loads(path.read_text())
+    stored["token_type"] = token_type
+    with open(path, "w") as file:  # the same file: its 0600 mode stays
+        json.dump(stored, file)
+
+
+def test_adapters_send_the_scheme_of_the_token_type(serve, apis):
+    # The scheme comes from the library (the token's type as issued), not from the adapters.
+    import httpx
+    import requests
+    api, _ = apis
+    server, s = signed_in(serve, "py-scheme", api)
+    token = s.token().reveal()
+    # "bearer" in another case is sent as "Bearer" (RFC 6750 §2.1).
+    set_stored_token_type("py-scheme", "bearer")
+    stored = devicelogin.Session("py-scheme")
+    assert requests.get(api.url + "/v1/items", auth=stored.requests_auth()).status_code == 200
+    # Another type is sent as its own scheme, by both adapters, sync and async.
+    set_stored_token_type("py-scheme", "N_A")
+    api.scheme = "N_A "
+    assert stored.authorization().reveal() == "N_A " + token and token not in repr(stored.authorization())
+    assert requests.get(api.url + "/v1/items", auth=stored.requests_auth()).status_code == 200
+    with httpx.Client(auth=stored.httpx_auth()) as client:
+        assert client.get(api.url + "/v1/items").status_code == 200
+
+    async def call() -> int:
+        async with httpx.AsyncClient(auth=stored.httpx_auth()) as client:
+            return (await client.get(api.url + "/v1/items")).status_code
+
+    assert asyncio.run(call()) == 200
+    assert api.headers() == ["Bearer " + token] + ["N_A " + token] * 3
+    assert server.stop().count("tokens refreshed") == 0
+
+
+class Overlap:
+    """The native library, with each dl_session_* call (but cancel and close, which any thread may
+    call) counted: how many ran at once at most. Each call leaves room for another to come in
+    before it goes on (returning early once one did)."""
+
+    def __init__(self, lib: object) -> None:
+        self.lib = lib
+        self.inside = self.most = self.calls = 0
+        self.lock = threading.Lock()
+        self.overlapped = threading.Event()
+
+    def __getattr__(self, name: str):
+        function = getattr(self.lib, name)
+        if not name.startswith("dl_session_") or name in ("dl_session_cancel", "dl_session_close"):
+            return function
+
+        def call(*args):
+            with self.lock:
+                self.inside += 1
+                self.calls += 1
+                self.most = max(self.most, self.inside)
+                if self.inside > 1:
+                    self.overlapped.set()
+            try:
+                self.overlapped.wait(0.2)
+                return function(*args)
+            finally:
+                with self.lock:
+                    self.inside -= 1
+
+        return call
+
+
+def test_concurrent_tasks_and_threads_on_one_session_take_turns(serve):
+    # A login, refreshes, tokens and a synchronous call from another thread, all at once on one
+    # Session: they all succeed, and no two of them are ever inside the native session together.
+    server = serve("--auto-approve=0", "--interval", "1")
+    s = devicelogin.Session("py-turns", issuer=server.issuer, client_id="devicelogin-demo", scope=SCOPE,
+                            store="file")
+    s.login()
+    overlap = Overlap(s._lib)
+    s._native.lib = s.__dict__["_lib"] = overlap
+
+    async def main() -> list[object]:
+        return await asyncio.gather(
+            s.login_async(),
+            *[s.token_async(min_ttl=10**9) for _ in range(3)],  # longer than the token lives: refreshes
+            *[s.refresh_async() for _ in range(3)],
+            s.authorization_async(),
+            asyncio.to_thread(s.status))
+
+    results = asyncio.run(main())
+    tokens = [result for result in results if isinstance(result, devicelogin.Token)]
+    assert len(tokens) == 4 and all(len(token.reveal()) > 20 for token in tokens)
+    assert results[-1].logged_in and results[-1].subject == "alice"
+    assert overlap.calls == 9, overlap.calls
+    assert overlap.most == 1, f"{overlap.most} native calls ran at once on one session"
+    assert server.stop().count("tokens refreshed") == 6
+
+
+def test_a_lazily_opened_session_used_by_threads_at_once_opens_once(serve, monkeypatch):
+    # A Session made without settings opens its native session on first use (when the token hot
+    # path exists): threads that need it together open one, not one each (the others would leak).
+    if devicelogin._hot_path() is None:
+        pytest.skip("no token hot path: every Session opens at once")
+    server = serve("--auto-approve=0", "--interval", "1")
+    devicelogin.Session("py-lazy", issuer=server.issuer, client_id="devicelogin-demo", scope=SCOPE,
+                        store="file").login()
+    from devicelogin import _native
+    counted = Overlap(_native.lib)
+    opens: list[int] = []
+    real_open = _native.lib.dl_session_open
+
+    class Library:
+        def __getattr__(self, name: str):
+            if name != "dl_session_open":
+                return getattr(counted, name)
+
+            def open_session(*args):
+                opens.append(1)
+                counted.overlapped.wait(0.2)  # room for another thread to open too, were it let
+                return real_open(*args)
+
+            return open_session
+
+    monkeypatch.setattr(_native, "lib", Library())
+    lazy = devicelogin.Session("py-lazy")
+    assert "_native" not in lazy.__dict__
+    start = threading.Barrier(4)
+    seen: list[str] = []
+
+    def use() -> None:
+        start.wait()
+        seen.append(lazy.status().subject or "")
+
+    threads = [threading.Thread(target=use) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert seen == ["alice"] * 4
+    assert len(opens) == 1, f"{len(opens)} native sessions opened for one Session"
+    assert counted.most == 1
+
+
+def test_a_login_cancelled_while_it_waits_for_its_turn_sends_nothing(serve):
+    # A login_async that waits for another thread's call on the Session, and is cancelled meanwhile,
+    # ends with the cancellation without asking the server for a code; the call is unharmed.
+    server = serve("--interval", "1")
+    s = devicelogin.Session("py-turn-cancel", issuer=server.issuer, client_id="devicelogin-demo", scope=SCOPE,
+                            store="file")
+    entered, go_on = threading.Event(), threading.Event()
+    lib = s._lib
+
+    class Library:
+        def __getattr__(self, name: str):
+            function = getattr(lib, name)
+            if name != "dl_session_check_url":
+                return function
+
+            def held(*args):  # keeps the turn until the test lets it go
+                entered.set()
+                go_on.wait(GUARD)
+                return function(*args)
+
+            return held
+
+    s._native.lib = s.__dict__["_lib"] = Library()
+    refused: list[BaseException] = []
+
+    def check() -> None:
+        try:
+            s.check_url("https://elsewhere.example/")
+        except devicelogin.ConfigurationError as error:
+            refused.append(error)
+
+    holder = threading.Thread(target=check)
+    holder.start()
+    assert entered.wait(GUARD), "the call did not start"
+
+    async def main() -> None:
+        task = asyncio.create_task(s.login_async())
+        while not [t for t in threading.enumerate() if t.name == "devicelogin-login"]:
+            await asyncio.sleep(0.01)  # until the login thread exists (and so waits for its turn)
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=GUARD)
+        assert task in done and task.cancelled(), "the login did not end while it waited for its turn"
+
+    try:
+        asyncio.run(main())
+    finally:
+        go_on.set()
+        holder.join()
+    assert len(refused) == 1 and refused[0].setting == "api_urls"
+    assert "device code issued" not in server.stop(), "the cancelled login asked for a code"
+    with pytest.raises(devicelogin.NotLoggedIn):
+        s.token()

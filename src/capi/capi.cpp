@@ -260,6 +260,22 @@ int dl_session_token(dl_session* session, long long min_ttl, char** token, size_
   });
 }
 
+int dl_session_authorization(dl_session* session, long long min_ttl, char** authorization, size_t* length,
+                             dl_error** err) {
+  return guarded(err, [&] {
+    if (session == nullptr || authorization == nullptr) {
+      return usage(err, "dl_session_authorization: the session or the output is NULL");
+    }
+    *authorization = nullptr;
+    auto token = session->session->access_token(min_ttl);
+    if (!token) return set_error(err, std::move(token.error()));
+    const devicelogin::Secret header = token->authorization();
+    *authorization = allocate_secret(header.reveal());
+    if (length != nullptr) *length = header.size();
+    return DL_OK;
+  });
+}
+
 int dl_session_check_url(dl_session* session, const char* url, dl_error** err) {
   return guarded(err, [&] {
     if (session == nullptr || url == nullptr) return usage(err, "dl_session_check_url: the session or the URL is NULL");

@@ -354,14 +354,14 @@ Result<HttpResponse> CurlHttpClient::send(const HttpRequest& request) {
   }
 #endif
   if (resolve_list) set(CURLOPT_RESOLVE, resolve_list.get());
-  // Never sent twice (issue 8). libcurl re-sends a request by itself when a reused connection
-  // dies before any answer ("Connection died, retrying a fresh connect", Curl_retry_request; it
-  // has no switch to stop that before 8.16's CURLOPT_FORBID_RETRY_ON_REUSE), and on HTTP/2 after
-  // a REFUSED_STREAM. A request that carries a credential (any method but GET/HEAD: device
-  // authorization, token, refresh, revocation, client authentication; or a credential header)
-  // therefore goes on a fresh HTTP/1.1 connection, closed after it: one attempt, one send. Retrying
-  // is the caller's decision, under the protocol's rules (RFC 8628 §3.5 backoff; RFC 9700 §4.14.2
-  // for refresh tokens, which a server may revoke when it sees one twice).
+  // A credential request is never sent twice. libcurl re-sends a request by itself when a reused
+  // connection dies before any answer ("Connection died, retrying a fresh connect",
+  // Curl_retry_request; it has no switch to stop that before 8.16's CURLOPT_FORBID_RETRY_ON_REUSE),
+  // and on HTTP/2 after a REFUSED_STREAM. A request that carries a credential (any method but
+  // GET/HEAD: device authorization, token, refresh, revocation, client authentication; or a
+  // credential header) therefore goes on a fresh HTTP/1.1 connection, closed after it: one attempt,
+  // one send. Retrying is the caller's decision, under the protocol's rules (RFC 8628 §3.5 backoff;
+  // RFC 9700 §4.14.2 for refresh tokens, which a server may revoke when it sees one twice).
   const bool carries_credential =
       !is_get || std::any_of(request.headers.begin(), request.headers.end(),
                              [](const auto& header) { return core::is_secret_header(header.first); });

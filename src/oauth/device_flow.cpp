@@ -68,7 +68,8 @@ FlowAction DeviceFlow::on_outcome(const PollOutcome& outcome, SystemTime now) {
       // subsequent requests. A larger interval in the response wins.
       interval_ += 5;
       // A larger interval in the response wins, up to an hour; it never lowers the interval the
-      // slow_downs built (found by fuzz/device_flow: past an hour, a server interval cut it back).
+      // slow_downs built (found by fuzz/device_flow_fuzzer.cpp: past an hour, a server interval cut
+      // it back).
       if (outcome.server_interval && *outcome.server_interval > interval_) {
         interval_ = std::max(interval_, std::min<long long>(*outcome.server_interval, 3600));
       }

@@ -91,8 +91,8 @@ bool valid_error_code(std::string_view code) {
 }
 
 // An OAuth error answer, or nullopt when the fields carry no valid error code (then the answer is
-// malformed, not an error the protocol rules could act on; found by fuzz/token_reply: a code of
-// control characters only was sanitized to an empty one).
+// malformed, not an error the protocol rules could act on; found by fuzz/token_reply_fuzzer.cpp: a
+// code of control characters only was sanitized to an empty one).
 std::optional<OAuthError> oauth_error_of(const Fields& fields) {
   auto error = fields.string("error");
   if (!error || !valid_error_code(*error)) return std::nullopt;

@@ -1,4 +1,4 @@
-// Real-browser test of `devicelogin serve`'s approval page (issue 3): Debian's chromium, driven by
+// Real-browser test of `devicelogin serve`'s approval page: Debian's chromium, driven by
 // playwright-core, completes the pages a person would see while a real `devicelogin login` waits.
 //
 //   DEVICELOGIN_BIN=build/devicelogin node --test --test-concurrency=1 browser.test.mjs

@@ -1,4 +1,4 @@
-/* Issue 10: the C ABI (devicelogin.h) against `devicelogin serve`, compiled as C99 with
+/* The C ABI (devicelogin.h) against `devicelogin serve`, compiled as C99 with
  * -Wall -Wextra -Werror by capi_test.sh, which starts the servers and runs one mode each:
  *   capi_test flow ISSUER       sign in (auto-approved), token, refresh, userinfo, status, logout
  *   capi_test expired ISSUER    no approval before the code expires: DL_EXPIRED, nothing stored
@@ -78,6 +78,9 @@ static void expect_not_logged_in(dl_session* session, const char* when) {
   CHECK(err != NULL && dl_error_status(err) == DL_NOT_LOGGED_IN, "%s: the error handle's status", when);
   dl_error_free(err);
   dl_secret_free(token);
+  char* header = NULL;
+  rc = dl_session_authorization(session, 60, &header, NULL, NULL);
+  CHECK(rc == DL_NOT_LOGGED_IN && header == NULL, "%s: authorization gave %d, not 5", when, rc);
 }
 
 static int flow(const char* issuer) {
@@ -110,6 +113,21 @@ static int flow(const char* issuer) {
   size_t length = 0;
   rc = dl_session_token(session, 60, &first, &length, NULL);
   CHECK(rc == DL_OK && first != NULL && length == strlen(first) && length > 20, "token: %d", rc);
+
+  /* The Authorization header value: the scheme of the token's type (the dev server's "Bearer"),
+     a space, the same token; its length as dl_session_token's. */
+  {
+    char* header = NULL;
+    size_t header_length = 0;
+    rc = dl_session_authorization(session, 60, &header, &header_length, NULL);
+    CHECK(rc == DL_OK && header != NULL && first != NULL && strncmp(header, "Bearer ", 7) == 0 &&
+              strcmp(header + 7, first) == 0 && header_length == strlen(header),
+          "authorization: %d, not \"Bearer \" and the token", rc);
+    dl_secret_free(header);
+    dl_error* refused = NULL;
+    CHECK(dl_session_authorization(session, 60, NULL, NULL, &refused) == DL_USAGE, "authorization into NULL");
+    dl_error_free(refused);
+  }
 
   rc = dl_session_refresh(session, NULL);
   CHECK(rc == DL_OK, "refresh: %d", rc);

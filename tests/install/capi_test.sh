@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 10: compiles tests/install/capi_test.c as C99 with -Wall -Wextra -Werror against
+# Compiles tests/install/capi_test.c as C99 with -Wall -Wextra -Werror against
 # include/devicelogin/devicelogin.h and the built libdevicelogin.so, then runs it against
 # `devicelogin serve` on 127.0.0.1: the whole flow (auto-approved), an expired code, a cancelled
 # login and a denied one (Deny pressed on the approval page by tests/integration/approve_devserver.mjs).

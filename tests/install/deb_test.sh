@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 11 (packaging): CPack builds a .deb whose Depends come from dpkg-shlibdeps; extracted into a
+# Packaging: CPack builds a .deb whose Depends come from dpkg-shlibdeps; extracted into a
 # temporary root (dpkg-deb -x), its devicelogin runs the whole demo from there (it finds its command
 # module relative to itself), and the man page and completions are in it.
 #   deb_test.sh BUILD_DIR
@@ -33,4 +33,11 @@ mkdir -p "$HOME"
 timeout 120 "$work/root/usr/bin/devicelogin" demo --auto-approve --exit --store file --no-browser --no-qr \
   >"$work/demo.out" 2>"$work/demo.err" || fail "the packaged demo failed: $(tail -n 3 "$work/demo.err")"
 grep -q 'you are' "$work/demo.err" || fail "the packaged demo made no API call: $(tail -n 3 "$work/demo.err")"
+# The Python package, for Debian's python3: imported from the extracted root with its own library.
+python_site=$work/root/usr/lib/python3/dist-packages
+for f in __init__.py py.typed _version.py libdevicelogin.so.0; do
+  [[ -f $python_site/devicelogin/$f ]] || fail "the package lacks /usr/lib/python3/dist-packages/devicelogin/$f"
+done
+/usr/bin/python3 -I -c 'import sys; sys.path.insert(0, sys.argv[1]); import devicelogin; print(devicelogin.version())' \
+  "$python_site" >/dev/null || fail "the packaged Python package does not load its library"
 echo "deb_test: $(basename "$deb") ($(du -k "$deb" | cut -f1) KiB; Depends: $depends) runs the demo from an extracted root"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 11 (packaging and shell): the man page and the bash, zsh and fish completions generated at
+# The man page and the bash, zsh and fish completions generated at
 # build time (devicelogin __doc, cli/docgen.cpp) cover every command `devicelogin --help` lists,
 # the man page renders without groff warnings, each script parses in its shell, and bash's
 # completion completes commands, flags and saved profile names.

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Issue 11 (cheap hot path): with a fresh token, the credential helpers' `get` (and kubectl's exec
-# plugin) is answered by the
-# `devicelogin` executable itself, which loads neither libcurl nor the command module. Checked
-# with a copy of the executable that has no module beside it (only the fast path can answer
-# there), byte for byte against the module's answer; and every case the fast path does not
-# serve (an expiring token, malformed input) still reaches the module with its input intact.
+# A credential helper costs about what `token` costs: with a fresh token, the credential helpers'
+# `get` (and kubectl's exec plugin) is answered by the `devicelogin` executable itself, which loads
+# neither libcurl nor the command module. Checked with a copy of the executable that has no module
+# beside it (only the fast path can answer there), byte for byte against the module's answer; and
+# every case the fast path does not serve (an expiring token, malformed input) still reaches the
+# module with its input intact.
 #   fast_helpers_test.sh BUILD_DIR
 set -euo pipefail
 build=$1
@@ -41,6 +41,19 @@ for store in file kernel-keyring; do
 done
 token=$("$bin" token --profile p-file)
 expiry=$("$bin" status --profile p-file --json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["expires_at"])')
+
+# token (bare and --header): the one command that prints the token, the same bytes both ways.
+for store in file kernel-keyring; do
+  for header in "" --header; do
+    helper 0 /dev/null "$lonely" token --profile "p-$store" $header
+    cp "$work/out" "$work/token-fast"
+    [[ -s $work/token-fast ]] || fail "token $header ($store): the fast path printed nothing"
+    helper 0 /dev/null "$bin" token --profile "p-$store" $header --verbose
+    cmp -s "$work/token-fast" "$work/out" || fail "token $header ($store): the fast path's answer differs from the module's"
+  done
+done
+helper 0 /dev/null "$lonely" token --profile p-file --header
+[[ $(cat "$work/out") == "Authorization: Bearer $token" ]] || fail "token --header: not the Bearer header line of p-file's token"
 
 # git: gitcredentials(7) input, the answer git reads.
 printf 'protocol=https\nhost=git.example.com\nusername=alice\n\n' >"$work/git-in"
@@ -84,12 +97,23 @@ helper 2 "$work/git-bad" "$bin" git-credential --profile p-file --host git.examp
 export DOCKER_CONFIG=$work/docker
 timeout 60 "$bin" setup-docker --registry registry.example.com --profile p-file </dev/null >/dev/null 2>"$work/err" ||
   fail "setup-docker: $(tail -n1 "$work/err")"
+timeout 60 "$bin" setup-docker --registry keyring.example.com --profile p-kernel-keyring </dev/null >/dev/null 2>"$work/err" ||
+  fail "setup-docker (kernel keyring): $(tail -n1 "$work/err")"
 ln -s devicelogin "$work/lonely/bin/docker-credential-devicelogin"
-printf 'https://registry.example.com' >"$work/docker-in"
-helper 0 "$work/docker-in" "$work/lonely/bin/docker-credential-devicelogin" get
-cp "$work/out" "$work/docker-fast"
-helper 0 "$work/docker-in" "$bin" docker-credential --verbose get
-cmp -s "$work/docker-fast" "$work/out" || fail "docker: the fast path's answer differs from the module's"
+for registry in keyring.example.com registry.example.com; do
+  printf 'https://%s' "$registry" >"$work/docker-in"
+  helper 0 "$work/docker-in" "$work/lonely/bin/docker-credential-devicelogin" get
+  cp "$work/out" "$work/docker-fast"
+  helper 0 "$work/docker-in" "$bin" docker-credential --verbose get
+  cmp -s "$work/docker-fast" "$work/out" || fail "docker ($registry): the fast path's answer differs from the module's"
+done
+# list and version need no token: the same bytes both ways too.
+for op in list version; do
+  helper 0 /dev/null "$work/lonely/bin/docker-credential-devicelogin" "$op"
+  cp "$work/out" "$work/docker-op-fast"
+  helper 0 /dev/null "$bin" docker-credential --verbose "$op"
+  cmp -s "$work/docker-op-fast" "$work/out" || fail "docker $op: the fast path's answer differs from the module's"
+done
 token=$("$bin" token --profile p-file)
 [[ $(cat "$work/docker-fast") == '{"ServerURL":"https://registry.example.com","Username":"oauth2accesstoken","Secret":"'"$token"'"}' ]] ||
   fail "docker answer: not the token of p-file"
@@ -150,4 +174,4 @@ KUBERNETES_EXEC_INFO='{"apiVersion":"client.authentication.k8s.io/v2"}' helper 2
 unset KUBERNETES_EXEC_INFO
 
 "$bin" logout --all >/dev/null 2>&1
-echo "fast_helpers_test: docker-credential get, git-credential get and kubectl-credential served by the executable alone (git, kubectl: file, kernel keyring), same bytes as the module; expiring, malformed and refused-destination cases reach the module with their input"
+echo "fast_helpers_test: token (bare, --header), docker-credential get/list/version, git-credential get and kubectl-credential served by the executable alone (file, kernel keyring), same bytes as the module; expiring, malformed and refused-destination cases reach the module with their input"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 9: internals live in a namespace of their own module (devicelogin::core, ::http, ::store,
+# Internals live in a namespace of their own module (devicelogin::core, ::http, ::store,
 # ::oauth, ::session), so that namespace devicelogin holds the public API and nothing else.
 # - Every header under src/<module>/ declares its contents in namespace devicelogin::<module>
 #   (anonymous and nested namespaces inside it are fine). Session's engine is

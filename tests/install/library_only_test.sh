@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Issue 9: the library builds alone, needing only libcurl, OpenSSL and nlohmann-json. Configures
-# SOURCE_DIR with the CLI, the devserver, the tests and the keyring stores (libsecret, libkeyutils)
-# OFF into WORK_DIR (emptied first; a fixed path so that ccache serves repeated runs), builds
-# it, and checks that only the library was built and that none of the CLI's, the devserver's or the
-# tests' dependencies (CLI11, libqrencode, cpp-httplib, GoogleTest) was even looked for.
+# The library builds alone (for programs that want it without our CLI), needing only libcurl,
+# OpenSSL and nlohmann-json. Configures SOURCE_DIR with the CLI, the devserver, the tests and the
+# keyring stores (libsecret, libkeyutils) OFF into WORK_DIR (emptied first; a fixed path so that
+# ccache serves repeated runs), builds it, and checks that only the library was built and that none
+# of the CLI's, the devserver's or the tests' dependencies (CLI11, libqrencode, cpp-httplib,
+# GoogleTest) was even looked for.
 #   library_only_test.sh SOURCE_DIR WORK_DIR [CXX_COMPILER_LAUNCHER]
 set -euo pipefail
 src=$1 work=$2 launcher=${3:-}

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 9: no library message names the devicelogin command or one of its flags; the library gives
+# No library message names the devicelogin command or one of its flags; the library gives
 # a remedy and the CLI renders it (cli/output.cpp render_error). Scans the string literals of src/
 # (comments excluded) for "devicelogin <command>" and for "--flag".
 #   library_speaks_no_cli_test.sh SOURCE_DIR

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Issue 9: each module compiles against the public headers and, of src/, only its own headers and
-# those of the modules it may use (core <- http, store <- oauth <- session; devserver uses core).
+# Each module compiles against the public headers and, of src/, only its own headers and those of
+# the modules it may use (core <- http, store <- oauth <- session; devserver uses core; the table
+# is in docs/architecture.md), so that an upward or sideways dependency does not compile.
 # For every module's include root (BUILD_DIR/module-include/<target>, made by src/CMakeLists.txt),
 # preprocesses an #include of one header of every src/ module and checks that exactly the allowed
 # ones are found.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 8: the `devicelogin` executable carries its own static C++ runtime (for the `token` fast
+# The `devicelogin` executable carries its own static C++ runtime (for the `token` fast
 # path), while the command module it dlopen()s uses the shared one. Checks that the executable
 # loads no libstdc++/libgcc_s/libm, exports no symbol a module could bind to, and that every
 # command served by the module still works through it, exceptions included (a usage error is a

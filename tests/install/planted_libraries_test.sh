@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Issue 8: no library is ever loaded from the current directory. Checks that no ELF file of the
-# build tree or of a `cmake --install` copy has an empty or relative RUNPATH/RPATH entry (the loader
-# reads an empty one as the current directory), then plants PLANTED_LIBRARY under the name of every
-# library the executable and its command module load (except libc, libm, libstdc++, libgcc_s and
-# the loader, whose stand-ins crash before any constructor runs) in a directory, runs `token`,
-# `status`, `refresh` and a refreshing `token` from there with both copies, and asserts that each
-# command worked and that nothing planted ran.
+# No library is ever loaded from the current directory, where anyone may have put one. Checks that
+# no ELF file of the build tree or of a `cmake --install` copy has an empty or relative
+# RUNPATH/RPATH entry (the loader reads an empty one as the current directory), then plants
+# PLANTED_LIBRARY under the name of every library the executable and its command module load (except
+# libc, libm, libstdc++, libgcc_s and the loader, whose stand-ins crash before any constructor runs)
+# in a directory, runs `token`, `status`, `refresh` and a refreshing `token` from there with both
+# copies, and asserts that each command worked and that nothing planted ran.
 #   planted_libraries_test.sh BUILD_DIR PLANTED_LIBRARY
 set -euo pipefail
 build=$(cd "$1" && pwd) planted=$(realpath "$2")

@@ -1,5 +1,5 @@
 // A stand-in that tests/install/planted_libraries_test.sh plants in a directory under the name of
-// every library devicelogin needs (issue 8). The loader must never take it: if it ever does, its
+// every library devicelogin needs. The loader must never take it: if it ever does, its
 // constructor leaves a marker file in the current directory (which is where it was planted).
 #include <fcntl.h>
 #include <unistd.h>

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 11 (profiles): `devicelogin profiles [--json]` lists the saved profiles, `devicelogin use P`
+# Profiles: `devicelogin profiles [--json]` lists the saved profiles, `devicelogin use P`
 # makes one the default, DEVICELOGIN_PROFILE overrides it, and every command without --profile
 # uses the default, the `token` fast path included (checked with a copy of the executable that
 # has no command module next to it, so only the fast path can answer).

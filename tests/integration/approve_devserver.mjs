@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Completes the approval pages of `devicelogin serve` (issue 3) with plain HTTP: enter code (CSRF
+// Completes the approval pages of `devicelogin serve` with plain HTTP: enter code (CSRF
 // field, code prefilled from verification_uri_complete) -> "Sign in" (demo user alice/alice by
 // default) -> "Approve" or "Deny" -> result page.
 //

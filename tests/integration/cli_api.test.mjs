@@ -1,4 +1,4 @@
-// Issue 11: `devicelogin api` against the dev server and a test API on 127.0.0.1 that accepts a
+// `devicelogin api` against the dev server and a test API on 127.0.0.1 that accepts a
 // request only when the dev server's introspection calls its bearer token active. The
 // credential-host rule: the token goes to the profile's API base URLs and userinfo endpoint only;
 // another origin (another port on the same host included) gets no request at all, not even

@@ -1,4 +1,4 @@
-// The canary test (issue 2; every store and every command since issue 4): for each token store
+// The canary test (no secret leaks through any store or any command): for each token store
 // (`file`, `kernel-keyring`, `secret-service`) run every command at --verbose where it has one:
 //   login --json --verbose, status --json, token --verbose (fresh: no network),
 //   token --verbose --min-ttl 100000 (forces a refresh), refresh --json --verbose,
@@ -272,7 +272,7 @@ for (const kind of serverKinds()) {
   }
 }
 
-// The secrets of the transport (issue 16): a proxy password, which libcurl quotes in its trace
+// The secrets of the transport: a proxy password, which libcurl quotes in its trace
 // ("Uses proxy env variable https_proxy == 'http://user:password@...'") and sends base64-encoded
 // in Proxy-Authorization, and a client secret, sent in Authorization: Basic on every token
 // request. The devserver advertises https://idp.test, reached only through an authenticating

@@ -1,6 +1,6 @@
-// Issue 14: no orphaned credentials. A store that cannot hold a token set is found out before any
-// request that makes tokens; tokens issued but not stored are revoked; a re-login revokes the set
-// it replaces.
+// No orphaned credentials (a token nothing manages can be neither used nor revoked). A store that
+// cannot hold a token set is found out before any request that makes tokens; tokens issued but not
+// stored are revoked; a re-login revokes the set it replaces.
 //
 // The kernel-keyring cases run as a real non-root user (root's key quota is 25 MB, a user's
 // 20,000 bytes): the test creates a throwaway user with a temporary HOME, fills that user's key

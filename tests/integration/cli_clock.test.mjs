@@ -1,8 +1,8 @@
-// Issue 12: the client's clock minutes off the server's. Only the CLI runs under libfaketime
-// (LD_PRELOAD, FAKETIME="-10m" style relative offsets), never the server: login succeeds and says
-// how far the clock is off, `token` (the lean executable, which dlopens its plugin only when it
-// must refresh) prints a token introspection calls active, a refresh works, and with the
-// WorkOS-shaped answer (no expires_in, the access token's JWT exp alone; devserver
+// The client's clock minutes off the server's, as a laptop's often is. Only the CLI runs under
+// libfaketime (LD_PRELOAD, FAKETIME="-10m" style relative offsets), never the server: login
+// succeeds and says how far the clock is off, `token` (the lean executable, which dlopens its
+// plugin only when it must refresh) prints a token introspection calls active, a refresh works, and
+// with the WorkOS-shaped answer (no expires_in, the access token's JWT exp alone; devserver
 // --omit-expires-in) the refresh comes when the server's token really nears its end.
 
 import { strict as assert } from 'node:assert';
@@ -19,7 +19,8 @@ const skip = !cliPath() ? 'DEVICELOGIN_BIN is not set'
   : !existsSync(LIBFAKETIME) ? `${LIBFAKETIME} is missing (Debian package faketime; scripts/setup-deps.sh --tests)` : false;
 const EXIT = { ok: 0 };
 
-// The issue's table: client clock 10 and 3 min behind, 10 and 70 min ahead.
+// Clocks as virtual machines, WSL and containers have them: 10 and 3 min behind (each once failed
+// the ID token as issued in the future), 10 and 70 min ahead (70 once failed it as expired).
 const SKEWS = [
   { spec: '-10m', seconds: -600, words: /your clock is 10 min behind 127\.0\.0\.1:\d+'s; devicelogin adjusts for it/ },
   { spec: '-3m', seconds: -180, words: /your clock is 3 min behind 127\.0\.0\.1:\d+'s/ },

@@ -1,4 +1,4 @@
-// Issue 11: the docker credential helper, run as docker runs it: the real
+// The docker credential helper, run as docker runs it: the real
 // `docker-credential-devicelogin` (the symlink in the build tree) with the operation in argv and
 // the input on stdin, after `devicelogin setup-docker`, against the dev server. The answers are
 // compared byte for byte with the docker-credential-helpers protocol. Then a real client:

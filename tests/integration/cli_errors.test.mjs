@@ -1,6 +1,6 @@
-// The CLI's failure paths and their exit codes (issue 2): not logged in -> 5, access denied -> 3,
-// device code expired -> 4, usage -> 2, network -> 6, refresh rejected -> 5, unsafe token file
-// -> 7; and polling that honours interval and slow_down (RFC 8628 §3.5).
+// The CLI's failure paths and their documented exit codes (README "Exit codes"): not logged in ->
+// 5, access denied -> 3, device code expired -> 4, usage -> 2, network -> 6, refresh rejected -> 5,
+// unsafe token file -> 7; and polling that honours interval and slow_down (RFC 8628 §3.5).
 
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs/promises';
@@ -123,7 +123,7 @@ for (const kind of serverKinds()) {
         assert.match(result.stderr, /the new tokens were revoked and deleted/, describeRun(argv, result));
         assert.ok((await readTokenFile(home)) === undefined, 'the tokens were left behind');
         if (server.supports.introspection) {
-          // Issue 14: no live token is left that nothing manages.
+          // No live token is left that nothing manages.
           const issued = (await server.tokens()).at(-1);
           assert.equal((await server.introspect(issued.refresh_token)).active, false, 'the new refresh token is inactive');
         }

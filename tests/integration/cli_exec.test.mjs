@@ -1,10 +1,11 @@
-// Issue 11: the token where it is needed, never through argv. `token --header` (fast path and
-// module) and `exec` (token in an environment variable, refreshed first) against the dev server,
-// under a temporary HOME. `exec` becomes the command (the same pid: one Ctrl-C reaches
-// it once, its death is exec's, SIGKILL leaves no orphan), which gets the caller's core limit,
-// signal dispositions, mask and descriptors, and none of devicelogin's; --env refuses the names
-// the loader or a shell reads; a caller that ignores SIGCHLD does not break setup-git. Secrets
-// are compared, never printed: failure messages go through describeRun, which redacts them.
+// The token where it is needed, never through argv (every user on the machine can read argv).
+// `token --header` (fast path and module) and `exec` (token in an environment variable, refreshed
+// first) against the dev server, under a temporary HOME. `exec` becomes the command (the same pid:
+// one Ctrl-C reaches it once, its death is exec's, SIGKILL leaves no orphan), which gets the
+// caller's core limit, signal dispositions, mask and descriptors, and none of devicelogin's; --env
+// refuses the names the loader or a shell reads; a caller that ignores SIGCHLD does not break
+// setup-git. Secrets are compared, never printed: failure messages go through describeRun, which
+// redacts them.
 
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';

@@ -1,4 +1,4 @@
-// The CLI's main path against a real authorization server (issue 2, "Tests"):
+// The CLI's main path against a real authorization server:
 // login (approved) -> status -> token (introspection: active) -> refresh rotates -> token
 // --min-ttl refreshes -> logout revokes (introspection: inactive) -> token says "not logged in".
 // Assertions compare secrets with booleans so that a failure never prints a token.

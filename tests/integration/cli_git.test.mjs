@@ -1,4 +1,4 @@
-// Issue 11: the git credential helper with real git, cloning and pushing over smart HTTP from a
+// The git credential helper with real git, cloning and pushing over smart HTTP from a
 // loopback server (`git http-backend` as a CGI behind node:http) that accepts a request only when
 // the dev server's introspection calls the Basic password (the token) active. A token the server
 // starts rejecting (as after a revocation): git tells the helper `erase` and fails, as git does;
@@ -312,7 +312,8 @@ describe('git credential helper with real git over smart HTTP', { skip, timeout:
     r = await cli(['setup-git', '--host', git.origin], EXIT.ok, { env: cacheEnv });
     assert.equal(warnings(r.stderr).length, 1, r.stderr);
     assert.match(warnings(r.stderr)[0], /"cache"/);
-    // The issue: `credential.helper store` added to the global config after setup-git.
+    // `credential.helper store` (it would write the token to disk in plain text) added to the
+    // global config after setup-git.
     assert.equal((await gitRun(['config', '--global', '--add', 'credential.helper', 'store'])).code, 0);
     r = await cli(['status'], EXIT.ok);
     assert.equal(warnings(r.stderr).length, 1, r.stderr);

@@ -1,4 +1,4 @@
-// Issue 11: kubectl's exec credential plugin. `devicelogin setup-kubectl` writes the kubeconfig
+// kubectl's exec credential plugin. `devicelogin setup-kubectl` writes the kubeconfig
 // through the real kubectl (the one on PATH: this image's 1.32, or Debian's kubernetes-client
 // 1.20 where there is no other), and that kubectl runs `devicelogin kubectl-credential` for
 // `kubectl get --raw /version` against a loopback TLS API server (node:https, a throwaway CA)

@@ -1,4 +1,4 @@
-// One refresh when processes race (issue 4): 32 `devicelogin token` processes started at once on
+// One refresh when processes race: 32 `devicelogin token` processes started at once on
 // an expiring access token, against a server that rotates refresh tokens and revokes the grant
 // when a rotated-out refresh token comes back (oidc-provider; our devserver, RFC 9700 §4.14.2).
 // Expected: exactly ONE refresh_token grant reaches the server, all 32 exit 0 and print the same

@@ -1,11 +1,11 @@
-// Issue 8: no credential request is sent twice by the transport. `devicelogin serve` reads the
-// first N polls / refreshes whole and closes their connection without an answer
-// (--hang-up-polls, --hang-up-refreshes) and logs each request it gets (-v); this suite timestamps
-// those lines as they arrive and checks that every attempt reached the server exactly once and
-// that the gaps follow the protocol: RFC 8628 §3.5 interval then exponential backoff for polls; one
-// attempt then the error for a refresh (RFC 9700 §4.14.2: a refresh token seen twice may revoke
-// the grant). The poll after the device authorization goes on the connection that answered it,
-// the very case where libcurl re-sends by itself ("Connection died, retrying a fresh connect").
+// No credential request is sent twice by the transport (a server may revoke a grant it sees twice).
+// `devicelogin serve` reads the first N polls / refreshes whole and closes their connection without
+// an answer (--hang-up-polls, --hang-up-refreshes) and logs each request it gets (-v); this suite
+// timestamps those lines as they arrive and checks that every attempt reached the server exactly
+// once and that the gaps follow the protocol: RFC 8628 §3.5 interval then exponential backoff for
+// polls; one attempt then the error for a refresh (RFC 9700 §4.14.2: a refresh token seen twice may
+// revoke the grant). The poll after the device authorization goes on the connection that answered
+// it, the very case where libcurl re-sends by itself ("Connection died, retrying a fresh connect").
 
 import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';

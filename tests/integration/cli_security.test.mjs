@@ -1,4 +1,4 @@
-// Findings of the security review (issue 16) checked end to end with the real CLI:
+// Findings of a security review of the client, checked end to end with the real CLI:
 // --ca-file adds a CA (a TLS front signed by a test CA on 127.0.0.1), SSL_CERT_FILE replaces the
 // bundle; the browser child gets stdin/stdout/stderr only and SIGCHLD is left alone; a token
 // directory writable by others is refused with exit 7.

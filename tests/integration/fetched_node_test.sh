@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Proves the test command's "system node too old" path (issue 13): scripts/ensure-node.sh, forced
-# to treat the system's node as too old, fetches Node 22 from the npm registry into the user's
-# cache (or reuses it), a second call reuses it without fetching, the system's node is left as it
-# was, and an integration suite (cli_flow against oidc-provider, which needs Node >= 20.12) passes
-# on the fetched Node.
+# Proves the test command's "system node too old" path (Debian 12's node is too old):
+# scripts/ensure-node.sh, forced to treat the system's node as too old, fetches Node 22 from the npm
+# registry into the user's cache (or reuses it), a second call reuses it without fetching, the
+# system's node is left as it was, and an integration suite (cli_flow against oidc-provider, which
+# needs Node >= 20.12) passes on the fetched Node.
 #   DEVICELOGIN_BIN=... tests/integration/fetched_node_test.sh
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)

@@ -170,7 +170,7 @@ async function spawnServe(clients, extraArgs, secrets = []) {
   }
 }
 
-// devicelogin's own development server (issue 3): `devicelogin serve --port 0 --json ...` prints
+// devicelogin's own development server: `devicelogin serve --port 0 --json ...` prints
 // {"issuer":...,"port":...} as its first stdout line; its built-in public client is
 // `devicelogin-demo`; a --config file adds a confidential client for introspection. Its approval
 // pages are walked by approve_devserver.mjs.
@@ -836,7 +836,7 @@ export async function startPublicDevserver({ issuer, clientId, clientSecret, int
 
 /**
  * Records the argv of every program the suite's commands start, so that a suite can show that no
- * secret ever reached a command line (issue 11: every user on the machine can read argv). It runs
+ * secret ever reached a command line (every user on the machine can read argv). It runs
  * each command under `strace -f` (execve only, filtered in the kernel with seccomp-bpf, one file
  * per process): a complete record of every execve of the command and of all its descendants (git's
  * credential helper, kubectl's exec plugin), however short-lived, and however loaded the machine.

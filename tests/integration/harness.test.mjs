@@ -197,7 +197,8 @@ describe('oidc_server.mjs knobs', { timeout: 60000 }, () => {
   });
 });
 
-// readTokenFile tells "nothing stored", "exactly one token file" and "debris" apart (issue 15).
+// readTokenFile tells "nothing stored", "exactly one token file" and "debris" apart, so that a
+// suite cannot mistake leftovers for a stored token.
 describe('readTokenFile', () => {
   let home;
   const tokensDir = () => path.join(home.stateDir, 'tokens');

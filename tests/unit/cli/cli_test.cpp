@@ -192,7 +192,7 @@ TEST(CliOutput, EmitJsonWritesOneParsableLineAndReplacesInvalidUtf8) {
   EXPECT_EQ(parsed["message"], "bad \xEF\xBF\xBD byte\nand a newline");  // U+FFFD for the bad byte
 }
 
-// Issue 15: when secret memory cannot be locked (mlock refused), --verbose says so in one note
+// When secret memory cannot be locked (mlock refused), --verbose says so in one note
 // line, before the first trace line, and only once. Run in a child process without CAP_IPC_LOCK
 // and with RLIMIT_MEMLOCK at 0.
 TEST(CliOutput, VerboseTraceNotesOnceThatSecretMemoryCouldNotBeLocked) {
@@ -345,7 +345,8 @@ TEST_F(CliTest, NothingStoredIsNotLoggedIn) {
   EXPECT_TRUE(one_line(status.err) && status.err.starts_with("devicelogin status: ")) << status.err;
 }
 
-// Issue 11: exec and api check their arguments before opening a session or sending anything.
+// exec and api check their arguments before opening a session or sending anything, so that a
+// mistyped command costs no login and sends no token.
 TEST_F(CliTest, ExecAndApiCheckTheirArgumentsBeforeAnyWork) {
   struct Case {
     std::vector<std::string> args;

@@ -1,4 +1,4 @@
-// --ca-file adds to the trusted bundle (issue 16): the blob handed to libcurl is the base bundle
+// --ca-file adds to the trusted bundle, never replaces it: the blob handed to libcurl is the base bundle
 // (the system's, or SSL_CERT_FILE, which replaces it) followed by the extra file.
 #include "http/ca_bundle.hpp"
 

@@ -376,7 +376,7 @@ TEST_F(CurlHttpClientTest, TraceRedactsEverySecret) {
   EXPECT_NE(trace.find("< Set-Cookie: [REDACTED]"), std::string::npos) << trace;
   EXPECT_NE(trace.find("\"access_token\":\"[REDACTED]\""), std::string::npos) << trace;
   EXPECT_NE(trace.find("* "), std::string::npos) << trace;
-  // The credential request had a connection of its own, closed after it (issue 8: never re-sent);
+  // The credential request had a connection of its own, closed after it (so libcurl cannot re-send it);
   // plain GETs (discovery, JWKS) share one.
   EXPECT_NE(trace.find("Closing connection 0"), std::string::npos) << trace;
   EXPECT_NE(trace.find("Re-using existing connection #1"), std::string::npos) << trace;
@@ -606,7 +606,7 @@ class HangUpServer {
   std::atomic<int> connections_{0};
 };
 
-// Issue 8: libcurl re-sends a request by itself when a reused connection dies before an answer.
+// libcurl re-sends a request by itself when a reused connection dies before an answer.
 // A credential request (here after a GET that left a connection alive to be reused) is sent once.
 TEST_F(CurlHttpClientTest, CredentialRequestIsNeverSentTwiceWhenTheServerHangsUp) {
   HangUpServer server;

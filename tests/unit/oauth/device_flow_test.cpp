@@ -78,7 +78,7 @@ INSTANTIATE_TEST_SUITE_P(
              FlowAction::Kind::kWaitThenPoll},
         // Past an hour of slow_downs, a larger server interval (capped at an hour) never lowers the
         // interval: 3600 -> slow_down 3605 -> slow_down with interval 7200 -> 3610, not 3600
-        // (found by fuzz/device_flow).
+        // (found by fuzz/device_flow_fuzzer.cpp).
         Case{"slow_down_past_an_hour_never_lowers", 86400, 3600, {{Kind::kSlowDown, 3600}, {Kind::kSlowDown, 7205, 7200}},
              {3600, 7205, 10815}, FlowAction::Kind::kWaitThenPoll},
         Case{"success_done", 600, 5, {{Kind::kSuccess, 5}}, {5}, FlowAction::Kind::kDone},

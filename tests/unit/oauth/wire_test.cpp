@@ -164,7 +164,7 @@ TEST(TokenReply, ErrorWith400) {
 
 // RFC 6749 Appendix A.7: an error code is 1*NQSCHAR (%x20-21 / %x23-5B / %x5D-7E). An answer whose
 // `error` is anything else is malformed (kServer), not an OAuth error with an empty or garbled code
-// (found by fuzz/token_reply: a DEL-only code was sanitized to "").
+// (found by fuzz/token_reply_fuzzer.cpp: a DEL-only code was sanitized to "").
 TEST(TokenReply, ErrorCodesOutsideNqscharAreMalformed) {
   for (std::string code : {std::string("\x7f"), std::string("pending\x1b[2J"), std::string("a\"b"),
                            std::string("back\\slash"), std::string("caf\xc3\xa9")}) {

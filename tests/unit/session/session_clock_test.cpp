@@ -1,4 +1,4 @@
-// Issue 12: a login and a refresh with the local clock minutes off the server's. The Session runs
+// A login and a refresh with the local clock minutes off the server's. The Session runs
 // over a scripted HTTP client whose answers carry the server's Date, a fake local clock and a real
 // file store; ID tokens are really signed, so their iat/exp are really judged.
 #include <gtest/gtest.h>
@@ -106,7 +106,9 @@ void PrintTo(const Skew& skew, std::ostream* out) { *out << skew.name; }
 
 class SessionClockSkewTest : public SessionClockTest, public ::testing::WithParamInterface<Skew> {};
 
-// The issue's table: -10 min, -3 min, +10 min and +70 min all sign in; the offset is reported and kept.
+// Clocks as virtual machines, WSL and containers have them: -10 min, -3 min, +10 min and +70 min
+// all sign in (-10, -3 and +70 once failed the ID token's time checks); the offset is reported and
+// kept.
 TEST_P(SessionClockSkewTest, LoginSucceedsJudgingTheIdTokenOnTheServersClock) {
   const long long skew = GetParam().local_minus_server;
   FakeClock clock(kNow - 5 + skew);

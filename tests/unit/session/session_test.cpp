@@ -847,8 +847,8 @@ TEST_F(ForeignTokensTest, LogoutDeletesThemWithoutSendingThem) {
 }  // namespace
 }  // namespace devicelogin
 
-// Issue 14: a full store is found out before any request that makes tokens; tokens issued but not
-// stored are revoked; a re-login revokes the set it replaces.
+// No orphaned credentials: a full store is found out before any request that makes tokens; tokens
+// issued but not stored are revoked; a re-login revokes the set it replaces.
 namespace devicelogin {
 namespace {
 
@@ -1079,7 +1079,7 @@ void describe_heap_blocks(const std::vector<std::uintptr_t>& addresses) {
   }
 }
 
-// Issue 15: after a login, once the Session (and the scripted responses) are gone, the access
+// After a login, once the Session (and the scripted responses) are gone, the access
 // token is nowhere in this process's memory: every copy the library made was wiped.
 TEST_F(SessionTest, TheTokenIsGoneFromMemoryAfterTheSessionIsDestroyed) {
   ShiftedNeedle needle;

@@ -1,4 +1,4 @@
-// Issue 4, "Saves are atomic for every store" and "A lock per profile": a helper process that
+// Saves are atomic for every store, and each profile has a lock: a helper process that
 // saves token sets A and B in a tight loop is SIGKILLed at a random moment, again and again, and
 // after every kill a load through the same store must give a complete A or a complete B (never
 // nothing once a save has completed, never a mix, never a parse error). And the per-profile lock
@@ -332,9 +332,10 @@ TEST_P(StoreProcessTest, TimesOutWithStorageErrorWhileTheHolderKeepsIt) {
   EXPECT_TRUE(after.has_value()) << "released once the holder is gone: " << after.error().message;
 }
 
-// Issue 14: a set over kMaxTokenSetBytes is refused and the stored one kept; the capacity check
-// passes with room (the failing cases need a full store: tests/integration/cli_capacity);
-// usage() reports the stored set's size and, for the kernel keyring, the key quota.
+// A set over kMaxTokenSetBytes is refused and the stored one kept (a failed save never costs the
+// session); the capacity check passes with room (the failing cases need a full store:
+// tests/integration/cli_capacity); usage() reports the stored set's size and, for the kernel
+// keyring, the key quota.
 TEST_P(StoreProcessTest, ASetOverTheBoundIsRefusedAndTheStoredOneKept) {
   skip_without_keyring();
   if (IsSkipped()) return;
