@@ -77,12 +77,12 @@ struct LoginObserver {
   std::function<void(long long seconds_left)> on_waiting{};     // before each wait
   // Once, when the new set replaced a stored one: whether that one was revoked (as by logout).
   std::function<void(const LogoutOutcome&)> on_replaced = {};
-  // Session::login with settings only: once the profile is prepared and its store opened, before
-  // the server is asked for a code (e.g. to warn that the store is a plaintext file).
+  // Once the profile is prepared and its store opened, before the server is asked for a code
+  // (e.g. to warn that the store is a plaintext file).
   std::function<void(const Profile&, const TokenStore&)> on_start = {};
-  // Session::login with settings only: when the profile moved to another store, what happened to
-  // the tokens left in the previous one (named by the first argument): revoked and deleted as by
-  // logout, or why not. Never fails the login.
+  // When the profile moved to another store, what happened to the tokens left in the previous
+  // one (named by the first argument): revoked and deleted as by logout, or why not. Never fails
+  // the login.
   std::function<void(const std::string& previous_store, const Result<LogoutOutcome>&)> on_previous_store = {};
 };
 
