@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "devicelogin/advanced/error_builders.hpp"
 #include "devicelogin/sanitize.hpp"
 #include "output.hpp"
 

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "devicelogin/advanced/token_store.hpp"
 #include "commands.hpp"
 #include "login.hpp"
 #include "output.hpp"

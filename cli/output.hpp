@@ -12,7 +12,7 @@
 #include "devicelogin/profile.hpp"
 #include "devicelogin/result.hpp"
 #include "devicelogin/session.hpp"
-#include "devicelogin/token_store.hpp"
+#include "devicelogin/advanced/token_store.hpp"
 
 namespace devicelogin::cli {
 

@@ -2,6 +2,7 @@
 // (DEVICELOGIN_PROFILE overrides it for a shell or a CI job).
 #include <algorithm>
 
+#include "devicelogin/advanced/error_builders.hpp"
 #include "commands.hpp"
 #include "output.hpp"
 

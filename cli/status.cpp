@@ -1,5 +1,6 @@
 #include <algorithm>
 
+#include "devicelogin/advanced/token_store.hpp"
 #include "commands.hpp"
 #include "output.hpp"
 #include "setup_support.hpp"

@@ -1,4 +1,5 @@
 #include "config.hpp"
+#include "devicelogin/advanced/error_builders.hpp"
 #include "devicelogin/sanitize.hpp"
 
 #include <fstream>

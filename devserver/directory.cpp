@@ -1,3 +1,4 @@
+#include "devicelogin/advanced/error_builders.hpp"
 #include "directory.hpp"
 
 #include <vector>

@@ -1,3 +1,4 @@
+#include "devicelogin/advanced/error_builders.hpp"
 #include "jose.hpp"
 
 #include <openssl/core_names.h>

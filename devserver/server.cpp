@@ -1,6 +1,7 @@
 // The server's lifecycle and routing: validates the options, assembles the parts (directory,
 // client authentication, faults, OAuth endpoints, approval pages), binds, routes and stops.
 #include <algorithm>
+#include "devicelogin/advanced/error_builders.hpp"
 #include "devserver/server.hpp"
 
 #include <arpa/inet.h>

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <string>
 
+#include "devicelogin/advanced/profile_store.hpp"
 #include "devicelogin/profile.hpp"
 #include "fuzz_input.hpp"
 

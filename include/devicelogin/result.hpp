@@ -57,37 +57,6 @@ struct Error {
 template <class T>
 using Result = std::expected<T, Error>;
 
-// Builds an unexpected Error in one expression: `return fail(ErrorCode::kConfig, "...")`.
-[[nodiscard]] inline std::unexpected<Error> fail(ErrorCode code, std::string message,
-                                                 std::string oauth_error = {}, int http_status = 0) {
-  Error error;
-  error.code = code;
-  error.message = std::move(message);
-  error.oauth_error = std::move(oauth_error);
-  error.http_status = http_status;
-  return std::unexpected<Error>(std::move(error));
-}
-
-// An Error with a remedy, the profile it concerns and the setting(s) to fix.
-[[nodiscard]] inline Error remedy_error(ErrorCode code, std::string message, Remedy remedy, std::string profile = {},
-                                        std::string setting = {}) {
-  Error error;
-  error.code = code;
-  error.message = std::move(message);
-  error.remedy = remedy;
-  error.profile = std::move(profile);
-  error.setting = std::move(setting);
-  return error;
-}
-
-// The same error with a remedy (and the profile and setting it concerns) attached.
-[[nodiscard]] inline Error with_remedy(Error error, Remedy remedy, std::string profile = {}, std::string setting = {}) {
-  error.remedy = remedy;
-  if (!profile.empty()) error.profile = std::move(profile);
-  if (!setting.empty()) error.setting = std::move(setting);
-  return error;
-}
-
 // Stable short name of a remedy ("sign_in", "fix_settings", ...), for JSON and bindings.
 [[nodiscard]] DEVICELOGIN_API const char* remedy_name(Remedy remedy) noexcept;
 

@@ -15,9 +15,15 @@
 #include "devicelogin/result.hpp"
 #include "devicelogin/sanitize.hpp"
 #include "devicelogin/token_set.hpp"
-#include "devicelogin/token_store.hpp"
 
 namespace devicelogin {
+
+// The token store behind a session (devicelogin/advanced/token_store.hpp: for programs that
+// inspect or implement one).
+class TokenStore;
+namespace session {
+class Engine;  // what a Session is, inside the library
+}
 
 // What a sign-in is asked for; turned into a Profile by prepare_profile. Session::login ignores
 // `profile` (the session's name is used).
@@ -71,12 +77,12 @@ struct LoginObserver {
   std::function<void(long long seconds_left)> on_waiting{};     // before each wait
   // Once, when the new set replaced a stored one: whether that one was revoked (as by logout).
   std::function<void(const LogoutOutcome&)> on_replaced = {};
-  // Session::login with settings only: once the profile is prepared and its store opened, before
-  // the server is asked for a code (e.g. to warn that the store is a plaintext file).
+  // Once the profile is prepared and its store opened, before the server is asked for a code
+  // (e.g. to warn that the store is a plaintext file).
   std::function<void(const Profile&, const TokenStore&)> on_start = {};
-  // Session::login with settings only: when the profile moved to another store, what happened to
-  // the tokens left in the previous one (named by the first argument): revoked and deleted as by
-  // logout, or why not. Never fails the login.
+  // When the profile moved to another store, what happened to the tokens left in the previous
+  // one (named by the first argument): revoked and deleted as by logout, or why not. Never fails
+  // the login.
   std::function<void(const std::string& previous_store, const Result<LogoutOutcome>&)> on_previous_store = {};
 };
 
@@ -130,31 +136,27 @@ class DEVICELOGIN_API Session {
   // Makes `name` the default profile for later runs (it need not be saved yet).
   [[nodiscard]] static Result<void> set_default_profile(const std::string& name, const SessionOptions& options = {});
 
-  // A session over parts the caller assembled (a Profile it prepared, a store, a client and a
-  // clock, which must outlive it). Its login(observer) stores tokens only: saving profile() (which
-  // carries the JWKS cache) is then the caller's job. Prefer open().
-  Session(Profile profile, std::unique_ptr<TokenStore> store, HttpClient& http, Clock& clock);
   ~Session();
   Session(Session&&) noexcept;
   Session& operator=(Session&&) noexcept;
 
-  // Runs the device flow to completion and stores the tokens, then revokes the set they replace
-  // (a failed revocation is reported through the observer, never fails the login). First proves
-  // the store has room (kStorage before any request when not). kAccessDenied, kExpiredToken,
-  // kCancelled, kNetwork/kServer, kProtocol; nothing is stored on failure, and tokens issued but
-  // not stored are revoked. The server's clock is learned from the Date headers of its https (or
-  // loopback) answers: times it issued (ID token iat/exp/nbf, a JWT access token's exp) are judged
-  // on its clock, and the result's clock_offset_s (also in profile()) says how far the local clock
-  // is off.
+  // Signs in again with the saved profile: login(LoginSettings{}, observer).
   [[nodiscard]] Result<TokenInfo> login(const LoginObserver& observer);
-  // The whole sign-in, for a session made by open(): with server settings (issuer, provider,
-  // tenant or endpoints) the profile is prepared from them (preset, discovery, store choice); with
-  // none, the saved profile signs in again (client_id, scope and store may still be changed).
-  // Then login(observer); then the profile is saved with the JWKS cache that verified the ID
-  // token. When that save fails, the new tokens are revoked and deleted (nothing is left that
+  // The whole sign-in. With server settings (issuer, provider, tenant or endpoints) the profile
+  // is prepared from them (preset, discovery, store choice); with none, the saved profile signs in
+  // again (client_id, scope and store may still be changed). The store is first proved to have
+  // room (kStorage before any request when not); then the device flow runs to completion and the
+  // tokens are stored, and the set they replace is revoked (a failed revocation is reported
+  // through the observer, never fails the login); then the profile is saved with the JWKS cache
+  // that verified the ID token. kAccessDenied, kExpiredToken, kCancelled, kNetwork/kServer,
+  // kProtocol; nothing is stored on failure, and tokens issued but not stored are revoked. When
+  // the profile's save fails, the new tokens are revoked and deleted (nothing is left that
   // nothing manages) and the error says so. When the store changed, the tokens left in the
-  // previous one are revoked and deleted (reported through on_previous_store). On failure the
-  // session is as it was. kUsage with Remedy::kFixSettings when there are no settings and no
+  // previous one are revoked and deleted (reported through on_previous_store). The server's clock
+  // is learned from the Date headers of its https (or loopback) answers: times it issued (ID
+  // token iat/exp/nbf, a JWT access token's exp) are judged on its clock, and the result's
+  // clock_offset_s (also in profile()) says how far the local clock is off. On failure the
+  // session is as it was. kUsage with Remedy::kAddSettings when there are no settings and no
   // saved profile.
   [[nodiscard]] Result<TokenInfo> login(const LoginSettings& settings, const LoginObserver& observer);
   // A valid access token with its type and expiry, refreshed first when it expires within
@@ -196,11 +198,8 @@ class DEVICELOGIN_API Session {
   [[nodiscard]] TokenStore& store();
 
  private:
-  struct Impl;
-  explicit Session(std::unique_ptr<Impl> impl);
-  // login(observer) with the profile as it is: the device flow, the ID token, the store.
-  [[nodiscard]] Result<TokenInfo> login_with_profile(const LoginObserver& observer);
-  std::unique_ptr<Impl> impl_;
+  explicit Session(std::unique_ptr<session::Engine> engine);
+  std::unique_ptr<session::Engine> engine_;
 };
 
 }  // namespace devicelogin

@@ -1,5 +1,6 @@
 #pragma once
 // TokenSet: the tokens one login produced, and a view of them that is safe to log.
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -104,5 +105,12 @@ struct TokenInfo {
 };
 
 [[nodiscard]] DEVICELOGIN_API TokenInfo token_info(const TokenSet& tokens);
+
+// What a profile's set takes in its store, for `status`. Fields a store cannot tell are nullopt.
+struct StoreUsage {
+  std::optional<std::size_t> set_bytes;       // the stored set; nullopt when none is stored
+  std::optional<long long> quota_used_bytes;  // kernel keyring: the user's key quota in use
+  std::optional<long long> quota_max_bytes;   // kernel keyring: the user's key quota
+};
 
 }  // namespace devicelogin

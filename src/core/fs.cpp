@@ -1,3 +1,4 @@
+#include "devicelogin/advanced/error_builders.hpp"
 #include "core/fs.hpp"
 
 #include <dirent.h>

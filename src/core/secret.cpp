@@ -19,7 +19,10 @@
 namespace devicelogin {
 
 namespace {
+#ifdef DEVICELOGIN_TEST_HOOKS
+// Only in the tests' copy of this file (src/CMakeLists.txt: dl_test_hooks).
 std::atomic<void (*)(const char*, std::size_t)> release_observer{nullptr};
+#endif
 
 // Secret pages are kept out of swap with mlock, best effort. A page may hold several secret
 // buffers (and other data), while one munlock undoes any number of mlocks: each page is locked
@@ -103,7 +106,9 @@ void* SecretMemory::allocate(std::size_t bytes) {
 void SecretMemory::wipe_and_free(void* data, std::size_t bytes) noexcept {
   if (data == nullptr) return;
   explicit_bzero(data, bytes);
+#ifdef DEVICELOGIN_TEST_HOOKS
   if (auto* observer = release_observer.load(std::memory_order_acquire)) observer(static_cast<const char*>(data), bytes);
+#endif
   unlock_pages(data, bytes);  // after the wipe: the bytes never sit on an unlocked page
   ::operator delete(data, bytes);
 }
@@ -129,9 +134,11 @@ std::optional<std::string> take_secret_memory_lock_note() {
   return note;
 }
 
+#ifdef DEVICELOGIN_TEST_HOOKS
 void core::set_secret_release_observer_for_test(void (*observer)(const char*, std::size_t)) noexcept {
   release_observer.store(observer, std::memory_order_release);
 }
+#endif
 
 void wipe_string(std::string& value) noexcept {
   if (value.capacity() > 0) explicit_bzero(value.data(), value.capacity());

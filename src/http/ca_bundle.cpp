@@ -10,6 +10,7 @@
 #include <sstream>
 #include <system_error>
 
+#include "devicelogin/advanced/error_builders.hpp"
 #include "devicelogin/sanitize.hpp"
 
 namespace devicelogin::http {

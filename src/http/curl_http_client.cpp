@@ -12,6 +12,7 @@
 
 #include "core/encoding.hpp"
 #include "core/redaction.hpp"
+#include "devicelogin/advanced/error_builders.hpp"
 #include "devicelogin/clock.hpp"
 #include "devicelogin/http_client.hpp"
 #include "devicelogin/sanitize.hpp"
@@ -216,7 +217,7 @@ class CurlHttpClient final : public HttpClient {
  private:
   HttpOptions options_;
   std::string ca_bundle_;  // the base CA bundle plus options_.ca_file, read at the first https request
-  std::vector<std::string> resolve_for_test_;  // CURLOPT_RESOLVE entries (tests only)
+  std::vector<std::string> resolve_for_test_;  // CURLOPT_RESOLVE entries (tests only; empty otherwise)
   std::mutex mutex_;
   CURL* easy_ = nullptr;
 };
@@ -341,6 +342,7 @@ Result<HttpResponse> CurlHttpClient::send(const HttpRequest& request) {
     }
   }
   SlistPtr resolve_list;
+#ifdef DEVICELOGIN_TEST_HOOKS
   for (const std::string& entry : resolve_for_test_) {
     curl_slist* grown = curl_slist_append(resolve_list.get(), entry.c_str());
     if (grown == nullptr) {
@@ -350,6 +352,7 @@ Result<HttpResponse> CurlHttpClient::send(const HttpRequest& request) {
     (void)resolve_list.release();
     resolve_list.reset(grown);
   }
+#endif
   if (resolve_list) set(CURLOPT_RESOLVE, resolve_list.get());
   // A credential request is never sent twice. libcurl re-sends a request by itself when a reused
   // connection dies before any answer ("Connection died, retrying a fresh connect",
@@ -420,9 +423,11 @@ Result<HttpResponse> CurlHttpClient::send(const HttpRequest& request) {
 
 }  // namespace
 
+#ifdef DEVICELOGIN_TEST_HOOKS
 std::unique_ptr<HttpClient> make_curl_http_client_for_test(HttpOptions options, std::vector<std::string> resolve) {
   return std::make_unique<CurlHttpClient>(std::move(options), std::move(resolve));
 }
+#endif
 
 }  // namespace devicelogin::http
 

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "core/encoding.hpp"
+#include "devicelogin/advanced/error_builders.hpp"
 #include "devicelogin/http_client.hpp"
 #include "devicelogin/sanitize.hpp"
 

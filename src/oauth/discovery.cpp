@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "devicelogin/advanced/error_builders.hpp"
 #include "devicelogin/sanitize.hpp"
 #include "oauth/jwt.hpp"
 #include "oauth/providers.hpp"

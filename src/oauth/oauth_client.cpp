@@ -4,6 +4,7 @@
 
 #include "core/encoding.hpp"
 #include "core/fs.hpp"
+#include "devicelogin/advanced/error_builders.hpp"
 #include "devicelogin/sanitize.hpp"
 #include "oauth/providers.hpp"
 #include "oauth/wire.hpp"

@@ -7,6 +7,7 @@
 
 #include "core/encoding.hpp"
 #include "core/secret_json.hpp"
+#include "devicelogin/advanced/error_builders.hpp"
 #include "devicelogin/sanitize.hpp"
 
 namespace devicelogin::oauth {

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/encoding.hpp"
+#include "devicelogin/advanced/error_builders.hpp"
 #include "devicelogin/sanitize.hpp"
 #include "oauth/jwt.hpp"
 #include "oauth/providers.hpp"

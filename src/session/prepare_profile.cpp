@@ -1,5 +1,7 @@
 #include "core/encoding.hpp"
 #include "core/fs.hpp"
+#include "devicelogin/advanced/error_builders.hpp"
+#include "devicelogin/advanced/token_store.hpp"
 #include "devicelogin/session.hpp"
 #include "http/server_time.hpp"
 #include "oauth/discovery.hpp"

@@ -1,4 +1,5 @@
-#include "devicelogin/token_store.hpp"
+#include "devicelogin/advanced/error_builders.hpp"
+#include "devicelogin/advanced/token_store.hpp"
 #include "store/local_stores.hpp"
 #include "store/secret_service_store.hpp"
 

@@ -6,8 +6,9 @@
 #include <string>
 #include <utility>
 
+#include "devicelogin/advanced/error_builders.hpp"
 #include "devicelogin/result.hpp"
-#include "devicelogin/token_store.hpp"
+#include "devicelogin/advanced/token_store.hpp"
 
 namespace devicelogin::store {
 

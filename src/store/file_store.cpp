@@ -8,8 +8,9 @@
 #include <system_error>
 
 #include "core/fs.hpp"
+#include "devicelogin/advanced/error_builders.hpp"
 #include "devicelogin/profile.hpp"
-#include "devicelogin/token_store.hpp"
+#include "devicelogin/advanced/token_store.hpp"
 #include "store/local_stores.hpp"
 #include "store/token_codec.hpp"
 

@@ -1,3 +1,4 @@
+#include "devicelogin/advanced/profile_store.hpp"
 #include "store/fresh_tokens.hpp"
 
 #include <ctime>

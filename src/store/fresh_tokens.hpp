@@ -8,7 +8,7 @@
 
 #include "devicelogin/profile.hpp"
 #include "devicelogin/token_set.hpp"
-#include "devicelogin/token_store.hpp"
+#include "devicelogin/advanced/token_store.hpp"
 
 namespace devicelogin::store {
 

@@ -1,4 +1,5 @@
 // The kernel keyring store in a build without libkeyutils (DEVICELOGIN_KERNEL_KEYRING=OFF).
+#include "devicelogin/advanced/token_store.hpp"
 #include "store/absent_store.hpp"
 
 namespace devicelogin {

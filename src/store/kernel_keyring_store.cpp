@@ -12,8 +12,9 @@
 #include <sstream>
 #include <system_error>
 
+#include "devicelogin/advanced/error_builders.hpp"
 #include "devicelogin/profile.hpp"
-#include "devicelogin/token_store.hpp"
+#include "devicelogin/advanced/token_store.hpp"
 #include "store/token_codec.hpp"
 
 namespace devicelogin {

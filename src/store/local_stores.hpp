@@ -4,7 +4,7 @@
 #include <string>
 
 #include "devicelogin/result.hpp"
-#include "devicelogin/token_store.hpp"
+#include "devicelogin/advanced/token_store.hpp"
 
 namespace devicelogin::store {
 

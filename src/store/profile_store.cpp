@@ -5,8 +5,10 @@
 #include <nlohmann/json.hpp>
 
 #include "core/fs.hpp"
+#include "devicelogin/advanced/error_builders.hpp"
+#include "devicelogin/advanced/profile_store.hpp"
 #include "devicelogin/profile.hpp"
-#include "devicelogin/token_store.hpp"
+#include "devicelogin/advanced/token_store.hpp"
 #include "devicelogin/sanitize.hpp"
 
 namespace devicelogin {

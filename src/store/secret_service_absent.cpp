@@ -1,4 +1,5 @@
 // The Secret Service store in a build without libsecret (DEVICELOGIN_SECRET_SERVICE=OFF).
+#include "devicelogin/advanced/token_store.hpp"
 #include "store/absent_store.hpp"
 #include "store/secret_service_store.hpp"
 

@@ -11,6 +11,8 @@
 #include <thread>
 #include <vector>
 
+#include "devicelogin/advanced/error_builders.hpp"
+#include "devicelogin/advanced/token_store.hpp"
 #include "devicelogin/profile.hpp"
 #include "devicelogin/sanitize.hpp"
 #include "store/token_codec.hpp"

@@ -1,3 +1,5 @@
+#include "devicelogin/advanced/error_builders.hpp"
+#include "devicelogin/advanced/token_store.hpp"
 #include "store/token_codec.hpp"
 
 #include <cstdint>

@@ -6,7 +6,7 @@
 
 #include "devicelogin/result.hpp"
 #include "devicelogin/token_set.hpp"
-#include "devicelogin/token_store.hpp"
+#include "devicelogin/advanced/token_store.hpp"
 
 namespace devicelogin::store {
 

@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "devicelogin/advanced/token_store.hpp"
 #include "devicelogin/session.hpp"
 #include "test_server.hpp"
 

@@ -4,6 +4,7 @@
 // thread gets that one new token. The in-process twin of the integration race (32 processes);
 // the ThreadSanitizer preset runs it (scripts/deep-checks.sh).
 #include <gtest/gtest.h>
+#include <stdlib.h>
 
 #include <filesystem>
 #include <latch>
@@ -13,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "devicelogin/advanced/token_store.hpp"
 #include "devicelogin/session.hpp"
 #include "test_server.hpp"
 
@@ -41,25 +43,27 @@ TEST(SessionRace, ThreadsSharingAnExpiringTokenRefreshItOnce) {
     ~Cleanup() { std::filesystem::remove_all(path); }
   } cleanup{directory};
 
-  SystemClock clock;
-  auto http = make_curl_http_client({});
+  // The file store keeps its tokens under XDG_STATE_HOME: set before any thread starts.
+  ::setenv("XDG_STATE_HOME", directory.c_str(), 1);  // NOLINT(concurrency-mt-unsafe): no thread yet
+  SessionOptions session_options;
+  session_options.profile_directory = (directory / "profiles").string();
   LoginSettings settings;
   settings.profile = "race";
   settings.issuer = server->issuer();
   settings.client_id = std::string(devserver::kDemoClientId);
   settings.scope = "openid offline_access";
   settings.store = "file";
-  auto profile = prepare_profile(settings, *http);
-  ASSERT_TRUE(profile) << profile.error().message;
   {
-    Session first(*profile, make_file_token_store(directory.string()), *http, clock);
-    auto signed_in = first.login({});
+    auto first = Session::open("race", session_options);
+    ASSERT_TRUE(first) << first.error().message;
+    auto signed_in = first->login(settings, {});
     ASSERT_TRUE(signed_in) << signed_in.error().message;
   }
 
   // The stored access token now expires in 10 s: inside every thread's 60 s minimum lifetime, so
   // each would refresh if the lock did not make the later ones see the first one's new set.
-  auto store = make_file_token_store(directory.string());
+  SystemClock clock;
+  auto store = make_file_token_store((directory / "devicelogin" / "tokens").string());
   auto stored = store->load("race");
   ASSERT_TRUE(stored && *stored);
   TokenSet expiring = std::move(**stored);
@@ -74,10 +78,9 @@ TEST(SessionRace, ThreadsSharingAnExpiringTokenRefreshItOnce) {
   std::vector<std::thread> threads;
   for (int i = 0; i < kThreads; ++i) {
     threads.emplace_back([&, i] {
-      auto own_http = make_curl_http_client({});
-      Session session(*profile, make_file_token_store(directory.string()), *own_http, clock);
+      auto session = Session::open("race", session_options);
       start.arrive_and_wait();
-      auto token = session.access_token(60);
+      Result<AccessToken> token = session ? session->access_token(60) : Result<AccessToken>(std::unexpected(session.error()));
       if (token) {
         tokens[static_cast<std::size_t>(i)] = token->reveal();
       } else {

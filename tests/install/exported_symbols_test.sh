@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # libdevicelogin.so exports its public API and nothing else (adopters depend on what it exports).
 # Every dynamic symbol it defines must be (the vtable or type information of) a name that a public
-# header under include/devicelogin/ marks DEVICELOGIN_API, or a member of one; nothing of std,
-# nlohmann, OpenSSL, libcurl, or of the internal modules (devicelogin::oauth::, core/store/http
-# helpers, Session::Impl). The macro itself may be used in the public headers only.
+# header under include/devicelogin/ (the facade) or include/devicelogin/advanced/ (the advanced
+# layer) marks DEVICELOGIN_API, or a member of one; nothing of std, nlohmann, OpenSSL, libcurl, or
+# of the internal modules (devicelogin::oauth::, core/store/http helpers, the session engine
+# devicelogin::session::Engine behind Session). The macro itself may be used in the public headers only.
 # The C ABI's functions (DL_API in include/devicelogin/devicelogin.h) are exported too,
 # all of them and no other dl_ name, and every exported symbol carries the version node
 # DEVICELOGIN_0 (src/devicelogin.map), or, for a C function added since, the node that added it
@@ -14,7 +15,7 @@ src=$1 library=$2
 fail() { echo "exported_symbols_test: $*" >&2; exit 1; }
 
 # The names the public headers export: `class DEVICELOGIN_API Name`, `DEVICELOGIN_API T name(`.
-allowed=$(grep -h 'DEVICELOGIN_API' "$src"/include/devicelogin/*.hpp | grep -v '#define' |
+allowed=$(grep -h 'DEVICELOGIN_API' "$src"/include/devicelogin/*.hpp "$src"/include/devicelogin/advanced/*.hpp | grep -v '#define' |
   sed -E -n 's/.*(class|struct) DEVICELOGIN_API ([A-Za-z_][A-Za-z0-9_]*).*/\2/p;
     s/.*DEVICELOGIN_API [^(]*[^A-Za-z0-9_(]([A-Za-z_][A-Za-z0-9_]*)\(.*/\1/p' | sort -u)
 [[ $(wc -l <<<"$allowed") -ge 20 ]] || fail "too few DEVICELOGIN_API names found in the headers: $allowed"
@@ -46,7 +47,7 @@ grep -q '^devicelogin::Session::login(' <<<"$symbols" || fail "Session::login is
 pattern="^devicelogin::($(paste -sd'|' <<<"$allowed"))(::|\(|\[|$)"
 unexpected=$(sed -E 's/^(vtable for |typeinfo for |typeinfo name for )//' <<<"$symbols" |
   { grep -Ev "$pattern" || true; })
-internal=$(grep -E '::Impl(::|$)' <<<"$symbols" || true)
+internal=$(grep -E '^devicelogin::session::' <<<"$symbols" || true)
 extra=$(printf '%s\n' "$unexpected" "$internal" | sed '/^$/d')
 if [[ -n $extra ]]; then
   sed -n 1,20p <<<"$extra" >&2

@@ -6,8 +6,10 @@
 // 20,000 bytes): the test creates a throwaway user with a temporary HOME, fills that user's key
 // quota with a filler key in its user keyring (@u), runs the CLI as that user, and removes the
 // keys and the user afterwards. They are skipped (not passed) when not run as root or without
-// keyctl/useradd. Save failures after issuance cannot be caused on demand: the test-only variable
-// DEVICELOGIN_TEST_FAIL_SAVE_FOR_TEST=1 makes the save of newly issued tokens fail.
+// keyctl/useradd. Save failures after issuance cannot be caused on demand from outside: the CLI
+// runs with fail_save_preload.so preloaded (built next to the tests; DEVICELOGIN_FAIL_SAVE_PRELOAD
+// names it), which makes the rename that completes a save into the home's token directory fail
+// with EIO, as a failing disk would.
 
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
@@ -22,7 +24,19 @@ import {
 } from './harness.mjs';
 
 const EXIT = { ok: 0, storage: 7 };
-const FAIL_SAVE = { DEVICELOGIN_TEST_FAIL_SAVE_FOR_TEST: '1' };
+/** The environment that makes the save of `home`'s tokens fail after the store proved it had room. */
+function failSave(home) {
+  const preload = process.env.DEVICELOGIN_FAIL_SAVE_PRELOAD;
+  assert.ok(preload, 'DEVICELOGIN_FAIL_SAVE_PRELOAD names the preload library');
+  // A sanitizer runtime expects to come first in the list of loaded libraries.
+  const asan = [process.env.ASAN_OPTIONS, 'verify_asan_link_order=0'].filter(Boolean).join(':');
+  return {
+    ...home.env, LD_PRELOAD: preload, DEVICELOGIN_TEST_FAIL_RENAME_INTO: path.join(home.stateDir, 'tokens'),
+    ASAN_OPTIONS: asan,
+  };
+}
+/** How the save that failSave() causes is reported (src/core/fs.cpp). */
+const FAILED_SAVE = /cannot replace \S+: Input\/output error/;
 
 function which(program) {
   return spawnSync('sh', ['-c', `command -v ${program}`], { encoding: 'utf8' }).status === 0;
@@ -286,9 +300,10 @@ for (const kind of serverKinds()) {
         const kept = await readTokenFile(home);
         assert.ok(kept, 'the first set is stored');
 
-        const second = await loginWithApproval(server, home, { record: true, env: { ...home.env, ...FAIL_SAVE } });
+        const second = await loginWithApproval(server, home, { record: true, env: failSave(home) });
         assert.equal(second.result.code, EXIT.storage, describeRun(second.argv, second.result));
-        assert.match(second.result.stderr, /failure injected for a test; the new tokens were revoked at the server, nothing was stored/);
+        assert.match(second.result.stderr, FAILED_SAVE);
+        assert.match(second.result.stderr, /: Input\/output error; the new tokens were revoked at the server, nothing was stored/);
         const issued = (await server.tokens()).at(-1);
         assert.notEqual(issued.access_token, kept.tokens.access_token, 'the server issued a second set');
         if (server.supports.introspection) {
@@ -311,9 +326,10 @@ for (const kind of serverKinds()) {
         assert.equal(login.result.code, EXIT.ok, describeRun(login.argv, login.result));
         const kept = await readTokenFile(home);
         const refreshesBefore = (await refreshTokens(server)).length;
-        const result = await runCli(['refresh'], { env: { ...home.env, ...FAIL_SAVE } });
+        const result = await runCli(['refresh'], { env: failSave(home) });
         assert.equal(result.code, EXIT.storage, describeRun(['refresh'], result));
         assert.equal(result.stderr.trim().split('\n').length, 1, 'one line');
+        assert.match(result.stderr, FAILED_SAVE);
         assert.match(result.stderr, /the refreshed tokens were revoked at the server/);
         assert.match(result.stderr, /server has replaced their refresh token.*re-login required/);
         const issued = await refreshTokens(server);

@@ -17,6 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "devicelogin/advanced/error_builders.hpp"
 #include "devicelogin/result.hpp"
 #include "devicelogin/secret.hpp"
 #include "memlock_refusal.hpp"

@@ -3,6 +3,7 @@
 #include <set>
 #include <string>
 
+#include "devicelogin/advanced/error_builders.hpp"
 #include "devicelogin/result.hpp"
 
 namespace devicelogin {

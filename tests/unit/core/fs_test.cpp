@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "devicelogin/token_set.hpp"
-#include "devicelogin/token_store.hpp"
+#include "devicelogin/advanced/token_store.hpp"
 
 namespace devicelogin {
 namespace {

@@ -25,7 +25,7 @@
 #include <thread>
 #include <vector>
 
-#include "devicelogin/token_store.hpp"
+#include "devicelogin/advanced/token_store.hpp"
 #include "skip_or_fail.hpp"
 #include "store/secret_service_store.hpp"
 

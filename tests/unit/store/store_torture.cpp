@@ -17,7 +17,7 @@
 #include <string>
 #include <thread>
 
-#include "devicelogin/token_store.hpp"
+#include "devicelogin/advanced/token_store.hpp"
 #include "torture_sets.hpp"
 
 namespace {

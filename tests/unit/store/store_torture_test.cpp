@@ -28,7 +28,7 @@
 
 #include <gtest/gtest.h>
 
-#include "devicelogin/token_store.hpp"
+#include "devicelogin/advanced/token_store.hpp"
 #include "skip_or_fail.hpp"
 #include "torture_sets.hpp"
 

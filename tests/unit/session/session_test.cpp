@@ -25,7 +25,11 @@
 #endif
 
 #include "fakes.hpp"
+#include "open_session.hpp"
+#include "session/engine.hpp"
 #include "free_quarantine.hpp"
+#include "devicelogin/advanced/error_builders.hpp"
+#include "devicelogin/advanced/token_store.hpp"
 #include "devicelogin/session.hpp"
 
 namespace devicelogin {
@@ -39,6 +43,7 @@ class SessionTest : public ::testing::Test {
   void SetUp() override {
     char pattern[] = "/tmp/devicelogin-session-XXXXXX";
     dir_ = ::mkdtemp(pattern);
+    testing::use_state_directory(dir_);
     profile_.name = "work";
     profile_.issuer = "https://id.example.com";
     profile_.client_id = "cli app";
@@ -48,7 +53,13 @@ class SessionTest : public ::testing::Test {
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
-  Session make_session(FakeHttpClient& http) { return Session(profile_, make_file_token_store(dir_ + "/tokens"), http, clock_); }
+  // profile_ saved and opened, as an adopter opens it; tokens in the file store under tokens_dir().
+  Session make_session(FakeHttpClient& http) {
+    auto opened = testing::open_saved_session(profile_, dir_, http, clock_);
+    if (!opened) ADD_FAILURE() << opened.error().message;
+    return std::move(*opened);
+  }
+  std::string tokens_dir() const { return testing::tokens_directory(dir_); }
   long long rel(SystemTime t) const { return to_unix(t) - start_; }
 
   void script_device_code(FakeHttpClient& http, int interval = 5, int expires_in = 600) {
@@ -85,7 +96,7 @@ TEST_F(SessionTest, LoginPollsAtTheRightTimesAndStores) {
   EXPECT_EQ(rel(http.requests[2].at), 10);
   EXPECT_EQ(rel(http.requests[3].at), 20);
   EXPECT_EQ(rel(http.requests[4].at), 30);
-  auto stored = make_file_token_store(dir_ + "/tokens")->load("work");
+  auto stored = make_file_token_store(tokens_dir())->load("work");
   ASSERT_TRUE(stored.has_value() && stored->has_value());
   EXPECT_EQ((*stored)->access_token.reveal(), "AT-1");
   EXPECT_EQ((*stored)->refresh_token.reveal(), "RT-1");
@@ -101,7 +112,7 @@ TEST_F(SessionTest, DeniedStoresNothing) {
   ASSERT_FALSE(info.has_value());
   EXPECT_EQ(info.error().code, ErrorCode::kAccessDenied);
   EXPECT_EQ(exit_code_for(info.error().code), 3);
-  EXPECT_FALSE(std::filesystem::exists(dir_ + "/tokens/work.json"));
+  EXPECT_FALSE(std::filesystem::exists(tokens_dir() + "/work.json"));
 }
 
 TEST_F(SessionTest, DeadlineEndsPendingForever) {
@@ -230,10 +241,10 @@ class LoggedInSessionTest : public SessionTest {
     tokens.expires_at = start_ + 30;  // expires within the default 60 s
     tokens.subject = "alice";
     tokens.scope = "openid";
-    ASSERT_TRUE(make_file_token_store(dir_ + "/tokens")->save("work", tokens).has_value());
+    ASSERT_TRUE(make_file_token_store(tokens_dir())->save("work", tokens).has_value());
   }
   std::optional<TokenSet> stored() {
-    auto loaded = make_file_token_store(dir_ + "/tokens")->load("work");
+    auto loaded = make_file_token_store(tokens_dir())->load("work");
     return loaded ? std::move(*loaded) : std::nullopt;
   }
 };
@@ -420,7 +431,7 @@ TEST_F(LoggedInSessionTest, TheTokenComesWithItsTypeAndExpiryAndFetchUsesItsSche
     tokens.access_token = Secret(std::string_view("AT-T"));
     tokens.token_type = c.stored_type;
     tokens.expires_at = start_ + 3600;
-    ASSERT_TRUE(make_file_token_store(dir_ + "/tokens")->save("work", tokens).has_value());
+    ASSERT_TRUE(make_file_token_store(tokens_dir())->save("work", tokens).has_value());
     profile_.api_urls = {"https://api.example.com"};
     FakeHttpClient api(&clock_);
     api.reply(200, "{}");
@@ -579,7 +590,7 @@ class WorkosSessionTest : public SessionTest {
     tokens.access_token = Secret(access_token);
     tokens.refresh_token = Secret(std::string_view("RT-WORKOS"));
     tokens.expires_at = start_ + 3600;
-    ASSERT_TRUE(make_file_token_store(dir_ + "/tokens")->save("work", tokens).has_value());
+    ASSERT_TRUE(make_file_token_store(tokens_dir())->save("work", tokens).has_value());
   }
   // A WorkOS access token (a JWT) whose claims name session session_01HQAB; and one without sid.
   static constexpr std::string_view kWithSid =
@@ -644,7 +655,7 @@ TEST_F(WorkosSessionTest, OrganizationSelectionRequiredIsNamedWithItsRemedyAndIt
   EXPECT_EQ(error.message.find('\n'), std::string::npos);
   EXPECT_EQ(error.message.find("PAT-workos"), std::string::npos) << "the pending token is shown";
   EXPECT_EQ(http.requests.size(), 3U) << "nothing was sent after the refusal";
-  auto loaded = make_file_token_store(dir_ + "/tokens")->load("work");
+  auto loaded = make_file_token_store(tokens_dir())->load("work");
   ASSERT_TRUE(loaded.has_value());
   EXPECT_FALSE(loaded->has_value()) << "something was stored";
 }
@@ -705,7 +716,7 @@ TEST_F(SessionTest, InvalidIdTokenStoresNothing) {
   ASSERT_FALSE(info.has_value());
   EXPECT_EQ(info.error().code, ErrorCode::kServer);
   EXPECT_NE(info.error().message.find("ID token is invalid"), std::string::npos);
-  EXPECT_FALSE(std::filesystem::exists(dir_ + "/tokens/work.json"));
+  EXPECT_FALSE(std::filesystem::exists(tokens_dir() + "/work.json"));
 }
 
 }  // namespace
@@ -715,7 +726,7 @@ namespace devicelogin {
 namespace {
 
 TEST_F(LoggedInSessionTest, LogoutDeletesAnUnreadableTokenFile) {
-  ASSERT_EQ(::chmod((dir_ + "/tokens/work.json").c_str(), 0644), 0);
+  ASSERT_EQ(::chmod((tokens_dir() + "/work.json").c_str(), 0644), 0);
   FakeHttpClient http(&clock_);
   Session session = make_session(http);
   auto outcome = session.logout();
@@ -723,7 +734,7 @@ TEST_F(LoggedInSessionTest, LogoutDeletesAnUnreadableTokenFile) {
   EXPECT_TRUE(outcome->deleted);
   EXPECT_FALSE(outcome->revoked);
   EXPECT_TRUE(http.requests.empty());
-  EXPECT_FALSE(std::filesystem::exists(dir_ + "/tokens/work.json"));
+  EXPECT_FALSE(std::filesystem::exists(tokens_dir() + "/work.json"));
 }
 
 }  // namespace
@@ -741,14 +752,14 @@ TEST_F(SessionTest, LoginAndRefreshBindTheTokensToTheirServerAndClient) {
   http.reply(200, R"({"access_token":"AT-2","expires_in":3600,"refresh_token":"RT-2"})");
   Session session = make_session(http);
   ASSERT_TRUE(session.login({}).has_value());
-  auto stored = make_file_token_store(dir_ + "/tokens")->load("work");
+  auto stored = make_file_token_store(tokens_dir())->load("work");
   ASSERT_TRUE(stored.has_value() && stored->has_value());
   EXPECT_EQ((*stored)->token_endpoint, "https://id.example.com/token");
   EXPECT_EQ((*stored)->client_id, "cli app");
   auto token = session.access_token(60);
   ASSERT_TRUE(token.has_value()) << token.error().message;
   EXPECT_EQ(token->reveal(), "AT-2");
-  stored = make_file_token_store(dir_ + "/tokens")->load("work");
+  stored = make_file_token_store(tokens_dir())->load("work");
   ASSERT_TRUE(stored.has_value() && stored->has_value());
   EXPECT_EQ((*stored)->refresh_token.reveal(), "RT-2");
   EXPECT_EQ((*stored)->token_endpoint, "https://id.example.com/token");
@@ -771,7 +782,7 @@ class ForeignTokensTest : public LoggedInSessionTest {
     TokenSet tokens = *stored();
     tokens.token_endpoint = "https://old.example.org/token";
     tokens.client_id = "cli app";
-    ASSERT_TRUE(make_file_token_store(dir_ + "/tokens")->save("work", tokens).has_value());
+    ASSERT_TRUE(make_file_token_store(tokens_dir())->save("work", tokens).has_value());
   }
 };
 
@@ -870,17 +881,21 @@ class FaultyStore final : public TokenStore {
 
 class CapacityTest : public LoggedInSessionTest {
  protected:
-  Session faulty_session(FakeHttpClient& http, bool no_room, bool save_fails) {
-    return Session(profile_, std::make_unique<FaultyStore>(make_file_token_store(dir_ + "/tokens"), no_room, save_fails),
-                   http, clock_);
+  // A store cannot be injected through Session::open: the session's engine (what Session calls
+  // through to, one call for one) over the faulty store, the test's client and clock.
+  std::unique_ptr<session::Engine> faulty_session(FakeHttpClient& http, bool no_room, bool save_fails) {
+    SessionOptions options = testing::session_options(dir_, http, clock_);
+    return std::make_unique<session::Engine>(
+        profile_, std::make_unique<FaultyStore>(make_file_token_store(tokens_dir()), no_room, save_fails), options.http,
+        options.clock, ProfileStore(options.profile_directory), options, true);
   }
 };
 
 TEST_F(CapacityTest, LoginWithoutRoomSendsNothing) {
   FakeHttpClient http(&clock_);
-  Session session = faulty_session(http, true, false);
+  auto session = faulty_session(http, true, false);
   bool shown = false;
-  auto info = session.login({.on_code = [&](const DeviceCodePrompt&) { shown = true; }, .on_waiting = {}, .on_replaced = {}});
+  auto info = session->login({.on_code = [&](const DeviceCodePrompt&) { shown = true; }, .on_waiting = {}, .on_replaced = {}});
   ASSERT_FALSE(info.has_value());
   EXPECT_EQ(info.error().code, ErrorCode::kStorage);
   EXPECT_TRUE(http.requests.empty()) << "no device code may be requested";
@@ -889,8 +904,8 @@ TEST_F(CapacityTest, LoginWithoutRoomSendsNothing) {
 
 TEST_F(CapacityTest, RefreshWithoutRoomSendsNothingAndKeepsTheSet) {
   FakeHttpClient http(&clock_);
-  Session session = faulty_session(http, true, false);
-  auto info = session.refresh();
+  auto session = faulty_session(http, true, false);
+  auto info = session->refresh();
   ASSERT_FALSE(info.has_value());
   EXPECT_EQ(info.error().code, ErrorCode::kStorage);
   EXPECT_TRUE(http.requests.empty()) << "no refresh may be sent";
@@ -904,8 +919,8 @@ TEST_F(CapacityTest, LoginWhoseSaveFailsRevokesTheNewTokensAndKeepsTheOldSet) {
   http.reply(200, R"({"access_token":"AT-NEW","expires_in":3600,"refresh_token":"RT-NEW"})");
   http.reply(200, "");
   http.reply(200, "");
-  Session session = faulty_session(http, false, true);
-  auto info = session.login({});
+  auto session = faulty_session(http, false, true);
+  auto info = session->login({});
   ASSERT_FALSE(info.has_value());
   EXPECT_EQ(info.error().code, ErrorCode::kStorage);
   EXPECT_NE(info.error().message.find("the new tokens were revoked at the server, nothing was stored"), std::string::npos)
@@ -921,8 +936,8 @@ TEST_F(CapacityTest, RotatedRefreshWhoseSaveFailsRevokesTheNewTokensAndSaysRelog
   http.reply(200, R"({"access_token":"AT-NEW","expires_in":3600,"refresh_token":"RT-NEW"})");
   http.reply(200, "");
   http.reply(200, "");
-  Session session = faulty_session(http, false, true);
-  auto info = session.refresh();
+  auto session = faulty_session(http, false, true);
+  auto info = session->refresh();
   ASSERT_FALSE(info.has_value());
   EXPECT_EQ(info.error().code, ErrorCode::kStorage);
   EXPECT_NE(info.error().message.find("the refreshed tokens were revoked at the server"), std::string::npos);
@@ -938,8 +953,8 @@ TEST_F(CapacityTest, UnrotatedRefreshWhoseSaveFailsNeverRevokesTheKeptRefreshTok
   FakeHttpClient http(&clock_);
   http.reply(200, R"({"access_token":"AT-NEW","expires_in":3600})");
   http.reply(200, "");
-  Session session = faulty_session(http, false, true);
-  auto info = session.refresh();
+  auto session = faulty_session(http, false, true);
+  auto info = session->refresh();
   ASSERT_FALSE(info.has_value());
   EXPECT_EQ(info.error().message.find("re-login required"), std::string::npos) << info.error().message;
   ASSERT_EQ(http.requests.size(), 2u);

@@ -38,13 +38,6 @@ class DEVICELOGIN_API StoreLock {
 // before any request that makes tokens, since their size is known only once they are issued.
 inline constexpr std::size_t kMaxTokenSetBytes = 16 * 1024;
 
-// What a profile's set takes in its store, for `status`. Fields a store cannot tell are nullopt.
-struct StoreUsage {
-  std::optional<std::size_t> set_bytes;       // the stored set; nullopt when none is stored
-  std::optional<long long> quota_used_bytes;  // kernel keyring: the user's key quota in use
-  std::optional<long long> quota_max_bytes;   // kernel keyring: the user's key quota
-};
-
 // Persists token sets per profile. Saves are atomic: a crash leaves the old or the new set. A store
 // must give back every field of the TokenSet it was given except id_token, which is not kept (the
 // built-in ones store encode_token_set's JSON): a set that loses token_endpoint and client_id is

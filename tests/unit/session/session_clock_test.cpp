@@ -8,8 +8,11 @@
 #include <filesystem>
 #include <ostream>
 
+#include "devicelogin/advanced/profile_store.hpp"
+#include "devicelogin/advanced/token_store.hpp"
 #include "devicelogin/session.hpp"
 #include "fakes.hpp"
+#include "open_session.hpp"
 #include "test_tokens.hpp"
 
 namespace devicelogin {
@@ -48,6 +51,7 @@ class SessionClockTest : public ::testing::Test {
   void SetUp() override {
     char pattern[] = "/tmp/devicelogin-clock-XXXXXX";
     dir_ = ::mkdtemp(pattern);
+    testing::use_state_directory(dir_);
     profile_.name = "work";
     profile_.issuer = kIssuer;
     profile_.client_id = kClientId;
@@ -58,11 +62,15 @@ class SessionClockTest : public ::testing::Test {
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
+  // profile_ saved and opened, as an adopter opens it; tokens in the file store under tokens_dir().
   Session make_session(FakeHttpClient& http, FakeClock& clock) {
-    return Session(profile_, make_file_token_store(dir_ + "/tokens"), http, clock);
+    auto opened = testing::open_saved_session(profile_, dir_, http, clock);
+    if (!opened) ADD_FAILURE() << opened.error().message;
+    return std::move(*opened);
   }
+  std::string tokens_dir() const { return testing::tokens_directory(dir_); }
   std::optional<TokenSet> stored() {
-    auto loaded = make_file_token_store(dir_ + "/tokens")->load("work");
+    auto loaded = make_file_token_store(tokens_dir())->load("work");
     if (!loaded) ADD_FAILURE() << loaded.error().message;
     if (!loaded || !*loaded) return std::nullopt;
     return std::move(**loaded);
@@ -175,7 +183,7 @@ TEST_F(SessionClockTest, DiscoverysOffsetStandsWhenTheLoginsAnswersAreUndated) {
 TEST_F(SessionClockTest, AJwtExpIsStoredOnTheLocalClockSoRefreshIsScheduledRight) {
   for (long long skew : {-600LL, 4200LL}) {
     SCOPED_TRACE(skew);
-    std::filesystem::remove_all(dir_ + "/tokens");
+    std::filesystem::remove_all(tokens_dir());
     FakeClock clock(kNow - 5 + skew);
     FakeHttpClient http(&clock);
     script_login(http, dated, token_body(jwt_access_token(kNow + 300), false));
@@ -211,7 +219,7 @@ TEST_F(SessionClockTest, RefreshRelearnsTheOffsetOrKeepsTheStoredOne) {
   tokens.clock_offset_s = 600;
   tokens.token_endpoint = profile_.endpoints.token;
   tokens.client_id = profile_.client_id;
-  ASSERT_TRUE(make_file_token_store(dir_ + "/tokens")->save("work", tokens).has_value());
+  ASSERT_TRUE(make_file_token_store(tokens_dir())->save("work", tokens).has_value());
   {
     // The refresh answer has no Date: the stored offset judges its ID token (issued 10 min ahead
     // of the local clock) and stays stored.
@@ -244,7 +252,7 @@ TEST_F(SessionClockTest, AnApiCallsDateDoesNotMoveTheAuthorizationServersOffset)
   tokens.expires_at = kNow + 3600;
   tokens.token_endpoint = profile_.endpoints.token;
   tokens.client_id = profile_.client_id;
-  ASSERT_TRUE(make_file_token_store(dir_ + "/tokens")->save("work", tokens).has_value());
+  ASSERT_TRUE(make_file_token_store(tokens_dir())->save("work", tokens).has_value());
   FakeHttpClient http(&clock);
   http.reply(200, "{}", dated(kNow + 3000));  // the API's own (wrong) clock
   profile_.api_urls = {"https://api.example.com"};
@@ -276,7 +284,7 @@ TEST_F(SessionClockTest, TheOffsetSurvivesTheProfileAndTokenFilesAndOnlyWhenPlau
   ASSERT_TRUE(profiles.save(profile_).has_value());
   EXPECT_FALSE(profiles.load("work")->clock_offset_s.has_value());
 
-  auto store = make_file_token_store(dir_ + "/tokens");
+  auto store = make_file_token_store(tokens_dir());
   TokenSet tokens;
   tokens.access_token = Secret("AT-0");
   tokens.clock_offset_s = -180;

@@ -1,0 +1,671 @@
+#include "session/engine.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <string_view>
+#include <utility>
+
+#include "core/encoding.hpp"
+#include "core/fs.hpp"
+#include "core/redaction.hpp"
+#include "devicelogin/advanced/error_builders.hpp"
+#include "devicelogin/sanitize.hpp"
+#include "http/url_policy.hpp"
+#include "oauth/oauth_client.hpp"
+#include "oauth/providers.hpp"
+#include "oauth/wait_for_tokens.hpp"
+#include "session/id_token.hpp"
+#include "store/absent_store.hpp"
+
+namespace devicelogin::session {
+namespace {
+
+// Settings that name a server: with any of them, a login prepares the profile afresh.
+bool names_a_server(const LoginSettings& settings) {
+  return !settings.issuer.empty() || !settings.provider.empty() || !settings.tenant.empty() ||
+         !settings.endpoints.device_authorization.empty() || !settings.endpoints.token.empty();
+}
+
+// What access_token() hands out of a stored set.
+AccessToken handed_out(const TokenSet& tokens) { return AccessToken{tokens.access_token, tokens.token_type, tokens.expires_at}; }
+
+// RFC 9110 §5.6.2: a header name (and a method) is a token.
+bool is_http_token_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
+// A request a caller built for fetch(): its mistakes are the caller's (kUsage), found before any
+// token is read. Headers that decide where or as whom the token goes are the library's alone:
+// Host would move the token to another virtual host of the allowed address, a second
+// Authorization, Proxy-Authorization, Cookie or DPoP would speak as someone else next to it.
+Result<void> check_request_shape(const HttpRequest& request) {
+  auto usage = [](std::string message) { return std::unexpected(Error(ErrorCode::kUsage, std::move(message))); };
+  // The HTTP client sends methods of upper-case letters (RFC 9110 §9.1: methods are case-sensitive).
+  if (request.method.empty() || request.method.size() > 32 ||
+      !std::all_of(request.method.begin(), request.method.end(), [](char c) { return c >= 'A' && c <= 'Z'; })) {
+    return usage("invalid HTTP method \"" + sanitize_text(request.method.substr(0, 32)) +
+                 "\" (upper-case letters, e.g. GET or POST)");
+  }
+  if ((request.method == "GET" || request.method == "HEAD") && !request.body.empty()) {
+    return usage("a " + request.method + " request cannot carry a body");
+  }
+  for (const auto& [name, value] : request.headers) {
+    if (name.empty() || !std::all_of(name.begin(), name.end(), is_http_token_char)) {
+      return usage("invalid request header name \"" + sanitize_text(name.substr(0, 64)) + "\"");
+    }
+    if (value.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
+      return usage("the value of request header " + name + " holds a line break or NUL");
+    }
+    const std::string lower = core::ascii_lower(name);
+    for (std::string_view reserved : {"host", "authorization", "proxy-authorization", "cookie", "dpop"}) {
+      if (lower == reserved) {
+        return usage("request header " + name +
+                     " cannot be set on a request that carries the token: it decides where or as whom the token goes");
+      }
+    }
+  }
+  return {};
+}
+
+// Why `tokens` must not be used with `profile`'s server, or empty when they may be.
+std::string bound_elsewhere(const Profile& profile, const TokenSet& tokens) {
+  if (bound_to(tokens, profile.endpoints.token, profile.client_id)) return {};
+  return "the stored tokens were issued to client " + tokens.client_id + " by " + core::redact_url(tokens.token_endpoint) +
+         ", but profile " + profile.name + " now names client " + profile.client_id + " at " +
+         core::redact_url(profile.endpoints.token);
+}
+
+// RFC 7009 revocation of `tokens` at `profile`'s server: the refresh token first (which ends the
+// grant's access tokens on most servers), then the access token, for those that do not. An empty
+// token is skipped. Never fails: what went wrong is in revocation_problem.
+LogoutOutcome revoke_at(const Profile& profile, HttpClient& http, const TokenSet& tokens) {
+  LogoutOutcome outcome;
+  if (std::string elsewhere = bound_elsewhere(profile, tokens); !elsewhere.empty()) {
+    outcome.revocation_problem = elsewhere + ", so they were not sent there to be revoked";
+  } else if (profile.endpoints.revocation.empty() && !oauth::quirks_for(profile.provider).session_logout_path.empty()) {
+    // WorkOS: no RFC 7009, but ending the session kills its refresh token (logout
+    // sent nothing and the session lived on).
+    oauth::OAuthClient client(profile, http);
+    if (auto ended = client.end_session(tokens.access_token); !ended) {
+      outcome.revocation_problem = ended.error().message;
+    } else {
+      outcome.revoked = true;
+    }
+  } else if (profile.endpoints.revocation.empty()) {
+    outcome.revocation_problem = "the server has no revocation endpoint";
+  } else {
+    oauth::OAuthClient client(profile, http);
+    bool all_revoked = true;
+    if (!tokens.refresh_token.empty()) {
+      if (auto revoked = client.revoke(tokens.refresh_token, "refresh_token"); !revoked) {
+        all_revoked = false;
+        outcome.revocation_problem = revoked.error().message;
+      }
+    }
+    if (!tokens.access_token.empty()) {
+      if (auto revoked = client.revoke(tokens.access_token, "access_token"); !revoked) {
+        all_revoked = false;
+        if (outcome.revocation_problem.empty()) outcome.revocation_problem = revoked.error().message;
+      }
+    }
+    outcome.revoked = all_revoked;
+  }
+  return outcome;
+}
+
+// "the new tokens were revoked at the server" or why not, for messages.
+std::string describe_revocation(const LogoutOutcome& outcome, const std::string& what) {
+  if (outcome.revoked) return what + " were revoked at the server";
+  return what + " could not be revoked (" + outcome.revocation_problem + ")";
+}
+
+}  // namespace
+
+std::shared_ptr<HttpClient> http_for(const SessionOptions& options, const std::string& ca_file) {
+  if (options.http) return options.http;
+  HttpOptions http_options;
+  http_options.ca_file = ca_file;
+  http_options.trace = options.trace;
+  return std::shared_ptr<HttpClient>(make_curl_http_client(std::move(http_options)));
+}
+
+Result<ProfileStore> profile_store_for(const SessionOptions& options) {
+  if (!options.profile_directory.empty()) return ProfileStore(options.profile_directory);
+  return ProfileStore::from_environment();
+}
+
+Engine::Engine(Profile profile, Result<std::unique_ptr<TokenStore>> store, std::shared_ptr<HttpClient> http,
+               std::shared_ptr<Clock> clock, ProfileStore profiles, SessionOptions options, bool saved)
+    : profile_(std::move(profile)),
+      http_owner_(std::move(http)),
+      clock_(std::move(clock)),
+      http_(*http_owner_, *clock_),
+      profiles_(std::move(profiles)),
+      options_(std::move(options)) {
+  if (store) {
+    store_ = std::move(*store);
+  } else {
+    unusable_ = store.error();
+    // A placeholder that answers every call with the reason.
+    store_ = std::make_unique<store::AbsentTokenStore>(saved ? profile_.store : "none", *unusable_,
+                                                       saved ? "(cannot be opened)" : "(no saved profile)");
+  }
+  if (saved) saved_profile_ = profile_;
+}
+
+Engine::~Engine() = default;
+
+long long Engine::now() const { return to_unix(clock_->now()); }
+
+Result<StoreLock> Engine::lock() { return store_->lock(profile_.name, kLockTimeout); }
+
+void Engine::adopt_server_times(oauth::TokenReply& reply) const {
+  if (reply.expires_at_from_jwt && reply.tokens.expires_at && http_.offset()) {
+    reply.tokens.expires_at = *reply.tokens.expires_at - *http_.offset();
+  }
+}
+
+Error Engine::not_logged_in() const {
+  return remedy_error(ErrorCode::kNotLoggedIn, "not logged in (profile " + profile_.name + ")", Remedy::kSignIn, profile_.name);
+}
+
+std::unexpected<Error> Engine::relogin(std::string message, std::string oauth_error, int http_status) const {
+  Error error = remedy_error(ErrorCode::kReloginRequired, std::move(message), Remedy::kSignIn, profile_.name);
+  error.oauth_error = std::move(oauth_error);
+  error.http_status = http_status;
+  return std::unexpected(std::move(error));
+}
+
+Result<TokenSet> Engine::load_required() {
+  auto loaded = store_->load(profile_.name);
+  if (!loaded) return std::unexpected(loaded.error());
+  if (!*loaded) return std::unexpected(not_logged_in());
+  return std::move(**loaded);
+}
+
+void Engine::bind(TokenSet& tokens) const {
+  tokens.token_endpoint = profile_.endpoints.token;
+  tokens.client_id = profile_.client_id;
+}
+
+std::string Engine::bound_elsewhere(const TokenSet& tokens) const { return session::bound_elsewhere(profile_, tokens); }
+
+Error Engine::relogin_elsewhere(const std::string& elsewhere) const {
+  // Signing in again needs the settings of the server wanted now.
+  return remedy_error(ErrorCode::kReloginRequired, elsewhere + "; not using them", Remedy::kSignIn, profile_.name, "issuer|provider");
+}
+
+Result<void> Engine::save_issued(const TokenSet& tokens) { return store_->save(profile_.name, tokens); }
+
+LogoutOutcome Engine::revoke(const TokenSet& tokens) { return revoke_at(profile_, http_, tokens); }
+
+Result<TokenSet> Engine::refresh_set(TokenSet current) {
+  if (std::string elsewhere = bound_elsewhere(current); !elsewhere.empty()) {
+    return std::unexpected(relogin_elsewhere(elsewhere));
+  }
+  if (current.refresh_token.empty()) {
+    return relogin("the access token expired and there is no refresh token");
+  }
+  // Room for the new set is proved before the server rotates the refresh token: a save that
+  // failed afterwards would cost the session.
+  if (auto room = store_->check_capacity(profile_.name); !room) return std::unexpected(room.error());
+  oauth::OAuthClient client(profile_, http_);
+  // Without a usable Date in the answer, the offset learned last (kept with the tokens) stands.
+  http_.assume_offset(current.clock_offset_s ? current.clock_offset_s : profile_.clock_offset_s);
+  auto reply = client.refresh(current.refresh_token, now());
+  if (!reply) {
+    const Error& error = reply.error();
+    // (A 401 that asks for the client's credentials is kConfig, from parse_token_reply: a new
+    // sign-in would not change them.)
+    if (error.code == ErrorCode::kServer && (error.http_status == 400 || error.http_status == 401)) {
+      // A refusal without an OAuth error body (Glewlwyd answers a revoked refresh token with a
+      // bare 400/401): the session needs a new sign-in, not a retry later. The set
+      // is kept whole (the server may take it again), and the refusal is recorded so that
+      // status() says so.
+      current.refresh_refused = "the token endpoint refused the refresh token (HTTP " +
+                                std::to_string(error.http_status) + " without an OAuth error)";
+      if (auto saved = store_->save(profile_.name, current); !saved) return std::unexpected(saved.error());
+      return relogin("re-login required: " + current.refresh_refused, "", error.http_status);
+    }
+    return std::unexpected(reply.error());
+  }
+  switch (reply->kind) {
+    case oauth::TokenReply::Kind::kTransient:
+    {
+      Error error = remedy_error(ErrorCode::kServer,
+                                 "the token endpoint is unavailable (HTTP " + std::to_string(reply->http_status) +
+                                     "); try again later",
+                                 Remedy::kTryAgainLater);
+      error.http_status = reply->http_status;
+      return std::unexpected(std::move(error));
+    }
+    case oauth::TokenReply::Kind::kError: {
+      if (reply->error.error == "invalid_grant") {
+        // The refresh token is dead (expired, revoked, or reused): drop it, keep the profile.
+        current.refresh_token.wipe();
+        current.refresh_refused = "the server rejected the refresh token (invalid_grant)";
+        if (auto saved = store_->save(profile_.name, current); !saved) return std::unexpected(saved.error());
+        return relogin("re-login required: the refresh token was rejected", "invalid_grant", reply->http_status);
+      }
+      return fail(ErrorCode::kProtocol, "refresh failed: " + oauth::describe_oauth_error(reply->error), reply->error.error,
+                  reply->http_status);
+    }
+    case oauth::TokenReply::Kind::kTokens: break;
+  }
+  adopt_server_times(*reply);
+  TokenSet fresh = std::move(reply->tokens);
+  fresh.clock_offset_s = http_.offset();
+  if (!fresh.id_token.empty()) {
+    // OIDC Core §12.2: a refreshed ID token is validated like the first, and names the same user.
+    auto valid = session::check_id_token(profile_, http_, fresh, server_now(), profile_.jwks_cache, profile_.jwks_cache_expires_at);
+    if (valid && !current.subject.empty() && fresh.subject != current.subject) {
+      valid = fail(ErrorCode::kServer, "the refreshed ID token names a different user than the login did");
+    }
+    if (!valid) {
+      // The server has already rotated the refresh token: keep the new one (and nothing else),
+      // or the next refresh would present a spent token and trip reuse detection.
+      if (!fresh.refresh_token.empty()) {
+        current.refresh_token = fresh.refresh_token;
+        current.refresh_expires_at = fresh.refresh_expires_at;
+        current.refresh_refused.clear();  // the server took the refresh token this time
+        (void)store_->save(profile_.name, current);
+      }
+      return std::unexpected(valid.error());
+    }
+  }
+  // RFC 6749 §6: the server MAY issue a new refresh token (rotation); keep the old one otherwise.
+  if (fresh.refresh_token.empty()) {
+    fresh.refresh_token = current.refresh_token;
+    fresh.refresh_expires_at = current.refresh_expires_at;
+  }
+  if (fresh.id_token.empty()) fresh.id_token = current.id_token;
+  if (fresh.scope.empty()) fresh.scope = current.scope;
+  if (fresh.subject.empty()) fresh.subject = current.subject;
+  bind(fresh);
+  if (auto saved = save_issued(fresh); !saved) {
+    // The stored set is left exactly as it was. The new tokens would be held by nobody: revoke
+    // them, except a refresh token that was not rotated, which is the stored set's own.
+    const bool rotated = !fresh.refresh_token.equals(current.refresh_token);
+    TokenSet orphaned = fresh;
+    if (!rotated) orphaned.refresh_token.wipe();
+    Error error = saved.error();
+    error.message += "; " + describe_revocation(revoke(orphaned), "the refreshed tokens");
+    error.message += rotated ? "; the stored tokens are kept as they were, but the server has replaced their refresh "
+                               "token, so they cannot be refreshed again: re-login required (profile " +
+                                   profile_.name + ") once the token store can be written"
+                             : "; the stored tokens are kept as they were";
+    return std::unexpected(error);
+  }
+  return fresh;
+}
+
+Result<std::unique_ptr<Engine>> Engine::open(const std::string& name, SessionOptions options) {
+  if (!valid_profile_name(name)) {
+    return std::unexpected(remedy_error(ErrorCode::kUsage, "invalid profile name \"" + name + "\" (use letters, digits, '.', '_' and '-')", Remedy::kFixSettings, {}, "profile"));
+  }
+  auto profiles = profile_store_for(options);
+  if (!profiles) return std::unexpected(profiles.error());
+  std::shared_ptr<Clock> clock = options.clock ? options.clock : std::make_shared<SystemClock>();
+  auto loaded = profiles->load(name);
+  if (!loaded) {
+    // Never saved, or unreadable: an engine that says so, under the name it was opened with.
+    Profile unsaved;
+    unsaved.name = name;
+    std::shared_ptr<HttpClient> http = http_for(options, unsaved.ca_file);
+    return std::make_unique<Engine>(std::move(unsaved), std::unexpected(loaded.error()), std::move(http), std::move(clock),
+                                    std::move(*profiles), std::move(options), false);
+  }
+  // A store that cannot be opened keeps its settings (a login can move it to a store that works,
+  // and clean this one).
+  auto store = open_token_store(loaded->store);
+  std::shared_ptr<HttpClient> http = http_for(options, loaded->ca_file);
+  return std::make_unique<Engine>(std::move(*loaded), std::move(store), std::move(http), std::move(clock),
+                                  std::move(*profiles), std::move(options), true);
+}
+
+Result<Engine::SignedIn> Engine::sign_in(const LoginSettings& requested, const LoginObserver& observer) {
+  LoginSettings settings = requested;
+  settings.profile = profile_.name;
+  // The profile signed in before, if any: its tokens are revoked and removed once the new ones are
+  // saved in another store, so that switching stores never leaves a copy behind.
+  const std::optional<Profile>& previous = saved_profile_;
+
+  // Checked before any request is sent.
+  for (const std::string& url : settings.api_urls) {
+    if (auto checked = http::parse_checked_url(url, "API base URL"); !checked) return std::unexpected(checked.error());
+  }
+  Profile profile;
+  std::shared_ptr<HttpClient> http;
+  if (!names_a_server(settings)) {
+    // Sign in again with what the profile remembers.
+    if (!previous) {
+      if (unusable_ && unusable_->code != ErrorCode::kNotLoggedIn) return std::unexpected(*unusable_);
+      return std::unexpected(remedy_error(ErrorCode::kUsage, "no saved profile \"" + settings.profile + "\" and no server to sign in to", Remedy::kAddSettings, settings.profile, "issuer|provider,client_id"));
+    }
+    profile = *previous;
+    if (!settings.client_id.empty()) profile.client_id = settings.client_id;
+    if (!settings.scope.empty()) profile.scope = settings.scope;
+    if (!settings.store.empty()) {
+      auto store_name = resolve_store_name(settings.store);
+      if (!store_name) return std::unexpected(store_name.error());
+      profile.store = *store_name;
+    }
+    http = http_for(options_, profile.ca_file);
+  } else {
+    // Without a store asked for, a saved profile keeps its store.
+    if (settings.store.empty() && previous) settings.store = previous->store;
+    http = http_for(options_, settings.ca_file);
+    auto prepared = prepare_profile(settings, *http);
+    if (!prepared) return std::unexpected(prepared.error());
+    profile = std::move(*prepared);
+  }
+  // API base URLs: those of a previous sign-in to the same issuer, then the new ones, once each.
+  if (previous && previous->issuer == profile.issuer) profile.api_urls = previous->api_urls;
+  for (const std::string& url : settings.api_urls) {
+    if (std::find(profile.api_urls.begin(), profile.api_urls.end(), url) == profile.api_urls.end()) profile.api_urls.push_back(url);
+  }
+  auto store = open_token_store(profile.store);
+  if (!store) return std::unexpected(store.error());
+  // The profile must be savable before the user approves anything: a directory that cannot be
+  // made private is found now, not after tokens were issued.
+  if (auto directory = core::ensure_private_directory(profiles_.directory()); !directory) {
+    return std::unexpected(directory.error());
+  }
+  if (observer.on_start) observer.on_start(profile, **store);
+
+  // The new engine replaces this one only once everything has succeeded.
+  auto next = std::make_unique<Engine>(std::move(profile), std::move(*store), std::move(http), clock_, profiles_, options_,
+                                       false);
+  next->previous_profile_ = previous;
+  auto info = next->login(observer);
+  if (!info) return std::unexpected(info.error());
+  // The engine's profile carries the JWKS that verified the ID token, and the clock offset.
+  if (auto saved = profiles_.save(next->profile()); !saved) {
+    Error error = saved.error();
+    const Profile& now = next->profile();
+    if (previous && previous->store == now.store && previous->endpoints.token == now.endpoints.token &&
+        previous->client_id == now.client_id) {
+      // The saved profile names the same store, server and client: the new tokens are usable
+      // with it (only its JWKS cache and clock offset are stale), so they are kept.
+      error.message += "; the new tokens are kept (the saved profile names the same server, client and store)";
+      return std::unexpected(std::move(error));
+    }
+    // The saved profile names another server, client or store: the new tokens would not be used,
+    // so they are revoked and deleted, as logout does, so that no live token is left that nothing
+    // manages.
+    auto dropped = next->logout();
+    if (!dropped) {
+      error.message += "; the new tokens could not be deleted either (" + dropped.error().message + ")";
+    } else if (dropped->revoked) {
+      error.message += "; the new tokens were revoked and deleted, sign in again once this is fixed";
+    } else {
+      error.message += "; the new tokens were deleted (not revoked: " + dropped->revocation_problem +
+                       "), sign in again once this is fixed";
+    }
+    return std::unexpected(std::move(error));
+  }
+  if (previous && !previous->store.empty() && previous->store != next->profile().store) {
+    if (auto old_store = open_token_store(previous->store)) {
+      // Revoked with the previous profile's server, then deleted: the same as its logout.
+      std::shared_ptr<HttpClient> old_http = http_for(options_, previous->ca_file);
+      Engine old(*previous, std::move(*old_store), std::move(old_http), clock_, profiles_, options_, true);
+      auto dropped = old.logout();
+      if (observer.on_previous_store) observer.on_previous_store(previous->store, dropped);
+    } else if (observer.on_previous_store) {
+      observer.on_previous_store(previous->store, std::unexpected(old_store.error()));
+    }
+  }
+  next->saved_profile_ = next->profile_;
+  next->previous_profile_.reset();
+  return SignedIn{std::move(*info), std::move(next)};
+}
+
+Result<TokenInfo> Engine::login(const LoginObserver& observer) {
+  // Room for the set is proved before the server is asked for anything: a store that turns out to
+  // be full only after approval wastes the user's approval and leaves issued tokens unheld.
+  if (auto room = store_->check_capacity(profile_.name); !room) return std::unexpected(room.error());
+  // Discovery's offset (prepare_profile) stands until an answer of this login gives one.
+  http_.assume_offset(profile_.clock_offset_s);
+  oauth::OAuthClient client(profile_, http_);
+  auto authorization = client.request_device_code();
+  if (!authorization) return std::unexpected(authorization.error());
+  const SystemTime issued_at = clock_->now();
+  // The user will open these: the same https-or-loopback rule as for our own requests.
+  if (auto policy = check_url_policy(authorization->verification_uri, "the verification URI"); !policy) {
+    return fail(ErrorCode::kServer, policy.error().message);
+  }
+  if (!authorization->verification_uri_complete.empty()) {
+    if (auto policy = check_url_policy(authorization->verification_uri_complete, "the verification URI"); !policy) {
+      return fail(ErrorCode::kServer, policy.error().message);
+    }
+  }
+  // A page on the user's own machine is what a local development server serves; a remote server
+  // naming one would have the browser open (and maybe act on) some local service instead.
+  if (!is_loopback_url(profile_.endpoints.device_authorization)) {
+    for (const std::string* uri : {&authorization->verification_uri, &authorization->verification_uri_complete}) {
+      if (is_loopback_url(*uri)) {
+        return fail(ErrorCode::kServer, "the verification URI " + core::redact_url(*uri) +
+                                            " is on this machine (loopback), but the authorization server is not; "
+                                            "refusing to show it");
+      }
+    }
+  }
+  if (observer.on_code) {
+    observer.on_code(DeviceCodePrompt{authorization->user_code, authorization->verification_uri,
+                                      authorization->verification_uri_complete, authorization->message,
+                                      authorization->expires_in, authorization->interval});
+  }
+
+  auto reply = oauth::wait_for_tokens(client, *authorization, issued_at, *clock_, observer.on_waiting);
+  if (!reply) return std::unexpected(reply.error());
+  adopt_server_times(*reply);
+  std::optional<TokenSet> tokens = std::move(reply->tokens);
+  // OIDC Core §3.1.3.7: an ID token that does not verify means nothing is stored. Its times are
+  // the server's, so they are judged on the server's clock (the skew allowance on top of that).
+  if (auto valid = session::check_id_token(profile_, http_, *tokens, server_now(), profile_.jwks_cache,
+                                   profile_.jwks_cache_expires_at); !valid) {
+    return std::unexpected(valid.error());
+  }
+  tokens->clock_offset_s = http_.offset();
+  profile_.clock_offset_s = http_.offset();
+  bind(*tokens);
+  // Issued tokens that cannot be stored are revoked (RFC 7009), so that none stays live unheld.
+  auto abandon = [&](Error error) {
+    error.message += "; " + describe_revocation(revoke(*tokens), "the new tokens") + ", nothing was stored";
+    return std::unexpected(std::move(error));
+  };
+  auto held = lock();
+  if (!held) return abandon(held.error());
+  // The set this login replaces: revoked once the new one is saved, as logout would.
+  std::optional<TokenSet> replaced;
+  if (auto loaded = store_->load(profile_.name); loaded && *loaded) replaced = std::move(**loaded);
+  if (auto saved = save_issued(*tokens); !saved) return abandon(saved.error());
+  if (replaced) {
+    // A token the new set shares with the old one (none should) is not revoked.
+    if (replaced->refresh_token.equals(tokens->refresh_token)) replaced->refresh_token.wipe();
+    if (replaced->access_token.equals(tokens->access_token)) replaced->access_token.wipe();
+    LogoutOutcome outcome;
+    if (previous_profile_ && !bound_to(*replaced, profile_.endpoints.token, profile_.client_id)) {
+      // Issued by the server the profile named before this login: revoked there, or its grant
+      // would stay live with no copy left here.
+      outcome = revoke_at(*previous_profile_, http_.inner(), *replaced);
+    } else {
+      outcome = revoke(*replaced);
+    }
+    outcome.deleted = true;
+    if (observer.on_replaced) observer.on_replaced(outcome);
+  }
+  return token_info(*tokens);
+}
+
+Result<AccessToken> Engine::access_token(long long min_ttl) {
+  if (unusable_) return std::unexpected(*unusable_);
+  auto tokens = load_required();
+  if (!tokens) return std::unexpected(tokens.error());
+  // An access token issued to another server or client is not handed out for this profile either.
+  if (std::string elsewhere = bound_elsewhere(*tokens); !elsewhere.empty()) {
+    return std::unexpected(relogin_elsewhere(elsewhere));
+  }
+  if (tokens->fresh_at(now(), min_ttl)) return handed_out(*tokens);
+  const long long seen_obtained_at = tokens->obtained_at;
+  auto held = lock();
+  if (!held) return std::unexpected(held.error());
+  // Another process may have refreshed while we waited for the lock. Its token is used even when
+  // the server's lifetime is shorter than min_ttl, so that racing processes refresh only once.
+  tokens = load_required();
+  if (!tokens) return std::unexpected(tokens.error());
+  if (std::string elsewhere = bound_elsewhere(*tokens); !elsewhere.empty()) {
+    return std::unexpected(relogin_elsewhere(elsewhere));
+  }
+  if (tokens->fresh_at(now(), min_ttl)) return handed_out(*tokens);
+  if (tokens->obtained_at > seen_obtained_at && tokens->fresh_at(now(), 0)) return handed_out(*tokens);
+  auto fresh = refresh_set(std::move(*tokens));
+  if (!fresh) return std::unexpected(fresh.error());
+  if (!fresh->fresh_at(now(), min_ttl) && fresh->expires_at && *fresh->expires_at <= now()) {
+    return fail(ErrorCode::kServer, "the server issued an access token that is already expired");
+  }
+  return handed_out(*fresh);
+}
+
+Result<void> Engine::check_token_destination(std::string_view url) const {
+  // The credential-host rule: the token goes only to origins the profile names. An origin is
+  // compared whole (RFC 6454 §5): another port or scheme on the same host is another server.
+  // (The https-except-loopback rule is the HTTP client's: the API base URLs passed it at login.)
+  const auto origin = http::url_origin(url);
+  if (origin) {
+    for (const std::string& base : profile_.api_urls) {
+      if (http::url_origin(base) == origin) return {};
+    }
+    if (!profile_.endpoints.userinfo.empty() && http::url_origin(profile_.endpoints.userinfo) == origin) {
+      return {};
+    }
+  }
+  // A URL that does not parse (or carries a user name) is shown without its userinfo and query.
+  std::string shown;
+  if (origin) {
+    shown = sanitize_text(*origin);
+  } else {
+    const std::string redacted = core::redact_userinfo(url);
+    shown = sanitize_text(std::string_view(redacted).substr(0, redacted.find_first_of("?#")));
+  }
+  return std::unexpected(remedy_error(ErrorCode::kUsage,
+                                      "refusing to send the token of profile \"" + profile_.name + "\" to " + shown +
+                                          ": not one of its API base URLs or its userinfo endpoint",
+                                      Remedy::kAddSettings, profile_.name, "api_urls"));
+}
+
+Result<HttpResponse> Engine::fetch(HttpRequest request, long long min_ttl) {
+  // A profile that is missing or unreadable says so, rather than refusing every destination.
+  if (unusable_) return std::unexpected(*unusable_);
+  if (auto shape = check_request_shape(request); !shape) return std::unexpected(shape.error());
+  if (auto allowed = check_token_destination(request.url); !allowed) return std::unexpected(allowed.error());
+  auto send_with = [&](const AccessToken& token) {
+    HttpRequest authorized = request;
+    // RFC 6750 §2.1, with the scheme of the token's type (authorization_scheme: "Bearer" for any
+    // case of bearer, as servers that return "bearer" accept "Bearer" too).
+    // Headers are plain strings: sized once so that no reallocation leaves a copy, wiped below.
+    const Secret header = token.authorization();
+    std::string authorization;
+    authorization.reserve(header.size());
+    authorization.append(header.reveal());
+    authorized.headers.emplace_back("Authorization", std::move(authorization));
+    // An API is another server with its own clock: not observed.
+    auto response = http_.inner().send(authorized);
+    for (auto& [name, value] : authorized.headers) wipe_string(value);
+    return response;
+  };
+  auto token = access_token(min_ttl);
+  if (!token) return std::unexpected(token.error());
+  auto response = send_with(*token);
+  if (!response || response->status != 401) return response;
+  // The token was revoked or expired early: one refresh, one retry.
+  auto refreshed = refresh();
+  if (!refreshed) return std::unexpected(refreshed.error());
+  auto again = access_token(0);
+  if (!again) return std::unexpected(again.error());
+  return send_with(*again);
+}
+
+Result<TokenInfo> Engine::refresh() {
+  if (unusable_) return std::unexpected(*unusable_);
+  auto held = lock();
+  if (!held) return std::unexpected(held.error());
+  auto tokens = load_required();
+  if (!tokens) return std::unexpected(tokens.error());
+  auto fresh = refresh_set(std::move(*tokens));
+  if (!fresh) return std::unexpected(fresh.error());
+  return token_info(*fresh);
+}
+
+Result<LogoutOutcome> Engine::logout() {
+  if (unusable_) return std::unexpected(*unusable_);
+  LogoutOutcome outcome;
+  auto held = lock();
+  if (!held) return std::unexpected(held.error());
+  auto loaded = store_->load(profile_.name);
+  if (!loaded) {
+    // Unreadable (unsafe permissions, corrupt): nothing to revoke with, but delete it all the same.
+    outcome.revocation_problem = loaded.error().message;
+    auto removed = store_->remove(profile_.name);
+    if (!removed) return std::unexpected(removed.error());
+    outcome.deleted = *removed;
+    return outcome;
+  }
+  if (!*loaded) {
+    outcome.revocation_problem = "nothing was stored";
+    return outcome;
+  }
+  outcome = revoke(**loaded);
+  // Local deletion happens whatever revocation did.
+  auto removed = store_->remove(profile_.name);
+  if (!removed) return std::unexpected(removed.error());
+  outcome.deleted = *removed;
+  return outcome;
+}
+
+Result<SessionStatus> Engine::status() {
+  if (unusable_) return std::unexpected(*unusable_);
+  auto loaded = store_->load(profile_.name);
+  if (!loaded) return std::unexpected(loaded.error());
+  SessionStatus status;
+  status.profile = profile_.name;
+  status.issuer = profile_.issuer;
+  status.client_id = profile_.client_id;
+  status.store = store_->name();
+  status.store_location = store_->location(profile_.name);
+  if (*loaded) {
+    if (!bound_to(**loaded, profile_.endpoints.token, profile_.client_id)) {
+      status.relogin_required = true;
+      status.relogin_reason = "the stored tokens were issued by " + core::redact_url((**loaded).token_endpoint) + " to client " +
+                              (**loaded).client_id + ", not to this profile's server and client";
+    } else if (!(**loaded).refresh_refused.empty()) {
+      // The server refused the refresh token: the next token() that needs a refresh fails with
+      // kReloginRequired, and status says so (it went on saying "logged in").
+      status.relogin_required = true;
+      status.relogin_reason = (**loaded).refresh_refused;
+    } else {
+      status.tokens = token_info(**loaded);
+    }
+    status.clock_offset_s = (**loaded).clock_offset_s;
+  }
+  // The newest word from the server's clock: the last refresh's, else the login's.
+  if (!status.clock_offset_s) status.clock_offset_s = profile_.clock_offset_s;
+  // Best effort: never fails status.
+  if (auto usage = store_->usage(profile_.name)) status.usage = *usage;
+  return status;
+}
+
+Result<bool> Engine::forget() {
+  auto removed = profiles_.remove(profile_.name);
+  if (!removed) return removed;
+  // A default that named it falls back to "default" (DEVICELOGIN_PROFILE is the caller's to unset).
+  if (std::getenv("DEVICELOGIN_PROFILE") == nullptr) {  // NOLINT(concurrency-mt-unsafe): read only
+    if (auto chosen = profiles_.default_name(); chosen && *chosen == profile_.name) {
+      if (auto reset = profiles_.set_default("default"); !reset) return std::unexpected(reset.error());
+    }
+  }
+  return removed;
+}
+
+}  // namespace devicelogin::session

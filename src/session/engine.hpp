@@ -1,0 +1,108 @@
+#pragma once
+// session::Engine: what a Session is. One profile bound to its token store, an HTTP client that
+// learns the server's clock, a clock, and the profile store it is saved in; the facade's calls
+// (include/devicelogin/session.hpp) are its methods. Internal to the session module.
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "devicelogin/advanced/profile_store.hpp"
+#include "devicelogin/advanced/token_store.hpp"
+#include "devicelogin/session.hpp"
+#include "http/server_time.hpp"
+#include "oauth/wire.hpp"
+
+namespace devicelogin::session {
+
+// The HTTP client a session uses: the options' one, or a libcurl one with `ca_file`.
+[[nodiscard]] std::shared_ptr<HttpClient> http_for(const SessionOptions& options, const std::string& ca_file);
+// The profile store the options name, or the one the environment gives.
+[[nodiscard]] Result<ProfileStore> profile_store_for(const SessionOptions& options);
+
+class Engine {
+ public:
+  // The engine of profile `name` as Session::open describes it: kUsage for an invalid name, the
+  // profile directory's error when it is unusable; a profile that is missing or unreadable, or
+  // whose store cannot be opened, makes an engine whose calls report that.
+  [[nodiscard]] static Result<std::unique_ptr<Engine>> open(const std::string& name, SessionOptions options);
+
+  // An engine over `profile` and its store, or, when `store` is an error, over no usable profile:
+  // every call that needs one fails with that error, and store() answers with it. `saved`: the
+  // profile is the one saved in `profiles` (a sign-in with no settings starts from it).
+  Engine(Profile profile, Result<std::unique_ptr<TokenStore>> store, std::shared_ptr<HttpClient> http,
+         std::shared_ptr<Clock> clock, ProfileStore profiles, SessionOptions options, bool saved);
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+  ~Engine();
+
+  // The device flow with the profile as it is, and the tokens stored (Session::login, after the
+  // profile was prepared); the profile, with the JWKS cache and clock offset it learned, is not
+  // saved here.
+  [[nodiscard]] Result<TokenInfo> login(const LoginObserver& observer);
+  // A whole sign-in (Session::login with settings): on success, the engine the session goes on
+  // with, its profile saved; this engine is left as it was.
+  struct SignedIn {
+    TokenInfo info;
+    std::unique_ptr<Engine> engine;
+  };
+  [[nodiscard]] Result<SignedIn> sign_in(const LoginSettings& requested, const LoginObserver& observer);
+
+  [[nodiscard]] Result<AccessToken> access_token(long long min_ttl);
+  [[nodiscard]] Result<void> check_token_destination(std::string_view url) const;
+  [[nodiscard]] Result<HttpResponse> fetch(HttpRequest request, long long min_ttl);
+  [[nodiscard]] Result<TokenInfo> refresh();
+  [[nodiscard]] Result<LogoutOutcome> logout();
+  [[nodiscard]] Result<SessionStatus> status();
+  [[nodiscard]] Result<bool> forget();
+
+  [[nodiscard]] const Profile& profile() const { return profile_; }
+  [[nodiscard]] TokenStore& store() { return *store_; }
+
+  // Held across load -> refresh -> save, so that of many racing processes one refreshes and the
+  // others reuse its result (refresh-token rotation would otherwise revoke the grant).
+  static constexpr std::chrono::milliseconds kLockTimeout{30'000};
+
+ private:
+  [[nodiscard]] long long now() const;
+  // "Now" on the server's clock, for judging times the server issued (ID token iat, exp, nbf).
+  [[nodiscard]] long long server_now() const { return http_.server_now(); }
+  // A JWT `exp` is a time on the server's clock; stored expiries are on the local clock.
+  void adopt_server_times(oauth::TokenReply& reply) const;
+  [[nodiscard]] Result<StoreLock> lock();
+  [[nodiscard]] Error not_logged_in() const;
+  // kReloginRequired: sign in again for this profile.
+  [[nodiscard]] std::unexpected<Error> relogin(std::string message, std::string oauth_error = {}, int http_status = 0) const;
+  [[nodiscard]] Result<TokenSet> load_required();
+  // Records where `tokens` may be sent back: this profile's token endpoint and client.
+  void bind(TokenSet& tokens) const;
+  // Why `tokens` must not be used with this profile's server, or empty when they may be.
+  [[nodiscard]] std::string bound_elsewhere(const TokenSet& tokens) const;
+  [[nodiscard]] Error relogin_elsewhere(const std::string& elsewhere) const;
+  // Saves a set the server has just issued.
+  [[nodiscard]] Result<void> save_issued(const TokenSet& tokens);
+  // RFC 7009 revocation of `tokens` at this profile's server; never fails (see revocation_problem).
+  [[nodiscard]] LogoutOutcome revoke(const TokenSet& tokens);
+  // RFC 6749 §6 refresh of `current`, stored before it is returned.
+  [[nodiscard]] Result<TokenSet> refresh_set(TokenSet current);
+
+  Profile profile_;
+  // Why there is no usable profile (never saved, unreadable, or its store cannot be opened); the
+  // one place that says so. store_ is then a placeholder that answers every call with it.
+  std::optional<Error> unusable_;
+  std::unique_ptr<TokenStore> store_;
+  std::shared_ptr<HttpClient> http_owner_;
+  std::shared_ptr<Clock> clock_;
+  // Every request goes through it, so that the server's clock is learned from each answer.
+  http::ServerClockObserver http_;
+  ProfileStore profiles_;
+  SessionOptions options_;
+  // The profile as saved (when it was): a sign-in with no settings starts from it, and the one
+  // after a sign-in with settings cleans up after it.
+  std::optional<Profile> saved_profile_;
+  // During a sign-in: the profile signed in before, whose server revokes a replaced set it issued.
+  std::optional<Profile> previous_profile_;
+};
+
+}  // namespace devicelogin::session
