@@ -14,6 +14,7 @@
 #include "oauth/device_flow.hpp"
 #include "session/id_token.hpp"
 #include "oauth/oauth_client.hpp"
+#include "oauth/verification.hpp"
 
 namespace devicelogin {
 
@@ -64,10 +65,14 @@ Result<TokenInfo> Session::login_with_profile(const LoginObserver& observer) {
       }
     }
   }
+  auto shown_host = oauth::check_verification_host(self.profile, authorization->verification_uri,
+                                                   authorization->verification_uri_complete);
+  if (!shown_host) return std::unexpected(shown_host.error());
   if (observer.on_code) {
     observer.on_code(DeviceCodePrompt{authorization->user_code, authorization->verification_uri,
                                       authorization->verification_uri_complete, authorization->message,
-                                      authorization->expires_in, authorization->interval});
+                                      authorization->expires_in, authorization->interval, shown_host->host,
+                                      shown_host->warning});
   }
 
   oauth::DeviceFlow flow(issued_at, authorization->expires_in, authorization->interval);

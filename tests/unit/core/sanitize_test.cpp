@@ -58,5 +58,38 @@ TEST(Sanitize, RemovesControlCharacters) {
   }
 }
 
+// Characters that draw nothing but hide or reorder what the user reads: a verification URL that
+// reads as microsoft.com, a code whose characters appear in another order.
+TEST(Sanitize, RemovesBidiAndZeroWidthCharacters) {
+  struct Case {
+    std::string input;
+    std::string expected;
+  };
+  const Case cases[] = {
+      {"https://micro\u200Bsoft.com/devicelogin", "https://microsoft.com/devicelogin"},  // zero-width space
+      {"a\u200Cb\u200Dc\u200Ed\u200Ff", "abcdf"},                                     // ZWNJ, ZWJ, LRM, RLM
+      {"https://\u202Emoc.evil\u202C.example", "https://moc.evil.example"},              // right-to-left override + pop
+      {"\u202A\u202B\u202C\u202D\u202E", ""},                                         // every embedding and override
+      {"\u2066x\u2067y\u2068z\u2069", "xyz"},                                          // isolates
+      {"word\u2060joiner\uFEFFbom", "wordjoinerbom"},                                   // word joiner, BOM
+      {"soft\u00ADhyphen\u061Cmark", "softhyphenmark"},                                 // soft hyphen, Arabic letter mark
+      {"line\u2028para\u2029end", "lineparaend"},                                       // line and paragraph separators
+      {"fill\u3164er\u115Fx", "fillerx"},                                               // Hangul fillers
+      {"tag\U000E0041\U000E007Fs", "tags"},                                             // tag characters
+      {"vs\uFE0Fz", "vsz"},                                                              // variation selector
+      {"ABCD\u200B-EFGH", "ABCD-EFGH"},
+      // Visible neighbours stay: Cyrillic, CJK, an em dash, an emoji, U+2010 hyphen, U+2070 superscript zero.
+      {"\u0430\u4E2D\u2014\U0001F600\u2010\u2070", "\u0430\u4E2D\u2014\U0001F600\u2010\u2070"},
+      // Not well-formed sequences are no characters: they pass (the terminal shows them as such).
+      {"\xE2\x80", "\xE2\x80"},                   // truncated U+200B
+      {"\xE0\x82\x8B", "\xE0\x82\x8B"},         // overlong, not U+200B
+      {"\xED\xA0\x80", "\xED\xA0\x80"},         // a surrogate
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.input);
+    EXPECT_EQ(sanitize_text(c.input), c.expected);
+  }
+}
+
 }  // namespace
 }  // namespace devicelogin
