@@ -203,7 +203,12 @@ int run_login(LoginArgs& args) {
   };
   auto info = session->login(settings, observer);
   if (interactive_stderr && !args.json && !args.quiet) (void)std::fputs("\r\x1b[2K", stderr);
-  if (!info) return fail_with(info.error());
+  if (!info) {
+    Error error = info.error();
+    // The way out of a turned-off device flow is a sign-in of this same profile.
+    if (error.remedy == Remedy::kUseBrowserFlow && error.profile.empty()) error.profile = session->profile().name;
+    return fail_with(error);
+  }
   const Profile& profile = session->profile();
   warn_about_clock(info->clock_offset_s, profile);
   if (args.json) {
