@@ -253,22 +253,25 @@ bool invisible_or_reordering(char32_t cp) {
 }  // namespace
 
 std::string sanitize_text(std::string_view text) {
-  // Drops C0 controls, DEL, the UTF-8 encodings of C1 controls (U+0080..U+009F, which some
-  // terminals treat as CSI and friends) and of the invisible or reordering characters above.
-  // Other bytes pass through unchanged, malformed UTF-8 included (a terminal shows it as such).
+  // Drops C0 controls, DEL, and the UTF-8 encodings of C1 controls (U+0080..U+009F, which some
+  // terminals treat as CSI and friends) and of the invisible or reordering characters above. A
+  // byte that is no well-formed UTF-8 becomes U+FFFD: kept as it was, it could join with the bytes
+  // after a removed character into one of them ("\xC2" "\x01" "\x9B" would leave a CSI).
   std::string out;
   out.reserve(text.size());
   for (std::size_t i = 0; i < text.size(); ++i) {
     auto c = static_cast<unsigned char>(text[i]);
-    if (c < 0x20 || c == 0x7F) continue;
-    if (c >= 0xC2) {
-      auto [cp, length] = core::utf8_code_point_at(text, i);
-      if (length != 0 && (cp <= 0x9F || invisible_or_reordering(cp))) {
-        i += length - 1;
-        continue;
-      }
+    if (c < 0x80) {
+      if (c >= 0x20 && c != 0x7F) out.push_back(static_cast<char>(c));
+      continue;
     }
-    out.push_back(static_cast<char>(c));
+    auto [cp, length] = core::utf8_code_point_at(text, i);
+    if (length == 0) {
+      out += "\xEF\xBF\xBD";
+      continue;
+    }
+    if (cp > 0x9F && !invisible_or_reordering(cp)) out.append(text.substr(i, length));
+    i += length - 1;
   }
   return out;
 }

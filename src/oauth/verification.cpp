@@ -177,7 +177,10 @@ std::optional<UrlHost> url_host(std::string_view url) {
     const auto close = host.find(']');
     if (close == std::string_view::npos) return std::nullopt;
     const std::string literal = core::ascii_lower(host.substr(0, close + 1));
-    if (literal.find_first_not_of("[]0123456789abcdef:.") != std::string::npos) return std::nullopt;
+    if (literal.size() < 4 || literal.find(':') == std::string::npos ||
+        literal.find_first_not_of("0123456789abcdef:.", 1) != literal.size() - 1) {
+      return std::nullopt;
+    }
     return UrlHost{literal, literal, false};
   }
   if (const auto colon = host.rfind(':'); colon != std::string_view::npos) host = host.substr(0, colon);
