@@ -38,30 +38,6 @@ bool host_ascii(unsigned char c) {
   return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_';
 }
 
-// Percent escapes decoded; nullopt for a malformed one ('%' without two hex digits).
-std::optional<std::string> percent_decoded(std::string_view text) {
-  std::string out;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '%') {
-      out.push_back(text[i]);
-      continue;
-    }
-    if (i + 2 >= text.size()) return std::nullopt;
-    auto hex = [](char c) -> int {
-      if (c >= '0' && c <= '9') return c - '0';
-      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-      if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-      return -1;
-    };
-    const int high = hex(text[i + 1]);
-    const int low = hex(text[i + 2]);
-    if (high < 0 || low < 0) return std::nullopt;
-    out.push_back(static_cast<char>(high * 16 + low));
-    i += 2;
-  }
-  return out;
-}
-
 // One label in its ASCII form: itself when it is ASCII, else "xn--" and its Punycode; nullopt for
 // a character a host cannot hold, malformed UTF-8, or an encoding overflow.
 std::optional<std::string> ascii_label(std::string_view label, bool& internationalized) {
@@ -184,9 +160,9 @@ std::optional<UrlHost> url_host(std::string_view url) {
     return UrlHost{literal, literal, false};
   }
   if (const auto colon = host.rfind(':'); colon != std::string_view::npos) host = host.substr(0, colon);
-  auto decoded = percent_decoded(host);
-  if (!decoded) return std::nullopt;
-  std::string name = core::ascii_lower(*decoded);
+  // A '+' (decoded as a space) or a malformed escape (kept as '%') leaves a character no host
+  // holds, so the label check below refuses it.
+  std::string name = core::ascii_lower(core::url_decode(host));
   if (name.ends_with('.')) name.pop_back();  // "github.com." is github.com
   if (name.empty()) return std::nullopt;
   UrlHost out;
