@@ -77,6 +77,11 @@ void open_browser(const std::string& url, const Profile& profile) {
   start_detached(program, url, std::move(kept));
 }
 
+// Next to every code: device-code phishing hands the victim a code that the attacker's own login
+// asked for (RFC 8628 §5.4), and only the user can tell that they did not start this one.
+constexpr std::string_view kStartedItYourself =
+    "Only continue if you started this sign-in. If a website, an e-mail or another person gave you this code, stop.";
+
 std::string minutes_seconds(long long seconds) {
   if (seconds < 0) seconds = 0;
   std::string secs = std::to_string(seconds % 60);
@@ -144,33 +149,44 @@ int run_login(LoginArgs& args) {
                  {"user_code", prompt.user_code},
                  {"verification_uri", prompt.verification_uri},
                  {"verification_uri_complete", string_or_null(prompt.verification_uri_complete)},
+                 {"verification_host", prompt.verification_host},
+                 {"host_warning", string_or_null(prompt.host_warning)},
+                 {"warning", kStartedItYourself},
                  {"expires_in", prompt.expires_in},
                  {"interval", prompt.interval}});
     }
-    if (!prompt.message.empty()) say(prompt.message);
+    if (!prompt.message.empty() && !args.quiet) say(prompt.message);
+    // The code is always shown, also when a link carries it: the user compares it with the page.
     say("To sign in, open " + prompt.verification_uri + " in a browser and enter the code:\n\n    " +
         prompt.user_code + "\n");
+    // Where the approval happens, so that a page elsewhere stands out (RFC 8628 §5.4).
+    const std::string host = interactive_stderr ? "\x1b[1m" + prompt.verification_host + "\x1b[0m" : prompt.verification_host;
+    say("You will approve at: " + host);
+    if (!prompt.host_warning.empty()) say("warning: " + prompt.host_warning);
+    say(kStartedItYourself);
     if (!prompt.verification_uri_complete.empty()) {
       say("Or open " + prompt.verification_uri_complete + " (check that it shows the code " + prompt.user_code + ").");
     }
     const std::string& link =
         prompt.verification_uri_complete.empty() ? prompt.verification_uri : prompt.verification_uri_complete;
-    if (!args.no_qr && interactive_stderr) {
+    if (!args.no_qr && !args.quiet && interactive_stderr) {
       std::string qr = render_qr(link);
       if (!qr.empty()) say("\n" + qr);
     }
     if (!args.no_browser && has_display()) {
-      say("Opening your browser...");
+      if (!args.quiet) say("Opening your browser...");
       open_browser(link, signing_in);
     }
-    say("The code expires in " + minutes_seconds(prompt.expires_in) + ". Waiting for approval (Ctrl-C cancels)...");
+    if (!args.quiet) {
+      say("The code expires in " + minutes_seconds(prompt.expires_in) + ". Waiting for approval (Ctrl-C cancels)...");
+    }
   };
   observer.on_replaced = [&](const LogoutOutcome& outcome) {
     say(outcome.revoked ? std::string("The tokens of the previous sign-in were revoked.")
                         : "The tokens of the previous sign-in were replaced but not revoked: " + outcome.revocation_problem);
   };
   observer.on_waiting = [&](long long seconds_left) {
-    if (interactive_stderr && !args.json) {
+    if (interactive_stderr && !args.json && !args.quiet) {
       std::string line = "\r\x1b[2KWaiting for approval... code expires in " + minutes_seconds(seconds_left);
       (void)std::fwrite(line.data(), 1, line.size(), stderr);  // a progress line: nothing to do if stderr fails
       (void)std::fflush(stderr);
@@ -187,8 +203,13 @@ int run_login(LoginArgs& args) {
     }
   };
   auto info = session->login(settings, observer);
-  if (interactive_stderr && !args.json) (void)std::fputs("\r\x1b[2K", stderr);
-  if (!info) return fail_with(info.error());
+  if (interactive_stderr && !args.json && !args.quiet) (void)std::fputs("\r\x1b[2K", stderr);
+  if (!info) {
+    Error error = info.error();
+    // The way out of a turned-off device flow is a sign-in of this same profile.
+    if (error.remedy == Remedy::kUseBrowserFlow && error.profile.empty()) error.profile = session->profile().name;
+    return fail_with(error);
+  }
   const Profile& profile = session->profile();
   warn_about_clock(info->clock_offset_s, profile);
   if (args.json) {
@@ -198,6 +219,7 @@ int run_login(LoginArgs& args) {
                {"scope", string_or_null(info->scope)},
                {"subject", string_or_null(info->subject)}});
   }
+  if (args.quiet) return 0;
   std::string who = info->subject.empty() ? "" : " as " + info->subject;
   // The profile is named unless a plain `devicelogin token` reads it (it is the default).
   auto default_profile = resolve_profile("");
@@ -234,6 +256,8 @@ void setup_login(CLI::App& app, int& exit_code) {
                   "(default: auto for a new profile, the profile's store otherwise)");
   cmd->add_flag("--no-browser", args->no_browser, "Do not open a browser");
   cmd->add_flag("--no-qr", args->no_qr, "Do not draw the QR code");
+  cmd->add_flag("--quiet", args->quiet,
+                "Print only what approving needs (the link, the host, the code, the warnings) and errors");
   add_json_flag(*cmd, args->json, true);
   add_verbose_flag(*cmd, args->verbose);
   cmd->callback([args, &exit_code] { exit_code = run_login(*args); });

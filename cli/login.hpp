@@ -8,6 +8,7 @@ struct LoginArgs {
   LoginSettings settings;
   bool no_browser = false;
   bool no_qr = false;
+  bool quiet = false;  // only what approving needs, warnings and errors
   bool json = false;
   bool verbose = false;
   std::string store;  // --store; empty keeps the saved profile's store (auto for a new profile)

@@ -115,6 +115,13 @@ std::string render_error(const Error& error) {
         for (std::size_t i = 0; i < stores.size(); ++i) text += (i > 0 ? " or --store " : " --store ") + std::string(stores[i]);
       }
       break;
+    case Remedy::kUseBrowserFlow:
+      // The browser (authorization code) flow is the sign-in such a policy leaves open; builds
+      // without it still point at the right thing to ask for.
+      text += "; sign in with the browser flow instead (devicelogin login --flow browser";
+      if (!error.profile.empty()) text += " --profile " + error.profile;
+      text += ", in a devicelogin that has it), or ask your administrator to allow device-code sign-in";
+      break;
     case Remedy::kNone:
     case Remedy::kFixSettings:  // the message names the wrong value
     case Remedy::kFixPermissions:

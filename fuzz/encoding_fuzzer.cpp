@@ -15,7 +15,21 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // and decodes to the same bytes.
   if (auto bytes = core::base64url_decode(text)) fuzz::check(core::base64url_decode(core::base64url_encode(*bytes)) == bytes);
   fuzz::check(*core::base64url_decode(core::base64url_encode(text)) == text);
-  // Server text reaches the terminal only through sanitize_text: no control characters survive.
-  for (unsigned char c : sanitize_text(text)) fuzz::check(c >= 0x20 && c != 0x7f);
+  // Server text reaches the terminal only through sanitize_text: what survives is well-formed
+  // UTF-8 without a control (C0, DEL, C1) or an invisible or reordering character, and a second
+  // pass finds nothing more to remove.
+  const std::string clean = sanitize_text(text);
+  for (std::size_t i = 0; i < clean.size(); ++i) {
+    const auto c = static_cast<unsigned char>(clean[i]);
+    if (c < 0x80) {
+      fuzz::check(c >= 0x20 && c != 0x7f);
+      continue;
+    }
+    auto [cp, length] = core::utf8_code_point_at(clean, i);
+    fuzz::check(length != 0 && cp > 0x9F);
+    fuzz::check(sanitize_text(clean.substr(i, length)) == clean.substr(i, length));
+    i += length - 1;
+  }
+  fuzz::check(sanitize_text(clean) == clean);
   return 0;
 }

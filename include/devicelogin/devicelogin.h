@@ -64,7 +64,7 @@ DL_API const char* dl_error_oauth_error(const dl_error* error);
 /* The HTTP status the server gave, or 0. Thread-safe. */
 DL_API int dl_error_http_status(const dl_error* error);
 /* What the user can do, as a stable name: "none", "sign_in", "fix_settings", "add_settings",
- * "choose_store", "fix_permissions", "try_again_later". Thread-safe. */
+ * "choose_store", "fix_permissions", "try_again_later", "use_browser_flow". Thread-safe. */
 DL_API const char* dl_error_remedy(const dl_error* error);
 /* The profile the error concerns, or "". Thread-safe. */
 DL_API const char* dl_error_profile(const dl_error* error);

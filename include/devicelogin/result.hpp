@@ -33,6 +33,7 @@ enum class Remedy {
   kChooseStore,      // use another token store: Error::setting lists the usable ones, best first
   kFixPermissions,   // make the file or directory the message names private to the user
   kTryAgainLater,    // transient: the network, a busy server, another process holding the profile
+  kUseBrowserFlow,   // device-code sign-in is turned off for this app: sign in with a browser (redirect) flow instead
 };
 
 // A failure: code, one-line human message (never a secret or a response body), and where they

@@ -6,8 +6,11 @@
 #include "devicelogin/export.hpp"
 
 namespace devicelogin {
-// Removes control characters (C0, DEL, C1) from server-supplied text before it reaches a terminal
-// or a JSON event; everything else passes unchanged.
+// Removes control characters (C0, DEL, C1) and the characters that draw nothing yet hide or
+// reorder text (Unicode's default-ignorable code points: zero-width spaces and joiners, bidi marks,
+// embeddings, overrides and isolates, BOM, soft hyphen, tags...; the line and paragraph
+// separators) from server-supplied text before it reaches a terminal or a JSON event; everything
+// else passes unchanged.
 [[nodiscard]] DEVICELOGIN_API std::string sanitize_text(std::string_view text);
 
 // The deepest nesting of arrays and objects that the library, the CLI and the dev server accept in

@@ -62,6 +62,13 @@ struct DeviceCodePrompt {
   std::string message{};                    // provider's own instructions (Entra), may be empty
   long long expires_in = 0;
   long long interval = 0;
+  // Where the user approves: the verification URI's host as the browser reaches it (lower case,
+  // an internationalised name in its xn-- form), to show prominently. Never a host that the
+  // profile's provider preset does not know (login fails instead).
+  std::string verification_host{};
+  // One sentence when that host deserves a second look (it is not the authorization server's,
+  // or it is an internationalised name), else empty.
+  std::string host_warning{};
 };
 
 // What logout did.

@@ -173,6 +173,33 @@ std::optional<std::string> base64url_decode(std::string_view text) {
 std::string base64url_encode(std::string_view bytes) { return b64(bytes, true); }
 std::string base64_encode(std::string_view bytes) { return b64(bytes, false); }
 
+std::pair<char32_t, std::size_t> utf8_code_point_at(std::string_view text, std::size_t i) {
+  const auto lead = static_cast<unsigned char>(text[i]);
+  std::size_t length = 0;
+  char32_t cp = 0;
+  if (lead >= 0xC2 && lead <= 0xDF) {
+    length = 2;
+    cp = lead & 0x1F;
+  } else if (lead >= 0xE0 && lead <= 0xEF) {
+    length = 3;
+    cp = lead & 0x0F;
+  } else if (lead >= 0xF0 && lead <= 0xF4) {
+    length = 4;
+    cp = lead & 0x07;
+  } else {
+    return {0, 0};
+  }
+  if (i + length > text.size()) return {0, 0};
+  for (std::size_t k = 1; k < length; ++k) {
+    const auto next = static_cast<unsigned char>(text[i + k]);
+    if ((next & 0xC0) != 0x80) return {0, 0};
+    cp = (cp << 6) | (next & 0x3F);
+  }
+  const bool shortest = (length == 3 && cp >= 0x800) || (length == 4 && cp >= 0x10000) || length == 2;
+  if (!shortest || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return {0, 0};
+  return {cp, length};
+}
+
 std::string ascii_lower(std::string_view text) {
   std::string out(text);
   for (char& c : out) {
@@ -207,22 +234,44 @@ bool json_nesting_within(std::string_view json_text, std::size_t max_depth) noex
   return true;
 }
 
+namespace {
+
+// Code points that draw nothing yet change what a reader sees: Unicode's Default_Ignorable_Code_Point
+// set (zero-width spaces and joiners, bidi marks, embeddings, overrides and isolates, soft hyphen,
+// invisible fillers, variation selectors, tags), plus the line and paragraph separators and the
+// interlinear annotation characters. In a verification URL they can make a foreign host read as a
+// familiar one ("micros\u200Boft.com", an RLO that reverses "moc.tfosorcim"); in a user code or a
+// message they hide or reorder what the user compares.
+bool invisible_or_reordering(char32_t cp) {
+  return cp == 0x00AD || cp == 0x034F || cp == 0x061C || cp == 0x115F || cp == 0x1160 || cp == 0x17B4 ||
+         cp == 0x17B5 || (cp >= 0x180B && cp <= 0x180F) || (cp >= 0x200B && cp <= 0x200F) ||
+         (cp >= 0x2028 && cp <= 0x202E) || (cp >= 0x2060 && cp <= 0x206F) || cp == 0x3164 ||
+         (cp >= 0xFE00 && cp <= 0xFE0F) || cp == 0xFEFF || cp == 0xFFA0 || (cp >= 0xFFF0 && cp <= 0xFFFB) ||
+         (cp >= 0x1BCA0 && cp <= 0x1BCA3) || (cp >= 0x1D173 && cp <= 0x1D17A) || (cp >= 0xE0000 && cp <= 0xE0FFF);
+}
+
+}  // namespace
+
 std::string sanitize_text(std::string_view text) {
   // Drops C0 controls, DEL, and the UTF-8 encodings of C1 controls (U+0080..U+009F, which some
-  // terminals treat as CSI and friends). Other bytes pass through unchanged.
+  // terminals treat as CSI and friends) and of the invisible or reordering characters above. A
+  // byte that is no well-formed UTF-8 becomes U+FFFD: kept as it was, it could join with the bytes
+  // after a removed character into one of them ("\xC2" "\x01" "\x9B" would leave a CSI).
   std::string out;
   out.reserve(text.size());
   for (std::size_t i = 0; i < text.size(); ++i) {
     auto c = static_cast<unsigned char>(text[i]);
-    if (c < 0x20 || c == 0x7F) continue;
-    if (c == 0xC2 && i + 1 < text.size()) {
-      auto next = static_cast<unsigned char>(text[i + 1]);
-      if (next >= 0x80 && next <= 0x9F) {
-        ++i;
-        continue;
-      }
+    if (c < 0x80) {
+      if (c >= 0x20 && c != 0x7F) out.push_back(static_cast<char>(c));
+      continue;
     }
-    out.push_back(static_cast<char>(c));
+    auto [cp, length] = core::utf8_code_point_at(text, i);
+    if (length == 0) {
+      out += "\xEF\xBF\xBD";
+      continue;
+    }
+    if (cp > 0x9F && !invisible_or_reordering(cp)) out.append(text.substr(i, length));
+    i += length - 1;
   }
   return out;
 }

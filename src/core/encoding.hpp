@@ -29,6 +29,10 @@ using FormFields = std::vector<std::pair<std::string, std::string>>;
 [[nodiscard]] std::optional<std::string> base64url_decode(std::string_view text);
 [[nodiscard]] std::string base64url_encode(std::string_view bytes);
 [[nodiscard]] std::string base64_encode(std::string_view bytes);
+// The code point of the well-formed UTF-8 sequence of 2 to 4 bytes (shortest form, no surrogate,
+// at most U+10FFFF) that starts at text[i], and its length; {0, 0} when there is none there (an
+// ASCII byte included).
+[[nodiscard]] std::pair<char32_t, std::size_t> utf8_code_point_at(std::string_view text, std::size_t i);
 // Lower-cases ASCII.
 [[nodiscard]] std::string ascii_lower(std::string_view text);
 

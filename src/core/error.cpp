@@ -51,6 +51,7 @@ const char* remedy_name(Remedy remedy) noexcept {
     case Remedy::kChooseStore: return "choose_store";
     case Remedy::kFixPermissions: return "fix_permissions";
     case Remedy::kTryAgainLater: return "try_again_later";
+    case Remedy::kUseBrowserFlow: return "use_browser_flow";
   }
   return "none";
 }

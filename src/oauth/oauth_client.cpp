@@ -93,7 +93,14 @@ Result<TokenReply> OAuthClient::token_request(core::FormFields fields, long long
 
 Result<TokenReply> OAuthClient::poll_token(const Secret& device_code, long long now) {
   // RFC 8628 §3.4.
-  return token_request({{"grant_type", std::string(kDeviceCodeGrant)}, {"device_code", std::string(device_code.reveal())}}, now);
+  auto reply =
+      token_request({{"grant_type", std::string(kDeviceCodeGrant)}, {"device_code", std::string(device_code.reveal())}}, now);
+  // Entra evaluates Conditional Access when the user signs in, so its block arrives here, as an
+  // answer to a poll; it ends the login like any refusal, but named, with its way out.
+  if (reply && reply->kind == TokenReply::Kind::kError) {
+    if (auto blocked = device_flow_blocked(reply->error, reply->http_status)) return std::unexpected(std::move(*blocked));
+  }
+  return reply;
 }
 
 Result<TokenReply> OAuthClient::refresh(const Secret& refresh_token, long long now) {

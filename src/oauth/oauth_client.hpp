@@ -25,7 +25,8 @@ class OAuthClient {
   // RFC 8628 §3.1: asks for a device code and a user code.
   [[nodiscard]] Result<DeviceAuthorization> request_device_code();
   // RFC 8628 §3.4: one poll of the token endpoint. Transport failures are returned as errors
-  // (kNetwork); every HTTP answer is classified in the TokenReply.
+  // (kNetwork), and so is an answer that device-code sign-in is turned off (device_flow_blocked);
+  // every other HTTP answer is classified in the TokenReply.
   [[nodiscard]] Result<TokenReply> poll_token(const Secret& device_code, long long now);
   // RFC 6749 §6: one refresh request.
   [[nodiscard]] Result<TokenReply> refresh(const Secret& refresh_token, long long now);

@@ -13,12 +13,14 @@ constexpr std::array kPresets = {
     // form-encoded bodies unless Accept: application/json is sent (we always send it and parse both).
     ProviderPreset{"github", "https://github.com", "https://github.com/login/device/code",
                    "https://github.com/login/oauth/access_token", "", "https://api.github.com/user", "", "",
-                   ClientAuth::kPost, {}},
+                   ClientAuth::kPost, {}, "github.com"},
     // Google: verification_url instead of verification_uri; the token request needs the secret.
     ProviderPreset{"google", "https://accounts.google.com", "https://oauth2.googleapis.com/device/code",
                    "https://oauth2.googleapis.com/token", "https://oauth2.googleapis.com/revoke",
                    "https://openidconnect.googleapis.com/v1/userinfo", "https://www.googleapis.com/oauth2/v3/certs",
-                   "openid email profile", ClientAuth::kPost, {.requires_client_secret = true}},
+                   "openid email profile", ClientAuth::kPost, {.requires_client_secret = true},
+                   // verification_url is https://www.google.com/device.
+                   "www.google.com google.com"},
     // Microsoft Entra ID: per-tenant endpoints (default `organizations`), a `message` to show,
     // authorization_declined for a refusal, no revocation endpoint.
     ProviderPreset{"microsoft", "https://login.microsoftonline.com/{tenant}/v2.0",
@@ -26,13 +28,19 @@ constexpr std::array kPresets = {
                    "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token", "",
                    "https://graph.microsoft.com/oidc/userinfo",
                    "https://login.microsoftonline.com/{tenant}/discovery/v2.0/keys", "openid profile offline_access",
-                   ClientAuth::kPost, {.has_message = true}},
+                   ClientAuth::kPost, {.has_message = true},
+                   // verification_uri is https://microsoft.com/devicelogin (newer tenants:
+                   // https://login.microsoft.com/device); www. is where microsoft.com redirects.
+                   "microsoft.com www.microsoft.com login.microsoft.com"},
     // WorkOS User Management: no expires_in and no token_type (the JWT's exp schedules refresh);
     // No RFC 7009 revocation, but its public session logout ends the session.
     ProviderPreset{"workos", "https://api.workos.com", "https://api.workos.com/user_management/authorize/device",
                    "https://api.workos.com/user_management/authenticate", "", "",
                    "https://api.workos.com/sso/jwks/{client_id}", "", ClientAuth::kPost,
-                   {.session_logout_path = "/user_management/sessions/logout"}},
+                   {.session_logout_path = "/user_management/sessions/logout"},
+                   // AuthKit's page (https://<subdomain>.authkit.app/device); a custom domain is
+                   // the one the profile names as its issuer or device authorization endpoint.
+                   "*.authkit.app"},
     ProviderPreset{"auth0", "", "", "", "", "", "", "openid profile offline_access", ClientAuth::kPost,
                    {.discovery_from_issuer = true, .issuer_slash = IssuerSlash::kTrailing}},
     ProviderPreset{"okta", "", "", "", "", "", "", "openid profile offline_access", ClientAuth::kBasic,

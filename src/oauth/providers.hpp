@@ -39,6 +39,10 @@ struct ProviderPreset {
   std::string_view default_scope;
   ClientAuth client_auth = ClientAuth::kBasic;
   ProviderQuirks quirks;
+  // The hosts the provider's verification page is on, as its device authorization endpoint
+  // returns them, space-separated; "*.name" is any host under name. Empty for presets whose page
+  // is on the issuer's own host (the discovery presets).
+  std::string_view verification_hosts{};
 };
 
 // The preset called `name`, or nullptr.

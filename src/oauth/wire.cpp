@@ -100,6 +100,12 @@ std::optional<OAuthError> oauth_error_of(const Fields& fields) {
   out.error = *error;
   out.description = sanitize_text(fields.string("error_description").value_or(""));
   out.interval = fields.integer("interval");
+  if (fields.has("error_codes") && fields.object["error_codes"].is_array()) {
+    for (const auto& code : fields.object["error_codes"]) {
+      if (out.error_codes.size() == 8) break;  // Entra sends one or two
+      if (code.is_number_integer()) out.error_codes.push_back(code.get<long long>());
+    }
+  }
   return out;
 }
 
@@ -127,6 +133,28 @@ std::optional<std::string> unverified_jwt_claims_json(std::string_view token) {
   return payload;
 }
 
+std::optional<Error> device_flow_blocked(const OAuthError& error, int http_status) {
+  const bool entra_policy = std::find(error.error_codes.begin(), error.error_codes.end(), 53003) != error.error_codes.end() ||
+                            error.description.starts_with("AADSTS53003:");
+  std::string message;
+  if (entra_policy) {
+    message = "your administrator has turned off device-code sign-in for this app (a Conditional Access policy, "
+              "AADSTS53003)";
+  } else if (error.error == "device_flow_disabled") {
+    message = "your administrator has turned off device-code sign-in for this app (the server answered "
+              "device_flow_disabled)";
+  } else if (error.error == "unauthorized_client" && error.error_codes.empty() &&
+             !error.description.starts_with("AADSTS")) {
+    message = "your administrator has not allowed device-code sign-in for this app (the server answered "
+              "unauthorized_client)";
+  } else {
+    return std::nullopt;
+  }
+  Error blocked(ErrorCode::kProtocol, std::move(message), error.error, http_status);
+  blocked.remedy = Remedy::kUseBrowserFlow;
+  return blocked;
+}
+
 std::string describe_oauth_error(const OAuthError& error) {
   std::string out = "the server answered " + error.error;
   if (!error.description.empty()) out += ": " + error.description;
@@ -136,6 +164,7 @@ std::string describe_oauth_error(const OAuthError& error) {
 Result<DeviceAuthorization> parse_device_authorization(const HttpResponse& response) {
   Fields fields = parse_fields(response.body);
   if (auto error = oauth_error_of(fields)) {
+    if (auto blocked = device_flow_blocked(*error, response.status)) return std::unexpected(std::move(*blocked));
     return fail(ErrorCode::kProtocol, "device authorization refused: " + describe_oauth_error(*error),
                 error->error, response.status);
   }

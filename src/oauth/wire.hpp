@@ -3,6 +3,7 @@
 // turned into structs, every field checked as data.
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "devicelogin/http_client.hpp"
 #include "devicelogin/result.hpp"
@@ -41,6 +42,7 @@ struct OAuthError {
   std::string error;
   std::string description;  // sanitized, may be empty
   std::optional<long long> interval;  // a slow_down may carry the new interval
+  std::vector<long long> error_codes;  // Entra's numeric AADSTS codes ("error_codes":[53003]), if any
 };
 
 // What one answer of the token endpoint means.
@@ -69,6 +71,14 @@ struct TokenReply {
 // The claims object of a JWT, without any verification (for `exp`/`sub` hints only), or nullopt
 // when `token` is not a JWS compact serialisation with a JSON payload.
 [[nodiscard]] std::optional<std::string> unverified_jwt_claims_json(std::string_view token);
+
+// The error for an answer that says device-code sign-in is turned off for this client by the
+// server's administrator: Entra's Conditional Access block (AADSTS53003, in error_codes or the
+// description), GitHub's device_flow_disabled, or unauthorized_client (RFC 6749 §5.2: the client
+// may not use this grant) from a server that gives no Entra code (Entra's unauthorized_client
+// also means an unknown application). kProtocol with Remedy::kUseBrowserFlow, the OAuth error
+// and the status; nullopt for any other error.
+[[nodiscard]] std::optional<Error> device_flow_blocked(const OAuthError& error, int http_status);
 
 // A message for an OAuth error that ends an operation: "server said <error>: <description>".
 [[nodiscard]] std::string describe_oauth_error(const OAuthError& error);

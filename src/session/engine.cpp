@@ -12,6 +12,7 @@
 #include "devicelogin/sanitize.hpp"
 #include "http/url_policy.hpp"
 #include "oauth/oauth_client.hpp"
+#include "oauth/verification.hpp"
 #include "oauth/providers.hpp"
 #include "oauth/wait_for_tokens.hpp"
 #include "session/id_token.hpp"
@@ -451,10 +452,14 @@ Result<TokenInfo> Engine::login(const LoginObserver& observer) {
       }
     }
   }
+  auto shown_host = oauth::check_verification_host(profile_, authorization->verification_uri,
+                                                   authorization->verification_uri_complete);
+  if (!shown_host) return std::unexpected(shown_host.error());
   if (observer.on_code) {
     observer.on_code(DeviceCodePrompt{authorization->user_code, authorization->verification_uri,
                                       authorization->verification_uri_complete, authorization->message,
-                                      authorization->expires_in, authorization->interval});
+                                      authorization->expires_in, authorization->interval, shown_host->host,
+                                      shown_host->warning});
   }
 
   auto reply = oauth::wait_for_tokens(client, *authorization, issued_at, *clock_, observer.on_waiting);

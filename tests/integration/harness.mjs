@@ -354,7 +354,7 @@ export function runCli(args, { env, timeoutMs = 20000, input, user, prefix, extr
 
 /**
  * Starts the CLI and returns { child, stdout(), stderr(), lines() (parsed JSON lines so far),
- * waitForLine(predicate, timeoutMs), wait(timeoutMs) }. Used for `login`, which waits for approval.
+ * waitForLine(predicate, timeoutMs), waitForStderr(regexp, timeoutMs), wait(timeoutMs) }. Used for `login`, which waits for approval.
  * With user ({ uid, gid }) the CLI runs as that user, without supplementary groups (root only).
  * With prefix ([program, ...args]) that program runs, with the CLI's path and args after its own
  * (a wrapper that sets a limit or a signal disposition, then execs the CLI). extraStdio: more
@@ -384,7 +384,10 @@ export function startCli(args, { env, user, prefix = [], extraStdio = [] } = {})
     stdout += chunk;
     for (const waiter of waiters) waiter();
   });
-  child.stderr.on('data', (chunk) => { stderr += chunk; });
+  child.stderr.on('data', (chunk) => {
+    stderr += chunk;
+    for (const waiter of waiters) waiter();
+  });
   const exited = new Promise((resolve) => {
     child.once('close', (code, signal) => {
       for (const waiter of waiters) waiter();
@@ -418,6 +421,31 @@ export function startCli(args, { env, user, prefix = [], extraStdio = [] } = {})
         const timer = setTimeout(() => {
           done();
           reject(new Error(`CLI printed no expected JSON line within ${timeoutMs} ms`));
+        }, timeoutMs);
+        function done() {
+          clearTimeout(timer);
+          waiters.delete(check);
+        }
+        waiters.add(check);
+        check();
+      });
+    },
+    /** Resolves to the first match of `pattern` in stderr so far or later (human output). */
+    waitForStderr(pattern, timeoutMs = 15000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const found = pattern.exec(stderr);
+          if (found) {
+            done();
+            resolve(found);
+          } else if (child.exitCode !== null || child.signalCode !== null) {
+            done();
+            reject(new Error(`CLI exited (${child.exitCode ?? child.signalCode}) before stderr matched ${pattern}`));
+          }
+        };
+        const timer = setTimeout(() => {
+          done();
+          reject(new Error(`stderr did not match ${pattern} within ${timeoutMs} ms`));
         }, timeoutMs);
         function done() {
           clearTimeout(timer);

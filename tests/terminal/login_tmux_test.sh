@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# An interactive `devicelogin login` in a real terminal (tmux), as a person sees it: the code and
-# the verification URI are shown, the QR code on screen decodes (zbarimg) to the complete
-# verification URI, the countdown runs down, and Ctrl-C mid-wait exits 130 with nothing stored.
+# An interactive `devicelogin login` in a real terminal (tmux), as a person sees it: the code, the
+# verification URI, the host where the user approves and the warning are shown, the QR code on
+# screen decodes (zbarimg) to the complete verification URI, the countdown runs down, and Ctrl-C
+# mid-wait exits 130 with nothing stored.
 #   tests/terminal/login_tmux_test.sh DEVICELOGIN_BIN
 set -euo pipefail
 bin=$(readlink -f "${1:?usage: login_tmux_test.sh DEVICELOGIN_BIN}")
@@ -57,6 +58,10 @@ user_code=$({ grep -oE '^ +[A-Z]{4}-[A-Z]{4} *$' "$work/screen.txt" || true; } |
 grep -q "open $issuer/device in a browser" "$work/screen.txt" || fail "the verification URI is not shown"
 complete="$issuer/device?user_code=$user_code"
 grep -qF "Or open $complete" "$work/screen.txt" || fail "the complete verification URI is not shown"
+# Where the approval happens (bold on a terminal; the capture drops the attribute) and the warning.
+grep -qxF "You will approve at: 127.0.0.1" "$work/screen.txt" || fail "the host line is not shown"
+grep -qF "Only continue if you started this sign-in. If a website, an e-mail or another person gave you this code, stop." \
+  "$work/screen.txt" || fail "the warning is not shown"
 
 # The QR code: half-block characters back into modules, modules into a PBM image, zbarimg reads it.
 python3 "$here/qr_from_screen.py" "$work/screen.txt" "$work/qr.pbm" || fail "no QR code on screen"

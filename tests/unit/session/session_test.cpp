@@ -637,7 +637,7 @@ TEST_F(WorkosSessionTest, LogoutEndsTheWorkosSessionAndReportsRevokedOnlyWhenItA
 
 TEST_F(WorkosSessionTest, OrganizationSelectionRequiredIsNamedWithItsRemedyAndItsTokenIsNeverKeptOrShown) {
   FakeHttpClient http(&clock_);
-  http.reply(200, R"({"device_code":"DEVCODE-1","user_code":"ABCD-EFGH","verification_uri":"https://auth.example.com/activate",
+  http.reply(200, R"({"device_code":"DEVCODE-1","user_code":"ABCD-EFGH","verification_uri":"https://brave-lion-42.authkit.app/device",
     "expires_in":300,"interval":5})");
   http.reply(400, R"({"error":"authorization_pending"})");
   http.reply(403, R"({"code":"organization_selection_required","message":"The user must choose an organization.",
