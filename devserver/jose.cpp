@@ -23,9 +23,9 @@ std::string big_endian(const BIGNUM* number) {
   return out;
 }
 
-// A JWK string member decoded from base64url, or nullopt when absent, not a string or not
-// base64url of exactly `size` bytes. Only the unpadded URL-safe alphabet is accepted, so that one
-// key has one spelling (its thumbprint is computed from our own re-encoding anyway).
+// A JWK string member decoded from base64url, or nullopt when absent, not a string or not the
+// canonical unpadded base64url of exactly `size` bytes: one key has one spelling, so the
+// thumbprint a client computes from its JWK is the one we compute.
 std::optional<std::string> coordinate(const nlohmann::json& jwk, const char* name, std::size_t size) {
   auto it = jwk.find(name);
   if (it == jwk.end() || !it->is_string()) return std::nullopt;
@@ -35,7 +35,7 @@ std::optional<std::string> coordinate(const nlohmann::json& jwk, const char* nam
     if (!url_safe) return std::nullopt;
   }
   auto bytes = core::base64url_decode(text);
-  if (!bytes || bytes->size() != size) return std::nullopt;
+  if (!bytes || bytes->size() != size || core::base64url_encode(*bytes) != text) return std::nullopt;
   return bytes;
 }
 

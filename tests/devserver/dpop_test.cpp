@@ -347,6 +347,14 @@ TEST_F(Dpop, AJwkWithThePrivateKeyIsRejected) {
   json with_private = key.jwk();
   with_private["d"] = key.private_d();
   EXPECT_EQ(token_endpoint_error(make_proof(key, {.htu = url("/token")}, with_private)), "invalid_dpop_proof");
+  // A coordinate spelled with other trailing bits (the same bytes, another thumbprint).
+  json respelled = key.jwk();
+  std::string x = respelled["x"];
+  // 32 bytes take 43 characters: the last one's two low bits are padding, zero when canonical.
+  const std::string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  x.back() = alphabet[alphabet.find(x.back()) | 1];
+  respelled["x"] = x;
+  EXPECT_EQ(token_endpoint_error(make_proof(key, {.htu = url("/token")}, respelled)), "invalid_dpop_proof");
   // Another key's jwk with this key's signature does not verify either.
   EXPECT_EQ(token_endpoint_error(make_proof(key, {.htu = url("/token")}, ProofKey::p256().jwk())), "invalid_dpop_proof");
 }
