@@ -122,6 +122,8 @@ void setup_serve(CLI::App& app, int& exit_code) {
   serve->add_flag("--omit-expires-in", o.omit_expires_in,
                   "Send token responses without expires_in (as WorkOS): the access token's JWT exp alone "
                   "says when it expires");
+  serve->add_flag("--dpop-nonce", o.dpop_nonce,
+                  "Require DPoP proofs to carry a server nonce (RFC 9449 use_dpop_nonce, rotated every 5 minutes)");
   serve->add_option("--auto-approve", flags->auto_approve,
                     "Approve every code as the first user after DELAY seconds (default 0), for "
                     "unattended runs: --auto-approve or --auto-approve=DELAY")

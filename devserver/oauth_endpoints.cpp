@@ -22,6 +22,18 @@ constexpr std::size_t kRefreshTokenBytes = 32;
 constexpr std::size_t kMaxScopeLength = 1024;
 constexpr std::string_view kDefaultScope = "openid profile offline_access";
 constexpr int kUserCodeAttempts = 8;
+// RFC 9449 §7.1: the DPoP challenge names the algorithms a proof may use.
+constexpr std::string_view kDpopChallenge = "DPoP algs=\"ES256 EdDSA\"";
+constexpr std::string_view kBearerChallenge = "Bearer realm=\"devicelogin\"";
+
+// A resource-server failure (RFC 6750 §3, RFC 9449 §7.1): 401 with the scheme's challenge naming
+// the error, and the same error as JSON.
+void set_resource_error(httplib::Response& res, bool dpop, std::string_view error, const std::string& description) {
+  std::string challenge(dpop ? kDpopChallenge : kBearerChallenge);
+  challenge += ", error=\"" + std::string(error) + "\"";
+  res.set_header("WWW-Authenticate", challenge);
+  set_oauth_error(res, {401, std::string(error), description, false});
+}
 
 std::string join_scope(const std::vector<std::string>& tokens) {
   std::string out;
@@ -34,12 +46,13 @@ std::string join_scope(const std::vector<std::string>& tokens) {
 
 }  // namespace
 
-OAuthEndpoints::OAuthEndpoints(Settings settings, const SigningKey& key, State& state,
+OAuthEndpoints::OAuthEndpoints(Settings settings, const SigningKey& key, State& state, DpopValidator& dpop,
                                const Directory& directory, const ClientAuth& client_auth, Faults& faults,
                                const Clock& clock, EventLog log)
     : settings_(std::move(settings)),
       key_(key),
       state_(state),
+      dpop_(dpop),
       directory_(directory),
       client_auth_(client_auth),
       faults_(faults),
@@ -65,6 +78,8 @@ OAuthEndpoints::OAuthEndpoints(Settings settings, const SigningKey& key, State& 
       {"revocation_endpoint_auth_methods_supported", {"none", "client_secret_basic", "client_secret_post"}},
       {"introspection_endpoint_auth_methods_supported", {"client_secret_basic", "client_secret_post"}},
       {"claims_supported", {"sub", "name", "preferred_username", "iss", "aud", "exp", "iat", "auth_time"}},
+      // RFC 9449 §5.1: the proof algorithms the token endpoint accepts.
+      {"dpop_signing_alg_values_supported", json::array({kProofAlgorithms[0], kProofAlgorithms[1]})},
   };
   discovery_body_ = dump_json(discovery);
   jwks_body_ = dump_json(json{{"keys", json::array({key_.public_jwk()})}});
@@ -136,6 +151,50 @@ void OAuthEndpoints::device_authorization(const httplib::Request& req, httplib::
   set_oauth_error(res, {503, "temporarily_unavailable", "could not allocate a user code", false});
 }
 
+// ---- DPoP (RFC 9449) ---------------------------------------------------------------------------
+
+std::expected<std::string, DpopFailure> OAuthEndpoints::check_dpop(const httplib::Request& req, httplib::Response& res,
+                                                                   std::string_view path,
+                                                                   const std::string* access_token) {
+  const SystemTime now = clock_.now();
+  // RFC 9449 §8.2: a nonce may come with any answer; sending the current one with each lets a
+  // client pick up a rotation without a failed request.
+  if (dpop_.nonces_required()) {
+    if (std::string nonce = dpop_.current_nonce(now); !nonce.empty()) res.set_header("DPoP-Nonce", nonce);
+  }
+  DpopRequest request;
+  auto [first, last] = req.headers.equal_range("DPoP");
+  for (auto it = first; it != last; ++it) request.proofs.emplace_back(it->second);
+  request.method = req.method;
+  // The server knows its public URL: the issuer (which --issuer may set behind a proxy), never
+  // the Host header a client chose.
+  std::string url = settings_.issuer + std::string(path);
+  request.url = url;
+  request.access_token = access_token;
+  return dpop_.check(request, now);
+}
+
+std::optional<std::string> OAuthEndpoints::authorization_server_proof(const httplib::Request& req,
+                                                                      httplib::Response& res, std::string_view path) {
+  if (!req.has_header("DPoP")) return std::string{};
+  auto proof = check_dpop(req, res, path, nullptr);
+  if (proof) return *proof;
+  switch (proof.error().kind) {
+    case DpopFailure::Kind::kInvalidProof:
+      set_oauth_error(res, {400, "invalid_dpop_proof", proof.error().description, false});
+      break;
+    case DpopFailure::Kind::kUseNonce:
+      // RFC 9449 §8: 400 use_dpop_nonce, the nonce to use in the DPoP-Nonce header (set above).
+      set_oauth_error(res, {400, "use_dpop_nonce", proof.error().description, false});
+      break;
+    case DpopFailure::Kind::kFull:
+      res.set_header("Retry-After", "5");
+      set_oauth_error(res, {503, "temporarily_unavailable", proof.error().description, false});
+      break;
+  }
+  return std::nullopt;
+}
+
 // ---- token endpoint (RFC 6749 §5, RFC 8628 §3.4-3.5) ----------------------------------------
 
 void OAuthEndpoints::token(const httplib::Request& req, httplib::Response& res) {
@@ -144,16 +203,21 @@ void OAuthEndpoints::token(const httplib::Request& req, httplib::Response& res) 
   if (form.get("grant_type") == "refresh_token" && faults_.hang_up_refresh(res)) return;
   const ClientSpec* client = client_auth_.begin_request(req, res, form, false);
   if (client == nullptr) return;
+  // The proof is checked before the grant is looked at: a request with a bad proof must not
+  // redeem a device code or rotate a refresh token.
+  auto jkt = authorization_server_proof(req, res, "/token");
+  if (!jkt) return;
   std::string_view grant_type = form.get("grant_type");
-  if (grant_type == kDeviceCodeGrant) return device_code_grant(res, form, *client);
-  if (grant_type == "refresh_token") return refresh_token_grant(res, form, *client);
+  if (grant_type == kDeviceCodeGrant) return device_code_grant(res, form, *client, *jkt);
+  if (grant_type == "refresh_token") return refresh_token_grant(res, form, *client, *jkt);
   if (grant_type.empty()) {
     return set_oauth_error(res, {400, "invalid_request", "grant_type is required", false});
   }
   set_oauth_error(res, {400, "unsupported_grant_type", "supported: device_code, refresh_token", false});
 }
 
-void OAuthEndpoints::device_code_grant(httplib::Response& res, const Form& form, const ClientSpec& client) {
+void OAuthEndpoints::device_code_grant(httplib::Response& res, const Form& form, const ClientSpec& client,
+                                       const std::string& jkt) {
   std::string_view device_code = form.get("device_code");
   if (device_code.empty()) {
     return set_oauth_error(res, {400, "invalid_request", "device_code is required", false});
@@ -179,26 +243,31 @@ void OAuthEndpoints::device_code_grant(httplib::Response& res, const Form& form,
     case Kind::kApproved:
       break;
   }
+  // RFC 9449 §5: a public client's refresh tokens are bound to the key of the proof; a
+  // confidential client's are bound to the client by its authentication instead.
+  std::string refresh_jkt = client.client_secret.empty() ? jkt : std::string{};
   std::uint64_t grant_id = state_.create_grant(outcome.client_id, outcome.username, outcome.scope,
-                                               outcome.auth_time);
+                                               outcome.auth_time, refresh_jkt);
   TokenView view;
   view.grant_id = grant_id;
   view.client_id = outcome.client_id;
   view.username = outcome.username;
   view.scope = outcome.scope;
   view.auth_time = outcome.auth_time;
-  issue_tokens(res, view, now);
-  log_("tokens issued to " + outcome.client_id + " for " + outcome.username);
+  issue_tokens(res, view, now, jkt, refresh_jkt);
+  log_("tokens issued to " + outcome.client_id + " for " + outcome.username + (jkt.empty() ? "" : " (DPoP-bound)"));
 }
 
-void OAuthEndpoints::refresh_token_grant(httplib::Response& res, const Form& form, const ClientSpec& client) {
+void OAuthEndpoints::refresh_token_grant(httplib::Response& res, const Form& form, const ClientSpec& client,
+                                         const std::string& jkt) {
   std::string_view refresh_token = form.get("refresh_token");
   if (refresh_token.empty()) {
     return set_oauth_error(res, {400, "invalid_request", "refresh_token is required", false});
   }
   std::string_view scope = form.get("scope");
   const SystemTime now = clock_.now();
-  RefreshOutcome outcome = state_.refresh(sha256(refresh_token), client.client_id, scope, now);
+  RefreshOutcome outcome =
+      state_.refresh(sha256(refresh_token), client.client_id, scope, now, jkt, client.client_secret.empty());
   using Kind = RefreshOutcome::Kind;
   switch (outcome.kind) {
     case Kind::kInvalidGrant:
@@ -206,6 +275,12 @@ void OAuthEndpoints::refresh_token_grant(httplib::Response& res, const Form& for
     case Kind::kReuseDetected:
       log_("refresh token reuse detected for " + client.client_id + ": grant revoked");
       return set_oauth_error(res, {400, "invalid_grant", "refresh token reused; the grant is revoked", false});
+    case Kind::kKeyMismatch:
+      log_("refresh of a DPoP-bound grant of " + client.client_id + " without its key refused");
+      return set_oauth_error(res, {400, "invalid_grant",
+                                   jkt.empty() ? "the refresh token is DPoP-bound: a DPoP proof is required"
+                                               : "the DPoP proof's key is not the one the refresh token is bound to",
+                                   false});
     case Kind::kInvalidScope:
       return set_oauth_error(res, {400, "invalid_scope", "scope exceeds the original grant", false});
     case Kind::kFull:
@@ -214,13 +289,14 @@ void OAuthEndpoints::refresh_token_grant(httplib::Response& res, const Form& for
     case Kind::kOk:
       break;
   }
-  issue_tokens(res, outcome.grant, now);
-  log_("tokens refreshed for " + client.client_id);
+  issue_tokens(res, outcome.grant, now, jkt, outcome.grant.jkt);
+  log_("tokens refreshed for " + client.client_id + (jkt.empty() ? "" : " (DPoP-bound)"));
 }
 
 // Mints an access token (RFC 9068 JWT), a refresh token (always: friendliest for CLIs) and,
 // with `openid`, an ID token; records them under `view.grant_id` and answers (RFC 6749 §5.1).
-void OAuthEndpoints::issue_tokens(httplib::Response& res, const TokenView& view, SystemTime now) {
+void OAuthEndpoints::issue_tokens(httplib::Response& res, const TokenView& view, SystemTime now,
+                                  const std::string& access_jkt, const std::string& refresh_jkt) {
   auto jti = random_token(16);
   auto refresh_token = random_token(kRefreshTokenBytes);
   if (!jti || !refresh_token) {
@@ -233,12 +309,14 @@ void OAuthEndpoints::issue_tokens(httplib::Response& res, const TokenView& view,
                         {"exp", exp},           {"iat", iat},            {"jti", *jti},
                         {"client_id", view.client_id}, {"scope", view.scope},
                         {"auth_time", to_unix(view.auth_time)}};
+  // RFC 9449 §6.1: a bound token names its key's thumbprint in the confirmation claim.
+  if (!access_jkt.empty()) access_claims["cnf"] = {{"jkt", access_jkt}};
   // RFC 9068 §2.1: typ "at+jwt" tells resource servers this is an access token.
   auto access_token = key_.sign("at+jwt", access_claims);
   if (!access_token) return set_oauth_error(res, {500, "server_error", "signing failed", false});
 
   json body = {{"access_token", *access_token},
-               {"token_type", "Bearer"},
+               {"token_type", access_jkt.empty() ? "Bearer" : "DPoP"},  // RFC 9449 §5
                {"expires_in", settings_.access_token_ttl},
                {"refresh_token", *refresh_token},
                {"scope", view.scope}};
@@ -257,9 +335,9 @@ void OAuthEndpoints::issue_tokens(httplib::Response& res, const TokenView& view,
     body["id_token"] = *id_token;
   }
   state_.add_token(sha256(*access_token), TokenKind::kAccess, view.grant_id, *jti, now,
-                   now + std::chrono::seconds(settings_.access_token_ttl));
+                   now + std::chrono::seconds(settings_.access_token_ttl), access_jkt);
   state_.add_token(sha256(*refresh_token), TokenKind::kRefresh, view.grant_id, {}, now,
-                   now + std::chrono::seconds(settings_.refresh_token_ttl));
+                   now + std::chrono::seconds(settings_.refresh_token_ttl), refresh_jkt);
   set_json(res, 200, dump_json(body));
   wipe_string(*refresh_token);
   wipe_string(*access_token);
@@ -271,6 +349,9 @@ void OAuthEndpoints::revoke(const httplib::Request& req, httplib::Response& res)
   Form form(req.body);
   const ClientSpec* client = client_auth_.begin_request(req, res, form, false);
   if (client == nullptr) return;
+  // A proof is not needed to revoke (revoking only takes a token away), but one that is sent
+  // must be valid.
+  if (!authorization_server_proof(req, res, "/revoke")) return;
   std::string_view token = form.get("token");
   if (token.empty()) return set_oauth_error(res, {400, "invalid_request", "token is required", false});
   // RFC 7009 §2.2: 200 whether or not the token was known (and the hint is only a hint). A
@@ -297,8 +378,10 @@ void OAuthEndpoints::introspect(const httplib::Request& req, httplib::Response& 
                {"iss", settings_.issuer},
                {"iat", to_unix(view->issued)},
                {"exp", to_unix(view->expires)}};
+  // RFC 9449 §6.2: a bound token's key, as the confirmation member.
+  if (!view->jkt.empty()) body["cnf"] = {{"jkt", view->jkt}};
   if (view->kind == TokenKind::kAccess) {
-    body["token_type"] = "Bearer";
+    body["token_type"] = view->jkt.empty() ? "Bearer" : "DPoP";
     body["aud"] = settings_.issuer;
     body["jti"] = view->jti;
   } else {
@@ -309,17 +392,55 @@ void OAuthEndpoints::introspect(const httplib::Request& req, httplib::Response& 
 
 void OAuthEndpoints::userinfo(const httplib::Request& req, httplib::Response& res) {
   std::string header = req.get_header_value("Authorization");
-  // RFC 6750 §3: no credentials -> a bare challenge; bad ones -> error="invalid_token".
-  if (header.size() <= 7 || core::ascii_lower(header.substr(0, 7)) != "bearer ") {
-    res.set_header("WWW-Authenticate", "Bearer realm=\"devicelogin\"");
-    return set_oauth_error(res, {401, "invalid_request", "a Bearer access token is required", false});
+  std::size_t space = header.find(' ');
+  std::string scheme = core::ascii_lower(std::string_view(header).substr(0, space));
+  bool bearer = scheme == "bearer";
+  bool dpop = scheme == "dpop";
+  // RFC 6750 §3, RFC 9449 §7.1: no credentials -> a bare challenge for each scheme we take.
+  if ((!bearer && !dpop) || space == std::string::npos || space + 1 >= header.size()) {
+    wipe_string(header);
+    res.set_header("WWW-Authenticate", std::string(kBearerChallenge));
+    res.set_header("WWW-Authenticate", std::string(kDpopChallenge));
+    return set_oauth_error(res, {401, "invalid_request", "a Bearer or DPoP access token is required", false});
   }
-  auto view = state_.lookup(sha256(std::string_view(header).substr(7)), clock_.now());
+  std::string token = header.substr(space + 1);
   wipe_string(header);
+  auto view = state_.lookup(sha256(token), clock_.now());
   if (!view || view->kind != TokenKind::kAccess) {
-    res.set_header("WWW-Authenticate", "Bearer realm=\"devicelogin\", error=\"invalid_token\"");
-    return set_oauth_error(res, {401, "invalid_token", "the access token is invalid or expired", false});
+    wipe_string(token);
+    return set_resource_error(res, dpop, "invalid_token", "the access token is invalid or expired");
   }
+  if (view->jkt.empty() && dpop) {
+    wipe_string(token);
+    return set_resource_error(res, true, "invalid_token", "the access token is not DPoP-bound; present it as Bearer");
+  }
+  if (!view->jkt.empty()) {
+    // RFC 9449 §7.2: a DPoP-bound token is refused as a bearer token; that is what makes a
+    // copied token useless.
+    if (bearer) {
+      wipe_string(token);
+      return set_resource_error(res, true, "invalid_token", "the access token is DPoP-bound; present it with the DPoP scheme and a proof");
+    }
+    auto proof = check_dpop(req, res, "/userinfo", &token);
+    wipe_string(token);
+    if (!proof) {
+      switch (proof.error().kind) {
+        case DpopFailure::Kind::kInvalidProof:
+          return set_resource_error(res, true, "invalid_dpop_proof", proof.error().description);
+        case DpopFailure::Kind::kUseNonce:
+          // RFC 9449 §9: 401 with error="use_dpop_nonce" and the nonce in DPoP-Nonce (set).
+          return set_resource_error(res, true, "use_dpop_nonce", proof.error().description);
+        case DpopFailure::Kind::kFull:
+          res.set_header("Retry-After", "5");
+          return set_oauth_error(res, {503, "temporarily_unavailable", proof.error().description, false});
+      }
+    }
+    // RFC 9449 §7.1: the proof's key must be the one the token is bound to.
+    if (!constant_time_equal(*proof, view->jkt)) {
+      return set_resource_error(res, true, "invalid_token", "Invalid DPoP key binding");
+    }
+  }
+  wipe_string(token);
   set_json(res, 200, dump_json(json{{"sub", view->username}, {"name", directory_.user_name(view->username)},
                                     {"preferred_username", view->username}}));
 }

@@ -1,7 +1,8 @@
 #pragma once
 // The OAuth endpoints: device authorization (RFC 8628 §3.1-3.2), token (RFC 6749 §5, RFC 8628
 // §3.4-3.5: device_code and refresh_token grants), revocation (RFC 7009), introspection
-// (RFC 7662), userinfo (OIDC Core §5.3), and the discovery and JWKS documents.
+// (RFC 7662), userinfo (OIDC Core §5.3), and the discovery and JWKS documents; DPoP (RFC 9449) at
+// the token, revocation and userinfo endpoints.
 #include <string>
 
 #include <httplib.h>
@@ -9,6 +10,7 @@
 #include "client_auth.hpp"
 #include "devicelogin/clock.hpp"
 #include "directory.hpp"
+#include "dpop.hpp"
 #include "faults.hpp"
 #include "http_common.hpp"
 #include "jose.hpp"
@@ -30,7 +32,7 @@ class OAuthEndpoints {
 
   // Every reference must outlive this object. "Now" is `clock.now()` (code expiry, poll spacing,
   // token iat/exp and lifetimes); `faults` supplies the token endpoint's hang-ups.
-  OAuthEndpoints(Settings settings, const SigningKey& key, State& state, const Directory& directory,
+  OAuthEndpoints(Settings settings, const SigningKey& key, State& state, DpopValidator& dpop, const Directory& directory,
                  const ClientAuth& client_auth, Faults& faults, const Clock& clock, EventLog log);
 
   void device_authorization(const httplib::Request& req, httplib::Response& res);
@@ -48,13 +50,26 @@ class OAuthEndpoints {
 
  private:
   [[nodiscard]] OAuthResult<std::string> resolve_scope(const ClientSpec& client, std::string_view requested) const;
-  void device_code_grant(httplib::Response& res, const Form& form, const ClientSpec& client);
-  void refresh_token_grant(httplib::Response& res, const Form& form, const ClientSpec& client);
-  void issue_tokens(httplib::Response& res, const TokenView& view, SystemTime now);
+  // The DPoP proof of a request to `path` (with `access_token` for its ath), checked; sets the
+  // DPoP-Nonce header on the answer when nonces are required.
+  [[nodiscard]] std::expected<std::string, DpopFailure> check_dpop(const httplib::Request& req, httplib::Response& res,
+                                                                   std::string_view path,
+                                                                   const std::string* access_token);
+  // At the authorization server: the proof's key thumbprint, empty without a DPoP header; answers
+  // the failure itself (400 invalid_dpop_proof or use_dpop_nonce) and returns nullopt.
+  [[nodiscard]] std::optional<std::string> authorization_server_proof(const httplib::Request& req,
+                                                                      httplib::Response& res, std::string_view path);
+  void device_code_grant(httplib::Response& res, const Form& form, const ClientSpec& client, const std::string& jkt);
+  void refresh_token_grant(httplib::Response& res, const Form& form, const ClientSpec& client, const std::string& jkt);
+  // `access_jkt` binds the access token to a DPoP key; `refresh_jkt` is the key the refresh token
+  // is bound to (both empty for bearer tokens).
+  void issue_tokens(httplib::Response& res, const TokenView& view, SystemTime now, const std::string& access_jkt,
+                    const std::string& refresh_jkt);
 
   Settings settings_;
   const SigningKey& key_;
   State& state_;
+  DpopValidator& dpop_;
   const Directory& directory_;
   const ClientAuth& client_auth_;
   Faults& faults_;

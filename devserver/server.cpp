@@ -25,6 +25,7 @@
 #include "client_auth.hpp"
 #include "connection.hpp"
 #include "directory.hpp"
+#include "dpop.hpp"
 #include "faults.hpp"
 #include "http_common.hpp"
 #include "jose.hpp"
@@ -73,6 +74,7 @@ struct Server::Impl {
   Directory directory;
   SigningKey key;
   std::unique_ptr<State> state;
+  std::unique_ptr<DpopValidator> dpop;
   ClientAuth client_auth;
   Faults faults;
   // Built once the port, and so the issuer, is known; before the listener starts.
@@ -276,6 +278,9 @@ Result<std::unique_ptr<Server>> Server::start(ServerOptions options, const Clock
       settings.auto_approve_user = impl->directory.first_user;
     }
     impl->state = std::make_unique<State>(settings);
+    DpopSettings dpop_settings;
+    dpop_settings.require_nonce = o.dpop_nonce;
+    impl->dpop = std::make_unique<DpopValidator>(dpop_settings);
 
     auto key = SigningKey::generate();
     if (!key) return std::unexpected(key.error());
@@ -308,7 +313,7 @@ Result<std::unique_ptr<Server>> Server::start(ServerOptions options, const Clock
     }
     OAuthEndpoints::Settings endpoint_settings{impl->issuer, o.interval, o.code_ttl, o.access_token_ttl,
                                                o.refresh_token_ttl, o.omit_expires_in};
-    impl->endpoints.emplace(std::move(endpoint_settings), impl->key, *impl->state, impl->directory,
+    impl->endpoints.emplace(std::move(endpoint_settings), impl->key, *impl->state, *impl->dpop, impl->directory,
                             impl->client_auth, impl->faults, clock, impl->log);
     impl->pages.emplace(impl->issuer, *impl->state, impl->directory, clock, impl->log);
 

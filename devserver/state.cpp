@@ -179,20 +179,20 @@ bool State::decide(const std::string& user_code, const std::string& username, bo
 }
 
 std::uint64_t State::create_grant(const std::string& client_id, const std::string& username,
-                                  const std::string& scope, TimePoint auth_time) {
+                                  const std::string& scope, TimePoint auth_time, std::string refresh_jkt) {
   std::lock_guard lock(mutex_);
   std::uint64_t id = next_grant_id_++;
-  grants_.emplace(id, TokenGrant{client_id, username, scope, auth_time, false, 0});
+  grants_.emplace(id, TokenGrant{client_id, username, scope, auth_time, false, 0, std::move(refresh_jkt)});
   return id;
 }
 
 void State::add_token(const std::string& token_key, TokenKind kind, std::uint64_t grant_id,
-                      std::string jti, TimePoint issued, TimePoint expires) {
+                      std::string jti, TimePoint issued, TimePoint expires, std::string jkt) {
   std::lock_guard lock(mutex_);
   auto grant = grants_.find(grant_id);
   if (grant == grants_.end()) return;
-  auto [it, inserted] =
-      tokens_.try_emplace(token_key, TokenRecord{kind, grant_id, std::move(jti), issued, expires, false});
+  auto [it, inserted] = tokens_.try_emplace(
+      token_key, TokenRecord{kind, grant_id, std::move(jti), issued, expires, false, std::move(jkt)});
   if (inserted) {
     ++grant->second.live_tokens;
     earliest_token_expiry_ = std::min(earliest_token_expiry_, expires);
@@ -200,7 +200,8 @@ void State::add_token(const std::string& token_key, TokenKind kind, std::uint64_
 }
 
 RefreshOutcome State::refresh(const std::string& token_key, std::string_view client_id,
-                              std::string_view scope, TimePoint now) {
+                              std::string_view scope, TimePoint now, std::string_view proof_jkt,
+                              bool bind) {
   using Kind = RefreshOutcome::Kind;
   std::lock_guard lock(mutex_);
   auto it = tokens_.find(token_key);
@@ -212,6 +213,10 @@ RefreshOutcome State::refresh(const std::string& token_key, std::string_view cli
   }
   // RFC 6749 §6: the refresh token is bound to the client it was issued to.
   if (grant->second.client_id != client_id) return {Kind::kInvalidGrant, {}};
+  // RFC 9449 §5: a refresh token bound to a DPoP key needs a proof made with that key. Checked
+  // before reuse detection, so that a copy presented without the key cannot revoke the grant.
+  const std::string& bound_to = grant->second.refresh_jkt;
+  if (!bound_to.empty() && bound_to != proof_jkt) return {Kind::kKeyMismatch, {}};
   if (record.retired) {
     // RFC 9700 §4.14.2: a rotated-out refresh token came back, so one of its holders is an
     // attacker; revoke the whole grant (every access and refresh token of it).
@@ -225,6 +230,7 @@ RefreshOutcome State::refresh(const std::string& token_key, std::string_view cli
     if (tokens_.size() + 2 > settings_.max_tokens) return {Kind::kFull, {}};
   }
   record.retired = true;
+  if (bind && bound_to.empty() && !proof_jkt.empty()) grant->second.refresh_jkt = std::string(proof_jkt);
   TokenView view;
   view.kind = TokenKind::kRefresh;
   view.grant_id = record.grant_id;
@@ -232,6 +238,7 @@ RefreshOutcome State::refresh(const std::string& token_key, std::string_view cli
   view.username = grant->second.username;
   view.scope = scope.empty() ? grant->second.scope : std::string(scope);
   view.auth_time = grant->second.auth_time;
+  view.jkt = grant->second.refresh_jkt;
   return {Kind::kOk, std::move(view)};
 }
 
@@ -248,6 +255,7 @@ std::optional<TokenView> State::lookup(const std::string& token_key, TimePoint n
   view.username = grant->second.username;
   view.scope = grant->second.scope;
   view.jti = it->second.jti;
+  view.jkt = it->second.jkt;
   view.issued = it->second.issued;
   view.expires = it->second.expires;
   view.auth_time = grant->second.auth_time;

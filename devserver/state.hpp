@@ -55,6 +55,9 @@ struct TokenView {
   std::string username;
   std::string scope;
   std::string jti;
+  // RFC 9449 §6: the thumbprint of the DPoP key the token is bound to; empty for a bearer token.
+  // In a RefreshOutcome: the key the grant's refresh tokens are bound to.
+  std::string jkt;
   TimePoint issued;
   TimePoint expires;
   TimePoint auth_time;
@@ -62,7 +65,9 @@ struct TokenView {
 
 // What a refresh_token grant gets (RFC 6749 §6, RFC 9700 §4.14).
 struct RefreshOutcome {
-  enum class Kind { kOk, kInvalidGrant, kReuseDetected, kInvalidScope, kFull } kind;
+  // kKeyMismatch: the grant's refresh tokens are DPoP-bound and the request's proof (if any) is
+  // for another key.
+  enum class Kind { kOk, kInvalidGrant, kReuseDetected, kInvalidScope, kFull, kKeyMismatch } kind;
   TokenView grant;  // client, user, granted scope and grant id when kOk
 };
 
@@ -117,16 +122,23 @@ class State {
   [[nodiscard]] bool decide(const std::string& user_code, const std::string& username, bool approve,
                             TimePoint now);
 
-  // Starts a token grant for an approved authorization and returns its id.
+  // Starts a token grant for an approved authorization and returns its id. `refresh_jkt`, when
+  // not empty, binds the grant's refresh tokens to that DPoP key (RFC 9449 §5, public clients).
   [[nodiscard]] std::uint64_t create_grant(const std::string& client_id, const std::string& username,
-                                           const std::string& scope, TimePoint auth_time);
-  // Records an issued token under the SHA-256 of its value.
+                                           const std::string& scope, TimePoint auth_time,
+                                           std::string refresh_jkt = {});
+  // Records an issued token under the SHA-256 of its value; `jkt` is its DPoP key, if bound.
   void add_token(const std::string& token_key, TokenKind kind, std::uint64_t grant_id,
-                 std::string jti, TimePoint issued, TimePoint expires);
+                 std::string jti, TimePoint issued, TimePoint expires, std::string jkt = {});
   // Rotates a refresh token: the presented one is retired; presenting a retired one revokes
-  // its whole grant (RFC 9700 §4.14). `scope` empty means the grant's scope.
+  // its whole grant (RFC 9700 §4.14). `scope` empty means the grant's scope. `proof_jkt` is the
+  // key of the request's DPoP proof (empty without one): a grant bound to a key refreshes only
+  // with a proof for that key, and a token presented without it changes nothing (not even reuse
+  // detection: without the key a stolen token is useless, and must not be able to end the
+  // grant). `bind` binds an unbound grant's refresh tokens to `proof_jkt` (public clients).
   [[nodiscard]] RefreshOutcome refresh(const std::string& token_key, std::string_view client_id,
-                                       std::string_view scope, TimePoint now);
+                                       std::string_view scope, TimePoint now,
+                                       std::string_view proof_jkt = {}, bool bind = false);
   // The live (unexpired, unrevoked, not rotated) token with this key.
   [[nodiscard]] std::optional<TokenView> lookup(const std::string& token_key, TimePoint now);
   // RFC 7009 §2.1: revokes the token when `client_id` owns it (a refresh token takes its grant
@@ -158,6 +170,7 @@ class State {
     TimePoint auth_time;
     bool revoked = false;
     std::size_t live_tokens = 0;
+    std::string refresh_jkt;  // the DPoP key its refresh tokens are bound to, if any
   };
   struct TokenRecord {
     TokenKind kind;
@@ -166,6 +179,7 @@ class State {
     TimePoint issued;
     TimePoint expires;
     bool retired = false;  // rotated-out refresh token, or revoked access token
+    std::string jkt;       // the DPoP key it is bound to, if any
   };
   struct FailureWindow {
     TimePoint start;

@@ -48,6 +48,9 @@ struct ServerOptions {
   // word on its lifetime.
   bool omit_expires_in = false;
   std::optional<double> auto_approve_delay;  // approve every code after this many seconds
+  // RFC 9449 §8-9: DPoP proofs must carry a nonce the server chose (rotated every 5 minutes);
+  // without one the answer is use_dpop_nonce with a DPoP-Nonce header.
+  bool dpop_nonce = false;
 
   int slow_down_every = 0;    // answer every Nth poll of a device code with slow_down (0: never)
   double fail_rate_500 = 0;   // fraction of device/token requests answered 500
