@@ -108,12 +108,12 @@ class DpopKey {
 
 // What one proof is for.
 struct DpopProofRequest {
-  std::string_view method;  // htm: the request's method (an RFC 9110 token, e.g. "POST")
-  std::string_view url;     // the request's URL; htu is dpop_htu(url)
+  std::string_view method{};  // htm: the request's method (an RFC 9110 token, e.g. "POST")
+  std::string_view url{};     // the request's URL; htu is dpop_htu(url)
   long long issued_at = 0;  // iat: now on the server's clock, in unix seconds
   // ath (§4.2): the access token the request presents, for requests to a resource server.
   const Secret* access_token = nullptr;
-  std::string_view nonce;   // the server's latest DPoP-Nonce for the origin; empty when none
+  std::string_view nonce{};   // the server's latest DPoP-Nonce for the origin; empty when none
 };
 
 // The longest DPoP-Nonce accepted. RFC 9449 sets no limit; nonces seen in practice are under 100
