@@ -176,8 +176,20 @@ bool is_uri_char(char c) {
   return is_unreserved(c) || std::string_view(":/?#[]@!$&'()*+,;=%").find(c) != std::string_view::npos;
 }
 
+// Whether every '%' in `text` starts a percent-encoding (RFC 3986 §2.1: "%" HEXDIG HEXDIG). A lone
+// '%' is refused rather than kept: decoding "%%41" to "%A" would make a new encoding, and the
+// normal form would not be its own normal form.
+bool percent_encodings_well_formed(std::string_view text) {
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '%') continue;
+    if (i + 2 >= text.size() || !is_hex_digit(text[i + 1]) || !is_hex_digit(text[i + 2])) return false;
+    i += 2;
+  }
+  return true;
+}
+
 // RFC 3986 §6.2.2.1 and §6.2.2.2: percent-encodings with upper-case hex digits, and those of
-// unreserved characters decoded. A '%' that starts no encoding is kept as it is.
+// unreserved characters decoded (every '%' starts an encoding: percent_encodings_well_formed).
 std::string normalize_percent_encoding(std::string_view text, bool lower_case_rest) {
   std::string out;
   out.reserve(text.size());
@@ -247,6 +259,9 @@ Result<ParsedUrl> parse_request_url(std::string_view url) {
     if (host.find_first_of("[]") != std::string_view::npos) return bad("has a malformed host");
   }
   if (host.empty()) return bad("has no host");
+  if (!percent_encodings_well_formed(host) || !percent_encodings_well_formed(path)) {
+    return bad("has a '%' that does not start a percent-encoding");
+  }
   for (char c : port) {
     if (c < '0' || c > '9') return bad("has a port that is not a number");
   }

@@ -336,7 +336,10 @@ INSTANTIATE_TEST_SUITE_P(
         HtuCase{"empty_path", "https://rs.example.com", "https://rs.example.com/"},
         HtuCase{"percent_case", "https://rs.example.com/a%2fb%c3%a9", "https://rs.example.com/a%2Fb%C3%A9"},
         HtuCase{"percent_unreserved", "https://rs.example.com/%7Euser/%41", "https://rs.example.com/~user/A"},
-        HtuCase{"lone_percent", "https://rs.example.com/100%", "https://rs.example.com/100%"},
+        HtuCase{"lone_percent", "https://rs.example.com/100%", nullptr},
+        // Decoding %66 must not make "%f6" a new encoding (found by the fuzzer).
+        HtuCase{"percent_before_encoding", "https://rs.example.com/%%66", nullptr},
+        HtuCase{"percent_in_host", "https://r%53.example.com/", "https://rs.example.com/"},
         HtuCase{"userinfo", "https://user:pass@rs.example.com/", nullptr},
         HtuCase{"no_scheme", "rs.example.com/path", nullptr},
         HtuCase{"other_scheme", "ftp://rs.example.com/", nullptr},
