@@ -716,12 +716,14 @@ Result<std::optional<DpopChallenge>> dpop_challenge(const HttpResponse& response
       if (const auto* description = challenge.param("error_description")) dpop.error_description = sanitize_text(*description);
       if (const auto* realm = challenge.param("realm")) dpop.realm = sanitize_text(*realm);
       if (const auto* scope = challenge.param("scope")) dpop.scope = sanitize_text(*scope);
-      // RFC 9449 §7.1: algs is "a space-delimited list of JWS alg values".
+      // RFC 9449 §7.1: algs is "a space-delimited list of JWS alg values". Tabs count as spaces,
+      // and what sanitizing leaves empty is no algorithm.
       if (const auto* algs = challenge.param("algs")) {
         std::string_view rest = *algs;
         while (!rest.empty()) {
-          const std::size_t space = std::min(rest.find(' '), rest.size());
-          if (space > 0) dpop.algs.push_back(sanitize_text(rest.substr(0, space)));
+          const std::size_t space = std::min(rest.find_first_of(" \t"), rest.size());
+          std::string alg = sanitize_text(rest.substr(0, space));
+          if (!alg.empty()) dpop.algs.push_back(std::move(alg));
           rest.remove_prefix(std::min(space + 1, rest.size()));
         }
       }

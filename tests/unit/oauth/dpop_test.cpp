@@ -341,6 +341,7 @@ INSTANTIATE_TEST_SUITE_P(
         HtuCase{"percent_before_encoding", "https://rs.example.com/%%66", nullptr},
         HtuCase{"percent_in_host", "https://r%53.example.com/", "https://rs.example.com/"},
         HtuCase{"userinfo", "https://user:pass@rs.example.com/", nullptr},
+        HtuCase{"user_only", "https://user@rs.example.com/", nullptr},
         HtuCase{"no_scheme", "rs.example.com/path", nullptr},
         HtuCase{"other_scheme", "ftp://rs.example.com/", nullptr},
         HtuCase{"no_host", "https:///path", nullptr},
@@ -532,6 +533,7 @@ INSTANTIATE_TEST_SUITE_P(
         ChallengeCase{"missing_value", "DPoP algs=ES256, error=", {}},
         ChallengeCase{"missing_equals", "DPoP error \"x\"", {}},
         ChallengeCase{"no_comma", "DPoP error=a algs=b", {}},
+        ChallengeCase{"no_comma_before_next_challenge", "DPoP error=a Basic realm=b", {}},
         ChallengeCase{"control_in_quote", "DPoP error=\"a\x01\"", {}},
         ChallengeCase{"newline_in_quote", "DPoP error=\"a\nb\"", {}},
         ChallengeCase{"no_space_after_scheme", "DPoP\"x\"", {}},
@@ -551,7 +553,7 @@ HttpResponse response_with(int status, HttpHeaders headers, std::string body = {
 TEST(DpopChallenge, FindsTheDpopChallengeAmongEveryWwwAuthenticateHeader) {
   const HttpResponse response =
       response_with(401, {{"www-authenticate", R"(Bearer realm="x")"},
-                          {"www-authenticate", "DPoP algs=\"ES256  EdDSA\", error=\"invalid_token\", error_description=\"bad\xc2\x9b" "31m key\""}});
+                          {"www-authenticate", "DPoP algs=\"ES256 \t EdDSA \xc2\x85\", error=\"invalid_token\", error_description=\"bad\xc2\x9b" "31m key\""}});
   auto challenge = dpop_challenge(response);
   ASSERT_TRUE(challenge.has_value()) << challenge.error().message;
   ASSERT_TRUE(challenge->has_value());
