@@ -553,7 +553,7 @@ HttpResponse response_with(int status, HttpHeaders headers, std::string body = {
 TEST(DpopChallenge, FindsTheDpopChallengeAmongEveryWwwAuthenticateHeader) {
   const HttpResponse response =
       response_with(401, {{"www-authenticate", R"(Bearer realm="x")"},
-                          {"www-authenticate", "DPoP algs=\"ES256 \t EdDSA \xc2\x85\", error=\"invalid_token\", error_description=\"bad\xc2\x9b" "31m key\""}});
+                          {"www-authenticate", "DPoP algs=\"ES256\tEdDSA  \xc2\x85\", error=\"invalid_token\", error_description=\"bad\xc2\x9b" "31m key\""}});
   auto challenge = dpop_challenge(response);
   ASSERT_TRUE(challenge.has_value()) << challenge.error().message;
   ASSERT_TRUE(challenge->has_value());
