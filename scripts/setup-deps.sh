@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 # without them that module is not built and the package always goes through the C ABI).
 build_packages=(g++ cmake ninja-build pkg-config libcurl4-openssl-dev libssl-dev nlohmann-json3-dev
   libcli11-dev libqrencode-dev libcpp-httplib-dev libsecret-1-dev libkeyutils-dev python3-dev)
-# Tests: GoogleTest; a real Secret Service (dbus + gnome-keyring, see scripts/with-keyring.sh);
+# Tests: GoogleTest (and Google Benchmark for bench/dpop_proof.cpp); a real Secret Service (dbus + gnome-keyring, see scripts/with-keyring.sh);
 # Debian's Chromium for the browser test; hyperfine, wrk, GNU time and oidc-agent-cli (the
 # baseline of bench/token_hot_path.sh) for bench/; tmux, zbar-tools and python3 for the terminal
 # test (tests/terminal); openssl and ca-certificates for the --ca-file tests; faketime for the
@@ -24,7 +24,7 @@ build_packages=(g++ cmake ninja-build pkg-config libcurl4-openssl-dev libssl-dev
 # and python3-httpx for its auth adapters, mypy for `mypy --strict` on the examples; git (with git-http-backend) for the git credential helper test; dpkg-dev
 # (dpkg-shlibdeps) for the .deb test; skopeo, the real client of the docker credential helper test;
 # strace, which records the argv of every program the git, api and kubectl suites start.
-test_packages=(libgtest-dev dbus gnome-keyring chromium hyperfine wrk keyutils time oidc-agent-cli tmux zbar-tools
+test_packages=(libgtest-dev libbenchmark-dev dbus gnome-keyring chromium hyperfine wrk keyutils time oidc-agent-cli tmux zbar-tools
   python3 python3-pytest python3-venv python3-build python3-setuptools python3-wheel python3-wheel-whl
   python3-requests python3-httpx mypy openssl ca-certificates faketime groff-base zsh fish git dpkg-dev skopeo strace)
 packages=("${build_packages[@]}")
