@@ -25,6 +25,7 @@
 #include "devicelogin/sanitize.hpp"
 #include "helpers/session_source.hpp"
 #include "output.hpp"
+#include "process.hpp"
 
 extern "C" char** environ;  // NOLINT(readability-identifier-naming): POSIX's name
 
@@ -72,31 +73,6 @@ bool reserved_env_name(std::string_view name) {
   return std::ranges::find(kReservedNames, name) != std::end(kReservedNames);
 }
 
-// The process as the caller gave it, just before execvpe (see caller_state.hpp): the core limit, the
-// ignored signals (every other disposition at its default), and every descriptor the caller did
-// not pass marked close-on-exec (libcurl's and the store's are closed by then, but a library may
-// keep one). The signal mask last: a signal the caller blocked stays pending for the command.
-void restore_caller_state() {
-  const CallerState& caller = caller_state();
-  if (caller.core_limit) ::setrlimit(RLIMIT_CORE, &*caller.core_limit);
-  for (int signal_number = 1; signal_number < NSIG; ++signal_number) {
-    if (signal_number == SIGKILL || signal_number == SIGSTOP) continue;
-    struct sigaction action{};
-    action.sa_handler = sigismember(&caller.ignored, signal_number) == 1 ? SIG_IGN : SIG_DFL;
-    sigemptyset(&action.sa_mask);
-    ::sigaction(signal_number, &action, nullptr);  // refused only for the C library's own (32, 33)
-  }
-  static const std::vector<int> standard_streams{STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO};
-  const std::vector<int>& passed = caller.descriptors ? *caller.descriptors : standard_streams;
-  if (auto open = open_descriptors()) {
-    for (int fd : *open) {
-      if (std::binary_search(passed.begin(), passed.end(), fd)) continue;
-      if (const int flags = ::fcntl(fd, F_GETFD); flags >= 0) ::fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
-    }
-  }
-  ::pthread_sigmask(SIG_SETMASK, &caller.blocked, nullptr);
-}
-
 int run_exec(const ExecArgs& args) {
   auto usage = [](std::string message) { return report_error("exec", Error{ErrorCode::kUsage, std::move(message), "", 0}); };
   if (args.command.empty()) return usage("no command given; usage: devicelogin exec [--env NAME] -- CMD ARGS...");
@@ -136,10 +112,8 @@ int run_exec(const ExecArgs& args) {
   argv.push_back(nullptr);
 
   (void)std::fflush(nullptr);  // anything still buffered for stdout or stderr is ours to write, not lost
-  restore_caller_state();
-  // PATH is searched in our (the caller's) environment; on success this does not return.
-  ::execvpe(argv[0], argv.data(), envp.data());
-  const int failure = errno;
+  // On success this does not return.
+  const int failure = replace_process_with(argv.data(), envp.data());
   assignment.wipe();
   // Still us: no core dump with what is left of the token on the heap (the caller's limit was
   // put back for the command only).

@@ -1,6 +1,8 @@
 // Programs the CLI starts (process.hpp).
 #include "process.hpp"
 
+#include <sys/resource.h>
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -11,6 +13,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
+
+#include "caller_state.hpp"
 
 extern "C" char** environ;  // NOLINT(readability-identifier-naming): POSIX's name
 
@@ -186,5 +190,41 @@ void start_detached(const std::string& program, const std::string& argument, std
   }
 }
 
+
+namespace {
+
+// The process as the caller gave it, just before execvpe (see caller_state.hpp): the core limit, the
+// ignored signals (every other disposition at its default), and every descriptor the caller did
+// not pass marked close-on-exec (libcurl's and the store's are closed by then, but a library may
+// keep one). The signal mask last: a signal the caller blocked stays pending for the command.
+void restore_caller_state() {
+  const CallerState& caller = caller_state();
+  if (caller.core_limit) ::setrlimit(RLIMIT_CORE, &*caller.core_limit);
+  for (int signal_number = 1; signal_number < NSIG; ++signal_number) {
+    if (signal_number == SIGKILL || signal_number == SIGSTOP) continue;
+    struct sigaction action{};
+    action.sa_handler = sigismember(&caller.ignored, signal_number) == 1 ? SIG_IGN : SIG_DFL;
+    sigemptyset(&action.sa_mask);
+    ::sigaction(signal_number, &action, nullptr);  // refused only for the C library's own (32, 33)
+  }
+  static const std::vector<int> standard_streams{STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO};
+  const std::vector<int>& passed = caller.descriptors ? *caller.descriptors : standard_streams;
+  if (auto open = open_descriptors()) {
+    for (int fd : *open) {
+      if (std::binary_search(passed.begin(), passed.end(), fd)) continue;
+      if (const int flags = ::fcntl(fd, F_GETFD); flags >= 0) ::fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+    }
+  }
+  ::pthread_sigmask(SIG_SETMASK, &caller.blocked, nullptr);
+}
+
+}  // namespace
+
+int replace_process_with(char** argv, char** envp) {
+  restore_caller_state();
+  // PATH is searched in our (the caller's) environment.
+  ::execvpe(argv[0], argv, envp);
+  return errno;
+}
 
 }  // namespace devicelogin::cli

@@ -1,7 +1,7 @@
 #pragma once
 // Every program the CLI starts, in one place: programs it runs and reads (git, kubectl), the
-// browser it starts and leaves running, and the lookups on PATH (xdg-open, docker's helper).
-// `exec`, which replaces devicelogin with the user's command, is in exec.cpp. No shell anywhere:
+// browser it starts and leaves running, the lookups on PATH (xdg-open, docker's helper), and the
+// user's command that `exec` replaces devicelogin with. No shell anywhere:
 // argv is given as words, and no secret is ever one of them (secrets go through stdin or the
 // environment of `exec`).
 #include <chrono>
@@ -33,5 +33,11 @@ struct ProgramRun {
 // empty mask, and does not wait for it (it is a grandchild adopted by init; the process-wide
 // SIGCHLD disposition is left alone). Best effort: nothing is reported.
 void start_detached(const std::string& program, const std::string& argument, std::vector<std::string> environment);
+
+// Replaces this process with `argv[0]` (searched on PATH as execvp does), given `argv` and `envp`,
+// with the process as the caller gave it (caller_state.hpp): the core limit, the ignored signals
+// (every other disposition at its default), every descriptor the caller did not pass marked
+// close-on-exec, and last the signal mask. Returns the errno of the failed exec.
+[[nodiscard]] int replace_process_with(char** argv, char** envp);
 
 }  // namespace devicelogin::cli
