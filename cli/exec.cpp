@@ -88,6 +88,7 @@ int run_exec(const ExecArgs& args) {
     helpers::SessionTokenSource source(args.verbose);
     auto token = source.access_token(args.profile, args.min_ttl);
     if (!token) return report_error("exec", token.error().error);
+    if (auto refused = helpers::bearer_only(*token, "exec")) return report_error("exec", *refused);
     const std::optional<long long>& expires_at = token->expires_at;
     const long long now = static_cast<long long>(std::time(nullptr));
     if (args.verbose || (expires_at && *expires_at - now < kShortLifetimeS)) {

@@ -128,6 +128,7 @@ Outcome docker_credential(const DockerCredentialArgs& args, Input& input, TokenS
   }
   auto token = source.access_token(entry->second.profile, args.min_ttl);
   if (!token) return failed(token.error());
+  if (auto refused = bearer_only(*token, "docker")) return Outcome::failure(std::move(*refused));
   return Outcome::answer(format_docker_get_answer(*server_url, docker_username_for(entry->second), token->value));
 }
 

@@ -44,6 +44,7 @@ Outcome git_credential(const GitCredentialArgs& args, Input& input, TokenSource&
   }
   auto token = source.access_token(args.profile, args.min_ttl);
   if (!token) return failed(token.error());
+  if (auto refused = bearer_only(*token, "git")) return Outcome::failure(std::move(*refused));
   return Outcome::answer(format_git_answer(args.username, *attributes, token->reveal(), token->expires_at));
 }
 

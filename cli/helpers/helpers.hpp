@@ -123,6 +123,13 @@ class StringInput final : public Input {
   std::string_view text_;
 };
 
+// Every helper here hands the token to a program that can only send it as a bearer token (in an
+// Authorization header it writes itself, or as a password). A DPoP-bound token (RFC 9449) is
+// useless there: each request needs a proof signed with the profile's key, which never leaves
+// devicelogin. So such a token is refused with this error (kConfig, exit 2) naming what works
+// instead: `devicelogin api`, or a login without --dpop. Nullopt for any other token type.
+[[nodiscard]] std::optional<Error> bearer_only(const AccessToken& token, std::string_view integration);
+
 // ---- token: `token [--profile P] [--min-ttl S] [--header]`
 struct TokenArgs {
   std::string profile;  // empty: the default profile

@@ -22,6 +22,7 @@ Outcome kubectl_credential(const KubectlCredentialArgs& args, const char* exec_i
     if (token.error().fall_through) return Outcome::fall_through();
     return Outcome::failure(token.error().error);
   }
+  if (auto refused = bearer_only(*token, "kubectl")) return Outcome::failure(std::move(*refused));
   return Outcome::answer(format_exec_credential(info->api_version, token->reveal(), token->expires_at));
 }
 

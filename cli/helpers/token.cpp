@@ -7,6 +7,20 @@ namespace {
 Error usage(std::string message) { return Error{ErrorCode::kUsage, std::move(message), "", 0}; }
 }  // namespace
 
+std::optional<Error> bearer_only(const AccessToken& token, std::string_view integration) {
+  // Token types are case-insensitive (RFC 6749 §7.1).
+  const std::string& type = token.token_type;
+  auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+  if (type.size() != 4 || lower(type[0]) != 'd' || lower(type[1]) != 'p' || lower(type[2]) != 'o' || lower(type[3]) != 'p') {
+    return std::nullopt;
+  }
+  return Error{ErrorCode::kConfig,
+               "the profile's token is bound to its DPoP key (RFC 9449), and " + std::string(integration) +
+                   " can only pass the token on as it is, useless without a proof signed by that key; use "
+                   "devicelogin api (it signs each request), or sign in without --dpop",
+               "", 0};
+}
+
 Outcome token(const TokenArgs& args, TokenSource& source) {
   if (args.min_ttl < 0) return Outcome::failure(usage("--min-ttl must be 0 or more seconds"));
   auto token = source.access_token(args.profile, args.min_ttl);
@@ -14,6 +28,7 @@ Outcome token(const TokenArgs& args, TokenSource& source) {
     if (token.error().fall_through) return Outcome::fall_through();
     return Outcome::failure(token.error().error);
   }
+  if (auto refused = bearer_only(*token, args.header ? "token --header" : "token")) return Outcome::failure(std::move(*refused));
   // Nothing else on stdout: the token, or with --header the header line of its type's scheme.
   Outcome outcome;
   if (args.header) {
