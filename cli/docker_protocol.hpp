@@ -3,7 +3,7 @@
 // I/O: what `docker-credential-devicelogin get|store|erase|list|version` reads on stdin and
 // writes on stdout, the registry host a server URL names, and the registry -> profile map that
 // `devicelogin setup-docker` keeps. Uses std, nlohmann::json and Secret only (no Session, no
-// src/), so that the `devicelogin` executable can serve a fresh token without the command module.
+// src/), so that the `devicelogin` executable can serve a fresh token without the full CLI.
 //
 // The protocol, as docker and containers/image (skopeo, podman) speak it:
 //  - get, erase: stdin is the server URL (docker sends it without a newline); whitespace around

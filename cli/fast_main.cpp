@@ -43,7 +43,7 @@ bool write_all(int fd, std::string_view data) {
   return true;
 }
 
-// Puts `input` back as standard input (an anonymous memory file), for the module to read what
+// Puts `input` back as standard input (an anonymous memory file), for the full CLI to read what
 // the fast path already consumed. False when that cannot be done (the caller then exits 1).
 bool restore_stdin(std::string_view input) {
   const int fd = ::memfd_create("devicelogin-stdin", MFD_CLOEXEC);
@@ -89,8 +89,8 @@ constexpr FastHelper kFastHelpers[] = {
 };
 
 // Runs argv[1]'s helper when it has an entry: its exit code when it answered, nullopt when the
-// command is the module's (with any input the helper read put back on stdin). `stdin_lost`: the
-// input could not be put back (the caller then stops with an error, as the module would read a
+// command is the full CLI's (with any input the helper read put back on stdin). `stdin_lost`: the
+// input could not be put back (the caller then stops with an error, as the full CLI would read a
 // truncated input).
 std::optional<int> try_fast_helper(int argc, char** argv, bool& stdin_lost) {
   if (argc < 2) return std::nullopt;
@@ -106,7 +106,7 @@ std::optional<int> try_fast_helper(int argc, char** argv, bool& stdin_lost) {
         return write_all(STDOUT_FILENO, outcome.out.reveal()) ? outcome.exit_code : 1;
       case helpers::Outcome::Kind::kFallThrough:
       case helpers::Outcome::Kind::kError:
-        // Every error is the module's to explain, from the same input.
+        // Every error is the full CLI's to explain, from the same input.
         if (input.consumed() && !restore_stdin(input.taken())) stdin_lost = true;
         return std::nullopt;
     }

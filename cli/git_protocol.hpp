@@ -1,5 +1,5 @@
 #pragma once
-// git's credential protocol (gitcredentials(7)), the parts both the command module and the
+// git's credential protocol (gitcredentials(7)), the parts both the full CLI and the
 // `devicelogin` executable's fast path need: no Session, no libcurl, only std and Secret.
 #include <cstddef>
 #include <expected>

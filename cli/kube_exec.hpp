@@ -2,7 +2,7 @@
 // kubectl's exec credential plugin protocol (client-go, "client-go credential plugins"), without
 // I/O: what `devicelogin kubectl-credential` reads from KUBERNETES_EXEC_INFO and the
 // ExecCredential it prints. std, nlohmann::json and Secret only (no Session, no src/), so that
-// the `devicelogin` executable can answer with a fresh token without the command module.
+// the `devicelogin` executable can answer with a fresh token without the full CLI.
 //
 // The protocol, as kubectl speaks it:
 //  - kubectl runs the plugin with KUBERNETES_EXEC_INFO set to an ExecCredential whose apiVersion
@@ -19,7 +19,7 @@
 // server, certificate authority, TLS server name and insecure-skip-tls-verify in the exec entry's
 // own arguments (the user entry, which `kubectl config set-cluster` does not touch), and asks for
 // provideClusterInfo; the plugin gives the token only when spec.cluster says the same
-// (check_kube_destination). The `devicelogin` executable's fast path and the command module call the
+// (check_kube_destination). The `devicelogin` executable's fast path and the full CLI call the
 // same function.
 #include <cstddef>
 #include <expected>

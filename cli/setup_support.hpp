@@ -2,7 +2,7 @@
 // What the setup-git / setup-docker commands (and logout, status) share: an exclusive lock that
 // serialises this user's own edits of a config file, and running git with its output
 // captured. The library's lock and private-file helpers (src/store, src/core/fs.hpp) are not public
-// API, and the command module sees the public headers only, so these keep the same rules here.
+// API, and the full CLI's commands see the public headers only, so these keep the same rules here.
 #include <chrono>
 #include <optional>
 #include <string>
