@@ -36,7 +36,7 @@ ClientAuth client_auth_from(const std::string& name) {
 // (what load_profile reads): a member that is an object or array is kept empty, except api_urls,
 // kept with its elements (each nested object or array, which no reader takes, kept empty), and
 // jwks_cache is left out. The same parser as json::parse, so the same texts are refused; a repeated
-// name: the last wins, as in json::parse.
+// name: the last wins, as in json::parse. Nesting beyond load_profile's bound is refused.
 struct TopLevelMembers {
   json doc = json::object();
   bool root_is_object = false;
@@ -77,6 +77,9 @@ struct TopLevelMembers {
 
  private:
   bool open(json&& empty) {
+    // The bound ProfileStore::load checks before parsing (json_nesting_within), +1: the cached
+    // JWKS is stored one level down. Deeper is refused, as there.
+    if (depth + 1 > kMaxJsonNesting + 1) return false;
     if (depth == 0) {
       root_is_object = empty.is_object();
     } else {
@@ -129,12 +132,11 @@ Result<Profile> load_profile(const ProfileStore& profiles, const std::string& na
   }
   // +1: the cached JWKS (itself within kMaxJsonNesting) is stored one level down.
   json doc(json::value_t::discarded);
-  if (json_nesting_within(**content, kMaxJsonNesting + 1)) {
-    if (parts == ProfileParts::kAll) {
-      doc = json::parse(**content, nullptr, false);
-    } else if (TopLevelMembers members; json::sax_parse(**content, &members) && members.root_is_object) {
-      doc = std::move(members.doc);
-    }
+  if (parts == ProfileParts::kAll) {
+    if (json_nesting_within(**content, kMaxJsonNesting + 1)) doc = json::parse(**content, nullptr, false);
+  } else if (TopLevelMembers members; json::sax_parse(**content, &members) && members.root_is_object) {
+    // (The reader stops at the same nesting bound: no separate pass over the text.)
+    doc = std::move(members.doc);
   }
   if (doc.is_discarded() || !doc.is_object()) return fail(ErrorCode::kConfig, "profile file " + path + " is not valid JSON");
   auto str = [&](const char* key) {

@@ -106,6 +106,10 @@ TEST_F(ProfileReading, SameRefusals) {
   const std::string too_deep = std::string(R"({"client_id":"c","token_endpoint":"t","jwks_cache":)") + std::string(65, '[') +
                                std::string(65, ']') + "}";
   EXPECT_FALSE(load_both(too_deep));
+  EXPECT_FALSE(load_both(too_deep.substr(0, too_deep.size() - 66)));  // too deep and unterminated
+  EXPECT_FALSE(load_both(std::string(R"({"client_id":"c","token_endpoint":"t","api_urls":)") + std::string(65, '[') +
+                         std::string(65, ']') + "}"));
+  EXPECT_TRUE(load_both(std::string(R"({"client_id":"c","token_endpoint":"t","s":")") + std::string(100, '[') + "\"}"));
   const std::string base = std::string("{") + kBase;
   for (const std::string& text : std::vector<std::string>{"", "[]", "\"x\"", "7", "null", "{", "{}", base + "} x", base + ",}",
                                                           base + ",\"jwks_cache\":{\"a\":}}", base + ",\"s\":\"\\ud800\"}",
