@@ -9,6 +9,7 @@
 #include "devicelogin/advanced/profile_store.hpp"
 #include "devicelogin/profile.hpp"
 #include "fuzz_input.hpp"
+#include "store/profile_reading.hpp"
 
 namespace {
 std::string directory;  // private to this run, on tmpfs when there is one
@@ -41,6 +42,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     fuzz::check(profile->name == "fuzz");
   } else {
     fuzz::check(!profile.error().message.empty());
+  }
+  // The token fast path's reading (without the JWKS cache) refuses and accepts the same files.
+  auto fast = store::load_profile(store, "fuzz", store::ProfileParts::kWithoutJwksCache);
+  fuzz::check(fast.has_value() == profile.has_value());
+  if (fast && profile) {
+    fuzz::check(fast->jwks_cache.empty() && fast->client_id == profile->client_id &&
+                fast->endpoints.token == profile->endpoints.token && fast->store == profile->store &&
+                fast->api_urls == profile->api_urls && fast->clock_offset_s == profile->clock_offset_s &&
+                fast->jwks_cache_expires_at == profile->jwks_cache_expires_at);
+  } else if (!fast && !profile) {
+    fuzz::check(fast.error().code == profile.error().code && fast.error().message == profile.error().message);
   }
   return 0;
 }

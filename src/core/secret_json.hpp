@@ -198,8 +198,15 @@ class Reader {
       if (static_cast<unsigned char>(c) < 0x20) return false;
       if (c != '\\') {
         if (static_cast<unsigned char>(c) < 0x80) {
-          out.push_back(c);
-          ++at_;
+          // The run of plain ASCII characters from here, appended at once (a token is one long run).
+          std::size_t end = at_ + 1;
+          while (end < text_.size()) {
+            const auto next = static_cast<unsigned char>(text_[end]);
+            if (next == '"' || next == '\\' || next < 0x20 || next >= 0x80) break;
+            ++end;
+          }
+          out.append(text_.substr(at_, end - at_));
+          at_ = end;
           continue;
         }
         const std::size_t length = utf8_sequence();

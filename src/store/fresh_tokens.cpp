@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "store/local_stores.hpp"
+#include "store/profile_reading.hpp"
 
 namespace devicelogin::store {
 
@@ -16,7 +17,8 @@ std::optional<LocalTokenSource> open_local_token_source(std::string profile_name
     if (!chosen) return std::nullopt;
     profile_name = std::move(*chosen);
   }
-  auto profile = profiles->load(profile_name);
+  // Only the token endpoint, client and store are used here: the cached JWKS is not read.
+  auto profile = load_profile(*profiles, profile_name, ProfileParts::kWithoutJwksCache);
   if (!profile) return std::nullopt;
   auto store = open_local_token_store(profile->store);  // file or kernel-keyring; never D-Bus
   if (!store) return std::nullopt;

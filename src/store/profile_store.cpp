@@ -10,6 +10,7 @@
 #include "devicelogin/profile.hpp"
 #include "devicelogin/advanced/token_store.hpp"
 #include "devicelogin/sanitize.hpp"
+#include "store/profile_reading.hpp"
 
 namespace devicelogin {
 namespace {
@@ -31,6 +32,72 @@ ClientAuth client_auth_from(const std::string& name) {
   return ClientAuth::kBasic;
 }
 
+// The parser's events for a profile file, kept as a document of the root object's members only
+// (what load_profile reads): a member that is an object or array is kept empty, except api_urls,
+// kept with its elements (each nested object or array, which no reader takes, kept empty), and
+// jwks_cache is left out. The same parser as json::parse, so the same texts are refused; a repeated
+// name: the last wins, as in json::parse. Nesting beyond load_profile's bound is refused.
+struct TopLevelMembers {
+  json doc = json::object();
+  bool root_is_object = false;
+  std::size_t depth = 0;
+  bool skip_member = false;  // the member being read is jwks_cache
+  json* array = nullptr;     // api_urls, while its elements are read
+
+  bool value(json&& item) {
+    if (!root_is_object || skip_member) return true;
+    if (depth == 1) {
+      doc[key_] = std::move(item);
+    } else if (depth == 2 && array != nullptr) {
+      array->push_back(std::move(item));
+    }
+    return true;
+  }
+  bool null() { return value(nullptr); }
+  bool boolean(bool item) { return value(item); }
+  bool number_integer(json::number_integer_t item) { return value(item); }
+  bool number_unsigned(json::number_unsigned_t item) { return value(item); }
+  bool number_float(json::number_float_t item, const json::string_t& /*text*/) { return value(item); }
+  bool string(json::string_t& item) { return value(std::move(item)); }
+  bool binary(json::binary_t& /*item*/) { return true; }  // not in JSON text
+  bool key(json::string_t& name) {
+    if (depth == 1) {
+      key_ = std::move(name);
+      skip_member = key_ == "jwks_cache";
+    }
+    return true;
+  }
+  bool start_object(std::size_t /*elements*/) { return open(json::object()); }
+  bool start_array(std::size_t /*elements*/) { return open(json::array()); }
+  bool end_object() { return close(); }
+  bool end_array() { return close(); }
+  bool parse_error(std::size_t /*position*/, const std::string& /*token*/, const nlohmann::detail::exception& /*error*/) {
+    return false;
+  }
+
+ private:
+  bool open(json&& empty) {
+    // The bound ProfileStore::load checks before parsing (json_nesting_within), +1: the cached
+    // JWKS is stored one level down. Deeper is refused, as there.
+    if (depth + 1 > kMaxJsonNesting + 1) return false;
+    if (depth == 0) {
+      root_is_object = empty.is_object();
+    } else {
+      const bool is_api_urls = depth == 1 && empty.is_array() && key_ == "api_urls";
+      value(std::move(empty));
+      if (is_api_urls && root_is_object) array = &doc[key_];
+    }
+    ++depth;
+    return true;
+  }
+  bool close() {
+    --depth;
+    if (depth == 1) array = nullptr;
+    return true;
+  }
+  std::string key_;
+};
+
 }  // namespace
 
 bool valid_profile_name(std::string_view name) {
@@ -48,17 +115,29 @@ Result<ProfileStore> ProfileStore::from_environment() {
 }
 
 Result<Profile> ProfileStore::load(const std::string& name) const {
+  return store::load_profile(*this, name, store::ProfileParts::kAll);
+}
+
+namespace store {
+
+Result<Profile> load_profile(const ProfileStore& profiles, const std::string& name, ProfileParts parts) {
   if (!valid_profile_name(name)) {
     return fail(ErrorCode::kUsage, "invalid profile name \"" + name + "\" (use letters, digits, '.', '_' and '-')");
   }
-  std::string path = directory_ + "/" + name + ".json";
+  std::string path = profiles.directory() + "/" + name + ".json";
   auto content = core::read_private_file(path, "profile");
   if (!content) return std::unexpected(content.error());
   if (!*content) {
     return std::unexpected(remedy_error(ErrorCode::kNotLoggedIn, "no profile \"" + name + "\"", Remedy::kSignIn, name));
   }
   // +1: the cached JWKS (itself within kMaxJsonNesting) is stored one level down.
-  json doc = json_nesting_within(**content, kMaxJsonNesting + 1) ? json::parse(**content, nullptr, false) : json(json::value_t::discarded);
+  json doc(json::value_t::discarded);
+  if (parts == ProfileParts::kAll) {
+    if (json_nesting_within(**content, kMaxJsonNesting + 1)) doc = json::parse(**content, nullptr, false);
+  } else if (TopLevelMembers members; json::sax_parse(**content, &members) && members.root_is_object) {
+    // (The reader stops at the same nesting bound: no separate pass over the text.)
+    doc = std::move(members.doc);
+  }
   if (doc.is_discarded() || !doc.is_object()) return fail(ErrorCode::kConfig, "profile file " + path + " is not valid JSON");
   auto str = [&](const char* key) {
     auto it = doc.find(key);
@@ -103,6 +182,8 @@ Result<Profile> ProfileStore::load(const std::string& name) const {
   }
   return profile;
 }
+
+}  // namespace store
 
 Result<void> ProfileStore::save(const Profile& profile) const {
   if (!valid_profile_name(profile.name)) return fail(ErrorCode::kUsage, "invalid profile name \"" + profile.name + "\"");

@@ -36,7 +36,10 @@ TEST(SecretJson, AcceptsAndRefusesWhatNlohmannDoes) {
       "", " ", "{", "}", "[1,]", R"({"a":1,})", R"({"a" 1})", R"({a:1})", "01", "1.", ".5", "-", "+1", "1e",
       "0x10", "tru", "nul", "[1 2]", R"({"a":1} x)", "\"unterminated", "\"\x01\"", R"("\x")", R"("\u12")",
       R"("\udc00")", R"("\ud800")", R"("\ud800\u0041")", "\"\xc0\xaf\"", "\"\xed\xa0\x80\"", "\"\xf5\x80\x80\x80\"",
-      "\"\xe2\x82\"", "NaN", "Infinity", "// c\n{}", "[1]]", "{}}", R"({"a":"b"}{})"};
+      "\"\xe2\x82\"", "NaN", "Infinity", "// c\n{}", "[1]]", "{}}", R"({"a":"b"}{})",
+      // plain ASCII runs (read at once) followed by each other kind of character
+      "\"ab\xc3\xa9" "cd\"", R"("ab\"cd\\ef\u00e9gh")", "\"ab\xc0\xaf\"", "\"ab\xed\xa0\x80\"", "\"ab\x01" "cd\"",
+      "\"ab\ncd\"", "\"abc", "\"ab\\", "\"ab\x7f\""};
   for (const auto& input : inputs) expect_as_nlohmann(input);
 }
 
