@@ -361,6 +361,8 @@ Result<Engine::SignedIn> Engine::sign_in(const LoginSettings& requested, const L
     if (!prepared) return std::unexpected(prepared.error());
     profile = std::move(*prepared);
   }
+  // DPoP: as asked, else as the profile signed in before.
+  profile.dpop = settings.dpop ? *settings.dpop : (previous && previous->dpop);
   // API base URLs: those of a previous sign-in to the same issuer, then the new ones, once each.
   if (previous && previous->issuer == profile.issuer) profile.api_urls = previous->api_urls;
   for (const std::string& url : settings.api_urls) {

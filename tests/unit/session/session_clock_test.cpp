@@ -299,5 +299,30 @@ TEST_F(SessionClockTest, TheOffsetSurvivesTheProfileAndTokenFilesAndOnlyWhenPlau
   EXPECT_FALSE(stored()->clock_offset_s.has_value());
 }
 
+TEST_F(SessionClockTest, TheDpopChoiceAndKeySurviveTheProfileAndTokenFiles) {
+  ProfileStore profiles(dir_ + "/profiles");
+  profile_.dpop = true;
+  ASSERT_TRUE(profiles.save(profile_).has_value());
+  EXPECT_TRUE(profiles.load("work")->dpop);
+  profile_.dpop = false;
+  ASSERT_TRUE(profiles.save(profile_).has_value());
+  EXPECT_FALSE(profiles.load("work")->dpop);
+
+  auto store = make_file_token_store(tokens_dir());
+  TokenSet tokens;
+  tokens.access_token = Secret("AT-0");
+  tokens.token_type = "DPoP";
+  tokens.dpop_key = Secret(R"({"kty":"EC","crv":"P-256","x":"X","y":"Y","d":"KEY-CANARY"})");
+  ASSERT_TRUE(store->save("work", tokens).has_value());
+  auto loaded = stored();
+  ASSERT_TRUE(loaded.has_value());
+  EXPECT_EQ(loaded->token_type, "DPoP");
+  EXPECT_TRUE(loaded->dpop_key.equals(tokens.dpop_key));
+  // A set without a key stays without one.
+  tokens.dpop_key = Secret();
+  ASSERT_TRUE(store->save("work", tokens).has_value());
+  EXPECT_TRUE(stored()->dpop_key.empty());
+}
+
 }  // namespace
 }  // namespace devicelogin
