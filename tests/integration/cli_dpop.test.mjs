@@ -165,6 +165,14 @@ for (const nonces of [false, true]) {
       }
     });
 
+    test('logout revokes the DPoP-bound tokens and deletes them with their key', async () => {
+      const { tokens } = await stored();
+      const result = JSON.parse((await run(['logout', '--json', '--verbose'], EXIT.ok)).stdout);
+      assert.equal(result.revoked, true, JSON.stringify(result));
+      assert.equal((await server.introspect(tokens.access_token)).active, false);
+      assert.equal(await readTokenFile(home), undefined, 'nothing is left in the store');
+    });
+
     test('canary: no output or trace holds the private key', async () => {
       assert.equal(privateKeys.length, 2, 'two logins, two keys');
       for (const d of privateKeys) assert.ok(d && d.length >= 40, 'the stored key has its private part');
