@@ -142,6 +142,10 @@ int run_login(LoginArgs& args) {
       // Chosen explicitly, never by fallback: say once where the plaintext file lives.
       say("warning: tokens will be kept in a plaintext file readable only by you: " + store.location(profile.name));
     }
+    if (!profile.dpop && !profile.dpop_algs.empty() && !args.quiet) {
+      say("note: the server can bind tokens to a key (DPoP), so that a copied token is useless; sign in with --dpop "
+          "to use it");
+    }
   };
   observer.on_code = [&](const DeviceCodePrompt& prompt) {
     if (args.json) {

@@ -453,7 +453,10 @@ Result<TokenInfo> Engine::login(const LoginObserver& observer) {
   // A new key for every login (RFC 9449 §5: the tokens are bound to it at the token endpoint).
   std::optional<oauth::DpopKey> dpop_key;
   if (profile_.dpop) {
-    auto generated = oauth::DpopKey::generate(oauth::DpopAlgorithm::kEs256);
+    // RFC 9449 §5.1: an algorithm the server lists; EdDSA when offered (smaller, faster), else ES256.
+    auto algorithm = oauth::choose_dpop_algorithm(profile_.dpop_algs);
+    if (!algorithm) return std::unexpected(algorithm.error());
+    auto generated = oauth::DpopKey::generate(*algorithm);
     if (!generated) return std::unexpected(generated.error());
     dpop_key = std::move(*generated);
     client.use_dpop(*dpop_key, dpop_nonces_, [this] { return server_now(); });

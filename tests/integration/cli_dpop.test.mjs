@@ -89,6 +89,8 @@ for (const nonces of [false, true]) {
       const shown = await status();
       assert.equal(shown.token_type, 'DPoP');
       const key = await storedKey();
+      assert.equal(key.kty, 'OKP', 'an Ed25519 key: discovery offers EdDSA');
+      assert.equal(profile.dpop_signing_alg_values_supported.includes('EdDSA'), true);
       assert.equal(shown.jkt, thumbprint(key));
       const { file, tokens } = await stored();
       assert.equal((await fs.stat(file)).mode & 0o777, 0o600, 'the key lives in the 0600 token file');
@@ -171,6 +173,21 @@ for (const nonces of [false, true]) {
       assert.equal(result.revoked, true, JSON.stringify(result));
       assert.equal((await server.introspect(tokens.access_token)).active, false);
       assert.equal(await readTokenFile(home), undefined, 'nothing is left in the store');
+    });
+
+    test('a login without --dpop to a server that offers DPoP says so in one line, and stays Bearer', async () => {
+      const plain = await makeHome();
+      try {
+        const { result, argv } = await loginWithApproval(server, plain);
+        assert.equal(result.code, EXIT.ok, describeRun(argv, result));
+        const notes = result.stderr.split('\n').filter((line) => line.includes('--dpop'));
+        assert.equal(notes.length, 1, result.stderr);
+        const shown = JSON.parse((await runCli(['status', '--json'], { env: plain.env })).stdout);
+        assert.equal(shown.token_type, 'Bearer');
+        assert.equal(shown.jkt, null);
+      } finally {
+        await plain.remove();
+      }
     });
 
     test('canary: no output or trace holds the private key', async () => {
