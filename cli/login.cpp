@@ -142,6 +142,10 @@ int run_login(LoginArgs& args) {
       // Chosen explicitly, never by fallback: say once where the plaintext file lives.
       say("warning: tokens will be kept in a plaintext file readable only by you: " + store.location(profile.name));
     }
+    if (!profile.dpop && !profile.dpop_algs.empty() && !args.quiet) {
+      say("note: the server can bind tokens to a key (DPoP), so that a copied token is useless; sign in with --dpop "
+          "to use it");
+    }
   };
   observer.on_code = [&](const DeviceCodePrompt& prompt) {
     if (args.json) {
@@ -254,6 +258,12 @@ void setup_login(CLI::App& app, int& exit_code) {
   cmd->add_option("--store", args->store,
                   "Where tokens live: auto (Secret Service, else kernel keyring), secret-service, kernel-keyring, file "
                   "(default: auto for a new profile, the profile's store otherwise)");
+  CLI::Option* dpop = cmd->add_flag_callback(
+      "--dpop", [args] { args->settings.dpop = true; },
+      "Bind the tokens to a key kept with them (DPoP): a copied token is useless without it (kept for later "
+      "logins of the profile)");
+  cmd->add_flag_callback("--no-dpop", [args] { args->settings.dpop = false; }, "Turn --dpop off for the profile")
+      ->excludes(dpop);
   cmd->add_flag("--no-browser", args->no_browser, "Do not open a browser");
   cmd->add_flag("--no-qr", args->no_qr, "Do not draw the QR code");
   cmd->add_flag("--quiet", args->quiet,

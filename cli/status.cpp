@@ -21,7 +21,8 @@ int run_status(const StatusArgs& args) {
   auto status = session ? session->status() : Result<SessionStatus>(std::unexpected(session.error()));
   if (!status) {
     if (status.error().code == ErrorCode::kNotLoggedIn && args.json) {
-      emit_json({{"profile", name}, {"issuer", nullptr}, {"logged_in", false}, {"expires_at", nullptr},
+      emit_json({{"profile", name}, {"issuer", nullptr}, {"logged_in", false}, {"token_type", nullptr}, {"jkt", nullptr},
+                 {"expires_at", nullptr},
                  {"scope", nullptr}, {"subject", nullptr}, {"store", nullptr},
                  {"relogin_required", false}, {"clock_offset_s", nullptr}, {"stored_bytes", nullptr},
                  {"quota_used_bytes", nullptr}, {"quota_left_bytes", nullptr}});
@@ -39,6 +40,8 @@ int run_status(const StatusArgs& args) {
     emit_json({{"profile", name},
                {"issuer", string_or_null(status->issuer)},
                {"logged_in", status->logged_in()},
+               {"token_type", info ? string_or_null(info->token_type) : nlohmann::json(nullptr)},
+               {"jkt", info ? string_or_null(info->jkt) : nlohmann::json(nullptr)},
                {"expires_at", info && info->expires_at ? nlohmann::json(*info->expires_at) : nlohmann::json(nullptr)},
                {"scope", info ? string_or_null(info->scope) : nlohmann::json(nullptr)},
                {"subject", info ? string_or_null(info->subject) : nlohmann::json(nullptr)},
@@ -63,6 +66,8 @@ int run_status(const StatusArgs& args) {
     }
     if (info) {
       say("Status:   logged in" + (info->subject.empty() ? std::string() : " as " + info->subject));
+      say("Type:     " + sanitize_text(info->token_type) +
+          (info->jkt.empty() ? std::string() : " (bound to the key with thumbprint " + info->jkt + ")"));
       say("Expires:  " + describe_expiry(info->expires_at));
       say("Scope:    " + (info->scope.empty() ? std::string("(not reported)") : info->scope));
       say(std::string("Refresh:  ") + (info->has_refresh_token ? "yes" : "no (re-login when the token expires)"));

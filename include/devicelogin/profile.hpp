@@ -46,6 +46,12 @@ struct Profile {
   // hosts"): the first resolves relative paths; together with the userinfo endpoint they are the
   // origins a caller may send the token to. Empty when none was given.
   std::vector<std::string> api_urls{};
+  // Whether tokens are bound to a proof-of-possession key (DPoP, RFC 9449): every token request
+  // and every API request then carries a proof signed by the key stored with the tokens.
+  bool dpop = false;
+  // The DPoP algorithms the server's discovery lists (dpop_signing_alg_values_supported); empty
+  // when it lists none. A DPoP login makes an EdDSA key when EdDSA is among them, else ES256.
+  std::vector<std::string> dpop_algs{};
 };
 
 // True for names made of [A-Za-z0-9._-], 1..64 chars, not starting with '.'.

@@ -45,6 +45,9 @@ struct LoginSettings {
   // API base URLs to add to the profile's api_urls (https, or http on loopback), after those it
   // already has when it signs in again to the same issuer.
   std::vector<std::string> api_urls{};
+  // Bind the tokens to a key (DPoP, RFC 9449). nullopt: as the saved profile says (off for a new
+  // profile).
+  std::optional<bool> dpop{};
 };
 
 // Applies the provider preset, runs discovery (OIDC, then RFC 8414) when an issuer is given,

@@ -37,6 +37,9 @@ struct TokenSet {
   // and no refresh or login has succeeded since: the session needs a new sign-in, although the
   // set is kept as it was (a server that answered a bare 400 or 401 may take it again later).
   std::string refresh_refused;
+  // The private DPoP key (RFC 9449) the tokens are bound to, as a private JWK; empty for tokens
+  // not bound to a key. Kept with the tokens, in the same store, and replaced by every new login.
+  Secret dpop_key;
 
   // True when the access token is still valid at `now` + `min_ttl` (unknown expiry counts as valid).
   [[nodiscard]] bool fresh_at(long long now, long long min_ttl) const {
@@ -102,6 +105,9 @@ struct TokenInfo {
   bool has_refresh_token = false;
   bool has_id_token = false;
   std::optional<long long> clock_offset_s;  // server clock minus local clock, when known
+  // The RFC 7638 thumbprint of the DPoP key the token is bound to (RFC 9449's `jkt`), empty for a
+  // token not bound to a key (or when the session did not read the key).
+  std::string jkt;
 };
 
 [[nodiscard]] DEVICELOGIN_API TokenInfo token_info(const TokenSet& tokens);

@@ -77,6 +77,14 @@ Result<ServerMetadata> discover(HttpClient& http, const std::string& issuer) {
     metadata.endpoints.revocation = string_member(doc, "revocation_endpoint");
     metadata.endpoints.userinfo = string_member(doc, "userinfo_endpoint");
     metadata.endpoints.jwks = string_member(doc, "jwks_uri");
+    if (auto algs = doc.find("dpop_signing_alg_values_supported"); algs != doc.end() && algs->is_array()) {
+      for (const auto& alg : *algs) {
+        // Server text: only short algorithm names are kept (they reach a profile file).
+        if (alg.is_string() && !alg.get<std::string>().empty() && alg.get<std::string>().size() <= 32) {
+          metadata.dpop_algs.push_back(sanitize_text(alg.get<std::string>()));
+        }
+      }
+    }
     return metadata;
   }
   last_error.message = "no discovery document for " + issuer + " (tried " + oidc_url + " and " + rfc8414_url + ")";

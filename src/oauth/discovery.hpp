@@ -1,6 +1,7 @@
 #pragma once
 // Authorization server metadata: OpenID Connect Discovery 1.0, falling back to RFC 8414.
 #include <string>
+#include <vector>
 
 #include "devicelogin/http_client.hpp"
 #include "devicelogin/profile.hpp"
@@ -11,6 +12,9 @@ namespace devicelogin::oauth {
 struct ServerMetadata {
   std::string issuer;
   Endpoints endpoints;
+  // dpop_signing_alg_values_supported (RFC 9449 §5.1): the server's DPoP algorithms; empty when
+  // it does not say (or does not do DPoP).
+  std::vector<std::string> dpop_algs;
 };
 
 // Fetches `<issuer>/.well-known/openid-configuration`, then the RFC 8414 §3.1 location

@@ -83,12 +83,51 @@ Result<DeviceAuthorization> OAuthClient::request_device_code() {
   return parse_device_authorization(*response);
 }
 
+Result<HttpResponse> OAuthClient::send_with_dpop(const HttpRequest& request) {
+  for (int attempt = 0;; ++attempt) {
+    const std::optional<std::string> nonce = dpop_nonces_->nonce_for(request.url);
+    // RFC 9449 §4.2: iat on the server's clock, so that a local clock that is off does not make
+    // every proof look stale or from the future.
+    auto proof = make_dpop_proof(*dpop_key_, DpopProofRequest{request.method, request.url, server_now_(), nullptr,
+                                                             nonce ? std::string_view(*nonce) : std::string_view()});
+    if (!proof) return std::unexpected(proof.error());
+    HttpRequest signed_request = request;
+    // Sized once so that no reallocation leaves a copy of the proof, wiped below.
+    std::string header;
+    header.reserve(proof->size());
+    header.append(proof->reveal());
+    signed_request.headers.emplace_back("DPoP", std::move(header));
+    auto response = http_.send(signed_request);
+    for (auto& [name, value] : signed_request.headers) wipe_string(value);
+    if (!response) return response;
+    // RFC 9449 §8.2: any answer may carry the next nonce; a malformed one is ignored here (a retry
+    // that needs it reports it below).
+    (void)dpop_nonces_->update(request.url, *response);
+    if (attempt > 0) return response;
+    // §8: a 400 use_dpop_nonce asks for the same request again, with the nonce it gives.
+    auto retry = dpop_nonce_to_retry_with(*response);
+    if (!retry) return std::unexpected(retry.error());
+    if (!*retry) return response;
+    if (auto remembered = dpop_nonces_->remember(request.url, **retry); !remembered) {
+      return std::unexpected(remembered.error());
+    }
+  }
+}
+
 Result<TokenReply> OAuthClient::token_request(core::FormFields fields, long long now) {
   auto request = form_request(profile_.endpoints.token, "token endpoint", std::move(fields));
   if (!request) return std::unexpected(request.error());
-  auto response = http_.send(*request);
+  auto response = dpop_key_ != nullptr ? send_with_dpop(*request) : http_.send(*request);
   if (!response) return std::unexpected(response.error());
-  return parse_token_reply(*response, now);
+  auto reply = parse_token_reply(*response, now);
+  // RFC 9449 §5: a server that issued a Bearer token to a request with a proof did not bind it;
+  // taking it silently would leave a token that works without the key.
+  if (dpop_key_ != nullptr && reply && reply->kind == TokenReply::Kind::kTokens &&
+      core::ascii_lower(reply->tokens.token_type) != "dpop") {
+    const std::string type = reply->tokens.token_type.empty() ? std::string("Bearer") : sanitize_text(reply->tokens.token_type.substr(0, 32));
+    return fail(ErrorCode::kServer, "the server answered a DPoP request with a " + type + " token (not bound to the key)");
+  }
+  return reply;
 }
 
 Result<TokenReply> OAuthClient::poll_token(const Secret& device_code, long long now) {

@@ -1,12 +1,14 @@
 #pragma once
 // The requests of RFC 8628 and RFC 6749/7009 for one profile: device code, token poll, refresh,
 // revocation, each with the profile's client authentication.
+#include <functional>
 #include <string_view>
 
 #include "devicelogin/http_client.hpp"
 #include "devicelogin/profile.hpp"
 #include "devicelogin/result.hpp"
 #include "core/encoding.hpp"
+#include "oauth/dpop.hpp"
 #include "oauth/wire.hpp"
 
 namespace devicelogin::oauth {
@@ -21,6 +23,17 @@ inline constexpr std::string_view kDeviceCodeGrant = "urn:ietf:params:oauth:gran
 class OAuthClient {
  public:
   OAuthClient(const Profile& profile, HttpClient& http) : profile_(profile), http_(http) {}
+
+  // From now on, token requests (polls and refresh) carry a DPoP proof signed by `key` (RFC 9449
+  // §5), with `iat` from `server_now` (the server's clock) and the nonce `nonces` holds for the
+  // token endpoint's origin; a 400 use_dpop_nonce is retried once with the nonce it gives (§8).
+  // Tokens issued to such a request must be of type DPoP: another type is kServer. `key` and
+  // `nonces` must outlive the client.
+  void use_dpop(const DpopKey& key, DpopNonceCache& nonces, std::function<long long()> server_now) {
+    dpop_key_ = &key;
+    dpop_nonces_ = &nonces;
+    server_now_ = std::move(server_now);
+  }
 
   // RFC 8628 §3.1: asks for a device code and a user code.
   [[nodiscard]] Result<DeviceAuthorization> request_device_code();
@@ -43,8 +56,13 @@ class OAuthClient {
   [[nodiscard]] Result<HttpRequest> form_request(const std::string& url, std::string_view what, core::FormFields fields);
   [[nodiscard]] Result<TokenReply> token_request(core::FormFields fields, long long now);
 
+  [[nodiscard]] Result<HttpResponse> send_with_dpop(const HttpRequest& request);
+
   const Profile& profile_;
   HttpClient& http_;
+  const DpopKey* dpop_key_ = nullptr;
+  DpopNonceCache* dpop_nonces_ = nullptr;
+  std::function<long long()> server_now_;
 };
 
 }  // namespace devicelogin::oauth

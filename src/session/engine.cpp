@@ -27,6 +27,19 @@ bool names_a_server(const LoginSettings& settings) {
          !settings.endpoints.device_authorization.empty() || !settings.endpoints.token.empty();
 }
 
+// True for the token type of a DPoP-bound token (RFC 9449 §5: "DPoP", compared case-insensitively
+// as token types are, RFC 6749 §5.1).
+bool is_dpop_type(std::string_view token_type) { return core::ascii_lower(token_type) == "dpop"; }
+
+// Copies `value` into a header value sized once, so that no reallocation leaves a copy behind
+// (the caller wipes it after sending).
+std::string header_value(std::string_view value) {
+  std::string header;
+  header.reserve(value.size());
+  header.append(value);
+  return header;
+}
+
 // What access_token() hands out of a stored set.
 AccessToken handed_out(const TokenSet& tokens) { return AccessToken{tokens.access_token, tokens.token_type, tokens.expires_at}; }
 
@@ -211,7 +224,11 @@ Result<TokenSet> Engine::refresh_set(TokenSet current) {
   // Room for the new set is proved before the server rotates the refresh token: a save that
   // failed afterwards would cost the session.
   if (auto room = store_->check_capacity(profile_.name); !room) return std::unexpected(room.error());
+  // RFC 9449 §5: the refresh of a DPoP-bound set is signed with its key.
+  auto dpop_key = dpop_key_of(current);
+  if (!dpop_key) return std::unexpected(dpop_key.error());
   oauth::OAuthClient client(profile_, http_);
+  if (*dpop_key) client.use_dpop(**dpop_key, dpop_nonces_, [this] { return server_now(); });
   // Without a usable Date in the answer, the offset learned last (kept with the tokens) stands.
   http_.assume_offset(current.clock_offset_s ? current.clock_offset_s : profile_.clock_offset_s);
   auto reply = client.refresh(current.refresh_token, now());
@@ -283,6 +300,8 @@ Result<TokenSet> Engine::refresh_set(TokenSet current) {
   if (fresh.id_token.empty()) fresh.id_token = current.id_token;
   if (fresh.scope.empty()) fresh.scope = current.scope;
   if (fresh.subject.empty()) fresh.subject = current.subject;
+  // The new tokens are bound to the same key (RFC 9449 §5).
+  fresh.dpop_key = current.dpop_key;
   bind(fresh);
   if (auto saved = save_issued(fresh); !saved) {
     // The stored set is left exactly as it was. The new tokens would be held by nobody: revoke
@@ -361,6 +380,8 @@ Result<Engine::SignedIn> Engine::sign_in(const LoginSettings& requested, const L
     if (!prepared) return std::unexpected(prepared.error());
     profile = std::move(*prepared);
   }
+  // DPoP: as asked, else as the profile signed in before.
+  profile.dpop = settings.dpop ? *settings.dpop : (previous && previous->dpop);
   // API base URLs: those of a previous sign-in to the same issuer, then the new ones, once each.
   if (previous && previous->issuer == profile.issuer) profile.api_urls = previous->api_urls;
   for (const std::string& url : settings.api_urls) {
@@ -429,6 +450,17 @@ Result<TokenInfo> Engine::login(const LoginObserver& observer) {
   // Discovery's offset (prepare_profile) stands until an answer of this login gives one.
   http_.assume_offset(profile_.clock_offset_s);
   oauth::OAuthClient client(profile_, http_);
+  // A new key for every login (RFC 9449 §5: the tokens are bound to it at the token endpoint).
+  std::optional<oauth::DpopKey> dpop_key;
+  if (profile_.dpop) {
+    // RFC 9449 §5.1: an algorithm the server lists; EdDSA when offered (smaller, faster), else ES256.
+    auto algorithm = oauth::choose_dpop_algorithm(profile_.dpop_algs);
+    if (!algorithm) return std::unexpected(algorithm.error());
+    auto generated = oauth::DpopKey::generate(*algorithm);
+    if (!generated) return std::unexpected(generated.error());
+    dpop_key = std::move(*generated);
+    client.use_dpop(*dpop_key, dpop_nonces_, [this] { return server_now(); });
+  }
   auto authorization = client.request_device_code();
   if (!authorization) return std::unexpected(authorization.error());
   const SystemTime issued_at = clock_->now();
@@ -480,6 +512,11 @@ Result<TokenInfo> Engine::login(const LoginObserver& observer) {
     error.message += "; " + describe_revocation(revoke(*tokens), "the new tokens") + ", nothing was stored";
     return std::unexpected(std::move(error));
   };
+  if (dpop_key) {
+    auto serialized = dpop_key->serialize();
+    if (!serialized) return abandon(serialized.error());
+    tokens->dpop_key = std::move(*serialized);
+  }
   auto held = lock();
   if (!held) return abandon(held.error());
   // The set this login replaces: revoked once the new one is saved, as logout would.
@@ -501,10 +538,32 @@ Result<TokenInfo> Engine::login(const LoginObserver& observer) {
     outcome.deleted = true;
     if (observer.on_replaced) observer.on_replaced(outcome);
   }
-  return token_info(*tokens);
+  TokenInfo info = token_info(*tokens);
+  if (dpop_key) info.jkt = dpop_key->thumbprint();
+  return info;
+}
+
+Result<std::optional<oauth::DpopKey>> Engine::dpop_key_of(const TokenSet& tokens) const {
+  if (!is_dpop_type(tokens.token_type)) return std::optional<oauth::DpopKey>();
+  if (tokens.dpop_key.empty()) return relogin("the stored DPoP token has no key to sign its requests with");
+  auto key = oauth::DpopKey::load(tokens.dpop_key);
+  if (!key) return relogin("the DPoP key stored with the token cannot be read (" + key.error().message + ")");
+  return std::optional<oauth::DpopKey>(std::move(*key));
+}
+
+TokenInfo Engine::info_of(const TokenSet& tokens) const {
+  TokenInfo info = token_info(tokens);
+  if (auto key = dpop_key_of(tokens); key && *key) info.jkt = (*key)->thumbprint();
+  return info;
 }
 
 Result<AccessToken> Engine::access_token(long long min_ttl) {
+  auto tokens = valid_tokens(min_ttl);
+  if (!tokens) return std::unexpected(tokens.error());
+  return handed_out(*tokens);
+}
+
+Result<TokenSet> Engine::valid_tokens(long long min_ttl) {
   if (unusable_) return std::unexpected(*unusable_);
   auto tokens = load_required();
   if (!tokens) return std::unexpected(tokens.error());
@@ -512,7 +571,7 @@ Result<AccessToken> Engine::access_token(long long min_ttl) {
   if (std::string elsewhere = bound_elsewhere(*tokens); !elsewhere.empty()) {
     return std::unexpected(relogin_elsewhere(elsewhere));
   }
-  if (tokens->fresh_at(now(), min_ttl)) return handed_out(*tokens);
+  if (tokens->fresh_at(now(), min_ttl)) return std::move(*tokens);
   const long long seen_obtained_at = tokens->obtained_at;
   auto held = lock();
   if (!held) return std::unexpected(held.error());
@@ -523,14 +582,14 @@ Result<AccessToken> Engine::access_token(long long min_ttl) {
   if (std::string elsewhere = bound_elsewhere(*tokens); !elsewhere.empty()) {
     return std::unexpected(relogin_elsewhere(elsewhere));
   }
-  if (tokens->fresh_at(now(), min_ttl)) return handed_out(*tokens);
-  if (tokens->obtained_at > seen_obtained_at && tokens->fresh_at(now(), 0)) return handed_out(*tokens);
+  if (tokens->fresh_at(now(), min_ttl)) return std::move(*tokens);
+  if (tokens->obtained_at > seen_obtained_at && tokens->fresh_at(now(), 0)) return std::move(*tokens);
   auto fresh = refresh_set(std::move(*tokens));
   if (!fresh) return std::unexpected(fresh.error());
   if (!fresh->fresh_at(now(), min_ttl) && fresh->expires_at && *fresh->expires_at <= now()) {
     return fail(ErrorCode::kServer, "the server issued an access token that is already expired");
   }
-  return handed_out(*fresh);
+  return std::move(*fresh);
 }
 
 Result<void> Engine::check_token_destination(std::string_view url) const {
@@ -565,29 +624,57 @@ Result<HttpResponse> Engine::fetch(HttpRequest request, long long min_ttl) {
   if (unusable_) return std::unexpected(*unusable_);
   if (auto shape = check_request_shape(request); !shape) return std::unexpected(shape.error());
   if (auto allowed = check_token_destination(request.url); !allowed) return std::unexpected(allowed.error());
-  auto send_with = [&](const AccessToken& token) {
-    HttpRequest authorized = request;
-    // RFC 6750 §2.1, with the scheme of the token's type (authorization_scheme: "Bearer" for any
-    // case of bearer, as servers that return "bearer" accept "Bearer" too).
-    // Headers are plain strings: sized once so that no reallocation leaves a copy, wiped below.
-    const Secret header = token.authorization();
-    std::string authorization;
-    authorization.reserve(header.size());
-    authorization.append(header.reveal());
-    authorized.headers.emplace_back("Authorization", std::move(authorization));
-    // An API is another server with its own clock: not observed.
-    auto response = http_.inner().send(authorized);
-    for (auto& [name, value] : authorized.headers) wipe_string(value);
-    return response;
+  auto send_with = [&](const TokenSet& tokens) -> Result<HttpResponse> {
+    // A DPoP token goes only with a proof of its key (RFC 9449 §7): without the key, no request.
+    auto dpop_key = dpop_key_of(tokens);
+    if (!dpop_key) return std::unexpected(dpop_key.error());
+    for (int attempt = 0;; ++attempt) {
+      HttpRequest authorized = request;
+      // RFC 6750 §2.1, with the scheme of the token's type (authorization_scheme: "Bearer" for
+      // any case of bearer, as servers that return "bearer" accept "Bearer" too); RFC 9449 §7.1:
+      // "DPoP" for a DPoP token. Headers are plain strings, wiped below.
+      if (*dpop_key) {
+        Secret authorization("DPoP ");
+        authorization.append(tokens.access_token.reveal());
+        authorized.headers.emplace_back("Authorization", header_value(authorization.reveal()));
+        const std::optional<std::string> nonce = dpop_nonces_.nonce_for(request.url);
+        // iat on the clock of the authorization server the token came from: the best word on
+        // the time there is (an API's own Date is not observed).
+        const long long issued_at = now() + tokens.clock_offset_s.value_or(profile_.clock_offset_s.value_or(0));
+        auto proof = oauth::make_dpop_proof(
+            **dpop_key, oauth::DpopProofRequest{request.method, request.url, issued_at, &tokens.access_token,
+                                                nonce ? std::string_view(*nonce) : std::string_view()});
+        if (!proof) return std::unexpected(proof.error());
+        authorized.headers.emplace_back("DPoP", header_value(proof->reveal()));
+      } else {
+        const Secret header = handed_out(tokens).authorization();
+        authorized.headers.emplace_back("Authorization", header_value(header.reveal()));
+      }
+      // An API is another server with its own clock: not observed.
+      auto response = http_.inner().send(authorized);
+      for (auto& [name, value] : authorized.headers) wipe_string(value);
+      if (!response || !*dpop_key) return response;
+      // RFC 9449 §9: a resource server's nonce, from any answer; a malformed one is ignored here
+      // (a retry that needs it reports it).
+      (void)dpop_nonces_.update(request.url, *response);
+      if (attempt > 0) return response;
+      // A 401 with WWW-Authenticate: DPoP error="use_dpop_nonce": once more with its nonce.
+      auto retry = oauth::dpop_nonce_to_retry_with(*response);
+      if (!retry) return std::unexpected(retry.error());
+      if (!*retry) return response;
+      if (auto remembered = dpop_nonces_.remember(request.url, **retry); !remembered) {
+        return std::unexpected(remembered.error());
+      }
+    }
   };
-  auto token = access_token(min_ttl);
-  if (!token) return std::unexpected(token.error());
-  auto response = send_with(*token);
+  auto tokens = valid_tokens(min_ttl);
+  if (!tokens) return std::unexpected(tokens.error());
+  auto response = send_with(*tokens);
   if (!response || response->status != 401) return response;
   // The token was revoked or expired early: one refresh, one retry.
   auto refreshed = refresh();
   if (!refreshed) return std::unexpected(refreshed.error());
-  auto again = access_token(0);
+  auto again = valid_tokens(0);
   if (!again) return std::unexpected(again.error());
   return send_with(*again);
 }
@@ -600,7 +687,7 @@ Result<TokenInfo> Engine::refresh() {
   if (!tokens) return std::unexpected(tokens.error());
   auto fresh = refresh_set(std::move(*tokens));
   if (!fresh) return std::unexpected(fresh.error());
-  return token_info(*fresh);
+  return info_of(*fresh);
 }
 
 Result<LogoutOutcome> Engine::logout() {
@@ -649,8 +736,12 @@ Result<SessionStatus> Engine::status() {
       // kReloginRequired, and status says so (it went on saying "logged in").
       status.relogin_required = true;
       status.relogin_reason = (**loaded).refresh_refused;
+    } else if (auto key = dpop_key_of(**loaded); !key) {
+      // A DPoP token without its key cannot be used at all: it is not "logged in".
+      status.relogin_required = true;
+      status.relogin_reason = key.error().message;
     } else {
-      status.tokens = token_info(**loaded);
+      status.tokens = info_of(**loaded);
     }
     status.clock_offset_s = (**loaded).clock_offset_s;
   }

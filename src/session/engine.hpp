@@ -12,6 +12,7 @@
 #include "devicelogin/advanced/token_store.hpp"
 #include "devicelogin/session.hpp"
 #include "http/server_time.hpp"
+#include "oauth/dpop.hpp"
 #include "oauth/wire.hpp"
 
 namespace devicelogin::session {
@@ -86,6 +87,14 @@ class Engine {
   [[nodiscard]] LogoutOutcome revoke(const TokenSet& tokens);
   // RFC 6749 §6 refresh of `current`, stored before it is returned.
   [[nodiscard]] Result<TokenSet> refresh_set(TokenSet current);
+  // A valid set (access_token()'s rules), refreshed first when it expires within min_ttl.
+  [[nodiscard]] Result<TokenSet> valid_tokens(long long min_ttl);
+  // The DPoP key a DPoP token of `tokens` is used with; nullopt for a token of another type.
+  // kReloginRequired when a DPoP token has no key, or one that cannot be read: never a fallback
+  // to sending it as a Bearer token.
+  [[nodiscard]] Result<std::optional<oauth::DpopKey>> dpop_key_of(const TokenSet& tokens) const;
+  // token_info(), with the thumbprint of the key a DPoP token is bound to.
+  [[nodiscard]] TokenInfo info_of(const TokenSet& tokens) const;
 
   Profile profile_;
   // Why there is no usable profile (never saved, unreadable, or its store cannot be opened); the
@@ -103,6 +112,8 @@ class Engine {
   std::optional<Profile> saved_profile_;
   // During a sign-in: the profile signed in before, whose server revokes a replaced set it issued.
   std::optional<Profile> previous_profile_;
+  // The servers' latest DPoP nonces, per origin (RFC 9449 §8.2, §9).
+  oauth::DpopNonceCache dpop_nonces_;
 };
 
 }  // namespace devicelogin::session

@@ -98,6 +98,7 @@ Result<Profile> prepare_profile(const LoginSettings& settings, HttpClient& http_
       } else {
         profile.issuer = metadata->issuer;
         profile.endpoints = metadata->endpoints;
+        profile.dpop_algs = metadata->dpop_algs;
       }
     } else if (!explicit_endpoints) {
       return preset == nullptr ? missing_settings("no authorization server was given", "issuer|provider")

@@ -176,6 +176,12 @@ Result<Profile> load_profile(const ProfileStore& profiles, const std::string& na
       if (url.is_string() && !url.get<std::string>().empty()) profile.api_urls.push_back(url.get<std::string>());
     }
   }
+  if (auto it = doc.find("dpop"); it != doc.end() && it->is_boolean()) profile.dpop = it->get<bool>();
+  if (auto it = doc.find("dpop_signing_alg_values_supported"); it != doc.end() && it->is_array()) {
+    for (const auto& alg : *it) {
+      if (alg.is_string() && !alg.get<std::string>().empty()) profile.dpop_algs.push_back(alg.get<std::string>());
+    }
+  }
   if (profile.store.empty()) profile.store = "file";
   if (profile.client_id.empty() || profile.endpoints.token.empty()) {
     return std::unexpected(remedy_error(ErrorCode::kConfig, "profile file " + path + " lacks client_id or token_endpoint", Remedy::kSignIn, name));
@@ -207,6 +213,8 @@ Result<void> ProfileStore::save(const Profile& profile) const {
       {"store", profile.store},
   };
   if (!profile.api_urls.empty()) doc["api_urls"] = profile.api_urls;
+  if (profile.dpop) doc["dpop"] = true;
+  if (!profile.dpop_algs.empty()) doc["dpop_signing_alg_values_supported"] = profile.dpop_algs;
   if (profile.clock_offset_s) doc["clock_offset_s"] = *profile.clock_offset_s;
   if (!profile.jwks_cache.empty()) {
     json jwks = json_nesting_within(profile.jwks_cache) ? json::parse(profile.jwks_cache, nullptr, false) : json(json::value_t::discarded);

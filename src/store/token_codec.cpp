@@ -52,6 +52,7 @@ Secret encode_token_set(const TokenSet& tokens) {
   if (!tokens.client_id.empty()) doc["client_id"] = tokens.client_id;
   if (tokens.clock_offset_s) doc["clock_offset_s"] = *tokens.clock_offset_s;
   if (!tokens.refresh_refused.empty()) doc["refresh_refused"] = tokens.refresh_refused;
+  if (!tokens.dpop_key.empty()) doc["dpop_key"] = tokens.dpop_key.reveal();
   return Secret(dump_wiping(doc));
 }
 
@@ -118,6 +119,7 @@ Result<TokenSet> decode_token_set(std::string_view text) {
     tokens.clock_offset_s = static_cast<long long>(it->get<std::uint64_t>());
   }
   tokens.refresh_refused = text_of("refresh_refused", "");
+  tokens.dpop_key = Secret(string_of("dpop_key").value_or(""));
   return tokens;
 }
 

@@ -186,6 +186,7 @@ async function startDevserver(opts) {
   if (opts.accessTokenTtl !== undefined) args.push('--access-token-ttl', String(opts.accessTokenTtl));
   if (opts.slowDownEvery !== undefined) args.push('--slow-down-every', String(opts.slowDownEvery));
   if (opts.omitExpiresIn) args.push('--omit-expires-in');
+  if (opts.dpopNonce) args.push('--dpop-nonce');
   const { child, info, stderr, configDir } = await spawnServe([{
     client_id: 'devicelogin-introspector', client_secret: introspectionSecret, name: 'introspection',
   }], args);

@@ -345,9 +345,10 @@ TEST_F(CliTest, NothingStoredIsNotLoggedIn) {
   EXPECT_EQ(status.code, 5);
   ASSERT_TRUE(one_line(status.out)) << status.out;
   json parsed = json::parse(status.out, nullptr, false);
-  // README: {"profile","issuer","logged_in","expires_at","scope","subject","store","relogin_required",
+  // README: {"profile","issuer","logged_in","token_type","jkt","expires_at","scope","subject","store","relogin_required",
   // "clock_offset_s","stored_bytes","quota_used_bytes","quota_left_bytes"}
-  EXPECT_EQ(parsed, json({{"profile", "work"}, {"issuer", nullptr}, {"logged_in", false}, {"expires_at", nullptr},
+  EXPECT_EQ(parsed, json({{"profile", "work"}, {"issuer", nullptr}, {"logged_in", false}, {"token_type", nullptr},
+                          {"jkt", nullptr}, {"expires_at", nullptr},
                           {"scope", nullptr}, {"subject", nullptr}, {"store", nullptr},
                           {"relogin_required", false}, {"clock_offset_s", nullptr}, {"stored_bytes", nullptr},
                           {"quota_used_bytes", nullptr}, {"quota_left_bytes", nullptr}}));

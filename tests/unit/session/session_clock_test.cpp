@@ -299,5 +299,108 @@ TEST_F(SessionClockTest, TheOffsetSurvivesTheProfileAndTokenFilesAndOnlyWhenPlau
   EXPECT_FALSE(stored()->clock_offset_s.has_value());
 }
 
+// The claims of a DPoP proof (a compact JWS): its payload, base64url-decoded and parsed.
+json proof_claims(const std::string& proof) {
+  const std::size_t first = proof.find('.');
+  const std::size_t second = proof.find('.', first + 1);
+  if (first == std::string::npos || second == std::string::npos) return json();
+  const std::string payload = proof.substr(first + 1, second - first - 1);
+  std::string decoded;
+  unsigned buffer = 0;
+  int bits = 0;
+  for (char c : payload) {
+    const std::string_view alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const std::size_t value = alphabet.find(c);
+    if (value == std::string_view::npos) return json();
+    buffer = (buffer << 6) | static_cast<unsigned>(value);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      decoded.push_back(static_cast<char>((buffer >> bits) & 0xFF));
+    }
+  }
+  return json::parse(decoded, nullptr, false);
+}
+
+// RFC 9449 §4.2, §5, §8 with a local clock 10 minutes ahead: the poll carries a proof whose iat is
+// the server's time, a 400 use_dpop_nonce is retried once with the DPoP-Nonce it gave, and the key
+// is stored with the DPoP token.
+TEST_F(SessionClockTest, ADpopLoginSignsThePollsOnTheServersClockAndRetriesWithTheNonce) {
+  profile_.dpop = true;
+  FakeClock clock(kNow - 5 + 600);
+  FakeHttpClient http(&clock);
+  http.reply(200, R"({"device_code":"DC","user_code":"ABCD-EFGH","verification_uri":"https://issuer.example/activate",
+      "expires_in":600,"interval":5})", dated(kNow - 5));
+  HttpHeaders nonce_headers = dated(kNow);
+  nonce_headers.emplace_back("DPoP-Nonce", "nonce-1");
+  http.reply(400, R"({"error":"use_dpop_nonce"})", nonce_headers);
+  json body = json::parse(token_body("AT-1"));
+  body["token_type"] = "DPoP";
+  http.reply(200, body.dump(), dated(kNow));
+  http.reply(200, test_jwks(), dated(kNow));
+  Session session = make_session(http, clock);
+  auto info = session.login({});
+  ASSERT_TRUE(info.has_value()) << info.error().message;
+  ASSERT_GE(http.requests.size(), 3U);
+  EXPECT_TRUE(http.requests[0].header("dpop").empty()) << "the device authorization request is not a token request";
+  for (std::size_t i : {1U, 2U}) {
+    SCOPED_TRACE(i);
+    const json claims = proof_claims(http.requests[i].header("dpop"));
+    ASSERT_TRUE(claims.is_object());
+    EXPECT_EQ(claims.value("htm", ""), "POST");
+    EXPECT_EQ(claims.value("htu", ""), "https://issuer.example/token");
+    EXPECT_EQ(claims.value("iat", 0LL), kNow) << "iat is on the server's clock, not the local one";
+    EXPECT_EQ(claims.contains("nonce"), i == 2U);
+  }
+  EXPECT_EQ(proof_claims(http.requests[2].header("dpop")).value("nonce", ""), "nonce-1");
+  EXPECT_FALSE(info->jkt.empty());
+  auto tokens = stored();
+  ASSERT_TRUE(tokens.has_value());
+  EXPECT_EQ(tokens->token_type, "DPoP");
+  EXPECT_FALSE(tokens->dpop_key.empty());
+  EXPECT_TRUE(session.profile().dpop);
+}
+
+// A server that answers a proof with a Bearer token did not bind it: the login fails, nothing is
+// stored (a token that works without the key is not taken silently).
+TEST_F(SessionClockTest, ABearerAnswerToADpopPollFailsTheLogin) {
+  profile_.dpop = true;
+  FakeClock clock(kNow - 5);
+  FakeHttpClient http(&clock);
+  script_login(http, dated, token_body("AT-1"));
+  Session session = make_session(http, clock);
+  auto info = session.login({});
+  ASSERT_FALSE(info.has_value());
+  EXPECT_EQ(info.error().code, ErrorCode::kServer);
+  EXPECT_NE(info.error().message.find("answered a DPoP request with a Bearer token"), std::string::npos)
+      << info.error().message;
+  EXPECT_FALSE(stored().has_value());
+}
+
+TEST_F(SessionClockTest, TheDpopChoiceAndKeySurviveTheProfileAndTokenFiles) {
+  ProfileStore profiles(dir_ + "/profiles");
+  profile_.dpop = true;
+  ASSERT_TRUE(profiles.save(profile_).has_value());
+  EXPECT_TRUE(profiles.load("work")->dpop);
+  profile_.dpop = false;
+  ASSERT_TRUE(profiles.save(profile_).has_value());
+  EXPECT_FALSE(profiles.load("work")->dpop);
+
+  auto store = make_file_token_store(tokens_dir());
+  TokenSet tokens;
+  tokens.access_token = Secret("AT-0");
+  tokens.token_type = "DPoP";
+  tokens.dpop_key = Secret(R"({"kty":"EC","crv":"P-256","x":"X","y":"Y","d":"KEY-CANARY"})");
+  ASSERT_TRUE(store->save("work", tokens).has_value());
+  auto loaded = stored();
+  ASSERT_TRUE(loaded.has_value());
+  EXPECT_EQ(loaded->token_type, "DPoP");
+  EXPECT_TRUE(loaded->dpop_key.equals(tokens.dpop_key));
+  // A set without a key stays without one.
+  tokens.dpop_key = Secret();
+  ASSERT_TRUE(store->save("work", tokens).has_value());
+  EXPECT_TRUE(stored()->dpop_key.empty());
+}
+
 }  // namespace
 }  // namespace devicelogin

@@ -424,7 +424,7 @@ TEST_F(LoggedInSessionTest, TheTokenComesWithItsTypeAndExpiryAndFetchUsesItsSche
     const char* stored_type;
     const char* sent;
   };
-  for (const Case c : {Case{"bearer", "Bearer AT-T"}, Case{"DPoP", "DPoP AT-T"}, Case{"N_A", "N_A AT-T"},
+  for (const Case c : {Case{"bearer", "Bearer AT-T"}, Case{"N_A", "N_A AT-T"},
                        Case{"", "Bearer AT-T"}, Case{"bad type\r\nX: y", "Bearer AT-T"}}) {
     SCOPED_TRACE(c.stored_type);
     TokenSet tokens;
@@ -446,6 +446,19 @@ TEST_F(LoggedInSessionTest, TheTokenComesWithItsTypeAndExpiryAndFetchUsesItsSche
     ASSERT_EQ(api.requests.size(), 1U);
     EXPECT_EQ(api.requests[0].header("authorization"), c.sent);
   }
+  // A DPoP token goes only with a proof of its key: without a stored key, nothing is sent (never
+  // the token as Bearer), and a new sign-in is what helps.
+  TokenSet keyless;
+  keyless.access_token = Secret(std::string_view("AT-T"));
+  keyless.token_type = "DPoP";
+  keyless.expires_at = start_ + 3600;
+  ASSERT_TRUE(make_file_token_store(tokens_dir())->save("work", keyless).has_value());
+  FakeHttpClient api(&clock_);
+  Session typed = make_session(api);
+  auto sent = typed.get("https://api.example.com/me");
+  ASSERT_FALSE(sent.has_value());
+  EXPECT_EQ(sent.error().code, ErrorCode::kReloginRequired);
+  EXPECT_TRUE(api.requests.empty());
 }
 
 TEST_F(LoggedInSessionTest, ExpiringTokenRefreshesWithRotation) {

@@ -1,0 +1,201 @@
+// DPoP (RFC 9449) end to end against `devicelogin serve`, which checks every proof: `login --dpop`
+// binds the tokens to a key stored with them; `status` shows the type and the key's thumbprint;
+// `api` to the userinfo endpoint signs its request; `token` refuses the bound token; `refresh`
+// signs with the same key; the stored token without its key is useless (as Bearer the server
+// refuses it, and without the key the CLI sends nothing). Once without and once with server
+// nonces (`serve --dpop-nonce`), which the client must pick up and retry with. The canary: no
+// byte of the private key ("d") in any output, --verbose traces included.
+
+import { strict as assert } from 'node:assert';
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs/promises';
+import * as http from 'node:http';
+import * as path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+import {
+  cliPath, describeRun, findSecrets, killAllChildren, loginWithApproval, makeHome, readTokenFile, runCli, startServer,
+} from './harness.mjs';
+
+const skip = cliPath() ? false : 'DEVICELOGIN_BIN is not set';
+const EXIT = { ok: 0, usage: 2, notLoggedIn: 5 };
+
+// The RFC 7638 thumbprint of an EC or OKP public JWK.
+function thumbprint(jwk) {
+  const members = jwk.kty === 'EC' ? { crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y } : { crv: jwk.crv, kty: jwk.kty, x: jwk.x };
+  return crypto.createHash('sha256').update(JSON.stringify(members)).digest('base64url');
+}
+
+for (const nonces of [false, true]) {
+  describe(`DPoP against devicelogin serve${nonces ? ' --dpop-nonce' : ''}`, { skip, timeout: 180000 }, () => {
+    let server;
+    let home;
+    let userinfo;
+    // A loopback API (one of the profile's API base URLs) that records what reaches it.
+    let api;
+    const apiRequests = [];
+    // Everything the CLI wrote, for the canary.
+    const outputs = [];
+    // The private part ("d") of every key a login made.
+    const privateKeys = [];
+    const secrets = () => [];
+
+    const stored = async () => {
+      const found = await readTokenFile(home);
+      assert.ok(found, 'a token file is stored');
+      return found;
+    };
+    const storedKey = async () => {
+      const { tokens } = await stored();
+      assert.equal(typeof tokens.dpop_key, 'string', 'the key is stored with the tokens');
+      return JSON.parse(tokens.dpop_key);
+    };
+    const run = async (argv, expected) => {
+      const result = await runCli(argv, { env: home.env });
+      outputs.push(result.stdout, result.stderr);
+      assert.equal(result.code, expected, describeRun(argv, result, secrets()));
+      return result;
+    };
+    const login = async (extra) => {
+      const { result, argv } = await loginWithApproval(server, home, { extra: [...extra, '--verbose'] });
+      outputs.push(result.stdout, result.stderr);
+      assert.equal(result.code, EXIT.ok, describeRun(argv, result));
+      privateKeys.push((await storedKey()).d);
+    };
+    const status = async () => JSON.parse((await run(['status', '--json'], EXIT.ok)).stdout);
+
+    before(async () => {
+      server = await startServer('devserver', { interval: 1, dpopNonce: nonces });
+      home = await makeHome();
+      const meta = await (await fetch(`${server.issuer}/.well-known/openid-configuration`)).json();
+      userinfo = meta.userinfo_endpoint;
+      api = http.createServer((req, res) => {
+        apiRequests.push({ url: req.url, authorization: req.headers.authorization ?? '' });
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      });
+      await new Promise((resolve) => { api.listen(0, '127.0.0.1', resolve); });
+      await login(['--dpop', '--api-url', `http://127.0.0.1:${api.address().port}`]);
+    });
+    after(async () => {
+      killAllChildren();
+      await new Promise((resolve) => { if (api) api.close(resolve); else resolve(); });
+      await server?.stop();
+      await home?.remove();
+    });
+
+    test('login --dpop: the profile remembers it, status shows token_type DPoP and the stored key\'s jkt', async () => {
+      const profile = JSON.parse(await fs.readFile(path.join(home.configDir, 'profiles', 'default.json'), 'utf8'));
+      assert.equal(profile.dpop, true);
+      const shown = await status();
+      assert.equal(shown.token_type, 'DPoP');
+      const key = await storedKey();
+      assert.equal(key.kty, 'OKP', 'an Ed25519 key: discovery offers EdDSA');
+      assert.equal(profile.dpop_signing_alg_values_supported.includes('EdDSA'), true);
+      assert.equal(shown.jkt, thumbprint(key));
+      const { file, tokens } = await stored();
+      assert.equal((await fs.stat(file)).mode & 0o777, 0o600, 'the key lives in the 0600 token file');
+      // The server bound the token to that key.
+      const info = await server.introspect(tokens.access_token);
+      assert.equal(info.active, true);
+      assert.equal(info.cnf?.jkt, shown.jkt);
+      const text = (await run(['status'], EXIT.ok)).stderr;
+      assert.match(text, new RegExp(`Type: +DPoP \\(bound to the key with thumbprint ${shown.jkt}\\)`));
+    });
+
+    test('api to the userinfo endpoint: Authorization DPoP with a proof the server accepts', async () => {
+      const result = await run(['api', '--verbose', userinfo], EXIT.ok);
+      assert.ok(JSON.parse(result.stdout).sub, 'userinfo answered with a subject');
+      assert.match(result.stderr, /DPoP/i, 'the trace shows the DPoP header (redacted)');
+    });
+
+    test('token refuses the bound token in one line (exit 2), printing nothing', async () => {
+      const result = await run(['token'], EXIT.usage);
+      assert.equal(result.stdout, '');
+      assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
+    });
+
+    test('the stored token is useless without its key: as Bearer (or DPoP without a proof) the server refuses it', async () => {
+      const { tokens } = await stored();
+      for (const authorization of [`Bearer ${tokens.access_token}`, `DPoP ${tokens.access_token}`]) {
+        const response = await fetch(userinfo, { headers: { authorization } });
+        assert.equal(response.status, 401, authorization.split(' ')[0]);
+      }
+    });
+
+    test('refresh signs with the same key: a new DPoP token bound to the same jkt, and api still works', async () => {
+      const before = await stored();
+      const jkt = (await status()).jkt;
+      await run(['refresh', '--verbose'], EXIT.ok);
+      const afterwards = await stored();
+      assert.notEqual(afterwards.tokens.access_token, before.tokens.access_token, 'a new access token');
+      const shown = await status();
+      assert.equal(shown.token_type, 'DPoP');
+      assert.equal(shown.jkt, jkt);
+      assert.equal((await server.introspect(afterwards.tokens.access_token)).cnf?.jkt, jkt);
+      await run(['api', userinfo], EXIT.ok);
+      // The API gets the DPoP scheme and a proof (its checks are the dev server's, above).
+      await run(['api', '/seen'], EXIT.ok);
+      const seen = apiRequests.filter((r) => r.url === '/seen');
+      assert.equal(seen.length, 1);
+      assert.match(seen[0].authorization, /^DPoP /);
+    });
+
+    test('a re-login without --dpop keeps DPoP and makes a new key', async () => {
+      const old = (await status()).jkt;
+      await login([]);
+      const shown = await status();
+      assert.equal(shown.token_type, 'DPoP');
+      assert.notEqual(shown.jkt, old, 'a new key for the new login');
+      assert.equal(shown.jkt, thumbprint(await storedKey()));
+    });
+
+    test('a stored DPoP token without its key: sign in again (exit 5), never sent as Bearer', async () => {
+      const { file, tokens } = await stored();
+      const original = await fs.readFile(file, 'utf8');
+      try {
+        const { dpop_key: removed, ...keyless } = tokens;
+        assert.ok(removed);
+        await fs.writeFile(file, JSON.stringify(keyless), { mode: 0o600 });
+        const result = await run(['api', '/keyless'], EXIT.notLoggedIn);
+        assert.equal(result.stdout, '');
+        assert.deepEqual(apiRequests.filter((r) => r.url === '/keyless'), [], 'nothing was sent, as Bearer or otherwise');
+        assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
+        const shown = JSON.parse((await run(['status', '--json'], EXIT.notLoggedIn)).stdout);
+        assert.equal(shown.relogin_required, true);
+      } finally {
+        await fs.writeFile(file, original, { mode: 0o600 });
+      }
+    });
+
+    test('logout revokes the DPoP-bound tokens and deletes them with their key', async () => {
+      const { tokens } = await stored();
+      const result = JSON.parse((await run(['logout', '--json', '--verbose'], EXIT.ok)).stdout);
+      assert.equal(result.revoked, true, JSON.stringify(result));
+      assert.equal((await server.introspect(tokens.access_token)).active, false);
+      assert.equal(await readTokenFile(home), undefined, 'nothing is left in the store');
+    });
+
+    test('a login without --dpop to a server that offers DPoP says so in one line, and stays Bearer', async () => {
+      const plain = await makeHome();
+      try {
+        const { result, argv } = await loginWithApproval(server, plain);
+        assert.equal(result.code, EXIT.ok, describeRun(argv, result));
+        const notes = result.stderr.split('\n').filter((line) => line.includes('--dpop'));
+        assert.equal(notes.length, 1, result.stderr);
+        const shown = JSON.parse((await runCli(['status', '--json'], { env: plain.env })).stdout);
+        assert.equal(shown.token_type, 'Bearer');
+        assert.equal(shown.jkt, null);
+      } finally {
+        await plain.remove();
+      }
+    });
+
+    test('canary: no output or trace holds the private key', async () => {
+      assert.equal(privateKeys.length, 2, 'two logins, two keys');
+      for (const d of privateKeys) assert.ok(d && d.length >= 40, 'the stored key has its private part');
+      const leaks = findSecrets(outputs.join('\n'), privateKeys.map((value, i) => ({ label: `private key ${i + 1}`, value })));
+      assert.deepEqual(leaks, [], 'the private key appeared in an output');
+      assert.ok(outputs.join('').includes('POST'), 'the traces were captured');
+    });
+  });
+}
