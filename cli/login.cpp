@@ -142,10 +142,6 @@ int run_login(LoginArgs& args) {
       // Chosen explicitly, never by fallback: say once where the plaintext file lives.
       say("warning: tokens will be kept in a plaintext file readable only by you: " + store.location(profile.name));
     }
-    if (!profile.dpop && !profile.dpop_algs.empty() && !args.quiet) {
-      say("note: the server can bind tokens to a key (DPoP), so that a copied token is useless; sign in with --dpop "
-          "to use it");
-    }
   };
   observer.on_code = [&](const DeviceCodePrompt& prompt) {
     if (args.json) {
@@ -230,6 +226,11 @@ int run_login(LoginArgs& args) {
   const bool is_default = default_profile && *default_profile == profile.name;
   say("Signed in" + who + " (profile " + profile.name + "). Access token expires " + describe_expiry(info->expires_at) +
       ". Get it with: devicelogin token" + (is_default ? "" : " --profile " + profile.name));
+  // After the sign-in, never before an error: a failed login prints its one line only.
+  if (!profile.dpop && !profile.dpop_algs.empty()) {
+    say("note: the server can bind tokens to a key (DPoP), so that a copied token is useless; sign in with --dpop "
+        "to use it");
+  }
   return 0;
 }
 
