@@ -1,4 +1,5 @@
 #include "oauth/dpop.hpp"
+#include "oauth/openssl_ptr.hpp"
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -21,21 +22,8 @@
 namespace devicelogin::oauth {
 namespace {
 
-template <auto free_function>
-struct OpensslDeleter {
-  template <class T>
-  void operator()(T* pointer) const noexcept {
-    free_function(pointer);
-  }
-};
-using PkeyCtxPtr = std::unique_ptr<EVP_PKEY_CTX, OpensslDeleter<EVP_PKEY_CTX_free>>;
-using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, OpensslDeleter<EVP_MD_CTX_free>>;
-using ParamBldPtr = std::unique_ptr<OSSL_PARAM_BLD, OpensslDeleter<OSSL_PARAM_BLD_free>>;
-// OpenSSL 3.0's OSSL_PARAM_free clears the block that holds secure BIGNUMs (a private scalar made
-// with BN_secure_new) before freeing it.
-using ParamPtr = std::unique_ptr<OSSL_PARAM, OpensslDeleter<OSSL_PARAM_free>>;
+// Private scalars are among the numbers held: cleared before they are freed.
 using BignumPtr = std::unique_ptr<BIGNUM, OpensslDeleter<BN_clear_free>>;
-using EcdsaSigPtr = std::unique_ptr<ECDSA_SIG, OpensslDeleter<ECDSA_SIG_free>>;
 
 constexpr std::size_t kP256CoordinateBytes = 32;  // RFC 7518 §6.2.1.2: the full coordinate size
 constexpr std::size_t kEd25519KeyBytes = 32;      // RFC 8037 §2

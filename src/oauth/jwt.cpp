@@ -14,6 +14,7 @@
 
 #include "core/encoding.hpp"
 #include "devicelogin/sanitize.hpp"
+#include "oauth/openssl_ptr.hpp"
 #include "oauth/providers.hpp"
 
 namespace devicelogin::oauth {
@@ -21,20 +22,7 @@ namespace {
 
 using json = nlohmann::json;
 
-template <auto free_function>
-struct OpensslDeleter {
-  template <class T>
-  void operator()(T* pointer) const noexcept {
-    free_function(pointer);
-  }
-};
-using PkeyPtr = std::unique_ptr<EVP_PKEY, OpensslDeleter<EVP_PKEY_free>>;
-using PkeyCtxPtr = std::unique_ptr<EVP_PKEY_CTX, OpensslDeleter<EVP_PKEY_CTX_free>>;
-using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, OpensslDeleter<EVP_MD_CTX_free>>;
-using ParamBldPtr = std::unique_ptr<OSSL_PARAM_BLD, OpensslDeleter<OSSL_PARAM_BLD_free>>;
-using ParamPtr = std::unique_ptr<OSSL_PARAM, OpensslDeleter<OSSL_PARAM_free>>;
 using BignumPtr = std::unique_ptr<BIGNUM, OpensslDeleter<BN_free>>;
-using EcdsaSigPtr = std::unique_ptr<ECDSA_SIG, OpensslDeleter<ECDSA_SIG_free>>;
 
 enum class Algorithm { kRs256, kPs256, kEs256, kEdDsa };
 
