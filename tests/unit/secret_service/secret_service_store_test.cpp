@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -325,22 +326,33 @@ class PrivateBus {
                              "<allow send_destination=\"*\" eavesdrop=\"true\"/><allow eavesdrop=\"true\"/>"
                              "<allow own=\"*\"/></policy></busconfig>\n";
     std::string config_arg = "--config-file=" + config;
+    // The daemon prints its address on this pipe once it is listening: waiting for that line (not
+    // for the socket file, which exists from bind() on, before listen()) means a connection made
+    // next is accepted, however loaded the machine is. EOF instead means the daemon did not start.
+    int ready[2];
+    if (::pipe2(ready, O_CLOEXEC) != 0) return;
+    std::string print_arg = "--print-address=3";
     char program[] = "dbus-daemon";
     char nofork[] = "--nofork";
     char nosyslog[] = "--nosyslog";
-    char* argv[] = {program, config_arg.data(), nofork, nosyslog, nullptr};
+    char* argv[] = {program, config_arg.data(), print_arg.data(), nofork, nosyslog, nullptr};
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_adddup2(&actions, ready[1], 3);
     if (::posix_spawnp(&pid_, program, &actions, nullptr, argv, environ) != 0) pid_ = -1;
     posix_spawn_file_actions_destroy(&actions);
-    for (int i = 0; pid_ > 0 && i < 100; ++i) {
-      if (std::filesystem::exists(socket)) {
-        address_ = "unix:path=" + socket;
-        break;
-      }
-      std::this_thread::sleep_for(50ms);
+    ::close(ready[1]);
+    std::string printed;
+    char buffer[512];
+    while (pid_ > 0 && printed.find('\n') == std::string::npos) {
+      const ssize_t got = ::read(ready[0], buffer, sizeof buffer);
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) break;
+      printed.append(buffer, static_cast<std::size_t>(got));
     }
+    ::close(ready[0]);
+    if (printed.find('\n') != std::string::npos) address_ = "unix:path=" + socket;
   }
   PrivateBus(const PrivateBus&) = delete;
   PrivateBus& operator=(const PrivateBus&) = delete;
