@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/fs.hpp"
+#include "core/json_reader.hpp"
 #include "devicelogin/advanced/error_builders.hpp"
 #include "devicelogin/advanced/profile_store.hpp"
 #include "devicelogin/profile.hpp"
@@ -31,72 +32,6 @@ ClientAuth client_auth_from(const std::string& name) {
   if (name == "client_secret_post") return ClientAuth::kPost;
   return ClientAuth::kBasic;
 }
-
-// The parser's events for a profile file, kept as a document of the root object's members only
-// (what load_profile reads): a member that is an object or array is kept empty, except api_urls,
-// kept with its elements (each nested object or array, which no reader takes, kept empty), and
-// jwks_cache is left out. The same parser as json::parse, so the same texts are refused; a repeated
-// name: the last wins, as in json::parse. Nesting beyond load_profile's bound is refused.
-struct TopLevelMembers {
-  json doc = json::object();
-  bool root_is_object = false;
-  std::size_t depth = 0;
-  bool skip_member = false;  // the member being read is jwks_cache
-  json* array = nullptr;     // api_urls, while its elements are read
-
-  bool value(json&& item) {
-    if (!root_is_object || skip_member) return true;
-    if (depth == 1) {
-      doc[key_] = std::move(item);
-    } else if (depth == 2 && array != nullptr) {
-      array->push_back(std::move(item));
-    }
-    return true;
-  }
-  bool null() { return value(nullptr); }
-  bool boolean(bool item) { return value(item); }
-  bool number_integer(json::number_integer_t item) { return value(item); }
-  bool number_unsigned(json::number_unsigned_t item) { return value(item); }
-  bool number_float(json::number_float_t item, const json::string_t& /*text*/) { return value(item); }
-  bool string(json::string_t& item) { return value(std::move(item)); }
-  bool binary(json::binary_t& /*item*/) { return true; }  // not in JSON text
-  bool key(json::string_t& name) {
-    if (depth == 1) {
-      key_ = std::move(name);
-      skip_member = key_ == "jwks_cache";
-    }
-    return true;
-  }
-  bool start_object(std::size_t /*elements*/) { return open(json::object()); }
-  bool start_array(std::size_t /*elements*/) { return open(json::array()); }
-  bool end_object() { return close(); }
-  bool end_array() { return close(); }
-  bool parse_error(std::size_t /*position*/, const std::string& /*token*/, const nlohmann::detail::exception& /*error*/) {
-    return false;
-  }
-
- private:
-  bool open(json&& empty) {
-    // The bound ProfileStore::load checks before parsing (json_nesting_within), +1: the cached
-    // JWKS is stored one level down. Deeper is refused, as there.
-    if (depth + 1 > kMaxJsonNesting + 1) return false;
-    if (depth == 0) {
-      root_is_object = empty.is_object();
-    } else {
-      const bool is_api_urls = depth == 1 && empty.is_array() && key_ == "api_urls";
-      value(std::move(empty));
-      if (is_api_urls && root_is_object) array = &doc[key_];
-    }
-    ++depth;
-    return true;
-  }
-  bool close() {
-    --depth;
-    if (depth == 1) array = nullptr;
-    return true;
-  }
-  std::string key_;
-};
 
 }  // namespace
 
@@ -134,9 +69,13 @@ Result<Profile> load_profile(const ProfileStore& profiles, const std::string& na
   json doc(json::value_t::discarded);
   if (parts == ProfileParts::kAll) {
     if (json_nesting_within(**content, kMaxJsonNesting + 1)) doc = json::parse(**content, nullptr, false);
-  } else if (TopLevelMembers members; json::sax_parse(**content, &members) && members.root_is_object) {
-    // (The reader stops at the same nesting bound: no separate pass over the text.)
-    doc = std::move(members.doc);
+  } else {
+    // The token hot path's reading (core/json_reader.hpp): the same texts refused (the same
+    // nesting bound, checked as it reads), the root's members kept with the elements of those
+    // that are arrays or objects (api_urls), anything deeper kept empty, and the cached JWKS
+    // (most of the text) checked but not kept.
+    const core::ReadLimits limits{.max_depth = kMaxJsonNesting + 1, .kept_depth = 2, .left_out_member = "jwks_cache"};
+    if (auto members = core::read_json<json>(**content, limits)) doc = std::move(*members);
   }
   if (doc.is_discarded() || !doc.is_object()) return fail(ErrorCode::kConfig, "profile file " + path + " is not valid JSON");
   auto str = [&](const char* key) {

@@ -1,5 +1,5 @@
 // The token fast path reads a profile without its JWKS cache (store::load_profile with
-// kWithoutJwksCache, nlohmann's SAX events): it must refuse exactly what ProfileStore::load refuses,
+// kWithoutJwksCache, core/json_reader.hpp with limits): it must refuse exactly what ProfileStore::load refuses,
 // with the same error, and give the same fields but jwks_cache.
 #include <gtest/gtest.h>
 #include <unistd.h>
