@@ -142,7 +142,9 @@ class Reader {
   template <class Opens>
   bool member_name(Opens& open) {
     auto& top = open.back();
-    if (at_ >= text_.size() || text_[at_] != '"' || !string(top.name)) return false;
+    // The name is needed where the member is stored, and at the root (left_out_member).
+    const bool needed = top.kept || open.size() == 1;
+    if (at_ >= text_.size() || text_[at_] != '"' || !string(needed ? &top.name : nullptr)) return false;
     top.left_out = open.size() == 1 && !limits_.left_out_member.empty() && top.name == limits_.left_out_member;
     skip_space();
     if (at_ >= text_.size() || text_[at_] != ':') return false;
@@ -155,9 +157,10 @@ class Reader {
   bool scalar(Json& out, bool keep) {
     const char c = text_[at_];
     if (c == '"') {
+      if (!keep) return string(nullptr);
       String text;
-      if (!string(text)) return false;
-      if (keep) out = Json(std::move(text));
+      if (!string(&text)) return false;
+      out = Json(std::move(text));
       return true;
     }
     if (c == 't' && literal("true")) { out = true; return true; }
@@ -239,18 +242,23 @@ class Reader {
     return from;
   }
 
-  bool string(String& out) {
+  // Reads the string at '"' into `*into`, or only checks it when `into` is null (a value that is
+  // not kept).
+  bool string(String* into) {
     ++at_;  // '"'
+    String unused;
+    String& out = into != nullptr ? *into : unused;
     out.clear();
     // Most strings are one plain run up to the closing quote: copied at once, at its size.
     const std::size_t run_end = plain_run_end(at_);
     if (run_end < text_.size() && text_[run_end] == '"') {
-      out.assign(text_.data() + at_, run_end - at_);
+      if (into != nullptr) out.assign(text_.data() + at_, run_end - at_);
       at_ = run_end + 1;
       return true;
     }
     // The raw text up to the closing quote bounds the size: reserve once, so that the string
     // never regrows (each regrowth would be a copy, wiped for a WipingString, but a needless one).
+    // A string only checked is still decoded (into `unused`): rare outside plain runs.
     std::size_t raw = at_;
     while (raw < text_.size() && text_[raw] != '"') raw += text_[raw] == '\\' ? 2 : 1;
     out.reserve(std::min(raw, text_.size()) - at_);
