@@ -1,12 +1,21 @@
 // core::read_json, the hand-written JSON reader of the stored token set and of the `token` fast
 // path's profile reading, against nlohmann's parser: the same texts accepted, the same values read
-// (with and without the profile reading's limits).
+// (with and without the profile reading's limits), and its members one by one the same.
 #include <nlohmann/json.hpp>
 
 #include "core/json_reader.hpp"
 #include "devicelogin/sanitize.hpp"
 #include "fuzz_input.hpp"
 #include "json_reference.hpp"
+
+namespace {
+// Gathers what read_json_members gives into an object, as read_json would have.
+class Gather final : public devicelogin::core::JsonMemberSink<nlohmann::json> {
+ public:
+  void member(std::string& name, nlohmann::json&& value) override { members[name] = std::move(value); }
+  nlohmann::json members = nlohmann::json::object();
+};
+}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace devicelogin;
@@ -21,6 +30,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     limits.left_out_member = "jwks_cache";
   }
   const auto ours = core::read_json<nlohmann::json>(text, limits);
+  // The members one by one (the profile reading's way) are the object's members.
+  Gather sink;
+  const auto root = core::read_json_members<nlohmann::json>(text, limits, sink);
+  fuzz::check(root.has_value() == ours.has_value());
+  if (root && ours && ours->is_object() && json_nesting_within(text, 200)) fuzz::check(sink.members == *ours);
   // The reference trims recursively and dump() recurses: past this depth, compare acceptance only.
   if (!json_nesting_within(text, 200)) {
     const bool refused = nlohmann::json::parse(text, nullptr, false).is_discarded() ||

@@ -45,6 +45,16 @@ struct ReadLimits {
   std::string_view left_out_member;
 };
 
+// Takes the members of a root object as they are read, instead of the object (read_json_members).
+template <class Json>
+class JsonMemberSink {
+ public:
+  virtual ~JsonMemberSink() = default;
+  // Each member in the order of the text (a repeated name comes again: the last one counts, as
+  // in nlohmann); `value` is kept as the limits say.
+  virtual void member(typename Json::string_t& name, Json&& value) = 0;
+};
+
 namespace json_reader_detail {
 
 template <class Json>
@@ -52,7 +62,8 @@ class Reader {
  public:
   using String = typename Json::string_t;
 
-  Reader(std::string_view text, const ReadLimits& limits) : text_(text), limits_(limits) {}
+  Reader(std::string_view text, const ReadLimits& limits, JsonMemberSink<Json>* sink = nullptr)
+      : text_(text), limits_(limits), sink_(sink) {}
 
   // Iterative (an explicit stack of open arrays and objects), so that hostile nesting
   // (`[[[[...]]]]` 100k deep) cannot overflow the stack.
@@ -101,7 +112,9 @@ class Reader {
         }
         Open& top = open.back();
         if (top.kept && !top.left_out) {
-          if (top.is_object) {
+          if (sink_ != nullptr && open.size() == 1 && top.is_object) {
+            sink_->member(top.name, std::move(done));
+          } else if (top.is_object) {
             top.container[std::move(top.name)] = std::move(done);  // a repeated name: the last wins, as in nlohmann
           } else {
             top.container.push_back(std::move(done));
@@ -359,6 +372,7 @@ class Reader {
 
   std::string_view text_;
   ReadLimits limits_;
+  JsonMemberSink<Json>* sink_;
   std::size_t at_ = 0;
 };
 
@@ -369,6 +383,14 @@ class Reader {
 template <class Json>
 [[nodiscard]] std::optional<Json> read_json(std::string_view text, const ReadLimits& limits = {}) {
   return json_reader_detail::Reader<Json>(text, limits).document();
+}
+
+// read_json, with the members of a root object given to `sink` as they are read rather than
+// gathered into the object (which is then empty): for a caller that takes a few known members and
+// needs no map of them. The same texts refused; nullopt for those.
+template <class Json>
+[[nodiscard]] std::optional<Json> read_json_members(std::string_view text, const ReadLimits& limits, JsonMemberSink<Json>& sink) {
+  return json_reader_detail::Reader<Json>(text, limits, &sink).document();
 }
 
 }  // namespace devicelogin::core

@@ -1,6 +1,7 @@
 #include <dirent.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <nlohmann/json.hpp>
 
@@ -32,6 +33,37 @@ ClientAuth client_auth_from(const std::string& name) {
   if (name == "client_secret_post") return ClientAuth::kPost;
   return ClientAuth::kBasic;
 }
+
+// The members load_profile reads, taken as the reader meets them (the last of a repeated name
+// counts, as in the document json::parse makes); every other member is dropped unread.
+class ProfileMembers final : public core::JsonMemberSink<json> {
+ public:
+  void member(json::string_t& name, json&& value) override {
+    for (std::size_t i = 0; i < kNames.size(); ++i) {
+      if (name == kNames[i]) {
+        values_[i] = std::move(value);
+        present_[i] = true;
+        return;
+      }
+    }
+  }
+  // The member `name` (one of kNames), or nullptr when the text has none.
+  [[nodiscard]] const json* find(std::string_view name) const {
+    for (std::size_t i = 0; i < kNames.size(); ++i) {
+      if (name == kNames[i]) return present_[i] ? &values_[i] : nullptr;
+    }
+    return nullptr;
+  }
+
+ private:
+  static constexpr std::array<std::string_view, 22> kNames = {
+      "provider", "issuer", "tenant", "client_id", "scope", "audience", "device_authorization_endpoint",
+      "token_endpoint", "revocation_endpoint", "userinfo_endpoint", "jwks_uri", "client_secret_file",
+      "client_secret_env", "client_auth", "ca_file", "store", "jwks_cache", "jwks_cache_expires_at",
+      "clock_offset_s", "api_urls", "dpop", "dpop_signing_alg_values_supported"};
+  std::array<json, kNames.size()> values_;
+  std::array<bool, kNames.size()> present_{};
+};
 
 }  // namespace
 
@@ -67,20 +99,27 @@ Result<Profile> load_profile(const ProfileStore& profiles, const std::string& na
   }
   // +1: the cached JWKS (itself within kMaxJsonNesting) is stored one level down.
   json doc(json::value_t::discarded);
+  ProfileMembers members;
   if (parts == ProfileParts::kAll) {
     if (json_nesting_within(**content, kMaxJsonNesting + 1)) doc = json::parse(**content, nullptr, false);
   } else {
     // The token hot path's reading (core/json_reader.hpp): the same texts refused (the same
-    // nesting bound, checked as it reads), the root's members kept with the elements of those
-    // that are arrays or objects (api_urls), anything deeper kept empty, and the cached JWKS
-    // (most of the text) checked but not kept.
+    // nesting bound, checked as it reads), the members read below taken as they come with the
+    // elements of those that are arrays or objects (api_urls), anything deeper kept empty, and
+    // the cached JWKS (most of the text) checked but not kept.
     const core::ReadLimits limits{.max_depth = kMaxJsonNesting + 1, .kept_depth = 2, .left_out_member = "jwks_cache"};
-    if (auto members = core::read_json<json>(**content, limits)) doc = std::move(*members);
+    if (auto root = core::read_json_members<json>(**content, limits, members)) doc = std::move(*root);
   }
   if (doc.is_discarded() || !doc.is_object()) return fail(ErrorCode::kConfig, "profile file " + path + " is not valid JSON");
-  auto str = [&](const char* key) {
+  // The member `key`, or nullptr.
+  auto member = [&](const char* key) -> const json* {
+    if (parts != ProfileParts::kAll) return members.find(key);
     auto it = doc.find(key);
-    return it != doc.end() && it->is_string() ? it->get<std::string>() : std::string{};
+    return it != doc.end() ? &*it : nullptr;
+  };
+  auto str = [&](const char* key) {
+    const json* value = member(key);
+    return value != nullptr && value->is_string() ? value->get<std::string>() : std::string{};
   };
   Profile profile;
   profile.name = name;
@@ -100,23 +139,23 @@ Result<Profile> load_profile(const ProfileStore& profiles, const std::string& na
   profile.client_auth = client_auth_from(str("client_auth"));
   profile.ca_file = str("ca_file");
   profile.store = str("store");
-  if (auto it = doc.find("jwks_cache"); it != doc.end() && it->is_object()) profile.jwks_cache = it->dump();
-  if (auto it = doc.find("jwks_cache_expires_at"); it != doc.end() && it->is_number_integer()) {
+  if (const json* it = member("jwks_cache"); it != nullptr && it->is_object()) profile.jwks_cache = it->dump();
+  if (const json* it = member("jwks_cache_expires_at"); it != nullptr && it->is_number_integer()) {
     profile.jwks_cache_expires_at = it->get<long long>();
   }
   // Only a plausible offset (within a day, as when it was learned) is taken back.
-  if (auto it = doc.find("clock_offset_s"); it != doc.end() && it->is_number_integer() && !it->is_number_unsigned()) {
+  if (const json* it = member("clock_offset_s"); it != nullptr && it->is_number_integer() && !it->is_number_unsigned()) {
     if (long long offset = it->get<long long>(); offset >= -86400 && offset <= 86400) profile.clock_offset_s = offset;
-  } else if (it != doc.end() && it->is_number_unsigned() && it->get<std::uint64_t>() <= 86400) {
+  } else if (it != nullptr && it->is_number_unsigned() && it->get<std::uint64_t>() <= 86400) {
     profile.clock_offset_s = static_cast<long long>(it->get<std::uint64_t>());
   }
-  if (auto it = doc.find("api_urls"); it != doc.end() && it->is_array()) {
+  if (const json* it = member("api_urls"); it != nullptr && it->is_array()) {
     for (const auto& url : *it) {
       if (url.is_string() && !url.get<std::string>().empty()) profile.api_urls.push_back(url.get<std::string>());
     }
   }
-  if (auto it = doc.find("dpop"); it != doc.end() && it->is_boolean()) profile.dpop = it->get<bool>();
-  if (auto it = doc.find("dpop_signing_alg_values_supported"); it != doc.end() && it->is_array()) {
+  if (const json* it = member("dpop"); it != nullptr && it->is_boolean()) profile.dpop = it->get<bool>();
+  if (const json* it = member("dpop_signing_alg_values_supported"); it != nullptr && it->is_array()) {
     for (const auto& alg : *it) {
       if (alg.is_string() && !alg.get<std::string>().empty()) profile.dpop_algs.push_back(alg.get<std::string>());
     }

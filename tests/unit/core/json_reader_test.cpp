@@ -75,6 +75,32 @@ TEST(JsonReader, KeepsWhatTheLimitsSay) {
   }
 }
 
+// Gathers what read_json_members gives into an object, as read_json would have.
+class Gather final : public core::JsonMemberSink<nlohmann::json> {
+ public:
+  void member(std::string& name, nlohmann::json&& value) override { members[name] = std::move(value); }
+  nlohmann::json members = nlohmann::json::object();
+};
+
+TEST(JsonReader, MembersOneByOneAreTheObjectsMembers) {
+  for (const core::ReadLimits& limits : {limits_of(kUnbounded, kUnbounded), limits_of(3, 2, "jwks_cache")}) {
+    for (const auto& input : inputs()) {
+      Gather sink;
+      const auto root = core::read_json_members<nlohmann::json>(input, limits, sink);
+      const auto whole = core::read_json<nlohmann::json>(input, limits);
+      ASSERT_EQ(root.has_value(), whole.has_value()) << input;
+      if (!root) continue;
+      if (whole->is_object()) {
+        EXPECT_EQ(*root, nlohmann::json::object()) << input;
+        EXPECT_EQ(sink.members.dump(), whole->dump()) << input;
+      } else {
+        EXPECT_EQ(root->dump(), whole->dump()) << input;
+        EXPECT_EQ(sink.members, nlohmann::json::object()) << input;
+      }
+    }
+  }
+}
+
 TEST(JsonReader, RefusesNestingBeyondItsBound) {
   const core::ReadLimits limits = limits_of(65, kUnbounded);
   EXPECT_TRUE(core::read_json<nlohmann::json>(std::string(65, '[') + std::string(65, ']'), limits));
