@@ -9,7 +9,8 @@
 //    adapter and copies each into that vector, about 40 instructions a character; this reader
 //    takes a run of plain string characters eight at a time and copies it at once, and can leave
 //    out what its caller never reads (ReadLimits), so a profile's cached JWKS is checked, not kept.
-// It accepts what nlohmann's parser accepts (a leading UTF-8 byte order mark, no comments, valid
+// It accepts what nlohmann's parser accepts (a leading UTF-8 byte order mark, anything after a NUL
+// byte that follows the value, no comments, valid
 // UTF-8 strings, finite numbers, non-negative integers as unsigned, as nlohmann stores them): the
 // unit tests (tests/unit/core/secret_json_test.cpp, json_reader_test.cpp) and the fuzz target
 // fuzz/json_reader_fuzzer.cpp compare the two on the same inputs.
@@ -29,6 +30,8 @@
 #include <string_view>
 #include <system_error>
 #include <vector>
+
+#include "devicelogin/sanitize.hpp"
 
 namespace devicelogin::core {
 
@@ -107,7 +110,16 @@ class Reader {
       while (true) {
         skip_space();
         if (open.empty()) {
-          if (at_ != text_.size()) return std::nullopt;
+          // After the value, a NUL byte ends the text, as it does for nlohmann's lexer (which
+          // reads it as the end of its input); anything else there refuses it.
+          if (at_ != text_.size()) {
+            if (text_[at_] != '\0') return std::nullopt;
+            // What follows still counts for the nesting bound, as json_nesting_within, which
+            // nlohmann's callers check on the whole text, counts it.
+            if (limits_.max_depth != ReadLimits{}.max_depth && !json_nesting_within(text_.substr(at_), limits_.max_depth)) {
+              return std::nullopt;
+            }
+          }
           return done;
         }
         Open& top = open.back();

@@ -40,6 +40,9 @@ const std::vector<std::string>& inputs() {
       "null", R"("\u00e9\ud83d\ude00\n\t\\\"\/\b\f\r")", "\"\xc3\xa9\"", "\"\xf0\x9f\x98\x80\"",
       // a byte order mark before the value (nlohmann skips it), and one elsewhere or cut short
       "\xEF\xBB\xBF{\"a\":1}", "\xEF\xBB\xBF", "\xEF\xBB{}", " \xEF\xBB\xBF{}", "{}\xEF\xBB\xBF",
+      // a NUL byte: the end of the text after the value (as nlohmann's lexer reads it), else refused
+      std::string("1\0" "1,", 4), std::string("{\"a\":1} \0x", 10), std::string("\0{}", 3), std::string("[1,\0]", 5),
+      std::string("\"a\0b\"", 5), std::string("{\"a\0\":1}", 9),
       // refused
       "", " ", "{", "}", "[1,]", R"({"a":1,})", R"({"a" 1})", R"({a:1})", "01", "1.", ".5", "-", "+1", "1e",
       "0x10", "tru", "nul", "[1 2]", R"({"a":1} x)", "\"unterminated", "\"\x01\"", R"("\x")", R"("\u12")",
@@ -107,6 +110,9 @@ TEST(JsonReader, RefusesNestingBeyondItsBound) {
   EXPECT_FALSE(core::read_json<nlohmann::json>(std::string(66, '[') + std::string(66, ']'), limits));
   EXPECT_FALSE(core::read_json<nlohmann::json>(R"({"a":)" + std::string(65, '[') + std::string(65, ']') + "}", limits));
   EXPECT_TRUE(core::read_json<nlohmann::json>(R"({"a":")" + std::string(100, '[') + "\"}", limits));
+  // After a NUL byte that ends the text, brackets still count, as json_nesting_within counts them.
+  EXPECT_TRUE(core::read_json<nlohmann::json>(std::string("{}\0", 3) + std::string(65, '['), limits));
+  EXPECT_FALSE(core::read_json<nlohmann::json>(std::string("{}\0", 3) + std::string(66, '['), limits));
   // Unbounded by default, and without recursion.
   EXPECT_TRUE(core::read_json<nlohmann::json>(std::string(100000, '[') + std::string(100000, ']'),
                                               limits_of(kUnbounded, 1)));

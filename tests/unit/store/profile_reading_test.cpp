@@ -118,6 +118,12 @@ TEST_F(ProfileReading, SameRefusals) {
   }
 }
 
+TEST_F(ProfileReading, ANulByteEndsTheTextAsForTheFullLoad) {
+  EXPECT_TRUE(load_both(std::string("{") + kBase + std::string("}\0junk", 6)));
+  EXPECT_FALSE(load_both(std::string("{") + kBase + std::string("}\0", 2) + std::string(66, '[')));
+  EXPECT_FALSE(load_both(std::string("{") + kBase + std::string(",\0}", 3)));
+}
+
 TEST_F(ProfileReading, NoProfileAndInvalidNameAlike) {
   ProfileStore profiles(dir_.string());
   for (const char* name : {"absent", "../x", ""}) {
