@@ -3,7 +3,9 @@
 # `oidc-token`, and against an empty C program, all in ONE hyperfine run, and prints the median
 # ratios and each command's peak RSS. Targets: devicelogin token <= 1.0x the empty (dynamically
 # linked) C program and <= 0.6x oidc-token, peak RSS <= 2.0 MB, for the file and kernel-keyring
-# stores, with the build-tree and an installed (`cmake --install`) binary.
+# stores, with the build-tree and an installed (`cmake --install`) binary. With valgrind installed
+# it also prints the instruction counts (callgrind) of each against the empty C program: the same
+# on a loaded machine, where the wall-clock medians are not.
 #
 # Self-contained: installs hyperfine and oidc-agent-cli from Debian when missing, runs the test
 # oidc-provider (tests/integration/oidc_server.mjs), an isolated oidc-agent whose account is made
@@ -122,7 +124,30 @@ for ((i = 1; i < ${#commands[@]}; i += 3)); do
   printf '%s\t%s\n' "${commands[i]}" "$peak" >>"$work/rss.tsv"
 done
 
-python3 - "$work/result.json" "$work/rss.tsv" <<'PY'
+# Instructions (callgrind), which a loaded machine does not change: each devicelogin token against
+# the empty C program, when valgrind is installed. Valgrind sets LD_PRELOAD (its own preload
+# libraries) in the program's environment, on which the static executable hands every command to the
+# full CLI (cli/fast_main.cpp): it runs a copy of the executable whose check reads another variable
+# name (the same length, so nothing else moves).
+: >"$work/instructions.tsv"
+if command -v valgrind >/dev/null; then
+  instructions() {
+    valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 >/dev/null |
+      sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
+  }
+  counted=$work/devicelogin-for-callgrind
+  sed 's/LD_PRELOAD/LD_PRELOAX/g' "$(readlink -f "$bin")" >"$counted"
+  chmod +x "$counted"
+  printf 'empty C program\t%s\n' "$(instructions "$empty_c")" >>"$work/instructions.tsv"
+  for store in "${stores[@]}"; do
+    # Counted only when the copy answers itself (it has no full CLI beside it to hand over to).
+    if "$counted" token --profile "bench-$store" >/dev/null 2>&1; then
+      printf 'devicelogin token (%s)\t%s\n' "$store" "$(instructions "$counted" token --profile "bench-$store")" >>"$work/instructions.tsv"
+    fi
+  done
+fi
+
+python3 - "$work/result.json" "$work/rss.tsv" "$work/instructions.tsv" <<'PY'
 import json, sys
 results = json.load(open(sys.argv[1]))["results"]
 rss = dict(line.rstrip("\n").split("\t") for line in open(sys.argv[2]))
@@ -140,5 +165,15 @@ for r in results:
         ok = ok and median <= 0.6 * agent and median <= empty and kib <= 2.0 * 1024
 print("targets (devicelogin token <= 1.0x empty C, <= 0.6x oidc-token, peak RSS <= 2.0 MB):",
       "met" if ok else "NOT MET")
+counts = [line.rstrip("\n").split("\t") for line in open(sys.argv[3]) if line.strip()]
+if counts:
+    empty_count = int(counts[0][1])
+    print()
+    print("| command | instructions (callgrind) | x empty C |")
+    print("|---|---|---|")
+    for name, count in counts:
+        print(f"| {name} | {int(count):,} | {int(count)/empty_count:.2f} |")
+else:
+    print("(valgrind not installed: no instruction counts)")
 PY
 for store in "${stores[@]}"; do "$bin" logout --profile "bench-$store" >/dev/null 2>&1 || true; done

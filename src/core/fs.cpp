@@ -108,8 +108,8 @@ Result<std::string> xdg_directory(const char* env_name, std::string_view fallbac
 namespace {
 
 // The one-line refusal for a directory on the way to a private one (see PrivateDirectory::open).
-std::optional<std::string> unsafe_parent(const struct stat& st, const std::string& shown) {
-  if (st.st_uid != ::geteuid() && st.st_uid != 0) {
+std::optional<std::string> unsafe_parent(const struct stat& st, const std::string& shown, uid_t euid) {
+  if (st.st_uid != euid && st.st_uid != 0) {
     return shown + " belongs to another user (uid " + std::to_string(st.st_uid) +
            "), who could replace what is kept under it; refusing it";
   }
@@ -139,12 +139,14 @@ Result<std::optional<PrivateDirectory>> PrivateDirectory::open(const std::string
   Fd current(::open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (current.get() < 0) return fail(ErrorCode::kStorage, "cannot open /: " + describe_errno(errno));
   std::string shown = "/";
+  // Asked once for the whole walk: every directory on it is checked against the same user.
+  const uid_t euid = ::geteuid();
   for (std::size_t i = 0; i < parts.size(); ++i) {
     struct stat st {};
     if (::fstat(current.get(), &st) != 0) {
       return fail(ErrorCode::kStorage, "cannot inspect directory " + shown + ": " + describe_errno(errno));
     }
-    if (auto refusal = unsafe_parent(st, shown)) return permission_fail(*refusal);
+    if (auto refusal = unsafe_parent(st, shown, euid)) return permission_fail(*refusal);
     const bool last = i + 1 == parts.size();
     shown = (shown == "/" ? "" : shown) + "/" + parts[i];
     // Parents may be symlinks (/home -> /var/home); the private directory itself may not.
@@ -168,7 +170,7 @@ Result<std::optional<PrivateDirectory>> PrivateDirectory::open(const std::string
     return fail(ErrorCode::kStorage, "cannot inspect directory " + path + ": " + describe_errno(errno));
   }
   if (!S_ISDIR(st.st_mode)) return fail(ErrorCode::kStorage, path + " is not a directory");
-  if (st.st_uid != ::geteuid()) {
+  if (st.st_uid != euid) {
     return permission_fail(path + " is owned by another user (uid " + std::to_string(st.st_uid) + "); refusing it");
   }
   if ((st.st_mode & 0022) != 0) {

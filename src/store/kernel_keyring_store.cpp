@@ -90,16 +90,21 @@ class KernelKeyringTokenStore final : public TokenStore {
       if (errno == ENOKEY || errno == EKEYEXPIRED || errno == EKEYREVOKED) return std::optional<TokenSet>{};
       return fail(ErrorCode::kStorage, "cannot search the kernel keyring: " + std::string(std::generic_category().message(errno)));
     }
-    void* buffer = nullptr;
-    long size = ::keyctl_read_alloc(key, &buffer);
+    // Read straight into wiping, locked storage (keyctl_read_alloc would hand over a plain malloc
+    // buffer, to be copied into a Secret and wiped): its size first, then the payload, again if
+    // the key grew in between.
+    WipingString text;
+    long size = ::keyctl_read(key, nullptr, 0);
+    while (size >= 0 && static_cast<std::size_t>(size) != text.size()) {
+      text.assign(static_cast<std::size_t>(size), '\0');
+      size = ::keyctl_read(key, text.data(), text.size());
+      if (size >= 0 && static_cast<std::size_t>(size) < text.size()) text.resize(static_cast<std::size_t>(size));
+    }
     if (size < 0) {
       if (errno == ENOKEY || errno == EKEYEXPIRED || errno == EKEYREVOKED) return std::optional<TokenSet>{};
       return fail(ErrorCode::kStorage, "cannot read the kernel keyring key " + description(profile) + ": " + std::generic_category().message(errno));
     }
-    Secret text(std::string_view(static_cast<const char*>(buffer), static_cast<std::size_t>(size)));
-    explicit_bzero(buffer, static_cast<std::size_t>(size));
-    std::free(buffer);
-    auto tokens = store::decode_token_set(text.reveal());
+    auto tokens = store::decode_token_set(text);
     if (!tokens) return fail(ErrorCode::kStorage, tokens.error().message + " (kernel keyring key " + description(profile) + ")");
     return std::optional<TokenSet>{std::move(*tokens)};
   }

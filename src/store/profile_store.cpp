@@ -1,10 +1,12 @@
 #include <dirent.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <nlohmann/json.hpp>
 
 #include "core/fs.hpp"
+#include "core/json_reader.hpp"
 #include "devicelogin/advanced/error_builders.hpp"
 #include "devicelogin/advanced/profile_store.hpp"
 #include "devicelogin/profile.hpp"
@@ -32,70 +34,35 @@ ClientAuth client_auth_from(const std::string& name) {
   return ClientAuth::kBasic;
 }
 
-// The parser's events for a profile file, kept as a document of the root object's members only
-// (what load_profile reads): a member that is an object or array is kept empty, except api_urls,
-// kept with its elements (each nested object or array, which no reader takes, kept empty), and
-// jwks_cache is left out. The same parser as json::parse, so the same texts are refused; a repeated
-// name: the last wins, as in json::parse. Nesting beyond load_profile's bound is refused.
-struct TopLevelMembers {
-  json doc = json::object();
-  bool root_is_object = false;
-  std::size_t depth = 0;
-  bool skip_member = false;  // the member being read is jwks_cache
-  json* array = nullptr;     // api_urls, while its elements are read
-
-  bool value(json&& item) {
-    if (!root_is_object || skip_member) return true;
-    if (depth == 1) {
-      doc[key_] = std::move(item);
-    } else if (depth == 2 && array != nullptr) {
-      array->push_back(std::move(item));
+// The members load_profile reads, taken as the reader meets them (the last of a repeated name
+// counts, as in the document json::parse makes); every other member is dropped unread.
+class ProfileMembers final : public core::JsonMemberSink<json> {
+ public:
+  void member(json::string_t& name, json&& value) override {
+    for (std::size_t i = 0; i < kNames.size(); ++i) {
+      if (name == kNames[i]) {
+        values_[i] = std::move(value);
+        present_[i] = true;
+        return;
+      }
     }
-    return true;
   }
-  bool null() { return value(nullptr); }
-  bool boolean(bool item) { return value(item); }
-  bool number_integer(json::number_integer_t item) { return value(item); }
-  bool number_unsigned(json::number_unsigned_t item) { return value(item); }
-  bool number_float(json::number_float_t item, const json::string_t& /*text*/) { return value(item); }
-  bool string(json::string_t& item) { return value(std::move(item)); }
-  bool binary(json::binary_t& /*item*/) { return true; }  // not in JSON text
-  bool key(json::string_t& name) {
-    if (depth == 1) {
-      key_ = std::move(name);
-      skip_member = key_ == "jwks_cache";
+  // The member `name` (one of kNames), or nullptr when the text has none.
+  [[nodiscard]] const json* find(std::string_view name) const {
+    for (std::size_t i = 0; i < kNames.size(); ++i) {
+      if (name == kNames[i]) return present_[i] ? &values_[i] : nullptr;
     }
-    return true;
-  }
-  bool start_object(std::size_t /*elements*/) { return open(json::object()); }
-  bool start_array(std::size_t /*elements*/) { return open(json::array()); }
-  bool end_object() { return close(); }
-  bool end_array() { return close(); }
-  bool parse_error(std::size_t /*position*/, const std::string& /*token*/, const nlohmann::detail::exception& /*error*/) {
-    return false;
+    return nullptr;
   }
 
  private:
-  bool open(json&& empty) {
-    // The bound ProfileStore::load checks before parsing (json_nesting_within), +1: the cached
-    // JWKS is stored one level down. Deeper is refused, as there.
-    if (depth + 1 > kMaxJsonNesting + 1) return false;
-    if (depth == 0) {
-      root_is_object = empty.is_object();
-    } else {
-      const bool is_api_urls = depth == 1 && empty.is_array() && key_ == "api_urls";
-      value(std::move(empty));
-      if (is_api_urls && root_is_object) array = &doc[key_];
-    }
-    ++depth;
-    return true;
-  }
-  bool close() {
-    --depth;
-    if (depth == 1) array = nullptr;
-    return true;
-  }
-  std::string key_;
+  static constexpr std::array<std::string_view, 22> kNames = {
+      "provider", "issuer", "tenant", "client_id", "scope", "audience", "device_authorization_endpoint",
+      "token_endpoint", "revocation_endpoint", "userinfo_endpoint", "jwks_uri", "client_secret_file",
+      "client_secret_env", "client_auth", "ca_file", "store", "jwks_cache", "jwks_cache_expires_at",
+      "clock_offset_s", "api_urls", "dpop", "dpop_signing_alg_values_supported"};
+  std::array<json, kNames.size()> values_;
+  std::array<bool, kNames.size()> present_{};
 };
 
 }  // namespace
@@ -132,16 +99,27 @@ Result<Profile> load_profile(const ProfileStore& profiles, const std::string& na
   }
   // +1: the cached JWKS (itself within kMaxJsonNesting) is stored one level down.
   json doc(json::value_t::discarded);
+  ProfileMembers members;
   if (parts == ProfileParts::kAll) {
     if (json_nesting_within(**content, kMaxJsonNesting + 1)) doc = json::parse(**content, nullptr, false);
-  } else if (TopLevelMembers members; json::sax_parse(**content, &members) && members.root_is_object) {
-    // (The reader stops at the same nesting bound: no separate pass over the text.)
-    doc = std::move(members.doc);
+  } else {
+    // The token hot path's reading (core/json_reader.hpp): the same texts refused (the same
+    // nesting bound, checked as it reads), the members read below taken as they come with the
+    // elements of those that are arrays or objects (api_urls), anything deeper kept empty, and
+    // the cached JWKS (most of the text) checked but not kept.
+    const core::ReadLimits limits{.max_depth = kMaxJsonNesting + 1, .kept_depth = 2, .left_out_member = "jwks_cache"};
+    if (auto root = core::read_json_members<json>(**content, limits, members)) doc = std::move(*root);
   }
   if (doc.is_discarded() || !doc.is_object()) return fail(ErrorCode::kConfig, "profile file " + path + " is not valid JSON");
-  auto str = [&](const char* key) {
+  // The member `key`, or nullptr.
+  auto member = [&](const char* key) -> const json* {
+    if (parts != ProfileParts::kAll) return members.find(key);
     auto it = doc.find(key);
-    return it != doc.end() && it->is_string() ? it->get<std::string>() : std::string{};
+    return it != doc.end() ? &*it : nullptr;
+  };
+  auto str = [&](const char* key) {
+    const json* value = member(key);
+    return value != nullptr && value->is_string() ? value->get<std::string>() : std::string{};
   };
   Profile profile;
   profile.name = name;
@@ -161,23 +139,23 @@ Result<Profile> load_profile(const ProfileStore& profiles, const std::string& na
   profile.client_auth = client_auth_from(str("client_auth"));
   profile.ca_file = str("ca_file");
   profile.store = str("store");
-  if (auto it = doc.find("jwks_cache"); it != doc.end() && it->is_object()) profile.jwks_cache = it->dump();
-  if (auto it = doc.find("jwks_cache_expires_at"); it != doc.end() && it->is_number_integer()) {
+  if (const json* it = member("jwks_cache"); it != nullptr && it->is_object()) profile.jwks_cache = it->dump();
+  if (const json* it = member("jwks_cache_expires_at"); it != nullptr && it->is_number_integer()) {
     profile.jwks_cache_expires_at = it->get<long long>();
   }
   // Only a plausible offset (within a day, as when it was learned) is taken back.
-  if (auto it = doc.find("clock_offset_s"); it != doc.end() && it->is_number_integer() && !it->is_number_unsigned()) {
+  if (const json* it = member("clock_offset_s"); it != nullptr && it->is_number_integer() && !it->is_number_unsigned()) {
     if (long long offset = it->get<long long>(); offset >= -86400 && offset <= 86400) profile.clock_offset_s = offset;
-  } else if (it != doc.end() && it->is_number_unsigned() && it->get<std::uint64_t>() <= 86400) {
+  } else if (it != nullptr && it->is_number_unsigned() && it->get<std::uint64_t>() <= 86400) {
     profile.clock_offset_s = static_cast<long long>(it->get<std::uint64_t>());
   }
-  if (auto it = doc.find("api_urls"); it != doc.end() && it->is_array()) {
+  if (const json* it = member("api_urls"); it != nullptr && it->is_array()) {
     for (const auto& url : *it) {
       if (url.is_string() && !url.get<std::string>().empty()) profile.api_urls.push_back(url.get<std::string>());
     }
   }
-  if (auto it = doc.find("dpop"); it != doc.end() && it->is_boolean()) profile.dpop = it->get<bool>();
-  if (auto it = doc.find("dpop_signing_alg_values_supported"); it != doc.end() && it->is_array()) {
+  if (const json* it = member("dpop"); it != nullptr && it->is_boolean()) profile.dpop = it->get<bool>();
+  if (const json* it = member("dpop_signing_alg_values_supported"); it != nullptr && it->is_array()) {
     for (const auto& alg : *it) {
       if (alg.is_string() && !alg.get<std::string>().empty()) profile.dpop_algs.push_back(alg.get<std::string>());
     }

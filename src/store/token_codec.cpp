@@ -84,29 +84,36 @@ namespace devicelogin::store {
 Result<TokenSet> decode_token_set(std::string_view text) {
   auto parsed = core::parse_secret_json(text);
   if (!parsed || !parsed->is_object()) return fail(ErrorCode::kStorage, "the stored token set is not valid JSON");
-  const json& doc = *parsed;
+  json& doc = *parsed;
   auto version = doc.find("version");
   if (version == doc.end() || !version->is_number_integer() || version->get<int>() != kTokenFormatVersion) {
     return fail(ErrorCode::kStorage, "the stored token set has an unknown format version");
   }
-  // Views into the document's wiping strings: a secret is copied from there into a Secret only.
+  // Views into the document's wiping strings (the text fields).
   auto string_of = [&](const char* name) -> std::optional<std::string_view> {
     auto it = doc.find(name);
     if (it == doc.end() || !it->is_string()) return std::nullopt;
     return std::string_view(it->get_ref<const json::string_t&>());
   };
   auto text_of = [&](const char* name, std::string_view fallback) { return std::string(string_of(name).value_or(fallback)); };
+  // A secret's string taken out of the document into its Secret (its wiping buffer changes hands:
+  // no second copy of the secret, and no second locked buffer); empty when absent or not a string.
+  auto take_secret = [&](const char* name) {
+    auto it = doc.find(name);
+    if (it == doc.end() || !it->is_string()) return Secret(std::string_view{});
+    return Secret(std::move(it->get_ref<json::string_t&>()));
+  };
   TokenSet tokens;
   auto access_token = string_of("access_token");
   if (!access_token || access_token->empty()) return fail(ErrorCode::kStorage, "the stored token set has no access token");
-  tokens.access_token = Secret(*access_token);
+  tokens.access_token = take_secret("access_token");
   tokens.token_type = text_of("token_type", "Bearer");
   if (auto it = doc.find("expires_at"); it != doc.end() && it->is_number_integer()) tokens.expires_at = it->get<long long>();
-  tokens.refresh_token = Secret(string_of("refresh_token").value_or(""));
+  tokens.refresh_token = take_secret("refresh_token");
   if (auto it = doc.find("refresh_expires_at"); it != doc.end() && it->is_number_integer()) {
     tokens.refresh_expires_at = it->get<long long>();
   }
-  tokens.id_token = Secret(string_of("id_token").value_or(""));
+  tokens.id_token = take_secret("id_token");
   tokens.scope = text_of("scope", "");
   tokens.subject = text_of("subject", "");
   if (auto it = doc.find("obtained_at"); it != doc.end() && it->is_number_integer()) tokens.obtained_at = it->get<long long>();
@@ -119,7 +126,7 @@ Result<TokenSet> decode_token_set(std::string_view text) {
     tokens.clock_offset_s = static_cast<long long>(it->get<std::uint64_t>());
   }
   tokens.refresh_refused = text_of("refresh_refused", "");
-  tokens.dpop_key = Secret(string_of("dpop_key").value_or(""));
+  tokens.dpop_key = take_secret("dpop_key");
   return tokens;
 }
 

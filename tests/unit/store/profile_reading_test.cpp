@@ -1,5 +1,5 @@
 // The token fast path reads a profile without its JWKS cache (store::load_profile with
-// kWithoutJwksCache, nlohmann's SAX events): it must refuse exactly what ProfileStore::load refuses,
+// kWithoutJwksCache, core/json_reader.hpp with limits): it must refuse exactly what ProfileStore::load refuses,
 // with the same error, and give the same fields but jwks_cache.
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -116,6 +116,12 @@ TEST_F(ProfileReading, SameRefusals) {
                                                           base + ",\"s\":\"\xff\"}", base + "/*c*/}", "[" + base + "}]"}) {
     EXPECT_FALSE(load_both(text)) << text;
   }
+}
+
+TEST_F(ProfileReading, ANulByteEndsTheTextAsForTheFullLoad) {
+  EXPECT_TRUE(load_both(std::string("{") + kBase + std::string("}\0junk", 6)));
+  EXPECT_FALSE(load_both(std::string("{") + kBase + std::string("}\0", 2) + std::string(66, '[')));
+  EXPECT_FALSE(load_both(std::string("{") + kBase + std::string(",\0}", 3)));
 }
 
 TEST_F(ProfileReading, NoProfileAndInvalidNameAlike) {
