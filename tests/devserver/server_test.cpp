@@ -975,5 +975,47 @@ TEST(DevServer, AuthorizationCodeThroughThePagesAndItsLifetime) {
   EXPECT_EQ(expired.body["error_description"], "the authorization code has expired");
 }
 
+// A signed-in browser goes straight to the consent page; a newer request replaces the older one
+// in the session, and a decision posted from the older page decides nothing.
+TEST(DevServer, AuthorizationRequestsAreBoundToThePageThatShowsThem) {
+  auto server = start();
+  ASSERT_TRUE(server);
+  Browser browser(*server);
+  auto authorize = [&](int port) {
+    return browser.get("/authorize?response_type=code&client_id=devicelogin-demo&code_challenge_method=S256"
+                       "&code_challenge=7w_YNF9DSfIdPf_pRjSq646_kPr-2-o9NAl16JGghdM&redirect_uri=http%3A%2F%2F"
+                       "127.0.0.1%3A" + std::to_string(port) + "%2Fcallback");
+  };
+  Reply sign_in = authorize(6001);
+  ASSERT_EQ(sign_in.status, 200);
+  EXPECT_EQ(header(sign_in, "Content-Security-Policy").find("127.0.0.1:6001"), std::string::npos)
+      << "the sign-in page's form posts to the server only";
+  Reply first = browser.post("/device/signin", {{"csrf", csrf_of(sign_in.text)},
+                                               {"auth_request", field_of(sign_in.text, "auth_request")},
+                                               {"username", "alice"},
+                                               {"password", "alice"}});
+  ASSERT_EQ(first.status, 200);
+  Reply second = authorize(6002);
+  ASSERT_EQ(second.status, 200);
+  EXPECT_NE(second.text.find(">Approve</button>"), std::string::npos) << "signed in: straight to consent";
+  EXPECT_NE(second.text.find("http://127.0.0.1:6002/callback"), std::string::npos);
+  EXPECT_NE(header(second, "Content-Security-Policy").find("form-action 'self' http://127.0.0.1:6002;"),
+            std::string::npos);
+  Reply stale = browser.post("/device/decision", {{"csrf", csrf_of(first.text)},
+                                                 {"auth_request", field_of(first.text, "auth_request")},
+                                                 {"decision", "approve"}});
+  EXPECT_EQ(stale.status, 400);
+  EXPECT_EQ(header(stale, "Location"), "");
+  Reply current = browser.post("/device/decision", {{"csrf", csrf_of(second.text)},
+                                                   {"auth_request", field_of(second.text, "auth_request")},
+                                                   {"decision", "deny"}});
+  EXPECT_EQ(current.status, 303);
+  EXPECT_TRUE(header(current, "Location").starts_with("http://127.0.0.1:6002/callback?error=access_denied&"));
+  Reply again = browser.post("/device/decision", {{"csrf", csrf_of(second.text)},
+                                                 {"auth_request", field_of(second.text, "auth_request")},
+                                                 {"decision", "approve"}});
+  EXPECT_EQ(again.status, 400) << "one decision per request";
+}
+
 }  // namespace
 }  // namespace devicelogin::devserver
