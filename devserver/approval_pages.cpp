@@ -219,7 +219,7 @@ void ApprovalPages::decision(const httplib::Request& req, httplib::Response& res
   Form form(req.body);
   auto session = checked_post(req, res, form, now);
   if (!session) return;
-  if (form.has(kAuthRequestField)) return authorize_decision(res, form, std::move(*session), now);
+  if (form.has(kAuthRequestField)) return authorize_decision(res, form, *session, now);
   std::string_view choice = form.get("decision");
   if (session->data.user_code.empty() || session->data.username.empty() ||
       (choice != "approve" && choice != "deny")) {
@@ -300,8 +300,8 @@ void ApprovalPages::authorize(const httplib::Request& req, httplib::Response& re
   if (response_type != "code") {
     return fail_to_client("unsupported_response_type", "only response_type=code is supported");
   }
-  // RFC 7636 §4.4.1: PKCE is required, and with S256 only (RFC 9700 §2.1.1: "plain" protects
-  // nothing once the request is seen); a missing method means plain (§4.3).
+  // RFC 7636 §4.4.1: PKCE is required here, with S256 only (RFC 9700 §2.1.1 recommends it; a
+  // "plain" challenge is the verifier itself, in the URL); a missing method means plain (§4.3).
   const std::string challenge = req.get_param_value("code_challenge");
   if (challenge.empty()) return fail_to_client("invalid_request", "code_challenge is required (PKCE with S256)");
   if (req.get_param_value("code_challenge_method") != "S256") {
@@ -385,7 +385,7 @@ void ApprovalPages::authorize_sign_in(const httplib::Request& req, httplib::Resp
            parse_loopback_redirect(request->redirect_uri)->origin);
 }
 
-void ApprovalPages::authorize_decision(httplib::Response& res, const Form& form, PageSession session,
+void ApprovalPages::authorize_decision(httplib::Response& res, const Form& form, const PageSession& session,
                                        SystemTime now) {
   auto request = posted_auth_request(res, form, session.data, now);
   if (!request) return;
@@ -393,9 +393,9 @@ void ApprovalPages::authorize_decision(httplib::Response& res, const Form& form,
   if (session.data.username.empty() || (choice != "approve" && choice != "deny")) {
     return set_page(res, 400, message_page("Please start again", "Sign in first, then approve or deny."));
   }
-  // One decision per request.
-  session.data.auth_request.reset();
-  state_.put_session(session.key, session.data);
+  if (!state_.take_auth_request(session.key, request->id)) {
+    return set_page(res, 400, message_page("Please start again", "This sign-in request was already decided."));
+  }
   if (choice == "deny") {
     log_(session.data.username + " denied an authorization request of " + request->client_id);
     return redirect_to_client(res, 303, request->redirect_uri,

@@ -64,7 +64,7 @@ class ApprovalPages {
                                                  const BrowserSession& session, SystemTime now);
   void authorize_sign_in(const httplib::Request& req, httplib::Response& res, const Form& form, PageSession session,
                          SystemTime now);
-  void authorize_decision(httplib::Response& res, const Form& form, PageSession session, SystemTime now);
+  void authorize_decision(httplib::Response& res, const Form& form, const PageSession& session, SystemTime now);
   // The page for a code that is not pending (expired, used or unknown), with its status code.
   void set_code_gone_page(httplib::Response& res, const std::string& user_code, SystemTime now);
 

@@ -298,8 +298,8 @@ AuthCodeOutcome State::redeem_auth_code(const std::string& code_key, const AuthC
   if (it == auth_codes_.end()) return {Kind::kUnknown, {}, {}};
   AuthCode& code = it->second;
   if (code.redeemed) {
-    // RFC 6749 §4.1.2: a code used twice means one user of it is an attacker; the tokens
-    // issued for it are revoked (RFC 6819 §4.4.1.1).
+    // RFC 6749 §4.1.2: a code used more than once is refused, and the tokens issued for it
+    // are revoked (one of its users is an attacker).
     if (auto grant = grants_.find(code.grant_id); code.grant_id != 0 && grant != grants_.end()) {
       grant->second.revoked = true;
     }
@@ -358,6 +358,15 @@ void State::put_session(const std::string& session_key, BrowserSession session) 
     if (oldest != sessions_.end()) sessions_.erase(oldest);
   }
   sessions_[session_key] = std::move(session);
+}
+
+std::optional<AuthRequest> State::take_auth_request(const std::string& session_key, std::string_view id) {
+  std::lock_guard lock(mutex_);
+  auto it = sessions_.find(session_key);
+  if (it == sessions_.end() || !it->second.auth_request || it->second.auth_request->id != id) return std::nullopt;
+  std::optional<AuthRequest> taken = std::move(it->second.auth_request);
+  it->second.auth_request.reset();
+  return taken;
 }
 
 bool State::rate_limited(const std::string& who, TimePoint now) {

@@ -213,6 +213,9 @@ class State {
   [[nodiscard]] std::optional<BrowserSession> session(const std::string& session_key, TimePoint now);
   // Creates or replaces a session, evicting the one closest to expiry when the bound is reached.
   void put_session(const std::string& session_key, BrowserSession session);
+  // Removes the session's pending authorization request and returns it when its id is `id`
+  // (one decision per request, even for two posts at once); nullopt otherwise.
+  [[nodiscard]] std::optional<AuthRequest> take_auth_request(const std::string& session_key, std::string_view id);
 
   // True when `who` has too many recent failures (RFC 8628 §5.1 brute-force protection).
   [[nodiscard]] bool rate_limited(const std::string& who, TimePoint now);

@@ -194,6 +194,21 @@ TEST(DevServerAuthCodes, BindingsAreCheckedAndAnyPresentationSpendsTheCode) {
   }
 }
 
+TEST(DevServerAuthCodes, APendingRequestIsTakenOnce) {
+  State state{StateSettings{}};
+  BrowserSession session;
+  session.expires = kStart + seconds(900);
+  session.auth_request = AuthRequest{"id-1", "cli", "http://127.0.0.1:5000/callback", "st", kChallenge, "openid", {}, kStart};
+  state.put_session("s", session);
+  EXPECT_FALSE(state.take_auth_request("s", "id-2")) << "another request's id";
+  EXPECT_FALSE(state.take_auth_request("other", "id-1")) << "another session";
+  auto taken = state.take_auth_request("s", "id-1");
+  ASSERT_TRUE(taken);
+  EXPECT_EQ(taken->state, "st");
+  EXPECT_FALSE(state.take_auth_request("s", "id-1")) << "one decision per request";
+  EXPECT_FALSE(state.session("s", kStart)->auth_request);
+}
+
 TEST(DevServerAuthCodes, TheStoreIsBounded) {
   StateSettings settings;
   settings.max_codes = 2;
