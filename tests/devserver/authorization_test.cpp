@@ -20,6 +20,25 @@ struct RedirectCase {
   bool accepted;
 };
 
+// A stable, unique name for each case (ctest names the tests after it; the default print is the
+// address of the text): letters, digits, '.' and '-' as they are, ':' and '/' as '_', any other
+// byte as xHH.
+void PrintTo(const RedirectCase& c, std::ostream* os) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  *os << (c.accepted ? "accepted_" : "refused_");
+  for (const char* p = c.uri; *p != '\0'; ++p) {
+    char ch = *p;
+    auto byte = static_cast<unsigned char>(ch);
+    if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '.' || ch == '-') {
+      *os << ch;
+    } else if (ch == ':' || ch == '/') {
+      *os << '_';
+    } else {
+      *os << 'x' << kHex[byte >> 4] << kHex[byte & 0xf];
+    }
+  }
+}
+
 class RedirectMatching : public ::testing::TestWithParam<RedirectCase> {};
 
 TEST_P(RedirectMatching, ExactExceptThePort) {
