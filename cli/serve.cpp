@@ -98,8 +98,9 @@ void setup_serve(CLI::App& app, int& exit_code) {
   devserver::ServerOptions& o = flags->options;
   CLI::App* serve = app.add_subcommand(
       "serve",
-      "Run the development authorization server (RFC 8628 device flow, refresh, revocation, "
-      "introspection, userinfo, JWKS and an approval page) until Ctrl-C. Prints the issuer URL "
+      "Run the development authorization server (RFC 8628 device flow, authorization code with PKCE "
+      "on loopback redirects, refresh, revocation, introspection, userinfo, JWKS and an approval page) "
+      "until Ctrl-C. Prints the issuer URL "
       "as the first line of stdout.");
   serve->add_option("--host", o.host, "Address to listen on (loopback unless --allow-non-loopback)")
       ->capture_default_str();
@@ -109,12 +110,14 @@ void setup_serve(CLI::App& app, int& exit_code) {
   serve->add_option("--issuer", o.issuer,
                     "Public base URL to advertise instead of http://HOST:PORT (behind a proxy)");
   serve->add_option("--config", o.config_file,
-                    "JSON file: {\"clients\":[{client_id, client_secret?, name?, scopes?}], "
+                    "JSON file: {\"clients\":[{client_id, client_secret?, name?, scopes?, redirect_uris?}], "
                     "\"users\":[{username, password, name?}]}; users replace alice and bob");
   serve->add_option("--interval", o.interval,
                     "Seconds a client must wait between polls (RFC 8628 interval)")
       ->capture_default_str();
   serve->add_option("--code-ttl", o.code_ttl, "Device code lifetime in seconds")->capture_default_str();
+  serve->add_option("--auth-code-ttl", o.auth_code_ttl, "Authorization code lifetime in seconds (1-600)")
+      ->capture_default_str();
   serve->add_option("--access-token-ttl", o.access_token_ttl, "Access token lifetime in seconds")
       ->capture_default_str();
   serve->add_option("--refresh-token-ttl", o.refresh_token_ttl, "Refresh token lifetime in seconds")

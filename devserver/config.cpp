@@ -1,4 +1,5 @@
 #include "config.hpp"
+#include "authorization.hpp"
 #include "devicelogin/advanced/error_builders.hpp"
 #include "devicelogin/sanitize.hpp"
 
@@ -79,6 +80,18 @@ Result<ConfigFile> parse_config(std::string_view text) {
             return fail(ErrorCode::kConfig, where + ": scopes must be valid scope tokens (RFC 6749 §3.3)");
           }
           client.scopes.push_back(scope.get<std::string>());
+        }
+      }
+      if (auto uris = entry.find("redirect_uris"); uris != entry.end()) {
+        if (!uris->is_array()) return fail(ErrorCode::kConfig, where + ": redirect_uris must be an array of strings");
+        for (const auto& uri : *uris) {
+          // Only loopback redirects: the server sends browsers nowhere else (RFC 8252 §7.3, §8.3).
+          if (!uri.is_string() || !parse_loopback_redirect(uri.get<std::string>())) {
+            return fail(ErrorCode::kConfig, where + ": redirect_uris must be loopback URIs such as "
+                                                    "http://127.0.0.1/callback or http://[::1]/callback "
+                                                    "(any port is accepted at run time; not localhost)");
+          }
+          client.redirect_uris.push_back(uri.get<std::string>());
         }
       }
       config.clients.push_back(std::move(client));

@@ -1,5 +1,6 @@
 #pragma once
-// The `--config FILE` format: {"clients": [...], "users": [...]}.
+// The `--config FILE` format: {"clients": [...], "users": [...]}; a client is
+// {client_id, client_secret?, name?, scopes?, redirect_uris?}.
 #include <string>
 #include <string_view>
 #include <vector>

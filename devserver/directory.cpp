@@ -24,6 +24,7 @@ Result<Directory> build_directory(const ServerOptions& options) {
   ClientSpec demo;
   demo.client_id = std::string(kDemoClientId);
   demo.name = "devicelogin demo";
+  for (std::string_view uri : kDemoRedirectUris) demo.redirect_uris.emplace_back(uri);
   directory.clients.emplace(demo.client_id, demo);
   std::vector<UserSpec> users = options.users;
   std::vector<ClientSpec> extra = options.clients;

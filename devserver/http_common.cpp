@@ -62,10 +62,17 @@ void set_oauth_error(httplib::Response& res, const OAuthFailure& failure) {
   set_json(res, failure.status, dump_json(body));
 }
 
-void set_page(httplib::Response& res, int status, const std::string& html) {
+void set_page(httplib::Response& res, int status, const std::string& html) { set_page(res, status, html, {}); }
+
+void set_page(httplib::Response& res, int status, const std::string& html, std::string_view redirect_origin) {
   res.status = status;
   res.set_header("Cache-Control", "no-store");
-  res.set_header("Content-Security-Policy", std::string(kPagePolicy));
+  std::string policy(kPagePolicy);
+  if (!redirect_origin.empty()) {
+    std::size_t at = policy.find("form-action 'self'") + std::string_view("form-action 'self'").size();
+    policy.insert(at, " " + std::string(redirect_origin));
+  }
+  res.set_header("Content-Security-Policy", policy);
   // Clickjacking the approval page is a real device-flow attack: never render in a frame.
   res.set_header("X-Frame-Options", "DENY");
   res.set_header("X-Content-Type-Options", "nosniff");

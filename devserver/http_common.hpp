@@ -60,6 +60,9 @@ void set_json(httplib::Response& res, int status, const std::string& body);
 void set_oauth_error(httplib::Response& res, const OAuthFailure& failure);
 // Answers an approval page: uncacheable HTML that no frame may show, under a no-script CSP.
 void set_page(httplib::Response& res, int status, const std::string& html);
+// As above, for a page whose form may end in a redirect to `redirect_origin` (a client's loopback
+// redirect URI's origin): CSP form-action covers the redirects a form post is answered with.
+void set_page(httplib::Response& res, int status, const std::string& html, std::string_view redirect_origin);
 
 // The server's event log: one line per notable event, never a secret. A no-op without a sink.
 class EventLog {

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "authorization.hpp"
 #include "config.hpp"
 #include "pages.hpp"
 #include "user_code.hpp"
@@ -62,15 +63,21 @@ OAuthEndpoints::OAuthEndpoints(Settings settings, const SigningKey& key, State& 
   verification_uri_ = issuer + "/device";
   json discovery = {
       {"issuer", issuer},
+      {"authorization_endpoint", issuer + "/authorize"},
       {"device_authorization_endpoint", issuer + "/device_authorization"},
       {"token_endpoint", issuer + "/token"},
       {"revocation_endpoint", issuer + "/revoke"},
       {"introspection_endpoint", issuer + "/introspect"},
       {"userinfo_endpoint", issuer + "/userinfo"},
       {"jwks_uri", issuer + "/jwks"},
-      {"grant_types_supported", {kDeviceCodeGrant, "refresh_token"}},
-      // RFC 8414 §2 requires the member; there is no authorization endpoint, so it is empty.
-      {"response_types_supported", json::array()},
+      {"grant_types_supported", {kDeviceCodeGrant, "authorization_code", "refresh_token"}},
+      // The authorization endpoint issues codes only (no implicit or hybrid flows), answered in
+      // the query, with PKCE S256 required (RFC 7636; "plain" is refused).
+      {"response_types_supported", {"code"}},
+      {"response_modes_supported", {"query"}},
+      {"code_challenge_methods_supported", {"S256"}},
+      // RFC 9207: the authorization response names the issuer (iss).
+      {"authorization_response_iss_parameter_supported", true},
       {"scopes_supported", {"openid", "profile", "offline_access"}},
       {"subject_types_supported", {"public"}},
       {"id_token_signing_alg_values_supported", {"ES256"}},
@@ -87,7 +94,7 @@ OAuthEndpoints::OAuthEndpoints(Settings settings, const SigningKey& key, State& 
 
 // ---- device authorization (RFC 8628 §3.1-3.2) -----------------------------------------------
 
-OAuthResult<std::string> OAuthEndpoints::resolve_scope(const ClientSpec& client, std::string_view requested) const {
+OAuthResult<std::string> resolve_scope(const ClientSpec& client, std::string_view requested) {
   if (requested.size() > kMaxScopeLength) return oauth_fail(400, "invalid_scope", "scope is too long");
   std::vector<std::string> tokens = split_scope(requested);
   if (tokens.empty()) {
@@ -210,10 +217,11 @@ void OAuthEndpoints::token(const httplib::Request& req, httplib::Response& res) 
   std::string_view grant_type = form.get("grant_type");
   if (grant_type == kDeviceCodeGrant) return device_code_grant(res, form, *client, *jkt);
   if (grant_type == "refresh_token") return refresh_token_grant(res, form, *client, *jkt);
+  if (grant_type == "authorization_code") return authorization_code_grant(res, form, *client, *jkt);
   if (grant_type.empty()) {
     return set_oauth_error(res, {400, "invalid_request", "grant_type is required", false});
   }
-  set_oauth_error(res, {400, "unsupported_grant_type", "supported: device_code, refresh_token", false});
+  set_oauth_error(res, {400, "unsupported_grant_type", "supported: device_code, authorization_code, refresh_token", false});
 }
 
 void OAuthEndpoints::device_code_grant(httplib::Response& res, const Form& form, const ClientSpec& client,
@@ -293,10 +301,62 @@ void OAuthEndpoints::refresh_token_grant(httplib::Response& res, const Form& for
   log_("tokens refreshed for " + client.client_id + (jkt.empty() ? "" : " (DPoP-bound)"));
 }
 
+// RFC 6749 §4.1.3, RFC 7636 §4.5-4.6. Missing or malformed parameters are invalid_request and
+// leave the code alone; any other presentation spends it (State::redeem_auth_code).
+void OAuthEndpoints::authorization_code_grant(httplib::Response& res, const Form& form, const ClientSpec& client,
+                                              const std::string& jkt) {
+  std::string_view code = form.get("code");
+  std::string_view verifier = form.get("code_verifier");
+  std::string_view redirect_uri = form.get("redirect_uri");
+  if (code.empty()) return set_oauth_error(res, {400, "invalid_request", "code is required", false});
+  if (verifier.empty()) {
+    return set_oauth_error(res, {400, "invalid_request", "code_verifier is required (PKCE, RFC 7636)", false});
+  }
+  if (!valid_code_verifier(verifier)) {
+    return set_oauth_error(res, {400, "invalid_request",
+                                 "code_verifier must be 43-128 characters of A-Z a-z 0-9 - . _ ~ (RFC 7636 §4.1)",
+                                 false});
+  }
+  if (redirect_uri.empty()) return set_oauth_error(res, {400, "invalid_request", "redirect_uri is required", false});
+  const SystemTime now = clock_.now();
+  // RFC 9449 §5: as for the device grant, a public client's refresh tokens are bound to the key.
+  std::string refresh_jkt = client.client_secret.empty() ? jkt : std::string{};
+  AuthCodePresentation presented{client.client_id, std::string(redirect_uri), s256_challenge(verifier)};
+  AuthCodeOutcome outcome = state_.redeem_auth_code(sha256(code), presented, now, refresh_jkt);
+  using Kind = AuthCodeOutcome::Kind;
+  switch (outcome.kind) {
+    case Kind::kUnknown:
+      return set_oauth_error(res, {400, "invalid_grant", "unknown authorization code", false});
+    case Kind::kExpired:
+      return set_oauth_error(res, {400, "invalid_grant", "the authorization code has expired", false});
+    case Kind::kReused:
+      log_("authorization code reuse detected for " + client.client_id + ": the tokens issued for it are revoked");
+      return set_oauth_error(res, {400, "invalid_grant",
+                                   "the authorization code was already used; the tokens issued for it are revoked",
+                                   false});
+    case Kind::kClientMismatch:
+      return set_oauth_error(res, {400, "invalid_grant", "the authorization code was issued to another client", false});
+    case Kind::kRedirectMismatch:
+      return set_oauth_error(res, {400, "invalid_grant",
+                                   "redirect_uri differs from the one in the authorization request", false});
+    case Kind::kVerifierMismatch:
+      return set_oauth_error(res, {400, "invalid_grant", "code_verifier does not match the code_challenge", false});
+    case Kind::kFull:
+      res.set_header("Retry-After", "5");
+      return set_oauth_error(res, {503, "temporarily_unavailable", "token store is full", false});
+    case Kind::kOk:
+      break;
+  }
+  issue_tokens(res, outcome.grant, now, jkt, refresh_jkt, outcome.nonce);
+  log_("tokens issued to " + outcome.grant.client_id + " for " + outcome.grant.username +
+       " (authorization code)" + (jkt.empty() ? "" : " (DPoP-bound)"));
+}
+
 // Mints an access token (RFC 9068 JWT), a refresh token (always: friendliest for CLIs) and,
 // with `openid`, an ID token; records them under `view.grant_id` and answers (RFC 6749 §5.1).
 void OAuthEndpoints::issue_tokens(httplib::Response& res, const TokenView& view, SystemTime now,
-                                  const std::string& access_jkt, const std::string& refresh_jkt) {
+                                  const std::string& access_jkt, const std::string& refresh_jkt,
+                                  std::string_view nonce) {
   auto jti = random_token(16);
   auto refresh_token = random_token(kRefreshTokenBytes);
   if (!jti || !refresh_token) {
@@ -330,6 +390,7 @@ void OAuthEndpoints::issue_tokens(httplib::Response& res, const TokenView& view,
                       {"auth_time", to_unix(view.auth_time)},
                       {"name", directory_.user_name(view.username)},
                       {"preferred_username", view.username}};
+    if (!nonce.empty()) id_claims["nonce"] = nonce;
     auto id_token = key_.sign("JWT", id_claims);
     if (!id_token) return set_oauth_error(res, {500, "server_error", "signing failed", false});
     body["id_token"] = *id_token;

@@ -1,6 +1,6 @@
 #pragma once
 // The OAuth endpoints: device authorization (RFC 8628 §3.1-3.2), token (RFC 6749 §5, RFC 8628
-// §3.4-3.5: device_code and refresh_token grants), revocation (RFC 7009), introspection
+// §3.4-3.5: device_code, authorization_code with PKCE (RFC 7636) and refresh_token grants), revocation (RFC 7009), introspection
 // (RFC 7662), userinfo (OIDC Core §5.3), and the discovery and JWKS documents; DPoP (RFC 9449) at
 // the token, revocation and userinfo endpoints.
 #include <string>
@@ -17,6 +17,10 @@
 #include "state.hpp"
 
 namespace devicelogin::devserver {
+
+// The scope a client gets for `requested` (RFC 6749 §3.3): its allowed scopes (or the default)
+// when empty; invalid_scope for a malformed or disallowed token or a scope over 1024 bytes.
+[[nodiscard]] OAuthResult<std::string> resolve_scope(const ClientSpec& client, std::string_view requested);
 
 class OAuthEndpoints {
  public:
@@ -49,7 +53,6 @@ class OAuthEndpoints {
   [[nodiscard]] const std::string& verification_uri() const { return verification_uri_; }
 
  private:
-  [[nodiscard]] OAuthResult<std::string> resolve_scope(const ClientSpec& client, std::string_view requested) const;
   // The DPoP proof of a request to `path` (with `access_token` for its ath), checked; sets the
   // DPoP-Nonce header on the answer when nonces are required.
   [[nodiscard]] std::expected<std::string, DpopFailure> check_dpop(const httplib::Request& req, httplib::Response& res,
@@ -61,10 +64,13 @@ class OAuthEndpoints {
                                                                       httplib::Response& res, std::string_view path);
   void device_code_grant(httplib::Response& res, const Form& form, const ClientSpec& client, const std::string& jkt);
   void refresh_token_grant(httplib::Response& res, const Form& form, const ClientSpec& client, const std::string& jkt);
+  void authorization_code_grant(httplib::Response& res, const Form& form, const ClientSpec& client,
+                                const std::string& jkt);
   // `access_jkt` binds the access token to a DPoP key; `refresh_jkt` is the key the refresh token
   // is bound to (both empty for bearer tokens).
+  // `nonce`, when not empty, goes into the ID token (OIDC Core §3.1.3.7).
   void issue_tokens(httplib::Response& res, const TokenView& view, SystemTime now, const std::string& access_jkt,
-                    const std::string& refresh_jkt);
+                    const std::string& refresh_jkt, std::string_view nonce = {});
 
   Settings settings_;
   const SigningKey& key_;

@@ -59,6 +59,11 @@ std::string csrf_field(std::string_view csrf) {
   return "<input type=\"hidden\" name=\"csrf\" value=\"" + html_escape(csrf) + "\">";
 }
 
+std::string auth_request_field(std::string_view id) {
+  if (id.empty()) return {};
+  return "<input type=\"hidden\" name=\"" + std::string(kAuthRequestField) + "\" value=\"" + html_escape(id) + "\">";
+}
+
 std::string error_block(std::string_view error) {
   if (error.empty()) return {};
   return "<p class=\"error\" role=\"alert\">" + html_escape(error) + "</p>";
@@ -104,11 +109,12 @@ std::string enter_code_page(std::string_view csrf, std::string_view prefill, std
 }
 
 std::string sign_in_page(std::string_view csrf, std::string_view user_code,
-                         std::string_view client_name, std::string_view error) {
+                         std::string_view client_name, std::string_view error, std::string_view auth_request) {
   std::string body = error_block(error);
-  body += "<p>Sign in to continue to <strong>" + html_escape(client_name) +
-          "</strong> (code <span class=\"code-box\">" + html_escape(user_code) + "</span>).</p>";
-  body += "<form method=\"post\" action=\"/device/signin\">" + csrf_field(csrf) +
+  body += "<p>Sign in to continue to <strong>" + html_escape(client_name) + "</strong>";
+  body += user_code.empty() ? std::string(".</p>")
+                            : " (code <span class=\"code-box\">" + html_escape(user_code) + "</span>).</p>";
+  body += "<form method=\"post\" action=\"/device/signin\">" + csrf_field(csrf) + auth_request_field(auth_request) +
           "<label for=\"username\">Username</label>"
           "<input type=\"text\" id=\"username\" name=\"username\" autocomplete=\"username\" "
           "maxlength=\"128\" required autofocus>"
@@ -153,7 +159,46 @@ std::string scope_in_words(std::string_view scope) {
   return {};
 }
 
+namespace {
+
+// The code flow's consent page: the same context, for an app on this computer that the browser
+// returns to (RFC 8252 §7.3: a loopback redirect), rather than a device showing a code.
+std::string authorize_consent_page(const ConsentView& view) {
+  std::string body = error_block(view.error);
+  body += "<p>Signed in as <strong>" + html_escape(view.username) + "</strong>.</p>";
+  // RFC 10027 (cross-device BCP): the user should know what started the request; a link someone
+  // sent is the phishing vector here, as a code is in the device flow.
+  body += "<p class=\"warning\" role=\"note\"><strong>Unless you started this sign-in yourself, "
+          "in an app on this computer, choose Deny.</strong> If you opened a link someone sent you, deny.</p>";
+  body += "<dl class=\"context\"><dt>App</dt><dd><strong>" + html_escape(view.client_name) +
+          "</strong> (client <code>" + html_escape(view.client_id) + "</code>)</dd>";
+  body += "<dt>Requested</dt><dd>" + html_escape(relative_time(view.requested, view.now)) + " (" +
+          html_escape(utc_time(view.requested)) + ")</dd>";
+  body += "<dt>Returns to</dt><dd>an app on this computer, at <code>" + html_escape(view.redirect_uri) + "</code></dd>";
+  body += "<dt>Asks to</dt><dd><ul>";
+  if (view.scopes.empty()) body += "<li>Basic access (no scope requested)</li>";
+  for (const auto& scope : view.scopes) {
+    std::string words = scope_in_words(scope);
+    body += words.empty() ? "<li>Use the permission <code>" + html_escape(scope) + "</code></li>"
+                          : "<li>" + html_escape(words) + " <code>" + html_escape(scope) + "</code></li>";
+  }
+  body += "</ul></dd></dl>";
+  body += "<p>If you approve, this app will be able to act as you (<strong>" + html_escape(view.username) +
+          "</strong>) until you sign out.</p>";
+  body += "<form method=\"post\" action=\"/device/decision\">" + csrf_field(view.csrf) +
+          auth_request_field(view.auth_request);
+  // No autofocus: Enter on page load must not decide for the user.
+  body += "<div class=\"choices\">"
+          "<button type=\"submit\" name=\"decision\" value=\"approve\" class=\"choice\">Approve</button>"
+          "<button type=\"submit\" name=\"decision\" value=\"deny\" class=\"choice\" formnovalidate>Deny</button>"
+          "</div></form>";
+  return page("Allow access?", body);
+}
+
+}  // namespace
+
 std::string consent_page(const ConsentView& view) {
+  if (!view.auth_request.empty()) return authorize_consent_page(view);
   std::string body = error_block(view.error);
   body += "<p>Signed in as <strong>" + html_escape(view.username) + "</strong>.</p>";
   // RFC 10027 (cross-device BCP): consent phishing works by handing a victim a code that the

@@ -25,9 +25,13 @@ namespace devicelogin::devserver {
 // (verification_uri_complete): the page says it will be confirmed again before approval.
 [[nodiscard]] std::string enter_code_page(std::string_view csrf, std::string_view prefill,
                                           std::string_view error);
-// Step 2: sign in as a demo user.
+// Step 2: sign in as a demo user. In the code flow there is no user code (empty) and the form
+// carries the authorization request's id (`auth_request`).
 [[nodiscard]] std::string sign_in_page(std::string_view csrf, std::string_view user_code,
-                                       std::string_view client_name, std::string_view error);
+                                       std::string_view client_name, std::string_view error,
+                                       std::string_view auth_request = {});
+// The hidden form field that names the authorization request a page is about (the code flow).
+inline constexpr std::string_view kAuthRequestField = "auth_request";
 // What the consent page shows: the context of the request, so the user can tell whether it is
 // the one they started (RFC 10027, user experience: who asks, for what, when, from where).
 struct ConsentView {
@@ -43,6 +47,10 @@ struct ConsentView {
   bool same_address = false;   // the device's address is this browser's
   bool confirm_code = false;   // the code came from a link: approval needs the "matches" box
   std::string error;
+  // The code flow: the authorization request's id (the user code is then empty) and where the
+  // browser goes afterwards (the redirect URI, a loopback address: an app on this computer).
+  std::string auth_request;
+  std::string redirect_uri;
 };
 // Step 3: the request in context, the warning, and Approve and Deny (equal, neither focused).
 [[nodiscard]] std::string consent_page(const ConsentView& view);

@@ -189,6 +189,7 @@ struct Server::Impl {
     http.Get("/.well-known/openid-configuration", bounded(discovery));
     http.Get("/.well-known/oauth-authorization-server", bounded(discovery));
     http.Get("/jwks", bounded([this](Req, Res res) { set_json(res, 200, endpoints->jwks_document()); }));
+    http.Get("/authorize", bounded([this](Req req, Res res) { pages->authorize(req, res); }));
     http.Get("/device", bounded([this](Req req, Res res) { pages->device_page(req, res); }));
     http.Post("/device", bounded([this](Req req, Res res) { pages->code_submit(req, res); }));
     http.Post("/device/signin", bounded([this](Req req, Res res) { pages->sign_in(req, res); }));
@@ -222,6 +223,8 @@ Result<void> validate(const ServerOptions& o) {
   }
   if (o.interval < 0 || o.interval > 3600) return bad("--interval must be between 0 and 3600 seconds");
   if (o.code_ttl < 1 || o.code_ttl > 86400) return bad("--code-ttl must be between 1 and 86400 seconds");
+  // RFC 6749 §4.1.2: "A maximum authorization code lifetime of 10 minutes is RECOMMENDED".
+  if (o.auth_code_ttl < 1 || o.auth_code_ttl > 600) return bad("--auth-code-ttl must be between 1 and 600 seconds");
   if (o.access_token_ttl < 1 || o.access_token_ttl > 31'536'000) return bad("--access-token-ttl must be between 1 second and 1 year");
   if (o.refresh_token_ttl < 1 || o.refresh_token_ttl > 31'536'000) return bad("refresh token TTL must be between 1 second and 1 year");
   if (o.auto_approve_delay && (*o.auto_approve_delay < 0 || *o.auto_approve_delay > 86400)) {
@@ -315,7 +318,7 @@ Result<std::unique_ptr<Server>> Server::start(ServerOptions options, const Clock
                                                o.refresh_token_ttl, o.omit_expires_in};
     impl->endpoints.emplace(std::move(endpoint_settings), impl->key, *impl->state, *impl->dpop, impl->directory,
                             impl->client_auth, impl->faults, clock, impl->log);
-    impl->pages.emplace(impl->issuer, *impl->state, impl->directory, clock, impl->log);
+    impl->pages.emplace(impl->issuer, *impl->state, impl->directory, clock, impl->log, o.auth_code_ttl);
 
     Impl* raw = impl.get();
     impl->listener = std::thread([raw] { raw->http.listen_after_bind(); });

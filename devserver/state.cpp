@@ -279,6 +279,69 @@ bool State::revoke(const std::string& token_key, std::string_view client_id) {
   return was_live;
 }
 
+// By value and moved into the table (try_emplace moves it only when inserting); the check misses that.
+// NOLINTNEXTLINE(performance-unnecessary-value-param)
+bool State::add_auth_code(std::string code_key, AuthCode code, TimePoint now) {
+  std::lock_guard lock(mutex_);
+  if (auth_codes_.size() >= settings_.max_codes) {
+    sweep_auth_codes_locked(now);
+    if (auth_codes_.size() >= settings_.max_codes) return false;
+  }
+  return auth_codes_.try_emplace(std::move(code_key), std::move(code)).second;
+}
+
+AuthCodeOutcome State::redeem_auth_code(const std::string& code_key, const AuthCodePresentation& presented,
+                                        TimePoint now, std::string refresh_jkt) {
+  using Kind = AuthCodeOutcome::Kind;
+  std::lock_guard lock(mutex_);
+  auto it = auth_codes_.find(code_key);
+  if (it == auth_codes_.end()) return {Kind::kUnknown, {}, {}};
+  AuthCode& code = it->second;
+  if (code.redeemed) {
+    // RFC 6749 §4.1.2: a code used more than once is refused, and the tokens issued for it
+    // are revoked (one of its users is an attacker).
+    if (auto grant = grants_.find(code.grant_id); code.grant_id != 0 && grant != grants_.end()) {
+      grant->second.revoked = true;
+    }
+    return {Kind::kReused, {}, {}};
+  }
+  if (tokens_.size() + 2 > settings_.max_tokens) {
+    if (now >= earliest_token_expiry_) sweep_tokens_locked(now);
+    if (tokens_.size() + 2 > settings_.max_tokens) return {Kind::kFull, {}, {}};
+  }
+  code.redeemed = true;
+  if (now >= code.expires) return {Kind::kExpired, {}, {}};
+  // RFC 6749 §4.1.3: issued to this client, and the same redirect_uri as in the request.
+  if (code.client_id != presented.client_id) return {Kind::kClientMismatch, {}, {}};
+  if (code.redirect_uri != presented.redirect_uri) return {Kind::kRedirectMismatch, {}, {}};
+  // RFC 7636 §4.6: BASE64URL(SHA256(code_verifier)) == code_challenge.
+  // (The challenge is public, it crossed the browser; the verifier never reaches State.)
+  if (presented.challenge != code.code_challenge) return {Kind::kVerifierMismatch, {}, {}};
+  std::uint64_t id = next_grant_id_++;
+  grants_.emplace(id, TokenGrant{code.client_id, code.username, code.scope, code.auth_time, false, 0,
+                                 std::move(refresh_jkt)});
+  code.grant_id = id;
+  TokenView view;
+  view.grant_id = id;
+  view.client_id = code.client_id;
+  view.username = code.username;
+  view.scope = code.scope;
+  view.auth_time = code.auth_time;
+  view.jkt = grants_.at(id).refresh_jkt;
+  return {Kind::kOk, std::move(view), code.nonce};
+}
+
+std::size_t State::auth_code_count() {
+  std::lock_guard lock(mutex_);
+  return auth_codes_.size();
+}
+
+void State::sweep_auth_codes_locked(TimePoint now) {
+  // A spent code is remembered until it would have expired, plus the grace, so that a replay in
+  // that time still finds it and revokes its tokens.
+  std::erase_if(auth_codes_, [&](const auto& entry) { return now >= entry.second.expires + settings_.expired_grace; });
+}
+
 std::optional<BrowserSession> State::session(const std::string& session_key, TimePoint now) {
   std::lock_guard lock(mutex_);
   auto it = sessions_.find(session_key);
@@ -295,6 +358,15 @@ void State::put_session(const std::string& session_key, BrowserSession session) 
     if (oldest != sessions_.end()) sessions_.erase(oldest);
   }
   sessions_[session_key] = std::move(session);
+}
+
+std::optional<AuthRequest> State::take_auth_request(const std::string& session_key, std::string_view id) {
+  std::lock_guard lock(mutex_);
+  auto it = sessions_.find(session_key);
+  if (it == sessions_.end() || !it->second.auth_request || it->second.auth_request->id != id) return std::nullopt;
+  std::optional<AuthRequest> taken = std::move(it->second.auth_request);
+  it->second.auth_request.reset();
+  return taken;
 }
 
 bool State::rate_limited(const std::string& who, TimePoint now) {
@@ -374,6 +446,7 @@ void State::sweep_locked(TimePoint now) {
   // Tokens of revoked grants stay until they expire, so expiry is the only trigger.
   if (earliest_token_expiry_ != TimePoint::max() && now >= earliest_token_expiry_) sweep_tokens_locked(now);
   std::erase_if(sessions_, [&](const auto& entry) { return now >= entry.second.expires; });
+  sweep_auth_codes_locked(now);
   std::erase_if(failures_, [&](const auto& entry) {
     return now - entry.second.start >= settings_.failure_window;
   });

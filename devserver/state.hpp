@@ -71,6 +71,58 @@ struct RefreshOutcome {
   TokenView grant;  // client, user, granted scope and grant id when kOk
 };
 
+// An authorization request (RFC 6749 §4.1.1) the authorization endpoint accepted, waiting in the
+// browser's session for sign-in and approval.
+struct AuthRequest {
+  std::string id;  // random; the pages' forms carry it, so a decision applies to the request shown
+  std::string client_id;
+  std::string redirect_uri;
+  std::string state;  // passed back unchanged; may be empty
+  std::string code_challenge;  // S256
+  std::string scope;
+  std::string nonce;  // OIDC Core §3.1.2.1: copied into the ID token; may be empty
+  TimePoint created;
+};
+
+// One issued authorization code, keyed by the SHA-256 of the code (RFC 6749 §4.1.2: short-lived,
+// one use, bound to the client and redirect URI; RFC 7636 §4.4: and to the code challenge).
+struct AuthCode {
+  std::string client_id;
+  std::string redirect_uri;
+  std::string code_challenge;
+  std::string scope;
+  std::string nonce;
+  std::string username;
+  TimePoint auth_time;
+  TimePoint expires;
+  bool redeemed = false;
+  std::uint64_t grant_id = 0;  // the token grant its redemption started (0: none)
+};
+
+// What the token endpoint presents with a code: who asks, the redirect_uri it sends, and the S256
+// transform of its code_verifier.
+struct AuthCodePresentation {
+  std::string client_id;
+  std::string redirect_uri;
+  std::string challenge;
+};
+
+// What an authorization_code grant gets (RFC 6749 §4.1.3, RFC 7636 §4.6).
+struct AuthCodeOutcome {
+  enum class Kind {
+    kOk,
+    kUnknown,           // never issued, or forgotten after expiry
+    kExpired,
+    kReused,            // a second presentation: the tokens of the first are revoked
+    kClientMismatch,
+    kRedirectMismatch,
+    kVerifierMismatch,
+    kFull,              // the token table is full; the code is left unused
+  } kind;
+  TokenView grant;  // client, user, scope, auth time and the new grant's id when kOk
+  std::string nonce;
+};
+
 // A browser's approval-page session, keyed by the SHA-256 of its cookie.
 struct BrowserSession {
   std::string csrf;
@@ -82,6 +134,8 @@ struct BrowserSession {
   // phisher sends.
   std::string linked_code;
   bool code_from_link = false;
+  // The authorization request this browser is signing in for (the code flow), if any.
+  std::optional<AuthRequest> auth_request;
 };
 
 // What became of a user code, for the approval page's answer when it is not pending.
@@ -145,10 +199,23 @@ class State {
   // and every access token with it); true when something was revoked.
   bool revoke(const std::string& token_key, std::string_view client_id);
 
+  // Stores an authorization code under `code_key` (its SHA-256) unless `max_codes` codes are alive
+  // (expired ones are dropped first); false when full.
+  [[nodiscard]] bool add_auth_code(std::string code_key, AuthCode code, TimePoint now);
+  // Redeems a code: the first presentation spends it, whatever its outcome, so a code is tried
+  // once; a later one finds it spent and revokes the grant the first started (RFC 6749 §4.1.2).
+  // On success starts the token grant (its refresh tokens bound to `refresh_jkt` when not empty).
+  [[nodiscard]] AuthCodeOutcome redeem_auth_code(const std::string& code_key, const AuthCodePresentation& presented,
+                                                 TimePoint now, std::string refresh_jkt = {});
+  [[nodiscard]] std::size_t auth_code_count();
+
   // The session with this key when it exists and is unexpired.
   [[nodiscard]] std::optional<BrowserSession> session(const std::string& session_key, TimePoint now);
   // Creates or replaces a session, evicting the one closest to expiry when the bound is reached.
   void put_session(const std::string& session_key, BrowserSession session);
+  // Removes the session's pending authorization request and returns it when its id is `id`
+  // (one decision per request, even for two posts at once); nullopt otherwise.
+  [[nodiscard]] std::optional<AuthRequest> take_auth_request(const std::string& session_key, std::string_view id);
 
   // True when `who` has too many recent failures (RFC 8628 §5.1 brute-force protection).
   [[nodiscard]] bool rate_limited(const std::string& who, TimePoint now);
@@ -215,6 +282,7 @@ class State {
     return device_grants_.size() - forgotten_count_;
   }
   void auto_approve_locked(DeviceGrant& grant, TimePoint now);
+  void sweep_auth_codes_locked(TimePoint now);
   void erase_token_locked(std::unordered_map<std::string, TokenRecord>::iterator it);
 
   StateSettings settings_;
@@ -236,6 +304,7 @@ class State {
   std::uint64_t next_grant_id_ = 1;
   std::unordered_map<std::string, TokenRecord> tokens_;  // by SHA-256(token)
   std::unordered_map<std::string, BrowserSession> sessions_;
+  std::unordered_map<std::string, AuthCode> auth_codes_;  // by SHA-256(code)
   std::unordered_map<std::string, FailureWindow> failures_;
   // No token expires before this, so a full token table is not rescanned on every request.
   TimePoint earliest_token_expiry_ = TimePoint::max();

@@ -216,7 +216,10 @@ TEST(DevServer, DiscoveryAtBothWellKnownPathsAndJwks) {
     EXPECT_EQ(reply.body["userinfo_endpoint"], issuer + "/userinfo");
     EXPECT_EQ(reply.body["jwks_uri"], issuer + "/jwks");
     EXPECT_EQ(reply.body["grant_types_supported"],
-              json({"urn:ietf:params:oauth:grant-type:device_code", "refresh_token"}));
+              json({"urn:ietf:params:oauth:grant-type:device_code", "authorization_code", "refresh_token"}));
+    EXPECT_EQ(reply.body["authorization_endpoint"], issuer + "/authorize");
+    EXPECT_EQ(reply.body["response_types_supported"], json({"code"}));
+    EXPECT_EQ(reply.body["code_challenge_methods_supported"], json({"S256"}));
   }
   Reply jwks = get(*client, "/jwks");
   ASSERT_EQ(jwks.status, 200);
@@ -899,6 +902,119 @@ TEST(DevServer, LoopbackHosts) {
   EXPECT_FALSE(is_loopback_host("0.0.0.0"));
   EXPECT_FALSE(is_loopback_host("192.168.1.1"));
   EXPECT_FALSE(is_loopback_host("example.com"));
+}
+
+}  // namespace
+}  // namespace devicelogin::devserver
+
+namespace devicelogin::devserver {
+namespace {
+
+std::string field_of(const std::string& html, const std::string& name) {
+  std::smatch match;
+  const std::regex pattern("name=\"" + name + "\" value=\"([^\"]+)\"");
+  return std::regex_search(html, match, pattern) ? match[1].str() : std::string{};
+}
+
+// The code flow through the pages, in process with the server's clock: the session cookie reaches
+// both /authorize and the /device forms, the consent page's CSP lets its form redirect to the
+// loopback origin (Chromium applies form-action to redirects), and the code expires on the
+// server's clock.
+TEST(DevServer, AuthorizationCodeThroughThePagesAndItsLifetime) {
+  ServerClock clock;
+  ServerOptions options;
+  options.auth_code_ttl = 30;
+  auto server = start(std::move(options), &clock);
+  ASSERT_TRUE(server);
+  auto client = client_for(*server);
+  const std::string verifier(43, 'v');
+  // BASE64URL(SHA256("v" x 43)), computed outside this project (Python's hashlib).
+  const std::string challenge = "7w_YNF9DSfIdPf_pRjSq646_kPr-2-o9NAl16JGghdM";
+  auto approve = [&]() {
+    Browser browser(*server);
+    Reply sign_in = browser.get("/authorize?response_type=code&client_id=devicelogin-demo&state=xyz"
+                                "&redirect_uri=http%3A%2F%2F127.0.0.1%3A5555%2Fcallback&code_challenge_method=S256"
+                                "&code_challenge=" + challenge);
+    EXPECT_EQ(sign_in.status, 200) << sign_in.text;
+    EXPECT_NE(header(sign_in, "Set-Cookie").find("; Path=/;"), std::string::npos);
+    Reply consent = browser.post("/device/signin", {{"csrf", csrf_of(sign_in.text)},
+                                                   {"auth_request", field_of(sign_in.text, "auth_request")},
+                                                   {"username", "alice"},
+                                                   {"password", "alice"}});
+    EXPECT_EQ(consent.status, 200) << consent.text;
+    EXPECT_NE(header(consent, "Content-Security-Policy").find("form-action 'self' http://127.0.0.1:5555;"),
+              std::string::npos);
+    Reply done = browser.post("/device/decision", {{"csrf", csrf_of(consent.text)},
+                                                  {"auth_request", field_of(consent.text, "auth_request")},
+                                                  {"decision", "approve"}});
+    EXPECT_EQ(done.status, 303);
+    std::string location = header(done, "Location");
+    EXPECT_TRUE(location.starts_with("http://127.0.0.1:5555/callback?code="));
+    EXPECT_NE(location.find("&state=xyz&iss="), std::string::npos);
+    std::size_t start_of_code = location.find("code=") + 5;
+    return location.substr(start_of_code, location.find('&') - start_of_code);
+  };
+  auto exchange = [&](const std::string& code) {
+    return post_form(*client, "/token", {{"grant_type", "authorization_code"},
+                                         {"code", code},
+                                         {"code_verifier", verifier},
+                                         {"redirect_uri", "http://127.0.0.1:5555/callback"},
+                                         {"client_id", std::string(kDemoClientId)}});
+  };
+  std::string fresh = approve();
+  clock.advance(std::chrono::seconds(29));
+  Reply tokens = exchange(fresh);
+  ASSERT_EQ(tokens.status, 200) << tokens.body.value("error_description", "");
+  EXPECT_EQ(jwt_part(tokens.body["id_token"], 1)["sub"], "alice");
+
+  std::string late = approve();
+  clock.advance(std::chrono::seconds(30));
+  Reply expired = exchange(late);
+  EXPECT_EQ(expired.status, 400);
+  EXPECT_EQ(expired.body["error"], "invalid_grant");
+  EXPECT_EQ(expired.body["error_description"], "the authorization code has expired");
+}
+
+// A signed-in browser goes straight to the consent page; a newer request replaces the older one
+// in the session, and a decision posted from the older page decides nothing.
+TEST(DevServer, AuthorizationRequestsAreBoundToThePageThatShowsThem) {
+  auto server = start();
+  ASSERT_TRUE(server);
+  Browser browser(*server);
+  auto authorize = [&](int port) {
+    return browser.get("/authorize?response_type=code&client_id=devicelogin-demo&code_challenge_method=S256"
+                       "&code_challenge=7w_YNF9DSfIdPf_pRjSq646_kPr-2-o9NAl16JGghdM&redirect_uri=http%3A%2F%2F"
+                       "127.0.0.1%3A" + std::to_string(port) + "%2Fcallback");
+  };
+  Reply sign_in = authorize(6001);
+  ASSERT_EQ(sign_in.status, 200);
+  EXPECT_EQ(header(sign_in, "Content-Security-Policy").find("127.0.0.1:6001"), std::string::npos)
+      << "the sign-in page's form posts to the server only";
+  Reply first = browser.post("/device/signin", {{"csrf", csrf_of(sign_in.text)},
+                                               {"auth_request", field_of(sign_in.text, "auth_request")},
+                                               {"username", "alice"},
+                                               {"password", "alice"}});
+  ASSERT_EQ(first.status, 200);
+  Reply second = authorize(6002);
+  ASSERT_EQ(second.status, 200);
+  EXPECT_NE(second.text.find(">Approve</button>"), std::string::npos) << "signed in: straight to consent";
+  EXPECT_NE(second.text.find("http://127.0.0.1:6002/callback"), std::string::npos);
+  EXPECT_NE(header(second, "Content-Security-Policy").find("form-action 'self' http://127.0.0.1:6002;"),
+            std::string::npos);
+  Reply stale = browser.post("/device/decision", {{"csrf", csrf_of(first.text)},
+                                                 {"auth_request", field_of(first.text, "auth_request")},
+                                                 {"decision", "approve"}});
+  EXPECT_EQ(stale.status, 400);
+  EXPECT_EQ(header(stale, "Location"), "");
+  Reply current = browser.post("/device/decision", {{"csrf", csrf_of(second.text)},
+                                                   {"auth_request", field_of(second.text, "auth_request")},
+                                                   {"decision", "deny"}});
+  EXPECT_EQ(current.status, 303);
+  EXPECT_TRUE(header(current, "Location").starts_with("http://127.0.0.1:6002/callback?error=access_denied&"));
+  Reply again = browser.post("/device/decision", {{"csrf", csrf_of(second.text)},
+                                                 {"auth_request", field_of(second.text, "auth_request")},
+                                                 {"decision", "approve"}});
+  EXPECT_EQ(again.status, 400) << "one decision per request";
 }
 
 }  // namespace

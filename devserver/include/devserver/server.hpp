@@ -1,6 +1,8 @@
 #pragma once
-// The development authorization server: RFC 8628 device flow, refresh with rotation, revocation,
-// introspection, userinfo and JWKS, plus the browser approval page. Embeddable and stoppable.
+// The development authorization server: RFC 8628 device flow, the authorization code grant with
+// PKCE on loopback redirects (RFC 6749 §4.1, RFC 7636, RFC 8252), refresh with rotation,
+// revocation, introspection, userinfo and JWKS, plus the browser sign-in and approval pages.
+// Embeddable and stoppable.
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -21,6 +23,10 @@ struct ClientSpec {
   Secret client_secret;
   std::string name;                 // shown on the approval page; the client_id when empty
   std::vector<std::string> scopes;  // the scopes it may ask for; empty allows any scope
+  // Loopback redirect URIs for the authorization code grant (RFC 8252 §7.3):
+  // http://127.0.0.1/PATH or http://[::1]/PATH; a request may use any port with them. Empty: the
+  // client cannot use the authorization endpoint.
+  std::vector<std::string> redirect_uris;
 };
 
 // A demo user who can sign in on the approval page.
@@ -30,8 +36,10 @@ struct UserSpec {
   std::string name;  // display name; the username when empty
 };
 
-// The client every server knows: public, any scope.
+// The client every server knows: public, any scope, with the redirect URIs below.
 inline constexpr std::string_view kDemoClientId = "devicelogin-demo";
+// The built-in demo client's redirect URIs: a CLI's loopback listener on either address family.
+inline constexpr std::string_view kDemoRedirectUris[] = {"http://127.0.0.1/callback", "http://[::1]/callback"};
 
 // How the server listens, what it knows, and which faults it injects.
 struct ServerOptions {
@@ -42,6 +50,7 @@ struct ServerOptions {
 
   long long interval = 5;            // seconds between polls a client must respect (0: any rate)
   long long code_ttl = 600;          // device code lifetime, seconds
+  long long auth_code_ttl = 60;      // authorization code lifetime, seconds (RFC 6749 §4.1.2: short)
   long long access_token_ttl = 3600;
   long long refresh_token_ttl = 86400;
   // Token responses carry no expires_in, as WorkOS's: the access token's JWT `exp` is the only
