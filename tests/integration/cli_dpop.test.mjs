@@ -65,7 +65,7 @@ for (const nonces of [false, true]) {
     const status = async () => JSON.parse((await run(['status', '--json'], EXIT.ok)).stdout);
 
     before(async () => {
-      server = await startServer('devserver', { interval: 1, dpopNonce: nonces });
+      server = await startServer('devserver', { interval: 1, dpopNonce: nonces, verbose: true });
       home = await makeHome();
       const meta = await (await fetch(`${server.issuer}/.well-known/openid-configuration`)).json();
       userinfo = meta.userinfo_endpoint;
@@ -140,13 +140,21 @@ for (const nonces of [false, true]) {
       assert.match(seen[0].authorization, /^DPoP /);
     });
 
-    test('a re-login without --dpop keeps DPoP and makes a new key', async () => {
+    // The dev server logs each revocation request with the thumbprint of the proof's key, if it had
+    // one (the access token's is of a token the refresh token's revocation already ended).
+    const revokedWith = (jkt) => server.serverStderr().split('\n')
+      .filter((line) => / by devicelogin-demo with a DPoP proof of key (\S+)$/.exec(line)?.[1] === jkt).length;
+
+    test('a re-login without --dpop keeps DPoP and makes a new key; the replaced set is revoked with proofs of the old key', async () => {
       const old = (await status()).jkt;
+      const replaced = (await stored()).tokens;
       await login([]);
       const shown = await status();
       assert.equal(shown.token_type, 'DPoP');
       assert.notEqual(shown.jkt, old, 'a new key for the new login');
       assert.equal(shown.jkt, thumbprint(await storedKey()));
+      assert.equal((await server.introspect(replaced.refresh_token)).active, false, 'the replaced refresh token is revoked');
+      assert.equal(revokedWith(old), 2, 'refresh and access token revoked, each with a proof of the old key');
     });
 
     test('a stored DPoP token without its key: sign in again (exit 5), never sent as Bearer', async () => {
@@ -167,11 +175,13 @@ for (const nonces of [false, true]) {
       }
     });
 
-    test('logout revokes the DPoP-bound tokens and deletes them with their key', async () => {
+    test('logout revokes the DPoP-bound tokens with proofs of their key and deletes them with the key', async () => {
       const { tokens } = await stored();
+      const { jkt } = await status();
       const result = JSON.parse((await run(['logout', '--json', '--verbose'], EXIT.ok)).stdout);
       assert.equal(result.revoked, true, JSON.stringify(result));
       assert.equal((await server.introspect(tokens.access_token)).active, false);
+      assert.equal(revokedWith(jkt), 2, 'both tokens revoked with a proof of their key');
       assert.equal(await readTokenFile(home), undefined, 'nothing is left in the store');
     });
 

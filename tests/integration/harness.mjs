@@ -85,8 +85,9 @@ function firstLine(child, timeoutMs, what) {
  * Starts a server under test on 127.0.0.1 with an ephemeral port.
  * kind: 'oidc-provider' | 'devserver'.
  * opts: { deviceCodeTtl, accessTokenTtl, interval (default 1), slowDownEvery, autoConsent,
- *         omitExpiresIn (token answers without expires_in and a JWT access token, as WorkOS's:
- *         devserver --omit-expires-in, oidc-provider --jwt-access-tokens) }.
+  *         omitExpiresIn (token answers without expires_in and a JWT access token, as WorkOS's:
+ *         devserver --omit-expires-in, oidc-provider --jwt-access-tokens); devserver only:
+ *         dpopNonce (--dpop-nonce), verbose (--verbose: its event log in serverStderr()) }.
  * Resolves to { kind, issuer, clientId, scope, approve(uri, userCode, {deny}), introspect(token),
  *               deviceCodes(), polls(), issued() (of logins started with { record: true }),
  *               tokens() (every successful token response of such logins and of the profile's later
@@ -187,6 +188,8 @@ async function startDevserver(opts) {
   if (opts.slowDownEvery !== undefined) args.push('--slow-down-every', String(opts.slowDownEvery));
   if (opts.omitExpiresIn) args.push('--omit-expires-in');
   if (opts.dpopNonce) args.push('--dpop-nonce');
+  // The server's event log (one line per issue, refresh, revocation...) on its stderr: serverStderr().
+  if (opts.verbose) args.push('--verbose');
   const { child, info, stderr, configDir } = await spawnServe([{
     client_id: 'devicelogin-introspector', client_secret: introspectionSecret, name: 'introspection',
   }], args);
