@@ -14,11 +14,12 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import {
-  cliPath, describeRun, findSecrets, killAllChildren, loginWithApproval, makeHome, readTokenFile, runCli, startServer,
+  cliPath, describeRun, findSecrets, killAllChildren, loginWithApproval, makeHome, readTokenFile, runCli, startCli,
+  startServer,
 } from './harness.mjs';
 
 const skip = cliPath() ? false : 'DEVICELOGIN_BIN is not set';
-const EXIT = { ok: 0, usage: 2, notLoggedIn: 5 };
+const EXIT = { ok: 0, usage: 2, notLoggedIn: 5, server: 6 };
 
 // The RFC 7638 thumbprint of an EC or OKP public JWK.
 function thumbprint(jwk) {
@@ -209,3 +210,132 @@ for (const nonces of [false, true]) {
     });
   });
 }
+
+// A stub authorization server and API on 127.0.0.1 that misbehave on purpose, per test: a Bearer
+// (or untyped) token for a DPoP request, a malformed DPoP-Nonce, a malformed WWW-Authenticate.
+// Its device authorization answers at once and its first poll gets tokens (no approval step).
+describe('DPoP against a misbehaving server (stub)', { skip, timeout: 120000 }, () => {
+  let srv;
+  let base;
+  // What /token answers to a request with a proof, set by each test.
+  let tokenAnswer;
+  // What /api answers, set by each test.
+  let apiAnswer;
+  const revoked = [];
+  const issued = [];
+
+  const answer = (res, [status, headers, body]) => {
+    res.writeHead(status, { 'content-type': 'application/json', ...headers });
+    res.end(typeof body === 'string' ? body : JSON.stringify(body));
+  };
+  const freshTokens = (tokenType) => {
+    const tokens = {
+      access_token: `at-${crypto.randomBytes(12).toString('hex')}`,
+      refresh_token: `rt-${crypto.randomBytes(12).toString('hex')}`,
+      expires_in: 3600,
+      ...(tokenType === undefined ? {} : { token_type: tokenType }),
+    };
+    issued.push(tokens);
+    return tokens;
+  };
+
+  before(async () => {
+    srv = http.createServer((req, res) => {
+      const chunks = [];
+      req.on('data', (chunk) => chunks.push(chunk));
+      req.on('end', () => {
+        const form = new URLSearchParams(Buffer.concat(chunks).toString());
+        if (req.url === '/device') {
+          answer(res, [200, {}, { device_code: 'stub-device-code', user_code: 'WDJB-MJHT',
+            verification_uri: `${base}/verify`, expires_in: 600, interval: 1 }]);
+        } else if (req.url === '/token') {
+          answer(res, tokenAnswer(req));
+        } else if (req.url === '/revoke') {
+          revoked.push({ token: form.get('token'), hint: form.get('token_type_hint'), proof: Boolean(req.headers.dpop) });
+          answer(res, [200, {}, '']);
+        } else if (req.url.startsWith('/api')) {
+          answer(res, apiAnswer(req));
+        } else {
+          answer(res, [404, {}, {}]);
+        }
+      });
+    });
+    await new Promise((resolve) => { srv.listen(0, '127.0.0.1', resolve); });
+    base = `http://127.0.0.1:${srv.address().port}`;
+  });
+  after(async () => {
+    killAllChildren();
+    await new Promise((resolve) => { if (srv) srv.close(resolve); else resolve(); });
+  });
+
+  const loginArgv = () => ['login', '--dpop', '--device-authorization-endpoint', `${base}/device`, '--token-endpoint',
+    `${base}/token`, '--revocation-endpoint', `${base}/revoke`, '--client-id', 'stub-client', '--api-url', `${base}/api`,
+    '--no-browser', '--no-qr', '--store', 'file'];
+  // The lines of stderr but the notices printed before the server answers (the code, the store).
+  const problemLines = (stderr) => stderr.split('\n').filter((l) => /^devicelogin [a-z-]+: /.test(l));
+  const runIn = async (home, argv) => {
+    const proc = startCli(argv(), { env: home.env });
+    proc.child.stdin.end();
+    return proc.wait(30000);
+  };
+
+  for (const tokenType of ['Bearer', undefined]) {
+    test(`a DPoP login answered with ${tokenType ? `a ${tokenType}` : 'an untyped'} token: exit 6 in one line, the issued tokens revoked`, async () => {
+      const home = await makeHome();
+      try {
+        tokenAnswer = (req) => [200, {}, freshTokens(tokenType)];
+        revoked.length = 0;
+        const result = await runIn(home, loginArgv);
+        assert.equal(result.code, EXIT.server, describeRun(loginArgv(), result));
+        const problems = problemLines(result.stderr);
+        assert.equal(problems.length, 1, result.stderr);
+        assert.match(problems[0], /answered a DPoP request with a Bearer token .*its tokens were revoked at the server/);
+        const tokens = issued.at(-1);
+        assert.deepEqual(revoked.map((r) => [r.token, r.hint]),
+          [[tokens.refresh_token, 'refresh_token'], [tokens.access_token, 'access_token']], 'both revoked, refresh first');
+        assert.equal(await readTokenFile(home), undefined, 'nothing stored');
+      } finally {
+        await home.remove();
+      }
+    });
+  }
+
+  test('a malformed DPoP-Nonce with use_dpop_nonce: exit 6 in one line, nothing stored', async () => {
+    const home = await makeHome();
+    try {
+      tokenAnswer = () => [400, { 'DPoP-Nonce': 'bad "nonce" with spaces' }, { error: 'use_dpop_nonce' }];
+      const result = await runIn(home, loginArgv);
+      assert.equal(result.code, EXIT.server, describeRun(loginArgv(), result));
+      const problems = problemLines(result.stderr);
+      assert.equal(problems.length, 1, result.stderr);
+      assert.match(problems[0], /DPoP-Nonce/);
+      assert.equal(await readTokenFile(home), undefined, 'nothing stored');
+    } finally {
+      await home.remove();
+    }
+  });
+
+  test('api answered with a malformed WWW-Authenticate or DPoP-Nonce: exit 6 in one line', async () => {
+    const home = await makeHome();
+    try {
+      tokenAnswer = () => [200, {}, freshTokens('DPoP')];
+      const login = await runIn(home, loginArgv);
+      assert.equal(login.code, EXIT.ok, describeRun(loginArgv(), login));
+      for (const headers of [
+        { 'WWW-Authenticate': 'DPoP error="use_dpop_nonce' },        // unterminated quoted string
+        { 'WWW-Authenticate': 'DPoP error="use_dpop_nonce", error="x"' }, // a repeated parameter
+        { 'WWW-Authenticate': 'DPoP error="use_dpop_nonce"', 'DPoP-Nonce': 'has space' },
+        { 'WWW-Authenticate': 'DPoP error="use_dpop_nonce"' },        // no nonce at all
+      ]) {
+        apiAnswer = () => [401, headers, {}];
+        const argv = ['api', `${base}/api/x`];
+        const result = await runCli(argv, { env: home.env });
+        assert.equal(result.code, EXIT.server, `${JSON.stringify(headers)}: ${describeRun(argv, result)}`);
+        assert.equal(result.stdout, '');
+        assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
+      }
+    } finally {
+      await home.remove();
+    }
+  });
+});
