@@ -15,7 +15,7 @@ import { after, before, describe, test } from 'node:test';
 
 import {
   cliPath, describeRun, findSecrets, killAllChildren, loginWithApproval, makeHome, readTokenFile, runCli, startCli,
-  startServer,
+  startPublicDevserver, startServer,
 } from './harness.mjs';
 
 const skip = cliPath() ? false : 'DEVICELOGIN_BIN is not set';
@@ -337,5 +337,144 @@ describe('DPoP against a misbehaving server (stub)', { skip, timeout: 120000 }, 
     } finally {
       await home.remove();
     }
+  });
+});
+
+// The CLI's own proofs, taken off the wire and misused. `devicelogin serve` sits behind a loopback
+// proxy that records every request and whose URL is the server's issuer (--issuer), so the proofs
+// the CLI makes name URLs the server checks them against. The server approves every code itself.
+describe('DPoP proofs the CLI made, replayed or moved, against devicelogin serve', { skip, timeout: 180000 }, () => {
+  let server;
+  let proxy;
+  let home;
+  let issuer;
+  // Every request through the proxy: { method, url, dpop, authorization, grant, status }.
+  const seen = [];
+  let target;
+  const clientId = 'dpop-replay-client';
+  const clientSecret = crypto.randomBytes(24).toString('base64url');
+
+  before(async () => {
+    proxy = http.createServer(async (req, res) => {
+      const chunks = [];
+      for await (const chunk of req) chunks.push(chunk);
+      const body = Buffer.concat(chunks);
+      const entry = {
+        method: req.method, url: req.url, dpop: req.headers.dpop, authorization: req.headers.authorization,
+        grant: new URLSearchParams(body.toString()).get('grant_type'), status: undefined,
+      };
+      seen.push(entry);
+      const headers = { ...req.headers };
+      delete headers.host;
+      const answer = await fetch(`${target}${req.url}`, { method: req.method, headers, body: body.length ? body : undefined });
+      entry.status = answer.status;
+      const out = {};
+      answer.headers.forEach((value, name) => { if (name !== 'content-length' && name !== 'transfer-encoding') out[name] = value; });
+      res.writeHead(answer.status, out).end(Buffer.from(await answer.arrayBuffer()));
+    });
+    await new Promise((resolve) => { proxy.listen(0, '127.0.0.1', resolve); });
+    issuer = `http://127.0.0.1:${proxy.address().port}`;
+    server = await startPublicDevserver({ issuer, clientId, clientSecret });
+    target = `http://127.0.0.1:${server.port}`;
+    home = await makeHome();
+    const secretFile = path.join(home.home, 'client-secret');
+    await fs.writeFile(secretFile, clientSecret, { mode: 0o600 });
+    const argv = ['login', '--dpop', '--issuer', issuer, '--client-id', clientId, '--client-secret-file', secretFile,
+      '--no-browser', '--no-qr', '--store', 'file'];
+    const result = await runCli(argv, { env: home.env, timeoutMs: 60000 });
+    assert.equal(result.code, EXIT.ok, describeRun(argv, result));
+  });
+  after(async () => {
+    killAllChildren();
+    await new Promise((resolve) => { if (proxy) proxy.close(resolve); else resolve(); });
+    await server?.stop();
+    await home?.remove();
+  });
+
+  const userinfo = () => `${issuer}/userinfo`;
+  // The last request to `path` through the proxy that the server answered with `status`.
+  const last = (pathname, status) => seen.filter((r) => r.url === pathname && r.status === status).at(-1);
+  const present = (method, authorization, dpop) => fetch(`${target}/userinfo`, {
+    method, headers: { authorization, ...(dpop ? { dpop } : {}) },
+  });
+  const proofError = (response) => /error="invalid_dpop_proof"/.test(response.headers.get('www-authenticate') ?? '');
+
+  test('a replayed proof (same jti) is refused, though the token and proof were just accepted', async () => {
+    const result = await runCli(['api', userinfo()], { env: home.env });
+    assert.equal(result.code, EXIT.ok, describeRun(['api', userinfo()], result));
+    const used = last('/userinfo', 200);
+    assert.ok(used?.dpop, 'the accepted request carried a proof');
+    const again = await present('GET', used.authorization, used.dpop);
+    assert.equal(again.status, 401);
+    assert.ok(proofError(again), 'refused for its proof');
+  });
+
+  test('a proof for another method or another URL is refused', async () => {
+    // A fresh accepted request, then its token with proofs the CLI made for other requests.
+    assert.equal((await runCli(['api', '-X', 'POST', userinfo()], { env: home.env })).code, EXIT.ok);
+    const post = last('/userinfo', 200);
+    assert.equal(post.method, 'POST');
+    const tokenProof = seen.filter((r) => r.url === '/token' && r.dpop).at(-1);
+    assert.ok(tokenProof, 'the login polled with a proof');
+    // The POST's proof, unused so far for GET: another method.
+    const asGet = await present('GET', post.authorization, post.dpop);
+    assert.equal(asGet.status, 401);
+    assert.ok(proofError(asGet));
+    // A token endpoint proof (never used at /userinfo, its jti is not what is refused): another URL.
+    const elsewhere = await present('POST', post.authorization, tokenProof.dpop);
+    assert.equal(elsewhere.status, 401);
+    assert.ok(proofError(elsewhere));
+  });
+
+  test('a copied token file without its key, in another HOME: nothing is sent, sign in again (exit 5)', async () => {
+    const thief = await makeHome();
+    try {
+      const { file, tokens } = await readTokenFile(home);
+      const { dpop_key: key, ...stolen } = tokens;
+      assert.ok(key);
+      const copy = path.join(thief.stateDir, path.relative(home.stateDir, file));
+      await fs.mkdir(path.dirname(copy), { recursive: true, mode: 0o700 });
+      await fs.writeFile(copy, JSON.stringify(stolen), { mode: 0o600 });
+      await fs.mkdir(path.join(thief.configDir, 'profiles'), { recursive: true, mode: 0o700 });
+      await fs.copyFile(path.join(home.configDir, 'profiles', 'default.json'), path.join(thief.configDir, 'profiles', 'default.json'));
+      const before = seen.length;
+      const result = await runCli(['api', userinfo()], { env: thief.env });
+      assert.equal(result.code, EXIT.notLoggedIn, describeRun(['api', userinfo()], result));
+      assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
+      assert.deepEqual(seen.slice(before).filter((r) => r.url === '/userinfo'), [], 'nothing reached the server');
+      // And the token itself, as Bearer, is refused by the server.
+      assert.equal((await present('GET', `Bearer ${stolen.access_token}`)).status, 401);
+    } finally {
+      await thief.remove();
+    }
+  });
+
+  test('32 racing api calls on an expired token refresh once (counted at the server), each signed', async () => {
+    const { file, tokens } = await readTokenFile(home);
+    // Expired a minute ago: every racer needs a refresh.
+    await fs.writeFile(file, JSON.stringify({ ...tokens, expires_at: Math.floor(Date.now() / 1000) - 60 }), { mode: 0o600 });
+    const refreshesBefore = seen.filter((r) => r.grant === 'refresh_token').length;
+    const okBefore = seen.filter((r) => r.url === '/userinfo' && r.status === 200).length;
+    const results = await Promise.all(Array.from({ length: 32 }, () => runCli(['api', userinfo()], { env: home.env, timeoutMs: 60000 })));
+    for (const result of results) assert.equal(result.code, EXIT.ok, describeRun(['api', userinfo()], result));
+    const refreshes = seen.filter((r) => r.grant === 'refresh_token').slice(refreshesBefore);
+    assert.equal(refreshes.length, 1, 'one refresh_token grant reached the server');
+    assert.equal(refreshes[0].status, 200);
+    assert.ok(refreshes[0].dpop, 'the refresh carried a proof');
+    const answered = seen.filter((r) => r.url === '/userinfo' && r.status === 200).slice(okBefore);
+    assert.equal(answered.length, 32);
+    assert.ok(answered.every((r) => r.dpop && /^DPoP /.test(r.authorization)));
+  });
+
+  test('a new login makes a new key: jkt changes, and introspection binds the new token to it', async () => {
+    const old = JSON.parse((await runCli(['status', '--json'], { env: home.env })).stdout).jkt;
+    const secretFile = path.join(home.home, 'client-secret');
+    const argv = ['login', '--issuer', issuer, '--client-id', clientId, '--client-secret-file', secretFile,
+      '--no-browser', '--no-qr', '--store', 'file'];
+    assert.equal((await runCli(argv, { env: home.env, timeoutMs: 60000 })).code, EXIT.ok);
+    const shown = JSON.parse((await runCli(['status', '--json'], { env: home.env })).stdout);
+    assert.equal(shown.token_type, 'DPoP');
+    assert.notEqual(shown.jkt, old);
+    assert.equal(shown.jkt, thumbprint(JSON.parse((await readTokenFile(home)).tokens.dpop_key)));
   });
 });
