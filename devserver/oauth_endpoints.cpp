@@ -412,12 +412,16 @@ void OAuthEndpoints::revoke(const httplib::Request& req, httplib::Response& res)
   if (client == nullptr) return;
   // A proof is not needed to revoke (revoking only takes a token away), but one that is sent
   // must be valid.
-  if (!authorization_server_proof(req, res, "/revoke")) return;
+  auto jkt = authorization_server_proof(req, res, "/revoke");
+  if (!jkt) return;
   std::string_view token = form.get("token");
   if (token.empty()) return set_oauth_error(res, {400, "invalid_request", "token is required", false});
   // RFC 7009 §2.2: 200 whether or not the token was known (and the hint is only a hint). A
   // token of another client is left alone but answered the same, so this is no token oracle.
-  if (state_.revoke(sha256(token), client->client_id)) log_("token revoked by " + client->client_id);
+  // The log names the proof's key (public), so that a client's proofs here can be checked.
+  const bool revoked = state_.revoke(sha256(token), client->client_id);
+  log_(std::string(revoked ? "token revoked by " : "revocation of an unknown or inactive token by ") + client->client_id +
+       (jkt->empty() ? "" : " with a DPoP proof of key " + *jkt));
   res.status = 200;
   res.set_header("Cache-Control", "no-store");
 }

@@ -125,7 +125,9 @@ Result<TokenReply> OAuthClient::token_request(core::FormFields fields, long long
   if (dpop_key_ != nullptr && reply && reply->kind == TokenReply::Kind::kTokens &&
       core::ascii_lower(reply->tokens.token_type) != "dpop") {
     const std::string type = reply->tokens.token_type.empty() ? std::string("Bearer") : sanitize_text(reply->tokens.token_type.substr(0, 32));
-    return fail(ErrorCode::kServer, "the server answered a DPoP request with a " + type + " token (not bound to the key)");
+    // Nobody will hold them: a live unbound token would be just what DPoP is there to prevent.
+    return fail(ErrorCode::kServer, "the server answered a DPoP request with a " + type +
+                                        " token (not bound to the key); " + revoke_unbound(reply->tokens));
   }
   return reply;
 }
@@ -147,14 +149,32 @@ Result<TokenReply> OAuthClient::refresh(const Secret& refresh_token, long long n
   return token_request({{"grant_type", "refresh_token"}, {"refresh_token", std::string(refresh_token.reveal())}}, now);
 }
 
+std::string OAuthClient::revoke_unbound(const TokenSet& tokens) {
+  if (profile_.endpoints.revocation.empty()) return "its tokens could not be revoked (the server has no revocation endpoint)";
+  std::string problem;
+  // The refresh token first: on most servers it ends the grant's access tokens too.
+  for (const auto& [token, hint] : {std::pair<const Secret*, std::string_view>{&tokens.refresh_token, "refresh_token"},
+                                    std::pair<const Secret*, std::string_view>{&tokens.access_token, "access_token"}}) {
+    if (token->empty()) continue;
+    // Unbound tokens are revoked as the bearer tokens they are.
+    if (auto revoked = revoke_one(*token, hint, false); !revoked && problem.empty()) problem = revoked.error().message;
+  }
+  if (!problem.empty()) return "its tokens could not be revoked (" + problem + ")";
+  return "its tokens were revoked at the server";
+}
+
 Result<void> OAuthClient::revoke(const Secret& token, std::string_view token_type_hint) {
+  return revoke_one(token, token_type_hint, true);
+}
+
+Result<void> OAuthClient::revoke_one(const Secret& token, std::string_view token_type_hint, bool with_proof) {
   if (profile_.endpoints.revocation.empty()) {
     return fail(ErrorCode::kConfig, "the server has no revocation endpoint");
   }
   auto request = form_request(profile_.endpoints.revocation, "revocation endpoint",
                               {{"token", std::string(token.reveal())}, {"token_type_hint", std::string(token_type_hint)}});
   if (!request) return std::unexpected(request.error());
-  auto response = http_.send(*request);
+  auto response = with_proof && dpop_key_ != nullptr ? send_with_dpop(*request) : http_.send(*request);
   if (!response) return std::unexpected(response.error());
   // RFC 7009 §2.2: 200 means revoked (or already invalid); anything else is a failure.
   if (response->status == 200) return {};

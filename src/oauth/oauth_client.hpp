@@ -43,7 +43,9 @@ class OAuthClient {
   [[nodiscard]] Result<TokenReply> poll_token(const Secret& device_code, long long now);
   // RFC 6749 §6: one refresh request.
   [[nodiscard]] Result<TokenReply> refresh(const Secret& refresh_token, long long now);
-  // RFC 7009 §2.1: revokes one token. kConfig when the server has no revocation endpoint.
+  // RFC 7009 §2.1: revokes one token, with a DPoP proof when use_dpop() was called (a server may
+  // require one to revoke a DPoP-bound token, as for its refresh). kConfig when the server has no
+  // revocation endpoint.
   [[nodiscard]] Result<void> revoke(const Secret& token, std::string_view token_type_hint);
   // Ends the server-side session of a provider without RFC 7009 that has a session logout
   // (WorkOS: GET <token endpoint's origin>/user_management/sessions/logout?session_id=<sid>, the
@@ -57,6 +59,11 @@ class OAuthClient {
   [[nodiscard]] Result<TokenReply> token_request(core::FormFields fields, long long now);
 
   [[nodiscard]] Result<HttpResponse> send_with_dpop(const HttpRequest& request);
+  // revoke(), with a proof only when `with_proof` (and use_dpop() was called).
+  [[nodiscard]] Result<void> revoke_one(const Secret& token, std::string_view token_type_hint, bool with_proof);
+  // The tokens of `tokens` revoked (refresh token first), without a proof: what happens to a set
+  // the server issued unbound to a request that asked for binding. A phrase for the message.
+  [[nodiscard]] std::string revoke_unbound(const TokenSet& tokens);
 
   const Profile& profile_;
   HttpClient& http_;

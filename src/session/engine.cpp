@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <functional>
 #include <string_view>
 #include <utility>
 
@@ -92,8 +93,15 @@ std::string bound_elsewhere(const Profile& profile, const TokenSet& tokens) {
 
 // RFC 7009 revocation of `tokens` at `profile`'s server: the refresh token first (which ends the
 // grant's access tokens on most servers), then the access token, for those that do not. An empty
-// token is skipped. Never fails: what went wrong is in revocation_problem.
-LogoutOutcome revoke_at(const Profile& profile, HttpClient& http, const TokenSet& tokens) {
+// token is skipped. With `dpop`, each request carries a proof of its key (a server may require one
+// for a DPoP-bound token, RFC 9449 §5 binds refresh tokens of public clients). Never fails: what
+// went wrong is in revocation_problem.
+struct RevocationDpop {
+  const oauth::DpopKey* key = nullptr;
+  oauth::DpopNonceCache* nonces = nullptr;
+  std::function<long long()> server_now;
+};
+LogoutOutcome revoke_at(const Profile& profile, HttpClient& http, const TokenSet& tokens, const RevocationDpop& dpop = {}) {
   LogoutOutcome outcome;
   if (std::string elsewhere = bound_elsewhere(profile, tokens); !elsewhere.empty()) {
     outcome.revocation_problem = elsewhere + ", so they were not sent there to be revoked";
@@ -110,6 +118,7 @@ LogoutOutcome revoke_at(const Profile& profile, HttpClient& http, const TokenSet
     outcome.revocation_problem = "the server has no revocation endpoint";
   } else {
     oauth::OAuthClient client(profile, http);
+    if (dpop.key != nullptr) client.use_dpop(*dpop.key, *dpop.nonces, dpop.server_now);
     bool all_revoked = true;
     if (!tokens.refresh_token.empty()) {
       if (auto revoked = client.revoke(tokens.refresh_token, "refresh_token"); !revoked) {
@@ -212,7 +221,17 @@ Error Engine::relogin_elsewhere(const std::string& elsewhere) const {
 
 Result<void> Engine::save_issued(const TokenSet& tokens) { return store_->save(profile_.name, tokens); }
 
-LogoutOutcome Engine::revoke(const TokenSet& tokens) { return revoke_at(profile_, http_, tokens); }
+LogoutOutcome Engine::revoke(const TokenSet& tokens, const oauth::DpopKey* key) {
+  std::shared_ptr<const oauth::DpopKey> stored;
+  if (key == nullptr) {
+    // A DPoP set whose key cannot be read is still revoked, without proofs: revoking only takes a
+    // token away, and a server that insists refuses, which the outcome reports.
+    if (auto found = dpop_key_of(tokens); found) stored = std::move(*found);
+    key = stored.get();
+  }
+  if (key == nullptr) return revoke_at(profile_, http_, tokens);
+  return revoke_at(profile_, http_, tokens, RevocationDpop{key, &dpop_nonces_, [this] { return server_now(); }});
+}
 
 Result<TokenSet> Engine::refresh_set(TokenSet current) {
   if (std::string elsewhere = bound_elsewhere(current); !elsewhere.empty()) {
@@ -509,7 +528,8 @@ Result<TokenInfo> Engine::login(const LoginObserver& observer) {
   bind(*tokens);
   // Issued tokens that cannot be stored are revoked (RFC 7009), so that none stays live unheld.
   auto abandon = [&](Error error) {
-    error.message += "; " + describe_revocation(revoke(*tokens), "the new tokens") + ", nothing was stored";
+    error.message += "; " + describe_revocation(revoke(*tokens, dpop_key ? &*dpop_key : nullptr), "the new tokens") +
+                     ", nothing was stored";
     return std::unexpected(std::move(error));
   };
   if (dpop_key) {
@@ -531,7 +551,11 @@ Result<TokenInfo> Engine::login(const LoginObserver& observer) {
     if (previous_profile_ && !bound_to(*replaced, profile_.endpoints.token, profile_.client_id)) {
       // Issued by the server the profile named before this login: revoked there, or its grant
       // would stay live with no copy left here.
-      outcome = revoke_at(*previous_profile_, http_.inner(), *replaced);
+      std::shared_ptr<const oauth::DpopKey> replaced_key;
+      if (auto found = dpop_key_of(*replaced); found) replaced_key = std::move(*found);
+      outcome = replaced_key ? revoke_at(*previous_profile_, http_.inner(), *replaced,
+                                         RevocationDpop{replaced_key.get(), &dpop_nonces_, [this] { return server_now(); }})
+                             : revoke_at(*previous_profile_, http_.inner(), *replaced);
     } else {
       outcome = revoke(*replaced);
     }
@@ -543,12 +567,15 @@ Result<TokenInfo> Engine::login(const LoginObserver& observer) {
   return info;
 }
 
-Result<std::optional<oauth::DpopKey>> Engine::dpop_key_of(const TokenSet& tokens) const {
-  if (!is_dpop_type(tokens.token_type)) return std::optional<oauth::DpopKey>();
+Result<std::shared_ptr<const oauth::DpopKey>> Engine::dpop_key_of(const TokenSet& tokens) const {
+  if (!is_dpop_type(tokens.token_type)) return std::shared_ptr<const oauth::DpopKey>();
   if (tokens.dpop_key.empty()) return relogin("the stored DPoP token has no key to sign its requests with");
+  if (dpop_key_cache_ && dpop_key_cache_->serialized.equals(tokens.dpop_key)) return dpop_key_cache_->key;
   auto key = oauth::DpopKey::load(tokens.dpop_key);
   if (!key) return relogin("the DPoP key stored with the token cannot be read (" + key.error().message + ")");
-  return std::optional<oauth::DpopKey>(std::move(*key));
+  auto shared = std::make_shared<const oauth::DpopKey>(std::move(*key));
+  dpop_key_cache_ = CachedDpopKey{tokens.dpop_key, shared};
+  return shared;
 }
 
 TokenInfo Engine::info_of(const TokenSet& tokens) const {

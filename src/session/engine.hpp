@@ -84,7 +84,8 @@ class Engine {
   // Saves a set the server has just issued.
   [[nodiscard]] Result<void> save_issued(const TokenSet& tokens);
   // RFC 7009 revocation of `tokens` at this profile's server; never fails (see revocation_problem).
-  [[nodiscard]] LogoutOutcome revoke(const TokenSet& tokens);
+  // A DPoP-bound set is revoked with proofs of `key`, or of its stored key when `key` is null.
+  [[nodiscard]] LogoutOutcome revoke(const TokenSet& tokens, const oauth::DpopKey* key = nullptr);
   // RFC 6749 §6 refresh of `current`, stored before it is returned.
   [[nodiscard]] Result<TokenSet> refresh_set(TokenSet current);
   // A valid set (access_token()'s rules), refreshed first when it expires within min_ttl.
@@ -92,7 +93,8 @@ class Engine {
   // The DPoP key a DPoP token of `tokens` is used with; nullopt for a token of another type.
   // kReloginRequired when a DPoP token has no key, or one that cannot be read: never a fallback
   // to sending it as a Bearer token.
-  [[nodiscard]] Result<std::optional<oauth::DpopKey>> dpop_key_of(const TokenSet& tokens) const;
+  // The key is parsed once per stored key and kept (dpop_key_cache_), not on every request.
+  [[nodiscard]] Result<std::shared_ptr<const oauth::DpopKey>> dpop_key_of(const TokenSet& tokens) const;
   // token_info(), with the thumbprint of the key a DPoP token is bound to.
   [[nodiscard]] TokenInfo info_of(const TokenSet& tokens) const;
 
@@ -114,6 +116,14 @@ class Engine {
   std::optional<Profile> previous_profile_;
   // The servers' latest DPoP nonces, per origin (RFC 9449 §8.2, §9).
   oauth::DpopNonceCache dpop_nonces_;
+  // The last DPoP key dpop_key_of() parsed, with its stored form to recognize it by. Parsing
+  // (OpenSSL's key import and the public-part check) costs more than the proof it signs. Both
+  // wipe their private part when replaced or destroyed (Secret; OpenSSL clears key material on free).
+  struct CachedDpopKey {
+    Secret serialized;
+    std::shared_ptr<const oauth::DpopKey> key;
+  };
+  mutable std::optional<CachedDpopKey> dpop_key_cache_;
 };
 
 }  // namespace devicelogin::session

@@ -9,7 +9,8 @@
 // piece of one, appears in any stdout, stderr or JSON output, or in any file under the temporary
 // HOME. The only permitted appearances: the access token on `token`'s stdout, and the file store's
 // own token files ($XDG_STATE_HOME/devicelogin/tokens/PROFILE.json). With a keyring store no file
-// may contain any of them. Only labels are ever printed.
+// may contain any of them. Only labels are ever printed. The DPoP private key has its own case
+// at the end (against the dev server, with the file store).
 //
 // Stores: env DEVICELOGIN_CANARY_STORES (comma/space separated; default "file,kernel-keyring").
 // `secret-service` needs a private, unlocked Secret Service: run the suite through
@@ -18,7 +19,9 @@
 // kernel-keyring case is skipped with the CLI's reason, never passed.
 
 import { strict as assert } from 'node:assert';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs/promises';
+import * as http from 'node:http';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
@@ -26,8 +29,9 @@ import * as crypto from 'node:crypto';
 import * as os from 'node:os';
 
 import {
-  cliPath, describeRun, findSecrets, killAllChildren, listFiles, loginWithApproval, makeHome, makeTestPki,
-  parseJsonOutput, runCli, serverKinds, startAuthProxy, startPublicDevserver, startServer, startTlsFront,
+  canTraceArgv, cliPath, describeRun, findSecrets, killAllChildren, listFiles, loginWithApproval, makeHome, makeTestPki,
+  parseJsonOutput, runCli, serverKinds, startAuthProxy, startCli, startPublicDevserver, startServer, startTlsFront,
+  traceArgv,
 } from './harness.mjs';
 
 const skip = cliPath() ? false : 'DEVICELOGIN_BIN is not set';
@@ -347,6 +351,176 @@ if (serverKinds().includes('devserver')) {
         for (const label of findSecrets(data, secrets)) leaks.push(`file ~/${path.relative(home.home, file)}: ${label}`);
       }
       assert.ok(leaks.length === 0, `secrets leaked:\n  ${[...new Set(leaks)].join('\n  ')}`);
+    });
+  });
+}
+
+// The DPoP private key: made at login, kept only in the store (the file store's 0600 token file
+// here, where the test can read it back), used for every proof. Against the dev server, which
+// asks for nonces: login --dpop, status, api (userinfo and a loopback API), refresh, a second
+// login (a new key; the old set is revoked with proofs of the old one), logout, all at --verbose
+// and under the argv trace. No output, trace, argv or file under HOME other than the token file
+// may hold any key's private part `d`: as stored (base64url), as standard base64, as hex, or its
+// raw bytes. And a CLI that crashes while it holds the key leaves no core file (it turns core dumps
+// off at start): shown by a crash (SIGSEGV) in mid-request with the core limit raised, next to a
+// control process that does leave a core there. Runs with the file store's case (the one store
+// whose contents a test can read back), once.
+if (serverKinds().includes('devserver') && STORES.includes('file')) {
+  describe('canary: the DPoP private key never leaves the store', { skip, timeout: 180000 }, () => {
+    let server;
+    let home;
+    let api;
+    let releaseHeld;
+    let heldSeen;
+    const outputs = [];
+    const fileContents = [];
+    const keys = [];
+    let argvWatch;
+
+    before(async () => {
+      server = await startServer('devserver', { interval: 1, dpopNonce: true });
+      home = await makeHome();
+      let held;
+      heldSeen = new Promise((resolve) => { held = resolve; });
+      api = http.createServer((req, res) => {
+        req.resume();
+        if (req.url === '/hold') {
+          held();
+          releaseHeld = () => res.writeHead(200).end('{}');
+          return;
+        }
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      });
+      await new Promise((resolve) => { api.listen(0, '127.0.0.1', resolve); });
+      if (canTraceArgv()) argvWatch = await traceArgv();
+    });
+    after(async () => {
+      killAllChildren();
+      releaseHeld?.();
+      await new Promise((resolve) => { if (api) api.close(resolve); else resolve(); });
+      await server?.stop();
+      await home?.remove();
+    });
+
+    const snapshot = async (step) => {
+      for (const file of await listFiles(home.home)) {
+        try {
+          fileContents.push({ file, step, data: await fs.readFile(file, 'latin1') });
+        } catch { /* vanished between listing and reading */ }
+      }
+    };
+    const tokenFile = () => path.join(home.stateDir, 'tokens', 'default.json');
+    const rememberKey = async () => {
+      const doc = JSON.parse(await fs.readFile(tokenFile(), 'utf8'));
+      const set = doc.dpop_key ? doc : Object.values(doc).find((v) => v && typeof v === 'object' && v.dpop_key);
+      const { d } = JSON.parse(set.dpop_key);
+      assert.ok(typeof d === 'string' && d.length >= 40, 'the stored key has its private part');
+      keys.push(d);
+    };
+    const run = async (argv, expected = 0) => {
+      const result = await runCli(argv, { env: home.env });
+      outputs.push({ name: argv.join(' '), text: `${result.stdout}\n${result.stderr}` });
+      await snapshot(argv.join(' '));
+      assert.equal(result.code, expected, describeRun(argv, result));
+      return result;
+    };
+    const login = async () => {
+      const { result, argv } = await loginWithApproval(server, home, {
+        extra: ['--dpop', '--verbose', '--api-url', `http://127.0.0.1:${api.address().port}`],
+      });
+      outputs.push({ name: 'login', text: `${result.stdout}\n${result.stderr}` });
+      await snapshot('login');
+      assert.equal(result.code, 0, describeRun(argv, result));
+      await rememberKey();
+    };
+    // Every form a key's private part could take in text or bytes.
+    const forms = () => keys.flatMap((d, i) => {
+      const raw = Buffer.from(d, 'base64url');
+      return [
+        { label: `key ${i + 1} d (base64url)`, value: d },
+        { label: `key ${i + 1} d (base64)`, value: raw.toString('base64').replace(/=+$/, '') },
+        { label: `key ${i + 1} d (hex)`, value: raw.toString('hex') },
+        { label: `key ${i + 1} d (HEX)`, value: raw.toString('hex').toUpperCase() },
+        { label: `key ${i + 1} d (raw bytes)`, value: raw.toString('latin1') },
+      ];
+    });
+
+    test('every command at --verbose: no form of any private key in outputs, traces, argv or files', async () => {
+      const meta = await (await fetch(`${server.issuer}/.well-known/openid-configuration`)).json();
+      await login();
+      await run(['status', '--json']);
+      const traced = await run(['api', '--verbose', meta.userinfo_endpoint]);
+      assert.match(traced.stderr, /^> GET /m, 'the api trace was captured');
+      await run(['api', '--verbose', '/thing']);
+      await run(['refresh', '--verbose']);
+      await login();
+      assert.notEqual(keys[0], keys[1], 'the second login made a new key');
+      await run(['logout', '--json', '--verbose']);
+
+      const secrets = forms();
+      const leaks = [];
+      for (const { name, text } of outputs) {
+        for (const label of findSecrets(text, secrets)) leaks.push(`output of \`${name}\`: ${label}`);
+      }
+      for (const { file, step, data } of fileContents) {
+        // The token file is the store; after logout it is gone.
+        if (file === tokenFile()) continue;
+        for (const label of findSecrets(data, secrets)) leaks.push(`file ~/${path.relative(home.home, file)} (after \`${step}\`): ${label}`);
+      }
+      if (argvWatch) {
+        const watched = await argvWatch.stop();
+        argvWatch = undefined;
+        assert.ok(watched.saw(/ api --verbose \/thing$/), 'the command lines were traced');
+        const found = watched.found(Object.fromEntries(secrets.filter((s) => !s.label.endsWith('(raw bytes)'))
+          .map((s) => [s.label, s.value])));
+        for (const label of found) leaks.push(`argv: ${label}`);
+      }
+      assert.deepEqual([...new Set(leaks)], [], 'a private key leaked');
+    });
+
+    test('a crash while the key is in use leaves no core file', async (t) => {
+      // A place of our own for cores: the kernel writes a plain "core" pattern into the crashing
+      // process's working directory.
+      const pattern = (await fs.readFile('/proc/sys/kernel/core_pattern', 'utf8').catch(() => '')).trim();
+      if (!/^core(\.%[a-z])*$/.test(pattern)) {
+        t.skip(`core_pattern is "${pattern}": cores do not land in the working directory here`);
+        return;
+      }
+      const cores = async (dir) => (await fs.readdir(dir)).filter((name) => name.startsWith('core'));
+      // With the core limit raised, then the command.
+      const wrapper = (dir) => ['/bin/sh', '-c', 'ulimit -c unlimited && cd "$1" && shift && exec "$@"', 'sh', dir];
+      // The control: a process that does not turn cores off leaves one here.
+      const controlDir = await fs.mkdtemp(path.join(home.home, 'control-'));
+      const control = spawn(wrapper(controlDir)[0], [...wrapper(controlDir).slice(1), '/bin/sleep', '30'], { stdio: 'ignore' });
+      await new Promise((resolve) => { setTimeout(resolve, 200); });
+      control.kill('SIGSEGV');
+      await new Promise((resolve) => { control.once('exit', resolve); });
+      if ((await cores(controlDir)).length === 0) {
+        t.skip('no core file even from the control process here (cores are off for this user or filesystem)');
+        return;
+      }
+      // Not under the argv trace (whose strace would be the process signalled).
+      if (argvWatch) {
+        await argvWatch.stop();
+        argvWatch = undefined;
+      }
+      await login();
+      const crashDir = await fs.mkdtemp(path.join(home.home, 'crash-'));
+      const proc = startCli(['api', '/hold'], { env: home.env, prefix: wrapper(crashDir) });
+      proc.child.stdin.end();
+      await heldSeen;  // the request is at the API: the key was loaded and a proof signed with it
+      const exe = await fs.readlink(`/proc/${proc.child.pid}/exe`);
+      assert.match(path.basename(exe), /^devicelogin/, 'the process signalled is the CLI');
+      process.kill(proc.child.pid, 'SIGSEGV');
+      const result = await proc.wait(20000);
+      assert.equal(result.signal, 'SIGSEGV', describeRun(['api', '/hold'], result));
+      assert.deepEqual(await cores(crashDir), [], 'the CLI left a core file');
+      await snapshot('crash');
+      const leaks = [];
+      for (const { file, data } of fileContents.filter((f) => f.step === 'crash' && f.file !== tokenFile())) {
+        for (const label of findSecrets(data, forms())) leaks.push(`file ~/${path.relative(home.home, file)}: ${label}`);
+      }
+      assert.deepEqual(leaks, []);
     });
   });
 }

@@ -85,8 +85,10 @@ function firstLine(child, timeoutMs, what) {
  * Starts a server under test on 127.0.0.1 with an ephemeral port.
  * kind: 'oidc-provider' | 'devserver'.
  * opts: { deviceCodeTtl, accessTokenTtl, interval (default 1), slowDownEvery, autoConsent,
- *         omitExpiresIn (token answers without expires_in and a JWT access token, as WorkOS's:
- *         devserver --omit-expires-in, oidc-provider --jwt-access-tokens) }.
+  *         omitExpiresIn (token answers without expires_in and a JWT access token, as WorkOS's:
+ *         devserver --omit-expires-in, oidc-provider --jwt-access-tokens), dpopNonce (server
+ *         nonces required: devserver and oidc_server.mjs --dpop-nonce); devserver only: verbose
+ *         (--verbose: its event log in serverStderr()) }.
  * Resolves to { kind, issuer, clientId, scope, approve(uri, userCode, {deny}), introspect(token),
  *               deviceCodes(), polls(), issued() (of logins started with { record: true }),
  *               tokens() (every successful token response of such logins and of the profile's later
@@ -108,6 +110,7 @@ async function startOidcProvider(opts) {
   if (opts.slowDownEvery !== undefined) args.push('--slow-down-every', String(opts.slowDownEvery));
   if (opts.autoConsent) args.push('--auto-consent');
   if (opts.omitExpiresIn) args.push('--jwt-access-tokens');
+  if (opts.dpopNonce) args.push('--dpop-nonce');
   // The server exits when its stdin closes, i.e. when this process dies however it dies.
   const child = track(spawn(process.execPath, args, {
     cwd: HERE, stdio: ['pipe', 'pipe', 'pipe'], detached: true,
@@ -187,6 +190,8 @@ async function startDevserver(opts) {
   if (opts.slowDownEvery !== undefined) args.push('--slow-down-every', String(opts.slowDownEvery));
   if (opts.omitExpiresIn) args.push('--omit-expires-in');
   if (opts.dpopNonce) args.push('--dpop-nonce');
+  // The server's event log (one line per issue, refresh, revocation...) on its stderr: serverStderr().
+  if (opts.verbose) args.push('--verbose');
   const { child, info, stderr, configDir } = await spawnServe([{
     client_id: 'devicelogin-introspector', client_secret: introspectionSecret, name: 'introspection',
   }], args);

@@ -4,6 +4,7 @@
 //
 // Usage: node oidc_server.mjs [--device-code-ttl S] [--access-token-ttl S] [--interval S]
 //                             [--slow-down-every N] [--auto-consent] [--jwt-access-tokens] [--bench-client]
+//                             [--dpop-nonce]
 // Every flag may also come from the environment: OIDC_DEVICE_CODE_TTL, OIDC_ACCESS_TOKEN_TTL,
 // OIDC_INTERVAL, OIDC_SLOW_DOWN_EVERY, OIDC_AUTO_CONSENT=1, OIDC_JWT_ACCESS_TOKENS=1. Defaults:
 // 300, 3600, 1, 0 (never slow_down), off (the consent page is shown and approve.mjs submits it, as
@@ -22,6 +23,9 @@
 //    "test_endpoint":"http://127.0.0.1:PORT/__test/events"}
 // Diagnostics (oidc-provider's development warnings) go to stderr. OIDC_EXIT_ON_STDIN_EOF=1 makes
 // it also stop when its stdin closes (the harness uses that so a killed test run leaves nothing).
+// DPoP (RFC 9449) is on, as oidc-provider v9 has it by default (proofs optional; a token issued
+// to a request with one is DPoP-bound, and so is a public client's refresh token). --dpop-nonce
+// (OIDC_DPOP_NONCE=1) makes its token endpoint require server nonces (400 use_dpop_nonce, §8).
 // --bench-client adds the confidential client devicelogin-bench (bench/token_hot_path.sh) and its
 // "bench_client_id" and "bench_client_secret" to that line.
 //
@@ -73,6 +77,7 @@ const { values: args } = parseArgs({
     'auto-consent': { type: 'boolean' },
     'jwt-access-tokens': { type: 'boolean' },
     'bench-client': { type: 'boolean' },
+    'dpop-nonce': { type: 'boolean' },
   },
 });
 const settings = {
@@ -83,6 +88,7 @@ const settings = {
   autoConsent: Boolean(args['auto-consent']) || process.env.OIDC_AUTO_CONSENT === '1',
   jwtAccessTokens: Boolean(args['jwt-access-tokens']) || process.env.OIDC_JWT_ACCESS_TOKENS === '1',
   benchClient: Boolean(args['bench-client']),
+  dpopNonce: Boolean(args['dpop-nonce']) || process.env.OIDC_DPOP_NONCE === '1',
 };
 const JWT_RESOURCE = 'https://api.devicelogin.test/';
 
@@ -154,6 +160,10 @@ const provider = new Provider(issuer, {
     revocation: { enabled: true },
     introspection: { enabled: true },
     devInteractions: { enabled: true },
+    // oidc-provider's default, spelled out; nonces need a secret to make them with.
+    dPoP: settings.dpopNonce
+      ? { enabled: true, nonceSecret: crypto.randomBytes(32), requireNonce: () => true }
+      : { enabled: true },
     ...(settings.jwtAccessTokens ? {
       resourceIndicators: {
         enabled: true,

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# What DPoP adds to `api`: `devicelogin api <userinfo>` for a DPoP profile and for a Bearer profile
+# of the same `devicelogin serve` on 127.0.0.1, timed in ONE hyperfine run (alternating rounds),
+# then the ratio of the medians. Target: DPoP / Bearer <= 1.10. Both ask the server's userinfo
+# endpoint, which checks the DPoP proof (signature, htm, htu, ath, jti) for the DPoP profile, so
+# the ratio includes the server's side of DPoP too. Under a temporary HOME.
+#   bench/api_dpop.sh [BUILD_DIR]    (default build; RUNS=N, default 300; ROUNDS=N, default 3)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+bin=$build/devicelogin
+runs=${RUNS:-300}
+rounds=${ROUNDS:-3}
+[[ -x $bin ]] || { echo "bench: $bin is missing" >&2; exit 2; }
+command -v hyperfine >/dev/null || {
+  sudo=()
+  [[ $(id -u) -eq 0 ]] || sudo=(sudo)
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends hyperfine >/dev/null
+}
+
+work=$(mktemp -d)
+server_pid=
+cleanup() { [[ -n $server_pid ]] && kill "$server_pid" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+export HOME=$work/home XDG_CONFIG_HOME=$work/home/.config XDG_STATE_HOME=$work/home/.local/state
+mkdir -p "$HOME"
+unset DEVICELOGIN_PROFILE
+# Tokens that outlive the run: no refresh is timed.
+"$bin" serve --port 0 --auto-approve --interval 1 --access-token-ttl 86400 >"$work/serve.out" 2>"$work/serve.err" &
+server_pid=$!
+for _ in $(seq 100); do [[ -s $work/serve.out ]] && break; sleep 0.1; done
+issuer=$(head -n1 "$work/serve.out")
+[[ $issuer == http://127.0.0.1:* ]] || { echo "bench: serve printed no issuer: $(tail -n1 "$work/serve.err")" >&2; exit 1; }
+
+commands=()
+for kind in bearer dpop; do
+  flags=(--no-dpop)
+  [[ $kind == dpop ]] && flags=(--dpop)
+  "$bin" login --profile "bench-$kind" --issuer "$issuer" --client-id devicelogin-demo --store file --no-browser --no-qr \
+    "${flags[@]}" </dev/null >/dev/null 2>"$work/login.err" || { echo "bench: login ($kind) failed: $(tail -n1 "$work/login.err")" >&2; exit 1; }
+  "$bin" api --profile "bench-$kind" "$issuer/userinfo" >/dev/null 2>"$work/api.err" ||
+    { echo "bench: api ($kind) failed: $(tail -n1 "$work/api.err")" >&2; exit 1; }
+  commands+=(-n "api $kind" "$bin api --profile bench-$kind $issuer/userinfo")
+done
+shown=$("$bin" status --profile bench-dpop 2>&1)
+[[ $shown =~ Type:\ +DPoP ]] || { echo "bench: the dpop profile is not DPoP" >&2; exit 1; }
+
+echo "== load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+for ((round = 1; round <= rounds; round++)); do
+  if ((round % 2)); then order=("${commands[@]}"); else order=("${commands[@]:3:3}" "${commands[@]:0:3}"); fi
+  hyperfine -N --warmup 10 --runs $(((runs + rounds - 1) / rounds)) --export-json "$work/result-$round.json" "${order[@]}" >&2
+done
+echo "== load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+
+python3 - "$work"/result-*.json <<'PY'
+import json, statistics, sys
+times, cpu = {}, {}
+for path in sys.argv[1:]:
+    for r in json.load(open(path))["results"]:
+        times.setdefault(r["command"], []).extend(r["times"])
+        # hyperfine keeps each run's user and system time when it can; its means otherwise.
+        runs = len(r["times"])
+        user = r.get("user") or 0.0
+        system = r.get("system") or 0.0
+        cpu.setdefault(r["command"], []).extend([user + system] * runs)
+bearer, dpop = statistics.median(times["api bearer"]), statistics.median(times["api dpop"])
+cpu_bearer, cpu_dpop = statistics.mean(cpu["api bearer"]), statistics.mean(cpu["api dpop"])
+print(f"api bearer: median {bearer*1000:.3f} ms wall, {cpu_bearer*1000:.3f} ms CPU (user+system)")
+print(f"api dpop:   median {dpop*1000:.3f} ms wall, {cpu_dpop*1000:.3f} ms CPU (user+system)")
+print(f"dpop / bearer: {dpop/bearer:.3f} wall, {cpu_dpop/cpu_bearer:.3f} CPU")
+# Wall time on a shared machine swings with other work; CPU time is what the client spends.
+print("target (dpop <= 1.10x bearer, CPU):", "met" if cpu_dpop <= 1.10 * cpu_bearer else "NOT MET")
+print("target (dpop <= 1.10x bearer, wall median):", "met" if dpop <= 1.10 * bearer else "NOT MET (see the load average)")
+PY
