@@ -130,6 +130,10 @@ def test_use_dpop_nonce_is_answered_once_by_each_adapter(serve):
     asyncio.run(sign_in())
     assert hosts == ["127.0.0.1"]
 
+    def stored_token() -> str:
+        return devicelogin.Session("py-nonce").token().reveal()
+    issued = stored_token()
+
     # Each adapter on a new session (no nonce learned yet): the server's 401 use_dpop_nonce, then
     # the request once more with its nonce, answered.
     first = requests.get(userinfo, auth=devicelogin.Session("py-nonce").requests_auth())
@@ -137,16 +141,20 @@ def test_use_dpop_nonce_is_answered_once_by_each_adapter(serve):
     assert [r.status_code for r in first.history] == [401]
     assert 'use_dpop_nonce' in first.history[0].headers["WWW-Authenticate"]
     assert first.history[0].request.headers["DPoP"] != first.request.headers["DPoP"]
+    # The same token: a nonce retry is not a refresh (nor does it spend the adapter's one refresh).
+    assert first.history[0].request.headers["Authorization"] == first.request.headers["Authorization"]
 
     with httpx.Client() as client:
         second = client.get(userinfo, auth=devicelogin.Session("py-nonce").httpx_auth())
     assert second.status_code == 200 and [r.status_code for r in second.history] == [401]
+    assert stored_token() == issued, "the httpx adapter refreshed on a nonce challenge"
 
     async def async_get() -> httpx.Response:
         async with httpx.AsyncClient() as client:
             return await client.get(userinfo, auth=devicelogin.Session("py-nonce").httpx_auth())
     third = asyncio.run(async_get())
     assert third.status_code == 200 and [r.status_code for r in third.history] == [401]
+    assert stored_token() == issued, "the async httpx adapter refreshed on a nonce challenge"
 
     # A session that has learned the nonce sends it at once.
     s = devicelogin.Session("py-nonce")
@@ -154,6 +162,7 @@ def test_use_dpop_nonce_is_answered_once_by_each_adapter(serve):
     assert requests.get(userinfo, auth=auth).history
     again = requests.get(userinfo, auth=auth)
     assert again.status_code == 200 and not again.history
+    assert server.stop().count("tokens refreshed") == 0, "a nonce challenge made an adapter refresh"
 
 
 def test_learn_from_response_and_bearer_credentials(serve):
