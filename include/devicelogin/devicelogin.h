@@ -89,7 +89,9 @@ DL_API void dl_session_close(dl_session* session);
 
 /* Sets one login setting for the next dl_session_login: "provider", "issuer", "tenant",
  * "client_id", "scope", "audience", "store", "ca_file", "client_secret_file",
- * "client_secret_env"; NULL or "" clears it. "api_url" is repeatable: each value adds an API base
+ * "client_secret_env"; NULL or "" clears it. "dpop": "1" binds the tokens to a key the library
+ * makes and keeps with them (DPoP, RFC 9449), "0" does not, NULL or "" leaves it as the saved
+ * profile says (off for a new one); another value is DL_USAGE. "api_url" is repeatable: each value adds an API base
  * URL to the profile (https, or http on loopback), the only origins besides the userinfo
  * endpoint that dl_session_request sends the token to; NULL or "" clears the added ones.
  * DL_USAGE for an unknown key. Not thread-safe (one thread per session). */
@@ -100,6 +102,18 @@ DL_API int dl_session_set(dl_session* session, const char* key, const char* valu
  * characters removed, valid during the call only. Runs on the thread that called login. */
 typedef void (*dl_code_callback)(void* user_data, const char* user_code, const char* verification_uri,
                                  const char* verification_uri_complete, long long expires_in);
+/* A field of the device code the login running on this session showed (its last login's until
+ * the next starts), as text, or NULL for an unknown field or when no code was shown: "user_code",
+ * "verification_uri", "verification_uri_complete", "verification_host" (the host where the user
+ * approves, lower case, an internationalised name in its xn-- form: show it prominently, so that a
+ * page elsewhere stands out), "host_warning" (one sentence when that host deserves a second look,
+ * else ""), "message" (the provider's own instructions, may be ""), "expires_in", "interval".
+ * Server text with control and bidi characters removed; never a secret. Call it from on_code (the
+ * session's thread) to show the host next to the code, with a line such as "Only continue if you
+ * started this sign-in. If a website, an e-mail or another person gave you this code, stop."
+ * Valid until the next call on the session. Since DEVICELOGIN_0.3. */
+DL_API const char* dl_session_code_info(const dl_session* session, const char* field);
+
 /* Called before each wait for the user's approval, with the seconds left before the code
  * expires. Runs on the thread that called login. */
 typedef void (*dl_wait_callback)(void* user_data, long long seconds_left);
@@ -126,9 +140,33 @@ DL_API int dl_session_token(dl_session* session, long long min_ttl, char** token
  * first as dl_session_token does, in *authorization (free it with dl_secret_free); *length (may be
  * NULL) receives its length. The scheme is the token's type as the server issued it ("DPoP", ...),
  * with "Bearer" for any case of "bearer" and for an empty or malformed type (RFC 6750 §2.1).
+ * A DPoP-bound token also needs a proof for each request: use dl_session_request_credentials.
  * Errors as dl_session_token. Not thread-safe (one thread per session). Since DEVICELOGIN_0.2. */
 DL_API int dl_session_authorization(dl_session* session, long long min_ttl, char** authorization, size_t* length,
                                     dl_error** err);
+/* What a request to `url` with `method`, sent by the caller's own HTTP client, carries to present
+ * a valid access token (refreshed first as dl_session_token does): in *authorization the value of
+ * its Authorization header, "<scheme> <token>" ("DPoP" for a token bound to a key), and in
+ * *dpop_proof, for a DPoP-bound token, the value of its DPoP header: a proof (RFC 9449) for this
+ * one method and URL, with the token's hash, the time on the server's clock and the origin's
+ * latest nonce; NULL for a token not bound to a key. Free both with dl_secret_free; a proof is
+ * good for one request (make new credentials for each, retries included). DL_USAGE, before any
+ * token is read, for a URL dl_session_check_url refuses or a method that is not upper-case
+ * letters; DL_NOT_LOGGED_IN as dl_session_token, and when a DPoP token's key is lost (never a
+ * Bearer fallback). Send the answer to dl_session_learn_from_response. Not thread-safe (one
+ * thread per session). Since DEVICELOGIN_0.3. */
+DL_API int dl_session_request_credentials(dl_session* session, const char* method, const char* url, long long min_ttl,
+                                          char** authorization, char** dpop_proof, dl_error** err);
+/* Learns from the answer to a request sent with dl_session_request_credentials' DPoP proof:
+ * `headers` is NULL or a NULL-terminated array of its "Name: value" header lines (WWW-Authenticate
+ * and DPoP-Nonce are read; a header sent twice may be given twice). Keeps the DPoP-Nonce it
+ * carries for later proofs to its origin. *retry (may be NULL) is 1 when the answer asks for the
+ * request again with that nonce (a 401 with WWW-Authenticate: DPoP error="use_dpop_nonce"): make
+ * new credentials and send it once more; 0 otherwise. DL_NETWORK when such a challenge carries no
+ * valid DPoP-Nonce or is malformed, DL_USAGE for a header line without a colon. Not thread-safe
+ * (one thread per session). Since DEVICELOGIN_0.3. */
+DL_API int dl_session_learn_from_response(dl_session* session, const char* url, int http_status,
+                                          const char* const* headers, int* retry, dl_error** err);
 /* Refreshes now and stores the result. Not thread-safe (one thread per session). */
 DL_API int dl_session_refresh(dl_session* session, dl_error** err);
 /* Revokes the tokens at the server when it can, then deletes them locally. *revoked (may be
@@ -174,7 +212,8 @@ DL_API int dl_status_logged_in(const dl_status* status);
 /* A field of the status as text, or NULL when unknown: "profile", "issuer", "client_id",
  * "store", "store_location", "token_type", "scope", "subject", "expires_at" (Unix seconds),
  * "has_refresh_token" ("1"/"0"), "relogin_required" ("1"/"0"), "relogin_reason",
- * "clock_offset_s". Never a secret. Valid until the status is freed or the next dl_status_get call
+ * "clock_offset_s", "jkt" (the RFC 7638 thumbprint of the DPoP key the token is bound to; NULL
+ * for a token not bound to a key). Never a secret: not the key itself. Valid until the status is freed or the next dl_status_get call
  * on it. Not thread-safe on one handle (it renders numbers into the handle). */
 DL_API const char* dl_status_get(const dl_status* status, const char* field);
 /* Frees a status; NULL is ignored. Thread-safe for distinct handles. */

@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "devicelogin/clock.hpp"
@@ -72,6 +73,17 @@ struct DeviceCodePrompt {
   // One sentence when that host deserves a second look (it is not the authorization server's,
   // or it is an internationalised name), else empty.
   std::string host_warning{};
+};
+
+// What a request sent by the caller's own HTTP client carries to present the access token.
+struct RequestCredentials {
+  // The Authorization header's value, "<scheme> <access token>": "DPoP" for a token bound to a
+  // key (RFC 9449 §7.1), else the scheme authorization_scheme() gives for its type.
+  Secret authorization{};
+  // The DPoP header's value: a proof (RFC 9449 §4.2) for this one method and URL, signed by the
+  // key the token is bound to; empty for a token that is not bound to a key.
+  Secret dpop_proof{};
+  std::string token_type{};  // as the server issued it
 };
 
 // What logout did.
@@ -196,6 +208,21 @@ class DEVICELOGIN_API Session {
   [[nodiscard]] Result<HttpResponse> fetch(HttpRequest request, long long min_ttl = 60);
   // fetch() of a GET with these headers.
   [[nodiscard]] Result<HttpResponse> get(const std::string& url, HttpHeaders headers = {}, long long min_ttl = 60);
+  // The headers that present a valid access token (refreshed first as access_token() does) on a
+  // `method` request to `url` that the caller sends with its own HTTP client: Authorization, and
+  // for a DPoP-bound token a fresh proof for that method and URL (with ath, iat on the server's
+  // clock and the origin's latest nonce). Before any token is read, kUsage as fetch() for a URL
+  // check_token_destination() refuses or a method that is not upper-case letters; errors as
+  // access_token() otherwise, and kReloginRequired when a DPoP token's key is lost (never a
+  // Bearer fallback).
+  [[nodiscard]] Result<RequestCredentials> request_credentials(std::string_view method, std::string_view url,
+                                                               long long min_ttl = 60);
+  // Learns from the answer to a request sent with request_credentials()' DPoP proof: keeps the
+  // DPoP-Nonce it carries for later proofs to its origin (RFC 9449 §8.2, §9), and returns true
+  // when the answer asks for the request once more with that nonce (a resource server's 401 with
+  // error="use_dpop_nonce"): make new credentials and send it again, once. kServer when such a
+  // challenge carries no valid nonce or is malformed.
+  [[nodiscard]] Result<bool> learn_from_response(std::string_view url, const HttpResponse& response);
   // The profile, its store and the stored set's safe view, including whether the stored tokens
   // are bound to this profile's server and client. kNotLoggedIn when the profile was never saved.
   [[nodiscard]] Result<SessionStatus> status();

@@ -19,7 +19,7 @@ from __future__ import annotations
 # the native library (with libcurl and OpenSSL) by the first Session.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Callable, Mapping, Optional, Sequence, TypeVar
+    from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, TypeVar
 
     import httpx
     import requests.auth
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     _T = TypeVar("_T")
 
 __all__ = [
-    "Session", "Token", "Response", "Status", "DeviceLoginError", "ConfigurationError", "AccessDenied",
+    "Session", "Token", "Credentials", "DeviceCode", "Response", "Status", "DeviceLoginError", "ConfigurationError", "AccessDenied",
     "CodeExpired", "NotLoggedIn", "ReloginRequired", "NetworkError", "StorageError", "Cancelled", "version",
 ]
 
@@ -233,6 +233,116 @@ class Token:
         raise TypeError("a Token cannot be pickled")
 
 
+class Credentials:
+    """What one request sent by your own HTTP client carries to present the token
+    (Session.request_credentials): `authorization`, the Authorization header's value
+    ("<scheme> <token>", "DPoP" for a token bound to a key), and `dpop_proof`, the DPoP header's
+    value for a DPoP-bound token (a proof for that one method and URL), else None. Both are
+    hidden like a token; `headers()` gives the two headers to send."""
+
+    __slots__ = ("authorization", "dpop_proof")
+
+    def __init__(self, authorization: Token, dpop_proof: Optional[Token]) -> None:
+        self.authorization = authorization
+        self.dpop_proof = dpop_proof
+
+    @property
+    def scheme(self) -> str:
+        """The Authorization scheme ("Bearer", "DPoP", ...); not a secret."""
+        return self.authorization.reveal().partition(" ")[0]
+
+    def headers(self) -> dict[str, str]:
+        """{"Authorization": ..., "DPoP": ...} (DPoP only for a DPoP-bound token): the values
+        revealed, to put on the request."""
+        found = {"Authorization": self.authorization.reveal()}
+        if self.dpop_proof is not None:
+            found["DPoP"] = self.dpop_proof.reveal()
+        return found
+
+    def __repr__(self) -> str:
+        return f"Credentials(scheme={self.scheme!r}, dpop_proof={'<hidden>' if self.dpop_proof else None})"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> Any:
+        raise TypeError("Credentials cannot be pickled")
+
+
+class DeviceCode:
+    """The code a login shows, as `on_code` receives it when it takes one argument: what to show
+    the user. `verification_host` is where the user approves (lower case, an internationalised
+    name in its xn-- form): show it prominently, so that a page elsewhere stands out;
+    `host_warning` is one sentence when that host deserves a second look, else "". `message` is
+    the provider's own instructions (may be ""). All server text with control characters
+    removed; never a secret."""
+
+    __slots__ = ("user_code", "verification_uri", "verification_uri_complete", "verification_host",
+                 "host_warning", "message", "expires_in", "interval")
+
+    # What to show next to the code (device-code phishing hands the victim a code that the
+    # attacker's own login asked for; only the user can tell that they did not start this one).
+    ADVICE = ("Only continue if you started this sign-in. If a website, an e-mail or another person gave you this"
+              " code, stop.")
+
+    def __init__(self, user_code: str, verification_uri: str, verification_uri_complete: str = "",
+                 verification_host: str = "", host_warning: str = "", message: str = "", expires_in: int = 0,
+                 interval: int = 0) -> None:
+        self.user_code = user_code
+        self.verification_uri = verification_uri
+        self.verification_uri_complete = verification_uri_complete
+        self.verification_host = verification_host
+        self.host_warning = host_warning
+        self.message = message
+        self.expires_in = expires_in
+        self.interval = interval
+
+    def __repr__(self) -> str:
+        return (f"DeviceCode(user_code={self.user_code!r}, verification_uri={self.verification_uri!r}, "
+                f"verification_host={self.verification_host!r})")
+
+
+def _code_caller(on_code: Optional[Callable[..., None]]) -> Optional[Callable[[DeviceCode], None]]:
+    """`on_code` as a callable of one DeviceCode: a callback that takes one argument gets the
+    DeviceCode; any other (three arguments, *args, or one whose signature cannot be read, such as
+    a builtin) is called as before, with (user_code, verification_uri, verification_uri_complete)."""
+    if on_code is None:
+        return None
+    function: Callable[..., None] = on_code
+    takes_one = False
+    try:
+        import inspect
+        signature = inspect.signature(function)
+        try:
+            signature.bind(None)
+            takes_one = True
+            signature.bind(None, None, None)
+            takes_one = False  # takes three as well (*args, defaults): the old form
+        except TypeError:
+            pass
+    except (TypeError, ValueError):
+        takes_one = False
+    if takes_one:
+        return function
+
+    def three(code: DeviceCode) -> None:
+        function(code.user_code, code.verification_uri, code.verification_uri_complete)
+
+    return three
+
+
+def _device_code(lib: Any, handle: Any, user_code: str, uri: str, uri_complete: str, expires_in: int) -> DeviceCode:
+    """The DeviceCode of the login running on `handle`, read inside its on_code (the C ABI's
+    dl_session_code_info; with an older library, the callback's own fields only)."""
+    code = DeviceCode(user_code, uri, uri_complete, expires_in=expires_in)
+    if getattr(lib, "dl_session_code_info", None) is None:
+        return code
+    for field in ("verification_host", "host_warning", "message"):
+        setattr(code, field, _text(lib.dl_session_code_info(handle, field.encode())))
+    interval = lib.dl_session_code_info(handle, b"interval")
+    code.interval = int(interval) if interval else 0
+    return code
+
+
 class Response:
     """An API's answer. The body may hold secrets: its repr shows the status only."""
 
@@ -259,7 +369,7 @@ class Status:
     """What is stored for a profile; never a secret."""
 
     FIELDS = ("profile", "issuer", "client_id", "store", "store_location", "token_type", "scope", "subject",
-              "expires_at", "has_refresh_token", "relogin_required", "relogin_reason", "clock_offset_s")
+              "expires_at", "has_refresh_token", "relogin_required", "relogin_reason", "clock_offset_s", "jkt")
 
     def __init__(self, logged_in: bool, fields: dict[str, Optional[str]]) -> None:
         self.logged_in = logged_in
@@ -276,10 +386,14 @@ class Status:
         self.has_refresh_token = fields.get("has_refresh_token") == "1"
         self.relogin_required = fields.get("relogin_required") == "1"
         self.relogin_reason = fields.get("relogin_reason") or ""
+        # The RFC 7638 thumbprint of the DPoP key the token is bound to (RFC 9449's jkt); None
+        # for a token not bound to a key. The key itself never leaves the library.
+        self.jkt = fields.get("jkt")
 
     def __repr__(self) -> str:
         return (f"Status(profile={self.profile!r}, logged_in={self.logged_in}, subject={self.subject!r}, "
-                f"expires_at={self.expires_at!r}, store={self.store!r})")
+                f"expires_at={self.expires_at!r}, store={self.store!r}, token_type={self.token_type!r}, "
+                f"jkt={self.jkt!r})")
 
 
 _HEADERS_WE_READ = ("content-type", "www-authenticate", "retry-after", "location", "etag")
@@ -508,18 +622,23 @@ class Session:
     login, to return), except cancel() and close(), which never wait (a close() from another
     thread frees the native session once the call in flight returned). Sessions of one profile in
     many threads or processes refresh once together. Settings given here are used by `login`;
-    without any, `login` signs in again with the saved profile."""
+    without any, `login` signs in again with the saved profile. `dpop=True` binds the tokens to a
+    key the library makes and keeps with them (DPoP, RFC 9449; a copied token is then useless
+    without the key): request(), requests_auth() and httpx_auth() sign every request with it;
+    None keeps what the saved profile says."""
 
     def __init__(self, name: str, *, issuer: str = "", client_id: str = "", scope: str = "", provider: str = "",
                  tenant: str = "", audience: str = "", store: str = "", ca_file: str = "",
-                 api_urls: Sequence[str] = (), profile_directory: Optional[str] = None) -> None:
+                 api_urls: Sequence[str] = (), profile_directory: Optional[str] = None,
+                 dpop: Optional[bool] = None) -> None:
         self.name = name
         self._directory = profile_directory
         if isinstance(api_urls, (str, bytes)):
             raise TypeError("api_urls is a list of URLs, not one string")
         settings = (("issuer", issuer), ("client_id", client_id), ("scope", scope), ("provider", provider),
                     ("tenant", tenant), ("audience", audience), ("store", store), ("ca_file", ca_file)) + \
-            tuple(("api_url", url) for url in api_urls)
+            tuple(("api_url", url) for url in api_urls) + \
+            ((("dpop", "1" if dpop else "0"),) if dpop is not None else ())
         fast = _hot_path()
         if fast is not None and not any(value for _, value in settings) and fast.valid_profile_name(name):
             # Opened on first use (__getattr__): token() with a valid stored token never needs the
@@ -576,11 +695,13 @@ class Session:
     def __repr__(self) -> str:
         return f"Session({self.name!r})"
 
-    def login(self, on_code: Optional[Callable[[str, str, str], None]] = None,
+    def login(self, on_code: Optional[Callable[..., None]] = None,
               on_wait: Optional[Callable[[int], None]] = None) -> None:
-        """Signs in with the device flow: `on_code(user_code, verification_uri,
-        verification_uri_complete)` is called once to show the code; `on_wait(seconds_left)` before
-        each poll. Ctrl-C (KeyboardInterrupt) cancels and is raised again once the login has
+        """Signs in with the device flow: `on_code` is called once to show the code, with one
+        DeviceCode when it takes one argument (the code, the verification URIs and the host where
+        the user approves, `verification_host`, to show prominently), else as
+        `on_code(user_code, verification_uri, verification_uri_complete)`; `on_wait(seconds_left)`
+        before each poll. Ctrl-C (KeyboardInterrupt) cancels and is raised again once the login has
         stopped: nothing is stored, unless the user had already approved (the tokens are then
         saved with the profile). A second Ctrl-C raises at once and the login ends on its own.
         An exception raised by a callback cancels the login and is raised."""
@@ -589,7 +710,7 @@ class Session:
         # at once the next time (before the thread has ended).
         started: list[_Login] = []
         try:
-            login = self._start_login(on_code, on_wait, started=started)
+            login = self._start_login(_code_caller(on_code), on_wait, started=started)
             while not login.done.wait(0.1):
                 pass
         except KeyboardInterrupt:
@@ -606,7 +727,7 @@ class Session:
         login.outcome()
         _debug("login: signed in")
 
-    async def login_async(self, on_code: Optional[Callable[[str, str, str], None]] = None,
+    async def login_async(self, on_code: Optional[Callable[..., None]] = None,
                           on_wait: Optional[Callable[[int], None]] = None) -> None:
         """login() for asyncio: the device flow runs on a worker thread and the event loop stays
         free; `on_code` and `on_wait` are called on the event loop. Cancelling the task cancels
@@ -647,7 +768,7 @@ class Session:
             except RuntimeError:  # the loop was closed meanwhile
                 pass
 
-        login = self._start_login(on_loop(on_code), on_loop(on_wait), notify, started=holder)
+        login = self._start_login(on_loop(_code_caller(on_code)), on_loop(on_wait), notify, started=holder)
         if login.done.is_set():
             settle()
         try:
@@ -660,7 +781,7 @@ class Session:
         login.outcome()
         _debug("login: signed in")
 
-    def _start_login(self, on_code: Optional[Callable[[str, str, str], None]],
+    def _start_login(self, on_code: Optional[Callable[[DeviceCode], None]],
                      on_wait: Optional[Callable[[int], None]],
                      notify: Optional[Callable[[], None]] = None, started: Optional[list[_Login]] = None) -> _Login:
         """Starts dl_session_login on a worker thread that owns its share of the native session;
@@ -683,14 +804,14 @@ class Session:
         lib = native.lib
 
         # Both callbacks run inside dl_session_login, on its thread, which owns the session.
-        def code(_user: Any, user_code: bytes, uri: bytes, uri_complete: bytes, _expires: int) -> None:
+        def code(_user: Any, user_code: bytes, uri: bytes, uri_complete: bytes, expires: int) -> None:
             if login.cancelled:  # a cancel made before dl_session_login began; the code is not shown
                 lib.dl_session_cancel(handle)
                 return
             _debug("login: code shown")
             if on_code is not None:
                 try:
-                    on_code(_text(user_code), _text(uri), _text(uri_complete))
+                    on_code(_device_code(lib, handle, _text(user_code), _text(uri), _text(uri_complete), int(expires)))
                 except BaseException as error:  # handed to the calling thread
                     login.raised, login.cancelled = error, True
                     lib.dl_session_cancel(handle)
@@ -790,6 +911,59 @@ class Session:
         """authorization() for asyncio, on a worker thread."""
         return await self._off_loop(self.authorization, min_ttl)
 
+    def request_credentials(self, method: str, url: str, min_ttl: int = 60) -> Credentials:
+        """What a `method` request to `url` sent by your own HTTP client carries to present a valid
+        access token (refreshed first as token() does): the Authorization header's value and, for a
+        DPoP-bound token, a fresh DPoP proof for that one method and URL (with the token's hash,
+        the time on the server's clock and the server's latest nonce). Make new credentials for
+        every request, retries included, and pass the answer to learn_from_response(). Raises
+        ConfigurationError, before any token is read, for a URL check_url() refuses or a method
+        that is not upper-case letters; ReloginRequired when a DPoP token's key is lost."""
+        import ctypes
+        for text, what in ((method, "method"), (url, "URL")):
+            _refuse_nul(text, what)
+        lib = self._lib
+        if getattr(lib, "dl_session_request_credentials", None) is None:
+            raise ConfigurationError("the devicelogin library is older than this package: it has no"
+                                     " dl_session_request_credentials (DEVICELOGIN_0.3)", status=2, kind="usage")
+        authorization, proof = ctypes.c_void_p(), ctypes.c_void_p()
+        with _Use(self._native) as handle:
+            _call(lib.dl_session_request_credentials, handle, method.encode(), url.encode(), min_ttl,
+                  ctypes.byref(authorization), ctypes.byref(proof))
+        try:
+            header = Token(ctypes.string_at(authorization).decode()) if authorization else None
+            dpop = Token(ctypes.string_at(proof).decode()) if proof else None
+        finally:
+            lib.dl_secret_free(authorization)
+            lib.dl_secret_free(proof)
+        if header is None:
+            raise DeviceLoginError("dl_session_request_credentials returned no Authorization value")
+        return Credentials(header, dpop)
+
+    async def request_credentials_async(self, method: str, url: str, min_ttl: int = 60) -> Credentials:
+        """request_credentials() for asyncio, on a worker thread."""
+        return await self._off_loop(self.request_credentials, method, url, min_ttl)
+
+    def learn_from_response(self, url: str, status: int, headers: Iterable[tuple[str, str]]) -> bool:
+        """Learns from the answer (`status`, and its `headers` as (name, value) pairs; a header
+        sent twice given twice) to a request that carried request_credentials()' DPoP proof: keeps
+        the server's DPoP-Nonce for later proofs, and returns True when the answer asks for the
+        request again with that nonce (a 401 with WWW-Authenticate: DPoP error="use_dpop_nonce"):
+        make new credentials and send it once more. NetworkError when such an answer carries no
+        valid nonce."""
+        import ctypes
+        _refuse_nul(url, "URL")
+        lib = self._lib
+        if getattr(lib, "dl_session_learn_from_response", None) is None:
+            return False
+        lines = [f"{name}: {value}".encode() for name, value in headers
+                 if name.lower() in ("www-authenticate", "dpop-nonce") and "\x00" not in f"{name}{value}"]
+        array = (ctypes.c_char_p * (len(lines) + 1))(*lines, None)
+        retry = ctypes.c_int(0)
+        with _Use(self._native) as handle:
+            _call(lib.dl_session_learn_from_response, handle, url.encode(), int(status), array, ctypes.byref(retry))
+        return bool(retry.value)
+
     async def token_async(self, min_ttl: int = 60) -> Token:
         """token() for asyncio, on a worker thread (the event loop is not blocked by a refresh).
         Cancelling the task returns at once; a refresh under way still completes and is stored."""
@@ -817,9 +991,12 @@ class Session:
         """An authentication for `requests` (Debian's python3-requests, imported here):
         `requests.get(url, auth=session.requests_auth())`. It refuses a URL that request() would
         refuse (check_url, raised before anything is sent) and a Host header naming another host
-        than the URL's, adds `Authorization: <scheme> <token>` (authorization(): the scheme of the
-        token's type; refreshed when it expires within `min_ttl` seconds), and on a 401 refreshes once and
-        sends the request again (not a streamed body, which cannot be sent twice)."""
+        than the URL's, adds `Authorization: <scheme> <token>` (the scheme of the token's type;
+        refreshed when it expires within `min_ttl` seconds) and, for a DPoP-bound token, `DPoP:` a
+        fresh proof for the request's method and URL (request_credentials()); when the server
+        answers 401 use_dpop_nonce it sends the request once more with the server's nonce, and on
+        a 401 it refreshes once and sends the request again (not a streamed body, which cannot be
+        sent twice)."""
         from ._requests_auth import RequestsAuth
         return RequestsAuth(self, min_ttl)
 

@@ -81,11 +81,30 @@ def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
         "dl_status_get": (ctypes.c_char_p, [vp, ctypes.c_char_p]),
         "dl_status_free": (None, [vp]),
     }
+    # DEVICELOGIN_0.3: absent from an older library, whose other calls still work (the calls that
+    # need them say so).
+    later = {
+        "dl_session_request_credentials": (ctypes.c_int, [vp, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_longlong,
+                                                          pp, pp, pp]),
+        "dl_session_learn_from_response": (ctypes.c_int, [vp, ctypes.c_char_p, ctypes.c_int, c_char_pp,
+                                                          ctypes.POINTER(ctypes.c_int), pp]),
+        "dl_session_code_info": (ctypes.c_char_p, [vp, ctypes.c_char_p]),
+    }
     for name, (restype, argtypes) in sigs.items():
         function = getattr(lib, name)
         function.restype = restype
         function.argtypes = argtypes
+    for name, (restype, argtypes) in later.items():
+        function = getattr(lib, name, None)
+        if function is not None:
+            function.restype = restype
+            function.argtypes = argtypes
     return lib
+
+
+def has(name: str) -> bool:
+    """Whether the loaded library has the C function `name` (one added in a later version node)."""
+    return getattr(lib, name, None) is not None
 
 
 lib = _declare(_load())

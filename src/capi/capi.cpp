@@ -80,6 +80,10 @@ struct dl_session {
   std::shared_ptr<CancellableClock> clock;
   std::optional<devicelogin::Session> session;
   devicelogin::LoginSettings settings;
+  // The code the running (or last) login showed, for dl_session_code_info; scratch holds its
+  // last numeric field as text.
+  std::optional<devicelogin::DeviceCodePrompt> prompt;
+  std::string prompt_scratch;
 };
 
 namespace {
@@ -205,6 +209,18 @@ int dl_session_set(dl_session* session, const char* key, const char* value, dl_e
       }
       return DL_OK;
     }
+    if (k == "dpop") {
+      // "1" binds the tokens to a key (DPoP), "0" does not; NULL or "": as the saved profile says.
+      const std::string v = text(value);
+      if (v.empty()) {
+        s.dpop.reset();
+      } else if (v == "1" || v == "0") {
+        s.dpop = v == "1";
+      } else {
+        return usage(err, "the login setting dpop is \"1\" or \"0\"");
+      }
+      return DL_OK;
+    }
     std::string* field = k == "provider"             ? &s.provider
                          : k == "issuer"             ? &s.issuer
                          : k == "tenant"             ? &s.tenant
@@ -227,18 +243,44 @@ int dl_session_login(dl_session* session, dl_code_callback on_code, dl_wait_call
   return guarded(err, [&] {
     if (session == nullptr) return usage(err, "dl_session_login: the session is NULL");
     session->clock->reset();
+    session->prompt.reset();
     devicelogin::LoginObserver observer;
-    if (on_code != nullptr) {
-      observer.on_code = [&](const devicelogin::DeviceCodePrompt& prompt) {
+    observer.on_code = [&](const devicelogin::DeviceCodePrompt& prompt) {
+      // Kept first, so that on_code can read every field with dl_session_code_info.
+      session->prompt = prompt;
+      if (on_code != nullptr) {
         on_code(user_data, prompt.user_code.c_str(), prompt.verification_uri.c_str(),
                 prompt.verification_uri_complete.c_str(), prompt.expires_in);
-      };
-    }
+      }
+    };
     if (on_wait != nullptr) observer.on_waiting = [&](long long seconds_left) { on_wait(user_data, seconds_left); };
     auto result = session->session->login(session->settings, observer);
     if (!result) return set_error(err, std::move(result.error()));
     return DL_OK;
   });
+}
+
+const char* dl_session_code_info(const dl_session* session, const char* field) {
+  if (session == nullptr || field == nullptr || !session->prompt) return nullptr;
+  try {
+    auto* handle = const_cast<dl_session*>(session);  // prompt_scratch is the handle's own buffer
+    const devicelogin::DeviceCodePrompt& p = *session->prompt;
+    const std::string_view f = field;
+    auto number = [&](long long value) {
+      handle->prompt_scratch = std::to_string(value);
+      return handle->prompt_scratch.c_str();
+    };
+    if (f == "user_code") return p.user_code.c_str();
+    if (f == "verification_uri") return p.verification_uri.c_str();
+    if (f == "verification_uri_complete") return p.verification_uri_complete.c_str();
+    if (f == "verification_host") return p.verification_host.c_str();
+    if (f == "host_warning") return p.host_warning.c_str();
+    if (f == "message") return p.message.c_str();
+    if (f == "expires_in") return number(p.expires_in);
+    if (f == "interval") return number(p.interval);
+  } catch (...) {  // NOLINT(bugprone-empty-catch): no exception may cross the C ABI; a field that cannot be read is NULL, as documented
+  }
+  return nullptr;
 }
 
 void dl_session_cancel(dl_session* session) {
@@ -272,6 +314,59 @@ int dl_session_authorization(dl_session* session, long long min_ttl, char** auth
     const devicelogin::Secret header = token->authorization();
     *authorization = allocate_secret(header.reveal());
     if (length != nullptr) *length = header.size();
+    return DL_OK;
+  });
+}
+
+int dl_session_request_credentials(dl_session* session, const char* method, const char* url, long long min_ttl,
+                                   char** authorization, char** dpop_proof, dl_error** err) {
+  return guarded(err, [&] {
+    if (authorization != nullptr) *authorization = nullptr;
+    if (dpop_proof != nullptr) *dpop_proof = nullptr;
+    if (session == nullptr || method == nullptr || url == nullptr || authorization == nullptr || dpop_proof == nullptr) {
+      return usage(err, "dl_session_request_credentials: the session, the method, the URL or an output is NULL");
+    }
+    auto credentials = session->session->request_credentials(method, url, min_ttl);
+    if (!credentials) return set_error(err, std::move(credentials.error()));
+    *authorization = allocate_secret(credentials->authorization.reveal());
+    if (!credentials->dpop_proof.empty()) {
+      try {
+        *dpop_proof = allocate_secret(credentials->dpop_proof.reveal());
+      } catch (...) {
+        dl_secret_free(*authorization);
+        *authorization = nullptr;
+        throw;
+      }
+    }
+    return DL_OK;
+  });
+}
+
+int dl_session_learn_from_response(dl_session* session, const char* url, int http_status, const char* const* headers,
+                                   int* retry, dl_error** err) {
+  return guarded(err, [&] {
+    if (retry != nullptr) *retry = 0;
+    if (session == nullptr || url == nullptr) {
+      return usage(err, "dl_session_learn_from_response: the session or the URL is NULL");
+    }
+    devicelogin::HttpResponse response;
+    response.status = http_status;
+    for (const char* const* h = headers; h != nullptr && *h != nullptr; ++h) {
+      const std::string_view line = *h;
+      const auto colon = line.find(':');
+      if (colon == std::string_view::npos || colon == 0) {
+        return usage(err, "a response header has no \"Name: value\" form");
+      }
+      std::string name(line.substr(0, colon));
+      for (auto& c : name) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+      std::string_view value = line.substr(colon + 1);
+      while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+      while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+      response.headers.emplace_back(std::move(name), std::string(value));
+    }
+    auto learned = session->session->learn_from_response(url, response);
+    if (!learned) return set_error(err, std::move(learned.error()));
+    if (retry != nullptr) *retry = *learned ? 1 : 0;
     return DL_OK;
   });
 }
@@ -403,6 +498,7 @@ const char* dl_status_get(const dl_status* status, const char* field) {
     if (f == "subject") return s.tokens->subject.c_str();
     if (f == "expires_at") return number(s.tokens->expires_at);
     if (f == "has_refresh_token") return s.tokens->has_refresh_token ? "1" : "0";
+    if (f == "jkt") return s.tokens->jkt.empty() ? nullptr : s.tokens->jkt.c_str();
   } catch (...) {  // NOLINT(bugprone-empty-catch): no exception may cross the C ABI; a field that cannot be read is NULL, as documented
   }
   return nullptr;

@@ -660,22 +660,11 @@ Result<HttpResponse> Engine::fetch(HttpRequest request, long long min_ttl) {
       // RFC 6750 §2.1, with the scheme of the token's type (authorization_scheme: "Bearer" for
       // any case of bearer, as servers that return "bearer" accept "Bearer" too); RFC 9449 §7.1:
       // "DPoP" for a DPoP token. Headers are plain strings, wiped below.
-      if (*dpop_key) {
-        Secret authorization("DPoP ");
-        authorization.append(tokens.access_token.reveal());
-        authorized.headers.emplace_back("Authorization", header_value(authorization.reveal()));
-        const std::optional<std::string> nonce = dpop_nonces_.nonce_for(request.url);
-        // iat on the clock of the authorization server the token came from: the best word on
-        // the time there is (an API's own Date is not observed).
-        const long long issued_at = now() + tokens.clock_offset_s.value_or(profile_.clock_offset_s.value_or(0));
-        auto proof = oauth::make_dpop_proof(
-            **dpop_key, oauth::DpopProofRequest{request.method, request.url, issued_at, &tokens.access_token,
-                                                nonce ? std::string_view(*nonce) : std::string_view()});
-        if (!proof) return std::unexpected(proof.error());
-        authorized.headers.emplace_back("DPoP", header_value(proof->reveal()));
-      } else {
-        const Secret header = handed_out(tokens).authorization();
-        authorized.headers.emplace_back("Authorization", header_value(header.reveal()));
+      auto credentials = credentials_for(tokens, dpop_key->get(), request.method, request.url);
+      if (!credentials) return std::unexpected(credentials.error());
+      authorized.headers.emplace_back("Authorization", header_value(credentials->authorization.reveal()));
+      if (!credentials->dpop_proof.empty()) {
+        authorized.headers.emplace_back("DPoP", header_value(credentials->dpop_proof.reveal()));
       }
       // An API is another server with its own clock: not observed.
       auto response = http_.inner().send(authorized);
@@ -704,6 +693,56 @@ Result<HttpResponse> Engine::fetch(HttpRequest request, long long min_ttl) {
   auto again = valid_tokens(0);
   if (!again) return std::unexpected(again.error());
   return send_with(*again);
+}
+
+Result<RequestCredentials> Engine::credentials_for(const TokenSet& tokens, const oauth::DpopKey* dpop_key,
+                                                   std::string_view method, std::string_view url) const {
+  RequestCredentials credentials;
+  credentials.token_type = tokens.token_type;
+  if (dpop_key == nullptr) {
+    credentials.authorization = handed_out(tokens).authorization();
+    return credentials;
+  }
+  credentials.authorization = Secret("DPoP ");
+  credentials.authorization.append(tokens.access_token.reveal());
+  const std::optional<std::string> nonce = dpop_nonces_.nonce_for(url);
+  // iat on the clock of the authorization server the token came from: the best word on the time
+  // there is (an API's own Date is not observed).
+  const long long issued_at = now() + tokens.clock_offset_s.value_or(profile_.clock_offset_s.value_or(0));
+  auto proof = oauth::make_dpop_proof(*dpop_key, oauth::DpopProofRequest{method, url, issued_at, &tokens.access_token,
+                                                                          nonce ? std::string_view(*nonce)
+                                                                                : std::string_view()});
+  if (!proof) return std::unexpected(proof.error());
+  credentials.dpop_proof = std::move(*proof);
+  return credentials;
+}
+
+Result<RequestCredentials> Engine::request_credentials(std::string_view method, std::string_view url,
+                                                       long long min_ttl) {
+  if (unusable_) return std::unexpected(*unusable_);
+  // The caller's mistakes first, as fetch() finds them, before any token is read.
+  HttpRequest shape;
+  shape.method = std::string(method);
+  shape.url = std::string(url);
+  if (auto checked = check_request_shape(shape); !checked) return std::unexpected(checked.error());
+  if (auto allowed = check_token_destination(url); !allowed) return std::unexpected(allowed.error());
+  auto tokens = valid_tokens(min_ttl);
+  if (!tokens) return std::unexpected(tokens.error());
+  // A DPoP token goes only with a proof of its key (RFC 9449 §7): without the key, no credentials.
+  auto dpop_key = dpop_key_of(*tokens);
+  if (!dpop_key) return std::unexpected(dpop_key.error());
+  return credentials_for(*tokens, dpop_key->get(), method, url);
+}
+
+Result<bool> Engine::learn_from_response(std::string_view url, const HttpResponse& response) {
+  // RFC 9449 §8.2, §9: a nonce may come with any answer; a malformed one is ignored here, as
+  // fetch() does (a retry that needs it reports it).
+  (void)dpop_nonces_.update(url, response);
+  auto retry = oauth::dpop_nonce_to_retry_with(response);
+  if (!retry) return std::unexpected(retry.error());
+  if (!*retry) return false;
+  if (auto remembered = dpop_nonces_.remember(url, **retry); !remembered) return std::unexpected(remembered.error());
+  return true;
 }
 
 Result<TokenInfo> Engine::refresh() {

@@ -53,6 +53,9 @@ class Engine {
   [[nodiscard]] Result<AccessToken> access_token(long long min_ttl);
   [[nodiscard]] Result<void> check_token_destination(std::string_view url) const;
   [[nodiscard]] Result<HttpResponse> fetch(HttpRequest request, long long min_ttl);
+  [[nodiscard]] Result<RequestCredentials> request_credentials(std::string_view method, std::string_view url,
+                                                               long long min_ttl);
+  [[nodiscard]] Result<bool> learn_from_response(std::string_view url, const HttpResponse& response);
   [[nodiscard]] Result<TokenInfo> refresh();
   [[nodiscard]] Result<LogoutOutcome> logout();
   [[nodiscard]] Result<SessionStatus> status();
@@ -95,6 +98,11 @@ class Engine {
   // to sending it as a Bearer token.
   // The key is parsed once per stored key and kept (dpop_key_cache_), not on every request.
   [[nodiscard]] Result<std::shared_ptr<const oauth::DpopKey>> dpop_key_of(const TokenSet& tokens) const;
+  // The headers that present `tokens` on a `method` request to `url`: Authorization, and with
+  // `dpop_key` (the key of a DPoP token; null for another type) a fresh proof with ath, iat on the
+  // server's clock and the origin's latest nonce (RFC 9449 §4.2, §7.1).
+  [[nodiscard]] Result<RequestCredentials> credentials_for(const TokenSet& tokens, const oauth::DpopKey* dpop_key,
+                                                           std::string_view method, std::string_view url) const;
   // token_info(), with the thumbprint of the key a DPoP token is bound to.
   [[nodiscard]] TokenInfo info_of(const TokenSet& tokens) const;
 

@@ -60,6 +60,14 @@ Result<HttpResponse> Session::get(const std::string& url, HttpHeaders headers, l
   return fetch(std::move(request), min_ttl);
 }
 
+Result<RequestCredentials> Session::request_credentials(std::string_view method, std::string_view url,
+                                                        long long min_ttl) {
+  return engine_->request_credentials(method, url, min_ttl);
+}
+Result<bool> Session::learn_from_response(std::string_view url, const HttpResponse& response) {
+  return engine_->learn_from_response(url, response);
+}
+
 Result<SessionStatus> Session::status() { return engine_->status(); }
 Result<bool> Session::forget() { return engine_->forget(); }
 const Profile& Session::profile() const { return engine_->profile(); }

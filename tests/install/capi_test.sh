@@ -2,7 +2,8 @@
 # Compiles tests/install/capi_test.c as C99 with -Wall -Wextra -Werror against
 # include/devicelogin/devicelogin.h and the built libdevicelogin.so, then runs it against
 # `devicelogin serve` on 127.0.0.1: the whole flow (auto-approved), an expired code, a cancelled
-# login and a denied one (Deny pressed on the approval page by tests/integration/approve_devserver.mjs).
+# login and a denied one (Deny pressed on the approval page by tests/integration/approve_devserver.mjs),
+# and a DPoP-bound login against `serve --dpop-nonce` (proofs, nonces, status jkt).
 #   capi_test.sh SOURCE_DIR LIBRARY DEVICELOGIN_EXE
 set -euo pipefail
 src=$1 library=$2 exe=$3
@@ -39,4 +40,6 @@ exec node "$src/tests/integration/approve_devserver.mjs" "\$1" "\$2" --deny
 DENY
 chmod +x "$work/deny.sh"
 timeout 60 "$work/capi_test" denied "$issuer" "$work/deny.sh"
-echo "capi_test: C99 program signed in, refreshed, called userinfo, logged out; expired 4, cancelled 130, denied 3, not logged in 5"
+serve dpop --auto-approve=1 --interval 1 --dpop-nonce
+timeout 60 "$work/capi_test" dpop "$issuer"
+echo "capi_test: C99 program signed in, refreshed, called userinfo, logged out; expired 4, cancelled 130, denied 3, not logged in 5; DPoP-bound login with proofs and nonces"

@@ -361,6 +361,68 @@ TEST_F(SessionClockTest, ADpopLoginSignsThePollsOnTheServersClockAndRetriesWithT
   EXPECT_TRUE(session.profile().dpop);
 }
 
+// The credentials a caller's own HTTP client sends (the C ABI's and Python's adapters): for a DPoP
+// token, "DPoP <token>" and a proof for that method and URL with ath and iat on the server's
+// clock; a resource server's 401 use_dpop_nonce asks for a retry and its nonce goes into the next
+// proof; a URL outside the profile's API base URLs gets nothing, before any token is read.
+TEST_F(SessionClockTest, RequestCredentialsSignForTheMethodAndUrlAndLearnTheResourceServersNonce) {
+  profile_.dpop = true;
+  profile_.api_urls = {"https://api.example"};
+  FakeClock clock(kNow - 5 + 600);
+  FakeHttpClient http(&clock);
+  json body = json::parse(token_body("AT-1"));
+  body["token_type"] = "DPoP";
+  script_login(http, dated, body.dump());
+  Session session = make_session(http, clock);
+  auto info = session.login({});
+  ASSERT_TRUE(info.has_value()) << info.error().message;
+  const std::size_t sent = http.requests.size();
+
+  auto credentials = session.request_credentials("PUT", "https://api.example/items/1?x=1", 60);
+  ASSERT_TRUE(credentials.has_value()) << credentials.error().message;
+  EXPECT_TRUE(credentials->authorization.equals(Secret("DPoP AT-1")));
+  EXPECT_EQ(credentials->token_type, "DPoP");
+  json claims = proof_claims(std::string(credentials->dpop_proof.reveal()));
+  ASSERT_TRUE(claims.is_object());
+  EXPECT_EQ(claims.value("htm", ""), "PUT");
+  EXPECT_EQ(claims.value("htu", ""), "https://api.example/items/1") << "no query in htu (RFC 9449 §4.2)";
+  EXPECT_EQ(claims.value("iat", 0LL), kNow) << "iat is on the server's clock, not the local one";
+  EXPECT_FALSE(claims.value("ath", "").empty());
+  EXPECT_FALSE(claims.contains("nonce"));
+  EXPECT_EQ(http.requests.size(), sent) << "credentials are made without a request";
+
+  HttpResponse challenge;
+  challenge.status = 401;
+  challenge.headers = {{"www-authenticate", R"(DPoP error="use_dpop_nonce", algs="ES256 EdDSA")"},
+                       {"dpop-nonce", "api-nonce-1"}};
+  auto retry = session.learn_from_response("https://api.example/items/1", challenge);
+  ASSERT_TRUE(retry.has_value()) << retry.error().message;
+  EXPECT_TRUE(*retry);
+  auto again = session.request_credentials("PUT", "https://api.example/items/1", 60);
+  ASSERT_TRUE(again.has_value());
+  claims = proof_claims(std::string(again->dpop_proof.reveal()));
+  EXPECT_EQ(claims.value("nonce", ""), "api-nonce-1");
+  EXPECT_FALSE(again->dpop_proof.equals(credentials->dpop_proof)) << "a fresh proof (jti) each time";
+
+  HttpResponse plain;
+  plain.status = 401;
+  plain.headers = {{"www-authenticate", R"(DPoP error="invalid_token")"}};
+  retry = session.learn_from_response("https://api.example/items/1", plain);
+  ASSERT_TRUE(retry.has_value());
+  EXPECT_FALSE(*retry);
+  challenge.headers.pop_back();
+  retry = session.learn_from_response("https://api.example/items/1", challenge);
+  ASSERT_FALSE(retry.has_value());
+  EXPECT_EQ(retry.error().code, ErrorCode::kServer);
+
+  auto refused = session.request_credentials("GET", "https://elsewhere.example/", 60);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code, ErrorCode::kUsage);
+  EXPECT_EQ(refused.error().setting, "api_urls");
+  EXPECT_FALSE(session.request_credentials("get", "https://api.example/", 60).has_value());
+  EXPECT_EQ(http.requests.size(), sent);
+}
+
 // A server that answers a proof with a Bearer token did not bind it: the login fails, nothing is
 // stored (a token that works without the key is not taken silently).
 TEST_F(SessionClockTest, ABearerAnswerToADpopPollFailsTheLogin) {
