@@ -85,6 +85,7 @@ function firstLine(child, timeoutMs, what) {
  * Starts a server under test on 127.0.0.1 with an ephemeral port.
  * kind: 'oidc-provider' | 'devserver'.
  * opts: { deviceCodeTtl, accessTokenTtl, interval (default 1), slowDownEvery, autoConsent,
+ *         noDeviceFlow (oidc-provider only: a server with the browser flow alone),
  *         omitExpiresIn (token answers without expires_in and a JWT access token, as WorkOS's:
  *         devserver --omit-expires-in, oidc-provider --jwt-access-tokens) }.
  * Resolves to { kind, issuer, clientId, scope, approve(uri, userCode, {deny}), introspect(token),
@@ -108,6 +109,7 @@ async function startOidcProvider(opts) {
   if (opts.slowDownEvery !== undefined) args.push('--slow-down-every', String(opts.slowDownEvery));
   if (opts.autoConsent) args.push('--auto-consent');
   if (opts.omitExpiresIn) args.push('--jwt-access-tokens');
+  if (opts.noDeviceFlow) args.push('--no-device-flow');
   // The server exits when its stdin closes, i.e. when this process dies however it dies.
   const child = track(spawn(process.execPath, args, {
     cwd: HERE, stdio: ['pipe', 'pipe', 'pipe'], detached: true,

@@ -4,6 +4,7 @@
 //
 // Usage: node oidc_server.mjs [--device-code-ttl S] [--access-token-ttl S] [--interval S]
 //                             [--slow-down-every N] [--auto-consent] [--jwt-access-tokens] [--bench-client]
+//                             [--no-device-flow]
 // Every flag may also come from the environment: OIDC_DEVICE_CODE_TTL, OIDC_ACCESS_TOKEN_TTL,
 // OIDC_INTERVAL, OIDC_SLOW_DOWN_EVERY, OIDC_AUTO_CONSENT=1, OIDC_JWT_ACCESS_TOKENS=1. Defaults:
 // 300, 3600, 1, 0 (never slow_down), off (the consent page is shown and approve.mjs submits it, as
@@ -22,6 +23,10 @@
 //    "test_endpoint":"http://127.0.0.1:PORT/__test/events"}
 // Diagnostics (oidc-provider's development warnings) go to stderr. OIDC_EXIT_ON_STDIN_EOF=1 makes
 // it also stop when its stdin closes (the harness uses that so a killed test run leaves nothing).
+// The test client may also sign in with the authorization code flow and PKCE (a native app,
+// RFC 8252: loopback redirects to http://127.0.0.1/callback or http://[::1]/callback on any port,
+// §7.3). --no-device-flow (OIDC_NO_DEVICE_FLOW=1) turns the device flow off, as a server that has
+// only the browser flow (no device_authorization_endpoint in discovery).
 // --bench-client adds the confidential client devicelogin-bench (bench/token_hot_path.sh) and its
 // "bench_client_id" and "bench_client_secret" to that line.
 //
@@ -35,7 +40,8 @@
 //   {"device_codes":[...every device_code issued...], "issued":[<ms since epoch of each>],
 //    "polls":[{"t":<ms since epoch>,"code_index":<index in device_codes or -1>,"result":"ok"|<error>}],
 //    "refreshes":[{"t":<ms since epoch>,"result":"ok"|<error>}],
-//    "tokens":[{"t":<ms since epoch>,"grant_type":...,"access_token":...,"refresh_token":...,"id_token":...}]}
+//    "tokens":[{"t":<ms since epoch>,"grant_type":...,"access_token":...,"refresh_token":...,"id_token":...}],
+//    "codes":[{"t":...,"code":...,"code_verifier":...,"redirect_uri":...,"result":"ok"|<error>}]}
 // so a test can plant the device codes and every issued token as canaries (cli_canary.test.mjs),
 // check the client's polling cadence, and count the refresh_token grants that reached the server
 // (cli_race.test.mjs: exactly one).
@@ -73,6 +79,7 @@ const { values: args } = parseArgs({
     'auto-consent': { type: 'boolean' },
     'jwt-access-tokens': { type: 'boolean' },
     'bench-client': { type: 'boolean' },
+    'no-device-flow': { type: 'boolean' },
   },
 });
 const settings = {
@@ -83,10 +90,13 @@ const settings = {
   autoConsent: Boolean(args['auto-consent']) || process.env.OIDC_AUTO_CONSENT === '1',
   jwtAccessTokens: Boolean(args['jwt-access-tokens']) || process.env.OIDC_JWT_ACCESS_TOKENS === '1',
   benchClient: Boolean(args['bench-client']),
+  noDeviceFlow: Boolean(args['no-device-flow']) || process.env.OIDC_NO_DEVICE_FLOW === '1',
 };
 const JWT_RESOURCE = 'https://api.devicelogin.test/';
 
-const events = { device_codes: [], issued: [], polls: [], refreshes: [], tokens: [] };
+const events = {
+  device_codes: [], issued: [], polls: [], refreshes: [], tokens: [], codes: [],
+};
 const pendingPollsByCode = new Map();
 const introspectionSecret = crypto.randomBytes(24).toString('base64url');
 const benchSecret = crypto.randomBytes(24).toString('base64url');
@@ -120,10 +130,11 @@ const provider = new Provider(issuer, {
     {
       client_id: TEST_CLIENT_ID,
       client_name: 'devicelogin integration tests',
+      application_type: 'native',
       token_endpoint_auth_method: 'none',
-      grant_types: [DEVICE_CODE_GRANT, 'refresh_token'],
-      response_types: [],
-      redirect_uris: [],
+      grant_types: [...(settings.noDeviceFlow ? [] : [DEVICE_CODE_GRANT]), 'authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      redirect_uris: ['http://127.0.0.1/callback', 'http://[::1]/callback'],
     },
     {
       client_id: INTROSPECTION_CLIENT_ID,
@@ -150,7 +161,7 @@ const provider = new Provider(issuer, {
     email: ['email', 'email_verified'],
   },
   features: {
-    deviceFlow: { enabled: true },
+    deviceFlow: { enabled: !settings.noDeviceFlow },
     revocation: { enabled: true },
     introspection: { enabled: true },
     devInteractions: { enabled: true },
@@ -230,6 +241,12 @@ provider.use(async (ctx, next) => {
     events.tokens.push({
       t: Date.now(), grant_type: ctx.oidc?.params?.grant_type,
       access_token: accessToken, refresh_token: refreshToken, id_token: idToken,
+    });
+  }
+  if (route === 'token' && ctx.oidc?.params?.grant_type === 'authorization_code') {
+    events.codes.push({
+      t: Date.now(), code: ctx.oidc.params.code, code_verifier: ctx.oidc.params.code_verifier,
+      redirect_uri: ctx.oidc.params.redirect_uri, result: ctx.status === 200 ? 'ok' : (ctx.body?.error ?? `http_${ctx.status}`),
     });
   }
   if (route === 'token' && ctx.oidc?.params?.grant_type === 'refresh_token') {
