@@ -63,7 +63,7 @@ async function homeWithFakeBrowser() {
 }
 
 function browserArgs(server, extra = []) {
-  return ['login', '--issuer', server.issuer, '--client-id', server.clientId, '--scope', server.scope,
+  return ['login', '--issuer', server.issuer, '--client-id', server.browserClientId, '--scope', server.scope,
     '--flow', 'browser', '--no-qr', '--store', 'file', '--json', ...extra];
 }
 
@@ -388,7 +388,7 @@ describe('auto chooses the flow', { skip, timeout: 180000 }, () => {
   });
 
   test('a server without a device endpoint: the browser flow', async () => {
-    const argv = ['login', '--issuer', browserOnly.issuer, '--client-id', browserOnly.clientId, '--no-qr',
+    const argv = ['login', '--issuer', browserOnly.issuer, '--client-id', browserOnly.browserClientId, '--no-qr',
       '--store', 'file', '--json', '--profile', 'nodevice'];
     const event = await firstEvent(argv, home.env);
     assert.equal(event.event, 'browser');

@@ -132,6 +132,7 @@ async function startOidcProvider(opts) {
     kind: 'oidc-provider',
     issuer: info.issuer,
     clientId: info.client_id,
+    browserClientId: info.browser_client_id,
     scope: 'openid profile email offline_access',
     supports: { introspection: true, deviceCodes: true, slowDown: true },
     approve: (uri, userCode, approveOpts) => approveOidcProvider(uri, userCode, approveOpts),

@@ -18,14 +18,14 @@
 //
 // It binds 127.0.0.1 on an ephemeral port and prints exactly ONE line on stdout, then serves until
 // killed (SIGTERM/SIGINT):
-//   {"issuer":"http://127.0.0.1:PORT","port":PORT,"client_id":"devicelogin-test",
+//   {"issuer":"http://127.0.0.1:PORT","port":PORT,"client_id":"devicelogin-test","browser_client_id":"devicelogin-browser",
 //    "introspection_client_id":"devicelogin-introspector","introspection_client_secret":"...",
 //    "test_endpoint":"http://127.0.0.1:PORT/__test/events"}
 // Diagnostics (oidc-provider's development warnings) go to stderr. OIDC_EXIT_ON_STDIN_EOF=1 makes
 // it also stop when its stdin closes (the harness uses that so a killed test run leaves nothing).
-// The test client may also sign in with the authorization code flow and PKCE (a native app,
-// RFC 8252: loopback redirects to http://127.0.0.1/callback or http://[::1]/callback on any port,
-// §7.3). --no-device-flow (OIDC_NO_DEVICE_FLOW=1) turns the device flow off, as a server that has
+// The client devicelogin-browser ("browser_client_id") signs in with the authorization code flow
+// and PKCE (a native app, RFC 8252: loopback redirects to http://127.0.0.1/callback or
+// http://[::1]/callback on any port, §7.3). --no-device-flow (OIDC_NO_DEVICE_FLOW=1) turns the device flow off, as a server that has
 // only the browser flow (no device_authorization_endpoint in discovery).
 // --bench-client adds the confidential client devicelogin-bench (bench/token_hot_path.sh) and its
 // "bench_client_id" and "bench_client_secret" to that line.
@@ -55,6 +55,7 @@ import Provider, { errors } from 'oidc-provider';
 const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 export const TEST_CLIENT_ID = 'devicelogin-test';
 export const INTROSPECTION_CLIENT_ID = 'devicelogin-introspector';
+export const BROWSER_CLIENT_ID = 'devicelogin-browser';
 // Only with --bench-client: a confidential client for oidc-gen (which wants a client secret), used
 // by bench/token_hot_path.sh to set up the oidc-agent baseline.
 export const BENCH_CLIENT_ID = 'devicelogin-bench';
@@ -130,9 +131,19 @@ const provider = new Provider(issuer, {
     {
       client_id: TEST_CLIENT_ID,
       client_name: 'devicelogin integration tests',
+      token_endpoint_auth_method: 'none',
+      grant_types: [...(settings.noDeviceFlow ? [] : [DEVICE_CODE_GRANT]), 'refresh_token'],
+      response_types: [],
+      redirect_uris: [],
+    },
+    {
+      // A native app (RFC 8252): loopback redirects on any port (§7.3). Its own client, because
+      // oidc-provider asks native clients for consent every time, which --auto-consent must not.
+      client_id: BROWSER_CLIENT_ID,
+      client_name: 'devicelogin browser-flow tests',
       application_type: 'native',
       token_endpoint_auth_method: 'none',
-      grant_types: [...(settings.noDeviceFlow ? [] : [DEVICE_CODE_GRANT]), 'authorization_code', 'refresh_token'],
+      grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
       redirect_uris: ['http://127.0.0.1/callback', 'http://[::1]/callback'],
     },
@@ -204,7 +215,7 @@ const provider = new Provider(issuer, {
     const grantId = ctx.oidc.result?.consent?.grantId
       || ctx.oidc.session.grantIdFor(ctx.oidc.client.clientId);
     if (grantId) return ctx.oidc.provider.Grant.find(grantId);
-    if (!settings.autoConsent || ![TEST_CLIENT_ID, BENCH_CLIENT_ID].includes(ctx.oidc.client.clientId)
+    if (!settings.autoConsent || ![TEST_CLIENT_ID, BENCH_CLIENT_ID, BROWSER_CLIENT_ID].includes(ctx.oidc.client.clientId)
         || !ctx.oidc.session.accountId) {
       return undefined;
     }
@@ -305,6 +316,7 @@ process.stdout.write(`${JSON.stringify({
   issuer,
   port,
   client_id: TEST_CLIENT_ID,
+  browser_client_id: BROWSER_CLIENT_ID,
   introspection_client_id: INTROSPECTION_CLIENT_ID,
   introspection_client_secret: introspectionSecret,
   test_endpoint: `${issuer}/__test/events`,
