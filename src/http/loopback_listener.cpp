@@ -182,7 +182,8 @@ std::string LoopbackListener::url(std::string_view path) const {
   return std::string(ipv6_ ? "http://[::1]:" : "http://127.0.0.1:") + std::to_string(port_) + std::string(path);
 }
 
-Result<void> LoopbackListener::serve(const ListenerJudge& judge, SteadyTime deadline) {
+Result<void> LoopbackListener::serve(const ListenerJudge& judge, SteadyTime deadline,
+                                     const std::function<bool()>& cancelled) {
   if (fd_ < 0) return fail(ErrorCode::kInternal, "the loopback listener is closed");
   std::vector<Connection> connections;
   auto close_all = [&] {
@@ -199,7 +200,7 @@ Result<void> LoopbackListener::serve(const ListenerJudge& judge, SteadyTime dead
   };
   std::vector<pollfd> polled;
   for (;;) {
-    if (stop_requested()) {
+    if (stop_requested() || (cancelled && cancelled())) {
       close_all();
       return fail(ErrorCode::kCancelled, "login cancelled");
     }

@@ -51,8 +51,10 @@ class LoopbackListener {
   // is sent, the listening socket is closed), `deadline` passes (kExpiredToken) or a stop is
   // requested (request_stop(): kCancelled). A request that is not a complete, well-formed GET or
   // HEAD head within kMaxRequestHeadBytes and kConnectionTimeout is answered 400 (or dropped) without
-  // reaching the judge. Connections from non-loopback addresses are closed unanswered.
-  [[nodiscard]] Result<void> serve(const ListenerJudge& judge, std::chrono::steady_clock::time_point deadline);
+  // reaching the judge. Connections from non-loopback addresses are closed unanswered. `cancelled`,
+  // when given, is asked between waits too (kCancelled when it says so).
+  [[nodiscard]] Result<void> serve(const ListenerJudge& judge, std::chrono::steady_clock::time_point deadline,
+                                   const std::function<bool()>& cancelled = {});
 
  private:
   LoopbackListener(int fd, int port, bool ipv6) : fd_(fd), port_(port), ipv6_(ipv6) {}

@@ -658,9 +658,14 @@ Result<oauth::TokenReply> Engine::browser_tokens(oauth::OAuthClient& client, con
     }
     return {200, http::listener_page("Sign-in failed", description + ". Return to the terminal."), true};
   };
-  auto served = listener->serve(judge, std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s));
+  // The clock's sleep is where a caller's cancellation (Ctrl-C, dl_session_cancel) shows: a sleep
+  // that ends at once unless interrupted asks it between the listener's waits.
+  auto cancelled = [this] { return !clock_->sleep_until(clock_->now()); };
+  auto served =
+      listener->serve(judge, std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s), cancelled);
   if (!served) {
     Error error = served.error();
+    if (error.code == ErrorCode::kCancelled) error.message = "login cancelled";
     if (error.code == ErrorCode::kExpiredToken) {
       error.message = "the browser sign-in was not completed within " + std::to_string(timeout_s) + " s";
     }

@@ -8,7 +8,7 @@
 # The C ABI's functions (DL_API in include/devicelogin/devicelogin.h) are exported too,
 # all of them and no other dl_ name, and every exported symbol carries the version node
 # DEVICELOGIN_0 (src/devicelogin.map), or, for a C function added since, the node that added it
-# (DEVICELOGIN_0.1, DEVICELOGIN_0.2).
+# (DEVICELOGIN_0.1, DEVICELOGIN_0.2, DEVICELOGIN_0.3).
 #   exported_symbols_test.sh SOURCE_DIR LIBRARY
 set -euo pipefail
 src=$1 library=$2
@@ -30,16 +30,18 @@ c_functions=$(grep -h '^DL_API' "$src/include/devicelogin/devicelogin.h" |
 
 # Every defined dynamic symbol is versioned DEVICELOGIN_0 (the node's own name is an ABS symbol).
 versioned=$(nm -D --defined-only --with-symbol-versions "$library" | awk '$2 != "A" {print $3}')
-unversioned=$(grep -Ev '@@DEVICELOGIN_0$|^dl_[a-z0-9_]+@@DEVICELOGIN_0[.][12]$' <<<"$versioned" || true)
+unversioned=$(grep -Ev '@@DEVICELOGIN_0$|^dl_[a-z0-9_]+@@DEVICELOGIN_0[.][123]$' <<<"$versioned" || true)
 [[ -z $unversioned ]] || fail "exported symbols without the version DEVICELOGIN_0: $(sed -n 1,5p <<<"$unversioned")"
 grep -qx 'dl_session_check_url@@DEVICELOGIN_0.1' <<<"$versioned" || fail "dl_session_check_url is not in DEVICELOGIN_0.1"
 grep -qx 'dl_session_authorization@@DEVICELOGIN_0.2' <<<"$versioned" ||
   fail "dl_session_authorization is not in DEVICELOGIN_0.2"
-exported_c=$(sed -E -n 's/^(dl_[a-z0-9_]+)@@DEVICELOGIN_0([.][12])?$/\1/p' <<<"$versioned" | sort -u)
+grep -qx 'dl_session_set_browser_callback@@DEVICELOGIN_0.3' <<<"$versioned" ||
+  fail "dl_session_set_browser_callback is not in DEVICELOGIN_0.3"
+exported_c=$(sed -E -n 's/^(dl_[a-z0-9_]+)@@DEVICELOGIN_0([.][123])?$/\1/p' <<<"$versioned" | sort -u)
 [[ $exported_c == "$c_functions" ]] ||
   fail "the exported dl_ functions differ from devicelogin.h's: $(diff <(echo "$c_functions") <(echo "$exported_c") | grep '^[<>]' | head -5)"
 
-symbols=$(nm -DC --defined-only "$library" | awk '$2 != "A"' | cut -d' ' -f3- | sed -E 's/@@?DEVICELOGIN_0([.][12])?$//' |
+symbols=$(nm -DC --defined-only "$library" | awk '$2 != "A"' | cut -d' ' -f3- | sed -E 's/@@?DEVICELOGIN_0([.][123])?$//' |
   grep -v '^dl_')
 [[ $(wc -l <<<"$symbols") -ge 20 ]] || fail "too few exported symbols: is $library the library?"
 grep -q '^devicelogin::Session::login(' <<<"$symbols" || fail "Session::login is not exported"
