@@ -27,7 +27,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 
-import { CookieJar, decodeEntities, pageTitle, parseForms } from './approve.mjs';
+import { signInUntilCallback } from './sign_in_browser.mjs';
 import {
   canTraceArgv, cliPath, describeRun, findSecrets, killAllChildren, makeHome, readTokenFile, runCli, sleep,
   startCli, startServer, traceArgv,
@@ -65,56 +65,6 @@ async function homeWithFakeBrowser() {
 function browserArgs(server, extra = []) {
   return ['login', '--issuer', server.issuer, '--client-id', server.browserClientId, '--scope', server.scope,
     '--flow', 'browser', '--no-qr', '--store', 'file', '--json', ...extra];
-}
-
-/**
- * Walks oidc-provider's devInteractions pages with plain HTTP from an authorization URL until the
- * provider redirects to `redirectUri`; returns that callback URL (not requested).
- */
-async function signInUntilCallback(authorizationUrl, redirectUri, { timeoutMs = 15000 } = {}) {
-  const jar = new CookieJar();
-  const deadline = Date.now() + timeoutMs;
-  async function request(url, { method = 'GET', form } = {}) {
-    let current = url;
-    let currentMethod = method;
-    let body = form ? new URLSearchParams(form).toString() : undefined;
-    for (let hop = 0; hop < 10; hop += 1) {
-      if (current.startsWith(redirectUri)) return { callback: current };
-      const headers = { accept: 'text/html' };
-      const cookie = jar.header(current);
-      if (cookie) headers.cookie = cookie;
-      if (body !== undefined) headers['content-type'] = 'application/x-www-form-urlencoded';
-      const response = await fetch(current, {
-        method: currentMethod, headers, body, redirect: 'manual', signal: AbortSignal.timeout(deadline - Date.now()),
-      });
-      jar.store(current, response);
-      const location = response.headers.get('location');
-      if (response.status >= 300 && response.status < 400 && location) {
-        await response.arrayBuffer();
-        current = new URL(location, current).href;
-        currentMethod = 'GET';
-        body = undefined;
-        continue;
-      }
-      return { url: current, status: response.status, html: await response.text() };
-    }
-    throw new Error('signInUntilCallback: too many redirects');
-  }
-  let page = await request(authorizationUrl);
-  for (let step = 0; step < 8; step += 1) {
-    if (page.callback) return page.callback;
-    const forms = parseForms(page.html, page.url);
-    const loginForm = forms.find((f) => f.fields.prompt === 'login');
-    const consentForm = forms.find((f) => f.fields.prompt === 'consent');
-    if (loginForm) {
-      page = await request(loginForm.action, { method: 'POST', form: { prompt: 'login', login: 'alice', password: 'x' } });
-    } else if (consentForm) {
-      page = await request(consentForm.action, { method: 'POST', form: { prompt: 'consent' } });
-    } else {
-      throw new Error(`signInUntilCallback: unexpected page (HTTP ${page.status}, "${decodeEntities(pageTitle(page.html))}")`);
-    }
-  }
-  throw new Error('signInUntilCallback: no redirect to the callback');
 }
 
 /** One raw HTTP/1.1 request to the listener; resolves to { status, body } or { error }. */
