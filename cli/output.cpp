@@ -32,6 +32,7 @@ std::string flag_for(std::string_view setting) {
       {"client_secret_file", "--client-secret-file FILE"},
       {"client_secret_env", "set DEVICELOGIN_CLIENT_SECRET"},
       {"endpoints.device_authorization", "--device-authorization-endpoint URL"},
+      {"endpoints.authorization", "--authorization-endpoint URL"},
       {"endpoints.token", "--token-endpoint URL"},
       {"endpoints.revocation", "--revocation-endpoint URL"},
       {"api_urls", "--api-url URL"},

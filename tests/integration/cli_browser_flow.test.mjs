@@ -23,6 +23,7 @@ import * as fs from 'node:fs/promises';
 import * as http from 'node:http';
 import { createRequire } from 'node:module';
 import * as net from 'node:net';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
@@ -199,6 +200,12 @@ describe('browser flow against oidc-provider', { skip, timeout: 240000 }, () => 
       for (const [what, answer] of Object.entries(refused)) {
         assert.equal(answer.status, 400, `${what}: ${JSON.stringify({ ...answer, body: undefined })}`);
       }
+      // The listener is bound to loopback: this machine's other addresses do not reach it.
+      const external = Object.values(os.networkInterfaces()).flat().find((a) => a?.family === 'IPv4' && !a.internal);
+      if (external) {
+        const outside = await get(port, external.address, `${callback.pathname}${callback.search}`);
+        assert.equal(outside.error, 'ECONNREFUSED', `from ${external.address}: ${JSON.stringify(outside)}`);
+      }
       assert.equal(login.proc.child.exitCode, null, 'the CLI is still waiting');
       assert.ok((await readTokenFile(fresh)) === undefined, 'nothing was stored');
 
@@ -368,12 +375,13 @@ describe('auto chooses the flow', { skip, timeout: 180000 }, () => {
       } else if (req.url === '/token' && form.get('grant_type') === 'authorization_code') {
         const verifier = form.get('code_verifier') ?? '';
         seen.exchanged.push({ code: form.get('code'), redirect_uri: form.get('redirect_uri') });
+        seen.dpop = req.headers.dpop;
         if (form.get('code') !== 'stub-code'
             || createHash('sha256').update(verifier).digest('base64url') !== seen.challenge) {
           json(400, { error: 'invalid_grant' });
           return;
         }
-        json(200, { access_token: 'stub-access-token', token_type: 'Bearer', expires_in: 3600 });
+        json(200, { access_token: 'stub-access-token', token_type: req.headers.dpop ? 'DPoP' : 'Bearer', expires_in: 3600 });
       } else {
         json(404, { error: 'not_found' });
       }
@@ -416,6 +424,34 @@ describe('auto chooses the flow', { skip, timeout: 180000 }, () => {
       }
     });
   }
+
+  test('a DPoP profile: the code exchange carries a proof of the key named by dpop_jkt', async () => {
+    const stub = await startBlockingStub({ status: 400, body: { error: 'unauthorized_client' } });
+    const fresh = await makeHome();
+    try {
+      const argv = ['login', '--issuer', stub.issuer, '--client-id', 'cli', '--no-qr', '--store', 'file', '--json',
+        '--flow', 'browser', '--dpop', '--no-browser'];
+      const login = await startBrowserLogin(argv, fresh.env);
+      const jkt = new URL(login.event.authorization_url).searchParams.get('dpop_jkt');
+      assert.match(jkt ?? '', /^[A-Za-z0-9_-]{43}$/, 'the authorization request names the key (RFC 9449 §10)');
+      stub.seen.challenge = new URL(login.event.authorization_url).searchParams.get('code_challenge');
+      await get(login.port, login.host, `/callback?${new URLSearchParams({ code: 'stub-code', state: login.state })}`);
+      const result = await login.proc.wait(20000);
+      assert.equal(result.code, EXIT.ok, describeRun(argv, result));
+      // RFC 9449 §4.2: the proof's header carries the public key; its RFC 7638 thumbprint is dpop_jkt.
+      const [header, claims] = stub.seen.dpop.split('.').slice(0, 2)
+        .map((part) => JSON.parse(Buffer.from(part, 'base64url').toString('utf8')));
+      assert.equal(header.typ, 'dpop+jwt');
+      assert.equal(claims.htm, 'POST');
+      assert.equal(claims.htu, `${stub.issuer}/token`);
+      const members = header.jwk.kty === 'EC' ? ['crv', 'kty', 'x', 'y'] : ['crv', 'kty', 'x'];
+      const canonical = JSON.stringify(Object.fromEntries(members.map((m) => [m, header.jwk[m]])));
+      assert.equal(createHash('sha256').update(canonical).digest('base64url'), jkt);
+    } finally {
+      await stub.stop();
+      await fresh.remove();
+    }
+  });
 
   test('refused as turned off without a local browser: the one-line error naming the browser flow', async () => {
     const stub = await startBlockingStub({ status: 400, body: { error: 'device_flow_disabled' } });
