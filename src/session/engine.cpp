@@ -623,6 +623,12 @@ Result<oauth::TokenReply> Engine::browser_tokens(oauth::OAuthClient& client, con
                                       dpop_key != nullptr ? dpop_key->thumbprint() : std::string()};
   if (request.code_challenge.empty()) return fail(ErrorCode::kInternal, "cannot compute the PKCE challenge");
   const std::string url = oauth::authorization_url(profile_, request);
+  // Shown on a terminal and handed to a browser as it is: server text with control or bidi
+  // characters in it is refused rather than altered.
+  if (sanitize_text(url) != url) {
+    return fail(ErrorCode::kConfig, "the authorization endpoint " + core::redact_url(profile_.endpoints.authorization) +
+                                        " holds characters that cannot be shown");
+  }
   const long long timeout_s = browser_timeout_s_ > 0 ? browser_timeout_s_ : 300;
   if (observer.on_browser) {
     std::string host = core::ascii_lower(endpoint->authority);
