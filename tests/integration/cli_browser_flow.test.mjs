@@ -18,7 +18,7 @@
 // playwright-core is taken from tests/browser/node_modules (the browser_npm_ci fixture).
 
 import { strict as assert } from 'node:assert';
-import { createHash } from 'node:crypto';
+import { createHash, generateKeyPairSync, sign } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as http from 'node:http';
 import { createRequire } from 'node:module';
@@ -36,7 +36,7 @@ import {
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const skip = cliPath() ? false : 'DEVICELOGIN_BIN is not set';
-const EXIT = { ok: 0, other: 1, denied: 3, expired: 4 };
+const EXIT = { ok: 0, other: 1, denied: 3, expired: 4, server: 6 };
 const CHROMIUM = process.env.DEVICELOGIN_CHROMIUM || '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -354,8 +354,19 @@ describe('auto chooses the flow', { skip, timeout: 180000 }, () => {
 
   // A stub server whose device authorization endpoint refuses as turned off by policy, and whose
   // authorization code flow works: its token endpoint checks the verifier against the challenge.
-  async function startBlockingStub(deviceAnswer) {
-    const seen = { challenge: undefined, exchanged: [] };
+  // With idTokenNonce, the token answer carries an ES256 ID token (key in jwks_uri) whose nonce is
+  // that function's answer to the authorization request's nonce.
+  async function startBlockingStub(deviceAnswer, { idTokenNonce } = {}) {
+    const seen = { challenge: undefined, exchanged: [], nonce: undefined };
+    const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const idToken = (issuer) => {
+      const now = Math.floor(Date.now() / 1000);
+      const part = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
+      const input = `${part({ alg: 'ES256', kid: 'k1', typ: 'JWT' })}.${part({
+        iss: issuer, aud: 'cli', sub: 'stub-user', iat: now, exp: now + 300, nonce: idTokenNonce(seen.nonce),
+      })}`;
+      return `${input}.${sign('sha256', Buffer.from(input), { key: privateKey, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`;
+    };
     const srv = http.createServer(async (req, res) => {
       const chunks = [];
       for await (const chunk of req) chunks.push(chunk);
@@ -368,8 +379,10 @@ describe('auto chooses the flow', { skip, timeout: 180000 }, () => {
       if (req.url === '/.well-known/openid-configuration') {
         json(200, {
           issuer: base, device_authorization_endpoint: `${base}/device`, token_endpoint: `${base}/token`,
-          authorization_endpoint: `${base}/authorize`,
+          authorization_endpoint: `${base}/authorize`, jwks_uri: `${base}/jwks`,
         });
+      } else if (req.url === '/jwks') {
+        json(200, { keys: [{ ...publicKey.export({ format: 'jwk' }), kid: 'k1', alg: 'ES256', use: 'sig' }] });
       } else if (req.url === '/device') {
         json(deviceAnswer.status, deviceAnswer.body);
       } else if (req.url === '/token' && form.get('grant_type') === 'authorization_code') {
@@ -381,7 +394,10 @@ describe('auto chooses the flow', { skip, timeout: 180000 }, () => {
           json(400, { error: 'invalid_grant' });
           return;
         }
-        json(200, { access_token: 'stub-access-token', token_type: req.headers.dpop ? 'DPoP' : 'Bearer', expires_in: 3600 });
+        json(200, {
+          access_token: 'stub-access-token', token_type: req.headers.dpop ? 'DPoP' : 'Bearer', expires_in: 3600,
+          ...(idTokenNonce ? { id_token: idToken(base) } : {}),
+        });
       } else {
         json(404, { error: 'not_found' });
       }
@@ -452,6 +468,36 @@ describe('auto chooses the flow', { skip, timeout: 180000 }, () => {
       await fresh.remove();
     }
   });
+
+  for (const [name, nonceOf, expected] of [
+    ['the nonce of the request', (nonce) => nonce, EXIT.ok],
+    ['another nonce', () => 'not-the-nonce-of-this-sign-in', EXIT.server],
+    ['no nonce', () => undefined, EXIT.server],
+  ]) {
+    test(`an ID token with ${name}: exit ${expected}`, async () => {
+      const stub = await startBlockingStub({ status: 400, body: { error: 'unauthorized_client' } },
+        { idTokenNonce: nonceOf });
+      const fresh = await makeHome();
+      try {
+        const argv = ['login', '--issuer', stub.issuer, '--client-id', 'cli', '--scope', 'openid', '--no-qr',
+          '--store', 'file', '--json', '--flow', 'browser', '--no-browser'];
+        const login = await startBrowserLogin(argv, fresh.env);
+        const url = new URL(login.event.authorization_url);
+        stub.seen.challenge = url.searchParams.get('code_challenge');
+        stub.seen.nonce = url.searchParams.get('nonce');
+        await get(login.port, login.host, `/callback?${new URLSearchParams({ code: 'stub-code', state: login.state })}`);
+        const result = await login.proc.wait(20000);
+        assert.equal(result.code, expected, describeRun(argv, result));
+        if (expected !== EXIT.ok) {
+          assert.match(result.stderr, /ID token is invalid/);
+          assert.ok((await readTokenFile(fresh)) === undefined, 'nothing was stored');
+        }
+      } finally {
+        await stub.stop();
+        await fresh.remove();
+      }
+    });
+  }
 
   test('refused as turned off without a local browser: the one-line error naming the browser flow', async () => {
     const stub = await startBlockingStub({ status: 400, body: { error: 'device_flow_disabled' } });
