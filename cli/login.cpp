@@ -130,6 +130,8 @@ int run_login(LoginArgs& args) {
   auto session = open_session(args.settings.profile, args.verbose);
   if (!session) return fail_with(session.error());
   LoginSettings settings = args.settings;
+  // Asked not to open a browser: auto takes the device flow, which needs none here.
+  if (args.no_browser) settings.local_browser = false;
   settings.store = args.store;  // empty: auto for a new profile, the profile's store otherwise
 
   install_stop_signals();
@@ -180,6 +182,33 @@ int run_login(LoginArgs& args) {
     if (!args.quiet) {
       say("The code expires in " + minutes_seconds(prompt.expires_in) + ". Waiting for approval (Ctrl-C cancels)...");
     }
+  };
+  observer.on_browser = [&](const BrowserPrompt& prompt) {
+    if (args.json) {
+      emit_json({{"event", "browser"},
+                 {"authorization_url", prompt.authorization_url},
+                 {"redirect_uri", prompt.redirect_uri},
+                 {"authorization_host", prompt.authorization_host},
+                 {"expires_in", prompt.expires_in}});
+    }
+    say("To sign in, open this address in your browser on this computer:\n\n    " + prompt.authorization_url + "\n");
+    const std::string host =
+        interactive_stderr ? "\x1b[1m" + prompt.authorization_host + "\x1b[0m" : prompt.authorization_host;
+    say("You will sign in at: " + host);
+    // A text console with a browser the user named counts too (xdg-open hands the URL to it).
+    if (!args.no_browser && (has_display() || !env_or_empty("BROWSER").empty())) {
+      if (!args.quiet) say("Opening your browser...");
+      open_browser(prompt.authorization_url, signing_in);
+    }
+    if (!args.quiet) {
+      say("Waiting up to " + describe_duration(prompt.expires_in) + " for the browser to come back (Ctrl-C cancels)...");
+    }
+  };
+  observer.on_flow_change = [&](const Error& why) {
+    if (args.json) {
+      emit_json({{"event", "flow_change"}, {"flow", "browser"}, {"reason", json_error_name(why)}, {"message", why.message}});
+    }
+    say(why.message + "; signing in with the browser instead.");
   };
   observer.on_replaced = [&](const LogoutOutcome& outcome) {
     say(outcome.revoked ? std::string("The tokens of the previous sign-in were revoked.")
@@ -237,7 +266,7 @@ int run_login(LoginArgs& args) {
 void setup_login(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<LoginArgs>();
   args->settings.profile.clear();  // the default profile unless --profile names one
-  CLI::App* cmd = app.add_subcommand("login", "Sign in with the device flow and store the tokens");
+  CLI::App* cmd = app.add_subcommand("login", "Sign in (device flow or browser flow) and store the tokens");
   auto& s = args->settings;
   add_profile_flag(*cmd, s.profile);
   cmd->add_option("--issuer", s.issuer, "Authorization server issuer URL (discovery)");
@@ -251,6 +280,20 @@ void setup_login(CLI::App& app, int& exit_code) {
   cmd->add_option("--device-authorization-endpoint", s.endpoints.device_authorization, "Override the endpoint");
   cmd->add_option("--token-endpoint", s.endpoints.token, "Override the endpoint");
   cmd->add_option("--revocation-endpoint", s.endpoints.revocation, "Override the endpoint");
+  cmd->add_option("--authorization-endpoint", s.endpoints.authorization, "Override the endpoint (browser flow)");
+  cmd->add_option_function<std::string>(
+         "--flow",
+         [args](const std::string& name) {
+           // The validator below has accepted only the three names.
+           args->settings.flow = parse_login_flow(name);
+         },
+         "How to sign in: auto (the device flow; the browser flow when the server has no device flow or has it "
+         "turned off for the app, and this computer has a browser), device, or browser (the browser on this "
+         "computer, a loopback redirect); remembered in the profile (default: auto, or the profile's)")
+      ->check(CLI::IsMember({"auto", "device", "browser"}));
+  cmd->add_option("--timeout", s.browser_timeout_s,
+                  "Browser flow: seconds to wait for the browser to come back (default 300)")
+      ->check(CLI::Range(1LL, 86400LL));
   cmd->add_option("--api-url", s.api_urls,
                   "Base URL of an API the token is for (repeatable; added to the profile's): `devicelogin api PATH` "
                   "resolves against the first, and the token is sent only to these origins and the userinfo endpoint")

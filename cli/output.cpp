@@ -32,6 +32,7 @@ std::string flag_for(std::string_view setting) {
       {"client_secret_file", "--client-secret-file FILE"},
       {"client_secret_env", "set DEVICELOGIN_CLIENT_SECRET"},
       {"endpoints.device_authorization", "--device-authorization-endpoint URL"},
+      {"endpoints.authorization", "--authorization-endpoint URL"},
       {"endpoints.token", "--token-endpoint URL"},
       {"endpoints.revocation", "--revocation-endpoint URL"},
       {"api_urls", "--api-url URL"},
@@ -116,11 +117,11 @@ std::string render_error(const Error& error) {
       }
       break;
     case Remedy::kUseBrowserFlow:
-      // The browser (authorization code) flow is the sign-in such a policy leaves open; builds
-      // without it still point at the right thing to ask for.
+      // The browser (authorization code) flow is the sign-in such a policy leaves open (auto
+      // takes it by itself where this computer has a browser).
       text += "; sign in with the browser flow instead (devicelogin login --flow browser";
       if (!error.profile.empty()) text += " --profile " + error.profile;
-      text += ", in a devicelogin that has it), or ask your administrator to allow device-code sign-in";
+      text += ", on a computer with a browser), or ask your administrator to allow device-code sign-in";
       break;
     case Remedy::kNone:
     case Remedy::kFixSettings:  // the message names the wrong value

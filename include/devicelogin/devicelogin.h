@@ -91,7 +91,11 @@ DL_API void dl_session_close(dl_session* session);
  * "client_id", "scope", "audience", "store", "ca_file", "client_secret_file",
  * "client_secret_env"; NULL or "" clears it. "dpop": "1" binds the tokens to a key the library
  * makes and keeps with them (DPoP, RFC 9449), "0" does not, NULL or "" leaves it as the saved
- * profile says (off for a new one); another value is DL_USAGE. "api_url" is repeatable: each value adds an API base
+ * profile says (off for a new one); another value is DL_USAGE. "flow" is "auto", "device" or
+ * "browser" (remembered in the profile; NULL or "": the saved profile's, auto for a new one) and
+ * "browser_timeout" the seconds the browser flow waits for the browser (1 to 86400, default 300);
+ * a library older than DEVICELOGIN_0.3 answers DL_USAGE to "dpop", "flow" and "browser_timeout".
+ * "api_url" is repeatable: each value adds an API base
  * URL to the profile (https, or http on loopback), the only origins besides the userinfo
  * endpoint that dl_session_request sends the token to; NULL or "" clears the added ones.
  * DL_USAGE for an unknown key. Not thread-safe (one thread per session). */
@@ -118,9 +122,22 @@ DL_API const char* dl_session_code_info(const dl_session* session, const char* f
  * expires. Runs on the thread that called login. */
 typedef void (*dl_wait_callback)(void* user_data, long long seconds_left);
 
-/* Signs in with the device flow and stores the tokens. With server settings (issuer, provider,
- * tenant) set by dl_session_set, the profile is prepared from them; with none, the saved profile
- * signs in again. Either callback may be NULL. DL_DENIED, DL_EXPIRED, DL_CANCELLED, DL_NETWORK,
+/* Called once in a browser-flow login, when the loopback listener is ready: open
+ * authorization_url in the user's browser on this machine (and show it); the browser comes back to
+ * redirect_uri within expires_in seconds. Strings valid during the call only. Runs on the thread
+ * that called login. */
+typedef void (*dl_browser_callback)(void* user_data, const char* authorization_url, const char* redirect_uri,
+                                    long long expires_in);
+/* Sets the callback of the browser flow for this session's next logins (NULL: none; the login
+ * then waits for a browser the caller opened some other way). Not thread-safe (one thread per
+ * session). Since DEVICELOGIN_0.3. */
+DL_API int dl_session_set_browser_callback(dl_session* session, dl_browser_callback on_browser, void* user_data,
+                                           dl_error** err);
+
+/* Signs in with the profile's flow (see "flow" above: the device flow, or the browser flow whose
+ * URL goes to the callback of dl_session_set_browser_callback) and stores the tokens. With
+ * server settings (issuer, provider, tenant) set by dl_session_set, the profile is prepared from
+ * them; with none, the saved profile signs in again. Either callback may be NULL. DL_DENIED, DL_EXPIRED, DL_CANCELLED, DL_NETWORK,
  * DL_STORAGE, DL_USAGE; nothing is stored on failure. Not thread-safe (one thread per session);
  * see dl_session_cancel. */
 DL_API int dl_session_login(dl_session* session, dl_code_callback on_code, dl_wait_callback on_wait, void* user_data,

@@ -19,7 +19,21 @@ struct Endpoints {
   std::string revocation{};
   std::string userinfo{};
   std::string jwks{};
+  // RFC 6749 §3.1: where the browser sign-in (authorization code flow) starts; empty when the
+  // server has none (a device-flow-only server).
+  std::string authorization{};
 };
+
+// How a profile signs in: the device flow (RFC 8628), the browser flow on this machine
+// (authorization code with PKCE and a loopback redirect, RFC 8252), or auto: the device flow when
+// this machine has no browser, the browser flow when the server has no device flow or refuses it
+// as turned off for the app.
+enum class LoginFlow { kAuto, kDevice, kBrowser };
+
+// "auto", "device" or "browser".
+[[nodiscard]] DEVICELOGIN_API const char* login_flow_name(LoginFlow flow);
+// The flow of that name; nullopt for any other text.
+[[nodiscard]] DEVICELOGIN_API std::optional<LoginFlow> parse_login_flow(std::string_view name);
 
 // A named login configuration. Holds no secret: a client secret is referenced by file or
 // environment variable name, and read only when a request needs it.
@@ -52,6 +66,8 @@ struct Profile {
   // The DPoP algorithms the server's discovery lists (dpop_signing_alg_values_supported); empty
   // when it lists none. A DPoP login makes an EdDSA key when EdDSA is among them, else ES256.
   std::vector<std::string> dpop_algs{};
+  // How this profile signs in (remembered from the last login that chose one).
+  LoginFlow flow = LoginFlow::kAuto;
 };
 
 // True for names made of [A-Za-z0-9._-], 1..64 chars, not starting with '.'.

@@ -49,6 +49,14 @@ struct LoginSettings {
   // Bind the tokens to a key (DPoP, RFC 9449). nullopt: as the saved profile says (off for a new
   // profile).
   std::optional<bool> dpop{};
+  // How to sign in. nullopt: as the saved profile says (auto for a new profile). Remembered in the
+  // profile.
+  std::optional<LoginFlow> flow{};
+  // For auto: whether a browser can be opened on this machine. nullopt: judged from the
+  // environment (a graphical session, DISPLAY or WAYLAND_DISPLAY, that is not an SSH login).
+  std::optional<bool> local_browser{};
+  // The browser flow's deadline: how long the loopback listener waits for the browser's answer.
+  long long browser_timeout_s = 300;
 };
 
 // Applies the provider preset, runs discovery (OIDC, then RFC 8414) when an issuer is given,
@@ -86,6 +94,16 @@ struct RequestCredentials {
   std::string token_type{};  // as the server issued it
 };
 
+// What the user must open to sign in with the browser flow.
+struct BrowserPrompt {
+  // The authorization request (RFC 6749 §4.1.1): not a secret (the PKCE verifier never leaves
+  // this process), but not for logs either.
+  std::string authorization_url{};
+  std::string redirect_uri{};        // the loopback listener, http://127.0.0.1:PORT/callback
+  std::string authorization_host{};  // where the user signs in, lower case, to show prominently
+  long long expires_in = 0;          // seconds the listener waits
+};
+
 // What logout did.
 struct LogoutOutcome {
   bool revoked = false;
@@ -106,6 +124,12 @@ struct LoginObserver {
   // one (named by the first argument): revoked and deleted as by logout, or why not. Never fails
   // the login.
   std::function<void(const std::string& previous_store, const Result<LogoutOutcome>&)> on_previous_store = {};
+  // Browser flow: once the loopback listener is ready, with the URL the browser must open (the
+  // caller opens it and shows it).
+  std::function<void(const BrowserPrompt&)> on_browser = {};
+  // Auto flow: the device flow was refused as turned off for this app (`why`), and the browser
+  // flow starts instead.
+  std::function<void(const Error& why)> on_flow_change = {};
 };
 
 // What Session::open uses instead of the defaults. Everything is optional.

@@ -399,6 +399,18 @@ class Status:
 _HEADERS_WE_READ = ("content-type", "www-authenticate", "retry-after", "location", "etag")
 
 
+def _open_browser(url: str) -> None:
+    """The browser flow's default: the URL on stderr, and the system browser asked to open it."""
+    import sys
+    import webbrowser
+    sys.stderr.write(f"To sign in, open this address in your browser on this computer:\n\n    {url}\n\n")
+    sys.stderr.flush()
+    try:
+        webbrowser.open(url)
+    except Exception:  # best effort: the URL is shown  # noqa: BLE001
+        pass
+
+
 class _Login:
     """One run of dl_session_login on a worker thread: its outcome, and whether it was asked to
     stop (a cancel made before the native login starts would be lost: dl_session_login starts
@@ -696,12 +708,18 @@ class Session:
         return f"Session({self.name!r})"
 
     def login(self, on_code: Optional[Callable[..., None]] = None,
-              on_wait: Optional[Callable[[int], None]] = None) -> None:
-        """Signs in with the device flow: `on_code` is called once to show the code, with one
-        DeviceCode when it takes one argument (the code, the verification URIs and the host where
-        the user approves, `verification_host`, to show prominently), else as
+              on_wait: Optional[Callable[[int], None]] = None, *, flow: Optional[str] = None,
+              on_browser: Optional[Callable[[str], None]] = None) -> None:
+        """Signs in with the profile's flow, or `flow`: "device", "browser" or "auto" (remembered
+        in the profile; auto is the device flow unless this machine has a browser and the server
+        has no device flow or has turned it off). Device flow: `on_code` is called once to show
+        the code, with one DeviceCode when it takes one argument (the code, the verification URIs
+        and the host where the user approves, `verification_host`, to show prominently), else as
         `on_code(user_code, verification_uri, verification_uri_complete)`; `on_wait(seconds_left)`
-        before each poll. Ctrl-C (KeyboardInterrupt) cancels and is raised again once the login has
+        before each poll. Browser flow (authorization code with PKCE on a loopback redirect):
+        `on_browser(authorization_url)` is called once to open the URL in the browser on this
+        machine (default: print it on stderr and open it with the `webbrowser` module). Ctrl-C
+        (KeyboardInterrupt) cancels and is raised again once the login has
         stopped: nothing is stored, unless the user had already approved (the tokens are then
         saved with the profile). A second Ctrl-C raises at once and the login ends on its own.
         An exception raised by a callback cancels the login and is raised."""
@@ -710,7 +728,8 @@ class Session:
         # at once the next time (before the thread has ended).
         started: list[_Login] = []
         try:
-            login = self._start_login(_code_caller(on_code), on_wait, started=started)
+            login = self._start_login(_code_caller(on_code), on_wait, started=started, flow=flow,
+                                      on_browser=on_browser)
             while not login.done.wait(0.1):
                 pass
         except KeyboardInterrupt:
@@ -728,9 +747,10 @@ class Session:
         _debug("login: signed in")
 
     async def login_async(self, on_code: Optional[Callable[..., None]] = None,
-                          on_wait: Optional[Callable[[int], None]] = None) -> None:
-        """login() for asyncio: the device flow runs on a worker thread and the event loop stays
-        free; `on_code` and `on_wait` are called on the event loop. Cancelling the task cancels
+                          on_wait: Optional[Callable[[int], None]] = None, *, flow: Optional[str] = None,
+                          on_browser: Optional[Callable[[str], None]] = None) -> None:
+        """login() for asyncio: the login runs on a worker thread and the event loop stays
+        free; `on_code`, `on_wait` and `on_browser` are called on the event loop. Cancelling the task cancels
         the login: the poll stops at its current wait (a request in flight ends first), nothing
         is stored (unless the user had already approved), and CancelledError is raised once the
         login has stopped; a second cancellation raises at once and the login ends on its own."""
@@ -768,7 +788,8 @@ class Session:
             except RuntimeError:  # the loop was closed meanwhile
                 pass
 
-        login = self._start_login(on_loop(_code_caller(on_code)), on_loop(on_wait), notify, started=holder)
+        login = self._start_login(on_loop(_code_caller(on_code)), on_loop(on_wait), notify, started=holder, flow=flow,
+                                  on_browser=on_loop(on_browser) if on_browser is not None else None)
         if login.done.is_set():
             settle()
         try:
@@ -783,7 +804,8 @@ class Session:
 
     def _start_login(self, on_code: Optional[Callable[[DeviceCode], None]],
                      on_wait: Optional[Callable[[int], None]],
-                     notify: Optional[Callable[[], None]] = None, started: Optional[list[_Login]] = None) -> _Login:
+                     notify: Optional[Callable[[], None]] = None, started: Optional[list[_Login]] = None,
+                     flow: Optional[str] = None, on_browser: Optional[Callable[[str], None]] = None) -> _Login:
         """Starts dl_session_login on a worker thread that owns its share of the native session;
         the _Login whose `done` is set (and `notify` called) once the thread has let go. It is
         appended to `started` once its thread is about to start (for a KeyboardInterrupt that
@@ -827,7 +849,21 @@ class Session:
                     login.raised, login.cancelled = error, True
                     lib.dl_session_cancel(handle)
 
+        def browser(_user: Any, url: bytes, _redirect_uri: bytes, _expires: int) -> None:
+            if login.cancelled:
+                lib.dl_session_cancel(handle)
+                return
+            _debug("login: browser flow started")
+            try:
+                (on_browser or _open_browser)(_text(url))
+            except BaseException as error:
+                login.raised, login.cancelled = error, True
+                lib.dl_session_cancel(handle)
+
         code_cb, wait_cb = native_module.CODE_CALLBACK(code), native_module.WAIT_CALLBACK(wait)
+        browser_cb = native_module.BROWSER_CALLBACK(browser)
+        if flow is not None and flow not in ("auto", "device", "browser"):
+            raise ConfigurationError(f"flow is auto, device or browser, not {flow!r}", status=2, kind="usage")
 
         def run() -> None:
             # Refers to the native session, not to this Session: the Session may be closed or
@@ -839,6 +875,12 @@ class Session:
                     login.error = Cancelled("the login was cancelled", status=130, kind="cancelled")
                     return
                 error = ctypes.c_void_p()
+                status = lib.dl_session_set_browser_callback(handle, browser_cb, None, ctypes.byref(error))
+                if status == 0 and flow is not None:
+                    status = lib.dl_session_set(handle, b"flow", flow.encode(), ctypes.byref(error))
+                if status != 0:
+                    login.error = _error_for(status, error)
+                    return
                 status = lib.dl_session_login(handle, code_cb, wait_cb, None, ctypes.byref(error))
                 if status != 0:
                     login.error = _error_for(status, error)

@@ -43,6 +43,7 @@ c_char_pp = ctypes.POINTER(ctypes.c_char_p)
 CODE_CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p,
                                  ctypes.c_longlong)
 WAIT_CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_longlong)
+BROWSER_CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_longlong)
 
 
 def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
@@ -64,6 +65,7 @@ def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
         "dl_session_set": (ctypes.c_int, [vp, ctypes.c_char_p, ctypes.c_char_p, pp]),
         "dl_session_login": (ctypes.c_int, [vp, CODE_CALLBACK, WAIT_CALLBACK, vp, pp]),
         "dl_session_cancel": (None, [vp]),
+        "dl_session_set_browser_callback": (ctypes.c_int, [vp, BROWSER_CALLBACK, vp, pp]),
         "dl_session_token": (ctypes.c_int, [vp, ctypes.c_longlong, pp, ctypes.POINTER(ctypes.c_size_t), pp]),
         "dl_session_refresh": (ctypes.c_int, [vp, pp]),
         "dl_session_logout": (ctypes.c_int, [vp, ctypes.POINTER(ctypes.c_int), pp]),

@@ -316,7 +316,8 @@ def test_concurrent_tasks_and_threads_on_one_session_take_turns(serve):
     tokens = [result for result in results if isinstance(result, devicelogin.Token)]
     assert len(tokens) == 4 and all(len(token.reveal()) > 20 for token in tokens)
     assert results[-1].logged_in and results[-1].subject == "alice"
-    assert overlap.calls == 9, overlap.calls
+    # 8 calls, and the login's 2 (its browser-flow callback is set first).
+    assert overlap.calls == 10, overlap.calls
     assert overlap.most == 1, f"{overlap.most} native calls ran at once on one session"
     assert server.stop().count("tokens refreshed") == 6
 

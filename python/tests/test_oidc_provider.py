@@ -108,3 +108,28 @@ def test_canary_every_issued_secret(provider, caplog):
     assert len(secrets) >= 5  # a device code, two access tokens, two refresh tokens at least
     leaked = [i for i, text in enumerate(texts) if any(secret in text for secret in secrets)]
     assert not leaked, f"an issued secret is in texts {leaked} (of {len(texts)})"
+
+
+def test_browser_flow(provider):
+    """Session.login(flow="browser"): the authorization URL goes to on_browser, a browser (plain
+    HTTP through the provider's pages, sign_in_browser.mjs) comes back to the loopback listener,
+    and the tokens are stored; the flow is remembered for the next login."""
+    s = devicelogin.Session("browser", issuer=provider["issuer"], client_id=provider["browser_client_id"],
+                            scope="openid offline_access", store="file")
+    opened = []
+
+    def on_browser(url: str) -> None:
+        opened.append(url)
+        redirect_uri = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)["redirect_uri"][0]
+        subprocess.Popen(["node", str(INTEGRATION / "sign_in_browser.mjs"), url, redirect_uri],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    s.login(flow="browser", on_browser=on_browser)
+    assert len(opened) == 1 and opened[0].startswith(provider["issuer"] + "/auth?")
+    assert "code_challenge_method=S256" in opened[0]
+    assert s.status().logged_in
+    assert active(provider, s.token().reveal())
+    profile = json.loads((Path(os.environ["XDG_CONFIG_HOME"]) / "devicelogin/profiles/browser.json").read_text())
+    assert profile["login_flow"] == "browser"
+    with pytest.raises(devicelogin.ConfigurationError):
+        s.login(flow="sideways")

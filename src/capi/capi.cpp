@@ -84,6 +84,9 @@ struct dl_session {
   // last numeric field as text.
   std::optional<devicelogin::DeviceCodePrompt> prompt;
   std::string prompt_scratch;
+  // The browser flow's callback for the next logins (dl_session_set_browser_callback).
+  dl_browser_callback on_browser = nullptr;
+  void* on_browser_data = nullptr;
 };
 
 namespace {
@@ -221,6 +224,31 @@ int dl_session_set(dl_session* session, const char* key, const char* value, dl_e
       }
       return DL_OK;
     }
+    if (k == "flow") {
+      // "auto", "device" or "browser"; NULL or "" goes back to the saved profile's.
+      if (value == nullptr || *value == '\0') {
+        s.flow.reset();
+        return DL_OK;
+      }
+      auto flow = devicelogin::parse_login_flow(value);
+      if (!flow) return usage(err, "the login setting flow is auto, device or browser, not \"" + std::string(value).substr(0, 32) + "\"");
+      s.flow = *flow;
+      return DL_OK;
+    }
+    if (k == "browser_timeout") {
+      // Seconds, 1 to 86400; NULL or "" is the default (300).
+      if (value == nullptr || *value == '\0') {
+        s.browser_timeout_s = 300;
+        return DL_OK;
+      }
+      const std::string digits = value;
+      if (digits.size() > 5 || digits.find_first_not_of("0123456789") != std::string::npos || std::stoll(digits) < 1 ||
+          std::stoll(digits) > 86400) {
+        return usage(err, "the login setting browser_timeout is a number of seconds from 1 to 86400");
+      }
+      s.browser_timeout_s = std::stoll(digits);
+      return DL_OK;
+    }
     std::string* field = k == "provider"             ? &s.provider
                          : k == "issuer"             ? &s.issuer
                          : k == "tenant"             ? &s.tenant
@@ -254,6 +282,12 @@ int dl_session_login(dl_session* session, dl_code_callback on_code, dl_wait_call
       }
     };
     if (on_wait != nullptr) observer.on_waiting = [&](long long seconds_left) { on_wait(user_data, seconds_left); };
+    if (session->on_browser != nullptr) {
+      observer.on_browser = [&](const devicelogin::BrowserPrompt& prompt) {
+        session->on_browser(session->on_browser_data, prompt.authorization_url.c_str(), prompt.redirect_uri.c_str(),
+                            prompt.expires_in);
+      };
+    }
     auto result = session->session->login(session->settings, observer);
     if (!result) return set_error(err, std::move(result.error()));
     return DL_OK;
@@ -281,6 +315,16 @@ const char* dl_session_code_info(const dl_session* session, const char* field) {
   } catch (...) {  // NOLINT(bugprone-empty-catch): no exception may cross the C ABI; a field that cannot be read is NULL, as documented
   }
   return nullptr;
+}
+
+int dl_session_set_browser_callback(dl_session* session, dl_browser_callback on_browser, void* user_data,
+                                    dl_error** err) {
+  return guarded(err, [&] {
+    if (session == nullptr) return usage(err, "dl_session_set_browser_callback: the session is NULL");
+    session->on_browser = on_browser;
+    session->on_browser_data = user_data;
+    return DL_OK;
+  });
 }
 
 void dl_session_cancel(dl_session* session) {

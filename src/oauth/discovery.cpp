@@ -77,6 +77,7 @@ Result<ServerMetadata> discover(HttpClient& http, const std::string& issuer) {
     metadata.endpoints.revocation = string_member(doc, "revocation_endpoint");
     metadata.endpoints.userinfo = string_member(doc, "userinfo_endpoint");
     metadata.endpoints.jwks = string_member(doc, "jwks_uri");
+    metadata.endpoints.authorization = string_member(doc, "authorization_endpoint");
     if (auto algs = doc.find("dpop_signing_alg_values_supported"); algs != doc.end() && algs->is_array()) {
       for (const auto& alg : *algs) {
         // Server text: only short algorithm names are kept (they reach a profile file).

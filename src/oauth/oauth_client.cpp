@@ -144,6 +144,15 @@ Result<TokenReply> OAuthClient::poll_token(const Secret& device_code, long long 
   return reply;
 }
 
+Result<TokenReply> OAuthClient::exchange_code(const Secret& code, const Secret& code_verifier,
+                                              const std::string& redirect_uri, long long now) {
+  return token_request({{"grant_type", "authorization_code"},
+                        {"code", std::string(code.reveal())},
+                        {"redirect_uri", redirect_uri},
+                        {"code_verifier", std::string(code_verifier.reveal())}},
+                       now);
+}
+
 Result<TokenReply> OAuthClient::refresh(const Secret& refresh_token, long long now) {
   // RFC 6749 §6. The scope is omitted: the server then grants the original scope.
   return token_request({{"grant_type", "refresh_token"}, {"refresh_token", std::string(refresh_token.reveal())}}, now);

@@ -41,6 +41,10 @@ class OAuthClient {
   // (kNetwork), and so is an answer that device-code sign-in is turned off (device_flow_blocked);
   // every other HTTP answer is classified in the TokenReply.
   [[nodiscard]] Result<TokenReply> poll_token(const Secret& device_code, long long now);
+  // RFC 6749 §4.1.3 with RFC 7636 §4.5: exchanges an authorization code for tokens, sending the
+  // PKCE verifier and the redirect URI the code was issued to. Classified as poll_token's answers.
+  [[nodiscard]] Result<TokenReply> exchange_code(const Secret& code, const Secret& code_verifier,
+                                                 const std::string& redirect_uri, long long now);
   // RFC 6749 §6: one refresh request.
   [[nodiscard]] Result<TokenReply> refresh(const Secret& refresh_token, long long now);
   // RFC 7009 §2.1: revokes one token, with a DPoP proof when use_dpop() was called (a server may

@@ -13,14 +13,16 @@ constexpr std::array kPresets = {
     // form-encoded bodies unless Accept: application/json is sent (we always send it and parse both).
     ProviderPreset{"github", "https://github.com", "https://github.com/login/device/code",
                    "https://github.com/login/oauth/access_token", "", "https://api.github.com/user", "", "",
-                   ClientAuth::kPost, {}, "github.com"},
+                   ClientAuth::kPost, {}, "github.com",
+                   // GitHub's web flow; it checks PKCE S256 when a challenge is sent.
+                   "https://github.com/login/oauth/authorize"},
     // Google: verification_url instead of verification_uri; the token request needs the secret.
     ProviderPreset{"google", "https://accounts.google.com", "https://oauth2.googleapis.com/device/code",
                    "https://oauth2.googleapis.com/token", "https://oauth2.googleapis.com/revoke",
                    "https://openidconnect.googleapis.com/v1/userinfo", "https://www.googleapis.com/oauth2/v3/certs",
                    "openid email profile", ClientAuth::kPost, {.requires_client_secret = true},
                    // verification_url is https://www.google.com/device.
-                   "www.google.com google.com"},
+                   "www.google.com google.com", "https://accounts.google.com/o/oauth2/v2/auth"},
     // Microsoft Entra ID: per-tenant endpoints (default `organizations`), a `message` to show,
     // authorization_declined for a refusal, no revocation endpoint.
     ProviderPreset{"microsoft", "https://login.microsoftonline.com/{tenant}/v2.0",
@@ -31,7 +33,8 @@ constexpr std::array kPresets = {
                    ClientAuth::kPost, {.has_message = true},
                    // verification_uri is https://microsoft.com/devicelogin (newer tenants:
                    // https://login.microsoft.com/device); www. is where microsoft.com redirects.
-                   "microsoft.com www.microsoft.com login.microsoft.com"},
+                   "microsoft.com www.microsoft.com login.microsoft.com",
+                   "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/authorize"},
     // WorkOS User Management: no expires_in and no token_type (the JWT's exp schedules refresh);
     // No RFC 7009 revocation, but its public session logout ends the session.
     ProviderPreset{"workos", "https://api.workos.com", "https://api.workos.com/user_management/authorize/device",
@@ -40,7 +43,9 @@ constexpr std::array kPresets = {
                    {.session_logout_path = "/user_management/sessions/logout"},
                    // AuthKit's page (https://<subdomain>.authkit.app/device); a custom domain is
                    // the one the profile names as its issuer or device authorization endpoint.
-                   "*.authkit.app"},
+                   "*.authkit.app",
+                   // AuthKit's OAuth authorization endpoint (the hosted sign-in, PKCE S256).
+                   "https://api.workos.com/user_management/authorize"},
     ProviderPreset{"auth0", "", "", "", "", "", "", "openid profile offline_access", ClientAuth::kPost,
                    {.discovery_from_issuer = true, .issuer_slash = IssuerSlash::kTrailing}},
     ProviderPreset{"okta", "", "", "", "", "", "", "openid profile offline_access", ClientAuth::kBasic,

@@ -43,6 +43,8 @@ struct ProviderPreset {
   // returns them, space-separated; "*.name" is any host under name. Empty for presets whose page
   // is on the issuer's own host (the discovery presets).
   std::string_view verification_hosts{};
+  // RFC 6749 §3.1 authorization endpoint, for the browser flow; empty for the discovery presets.
+  std::string_view authorization{};
 };
 
 // The preset called `name`, or nullptr.

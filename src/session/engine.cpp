@@ -11,7 +11,10 @@
 #include "core/redaction.hpp"
 #include "devicelogin/advanced/error_builders.hpp"
 #include "devicelogin/sanitize.hpp"
+#include "http/loopback_listener.hpp"
 #include "http/url_policy.hpp"
+#include "oauth/authorization_code.hpp"
+#include "oauth/device_flow.hpp"
 #include "oauth/oauth_client.hpp"
 #include "oauth/verification.hpp"
 #include "oauth/providers.hpp"
@@ -25,7 +28,8 @@ namespace {
 // Settings that name a server: with any of them, a login prepares the profile afresh.
 bool names_a_server(const LoginSettings& settings) {
   return !settings.issuer.empty() || !settings.provider.empty() || !settings.tenant.empty() ||
-         !settings.endpoints.device_authorization.empty() || !settings.endpoints.token.empty();
+         !settings.endpoints.device_authorization.empty() || !settings.endpoints.token.empty() ||
+         !settings.endpoints.authorization.empty();
 }
 
 // True for the token type of a DPoP-bound token (RFC 9449 §5: "DPoP", compared case-insensitively
@@ -401,6 +405,12 @@ Result<Engine::SignedIn> Engine::sign_in(const LoginSettings& requested, const L
   }
   // DPoP: as asked, else as the profile signed in before.
   profile.dpop = settings.dpop ? *settings.dpop : (previous && previous->dpop);
+  // The flow: as asked, else as the profile signed in before (auto for a new one).
+  if (settings.flow) {
+    profile.flow = *settings.flow;
+  } else if (previous) {
+    profile.flow = previous->flow;
+  }
   // API base URLs: those of a previous sign-in to the same issuer, then the new ones, once each.
   if (previous && previous->issuer == profile.issuer) profile.api_urls = previous->api_urls;
   for (const std::string& url : settings.api_urls) {
@@ -419,6 +429,7 @@ Result<Engine::SignedIn> Engine::sign_in(const LoginSettings& requested, const L
   auto next = std::make_unique<Engine>(std::move(profile), std::move(*store), std::move(http), clock_, profiles_, options_,
                                        false);
   next->previous_profile_ = previous;
+  next->set_login_options(settings.local_browser, settings.browser_timeout_s);
   auto info = next->login(observer);
   if (!info) return std::unexpected(info.error());
   // The engine's profile carries the JWKS that verified the ID token, and the clock offset.
@@ -480,47 +491,15 @@ Result<TokenInfo> Engine::login(const LoginObserver& observer) {
     dpop_key = std::move(*generated);
     client.use_dpop(*dpop_key, dpop_nonces_, [this] { return server_now(); });
   }
-  auto authorization = client.request_device_code();
-  if (!authorization) return std::unexpected(authorization.error());
-  const SystemTime issued_at = clock_->now();
-  // The user will open these: the same https-or-loopback rule as for our own requests.
-  if (auto policy = check_url_policy(authorization->verification_uri, "the verification URI"); !policy) {
-    return fail(ErrorCode::kServer, policy.error().message);
-  }
-  if (!authorization->verification_uri_complete.empty()) {
-    if (auto policy = check_url_policy(authorization->verification_uri_complete, "the verification URI"); !policy) {
-      return fail(ErrorCode::kServer, policy.error().message);
-    }
-  }
-  // A page on the user's own machine is what a local development server serves; a remote server
-  // naming one would have the browser open (and maybe act on) some local service instead.
-  if (!is_loopback_url(profile_.endpoints.device_authorization)) {
-    for (const std::string* uri : {&authorization->verification_uri, &authorization->verification_uri_complete}) {
-      if (is_loopback_url(*uri)) {
-        return fail(ErrorCode::kServer, "the verification URI " + core::redact_url(*uri) +
-                                            " is on this machine (loopback), but the authorization server is not; "
-                                            "refusing to show it");
-      }
-    }
-  }
-  auto shown_host = oauth::check_verification_host(profile_, authorization->verification_uri,
-                                                   authorization->verification_uri_complete);
-  if (!shown_host) return std::unexpected(shown_host.error());
-  if (observer.on_code) {
-    observer.on_code(DeviceCodePrompt{authorization->user_code, authorization->verification_uri,
-                                      authorization->verification_uri_complete, authorization->message,
-                                      authorization->expires_in, authorization->interval, shown_host->host,
-                                      shown_host->warning});
-  }
-
-  auto reply = oauth::wait_for_tokens(client, *authorization, issued_at, *clock_, observer.on_waiting);
+  std::string nonce;
+  auto reply = obtain_tokens(client, dpop_key ? &*dpop_key : nullptr, observer, nonce);
   if (!reply) return std::unexpected(reply.error());
   adopt_server_times(*reply);
   std::optional<TokenSet> tokens = std::move(reply->tokens);
   // OIDC Core §3.1.3.7: an ID token that does not verify means nothing is stored. Its times are
   // the server's, so they are judged on the server's clock (the skew allowance on top of that).
   if (auto valid = session::check_id_token(profile_, http_, *tokens, server_now(), profile_.jwks_cache,
-                                   profile_.jwks_cache_expires_at); !valid) {
+                                   profile_.jwks_cache_expires_at, nonce); !valid) {
     return std::unexpected(valid.error());
   }
   tokens->clock_offset_s = http_.offset();
@@ -565,6 +544,176 @@ Result<TokenInfo> Engine::login(const LoginObserver& observer) {
   TokenInfo info = token_info(*tokens);
   if (dpop_key) info.jkt = dpop_key->thumbprint();
   return info;
+}
+
+Result<oauth::TokenReply> Engine::device_tokens(oauth::OAuthClient& client, const LoginObserver& observer) {
+  auto authorization = client.request_device_code();
+  if (!authorization) return std::unexpected(authorization.error());
+  const SystemTime issued_at = clock_->now();
+  // The user will open these: the same https-or-loopback rule as for our own requests.
+  if (auto policy = check_url_policy(authorization->verification_uri, "the verification URI"); !policy) {
+    return fail(ErrorCode::kServer, policy.error().message);
+  }
+  if (!authorization->verification_uri_complete.empty()) {
+    if (auto policy = check_url_policy(authorization->verification_uri_complete, "the verification URI"); !policy) {
+      return fail(ErrorCode::kServer, policy.error().message);
+    }
+  }
+  // A page on the user's own machine is what a local development server serves; a remote server
+  // naming one would have the browser open (and maybe act on) some local service instead.
+  if (!is_loopback_url(profile_.endpoints.device_authorization)) {
+    for (const std::string* uri : {&authorization->verification_uri, &authorization->verification_uri_complete}) {
+      if (is_loopback_url(*uri)) {
+        return fail(ErrorCode::kServer, "the verification URI " + core::redact_url(*uri) +
+                                            " is on this machine (loopback), but the authorization server is not; "
+                                            "refusing to show it");
+      }
+    }
+  }
+  auto shown_host = oauth::check_verification_host(profile_, authorization->verification_uri,
+                                                   authorization->verification_uri_complete);
+  if (!shown_host) return std::unexpected(shown_host.error());
+  if (observer.on_code) {
+    observer.on_code(DeviceCodePrompt{authorization->user_code, authorization->verification_uri,
+                                      authorization->verification_uri_complete, authorization->message,
+                                      authorization->expires_in, authorization->interval, shown_host->host,
+                                      shown_host->warning});
+  }
+
+  return oauth::wait_for_tokens(client, *authorization, issued_at, *clock_, observer.on_waiting);
+}
+
+bool Engine::local_browser() const {
+  if (local_browser_) return *local_browser_;
+  auto set = [](const char* name) {
+    const char* value = std::getenv(name);  // NOLINT(concurrency-mt-unsafe): read only
+    return value != nullptr && *value != '\0';
+  };
+  // A browser started here over SSH would open on the remote machine (or not at all), and its
+  // redirect to this machine's loopback would never reach the listener from the user's own browser.
+  if (set("SSH_CONNECTION") || set("SSH_TTY") || set("SSH_CLIENT")) return false;
+  // A graphical session, or (on a text console) a browser the user named.
+  return set("DISPLAY") || set("WAYLAND_DISPLAY") || set("BROWSER");
+}
+
+Result<oauth::TokenReply> Engine::obtain_tokens(oauth::OAuthClient& client, const oauth::DpopKey* dpop_key,
+                                                const LoginObserver& observer, std::string& nonce) {
+  switch (profile_.flow) {
+    case LoginFlow::kDevice:
+      return device_tokens(client, observer);
+    case LoginFlow::kBrowser:
+      return browser_tokens(client, dpop_key, observer, nonce);
+    case LoginFlow::kAuto:
+      break;
+  }
+  // Auto: the device flow unless the server has none; the browser flow when the device flow is
+  // refused as turned off for this app (RFC 10027 and Entra's Conditional Access leave the
+  // browser flow open) and there is an authorization endpoint to turn to.
+  if (profile_.endpoints.device_authorization.empty()) return browser_tokens(client, dpop_key, observer, nonce);
+  auto reply = device_tokens(client, observer);
+  if (reply || reply.error().remedy != Remedy::kUseBrowserFlow || profile_.endpoints.authorization.empty() ||
+      !local_browser()) {
+    return reply;
+  }
+  if (observer.on_flow_change) observer.on_flow_change(reply.error());
+  return browser_tokens(client, dpop_key, observer, nonce);
+}
+
+Result<oauth::TokenReply> Engine::browser_tokens(oauth::OAuthClient& client, const oauth::DpopKey* dpop_key,
+                                                 const LoginObserver& observer, std::string& nonce) {
+  if (profile_.endpoints.authorization.empty()) {
+    return std::unexpected(remedy_error(ErrorCode::kConfig,
+                                        "profile \"" + profile_.name + "\" has no authorization endpoint (needed by the browser flow)",
+                                        Remedy::kAddSettings, profile_.name, "endpoints.authorization"));
+  }
+  // The page the user signs in on: the same https-or-loopback rule as for our own requests.
+  auto endpoint = http::parse_checked_url(profile_.endpoints.authorization, "the authorization endpoint");
+  if (!endpoint) return std::unexpected(endpoint.error());
+  auto listener = http::LoopbackListener::open();
+  if (!listener) return std::unexpected(listener.error());
+  // RFC 7636 §4.1: a verifier of 43 characters from 32 random bytes; RFC 6749 §10.12 and OIDC Core
+  // §3.1.2.1: state and nonce as unguessable.
+  auto verifier = oauth::random_base64url(32);
+  if (!verifier) return std::unexpected(verifier.error());
+  auto state = oauth::random_base64url(32);
+  if (!state) return std::unexpected(state.error());
+  auto fresh_nonce = oauth::random_base64url(32);
+  if (!fresh_nonce) return std::unexpected(fresh_nonce.error());
+  nonce = std::string(fresh_nonce->reveal());
+  // RFC 8252 §7.3: the loopback IP literal with the port the kernel gave.
+  const std::string redirect_uri = listener->url("/callback");
+  oauth::AuthorizationRequest request{redirect_uri, std::string(state->reveal()), nonce,
+                                      oauth::pkce_s256_challenge(verifier->reveal()),
+                                      dpop_key != nullptr ? dpop_key->thumbprint() : std::string()};
+  if (request.code_challenge.empty()) return fail(ErrorCode::kInternal, "cannot compute the PKCE challenge");
+  const std::string url = oauth::authorization_url(profile_, request);
+  // Shown on a terminal and handed to a browser as it is: server text with control or bidi
+  // characters in it is refused rather than altered.
+  if (sanitize_text(url) != url) {
+    return fail(ErrorCode::kConfig, "the authorization endpoint " + core::redact_url(profile_.endpoints.authorization) +
+                                        " holds characters that cannot be shown");
+  }
+  const long long timeout_s = browser_timeout_s_ > 0 ? browser_timeout_s_ : 300;
+  if (observer.on_browser) {
+    std::string host = core::ascii_lower(endpoint->authority);
+    observer.on_browser(BrowserPrompt{url, redirect_uri, std::move(host), timeout_s});
+  }
+
+  Secret code;
+  std::optional<Error> refused;
+  auto judge = [&](std::string_view method, std::string_view target) -> http::ListenerAnswer {
+    oauth::CallbackVerdict verdict = oauth::judge_callback(method, target, "/callback", *state);
+    switch (verdict.kind) {
+      case oauth::CallbackVerdict::Kind::kRejected:
+        return {400, http::listener_page("Not this sign-in's answer", verdict.reason + "."), false};
+      case oauth::CallbackVerdict::Kind::kCode:
+        code = std::move(verdict.code);
+        return {200, http::listener_page("Signed in", "You can close this tab and return to the terminal."), true};
+      case oauth::CallbackVerdict::Kind::kError:
+        break;
+    }
+    // RFC 6749 §4.1.2.1: this request's error, with the same meaning (and exit code) as the
+    // device flow's answers.
+    const std::string description = oauth::describe_oauth_error(verdict.error);
+    switch (oauth::classify_poll_error(verdict.error.error)) {
+      case oauth::PollOutcome::Kind::kDenied:
+        refused = Error(ErrorCode::kAccessDenied, "the login was denied (" + description + ")", verdict.error.error);
+        break;
+      case oauth::PollOutcome::Kind::kTransient:
+        refused = Error(ErrorCode::kServer, "login failed: " + description, verdict.error.error);
+        break;
+      default:
+        refused = Error(ErrorCode::kProtocol, "login failed: " + description, verdict.error.error);
+        break;
+    }
+    return {200, http::listener_page("Sign-in failed", description + ". Return to the terminal."), true};
+  };
+  // The clock's sleep is where a caller's cancellation (Ctrl-C, dl_session_cancel) shows: a sleep
+  // that ends at once unless interrupted asks it between the listener's waits.
+  auto cancelled = [this] { return !clock_->sleep_until(clock_->now()); };
+  auto served =
+      listener->serve(judge, std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s), cancelled);
+  if (!served) {
+    Error error = served.error();
+    if (error.code == ErrorCode::kCancelled) error.message = "login cancelled";
+    if (error.code == ErrorCode::kExpiredToken) {
+      error.message = "the browser sign-in was not completed within " + std::to_string(timeout_s) + " s";
+    }
+    return std::unexpected(std::move(error));
+  }
+  if (refused) return std::unexpected(std::move(*refused));
+  auto reply = client.exchange_code(code, *verifier, redirect_uri, to_unix(clock_->now()));
+  code.wipe();
+  if (!reply) return reply;
+  if (reply->kind == oauth::TokenReply::Kind::kTransient) {
+    return fail(ErrorCode::kServer, "the token endpoint answered HTTP " + std::to_string(reply->http_status), "",
+                reply->http_status);
+  }
+  if (reply->kind == oauth::TokenReply::Kind::kError) {
+    return fail(ErrorCode::kProtocol, "login failed: " + oauth::describe_oauth_error(reply->error), reply->error.error,
+                reply->http_status);
+  }
+  return reply;
 }
 
 Result<std::shared_ptr<const oauth::DpopKey>> Engine::dpop_key_of(const TokenSet& tokens) const {

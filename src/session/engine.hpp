@@ -13,6 +13,7 @@
 #include "devicelogin/session.hpp"
 #include "http/server_time.hpp"
 #include "oauth/dpop.hpp"
+#include "oauth/oauth_client.hpp"
 #include "oauth/wire.hpp"
 
 namespace devicelogin::session {
@@ -38,10 +39,16 @@ class Engine {
   Engine& operator=(const Engine&) = delete;
   ~Engine();
 
-  // The device flow with the profile as it is, and the tokens stored (Session::login, after the
+  // The profile's flow (device, browser, or auto choosing between them) with the profile as it is, and the tokens stored (Session::login, after the
   // profile was prepared); the profile, with the JWKS cache and clock offset it learned, is not
   // saved here.
   [[nodiscard]] Result<TokenInfo> login(const LoginObserver& observer);
+  // What a login of this engine needs beyond the profile (LoginSettings::local_browser,
+  // browser_timeout_s).
+  void set_login_options(std::optional<bool> local_browser, long long browser_timeout_s) {
+    local_browser_ = local_browser;
+    browser_timeout_s_ = browser_timeout_s;
+  }
   // A whole sign-in (Session::login with settings): on success, the engine the session goes on
   // with, its profile saved; this engine is left as it was.
   struct SignedIn {
@@ -70,6 +77,17 @@ class Engine {
 
  private:
   [[nodiscard]] long long now() const;
+  // The tokens of the flow the profile names (auto: chosen, and changed once when the device flow
+  // is refused as turned off); `nonce` receives the nonce the ID token must carry, if any.
+  [[nodiscard]] Result<oauth::TokenReply> obtain_tokens(oauth::OAuthClient& client, const oauth::DpopKey* dpop_key,
+                                                        const LoginObserver& observer, std::string& nonce);
+  // RFC 8628: device code, the user's approval elsewhere, polls.
+  [[nodiscard]] Result<oauth::TokenReply> device_tokens(oauth::OAuthClient& client, const LoginObserver& observer);
+  // RFC 8252 + RFC 7636: the browser on this machine, a loopback redirect, the code exchanged.
+  [[nodiscard]] Result<oauth::TokenReply> browser_tokens(oauth::OAuthClient& client, const oauth::DpopKey* dpop_key,
+                                                         const LoginObserver& observer, std::string& nonce);
+  // Whether auto may count on a browser on this machine.
+  [[nodiscard]] bool local_browser() const;
   // "Now" on the server's clock, for judging times the server issued (ID token iat, exp, nbf).
   [[nodiscard]] long long server_now() const { return http_.server_now(); }
   // A JWT `exp` is a time on the server's clock; stored expiries are on the local clock.
@@ -132,6 +150,8 @@ class Engine {
     std::shared_ptr<const oauth::DpopKey> key;
   };
   mutable std::optional<CachedDpopKey> dpop_key_cache_;
+  std::optional<bool> local_browser_;
+  long long browser_timeout_s_ = 300;
 };
 
 }  // namespace devicelogin::session

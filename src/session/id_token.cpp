@@ -69,7 +69,7 @@ long long jwks_max_age(std::string_view cache_control) {
 }
 
 Result<void> check_id_token(const Profile& profile, HttpClient& http, TokenSet& tokens, long long now,
-                            std::string& jwks_cache, long long& jwks_cache_expires_at) {
+                            std::string& jwks_cache, long long& jwks_cache_expires_at, std::string_view nonce) {
   if (tokens.id_token.empty()) return {};
   if (profile.endpoints.jwks.empty()) {
     return fail(ErrorCode::kConfig, "the server returned an ID token but advertises no jwks_uri");
@@ -78,6 +78,7 @@ Result<void> check_id_token(const Profile& profile, HttpClient& http, TokenSet& 
   expected.issuer = profile.issuer;
   expected.client_id = profile.client_id;
   expected.clock_skew_seconds = kIdTokenClockSkewSeconds;
+  expected.nonce = std::string(nonce);
   if (profile.provider == "microsoft" && oauth::is_entra_tenant_alias(profile.tenant)) {
     expected.entra_tenant_alias = core::ascii_lower(profile.tenant);
   }

@@ -18,10 +18,13 @@ namespace devicelogin::session {
 // On success the cache becomes the document that verified the token, and a fetched document
 // expires after its Cache-Control max-age (at most kJwksMaxAgeSeconds; kJwksDefaultMaxAgeSeconds
 // without one); on failure both are unchanged. An empty id_token returns {} untouched.
+// `nonce`: when not empty, the nonce the authorization request sent, which the token must carry
+// (OIDC Core §3.1.3.7 item 11).
 // Fails with kConfig when the profile has no JWKS URI, kNetwork when the fetch fails, kServer when
 // the JWKS or the token is invalid ("the ID token is invalid: <reason>"); never names the token.
 [[nodiscard]] Result<void> check_id_token(const Profile& profile, HttpClient& http, TokenSet& tokens, long long now,
-                                          std::string& jwks_cache, long long& jwks_cache_expires_at);
+                                          std::string& jwks_cache, long long& jwks_cache_expires_at,
+                                          std::string_view nonce = {});
 
 // How long a fetched JWKS is trusted: its Cache-Control max-age, capped, so that a key the issuer
 // withdrew is dropped within a day; an hour when the server says nothing (or sends no-store/no-cache:

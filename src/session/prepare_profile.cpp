@@ -67,7 +67,7 @@ Result<Profile> prepare_profile(const LoginSettings& settings, HttpClient& http_
     auto expand = [&](std::string_view text) { return oauth::expand_template(text, profile.tenant, profile.client_id); };
     profile.issuer = expand(preset->issuer);
     profile.endpoints = Endpoints{expand(preset->device_authorization), expand(preset->token), expand(preset->revocation),
-                                  expand(preset->userinfo), expand(preset->jwks)};
+                                  expand(preset->userinfo), expand(preset->jwks), expand(preset->authorization)};
     profile.client_auth = preset->client_auth;
     if (profile.scope.empty()) profile.scope = std::string(preset->default_scope);
   } else if (!settings.tenant.empty()) {
@@ -86,7 +86,9 @@ Result<Profile> prepare_profile(const LoginSettings& settings, HttpClient& http_
 
   const bool needs_discovery = preset == nullptr || preset->quirks.discovery_from_issuer;
   if (needs_discovery) {
-    const bool explicit_endpoints = !settings.endpoints.device_authorization.empty() && !settings.endpoints.token.empty();
+    const bool explicit_endpoints =
+        (!settings.endpoints.device_authorization.empty() || !settings.endpoints.authorization.empty()) &&
+        !settings.endpoints.token.empty();
     if (!settings.issuer.empty()) {
       // Discovery compares issuers exactly; a preset knows its provider's one form (Auth0: '/').
       const std::string issuer = oauth::preset_issuer_form(preset, settings.issuer);
@@ -116,11 +118,23 @@ Result<Profile> prepare_profile(const LoginSettings& settings, HttpClient& http_
   override_if_set(profile.endpoints.revocation, settings.endpoints.revocation);
   override_if_set(profile.endpoints.userinfo, settings.endpoints.userinfo);
   override_if_set(profile.endpoints.jwks, settings.endpoints.jwks);
+  override_if_set(profile.endpoints.authorization, settings.endpoints.authorization);
 
-  if (profile.endpoints.device_authorization.empty()) {
+  // Each flow needs its own endpoint; auto needs one of them.
+  const LoginFlow flow = settings.flow.value_or(LoginFlow::kAuto);
+  if (flow == LoginFlow::kDevice && profile.endpoints.device_authorization.empty()) {
     return missing_settings("the server does not advertise a device_authorization_endpoint",
                          "endpoints.device_authorization", ErrorCode::kConfig);
   }
+  if (flow == LoginFlow::kBrowser && profile.endpoints.authorization.empty()) {
+    return missing_settings("the server does not advertise an authorization_endpoint (needed by the browser flow)",
+                            "endpoints.authorization", ErrorCode::kConfig);
+  }
+  if (profile.endpoints.device_authorization.empty() && profile.endpoints.authorization.empty()) {
+    return missing_settings("the server advertises neither a device_authorization_endpoint nor an authorization_endpoint",
+                            "endpoints.device_authorization|endpoints.authorization", ErrorCode::kConfig);
+  }
+  profile.flow = flow;
   if (profile.endpoints.token.empty()) {
     return missing_settings("the server does not advertise a token_endpoint", "endpoints.token", ErrorCode::kConfig);
   }
@@ -132,7 +146,8 @@ Result<Profile> prepare_profile(const LoginSettings& settings, HttpClient& http_
                              Check{profile.endpoints.token, "the token endpoint"},
                              Check{profile.endpoints.revocation, "the revocation endpoint"},
                              Check{profile.endpoints.userinfo, "the userinfo endpoint"},
-                             Check{profile.endpoints.jwks, "the JWKS URI"}}) {
+                             Check{profile.endpoints.jwks, "the JWKS URI"},
+                             Check{profile.endpoints.authorization, "the authorization endpoint"}}) {
     if (check.url.empty()) continue;
     if (auto policy = check_url_policy(check.url, check.what); !policy) return std::unexpected(policy.error());
   }

@@ -67,6 +67,22 @@ class ProfileMembers final : public core::JsonMemberSink<json> {
 
 }  // namespace
 
+const char* login_flow_name(LoginFlow flow) {
+  switch (flow) {
+    case LoginFlow::kDevice: return "device";
+    case LoginFlow::kBrowser: return "browser";
+    case LoginFlow::kAuto: break;
+  }
+  return "auto";
+}
+
+std::optional<LoginFlow> parse_login_flow(std::string_view name) {
+  if (name == "auto") return LoginFlow::kAuto;
+  if (name == "device") return LoginFlow::kDevice;
+  if (name == "browser") return LoginFlow::kBrowser;
+  return std::nullopt;
+}
+
 bool valid_profile_name(std::string_view name) {
   if (name.empty() || name.size() > 64 || name.front() == '.' || name.front() == '-') return false;
   return std::all_of(name.begin(), name.end(), [](char c) {
@@ -134,6 +150,9 @@ Result<Profile> load_profile(const ProfileStore& profiles, const std::string& na
   profile.endpoints.revocation = str("revocation_endpoint");
   profile.endpoints.userinfo = str("userinfo_endpoint");
   profile.endpoints.jwks = str("jwks_uri");
+  profile.endpoints.authorization = str("authorization_endpoint");
+  // An unknown flow name (a newer version's) is read as auto.
+  profile.flow = parse_login_flow(str("login_flow")).value_or(LoginFlow::kAuto);
   profile.client_secret_file = str("client_secret_file");
   profile.client_secret_env = str("client_secret_env");
   profile.client_auth = client_auth_from(str("client_auth"));
@@ -190,6 +209,8 @@ Result<void> ProfileStore::save(const Profile& profile) const {
       {"ca_file", profile.ca_file},
       {"store", profile.store},
   };
+  if (!profile.endpoints.authorization.empty()) doc["authorization_endpoint"] = profile.endpoints.authorization;
+  if (profile.flow != LoginFlow::kAuto) doc["login_flow"] = login_flow_name(profile.flow);
   if (!profile.api_urls.empty()) doc["api_urls"] = profile.api_urls;
   if (profile.dpop) doc["dpop"] = true;
   if (!profile.dpop_algs.empty()) doc["dpop_signing_alg_values_supported"] = profile.dpop_algs;

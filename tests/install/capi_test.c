@@ -113,6 +113,15 @@ static int flow(const char* issuer) {
   CHECK(dl_session_set(session, "colour", "blue", &err) == DL_USAGE, "an unknown setting");
   CHECK(err != NULL && strstr(dl_error_message(err), "colour") != NULL, "the message names the setting");
   dl_error_free(err);
+  err = NULL;
+  CHECK(dl_session_set(session, "flow", "sideways", &err) == DL_USAGE, "an unknown flow");
+  CHECK(err != NULL && strstr(dl_error_message(err), "auto, device or browser") != NULL, "the message names the flows");
+  dl_error_free(err);
+  CHECK(dl_session_set(session, "browser_timeout", "0", NULL) == DL_USAGE, "a browser timeout of 0");
+  CHECK(dl_session_set(session, "browser_timeout", "120", NULL) == DL_OK, "a browser timeout");
+  CHECK(dl_session_set_browser_callback(session, NULL, NULL, NULL) == DL_OK, "no browser callback");
+  /* This login is the device flow's (the dev server's code is approved below). */
+  CHECK(dl_session_set(session, "flow", "device", NULL) == DL_OK, "the device flow");
   CHECK(strlen(dl_version()) >= 5, "dl_version: %s", dl_version());
 
   expect_not_logged_in(session, "before login");

@@ -35,7 +35,8 @@ unversioned=$(grep -Ev '@@DEVICELOGIN_0$|^dl_[a-z0-9_]+@@DEVICELOGIN_0[.][123]$'
 grep -qx 'dl_session_check_url@@DEVICELOGIN_0.1' <<<"$versioned" || fail "dl_session_check_url is not in DEVICELOGIN_0.1"
 grep -qx 'dl_session_authorization@@DEVICELOGIN_0.2' <<<"$versioned" ||
   fail "dl_session_authorization is not in DEVICELOGIN_0.2"
-for added in dl_session_request_credentials dl_session_learn_from_response dl_session_code_info; do
+for added in dl_session_request_credentials dl_session_learn_from_response dl_session_code_info \
+  dl_session_set_browser_callback; do
   grep -qx "$added@@DEVICELOGIN_0.3" <<<"$versioned" || fail "$added is not in DEVICELOGIN_0.3"
 done
 exported_c=$(sed -E -n 's/^(dl_[a-z0-9_]+)@@DEVICELOGIN_0([.][123])?$/\1/p' <<<"$versioned" | sort -u)

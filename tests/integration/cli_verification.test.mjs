@@ -185,7 +185,7 @@ describe('preset verification hosts and blocked device-code sign-in (stub server
       assert.equal(result.code, EXIT.other, describeRun(args, result));
       assert.deepEqual(errorLines(result.stderr), ['devicelogin login: your administrator has turned off device-code '
         + 'sign-in for this app (the server answered device_flow_disabled); sign in with the browser flow instead '
-        + '(devicelogin login --flow browser --profile gh, in a devicelogin that has it), or ask your administrator to '
+        + '(devicelogin login --flow browser --profile gh, on a computer with a browser), or ask your administrator to '
         + 'allow device-code sign-in'], redact(result.stderr));
       const event = JSON.parse(result.stdout.split('\n')[0]);
       assert.equal(event.event, 'error');

@@ -85,7 +85,8 @@ function firstLine(child, timeoutMs, what) {
  * Starts a server under test on 127.0.0.1 with an ephemeral port.
  * kind: 'oidc-provider' | 'devserver'.
  * opts: { deviceCodeTtl, accessTokenTtl, interval (default 1), slowDownEvery, autoConsent,
-  *         omitExpiresIn (token answers without expires_in and a JWT access token, as WorkOS's:
+ *         noDeviceFlow (oidc-provider only: a server with the browser flow alone),
+ *         omitExpiresIn (token answers without expires_in and a JWT access token, as WorkOS's:
  *         devserver --omit-expires-in, oidc-provider --jwt-access-tokens), dpopNonce (server
  *         nonces required: devserver and oidc_server.mjs --dpop-nonce); devserver only: verbose
  *         (--verbose: its event log in serverStderr()) }.
@@ -111,6 +112,7 @@ async function startOidcProvider(opts) {
   if (opts.autoConsent) args.push('--auto-consent');
   if (opts.omitExpiresIn) args.push('--jwt-access-tokens');
   if (opts.dpopNonce) args.push('--dpop-nonce');
+  if (opts.noDeviceFlow) args.push('--no-device-flow');
   // The server exits when its stdin closes, i.e. when this process dies however it dies.
   const child = track(spawn(process.execPath, args, {
     cwd: HERE, stdio: ['pipe', 'pipe', 'pipe'], detached: true,
@@ -133,6 +135,7 @@ async function startOidcProvider(opts) {
     kind: 'oidc-provider',
     issuer: info.issuer,
     clientId: info.client_id,
+    browserClientId: info.browser_client_id,
     scope: 'openid profile email offline_access',
     supports: { introspection: true, deviceCodes: true, slowDown: true },
     approve: (uri, userCode, approveOpts) => approveOidcProvider(uri, userCode, approveOpts),

@@ -5,6 +5,7 @@
 // Usage: node oidc_server.mjs [--device-code-ttl S] [--access-token-ttl S] [--interval S]
 //                             [--slow-down-every N] [--auto-consent] [--jwt-access-tokens] [--bench-client]
 //                             [--dpop-nonce]
+//                             [--no-device-flow]
 // Every flag may also come from the environment: OIDC_DEVICE_CODE_TTL, OIDC_ACCESS_TOKEN_TTL,
 // OIDC_INTERVAL, OIDC_SLOW_DOWN_EVERY, OIDC_AUTO_CONSENT=1, OIDC_JWT_ACCESS_TOKENS=1. Defaults:
 // 300, 3600, 1, 0 (never slow_down), off (the consent page is shown and approve.mjs submits it, as
@@ -18,7 +19,7 @@
 //
 // It binds 127.0.0.1 on an ephemeral port and prints exactly ONE line on stdout, then serves until
 // killed (SIGTERM/SIGINT):
-//   {"issuer":"http://127.0.0.1:PORT","port":PORT,"client_id":"devicelogin-test",
+//   {"issuer":"http://127.0.0.1:PORT","port":PORT,"client_id":"devicelogin-test","browser_client_id":"devicelogin-browser",
 //    "introspection_client_id":"devicelogin-introspector","introspection_client_secret":"...",
 //    "test_endpoint":"http://127.0.0.1:PORT/__test/events"}
 // Diagnostics (oidc-provider's development warnings) go to stderr. OIDC_EXIT_ON_STDIN_EOF=1 makes
@@ -26,6 +27,10 @@
 // DPoP (RFC 9449) is on, as oidc-provider v9 has it by default (proofs optional; a token issued
 // to a request with one is DPoP-bound, and so is a public client's refresh token). --dpop-nonce
 // (OIDC_DPOP_NONCE=1) makes its token endpoint require server nonces (400 use_dpop_nonce, §8).
+// The client devicelogin-browser ("browser_client_id") signs in with the authorization code flow
+// and PKCE (a native app, RFC 8252: loopback redirects to http://127.0.0.1/callback or
+// http://[::1]/callback on any port, §7.3). --no-device-flow (OIDC_NO_DEVICE_FLOW=1) turns the device flow off, as a server that has
+// only the browser flow (no device_authorization_endpoint in discovery).
 // --bench-client adds the confidential client devicelogin-bench (bench/token_hot_path.sh) and its
 // "bench_client_id" and "bench_client_secret" to that line.
 //
@@ -39,7 +44,8 @@
 //   {"device_codes":[...every device_code issued...], "issued":[<ms since epoch of each>],
 //    "polls":[{"t":<ms since epoch>,"code_index":<index in device_codes or -1>,"result":"ok"|<error>}],
 //    "refreshes":[{"t":<ms since epoch>,"result":"ok"|<error>}],
-//    "tokens":[{"t":<ms since epoch>,"grant_type":...,"access_token":...,"refresh_token":...,"id_token":...}]}
+//    "tokens":[{"t":<ms since epoch>,"grant_type":...,"access_token":...,"refresh_token":...,"id_token":...}],
+//    "codes":[{"t":...,"code":...,"code_verifier":...,"redirect_uri":...,"result":"ok"|<error>}]}
 // so a test can plant the device codes and every issued token as canaries (cli_canary.test.mjs),
 // check the client's polling cadence, and count the refresh_token grants that reached the server
 // (cli_race.test.mjs: exactly one).
@@ -53,6 +59,7 @@ import Provider, { errors } from 'oidc-provider';
 const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 export const TEST_CLIENT_ID = 'devicelogin-test';
 export const INTROSPECTION_CLIENT_ID = 'devicelogin-introspector';
+export const BROWSER_CLIENT_ID = 'devicelogin-browser';
 // Only with --bench-client: a confidential client for oidc-gen (which wants a client secret), used
 // by bench/token_hot_path.sh to set up the oidc-agent baseline.
 export const BENCH_CLIENT_ID = 'devicelogin-bench';
@@ -78,6 +85,7 @@ const { values: args } = parseArgs({
     'jwt-access-tokens': { type: 'boolean' },
     'bench-client': { type: 'boolean' },
     'dpop-nonce': { type: 'boolean' },
+    'no-device-flow': { type: 'boolean' },
   },
 });
 const settings = {
@@ -89,10 +97,13 @@ const settings = {
   jwtAccessTokens: Boolean(args['jwt-access-tokens']) || process.env.OIDC_JWT_ACCESS_TOKENS === '1',
   benchClient: Boolean(args['bench-client']),
   dpopNonce: Boolean(args['dpop-nonce']) || process.env.OIDC_DPOP_NONCE === '1',
+  noDeviceFlow: Boolean(args['no-device-flow']) || process.env.OIDC_NO_DEVICE_FLOW === '1',
 };
 const JWT_RESOURCE = 'https://api.devicelogin.test/';
 
-const events = { device_codes: [], issued: [], polls: [], refreshes: [], tokens: [] };
+const events = {
+  device_codes: [], issued: [], polls: [], refreshes: [], tokens: [], codes: [],
+};
 const pendingPollsByCode = new Map();
 const introspectionSecret = crypto.randomBytes(24).toString('base64url');
 const benchSecret = crypto.randomBytes(24).toString('base64url');
@@ -127,9 +138,20 @@ const provider = new Provider(issuer, {
       client_id: TEST_CLIENT_ID,
       client_name: 'devicelogin integration tests',
       token_endpoint_auth_method: 'none',
-      grant_types: [DEVICE_CODE_GRANT, 'refresh_token'],
+      grant_types: [...(settings.noDeviceFlow ? [] : [DEVICE_CODE_GRANT]), 'refresh_token'],
       response_types: [],
       redirect_uris: [],
+    },
+    {
+      // A native app (RFC 8252): loopback redirects on any port (§7.3). Its own client, because
+      // oidc-provider asks native clients for consent every time, which --auto-consent must not.
+      client_id: BROWSER_CLIENT_ID,
+      client_name: 'devicelogin browser-flow tests',
+      application_type: 'native',
+      token_endpoint_auth_method: 'none',
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      redirect_uris: ['http://127.0.0.1/callback', 'http://[::1]/callback'],
     },
     {
       client_id: INTROSPECTION_CLIENT_ID,
@@ -156,7 +178,7 @@ const provider = new Provider(issuer, {
     email: ['email', 'email_verified'],
   },
   features: {
-    deviceFlow: { enabled: true },
+    deviceFlow: { enabled: !settings.noDeviceFlow },
     revocation: { enabled: true },
     introspection: { enabled: true },
     devInteractions: { enabled: true },
@@ -203,7 +225,7 @@ const provider = new Provider(issuer, {
     const grantId = ctx.oidc.result?.consent?.grantId
       || ctx.oidc.session.grantIdFor(ctx.oidc.client.clientId);
     if (grantId) return ctx.oidc.provider.Grant.find(grantId);
-    if (!settings.autoConsent || ![TEST_CLIENT_ID, BENCH_CLIENT_ID].includes(ctx.oidc.client.clientId)
+    if (!settings.autoConsent || ![TEST_CLIENT_ID, BENCH_CLIENT_ID, BROWSER_CLIENT_ID].includes(ctx.oidc.client.clientId)
         || !ctx.oidc.session.accountId) {
       return undefined;
     }
@@ -240,6 +262,12 @@ provider.use(async (ctx, next) => {
     events.tokens.push({
       t: Date.now(), grant_type: ctx.oidc?.params?.grant_type,
       access_token: accessToken, refresh_token: refreshToken, id_token: idToken,
+    });
+  }
+  if (route === 'token' && ctx.oidc?.params?.grant_type === 'authorization_code') {
+    events.codes.push({
+      t: Date.now(), code: ctx.oidc.params.code, code_verifier: ctx.oidc.params.code_verifier,
+      redirect_uri: ctx.oidc.params.redirect_uri, result: ctx.status === 200 ? 'ok' : (ctx.body?.error ?? `http_${ctx.status}`),
     });
   }
   if (route === 'token' && ctx.oidc?.params?.grant_type === 'refresh_token') {
@@ -298,6 +326,7 @@ process.stdout.write(`${JSON.stringify({
   issuer,
   port,
   client_id: TEST_CLIENT_ID,
+  browser_client_id: BROWSER_CLIENT_ID,
   introspection_client_id: INTROSPECTION_CLIENT_ID,
   introspection_client_secret: introspectionSecret,
   test_endpoint: `${issuer}/__test/events`,

@@ -173,13 +173,12 @@ TEST(CliOutput, RemediesBecomeTheCommandsHints) {
   EXPECT_EQ(render_error(relogin), "not logged in (profile work); run: devicelogin login --profile work");
   Error store = remedy_error(ErrorCode::kStorage, "no keyring", Remedy::kChooseStore, {}, "kernel-keyring,file");
   EXPECT_EQ(render_error(store), "no keyring; use --store kernel-keyring or --store file");
-  // Device-code sign-in turned off: the browser flow is the way out (named so that it stays true
-  // in a devicelogin without that flow).
+  // Device-code sign-in turned off: the browser flow is the way out.
   Error blocked = remedy_error(ErrorCode::kProtocol, "your administrator has turned off device-code sign-in for this app",
                                Remedy::kUseBrowserFlow, "work");
   EXPECT_EQ(render_error(blocked),
             "your administrator has turned off device-code sign-in for this app; sign in with the browser flow instead "
-            "(devicelogin login --flow browser --profile work, in a devicelogin that has it), or ask your administrator "
+            "(devicelogin login --flow browser --profile work, on a computer with a browser), or ask your administrator "
             "to allow device-code sign-in");
   EXPECT_STREQ(remedy_name(Remedy::kUseBrowserFlow), "use_browser_flow");
 }
