@@ -64,7 +64,9 @@ TEST_P(PolicyParseBad, OneLineNamingFileAndKey) {
   EXPECT_EQ(policy.error().code, ErrorCode::kConfig);
   const std::string& message = policy.error().message;
   EXPECT_NE(message.find(kPath), std::string::npos) << message;
-  if (*bad.key != '\0') EXPECT_NE(message.find(std::string("key \"") + bad.key + "\""), std::string::npos) << message;
+  if (*bad.key != '\0') {
+    EXPECT_NE(message.find(std::string("key \"") + bad.key + "\""), std::string::npos) << message;
+  }
   EXPECT_NE(message.find(bad.problem), std::string::npos) << message;
   EXPECT_EQ(message.find('\n'), std::string::npos);
 }
