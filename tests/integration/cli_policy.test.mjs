@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import http from 'node:http';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
@@ -47,6 +48,29 @@ async function setPolicy(policy, { text, mode = 0o644, owner } = {}) {
   await fs.writeFile(POLICY, text ?? JSON.stringify(policy), { mode });
   await fs.chmod(POLICY, mode);
   if (owner) await fs.chown(POLICY, owner.uid, owner.gid);
+}
+
+/** The build's Python package (python/devicelogin with its native parts), or why not. */
+const BUILD = process.env.DEVICELOGIN_BUILD_DIR;
+const SOURCE = process.env.DEVICELOGIN_SOURCE_DIR;
+function pythonSkip() {
+  if (!BUILD || !SOURCE) return 'DEVICELOGIN_BUILD_DIR / DEVICELOGIN_SOURCE_DIR not set';
+  return spawnSync('python3', ['--version']).status === 0 ? false : 'needs python3';
+}
+/** A directory (readable by every user) holding the package as installed: sources + native parts. */
+async function pythonPackage() {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'devicelogin-policy-py-'));
+  await fs.chmod(dir, 0o755);
+  const pkg = path.join(dir, 'devicelogin');
+  await fs.mkdir(pkg, { mode: 0o755 });
+  for (const [from, names] of [[path.join(SOURCE, 'python', 'devicelogin'), null], [path.join(BUILD, 'lib', 'python', 'devicelogin'), null]]) {
+    for (const name of names ?? await fs.readdir(from)) {
+      if (name === '__pycache__') continue;
+      await fs.copyFile(path.join(from, name), path.join(pkg, name));
+      await fs.chmod(path.join(pkg, name), 0o755);
+    }
+  }
+  return dir;
 }
 
 /** An HTTP server that counts every request it gets (and answers 404): a server logins must not reach. */
@@ -171,6 +195,40 @@ for (const kind of serverKinds()) {
       assert.match(ended.stderr, /the session ended: it was not used for 0\.0003 h/);
       assert.equal((await server.introspect(accessToken)).active, false, 'the access token is still active');
       await assert.rejects(fs.stat(tokenFile()), { code: 'ENOENT' });
+    });
+
+    test('the Python package obeys it too (its native fast path steps aside)', { skip: pythonSkip() }, async () => {
+      const pkg = await pythonPackage();
+      const python = (code) => spawnSync('python3', ['-c', code], {
+        uid: user.uid, gid: user.gid, encoding: 'utf8', timeout: 20000,
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...user.env, PYTHONPATH: pkg },
+      });
+      const script = `
+import sys, devicelogin
+try:
+    sys.stdout.write(devicelogin.Session('work').token().reveal())
+except devicelogin.ReloginRequired as error:
+    sys.stderr.write('relogin: %s' % error); sys.exit(5)
+except devicelogin.DeviceLoginError as error:
+    sys.stderr.write('error: %s' % error); sys.exit(2)
+`;
+      try {
+        await setPolicy(undefined);
+        const signedIn = await login();
+        assert.equal(signedIn.result.code, 0, describeRun(signedIn.argv, signedIn.result));
+        const first = python(script);
+        assert.equal(first.status, 0, first.stderr);
+        const accessToken = first.stdout;
+        await setPolicy({ max_session_hours: 0.0003 });
+        await sleep(1500);
+        const ended = python(script);
+        assert.equal(ended.status, 5, `python: ${ended.stderr}`);
+        assert.equal(ended.stdout, '');
+        assert.match(ended.stderr, /limits a session to 0\.0003 h from sign-in; its tokens were revoked and deleted/);
+        assert.equal((await server.introspect(accessToken)).active, false, 'the access token is still active');
+      } finally {
+        await fs.rm(pkg, { recursive: true, force: true });
+      }
     });
 
     test('helpers: only the helpers the policy names hand out tokens; `token` still does', async () => {
