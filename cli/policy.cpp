@@ -37,8 +37,10 @@ struct Row {
 
 std::vector<Row> rows_of(const Policy& policy) {
   std::vector<Row> rows;
+  // An unset key is null in JSON (no limit), a flag false.
   auto add = [&](std::string key, bool set, std::string text, nlohmann::json value, std::string unset_text) {
-    rows.push_back(Row{std::move(key), set ? std::move(text) : std::move(unset_text), set ? std::move(value) : nlohmann::json(nullptr), set});
+    nlohmann::json unset = value.is_boolean() ? nlohmann::json(false) : nlohmann::json(nullptr);
+    rows.push_back(Row{std::move(key), set ? std::move(text) : std::move(unset_text), set ? std::move(value) : unset, set});
   };
   {
     std::string text;
