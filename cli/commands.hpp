@@ -25,6 +25,8 @@ void setup_docker(CLI::App& app, int& exit_code);
 void setup_kubectl(CLI::App& app, int& exit_code);
 void setup_profiles(CLI::App& app, int& exit_code);
 void setup_use(CLI::App& app, int& exit_code);
+// `policy` (policy.cpp): the machine policy in effect.
+void setup_policy(CLI::App& app, int& exit_code);
 // Hidden `__doc man|bash|zsh|fish`, registered last: walks every other command's definitions.
 void setup_doc(CLI::App& app, int& exit_code);
 

@@ -84,6 +84,7 @@ int run_exec(const ExecArgs& args) {
 
   const std::string prefix = args.env_name + "=";
   Secret assignment(prefix);
+  if (auto refused = helper_refused_by_policy("exec")) return report_error("exec", *refused);
   {
     helpers::SessionTokenSource source(args.verbose);
     auto token = source.access_token(args.profile, args.min_ttl);

@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "caller_state.hpp"
+#include "devicelogin/policy.hpp"
 #include "commands.hpp"
 #include "output.hpp"
 
@@ -75,7 +76,17 @@ extern "C" int devicelogin_cli_main(int argc, char** argv) {
   setup_kubectl(app, exit_code);
   setup_profiles(app, exit_code);
   setup_use(app, exit_code);
+  setup_policy(app, exit_code);
   setup_doc(app, exit_code);
+  // A machine policy that cannot be honoured (not root's, writable by others, invalid) stops every
+  // command: going on without it would do what the administrator did not allow. (Not the build's
+  // own documentation generator, which touches no token.)
+  if (argc < 2 || std::string_view(argv[1]) != "__doc") {
+    if (auto policy = devicelogin::load_machine_policy(); !policy) {
+      say("devicelogin: " + render_error(policy.error()));
+      return 2;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

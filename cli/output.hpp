@@ -3,6 +3,7 @@
 // trace, profile + store opening, and Ctrl-C handling.
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -43,6 +44,9 @@ void say(std::string_view text);
 [[nodiscard]] std::string describe_expiry(const std::optional<long long>& expires_at);
 // Makes SIGINT/SIGTERM end sleeps (devicelogin::request_stop) instead of killing the process.
 void install_stop_signals();
+// The machine policy's refusal of `helper` (exec, api, git, docker, kubectl) handing out tokens,
+// or its own error when it cannot be honoured; nullopt when the helper may (policy.cpp).
+[[nodiscard]] std::optional<Error> helper_refused_by_policy(std::string_view helper);
 // JSON null for an empty string.
 [[nodiscard]] nlohmann::json string_or_null(const std::string& text);
 

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <ctime>
 
 #include "devicelogin/advanced/token_store.hpp"
 #include "commands.hpp"
@@ -7,6 +8,26 @@
 
 namespace devicelogin::cli {
 namespace {
+
+// "7 h 12 min", "12 min", "40 s": a duration for the policy's limits.
+std::string describe_duration(long long seconds) {
+  if (seconds < 60) return std::to_string(std::max(0LL, seconds)) + " s";
+  const long long minutes = seconds / 60;
+  if (minutes < 60) return std::to_string(minutes) + " min";
+  return std::to_string(minutes / 60) + " h" + (minutes % 60 != 0 ? " " + std::to_string(minutes % 60) + " min" : "");
+}
+
+// "session ends in 7 h 12 min, idle limit 8 h", or empty when the machine policy sets no limit.
+std::string describe_limits(const SessionStatus& status) {
+  const long long now = static_cast<long long>(std::time(nullptr));
+  std::string text;
+  if (status.session_ends_at) text = "session ends in " + describe_duration(*status.session_ends_at - now);
+  if (status.idle_limit_s) {
+    text += (text.empty() ? "" : ", ") + std::string("idle limit ") + describe_duration(*status.idle_limit_s);
+    if (status.idle_ends_at) text += " (ends in " + describe_duration(*status.idle_ends_at - now) + " without use)";
+  }
+  return text;
+}
 
 struct StatusArgs {
   std::string profile;  // empty: the default profile
@@ -50,7 +71,10 @@ int run_status(const StatusArgs& args) {
                {"clock_offset_s", number_or_null(status->clock_offset_s)},
                {"stored_bytes", number_or_null(usage.set_bytes)},
                {"quota_used_bytes", number_or_null(usage.quota_used_bytes)},
-               {"quota_left_bytes", number_or_null(quota_left)}});
+               {"quota_left_bytes", number_or_null(quota_left)},
+               {"session_ends_at", number_or_null(status->session_ends_at)},
+               {"idle_ends_at", number_or_null(status->idle_ends_at)},
+               {"idle_limit_s", number_or_null(status->idle_limit_s)}});
   } else {
     say("Profile:  " + name);
     say("Issuer:   " + (status->issuer.empty() ? std::string("(none)") : status->issuer));
@@ -71,6 +95,7 @@ int run_status(const StatusArgs& args) {
       say("Expires:  " + describe_expiry(info->expires_at));
       say("Scope:    " + (info->scope.empty() ? std::string("(not reported)") : info->scope));
       say(std::string("Refresh:  ") + (info->has_refresh_token ? "yes" : "no (re-login when the token expires)"));
+      if (std::string limits = describe_limits(*status); !limits.empty()) say("Policy:   " + limits);
     } else if (status->relogin_required) {
       say("Status:   re-login required: " + sanitize_text(status->relogin_reason) +
           "; run: devicelogin login --profile " + name);

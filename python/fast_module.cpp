@@ -11,10 +11,14 @@
 #define Py_LIMITED_API 0x030B0000
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <sys/stat.h>
+
+#include <cerrno>
 
 #include <string>
 #include <utility>
 
+#include "devicelogin/policy.hpp"
 #include "devicelogin/profile.hpp"
 #include "store/fresh_tokens.hpp"
 
@@ -43,6 +47,11 @@ PyObject* fast_open(PyObject* /*module*/, PyObject* args) {
   const char* profile = nullptr;
   const char* directory = nullptr;
   if (PyArg_ParseTuple(args, "sz", &profile, &directory) == 0) return nullptr;
+  // A machine policy is the library's to enforce (session and idle limits, stores, issuers): with
+  // one (or anything at its path but "no such file"), every token comes through the C ABI.
+  if (struct stat info{}; ::stat(devicelogin::machine_policy_path().c_str(), &info) == 0 || (errno != ENOENT && errno != ENOTDIR)) {
+    Py_RETURN_NONE;
+  }
   Source* source = nullptr;
   try {
     auto opened = devicelogin::store::open_local_token_source(profile, directory != nullptr ? directory : "");

@@ -60,6 +60,10 @@ void setup_git_credential(CLI::App& app, int& exit_code) {
   add_verbose_flag(*cmd, args->verbose);
   cmd->add_option("operation", args->operation, "get, store or erase")->required();
   cmd->callback([args, &exit_code] {
+    if (auto refused = helper_refused_by_policy("git")) {
+      exit_code = report_error("git-credential", *refused);
+      return;
+    }
     helpers::SessionTokenSource source(args->verbose);
     helpers::StdinInput input;
     exit_code = finish("git-credential", helpers::git_credential(*args, input, source));
@@ -80,6 +84,10 @@ void setup_docker_credential(CLI::App& app, int& exit_code) {
   cmd->add_flag("-v,--version", args->version, "Print the helper's version (as the operation version does)");
   cmd->add_option("operation", args->operation, "get, store, erase, list or version");
   cmd->callback([args, &exit_code] {
+    if (auto refused = helper_refused_by_policy("docker")) {
+      exit_code = report_error("docker-credential", *refused);
+      return;
+    }
     helpers::SessionTokenSource source(args->verbose);
     helpers::StdinInput input;
     exit_code = finish("docker-credential", helpers::docker_credential(*args, input, source));
@@ -104,6 +112,10 @@ void setup_kubectl_credential(CLI::App& app, int& exit_code) {
   cmd->add_flag("--insecure-skip-tls-verify", args->recorded.insecure_skip_tls_verify,
                 "setup-kubectl recorded that the cluster skips TLS verification");
   cmd->callback([args, &exit_code] {
+    if (auto refused = helper_refused_by_policy("kubectl")) {
+      exit_code = report_error("kubectl-credential", *refused);
+      return;
+    }
     helpers::SessionTokenSource source(args->verbose);
     exit_code = finish("kubectl-credential",
                        helpers::kubectl_credential(*args, std::getenv("KUBERNETES_EXEC_INFO"), source));  // NOLINT(concurrency-mt-unsafe)

@@ -162,6 +162,11 @@ struct SessionStatus {
   // The server's clock minus the local one, as last learned (the last refresh's, else the login's).
   std::optional<long long> clock_offset_s;
   StoreUsage usage;  // best effort: empty when the store could not tell
+  // The machine policy's limits on this session (devicelogin/policy.hpp), unix times; nullopt
+  // when the policy sets none (or nothing is stored).
+  std::optional<long long> session_ends_at;  // max_session_hours after the login
+  std::optional<long long> idle_ends_at;     // idle_hours after the last hand-out
+  std::optional<long long> idle_limit_s;
   [[nodiscard]] bool logged_in() const { return tokens.has_value(); }
 };
 

@@ -24,6 +24,10 @@ struct TokenSet {
   std::string scope;                    // granted scope, empty when not reported
   std::string subject;                  // `sub` of the ID token (or JWT access token) when known
   long long obtained_at = 0;            // unix seconds
+  // When the login that issued this set (or the set it was refreshed from) completed, unix
+  // seconds; kept across refreshes (a machine policy's session limit counts from it). nullopt in
+  // sets stored before it was recorded.
+  std::optional<long long> signed_in_at;
   // Where these tokens may be sent back: the token endpoint and client they were issued to.
   // Refresh and revocation refuse a set bound elsewhere than the profile now says, so that a
   // re-login that saved its tokens but failed to save its profile can never send them to the old

@@ -20,6 +20,7 @@
 #include "oauth/providers.hpp"
 #include "oauth/wait_for_tokens.hpp"
 #include "session/id_token.hpp"
+#include "session/policy_rules.hpp"
 #include "store/absent_store.hpp"
 
 namespace devicelogin::session {
@@ -325,6 +326,8 @@ Result<TokenSet> Engine::refresh_set(TokenSet current) {
   if (fresh.subject.empty()) fresh.subject = current.subject;
   // The new tokens are bound to the same key (RFC 9449 §5).
   fresh.dpop_key = current.dpop_key;
+  // A refresh continues the session: its age still counts from the login.
+  fresh.signed_in_at = signed_in_at(current);
   bind(fresh);
   if (auto saved = save_issued(fresh); !saved) {
     // The stored set is left exactly as it was. The new tokens would be held by nobody: revoke
@@ -347,6 +350,10 @@ Result<std::unique_ptr<Engine>> Engine::open(const std::string& name, SessionOpt
   if (!valid_profile_name(name)) {
     return std::unexpected(remedy_error(ErrorCode::kUsage, "invalid profile name \"" + name + "\" (use letters, digits, '.', '_' and '-')", Remedy::kFixSettings, {}, "profile"));
   }
+  // A policy that cannot be honoured stops everything: a session without it would be one the
+  // administrator did not allow.
+  auto policy = load_machine_policy();
+  if (!policy) return std::unexpected(policy.error());
   auto profiles = profile_store_for(options);
   if (!profiles) return std::unexpected(profiles.error());
   std::shared_ptr<Clock> clock = options.clock ? options.clock : std::make_shared<SystemClock>();
@@ -356,15 +363,19 @@ Result<std::unique_ptr<Engine>> Engine::open(const std::string& name, SessionOpt
     Profile unsaved;
     unsaved.name = name;
     std::shared_ptr<HttpClient> http = http_for(options, unsaved.ca_file);
-    return std::make_unique<Engine>(std::move(unsaved), std::unexpected(loaded.error()), std::move(http), std::move(clock),
-                                    std::move(*profiles), std::move(options), false);
+    auto engine = std::make_unique<Engine>(std::move(unsaved), std::unexpected(loaded.error()), std::move(http),
+                                           std::move(clock), std::move(*profiles), std::move(options), false);
+    engine->policy_ = std::move(*policy);
+    return engine;
   }
   // A store that cannot be opened keeps its settings (a login can move it to a store that works,
   // and clean this one).
   auto store = open_token_store(loaded->store);
   std::shared_ptr<HttpClient> http = http_for(options, loaded->ca_file);
-  return std::make_unique<Engine>(std::move(*loaded), std::move(store), std::move(http), std::move(clock),
-                                  std::move(*profiles), std::move(options), true);
+  auto engine = std::make_unique<Engine>(std::move(*loaded), std::move(store), std::move(http), std::move(clock),
+                                         std::move(*profiles), std::move(options), true);
+  engine->policy_ = std::move(*policy);
+  return engine;
 }
 
 Result<Engine::SignedIn> Engine::sign_in(const LoginSettings& requested, const LoginObserver& observer) {
@@ -374,6 +385,18 @@ Result<Engine::SignedIn> Engine::sign_in(const LoginSettings& requested, const L
   // saved in another store, so that switching stores never leaves a copy behind.
   const std::optional<Profile>& previous = saved_profile_;
 
+  // The machine policy: an issuer, store or DPoP choice it refuses is refused before any request.
+  if (auto allowed = check_login_settings(policy_, settings); !allowed) return std::unexpected(allowed.error());
+  if (policy_.stores && (settings.store.empty() || settings.store == "auto") && !(previous && settings.store.empty())) {
+    // "auto" chooses among the keyrings the policy allows (never the file on its own).
+    for (const std::string& allowed : *policy_.stores) {
+      if (allowed == "file") continue;
+      if (auto usable = resolve_store_name(allowed)) {
+        settings.store = *usable;
+        break;
+      }
+    }
+  }
   // Checked before any request is sent.
   for (const std::string& url : settings.api_urls) {
     if (auto checked = http::parse_checked_url(url, "API base URL"); !checked) return std::unexpected(checked.error());
@@ -403,8 +426,8 @@ Result<Engine::SignedIn> Engine::sign_in(const LoginSettings& requested, const L
     if (!prepared) return std::unexpected(prepared.error());
     profile = std::move(*prepared);
   }
-  // DPoP: as asked, else as the profile signed in before.
-  profile.dpop = settings.dpop ? *settings.dpop : (previous && previous->dpop);
+  // DPoP: as asked, else as the profile signed in before (on where the machine policy requires it).
+  profile.dpop = settings.dpop ? *settings.dpop : (policy_.require_dpop || (previous && previous->dpop));
   // The flow: as asked, else as the profile signed in before (auto for a new one).
   if (settings.flow) {
     profile.flow = *settings.flow;
@@ -416,6 +439,8 @@ Result<Engine::SignedIn> Engine::sign_in(const LoginSettings& requested, const L
   for (const std::string& url : settings.api_urls) {
     if (std::find(profile.api_urls.begin(), profile.api_urls.end(), url) == profile.api_urls.end()) profile.api_urls.push_back(url);
   }
+  // The machine policy's word on the prepared profile, before the device authorization request.
+  if (auto allowed = check_login_profile(policy_, profile); !allowed) return std::unexpected(allowed.error());
   auto store = open_token_store(profile.store);
   if (!store) return std::unexpected(store.error());
   // The profile must be savable before the user approves anything: a directory that cannot be
@@ -430,6 +455,7 @@ Result<Engine::SignedIn> Engine::sign_in(const LoginSettings& requested, const L
                                        false);
   next->previous_profile_ = previous;
   next->set_login_options(settings.local_browser, settings.browser_timeout_s);
+  next->policy_ = policy_;
   auto info = next->login(observer);
   if (!info) return std::unexpected(info.error());
   // The engine's profile carries the JWKS that verified the ID token, and the clock offset.
@@ -462,6 +488,7 @@ Result<Engine::SignedIn> Engine::sign_in(const LoginSettings& requested, const L
       // Revoked with the previous profile's server, then deleted: the same as its logout.
       std::shared_ptr<HttpClient> old_http = http_for(options_, previous->ca_file);
       Engine old(*previous, std::move(*old_store), std::move(old_http), clock_, profiles_, options_, true);
+      old.policy_ = policy_;
       auto dropped = old.logout();
       if (observer.on_previous_store) observer.on_previous_store(previous->store, dropped);
     } else if (observer.on_previous_store) {
@@ -504,6 +531,7 @@ Result<TokenInfo> Engine::login(const LoginObserver& observer) {
   }
   tokens->clock_offset_s = http_.offset();
   profile_.clock_offset_s = http_.offset();
+  tokens->signed_in_at = now();
   bind(*tokens);
   // Issued tokens that cannot be stored are revoked (RFC 7009), so that none stays live unheld.
   auto abandon = [&](Error error) {
@@ -541,6 +569,8 @@ Result<TokenInfo> Engine::login(const LoginObserver& observer) {
     outcome.deleted = true;
     if (observer.on_replaced) observer.on_replaced(outcome);
   }
+  // A new session: its idle time starts now.
+  if (policy_.idle_hours) note_use(profile_.name);
   TokenInfo info = token_info(*tokens);
   if (dpop_key) info.jkt = dpop_key->thumbprint();
   return info;
@@ -739,10 +769,34 @@ Result<AccessToken> Engine::access_token(long long min_ttl) {
   return handed_out(*tokens);
 }
 
+std::optional<long long> Engine::last_use_if_limited() const {
+  if (!policy_.idle_hours) return std::nullopt;
+  return last_use(profile_.name);
+}
+
+Result<void> Engine::end_if_over_limits(const TokenSet& tokens) {
+  if (!policy_.max_session_hours && !policy_.idle_hours) return {};
+  const std::string ended = session_ended(policy_, session_limits(policy_, tokens, last_use_if_limited()), now());
+  if (ended.empty()) return {};
+  // Ended whatever a refresh could do: revoked and deleted, as logout does.
+  auto gone = logout();
+  if (!gone) return std::unexpected(gone.error());
+  return relogin(ended + (gone->revoked ? "; its tokens were revoked and deleted"
+                                        : "; its tokens were deleted (not revoked: " + gone->revocation_problem + ")"));
+}
+
 Result<TokenSet> Engine::valid_tokens(long long min_ttl) {
-  if (unusable_) return std::unexpected(*unusable_);
-  auto tokens = load_required();
+  auto tokens = [&]() -> Result<TokenSet> {
+    if (unusable_) return std::unexpected(*unusable_);
+    if (auto allowed = check_hand_out(policy_, profile_); !allowed) return std::unexpected(allowed.error());
+    auto loaded = load_required();
+    if (!loaded) return loaded;
+    if (auto within = end_if_over_limits(*loaded); !within) return std::unexpected(within.error());
+    return loaded;
+  }();
   if (!tokens) return std::unexpected(tokens.error());
+  // The idle limit counts from the last hand-out.
+  if (policy_.idle_hours) note_use(profile_.name);
   // An access token issued to another server or client is not handed out for this profile either.
   if (std::string elsewhere = bound_elsewhere(*tokens); !elsewhere.empty()) {
     return std::unexpected(relogin_elsewhere(elsewhere));
@@ -800,6 +854,7 @@ Result<HttpResponse> Engine::fetch(HttpRequest request, long long min_ttl) {
   if (unusable_) return std::unexpected(*unusable_);
   if (auto shape = check_request_shape(request); !shape) return std::unexpected(shape.error());
   if (auto allowed = check_token_destination(request.url); !allowed) return std::unexpected(allowed.error());
+  if (auto allowed = check_api_origin(policy_, request.url); !allowed) return std::unexpected(allowed.error());
   auto send_with = [&](const TokenSet& tokens) -> Result<HttpResponse> {
     // A DPoP token goes only with a proof of its key (RFC 9449 §7): without the key, no request.
     auto dpop_key = dpop_key_of(tokens);
@@ -896,6 +951,12 @@ Result<bool> Engine::learn_from_response(std::string_view url, const HttpRespons
 
 Result<TokenInfo> Engine::refresh() {
   if (unusable_) return std::unexpected(*unusable_);
+  if (auto allowed = check_hand_out(policy_, profile_); !allowed) return std::unexpected(allowed.error());
+  {
+    auto tokens = load_required();
+    if (!tokens) return std::unexpected(tokens.error());
+    if (auto within = end_if_over_limits(*tokens); !within) return std::unexpected(within.error());
+  }
   auto held = lock();
   if (!held) return std::unexpected(held.error());
   auto tokens = load_required();
@@ -924,6 +985,7 @@ Result<LogoutOutcome> Engine::logout() {
     return outcome;
   }
   outcome = revoke(**loaded);
+  forget_use(profile_.name);
   // Local deletion happens whatever revocation did.
   auto removed = store_->remove(profile_.name);
   if (!removed) return std::unexpected(removed.error());
@@ -959,6 +1021,16 @@ Result<SessionStatus> Engine::status() {
       status.tokens = info_of(**loaded);
     }
     status.clock_offset_s = (**loaded).clock_offset_s;
+    const SessionLimits limits = session_limits(policy_, **loaded, last_use_if_limited());
+    status.session_ends_at = limits.ends_at;
+    status.idle_ends_at = limits.idle_ends_at;
+    status.idle_limit_s = limits.idle_limit_s;
+    if (std::string ended = session_ended(policy_, limits, now()); !ended.empty() && !status.relogin_required) {
+      // Ended by the policy: the next hand-out revokes and deletes the tokens.
+      status.tokens.reset();
+      status.relogin_required = true;
+      status.relogin_reason = ended;
+    }
   }
   // The newest word from the server's clock: the last refresh's, else the login's.
   if (!status.clock_offset_s) status.clock_offset_s = profile_.clock_offset_s;

@@ -10,6 +10,7 @@
 
 #include "devicelogin/advanced/profile_store.hpp"
 #include "devicelogin/advanced/token_store.hpp"
+#include "devicelogin/policy.hpp"
 #include "devicelogin/session.hpp"
 #include "http/server_time.hpp"
 #include "oauth/dpop.hpp"
@@ -123,6 +124,11 @@ class Engine {
                                                            std::string_view method, std::string_view url) const;
   // token_info(), with the thumbprint of the key a DPoP token is bound to.
   [[nodiscard]] TokenInfo info_of(const TokenSet& tokens) const;
+  // The machine policy's session limits: when the session of `tokens` has ended (by age or by
+  // idleness), its tokens are revoked and deleted and the error says why (kReloginRequired).
+  [[nodiscard]] Result<void> end_if_over_limits(const TokenSet& tokens);
+  // The last recorded use, read only when the policy has an idle limit.
+  [[nodiscard]] std::optional<long long> last_use_if_limited() const;
 
   Profile profile_;
   // Why there is no usable profile (never saved, unreadable, or its store cannot be opened); the
@@ -140,6 +146,8 @@ class Engine {
   std::optional<Profile> saved_profile_;
   // During a sign-in: the profile signed in before, whose server revokes a replaced set it issued.
   std::optional<Profile> previous_profile_;
+  // The machine policy (load_machine_policy), read when the session was opened.
+  Policy policy_;
   // The servers' latest DPoP nonces, per origin (RFC 9449 §8.2, §9).
   oauth::DpopNonceCache dpop_nonces_;
   // The last DPoP key dpop_key_of() parsed, with its stored form to recognize it by. Parsing

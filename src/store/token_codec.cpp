@@ -48,6 +48,7 @@ Secret encode_token_set(const TokenSet& tokens) {
   doc["scope"] = tokens.scope;
   doc["subject"] = tokens.subject;
   doc["obtained_at"] = tokens.obtained_at;
+  if (tokens.signed_in_at) doc["signed_in_at"] = *tokens.signed_in_at;
   if (!tokens.token_endpoint.empty()) doc["token_endpoint"] = tokens.token_endpoint;
   if (!tokens.client_id.empty()) doc["client_id"] = tokens.client_id;
   if (tokens.clock_offset_s) doc["clock_offset_s"] = *tokens.clock_offset_s;
@@ -117,6 +118,7 @@ Result<TokenSet> decode_token_set(std::string_view text) {
   tokens.scope = text_of("scope", "");
   tokens.subject = text_of("subject", "");
   if (auto it = doc.find("obtained_at"); it != doc.end() && it->is_number_integer()) tokens.obtained_at = it->get<long long>();
+  if (auto it = doc.find("signed_in_at"); it != doc.end() && it->is_number_integer()) tokens.signed_in_at = it->get<long long>();
   tokens.token_endpoint = text_of("token_endpoint", "");
   tokens.client_id = text_of("client_id", "");
   // Only a plausible offset (within a day, as when it was learned) is taken back.
