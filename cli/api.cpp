@@ -105,7 +105,7 @@ int run_api(const ApiArgs& args) {
     if (lower(name) == "content-type") has_content_type = true;
     request.headers.emplace_back(std::move(name), std::move(value));
   }
-  auto session = open_session(args.profile, args.verbose);
+  auto session = open_session(args.profile, args.verbose, "api");
   if (!session) return report_error("api", session.error());
   // A profile never signed in is "not logged in" (5), before its missing API base URL.
   if (auto status = session->status(); !status) return report_error("api", status.error());

@@ -107,6 +107,12 @@ struct SessionOptions {
   std::function<void(std::string_view line)> trace{};
   // Where profiles are kept; default: $XDG_CONFIG_HOME/devicelogin/profiles.
   std::string profile_directory{};
+  // Who the audit trail ($XDG_STATE_HOME/devicelogin/audit.jsonl) names as receiving this
+  // session's tokens: a short word ("git", "exec", ...; empty: "library") and its detail (the
+  // host, the command's name; for fetch(), the request's origin when empty). The process's pid
+  // and executable are recorded whatever these say.
+  std::string audit_consumer{};
+  std::string audit_detail{};
 };
 
 // What Session::status reports: the profile, its store, and the stored set's safe view.

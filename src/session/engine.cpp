@@ -17,6 +17,7 @@
 #include "oauth/wait_for_tokens.hpp"
 #include "session/id_token.hpp"
 #include "store/absent_store.hpp"
+#include "store/audit.hpp"
 
 namespace devicelogin::session {
 namespace {
@@ -215,6 +216,16 @@ Result<void> Engine::save_issued(const TokenSet& tokens) { return store_->save(p
 LogoutOutcome Engine::revoke(const TokenSet& tokens) { return revoke_at(profile_, http_, tokens); }
 
 Result<TokenSet> Engine::refresh_set(TokenSet current) {
+  auto fresh = refresh_set_unaudited(std::move(current));
+  if (fresh) {
+    audit("refresh", &fresh->access_token, true, nullptr);
+  } else {
+    audit("refresh", nullptr, true, &fresh.error());
+  }
+  return fresh;
+}
+
+Result<TokenSet> Engine::refresh_set_unaudited(TokenSet current) {
   if (std::string elsewhere = bound_elsewhere(current); !elsewhere.empty()) {
     return std::unexpected(relogin_elsewhere(elsewhere));
   }
@@ -444,6 +455,12 @@ Result<Engine::SignedIn> Engine::sign_in(const LoginSettings& requested, const L
 }
 
 Result<TokenInfo> Engine::login(const LoginObserver& observer) {
+  auto info = login_unaudited(observer);
+  audit("login", nullptr, false, info ? nullptr : &info.error());
+  return info;
+}
+
+Result<TokenInfo> Engine::login_unaudited(const LoginObserver& observer) {
   // Room for the set is proved before the server is asked for anything: a store that turns out to
   // be full only after approval wastes the user's approval and leaves issued tokens unheld.
   if (auto room = store_->check_capacity(profile_.name); !room) return std::unexpected(room.error());
@@ -557,13 +574,33 @@ TokenInfo Engine::info_of(const TokenSet& tokens) const {
   return info;
 }
 
+void Engine::audit(std::string event, const Secret* token, bool refreshed, const Error* error, std::string detail) const {
+  store::AuditEvent record;
+  record.event = std::move(event);
+  record.profile = profile_.name;
+  record.consumer = options_.audit_consumer.empty() ? "library" : options_.audit_consumer;
+  record.detail = detail.empty() ? options_.audit_detail : std::move(detail);
+  if (token != nullptr) record.token_id = store::audit_token_id(*token);
+  record.refreshed = refreshed;
+  if (error != nullptr) {
+    record.outcome = error_code_name(error->code);
+    record.reason = sanitize_text(error->message);
+  }
+  store::audit_record(record);
+}
+
 Result<AccessToken> Engine::access_token(long long min_ttl) {
-  auto tokens = valid_tokens(min_ttl);
-  if (!tokens) return std::unexpected(tokens.error());
+  bool refreshed = false;
+  auto tokens = valid_tokens(min_ttl, &refreshed);
+  if (!tokens) {
+    audit("handout", nullptr, refreshed, &tokens.error());
+    return std::unexpected(tokens.error());
+  }
+  audit("handout", &tokens->access_token, refreshed, nullptr);
   return handed_out(*tokens);
 }
 
-Result<TokenSet> Engine::valid_tokens(long long min_ttl) {
+Result<TokenSet> Engine::valid_tokens(long long min_ttl, bool* refreshed) {
   if (unusable_) return std::unexpected(*unusable_);
   auto tokens = load_required();
   if (!tokens) return std::unexpected(tokens.error());
@@ -585,6 +622,7 @@ Result<TokenSet> Engine::valid_tokens(long long min_ttl) {
   if (tokens->fresh_at(now(), min_ttl)) return std::move(*tokens);
   if (tokens->obtained_at > seen_obtained_at && tokens->fresh_at(now(), 0)) return std::move(*tokens);
   auto fresh = refresh_set(std::move(*tokens));
+  if (refreshed != nullptr) *refreshed = true;
   if (!fresh) return std::unexpected(fresh.error());
   if (!fresh->fresh_at(now(), min_ttl) && fresh->expires_at && *fresh->expires_at <= now()) {
     return fail(ErrorCode::kServer, "the server issued an access token that is already expired");
@@ -623,7 +661,11 @@ Result<HttpResponse> Engine::fetch(HttpRequest request, long long min_ttl) {
   // A profile that is missing or unreadable says so, rather than refusing every destination.
   if (unusable_) return std::unexpected(*unusable_);
   if (auto shape = check_request_shape(request); !shape) return std::unexpected(shape.error());
-  if (auto allowed = check_token_destination(request.url); !allowed) return std::unexpected(allowed.error());
+  const std::string origin = http::url_origin(request.url).value_or(std::string());
+  if (auto allowed = check_token_destination(request.url); !allowed) {
+    audit("refusal", nullptr, false, &allowed.error(), sanitize_text(origin));
+    return std::unexpected(allowed.error());
+  }
   auto send_with = [&](const TokenSet& tokens) -> Result<HttpResponse> {
     // A DPoP token goes only with a proof of its key (RFC 9449 §7): without the key, no request.
     auto dpop_key = dpop_key_of(tokens);
@@ -667,8 +709,16 @@ Result<HttpResponse> Engine::fetch(HttpRequest request, long long min_ttl) {
       }
     }
   };
-  auto tokens = valid_tokens(min_ttl);
-  if (!tokens) return std::unexpected(tokens.error());
+  // The API request's origin names the consumer's detail in the audit trail, unless the caller
+  // named one.
+  const std::string audited_origin = options_.audit_detail.empty() ? sanitize_text(origin) : std::string();
+  bool was_refreshed = false;
+  auto tokens = valid_tokens(min_ttl, &was_refreshed);
+  if (!tokens) {
+    audit("handout", nullptr, was_refreshed, &tokens.error(), audited_origin);
+    return std::unexpected(tokens.error());
+  }
+  audit("handout", &tokens->access_token, was_refreshed, nullptr, audited_origin);
   auto response = send_with(*tokens);
   if (!response || response->status != 401) return response;
   // The token was revoked or expired early: one refresh, one retry.
@@ -676,6 +726,7 @@ Result<HttpResponse> Engine::fetch(HttpRequest request, long long min_ttl) {
   if (!refreshed) return std::unexpected(refreshed.error());
   auto again = valid_tokens(0);
   if (!again) return std::unexpected(again.error());
+  audit("handout", &again->access_token, true, nullptr, audited_origin);
   return send_with(*again);
 }
 
@@ -711,8 +762,22 @@ Result<LogoutOutcome> Engine::logout() {
   outcome = revoke(**loaded);
   // Local deletion happens whatever revocation did.
   auto removed = store_->remove(profile_.name);
-  if (!removed) return std::unexpected(removed.error());
+  if (!removed) {
+    audit("logout", &(*loaded)->access_token, false, &removed.error());
+    return std::unexpected(removed.error());
+  }
   outcome.deleted = *removed;
+  {
+    store::AuditEvent record;
+    record.event = "logout";
+    record.profile = profile_.name;
+    record.consumer = options_.audit_consumer.empty() ? "library" : options_.audit_consumer;
+    record.detail = options_.audit_detail;
+    record.token_id = store::audit_token_id((*loaded)->access_token);
+    record.outcome = outcome.revoked ? "revoked" : "not_revoked";
+    record.reason = sanitize_text(outcome.revocation_problem);
+    store::audit_record(record);
+  }
   return outcome;
 }
 

@@ -87,8 +87,14 @@ class Engine {
   [[nodiscard]] LogoutOutcome revoke(const TokenSet& tokens);
   // RFC 6749 §6 refresh of `current`, stored before it is returned.
   [[nodiscard]] Result<TokenSet> refresh_set(TokenSet current);
+  [[nodiscard]] Result<TokenSet> refresh_set_unaudited(TokenSet current);
+  [[nodiscard]] Result<TokenInfo> login_unaudited(const LoginObserver& observer);
   // A valid set (access_token()'s rules), refreshed first when it expires within min_ttl.
-  [[nodiscard]] Result<TokenSet> valid_tokens(long long min_ttl);
+  // `refreshed`, when given, says whether this call refreshed.
+  [[nodiscard]] Result<TokenSet> valid_tokens(long long min_ttl, bool* refreshed = nullptr);
+  // Records an event of this profile in the audit trail (store/audit.hpp), naming the options'
+  // consumer; `detail` empty: the options' detail.
+  void audit(std::string event, const Secret* token, bool refreshed, const Error* error, std::string detail = {}) const;
   // The DPoP key a DPoP token of `tokens` is used with; nullopt for a token of another type.
   // kReloginRequired when a DPoP token has no key, or one that cannot be read: never a fallback
   // to sending it as a Bearer token.
