@@ -741,16 +741,23 @@ Result<TokenInfo> Engine::refresh() {
   return info_of(*fresh);
 }
 
-Result<LogoutOutcome> Engine::logout() {
+Result<LogoutOutcome> Engine::logout() { return logout_of(*store_); }
+
+Result<LogoutOutcome> Engine::logout_from(TokenStore& other) {
+  if (unusable_) return std::unexpected(*unusable_);
+  return logout_of(other);
+}
+
+Result<LogoutOutcome> Engine::logout_of(TokenStore& from) {
   if (unusable_) return std::unexpected(*unusable_);
   LogoutOutcome outcome;
   auto held = lock();
   if (!held) return std::unexpected(held.error());
-  auto loaded = store_->load(profile_.name);
+  auto loaded = from.load(profile_.name);
   if (!loaded) {
     // Unreadable (unsafe permissions, corrupt): nothing to revoke with, but delete it all the same.
     outcome.revocation_problem = loaded.error().message;
-    auto removed = store_->remove(profile_.name);
+    auto removed = from.remove(profile_.name);
     if (!removed) return std::unexpected(removed.error());
     outcome.deleted = *removed;
     return outcome;
@@ -761,7 +768,7 @@ Result<LogoutOutcome> Engine::logout() {
   }
   outcome = revoke(**loaded);
   // Local deletion happens whatever revocation did.
-  auto removed = store_->remove(profile_.name);
+  auto removed = from.remove(profile_.name);
   if (!removed) {
     audit("logout", &(*loaded)->access_token, false, &removed.error());
     return std::unexpected(removed.error());
@@ -772,7 +779,7 @@ Result<LogoutOutcome> Engine::logout() {
     record.event = "logout";
     record.profile = profile_.name;
     record.consumer = options_.audit_consumer.empty() ? "library" : options_.audit_consumer;
-    record.detail = options_.audit_detail;
+    record.detail = options_.audit_detail.empty() && &from != store_.get() ? "store " + from.name() : options_.audit_detail;
     record.token_id = store::audit_token_id((*loaded)->access_token);
     record.outcome = outcome.revoked ? "revoked" : "not_revoked";
     record.reason = sanitize_text(outcome.revocation_problem);

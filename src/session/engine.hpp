@@ -55,6 +55,7 @@ class Engine {
   [[nodiscard]] Result<HttpResponse> fetch(HttpRequest request, long long min_ttl);
   [[nodiscard]] Result<TokenInfo> refresh();
   [[nodiscard]] Result<LogoutOutcome> logout();
+  [[nodiscard]] Result<LogoutOutcome> logout_from(TokenStore& other);
   [[nodiscard]] Result<SessionStatus> status();
   [[nodiscard]] Result<bool> forget();
 
@@ -89,6 +90,8 @@ class Engine {
   [[nodiscard]] Result<TokenSet> refresh_set(TokenSet current);
   [[nodiscard]] Result<TokenSet> refresh_set_unaudited(TokenSet current);
   [[nodiscard]] Result<TokenInfo> login_unaudited(const LoginObserver& observer);
+  // logout() of the set in `from` (this profile's store, or another one).
+  [[nodiscard]] Result<LogoutOutcome> logout_of(TokenStore& from);
   // A valid set (access_token()'s rules), refreshed first when it expires within min_ttl.
   // `refreshed`, when given, says whether this call refreshed.
   [[nodiscard]] Result<TokenSet> valid_tokens(long long min_ttl, bool* refreshed = nullptr);
