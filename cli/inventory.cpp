@@ -182,7 +182,7 @@ int run_status_all(bool json) {
   if (inventory.entries.empty()) {
     say("No tokens stored in any store.");
   } else {
-    say(pad("PROFILE", 14) + pad("STORE", 16) + pad("ISSUER", 30) + pad("CLIENT", 16) + pad("BYTES", 7) +
+    say(pad("PROFILE", 14) + pad("STORE", 20) + pad("ISSUER", 30) + pad("CLIENT", 20) + pad("BYTES", 7) +
         pad("OBTAINED", 12) + pad("LAST USE", 12) + pad("EXPIRES", 12) + pad("TYPE", 8) + "VIOLATIONS");
     for (const auto& entry : inventory.entries) {
       std::string store = entry.store;
@@ -198,8 +198,8 @@ int run_status_all(bool json) {
       std::string violations;
       for (const auto& violation : entry.violations) violations += (violations.empty() ? "" : "; ") + violation;
       if (!entry.problem.empty()) violations += (violations.empty() ? "unreadable: " : "; unreadable: ") + entry.problem;
-      say(pad(entry.profile, 14) + pad(store, 16) + pad(sanitize_text(entry.issuer), 30) +
-          pad(sanitize_text(entry.client_id), 16) + pad(entry.bytes ? std::to_string(*entry.bytes) : "-", 7) +
+      say(pad(entry.profile, 14) + pad(store, 20) + pad(sanitize_text(entry.issuer), 30) +
+          pad(sanitize_text(entry.client_id), 20) + pad(entry.bytes ? std::to_string(*entry.bytes) : "-", 7) +
           pad(describe_age(entry.obtained_at, now), 12) + pad(describe_age(entry.last_used, now), 12) + pad(expires, 12) +
           pad(entry.dpop ? "DPoP" : "bearer", 8) + violations);
     }

@@ -651,10 +651,12 @@ Result<void> Engine::check_token_destination(std::string_view url) const {
     const std::string redacted = core::redact_userinfo(url);
     shown = sanitize_text(std::string_view(redacted).substr(0, redacted.find_first_of("?#")));
   }
-  return std::unexpected(remedy_error(ErrorCode::kUsage,
-                                      "refusing to send the token of profile \"" + profile_.name + "\" to " + shown +
-                                          ": not one of its API base URLs or its userinfo endpoint",
-                                      Remedy::kAddSettings, profile_.name, "api_urls"));
+  Error refused = remedy_error(ErrorCode::kUsage,
+                               "refusing to send the token of profile \"" + profile_.name + "\" to " + shown +
+                                   ": not one of its API base URLs or its userinfo endpoint",
+                               Remedy::kAddSettings, profile_.name, "api_urls");
+  audit("refusal", nullptr, false, &refused, shown);
+  return std::unexpected(std::move(refused));
 }
 
 Result<HttpResponse> Engine::fetch(HttpRequest request, long long min_ttl) {
@@ -662,10 +664,7 @@ Result<HttpResponse> Engine::fetch(HttpRequest request, long long min_ttl) {
   if (unusable_) return std::unexpected(*unusable_);
   if (auto shape = check_request_shape(request); !shape) return std::unexpected(shape.error());
   const std::string origin = http::url_origin(request.url).value_or(std::string());
-  if (auto allowed = check_token_destination(request.url); !allowed) {
-    audit("refusal", nullptr, false, &allowed.error(), sanitize_text(origin));
-    return std::unexpected(allowed.error());
-  }
+  if (auto allowed = check_token_destination(request.url); !allowed) return std::unexpected(allowed.error());
   auto send_with = [&](const TokenSet& tokens) -> Result<HttpResponse> {
     // A DPoP token goes only with a proof of its key (RFC 9449 §7): without the key, no request.
     auto dpop_key = dpop_key_of(tokens);
