@@ -75,6 +75,39 @@ void rotate(const core::PrivateDirectory& directory, long long rotate_bytes) {
   // The lock is released when `held` closes.
 }
 
+// `value` as a JSON string (RFC 8259 §7): quotes, backslashes and control characters escaped;
+// a byte that does not start well-formed UTF-8 becomes U+FFFD, so the line is always valid JSON.
+void append_json_string(std::string& out, std::string_view value) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out.push_back('"');
+  for (std::size_t i = 0; i < value.size();) {
+    const auto byte = static_cast<unsigned char>(value[i]);
+    if (byte >= 0x80) {
+      const auto [code_point, length] = core::utf8_code_point_at(value, i);
+      if (length == 0) {
+        out += "\\ufffd";
+        ++i;
+      } else {
+        out.append(value.substr(i, length));
+        i += length;
+      }
+      continue;
+    }
+    if (byte == '"' || byte == '\\') {
+      out.push_back('\\');
+      out.push_back(static_cast<char>(byte));
+    } else if (byte < 0x20 || byte == 0x7f) {
+      out += "\\u00";
+      out.push_back(kHex[byte >> 4]);
+      out.push_back(kHex[byte & 0x0f]);
+    } else {
+      out.push_back(static_cast<char>(byte));
+    }
+    ++i;
+  }
+  out.push_back('"');
+}
+
 std::string printable_jti(const nlohmann::json& claims) {
   if (!claims.is_object()) return {};
   const auto jti = claims.find("jti");
@@ -122,24 +155,41 @@ AuditProcess audit_this_process() {
 }
 
 std::string audit_line(const AuditEvent& event, long long now, const AuditProcess& process) {
-  nlohmann::ordered_json record;
-  record["time"] = utc_time(now);
-  record["ts"] = now;
-  record["event"] = event.event;
-  record["profile"] = event.profile;
-  record["consumer"] = event.consumer;
-  if (!event.detail.empty()) record["detail"] = event.detail;
-  record["pid"] = process.pid;
-  record["exe"] = process.exe;
-  record["ppid"] = process.ppid;
-  record["parent_exe"] = process.parent_exe;
-  if (!event.token_id.empty()) record["token_id"] = event.token_id;
-  record["refreshed"] = event.refreshed;
-  record["outcome"] = event.outcome;
-  if (!event.reason.empty()) record["reason"] = event.reason;
-  // Invalid UTF-8 (an odd executable path) becomes U+FFFD rather than an exception.
-  std::string line = record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  line.push_back('\n');
+  // Written by hand rather than through a JSON object: this runs on `token`'s hot path, where
+  // every page of code a fresh process touches costs (docs/audit.md, "Cost on the hot path").
+  std::string line;
+  line.reserve(512);
+  bool first = true;
+  auto key = [&](std::string_view name) {
+    line += first ? "{\"" : ",\"";
+    first = false;
+    line += name;
+    line += "\":";
+  };
+  auto text = [&](std::string_view name, std::string_view value) {
+    key(name);
+    append_json_string(line, value);
+  };
+  auto number = [&](std::string_view name, long long value) {
+    key(name);
+    line += std::to_string(value);
+  };
+  text("time", utc_time(now));
+  number("ts", now);
+  text("event", event.event);
+  text("profile", event.profile);
+  text("consumer", event.consumer);
+  if (!event.detail.empty()) text("detail", event.detail);
+  number("pid", process.pid);
+  text("exe", process.exe);
+  number("ppid", process.ppid);
+  text("parent_exe", process.parent_exe);
+  if (!event.token_id.empty()) text("token_id", event.token_id);
+  key("refreshed");
+  line += event.refreshed ? "true" : "false";
+  text("outcome", event.outcome);
+  if (!event.reason.empty()) text("reason", event.reason);
+  line += "}\n";
   return line;
 }
 

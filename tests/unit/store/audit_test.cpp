@@ -121,6 +121,20 @@ TEST(AuditLine, FieldsAndEscaping) {
   EXPECT_EQ(record["outcome"], "ok");
 }
 
+TEST(AuditLine, ControlCharactersAndInvalidUtf8StayValidJson) {
+  AuditEvent event;
+  event.event = "handout";
+  event.detail = std::string("a\x01") + "b\x7f" + "\\c\xff" + "\xc3\xa9";
+  const AuditProcess process{1, "/opt/\xe2\x82\xac/x", 1, ""};
+  const std::string line = audit_line(event, 0, process);
+  const auto record = nlohmann::json::parse(line, nullptr, false);
+  ASSERT_TRUE(record.is_object()) << "a line nlohmann parses";
+  EXPECT_EQ(record["detail"], std::string("a\x01") + "b\x7f" + "\\c\xef\xbf\xbd" + "\xc3\xa9")
+      << "the invalid byte is U+FFFD, the rest kept";
+  EXPECT_EQ(record["exe"], "/opt/\xe2\x82\xac/x");
+  EXPECT_EQ(record.find("reason"), record.end()) << "empty optional fields are left out";
+}
+
 TEST(AuditRecord, PrivateFileNamingThisProcessAndNeverTheToken) {
   TempDirectory dir;
   const Secret token("canary-access-token-9f8e7d6c5b4a");
