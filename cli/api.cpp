@@ -106,7 +106,7 @@ int run_api(const ApiArgs& args) {
     request.headers.emplace_back(std::move(name), std::move(value));
   }
   if (auto refused = helper_refused_by_policy("api")) return report_error("api", *refused);
-  auto session = open_session(args.profile, args.verbose);
+  auto session = open_session(args.profile, args.verbose, "api");
   if (!session) return report_error("api", session.error());
   // A profile never signed in is "not logged in" (5), before its missing API base URL.
   if (auto status = session->status(); !status) return report_error("api", status.error());

@@ -27,6 +27,8 @@ void setup_profiles(CLI::App& app, int& exit_code);
 void setup_use(CLI::App& app, int& exit_code);
 // `policy` (policy.cpp): the machine policy in effect.
 void setup_policy(CLI::App& app, int& exit_code);
+// `audit` (audit.cpp): the audit trail.
+void setup_audit(CLI::App& app, int& exit_code);
 // Hidden `__doc man|bash|zsh|fish`, registered last: walks every other command's definitions.
 void setup_doc(CLI::App& app, int& exit_code);
 

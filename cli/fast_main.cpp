@@ -102,6 +102,7 @@ std::optional<int> try_fast_helper(int argc, char** argv, bool& stdin_lost) {
     const helpers::Outcome outcome = helper.run(argc, argv, input, source);
     switch (outcome.kind) {
       case helpers::Outcome::Kind::kAnswer:
+        source.record_handout();
         return write_all(STDOUT_FILENO, outcome.out.reveal()) ? 0 : 1;
       case helpers::Outcome::Kind::kNotMine:
         return write_all(STDOUT_FILENO, outcome.out.reveal()) ? outcome.exit_code : 1;

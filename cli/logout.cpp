@@ -1,4 +1,5 @@
 #include "commands.hpp"
+#include "inventory.hpp"
 #include "output.hpp"
 #include "setup_support.hpp"
 
@@ -51,12 +52,48 @@ int run_logout(const LogoutArgs& args) {
     if (args.json) emit_json({{"revoked", outcome->revoked}, {"deleted", outcome->deleted}});
     return 0;
   }
-  // --all: every profile's tokens revoked and deleted, then the profile itself removed.
-  auto names = Session::profiles(session_options(args.verbose));
-  if (!names) return report_error("logout", names.error());
+  // --all: first the sets held in a store their profile does not name (an earlier login's, an
+  // older version's) or by no profile, from the inventory; then every profile's tokens revoked
+  // and deleted, and the profile itself removed.
   nlohmann::json results = nlohmann::json::array();
   bool all_revoked = true;
   int exit_code = 0;
+  const Inventory inventory = take_inventory();
+  for (const InventoryEntry& entry : inventory.entries) {
+    if (!entry.stray()) continue;
+    auto store = open_token_store(entry.store);
+    Result<LogoutOutcome> outcome = store ? Result<LogoutOutcome>(LogoutOutcome{}) : std::unexpected(store.error());
+    if (store && entry.profile_saved) {
+      auto session = open_session(entry.profile, args.verbose);
+      outcome = session ? session->logout_from(**store) : Result<LogoutOutcome>(std::unexpected(session.error()));
+    } else if (store) {
+      // No profile names the server these came from (nor its revocation endpoint): deleted only.
+      auto removed = (*store)->remove(entry.profile);
+      if (removed) {
+        outcome->deleted = *removed;
+        outcome->revocation_problem = "no profile names the server that issued them";
+      } else {
+        outcome = std::unexpected(removed.error());
+      }
+    }
+    const std::string what = "the tokens of profile " + entry.profile + " left in the " + entry.store + " store";
+    if (!outcome) {
+      Error error = outcome.error();
+      error.message = what + ": " + error.message;
+      exit_code = report_error("logout", error);
+    } else {
+      say(outcome->revoked ? "Revoked " + what + " at the server."
+                           : "Did not revoke " + what + ": " + sanitize_text(outcome->revocation_problem) + ".");
+      if (outcome->deleted) say("Deleted " + what + ".");
+    }
+    all_revoked = all_revoked && outcome && outcome->revoked;
+    results.push_back({{"profile", entry.profile},
+                       {"store", entry.store},
+                       {"revoked", outcome && outcome->revoked},
+                       {"deleted", outcome && outcome->deleted}});
+  }
+  auto names = Session::profiles(session_options(args.verbose));
+  if (!names) return report_error("logout", names.error());
   for (const std::string& name : *names) {
     bool removed = false;
     auto outcome = logout_profile(name, args.verbose, true, &exit_code, &removed);
@@ -71,9 +108,9 @@ int run_logout(const LogoutArgs& args) {
                        {"deleted", outcome.has_value() && removed}});
   }
   if (args.json) {
-    emit_json({{"revoked", all_revoked && !names->empty()}, {"deleted", exit_code == 0}, {"profiles", results}});
+    emit_json({{"revoked", all_revoked && !results.empty()}, {"deleted", exit_code == 0}, {"profiles", results}});
   }
-  if (names->empty()) say("No profiles to log out.");
+  if (results.empty()) say("No profiles to log out.");
   return exit_code;
 }
 

@@ -190,10 +190,14 @@ Result<std::string> resolve_profile(const std::string& flag_value) {
   return Session::default_profile();
 }
 
-Result<Session> open_session(const std::string& flag_value, bool verbose) {
+Result<Session> open_session(const std::string& flag_value, bool verbose, const std::string& audit_consumer,
+                             const std::string& audit_detail) {
   auto name = resolve_profile(flag_value);
   if (!name) return std::unexpected(name.error());
-  return Session::open(*name, session_options(verbose));
+  SessionOptions options = session_options(verbose);
+  options.audit_consumer = audit_consumer.empty() ? "cli" : audit_consumer;
+  options.audit_detail = audit_detail;
+  return Session::open(*name, std::move(options));
 }
 
 std::string describe_expiry(const std::optional<long long>& expires_at) {

@@ -39,7 +39,10 @@ void say(std::string_view text);
 [[nodiscard]] Result<std::string> resolve_profile(const std::string& flag_value);
 // Session::open(resolve_profile(flag_value), session_options(verbose)): the one place the CLI
 // opens a session.
-[[nodiscard]] Result<Session> open_session(const std::string& flag_value, bool verbose);
+// `audit_consumer`, `audit_detail`: who the audit trail names as receiving the session's tokens
+// (SessionOptions); empty: "cli", for the commands that hand no token to anyone.
+[[nodiscard]] Result<Session> open_session(const std::string& flag_value, bool verbose,
+                                           const std::string& audit_consumer = "cli", const std::string& audit_detail = {});
 // "2026-11-26 15:04:05 UTC (in 59 min)" or "unknown".
 [[nodiscard]] std::string describe_expiry(const std::optional<long long>& expires_at);
 // Makes SIGINT/SIGTERM end sleeps (devicelogin::request_stop) instead of killing the process.

@@ -3,6 +3,7 @@
 
 #include "devicelogin/advanced/token_store.hpp"
 #include "commands.hpp"
+#include "inventory.hpp"
 #include "output.hpp"
 #include "setup_support.hpp"
 
@@ -32,9 +33,11 @@ std::string describe_limits(const SessionStatus& status) {
 struct StatusArgs {
   std::string profile;  // empty: the default profile
   bool json = false;
+  bool all = false;
 };
 
 int run_status(const StatusArgs& args) {
+  if (args.all) return run_status_all(args.json);
   auto resolved = resolve_profile(args.profile);
   if (!resolved) return report_error("status", resolved.error());
   const std::string& name = *resolved;
@@ -113,7 +116,10 @@ int run_status(const StatusArgs& args) {
 void setup_status(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<StatusArgs>();
   CLI::App* cmd = app.add_subcommand("status", "Show whether a profile is signed in (exit 5 when not)");
-  add_profile_flag(*cmd, args->profile);
+  auto* profile = add_profile_flag(*cmd, args->profile);
+  cmd->add_flag("--all", args->all,
+                "Every token set in every store (file, kernel keyring, Secret Service), including sets no profile names")
+      ->excludes(profile);
   add_json_flag(*cmd, args->json);
   cmd->callback([args, &exit_code] { exit_code = run_status(*args); });
 }

@@ -20,6 +20,7 @@
 
 #include "devicelogin/policy.hpp"
 #include "devicelogin/profile.hpp"
+#include "store/audit.hpp"
 #include "store/fresh_tokens.hpp"
 
 namespace {
@@ -80,6 +81,19 @@ PyObject* fast_token(PyObject* /*module*/, PyObject* args) {
     tokens.reset();
   }
   if (!tokens) Py_RETURN_NONE;
+  // A journal copy of the audit record needs libsystemd, which this module does not link: the C
+  // ABI hands the token out (and records it) then.
+  const devicelogin::store::AuditSettings audit = devicelogin::store::audit_settings();
+  if (audit.enabled && audit.journal && !devicelogin::store::audit_journal_available()) Py_RETURN_NONE;
+  try {
+    devicelogin::store::AuditEvent record;
+    record.event = "handout";
+    record.profile = source->source.profile_name;
+    record.consumer = "python";
+    record.token_id = devicelogin::store::audit_token_id(tokens->access_token);
+    devicelogin::store::audit_record(record);
+  } catch (...) {  // std::bad_alloc: the record is lost, the token is still handed out
+  }
   // A token is VSCHAR (RFC 6749 A.12, checked when it was stored): ASCII, so this cannot fail
   // but for memory; then the C ABI answers. The set's own copy is wiped when it goes.
   const std::string_view value = tokens->access_token.reveal();

@@ -126,6 +126,7 @@ Outcome docker_credential(const DockerCredentialArgs& args, Input& input, TokenS
     if (!*refreshed) return not_found();
     return {};
   }
+  source.set_audit_consumer("docker", *host);
   auto token = source.access_token(entry->second.profile, args.min_ttl);
   if (!token) return failed(token.error());
   if (auto refused = bearer_only(*token, "docker")) return Outcome::failure(std::move(*refused));

@@ -42,6 +42,7 @@ Outcome git_credential(const GitCredentialArgs& args, Input& input, TokenSource&
     }
     return {};
   }
+  source.set_audit_consumer("git", args.host);
   auto token = source.access_token(args.profile, args.min_ttl);
   if (!token) return failed(token.error());
   if (auto refused = bearer_only(*token, "git")) return Outcome::failure(std::move(*refused));

@@ -82,6 +82,17 @@ class TokenSource {
   [[nodiscard]] virtual SourceResult<void> refresh_if_current(const std::string& profile, const Secret& rejected) = 0;
   // Refreshes when a set is stored; false when nothing is stored.
   [[nodiscard]] virtual SourceResult<bool> refresh_if_stored(const std::string& profile) = 0;
+  // Who receives the tokens, as the audit trail names it (store/audit.hpp): "token", "git" and
+  // the host, "docker" and the registry, "kubectl" and the server, "exec" and the command's name.
+  // Set by each helper before it asks for a token.
+  void set_audit_consumer(std::string consumer, std::string detail) {
+    audit_consumer_ = std::move(consumer);
+    audit_detail_ = std::move(detail);
+  }
+
+ protected:
+  std::string audit_consumer_;
+  std::string audit_detail_;
 };
 
 // A helper's standard input, read only when the helper asks for it: to its end, or up to one
@@ -184,11 +195,19 @@ struct KubectlCredentialArgs {
 // ---- the token sources
 // The local stores (file, kernel keyring) read directly: a token only when the stored one is fresh
 // and bound to its profile; everything else falls through. Links core + store, no network.
+// Its hand-out is recorded in the audit trail by record_handout(), once the helper has answered
+// (a helper that then refuses the token, or falls through, hands out nothing here).
 class LocalTokenSource final : public TokenSource {
  public:
   [[nodiscard]] SourceResult<AccessToken> access_token(const std::string& profile, long long min_ttl) override;
   [[nodiscard]] SourceResult<void> refresh_if_current(const std::string& profile, const Secret& rejected) override;
   [[nodiscard]] SourceResult<bool> refresh_if_stored(const std::string& profile) override;
+  // Records the last token access_token() gave as handed out (nothing when it gave none).
+  void record_handout();
+
+ private:
+  std::string handed_profile_;
+  std::string handed_token_id_;
 };
 
 }  // namespace devicelogin::cli::helpers

@@ -17,6 +17,7 @@ Outcome kubectl_credential(const KubectlCredentialArgs& args, const char* exec_i
   if (auto allowed = check_kube_destination(info->cluster, recorded); !allowed) return usage(allowed.error());
   // Never a login from inside kubectl, even when spec.interactive says it could have the
   // terminal: a missing or unusable login is the one-line error (exit 5) that names the command.
+  source.set_audit_consumer("kubectl", info->cluster ? info->cluster->server : args.recorded.server);
   auto token = source.access_token(args.profile, args.min_ttl);
   if (!token) {
     if (token.error().fall_through) return Outcome::fall_through();

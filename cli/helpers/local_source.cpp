@@ -1,14 +1,38 @@
 // LocalTokenSource: the fast path's tokens, from the local stores without the network.
 #include "helpers.hpp"
+#include "store/audit.hpp"
+
+#include <cstdlib>
 #include "store/fresh_tokens.hpp"
 
 namespace devicelogin::cli::helpers {
 
 SourceResult<AccessToken> LocalTokenSource::access_token(const std::string& profile, long long min_ttl) {
   if (min_ttl < 0) return std::unexpected(SourceProblem{true, {}});
-  auto tokens = store::load_fresh_local_tokens(profile, min_ttl);
+  // A journal copy of the audit record needs libsystemd, which the lean executable does not link:
+  // the full CLI hands the token out then.
+  const store::AuditSettings audit = store::audit_settings();
+  if (audit.enabled && audit.journal && !store::audit_journal_available()) return std::unexpected(SourceProblem{true, {}});
+  // (load_fresh_local_tokens in two steps, to learn the profile's name when none was given.)
+  auto local = store::open_local_token_source(profile);
+  if (!local) return std::unexpected(SourceProblem{true, {}});
+  auto tokens = store::fresh_local_tokens(*local, min_ttl);
   if (!tokens) return std::unexpected(SourceProblem{true, {}});
+  handed_profile_ = local->profile_name;
+  handed_token_id_ = audit.enabled ? store::audit_token_id(tokens->access_token) : std::string();
   return AccessToken{std::move(tokens->access_token), tokens->token_type, tokens->expires_at};
+}
+
+void LocalTokenSource::record_handout() {
+  if (handed_token_id_.empty()) return;
+  store::AuditEvent record;
+  record.event = "handout";
+  record.profile = handed_profile_;
+  record.consumer = audit_consumer_;
+  record.detail = audit_detail_;
+  record.token_id = handed_token_id_;
+  store::audit_record(record);
+  handed_token_id_.clear();
 }
 
 // Both refresh: the network, which only the full CLI has.

@@ -9,12 +9,14 @@ SourceProblem problem(Error error) { return SourceProblem{false, std::move(error
 }  // namespace
 
 Result<Session*> SessionTokenSource::open(const std::string& profile) {
-  if (!session_ || opened_profile_ != profile) {
+  // A session names its audit consumer when it opens: another consumer opens another session.
+  if (!session_ || opened_profile_ != profile || opened_consumer_ != audit_consumer_ + '\n' + audit_detail_) {
     session_.reset();
-    auto session = open_session(profile, verbose_);
+    auto session = open_session(profile, verbose_, audit_consumer_, audit_detail_);
     if (!session) return std::unexpected(session.error());
     session_.emplace(std::move(*session));
     opened_profile_ = profile;
+    opened_consumer_ = audit_consumer_ + '\n' + audit_detail_;
   }
   return &*session_;
 }

@@ -23,6 +23,7 @@ class SessionTokenSource final : public TokenSource {
   Result<Session*> open(const std::string& profile);
   bool verbose_;
   std::optional<std::string> opened_profile_;
+  std::string opened_consumer_;
   std::optional<Session> session_;
 };
 

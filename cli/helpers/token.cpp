@@ -23,6 +23,7 @@ std::optional<Error> bearer_only(const AccessToken& token, std::string_view inte
 
 Outcome token(const TokenArgs& args, TokenSource& source) {
   if (args.min_ttl < 0) return Outcome::failure(usage("--min-ttl must be 0 or more seconds"));
+  source.set_audit_consumer("token", "");
   auto token = source.access_token(args.profile, args.min_ttl);
   if (!token) {
     if (token.error().fall_through) return Outcome::fall_through();

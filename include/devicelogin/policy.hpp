@@ -20,9 +20,10 @@ struct PolicyIssuer {
   std::vector<std::string> scopes;
 };
 
-// The `audit` key: whether hand-outs are recorded, and also sent to the systemd journal.
+// The `audit` key: whether hand-outs are recorded (on unless it says "enabled": false), and also
+// sent to the systemd journal.
 struct PolicyAudit {
-  bool enabled = false;
+  bool enabled = true;
   bool journal = false;
 };
 

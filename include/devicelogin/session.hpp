@@ -143,6 +143,12 @@ struct SessionOptions {
   std::function<void(std::string_view line)> trace{};
   // Where profiles are kept; default: $XDG_CONFIG_HOME/devicelogin/profiles.
   std::string profile_directory{};
+  // Who the audit trail ($XDG_STATE_HOME/devicelogin/audit.jsonl) names as receiving this
+  // session's tokens: a short word ("git", "exec", ...; empty: "library") and its detail (the
+  // host, the command's name; for fetch(), the request's origin when empty). The process's pid
+  // and executable are recorded whatever these say.
+  std::string audit_consumer{};
+  std::string audit_detail{};
 };
 
 // What Session::status reports: the profile, its store, and the stored set's safe view.
@@ -222,6 +228,10 @@ class DEVICELOGIN_API Session {
   // Revokes (RFC 7009: refresh token, then access token) when the server has an endpoint, then
   // deletes locally even when revocation failed. Fails only when deletion failed.
   [[nodiscard]] Result<LogoutOutcome> logout();
+  // logout() of a set this profile left in `other`, a store it no longer names (an earlier
+  // login's, or another version's): revoked at this profile's server when it was issued there
+  // (revocation_problem says why not otherwise), then deleted from `other`.
+  [[nodiscard]] Result<LogoutOutcome> logout_from(TokenStore& other);
   // Succeeds when a request to `url` may carry this profile's token: its origin (scheme, host and
   // port, RFC 6454) is that of one of the profile's API base URLs or of its userinfo endpoint.
   // Otherwise kUsage with Remedy::kAddSettings, setting "api_urls" and the profile's name.

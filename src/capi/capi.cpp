@@ -180,6 +180,9 @@ int dl_session_open(const char* name, const char* profile_directory, dl_session*
     handle->clock = std::make_shared<CancellableClock>();
     devicelogin::SessionOptions options;
     options.clock = handle->clock;
+    // The audit trail names the C ABI and, by its executable, the program (or the Python
+    // interpreter) that called it.
+    options.audit_consumer = "capi";
     if (profile_directory != nullptr) options.profile_directory = profile_directory;
     auto session = devicelogin::Session::open(name, std::move(options));
     if (!session) return set_error(err, std::move(session.error()));

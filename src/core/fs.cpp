@@ -302,6 +302,41 @@ Result<int> PrivateDirectory::open_lock_file(std::string_view name) const {
   return fd;
 }
 
+Result<int> PrivateDirectory::open_append_file(std::string_view name, long long& size) const {
+  const std::string target(name);
+  Fd fd(::openat(fd_, target.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK, 0600));
+  if (fd.get() < 0) {
+    return fail(ErrorCode::kStorage, "cannot open " + path_ + "/" + target + ": " + describe_errno(errno));
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) {
+    return fail(ErrorCode::kStorage, "cannot inspect " + path_ + "/" + target + ": " + describe_errno(errno));
+  }
+  if (!S_ISREG(st.st_mode)) return fail(ErrorCode::kStorage, path_ + "/" + target + " is not a regular file");
+  if (st.st_uid != ::geteuid()) return permission_fail(path_ + "/" + target + " is owned by another user; refusing it");
+  if ((st.st_mode & 0077) != 0) {
+    return permission_fail(path_ + "/" + target + " is readable or writable by group or others; run: chmod 600 " +
+                           path_ + "/" + target);
+  }
+  size = static_cast<long long>(st.st_size);
+  return fd.release();
+}
+
+Result<bool> PrivateDirectory::rename_file(std::string_view from, std::string_view to) const {
+  const std::string source(from);
+  const std::string target(to);
+  if (::renameat(fd_, source.c_str(), fd_, target.c_str()) == 0) return true;
+  if (errno == ENOENT) return false;
+  return fail(ErrorCode::kStorage, "cannot rename " + path_ + "/" + source + ": " + describe_errno(errno));
+}
+
+std::optional<long long> PrivateDirectory::file_size(std::string_view name) const {
+  const std::string target(name);
+  struct stat st {};
+  if (::fstatat(fd_, target.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return std::nullopt;
+  return static_cast<long long>(st.st_size);
+}
+
 Result<std::optional<std::string>> PrivateDirectory::read_private_file(std::string_view name, std::string_view what) const {
   const std::string target(name);
   return read_private_file_at(fd_, target, path_ + "/" + target, what);

@@ -42,6 +42,14 @@ class PrivateDirectory {
   // Opens (creating, 0600, never through a symlink) the file `name` for reading and writing, as
   // a lock file; the caller owns the descriptor.
   [[nodiscard]] Result<int> open_lock_file(std::string_view name) const;
+  // Opens the file `name` for appending (O_APPEND, created 0600, never through a symlink); it must
+  // be a regular file of this user that group and others cannot read or write (kStorage
+  // otherwise). The caller owns the descriptor; `size` receives the file's size when it was opened.
+  [[nodiscard]] Result<int> open_append_file(std::string_view name, long long& size) const;
+  // Renames `from` to `to` in this directory (replacing `to`); false when `from` does not exist.
+  [[nodiscard]] Result<bool> rename_file(std::string_view from, std::string_view to) const;
+  // The size of the file `name` (not following a symlink); nullopt when it does not exist.
+  [[nodiscard]] std::optional<long long> file_size(std::string_view name) const;
 
   [[nodiscard]] const std::string& path() const { return path_; }
 

@@ -22,6 +22,7 @@
 #include "session/id_token.hpp"
 #include "session/policy_rules.hpp"
 #include "store/absent_store.hpp"
+#include "store/audit.hpp"
 
 namespace devicelogin::session {
 namespace {
@@ -239,6 +240,16 @@ LogoutOutcome Engine::revoke(const TokenSet& tokens, const oauth::DpopKey* key) 
 }
 
 Result<TokenSet> Engine::refresh_set(TokenSet current) {
+  auto fresh = refresh_set_unaudited(std::move(current));
+  if (fresh) {
+    audit("refresh", &fresh->access_token, true, nullptr);
+  } else {
+    audit("refresh", nullptr, true, &fresh.error());
+  }
+  return fresh;
+}
+
+Result<TokenSet> Engine::refresh_set_unaudited(TokenSet current) {
   if (std::string elsewhere = bound_elsewhere(current); !elsewhere.empty()) {
     return std::unexpected(relogin_elsewhere(elsewhere));
   }
@@ -501,6 +512,12 @@ Result<Engine::SignedIn> Engine::sign_in(const LoginSettings& requested, const L
 }
 
 Result<TokenInfo> Engine::login(const LoginObserver& observer) {
+  auto info = login_unaudited(observer);
+  audit("login", nullptr, false, info ? nullptr : &info.error());
+  return info;
+}
+
+Result<TokenInfo> Engine::login_unaudited(const LoginObserver& observer) {
   // Room for the set is proved before the server is asked for anything: a store that turns out to
   // be full only after approval wastes the user's approval and leaves issued tokens unheld.
   if (auto room = store_->check_capacity(profile_.name); !room) return std::unexpected(room.error());
@@ -763,9 +780,29 @@ TokenInfo Engine::info_of(const TokenSet& tokens) const {
   return info;
 }
 
+void Engine::audit(std::string event, const Secret* token, bool refreshed, const Error* error, std::string detail) const {
+  store::AuditEvent record;
+  record.event = std::move(event);
+  record.profile = profile_.name;
+  record.consumer = options_.audit_consumer.empty() ? "library" : options_.audit_consumer;
+  record.detail = detail.empty() ? options_.audit_detail : std::move(detail);
+  if (token != nullptr) record.token_id = store::audit_token_id(*token);
+  record.refreshed = refreshed;
+  if (error != nullptr) {
+    record.outcome = error_code_name(error->code);
+    record.reason = sanitize_text(error->message);
+  }
+  store::audit_record(record);
+}
+
 Result<AccessToken> Engine::access_token(long long min_ttl) {
-  auto tokens = valid_tokens(min_ttl);
-  if (!tokens) return std::unexpected(tokens.error());
+  bool refreshed = false;
+  auto tokens = valid_tokens(min_ttl, &refreshed);
+  if (!tokens) {
+    audit("handout", nullptr, refreshed, &tokens.error());
+    return std::unexpected(tokens.error());
+  }
+  audit("handout", &tokens->access_token, refreshed, nullptr);
   return handed_out(*tokens);
 }
 
@@ -785,7 +822,7 @@ Result<void> Engine::end_if_over_limits(const TokenSet& tokens) {
                                         : "; its tokens were deleted (not revoked: " + gone->revocation_problem + ")"));
 }
 
-Result<TokenSet> Engine::valid_tokens(long long min_ttl) {
+Result<TokenSet> Engine::valid_tokens(long long min_ttl, bool* refreshed) {
   auto tokens = [&]() -> Result<TokenSet> {
     if (unusable_) return std::unexpected(*unusable_);
     if (auto allowed = check_hand_out(policy_, profile_); !allowed) return std::unexpected(allowed.error());
@@ -815,6 +852,7 @@ Result<TokenSet> Engine::valid_tokens(long long min_ttl) {
   if (tokens->fresh_at(now(), min_ttl)) return std::move(*tokens);
   if (tokens->obtained_at > seen_obtained_at && tokens->fresh_at(now(), 0)) return std::move(*tokens);
   auto fresh = refresh_set(std::move(*tokens));
+  if (refreshed != nullptr) *refreshed = true;
   if (!fresh) return std::unexpected(fresh.error());
   if (!fresh->fresh_at(now(), min_ttl) && fresh->expires_at && *fresh->expires_at <= now()) {
     return fail(ErrorCode::kServer, "the server issued an access token that is already expired");
@@ -843,16 +881,19 @@ Result<void> Engine::check_token_destination(std::string_view url) const {
     const std::string redacted = core::redact_userinfo(url);
     shown = sanitize_text(std::string_view(redacted).substr(0, redacted.find_first_of("?#")));
   }
-  return std::unexpected(remedy_error(ErrorCode::kUsage,
-                                      "refusing to send the token of profile \"" + profile_.name + "\" to " + shown +
-                                          ": not one of its API base URLs or its userinfo endpoint",
-                                      Remedy::kAddSettings, profile_.name, "api_urls"));
+  Error refused = remedy_error(ErrorCode::kUsage,
+                               "refusing to send the token of profile \"" + profile_.name + "\" to " + shown +
+                                   ": not one of its API base URLs or its userinfo endpoint",
+                               Remedy::kAddSettings, profile_.name, "api_urls");
+  audit("refusal", nullptr, false, &refused, shown);
+  return std::unexpected(std::move(refused));
 }
 
 Result<HttpResponse> Engine::fetch(HttpRequest request, long long min_ttl) {
   // A profile that is missing or unreadable says so, rather than refusing every destination.
   if (unusable_) return std::unexpected(*unusable_);
   if (auto shape = check_request_shape(request); !shape) return std::unexpected(shape.error());
+  const std::string origin = http::url_origin(request.url).value_or(std::string());
   if (auto allowed = check_token_destination(request.url); !allowed) return std::unexpected(allowed.error());
   if (auto allowed = check_api_origin(policy_, request.url); !allowed) return std::unexpected(allowed.error());
   auto send_with = [&](const TokenSet& tokens) -> Result<HttpResponse> {
@@ -887,8 +928,16 @@ Result<HttpResponse> Engine::fetch(HttpRequest request, long long min_ttl) {
       }
     }
   };
-  auto tokens = valid_tokens(min_ttl);
-  if (!tokens) return std::unexpected(tokens.error());
+  // The API request's origin names the consumer's detail in the audit trail, unless the caller
+  // named one.
+  const std::string audited_origin = options_.audit_detail.empty() ? sanitize_text(origin) : std::string();
+  bool was_refreshed = false;
+  auto tokens = valid_tokens(min_ttl, &was_refreshed);
+  if (!tokens) {
+    audit("handout", nullptr, was_refreshed, &tokens.error(), audited_origin);
+    return std::unexpected(tokens.error());
+  }
+  audit("handout", &tokens->access_token, was_refreshed, nullptr, audited_origin);
   auto response = send_with(*tokens);
   if (!response || response->status != 401) return response;
   // The token was revoked or expired early: one refresh, one retry.
@@ -896,6 +945,7 @@ Result<HttpResponse> Engine::fetch(HttpRequest request, long long min_ttl) {
   if (!refreshed) return std::unexpected(refreshed.error());
   auto again = valid_tokens(0);
   if (!again) return std::unexpected(again.error());
+  audit("handout", &again->access_token, true, nullptr, audited_origin);
   return send_with(*again);
 }
 
@@ -966,16 +1016,23 @@ Result<TokenInfo> Engine::refresh() {
   return info_of(*fresh);
 }
 
-Result<LogoutOutcome> Engine::logout() {
+Result<LogoutOutcome> Engine::logout() { return logout_of(*store_); }
+
+Result<LogoutOutcome> Engine::logout_from(TokenStore& other) {
+  if (unusable_) return std::unexpected(*unusable_);
+  return logout_of(other);
+}
+
+Result<LogoutOutcome> Engine::logout_of(TokenStore& from) {
   if (unusable_) return std::unexpected(*unusable_);
   LogoutOutcome outcome;
   auto held = lock();
   if (!held) return std::unexpected(held.error());
-  auto loaded = store_->load(profile_.name);
+  auto loaded = from.load(profile_.name);
   if (!loaded) {
     // Unreadable (unsafe permissions, corrupt): nothing to revoke with, but delete it all the same.
     outcome.revocation_problem = loaded.error().message;
-    auto removed = store_->remove(profile_.name);
+    auto removed = from.remove(profile_.name);
     if (!removed) return std::unexpected(removed.error());
     outcome.deleted = *removed;
     return outcome;
@@ -987,9 +1044,23 @@ Result<LogoutOutcome> Engine::logout() {
   outcome = revoke(**loaded);
   forget_use(profile_.name);
   // Local deletion happens whatever revocation did.
-  auto removed = store_->remove(profile_.name);
-  if (!removed) return std::unexpected(removed.error());
+  auto removed = from.remove(profile_.name);
+  if (!removed) {
+    audit("logout", &(*loaded)->access_token, false, &removed.error());
+    return std::unexpected(removed.error());
+  }
   outcome.deleted = *removed;
+  {
+    store::AuditEvent record;
+    record.event = "logout";
+    record.profile = profile_.name;
+    record.consumer = options_.audit_consumer.empty() ? "library" : options_.audit_consumer;
+    record.detail = options_.audit_detail.empty() && &from != store_.get() ? "store " + from.name() : options_.audit_detail;
+    record.token_id = store::audit_token_id((*loaded)->access_token);
+    record.outcome = outcome.revoked ? "revoked" : "not_revoked";
+    record.reason = sanitize_text(outcome.revocation_problem);
+    store::audit_record(record);
+  }
   return outcome;
 }
 

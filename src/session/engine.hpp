@@ -66,6 +66,7 @@ class Engine {
   [[nodiscard]] Result<bool> learn_from_response(std::string_view url, const HttpResponse& response);
   [[nodiscard]] Result<TokenInfo> refresh();
   [[nodiscard]] Result<LogoutOutcome> logout();
+  [[nodiscard]] Result<LogoutOutcome> logout_from(TokenStore& other);
   [[nodiscard]] Result<SessionStatus> status();
   [[nodiscard]] Result<bool> forget();
 
@@ -110,8 +111,16 @@ class Engine {
   [[nodiscard]] LogoutOutcome revoke(const TokenSet& tokens, const oauth::DpopKey* key = nullptr);
   // RFC 6749 §6 refresh of `current`, stored before it is returned.
   [[nodiscard]] Result<TokenSet> refresh_set(TokenSet current);
+  [[nodiscard]] Result<TokenSet> refresh_set_unaudited(TokenSet current);
+  [[nodiscard]] Result<TokenInfo> login_unaudited(const LoginObserver& observer);
+  // logout() of the set in `from` (this profile's store, or another one).
+  [[nodiscard]] Result<LogoutOutcome> logout_of(TokenStore& from);
   // A valid set (access_token()'s rules), refreshed first when it expires within min_ttl.
-  [[nodiscard]] Result<TokenSet> valid_tokens(long long min_ttl);
+  // `refreshed`, when given, says whether this call refreshed.
+  [[nodiscard]] Result<TokenSet> valid_tokens(long long min_ttl, bool* refreshed = nullptr);
+  // Records an event of this profile in the audit trail (store/audit.hpp), naming the options'
+  // consumer; `detail` empty: the options' detail.
+  void audit(std::string event, const Secret* token, bool refreshed, const Error* error, std::string detail = {}) const;
   // The DPoP key a DPoP token of `tokens` is used with; nullopt for a token of another type.
   // kReloginRequired when a DPoP token has no key, or one that cannot be read: never a fallback
   // to sending it as a Bearer token.

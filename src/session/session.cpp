@@ -49,6 +49,7 @@ Result<TokenInfo> Session::login(const LoginSettings& settings, const LoginObser
 Result<AccessToken> Session::access_token(long long min_ttl) { return engine_->access_token(min_ttl); }
 Result<TokenInfo> Session::refresh() { return engine_->refresh(); }
 Result<LogoutOutcome> Session::logout() { return engine_->logout(); }
+Result<LogoutOutcome> Session::logout_from(TokenStore& other) { return engine_->logout_from(other); }
 Result<void> Session::check_token_destination(std::string_view url) const { return engine_->check_token_destination(url); }
 Result<HttpResponse> Session::fetch(HttpRequest request, long long min_ttl) { return engine_->fetch(std::move(request), min_ttl); }
 

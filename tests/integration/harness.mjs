@@ -488,10 +488,17 @@ export async function storedDigests(home) {
   const out = {};
   for (const dir of [home.stateDir, home.configDir]) {
     for (const file of await listFiles(dir)) {
+      // The audit trail records every attempt (docs/audit.md): it is a log, not stored state.
+      if (isAuditTrail(home, file)) continue;
       out[file] = crypto.createHash('sha256').update(await fs.readFile(file)).digest('hex');
     }
   }
   return out;
+}
+
+/** Whether `file` is the audit trail (audit.jsonl, its rotations, its lock) of a home made by makeHome(). */
+export function isAuditTrail(home, file) {
+  return path.dirname(file) === home.stateDir && /^audit\.(jsonl(\.\d+)?|lock)$/.test(path.basename(file));
 }
 
 export async function listFiles(dir) {

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# The audit trail's cost on `devicelogin token`'s hot path: the same `token` with a fresh cached
+# token, by this build (which appends one audit line per hand-out) and by a BASELINE executable
+# built without the audit trail (e.g. the build tree of the commit before it), for the file and
+# kernel-keyring stores, in ONE hyperfine run. Prints the median ratio per store; the target is at
+# most 1.05 (5 %). Both executables read the same profile and token under a temporary HOME, and
+# the audit file grows as it would in use (rotated at 960 KiB).
+#   bench/audit_hot_path.sh BASELINE_EXECUTABLE [BUILD_DIR]   (RUNS=N overrides the 1000 runs)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+baseline=${1:?usage: bench/audit_hot_path.sh BASELINE_EXECUTABLE [BUILD_DIR]}
+build=${2:-build}
+runs=${RUNS:-1000}
+bin=$build/devicelogin
+[[ -x $bin && -x $baseline ]] || { echo "bench: build first: cmake --build $build (and the baseline)" >&2; exit 2; }
+command -v hyperfine >/dev/null || { echo "bench: hyperfine is missing (scripts/setup-deps.sh --tests)" >&2; exit 2; }
+node scripts/npm-ensure.mjs tests/integration >/dev/null
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+export HOME=$work/home XDG_CONFIG_HOME=$work/home/.config XDG_STATE_HOME=$work/home/.local/state
+mkdir -p "$HOME"
+
+node tests/integration/oidc_server.mjs --auto-consent >"$work/provider.json" 2>"$work/provider.err" &
+pids+=($!)
+for _ in $(seq 100); do [[ -s $work/provider.json ]] && break; sleep 0.1; done
+read -r issuer client_id < <(python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1])); print(d["issuer"], d["client_id"])' "$work/provider.json")
+
+approve_from() {
+  local file=$1 uri code
+  for _ in $(seq 150); do
+    uri=$(grep -a -o 'http://127\.0\.0\.1:[0-9]*/device[^ "]*' "$file" | head -n1 || true)
+    code=$(grep -a -oE '"user_code":"[A-Z]{4}-[A-Z]{4}' "$file" | grep -oE '[A-Z]{4}-[A-Z]{4}' | head -n1 || true)
+    [[ -n $uri && -n $code ]] && break
+    sleep 0.1
+  done
+  [[ -n $uri && -n $code ]] || { echo "bench: no device prompt in $file" >&2; return 1; }
+  node tests/integration/approve.mjs "$uri" "$code" >/dev/null
+}
+
+stores=()
+for store in file kernel-keyring; do
+  timeout 120 "$bin" login --issuer "$issuer" --client-id "$client_id" --scope "openid offline_access" --store "$store" \
+    --profile "bench-$store" --no-browser --no-qr --json </dev/null >"$work/login-$store.out" 2>"$work/login-$store.err" &
+  login_pid=$!
+  if approve_from "$work/login-$store.out" && wait "$login_pid"; then
+    stores+=("$store")
+  else
+    wait "$login_pid" 2>/dev/null || true
+    echo "bench: store $store: login failed, skipped: $(tail -n1 "$work/login-$store.err")" >&2
+  fi
+done
+((${#stores[@]} > 0)) || exit 1
+
+commands=()
+for store in "${stores[@]}"; do
+  "$bin" token --profile "bench-$store" >/dev/null
+  "$baseline" token --profile "bench-$store" >/dev/null
+  commands+=(-n "with audit ($store)" "$bin token --profile bench-$store")
+  commands+=(-n "without audit ($store)" "$baseline token --profile bench-$store")
+done
+echo "== load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+hyperfine -N --warmup 50 --runs "$runs" --export-json "$work/result.json" "${commands[@]}" >&2
+echo "== load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+echo "== audit file: $(wc -l <"$XDG_STATE_HOME/devicelogin/audit.jsonl") lines" >&2
+
+python3 - "$work/result.json" "${stores[@]}" <<'PY'
+import json, sys
+by_name = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
+print("| store | with audit, median ms | without, median ms | ratio |")
+print("|---|---|---|---|")
+ok = True
+for store in sys.argv[2:]:
+    on, off = by_name[f"with audit ({store})"]["median"], by_name[f"without audit ({store})"]["median"]
+    print(f"| {store} | {on*1000:.3f} | {off*1000:.3f} | {on/off:.3f} |")
+    ok = ok and on <= 1.05 * off
+print("target (with audit <= 1.05x without):", "met" if ok else "NOT MET")
+PY
+for store in "${stores[@]}"; do "$bin" logout --profile "bench-$store" >/dev/null 2>&1 || true; done
