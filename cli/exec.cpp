@@ -85,8 +85,8 @@ int run_exec(const ExecArgs& args) {
   const std::string prefix = args.env_name + "=";
   Secret assignment(prefix);
   {
-    helpers::SessionTokenSource source(args.verbose);
-    auto token = source.access_token(args.profile, args.min_ttl);
+    const auto source = make_token_source(args.verbose);
+    auto token = source->access_token(args.profile, args.min_ttl);
     if (!token) return report_error("exec", token.error().error);
     if (auto refused = helpers::bearer_only(*token, "exec")) return report_error("exec", *refused);
     const std::optional<long long>& expires_at = token->expires_at;

@@ -75,6 +75,8 @@ extern "C" int devicelogin_cli_main(int argc, char** argv) {
   setup_kubectl(app, exit_code);
   setup_profiles(app, exit_code);
   setup_use(app, exit_code);
+  setup_agent(app, exit_code);
+  setup_ssh(app, exit_code);
   setup_doc(app, exit_code);
   try {
     app.parse(argc, argv);
