@@ -78,7 +78,11 @@ Result<Secret> agent_exchange(const std::string& socket_path, const agent::Reque
                    " closed the connection before answering (the agent stopped, refused this user, or the ssh connection "
                    "forwarding it dropped); " + std::string(kStartAgentHint));
   };
-  if (const auto status = agent::write_frame(fd, body, deadline); status != agent::IoStatus::kOk) return std::unexpected(lost(status));
+  // An agent that refuses a connection outright answers before reading it, then closes: a failed
+  // write still leaves that answer to read.
+  if (const auto status = agent::write_frame(fd, body, deadline); status != agent::IoStatus::kOk && status != agent::IoStatus::kClosed) {
+    return std::unexpected(lost(status));
+  }
   WipingString answer;
   const auto status = agent::read_frame(fd, agent::kMaxResponseBytes, deadline, answer);
   if (status == agent::IoStatus::kTooLarge) {
@@ -99,7 +103,8 @@ Error agent_refusal_error(const std::string& socket_path, const std::string& pro
                    from + " does not forward " + named + "; on the agent's machine, name it in devicelogin agent --forward", "", 0};
     case Refusal::kDenied:
       return Error{ErrorCode::kNotLoggedIn,
-                   from + " refused the request at its confirmation prompt; try again and answer y on the agent's terminal", "", 0};
+                   from + " refused the request" + said + "; when it asks for confirmation, try again and answer y on the agent's terminal",
+                   "", 0};
     case Refusal::kNotLoggedIn:
     case Refusal::kReloginRequired:
       return Error{ErrorCode::kNotLoggedIn,
