@@ -277,10 +277,11 @@ describe('token agent through OpenSSH socket forwarding', { skip, timeout: 30000
   test('hostile requests get an error and the agent keeps serving', async () => {
     // A silent client holds a connection while others are served.
     const silent = net.createConnection(agentSocket);
+    let silentClosed = false;
     const silentAnswer = new Promise((resolve) => {
       const chunks = [];
       silent.on('data', (c) => chunks.push(c));
-      silent.on('close', () => resolve(Buffer.concat(chunks)));
+      silent.on('close', () => { silentClosed = true; resolve(Buffer.concat(chunks)); });
       silent.on('error', () => {});
     });
     const huge = Buffer.alloc(4);
@@ -297,6 +298,10 @@ describe('token agent through OpenSSH socket forwarding', { skip, timeout: 30000
     const r = await runCli(['token', '--profile', PROFILE], { env: { ...remote.env, DEVICELOGIN_AGENT: agentSocket } });
     assert.equal(r.code, EXIT.ok, describeRun(['token'], r, seen));
     seen.push(r.stdout.trim());
+    // All of that was served while the silent client still held its connection (the agent gives
+    // it 5 s to send a request; an agent serving one connection at a time would have answered it
+    // first).
+    assert.equal(silentClosed, false, 'the others were served while the silent client waited');
     // The silent one is answered with a timeout refusal, then closed.
     const answer = await silentAnswer;
     assert.equal(JSON.parse(answer.subarray(4).toString('utf8')).error, 'timeout');
