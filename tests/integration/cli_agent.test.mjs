@@ -312,6 +312,10 @@ describe('token agent through OpenSSH socket forwarding', { skip, timeout: 30000
     const other = await runCli(['token', '--profile', 'gh'], { env });
     assert.equal(other.code, EXIT.notLoggedIn);
     assert.match(other.stderr, /^devicelogin token: the agent at .* does not forward profile "gh"; .*--forward\n$/);
+    // api keeps the token to the profile's origins, which only the agent's machine knows: refused.
+    const api = await runCli(['api', '--profile', PROFILE, 'https://api.example.com/x'], { env });
+    assert.equal(api.code, EXIT.usage);
+    assert.match(api.stderr, /^devicelogin api: api does not take its token from the agent .*\n$/);
     const none = await runCli(['token', '--profile', PROFILE], { env: { ...env, DEVICELOGIN_AGENT: path.join(dir, 'nothing.sock') } });
     assert.equal(none.code, EXIT.network);
     assert.match(none.stderr, /^devicelogin token: no agent answers at .*; start devicelogin agent .*\n$/);
