@@ -332,3 +332,119 @@ describe('token agent through OpenSSH socket forwarding', { skip, timeout: 30000
     }
   });
 });
+
+// The agent's own options, on this machine (no ssh needed): --confirm on a terminal (script(1)
+// gives the agent one, and the test types the answer), --daemon, and setup-ssh --write.
+describe('token agent: --confirm, --daemon, setup-ssh --write', { skip: cliPath() ? false : 'DEVICELOGIN_BIN is not set', timeout: 180000 }, () => {
+  let server;
+  let local;
+  let dir;
+  const seen = [];
+  const withRuntime = async (name) => {
+    const runtime = path.join(dir, name);
+    await fs.mkdir(runtime, { mode: 0o700 });
+    return { env: { ...local.env, XDG_RUNTIME_DIR: runtime }, socket: path.join(runtime, 'devicelogin', 'agent.sock') };
+  };
+
+  before(async () => {
+    server = await startServer('devserver', { interval: 1 });
+    local = await makeHome();
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'devicelogin-agent-opts-'));
+    const { result, argv } = await loginWithApproval(server, local, { extra: ['--profile', PROFILE] });
+    assert.equal(result.code, EXIT.ok, describeRun(argv, result));
+  });
+  after(async () => {
+    killAllChildren();
+    await server?.stop();
+    await local?.remove();
+    if (dir) await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  test('--confirm: n refuses (exit 5), y hands the token; without a terminal it refuses', async () => {
+    const { env, socket } = await withRuntime('run-confirm');
+    const agent = spawn('script', ['-qfec', `${cliPath()} agent --forward ${PROFILE} --confirm`, '/dev/null'], {
+      env: { PATH: process.env.PATH, LANG: 'C.UTF-8', ...env }, stdio: ['pipe', 'pipe', 'pipe'], detached: true,
+    });
+    let screen = '';
+    agent.stdout.on('data', (c) => { screen += c; });
+    try {
+      for (let i = 0; !screen.includes('listening on'); i += 1) {
+        assert.ok(i < 100, `the agent did not start: ${screen}`);
+        await sleep(100);
+      }
+      const remoteEnv = { ...local.env, HOME: dir, DEVICELOGIN_AGENT: socket };
+      for (const [answer, code] of [['n', EXIT.notLoggedIn], ['y', EXIT.ok]]) {
+        const prompts = screen.split('[y/N]').length;
+        const call = runCli(['token', '--profile', PROFILE], { env: remoteEnv });
+        for (let i = 0; screen.split('[y/N]').length === prompts; i += 1) {
+          assert.ok(i < 100, `no prompt: ${screen}`);
+          await sleep(100);
+        }
+        assert.match(screen, /hand a token of profile "work" to .*\? \[y\/N\] $/);
+        agent.stdin.write(`${answer}\n`);
+        const r = await call;
+        seen.push(r.stdout.trim());
+        assert.equal(r.code, code, describeRun(['token'], r, seen));
+        if (answer === 'n') assert.match(r.stderr, /refused the request \(refused at the agent's confirmation prompt\)/);
+        else assert.ok(r.stdout.trim().length > 0);
+      }
+    } finally {
+      try { process.kill(-agent.pid, 'SIGTERM'); } catch { /* gone */ }
+    }
+    // Without a terminal (no controlling tty: started detached by node) nobody can say yes.
+    const headless = await withRuntime('run-headless');
+    const lone = startCli(['agent', '--forward', PROFILE, '--confirm'], { env: headless.env });
+    lone.child.stdin.end();
+    await lone.waitForStderr(/listening on/);
+    const r = await runCli(['token', '--profile', PROFILE], { env: { ...local.env, DEVICELOGIN_AGENT: headless.socket } });
+    assert.equal(r.code, EXIT.notLoggedIn, describeRun(['token'], r, seen));
+    lone.kill();
+  });
+
+  test('--daemon returns with the socket ready and serves in the background', async () => {
+    const { env, socket } = await withRuntime('run-daemon');
+    const started = await runCli(['agent', '--forward', PROFILE, '--daemon'], { env });
+    assert.equal(started.code, EXIT.ok, started.stderr);
+    const pid = Number(/\(pid (\d+)\)/.exec(started.stderr)?.[1]);
+    assert.ok(pid > 0, started.stderr);
+    try {
+      const r = await runCli(['token', '--profile', PROFILE], { env: { ...local.env, DEVICELOGIN_AGENT: socket } });
+      seen.push(r.stdout.trim());
+      assert.equal(r.code, EXIT.ok, describeRun(['token'], r, seen));
+      // A second agent for the same user is refused while the first runs.
+      const second = await runCli(['agent', '--forward', PROFILE], { env });
+      assert.equal(second.code, EXIT.usage);
+      assert.match(second.stderr, /an agent already runs/);
+    } finally {
+      process.kill(pid, 'SIGTERM');
+    }
+  });
+
+  test('setup-ssh --write adds the block once, keeps the rest, and refuses an unsafe XDG_RUNTIME_DIR', async () => {
+    const { env } = await withRuntime('run-ssh');
+    await fs.mkdir(path.join(local.home, '.ssh'), { mode: 0o700 });
+    const config = path.join(local.home, '.ssh', 'config');
+    await fs.writeFile(config, 'Host other\n    User me\n', { mode: 0o600 });
+    for (let i = 0; i < 2; i += 1) {
+      const r = await runCli(['setup-ssh', '--host', 'box.example', '--remote-uid', '1234', '--write'], { env });
+      assert.equal(r.code, EXIT.ok, r.stderr);
+    }
+    const text = await fs.readFile(config, 'utf8');
+    assert.ok(text.startsWith('Host other\n    User me\n'));
+    assert.equal(text.split('RemoteForward').length, 2, 'one block after two runs');
+    assert.match(text, /RemoteForward \/run\/user\/1234\/devicelogin-agent\.sock .*\/devicelogin\/agent\.sock\n/);
+    assert.match(text, /SetEnv DEVICELOGIN_AGENT=\/run\/user\/1234\/devicelogin-agent\.sock\n/);
+    assert.equal((await fs.stat(config)).mode & 0o777, 0o600);
+    await fs.chmod(env.XDG_RUNTIME_DIR, 0o755);
+    for (const argv of [['setup-ssh', '--host', 'box.example'], ['agent', '--forward', PROFILE]]) {
+      const r = await runCli(argv, { env });
+      assert.equal(r.code, EXIT.usage);
+      assert.match(r.stderr, /XDG_RUNTIME_DIR .* is open to other users/);
+    }
+    const unset = { ...env };
+    delete unset.XDG_RUNTIME_DIR;
+    const r = await runCli(['agent', '--forward', PROFILE], { env: unset });
+    assert.equal(r.code, EXIT.usage);
+    assert.match(r.stderr, /^devicelogin agent: XDG_RUNTIME_DIR is not set; .*\n$/);
+  });
+});
