@@ -307,6 +307,16 @@ describe('token agent through OpenSSH socket forwarding', { skip, timeout: 30000
     assert.equal(JSON.parse(answer.subarray(4).toString('utf8')).error, 'timeout');
   });
 
+  test('exec takes its token from the agent too', async () => {
+    const env = { ...remote.env, DEVICELOGIN_AGENT: agentSocket };
+    const exec = await runCli(['exec', '--profile', PROFILE, '--min-ttl', '0', '--', 'sh', '-c', 'printf %s "$DEVICELOGIN_TOKEN" | sha256sum'], { env });
+    assert.equal(exec.code, EXIT.ok, describeRun(['exec'], exec, seen));
+    const latest = (await storedTokens()).at(-1).access_token;
+    const digest = (await import('node:crypto')).createHash('sha256').update(latest).digest('hex');
+    assert.equal(exec.stdout.split(' ')[0], digest, 'exec handed the agent\'s token');
+    assert.deepEqual(await listFiles(remote.home), [], 'nothing is stored under the remote HOME');
+  });
+
   test('errors: not forwarded (5), no agent (6), lost connection (6): one line each', async () => {
     const env = { ...remote.env, DEVICELOGIN_AGENT: agentSocket };
     const other = await runCli(['token', '--profile', 'gh'], { env });
