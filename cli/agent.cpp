@@ -216,10 +216,11 @@ class Agent {
 
   // Asks on the agent's terminal; false without one, on any answer but y/yes, or after the timeout.
   bool confirmed(const std::string& profile, const ucred& peer) {
+    const std::string command = peer_command(peer.pid);
+    // One prompt at a time on the one terminal: the others wait for it (each read is bounded).
     const std::lock_guard<std::mutex> hold(confirm_mutex_);
     const int tty = ::open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (tty < 0) return false;
-    const std::string command = peer_command(peer.pid);
     const std::string prompt = "devicelogin agent: hand a token of profile \"" + profile + "\" to " +
                                (command.empty() ? std::string("a process") : command) + " (pid " + std::to_string(peer.pid) +
                                ")? [y/N] ";
@@ -234,7 +235,8 @@ class Agent {
       if (ready < 0 && errno == EINTR) continue;
       if (ready <= 0) break;
       char c = 0;
-      if (::read(tty, &c, 1) != 1 || c == '\n') break;
+      // poll() said a byte is there: this read does not wait.
+      if (::read(tty, &c, 1) != 1 || c == '\n') break;  // NOLINT(clang-analyzer-unix.BlockInCriticalSection)
       reply.push_back(c);
     }
     const bool yes = reply == "y" || reply == "Y" || reply == "yes" || reply == "YES";
@@ -340,7 +342,7 @@ int run_agent(AgentArgs args) {
     if (child < 0) return report_error("agent", Error{ErrorCode::kInternal, "cannot start in the background (fork failed)", "", 0});
     if (child > 0) {
       say("devicelogin agent: listening on " + place->socket_path + " (pid " + std::to_string(child) + "), forwarding " + forwarded);
-      std::fflush(nullptr);
+      (void)std::fflush(nullptr);
       ::_exit(0);  // the child owns the socket and the lock now
     }
     ::setsid();
@@ -371,7 +373,7 @@ int run_agent(AgentArgs args) {
   ::close(listen_fd);
   ::unlink(place->socket_path.c_str());
   say("devicelogin agent: stopped");
-  std::fflush(nullptr);
+  (void)std::fflush(nullptr);
   // Connection threads may still be running; they use the Session facade, whose statics a normal
   // exit would destroy under them.
   if (agent->active() > 0) ::_exit(0);

@@ -260,7 +260,7 @@ Result<std::expected<AgentStatus, RefusalReply>> parse_status_response(std::stri
 
 long long monotonic_ms() {
   timespec now{};
-  ::clock_gettime(CLOCK_MONOTONIC, &now);
+  (void)::clock_gettime(CLOCK_MONOTONIC, &now);
   return static_cast<long long>(now.tv_sec) * 1000 + now.tv_nsec / 1000000;
 }
 

@@ -161,7 +161,7 @@ SourceResult<bool> AgentTokenSource::refresh_if_stored(const std::string& /*prof
 
 Result<std::string> agent_socket_path() {
   const std::string runtime = core::env_or_empty("XDG_RUNTIME_DIR");
-  const auto refuse = [](std::string why) {
+  const auto refuse = [](const std::string& why) {
     return std::unexpected(Error{ErrorCode::kConfig,
                                  why + "; the agent listens only in a private runtime directory (set XDG_RUNTIME_DIR, as a "
                                        "login session does: /run/user/UID)",
