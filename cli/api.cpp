@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iostream>
@@ -106,6 +107,15 @@ int run_api(const ApiArgs& args) {
     request.headers.emplace_back(std::move(name), std::move(value));
   }
   if (auto refused = helper_refused_by_policy("api")) return report_error("api", *refused);
+  // Through an agent there is no local profile to tell where the token may go (its API base URLs
+  // and userinfo endpoint stay on the agent's machine): refused rather than sent anywhere.
+  if (std::getenv("DEVICELOGIN_AGENT") != nullptr && *std::getenv("DEVICELOGIN_AGENT") != '\0') {  // NOLINT(concurrency-mt-unsafe)
+    return report_error("api", Error{ErrorCode::kConfig,
+                                     "api does not take its token from the agent (DEVICELOGIN_AGENT is set): the profile's "
+                                     "allowed API origins stay on the agent's machine; use devicelogin exec or token there, or "
+                                     "unset DEVICELOGIN_AGENT to use this host's own sign-in",
+                                     "", 0});
+  }
   auto session = open_session(args.profile, args.verbose, "api");
   if (!session) return report_error("api", session.error());
   // A profile never signed in is "not logged in" (5), before its missing API base URL.

@@ -2,6 +2,9 @@
 // One setup_X per subcommand (CLI11's subcommands-in-files pattern). Each registers its
 // subcommand on `app` and, when it runs, stores the process exit code in `exit_code`.
 #include <CLI/CLI.hpp>
+#include <memory>
+
+#include "helpers/helpers.hpp"
 
 namespace devicelogin::cli {
 
@@ -19,6 +22,9 @@ void setup_api(CLI::App& app, int& exit_code);
 void setup_git_credential(CLI::App& app, int& exit_code);
 void setup_docker_credential(CLI::App& app, int& exit_code);
 void setup_kubectl_credential(CLI::App& app, int& exit_code);
+// The token source of those commands, `exec` and `api`: the agent that DEVICELOGIN_AGENT names,
+// else the local sign-in through the Session facade.
+[[nodiscard]] std::unique_ptr<helpers::TokenSource> make_token_source(bool verbose);
 // Their setup commands: setup-git (git.cpp), setup-docker (docker.cpp), setup-kubectl (kube.cpp).
 void setup_git(CLI::App& app, int& exit_code);
 void setup_docker(CLI::App& app, int& exit_code);
@@ -29,6 +35,9 @@ void setup_use(CLI::App& app, int& exit_code);
 void setup_policy(CLI::App& app, int& exit_code);
 // `audit` (audit.cpp): the audit trail.
 void setup_audit(CLI::App& app, int& exit_code);
+// The token agent (agent.cpp) and the ssh lines that forward it (setup_ssh.cpp).
+void setup_agent(CLI::App& app, int& exit_code);
+void setup_ssh(CLI::App& app, int& exit_code);
 // Hidden `__doc man|bash|zsh|fish`, registered last: walks every other command's definitions.
 void setup_doc(CLI::App& app, int& exit_code);
 

@@ -86,11 +86,11 @@ int run_exec(const ExecArgs& args) {
   Secret assignment(prefix);
   if (auto refused = helper_refused_by_policy("exec")) return report_error("exec", *refused);
   {
-    helpers::SessionTokenSource source(args.verbose);
+    const auto source = make_token_source(args.verbose);
     // The command's name (not its arguments, which may carry anything).
     const std::string& program = args.command.front();
-    source.set_audit_consumer("exec", program.substr(program.rfind('/') == std::string::npos ? 0 : program.rfind('/') + 1));
-    auto token = source.access_token(args.profile, args.min_ttl);
+    source->set_audit_consumer("exec", program.substr(program.rfind('/') == std::string::npos ? 0 : program.rfind('/') + 1));
+    auto token = source->access_token(args.profile, args.min_ttl);
     if (!token) return report_error("exec", token.error().error);
     if (auto refused = helpers::bearer_only(*token, "exec")) return report_error("exec", *refused);
     const std::optional<long long>& expires_at = token->expires_at;

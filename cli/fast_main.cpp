@@ -164,6 +164,10 @@ int run_full_cli(char** argv, const std::optional<rlimit>& caller_core_limit) {
 // The fast path for `argv` (the docker helper's name already turned into its subcommand): an exit
 // code when it answered (or cannot hand over: the input it read is lost), nullopt to fall through.
 std::optional<int> serve_fast(int argc, char** argv) {
+  // With DEVICELOGIN_AGENT the token comes from the agent (cli/helpers/agent_source.hpp), whose
+  // every answer, refusals included, the full CLI reports: one request per command, so that a
+  // refusal at the agent's confirmation prompt is asked once.
+  if (const char* agent = std::getenv("DEVICELOGIN_AGENT"); agent != nullptr && *agent != '\0') return std::nullopt;  // NOLINT(concurrency-mt-unsafe)
   bool stdin_lost = false;
   if (auto code = try_fast_helper(argc, argv, stdin_lost)) return code;
   if (stdin_lost) {

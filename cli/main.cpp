@@ -78,6 +78,8 @@ extern "C" int devicelogin_cli_main(int argc, char** argv) {
   setup_use(app, exit_code);
   setup_policy(app, exit_code);
   setup_audit(app, exit_code);
+  setup_agent(app, exit_code);
+  setup_ssh(app, exit_code);
   setup_doc(app, exit_code);
   // A machine policy that cannot be honoured (not root's, writable by others, invalid) stops every
   // command: going on without it would do what the administrator did not allow. (Not the build's

@@ -8,6 +8,7 @@
 #include "helpers.hpp"
 #include "output.hpp"
 #include "session_source.hpp"
+#include "agent_source.hpp"
 
 namespace devicelogin::cli {
 namespace {
@@ -33,6 +34,11 @@ int finish(std::string_view command, const Outcome& outcome) {
 
 }  // namespace
 
+std::unique_ptr<helpers::TokenSource> make_token_source(bool verbose) {
+  if (auto socket = helpers::agent_socket_from_environment()) return std::make_unique<helpers::AgentTokenSource>(std::move(*socket));
+  return std::make_unique<helpers::SessionTokenSource>(verbose);
+}
+
 void setup_token(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<helpers::TokenArgs>();
   CLI::App* cmd = app.add_subcommand("token", "Print a valid access token on stdout, refreshing it first if needed");
@@ -41,8 +47,8 @@ void setup_token(CLI::App& app, int& exit_code) {
   cmd->add_flag("--header", args->header, "Print `Authorization: <type> <token>` (for `curl -H @-`) instead of the bare token");
   add_verbose_flag(*cmd, args->verbose);
   cmd->callback([args, &exit_code] {
-    helpers::SessionTokenSource source(args->verbose);
-    exit_code = finish("token", helpers::token(*args, source));
+    const auto source = make_token_source(args->verbose);
+    exit_code = finish("token", helpers::token(*args, *source));
   });
 }
 
@@ -64,9 +70,9 @@ void setup_git_credential(CLI::App& app, int& exit_code) {
       exit_code = report_error("git-credential", *refused);
       return;
     }
-    helpers::SessionTokenSource source(args->verbose);
+    const auto source = make_token_source(args->verbose);
     helpers::StdinInput input;
-    exit_code = finish("git-credential", helpers::git_credential(*args, input, source));
+    exit_code = finish("git-credential", helpers::git_credential(*args, input, *source));
   });
 }
 
@@ -88,9 +94,9 @@ void setup_docker_credential(CLI::App& app, int& exit_code) {
       exit_code = report_error("docker-credential", *refused);
       return;
     }
-    helpers::SessionTokenSource source(args->verbose);
+    const auto source = make_token_source(args->verbose);
     helpers::StdinInput input;
-    exit_code = finish("docker-credential", helpers::docker_credential(*args, input, source));
+    exit_code = finish("docker-credential", helpers::docker_credential(*args, input, *source));
   });
 }
 
@@ -116,9 +122,9 @@ void setup_kubectl_credential(CLI::App& app, int& exit_code) {
       exit_code = report_error("kubectl-credential", *refused);
       return;
     }
-    helpers::SessionTokenSource source(args->verbose);
+    const auto source = make_token_source(args->verbose);
     exit_code = finish("kubectl-credential",
-                       helpers::kubectl_credential(*args, std::getenv("KUBERNETES_EXEC_INFO"), source));  // NOLINT(concurrency-mt-unsafe)
+                       helpers::kubectl_credential(*args, std::getenv("KUBERNETES_EXEC_INFO"), *source));  // NOLINT(concurrency-mt-unsafe)
   });
 }
 

@@ -1,0 +1,405 @@
+// `devicelogin agent [--forward P1,P2] [--max-lifetime S] [--confirm] [--daemon]`: the token agent.
+// It listens on $XDG_RUNTIME_DIR/devicelogin/agent.sock (directory 0700, socket 0600), which ssh's
+// RemoteForward carries to remote hosts, and answers the requests of cli/agent_protocol.hpp for
+// the profiles it forwards: an access token that lives long enough (refreshed here, through the
+// Session facade and its per-profile store lock, so that racing requests refresh once), and its
+// status. The refresh token and a DPoP key never leave this machine: a DPoP-bound profile is not
+// forwarded at all. Only connections of this user are served (SO_PEERCRED).
+//
+// One thread per connection: each reads its request against a deadline, so a silent or slow
+// client holds only its own thread, and a bounded number of them; the accept loop keeps serving.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "agent_protocol.hpp"
+#include "commands.hpp"
+#include "devicelogin/sanitize.hpp"
+#include "helpers/agent_source.hpp"
+#include "output.hpp"
+
+namespace devicelogin::cli {
+namespace {
+
+struct AgentArgs {
+  std::vector<std::string> forward;
+  long long max_lifetime = 0;  // 0: no cap
+  bool confirm = false;
+  bool daemon = false;
+  bool verbose = false;
+};
+
+// How long a connection may take to send its request.
+constexpr long long kRequestTimeoutMs = 5000;
+// How long the agent tries to write an answer.
+constexpr long long kAnswerTimeoutMs = 5000;
+// Connections served at once; more are answered "busy" at once.
+constexpr int kMaxConnections = 32;
+
+// The forwarding details of one token handed to a remote request: the audit trail's entry point.
+// The peer is the process that connected to the socket (for a forwarded socket, the local ssh
+// client that carries the remote request).
+struct RemoteHandout {
+  std::string profile;
+  pid_t peer_pid = 0;
+  uid_t peer_uid = 0;
+  std::string peer_command;  // /proc/<pid>/comm, control characters removed
+  long long min_ttl = 0;
+  std::optional<long long> expires_at;  // as handed out (after --max-lifetime)
+  bool confirmed = false;               // a user said yes at the prompt
+};
+// Records nothing yet: the audit trail hooks in here, with no change to the agent's answers.
+void record_remote_handout(const RemoteHandout& /*handout*/) {}
+
+std::string peer_command(pid_t pid) {
+  if (pid <= 0) return {};
+  const std::string path = "/proc/" + std::to_string(pid) + "/comm";
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return {};
+  char buffer[64] = {};
+  const ssize_t n = ::read(fd, buffer, sizeof buffer - 1);
+  ::close(fd);
+  if (n <= 0) return {};
+  std::string text(buffer, static_cast<std::size_t>(n));
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  return sanitize_text(text);
+}
+
+agent::Refusal refusal_for(const Error& error) {
+  switch (error.code) {
+    case ErrorCode::kNotLoggedIn:
+    case ErrorCode::kConfig:
+    case ErrorCode::kUsage:
+      return agent::Refusal::kNotLoggedIn;
+    case ErrorCode::kReloginRequired:
+      return agent::Refusal::kReloginRequired;
+    case ErrorCode::kNetwork:
+      return agent::Refusal::kNetwork;
+    case ErrorCode::kServer:
+    case ErrorCode::kProtocol:
+    case ErrorCode::kAccessDenied:
+    case ErrorCode::kExpiredToken:
+      return agent::Refusal::kServer;
+    case ErrorCode::kStorage:
+      return agent::Refusal::kStorage;
+    case ErrorCode::kCancelled:
+    case ErrorCode::kInternal:
+      break;
+  }
+  return agent::Refusal::kInternal;
+}
+
+class Agent {
+ public:
+  explicit Agent(AgentArgs args) : args_(std::move(args)) {}
+
+  // Serves `listen_fd` until a byte arrives on `stop_fd`.
+  void serve(int listen_fd, int stop_fd) {
+    while (true) {
+      pollfd entries[2] = {{listen_fd, POLLIN, 0}, {stop_fd, POLLIN, 0}};
+      const int ready = ::poll(entries, 2, -1);
+      if (ready < 0 && errno == EINTR) continue;
+      if (ready < 0 || (entries[1].revents & POLLIN) != 0) return;
+      if ((entries[0].revents & POLLIN) == 0) continue;
+      const int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd < 0) continue;  // the client left already, or descriptors ran out for a moment
+      if (active_.fetch_add(1) >= kMaxConnections) {
+        // A fresh socket's buffer takes this short answer at once.
+        (void)agent::write_frame(fd, agent::format_refusal(agent::Refusal::kBusy, "too many connections at once"),
+                                 agent::monotonic_ms() + 100);
+        ::close(fd);
+        active_.fetch_sub(1);
+        continue;
+      }
+      try {
+        std::thread([this, fd] {
+          handle(fd);
+          ::close(fd);
+          active_.fetch_sub(1);
+        }).detach();
+      } catch (const std::system_error&) {
+        ::close(fd);
+        active_.fetch_sub(1);
+      }
+    }
+  }
+
+  [[nodiscard]] int active() const { return active_.load(); }
+
+ private:
+  void log(const std::string& line) {
+    const std::lock_guard<std::mutex> hold(log_mutex_);
+    say("devicelogin agent: " + line);
+  }
+
+  static void answer(int fd, std::string_view body) { (void)agent::write_frame(fd, body, agent::monotonic_ms() + kAnswerTimeoutMs); }
+
+  void handle(int fd) {
+    ucred peer{};
+    socklen_t size = sizeof peer;
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &size) != 0 || size != sizeof peer || peer.uid != ::geteuid()) {
+      log("refused a connection from uid " + std::to_string(peer.uid) + " (pid " + std::to_string(peer.pid) +
+          "): the agent serves its own user only");
+      answer(fd, agent::format_refusal(agent::Refusal::kDenied, "the agent serves its own user only"));
+      return;
+    }
+    WipingString body;
+    switch (agent::read_frame(fd, agent::kMaxRequestBytes, agent::monotonic_ms() + kRequestTimeoutMs, body)) {
+      case agent::IoStatus::kOk:
+        break;
+      case agent::IoStatus::kTooLarge:
+        log("refused a request larger than " + std::to_string(agent::kMaxRequestBytes) + " bytes");
+        answer(fd, agent::format_refusal(agent::Refusal::kBadRequest, "the request is larger than an agent request can be"));
+        return;
+      case agent::IoStatus::kTimeout:
+        log("dropped a connection that sent no whole request within " + std::to_string(kRequestTimeoutMs / 1000) + " s");
+        answer(fd, agent::format_refusal(agent::Refusal::kTimeout, "no whole request arrived in time"));
+        return;
+      case agent::IoStatus::kClosed:
+      case agent::IoStatus::kError:
+        return;
+    }
+    auto request = agent::parse_request(std::string_view(body.data(), body.size()));
+    if (!request) {
+      log("refused a malformed request: " + request.error().message);
+      answer(fd, agent::format_refusal(agent::Refusal::kBadRequest, request.error().message));
+      return;
+    }
+    if (request->operation == agent::Operation::kStatus) {
+      answer(fd, status());
+      return;
+    }
+    serve_token(fd, *request, peer);
+  }
+
+  [[nodiscard]] std::optional<long long> capped(std::optional<long long> expires_at) const {
+    if (args_.max_lifetime <= 0) return expires_at;
+    const long long cap = static_cast<long long>(std::time(nullptr)) + args_.max_lifetime;
+    return expires_at ? std::min(*expires_at, cap) : cap;
+  }
+
+  std::string status() {
+    agent::AgentStatus status;
+    status.version = std::string("devicelogin ") + DEVICELOGIN_VERSION;
+    status.confirm = args_.confirm;
+    if (args_.max_lifetime > 0) status.max_lifetime = args_.max_lifetime;
+    for (const std::string& name : args_.forward) {
+      agent::ForwardedProfile entry;
+      entry.profile = name;
+      if (auto session = open_session(name, args_.verbose)) {
+        if (auto now = session->status(); now && now->tokens) {
+          entry.logged_in = true;
+          entry.expires_at = capped(now->tokens->expires_at);
+        }
+      }
+      status.profiles.push_back(std::move(entry));
+    }
+    return agent::format_status_response(status);
+  }
+
+  // Asks on the agent's terminal; false without one, on any answer but y/yes, or after the timeout.
+  bool confirmed(const std::string& profile, const ucred& peer) {
+    const std::string command = peer_command(peer.pid);
+    // One prompt at a time on the one terminal: the others wait for it (each read is bounded).
+    const std::lock_guard<std::mutex> hold(confirm_mutex_);
+    const int tty = ::open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (tty < 0) return false;
+    const std::string prompt = "devicelogin agent: hand a token of profile \"" + profile + "\" to " +
+                               (command.empty() ? std::string("a process") : command) + " (pid " + std::to_string(peer.pid) +
+                               ")? [y/N] ";
+    (void)!::write(tty, prompt.data(), prompt.size());
+    std::string reply;
+    const long long deadline = agent::monotonic_ms() + helpers::kAgentConfirmTimeoutS * 1000;
+    while (reply.size() < 16) {
+      const long long left = deadline - agent::monotonic_ms();
+      if (left <= 0) break;
+      pollfd entry{tty, POLLIN, 0};
+      const int ready = ::poll(&entry, 1, static_cast<int>(left));
+      if (ready < 0 && errno == EINTR) continue;
+      if (ready <= 0) break;
+      char c = 0;
+      // poll() said a byte is there: this read does not wait.
+      if (::read(tty, &c, 1) != 1 || c == '\n') break;  // NOLINT(clang-analyzer-unix.BlockInCriticalSection)
+      reply.push_back(c);
+    }
+    const bool yes = reply == "y" || reply == "Y" || reply == "yes" || reply == "YES";
+    if (!yes) (void)!::write(tty, "refused\n", 8);
+    ::close(tty);
+    return yes;
+  }
+
+  void serve_token(int fd, const agent::Request& request, const ucred& peer) {
+    std::string profile = request.profile;
+    if (profile.empty()) {
+      auto chosen = resolve_profile("");
+      if (!chosen) {
+        answer(fd, agent::format_refusal(agent::Refusal::kInternal, render_error(chosen.error())));
+        return;
+      }
+      profile = *chosen;
+    }
+    if (std::ranges::find(args_.forward, profile) == args_.forward.end()) {
+      log("refused a token of profile " + profile + ": not forwarded (--forward)");
+      answer(fd, agent::format_refusal(agent::Refusal::kNotForwarded, "profile \"" + profile + "\" is not forwarded by this agent"));
+      return;
+    }
+    if (args_.max_lifetime > 0 && request.min_ttl > args_.max_lifetime) {
+      answer(fd, agent::format_refusal(agent::Refusal::kLifetime,
+                                       "this agent hands out tokens for at most " + std::to_string(args_.max_lifetime) + " s"));
+      return;
+    }
+    if (args_.confirm && !confirmed(profile, peer)) {
+      log("refused a token of profile " + profile + " at the confirmation prompt");
+      answer(fd, agent::format_refusal(agent::Refusal::kDenied, "refused at the agent's confirmation prompt"));
+      return;
+    }
+    auto session = open_session(profile, args_.verbose);
+    auto token = session ? session->access_token(request.min_ttl) : Result<AccessToken>(std::unexpected(session.error()));
+    if (!token) {
+      log("no token of profile " + profile + ": " + render_error(token.error()));
+      answer(fd, agent::format_refusal(refusal_for(token.error()), render_error(token.error())));
+      return;
+    }
+    if (helpers::bearer_only(*token, "a remote host")) {
+      token->wipe();
+      log("refused a token of profile " + profile + ": it is bound to a DPoP key, which stays on this machine");
+      answer(fd, agent::format_refusal(agent::Refusal::kBearerOnly, "the profile's token is bound to a DPoP key"));
+      return;
+    }
+    token->expires_at = capped(token->expires_at);
+    const Secret body = agent::format_token_response(*token);
+    token->wipe();
+    answer(fd, body.reveal());
+    log("gave a token of profile " + profile + " (expires " + describe_expiry(token->expires_at) + ") to pid " + std::to_string(peer.pid));
+    record_remote_handout(RemoteHandout{profile, peer.pid, peer.uid, peer_command(peer.pid), request.min_ttl, token->expires_at,
+                                        args_.confirm});
+  }
+
+  AgentArgs args_;
+  std::atomic<int> active_{0};
+  std::mutex confirm_mutex_;
+  std::mutex log_mutex_;
+};
+
+int g_stop_pipe_write = -1;
+
+void on_stop(int /*signal*/) {
+  const char byte = 0;
+  (void)!::write(g_stop_pipe_write, &byte, 1);
+}
+
+int run_agent(AgentArgs args) {
+  auto usage = [](std::string message) { return report_error("agent", Error{ErrorCode::kUsage, std::move(message), "", 0}); };
+  if (args.forward.empty()) return usage("--forward needs the profiles the agent may hand tokens of, such as --forward work,gh");
+  for (const std::string& name : args.forward) {
+    if (!valid_profile_name(name)) return usage("--forward: not a valid profile name: " + sanitize_text(name));
+  }
+  if (args.max_lifetime < 0) return usage("--max-lifetime must be 0 (no limit) or more seconds");
+  if (args.daemon && args.confirm) return usage("--confirm asks on the agent's terminal, which a --daemon agent does not have");
+
+  auto place = helpers::claim_agent_place();
+  if (!place) return report_error("agent", place.error());
+  const int listen_fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::memcpy(address.sun_path, place->socket_path.data(), place->socket_path.size());
+  // The socket is made 0600 (bind honours the umask), in the 0700 directory.
+  const mode_t old_mask = ::umask(0177);
+  const bool bound = listen_fd >= 0 && ::bind(listen_fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0;
+  const int bind_errno = errno;
+  ::umask(old_mask);
+  if (!bound || ::chmod(place->socket_path.c_str(), 0600) != 0 || ::listen(listen_fd, 64) != 0) {
+    return report_error("agent", Error{ErrorCode::kStorage,
+                                       "cannot listen on " + sanitize_text(place->socket_path) + ": " + std::strerror(bind_errno), "", 0});  // NOLINT(concurrency-mt-unsafe)
+  }
+  int stop_pipe[2];
+  if (::pipe2(stop_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+    return report_error("agent", Error{ErrorCode::kInternal, "cannot make a pipe", "", 0});
+  }
+  g_stop_pipe_write = stop_pipe[1];
+  std::string forwarded;
+  for (const auto& name : args.forward) forwarded += (forwarded.empty() ? "" : ", ") + name;
+
+  if (args.daemon) {
+    const pid_t child = ::fork();
+    if (child < 0) return report_error("agent", Error{ErrorCode::kInternal, "cannot start in the background (fork failed)", "", 0});
+    if (child > 0) {
+      say("devicelogin agent: listening on " + place->socket_path + " (pid " + std::to_string(child) + "), forwarding " + forwarded);
+      (void)std::fflush(nullptr);
+      ::_exit(0);  // the child owns the socket and the lock now
+    }
+    ::setsid();
+    if (::chdir("/") != 0) { /* the agent keeps no relative path */ }
+    if (const int null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC); null_fd >= 0) {
+      ::dup2(null_fd, STDIN_FILENO);
+      ::dup2(null_fd, STDOUT_FILENO);
+      ::dup2(null_fd, STDERR_FILENO);
+      ::close(null_fd);
+    }
+  } else {
+    say("devicelogin agent: listening on " + place->socket_path + ", forwarding " + forwarded +
+        (args.max_lifetime > 0 ? " (tokens for at most " + std::to_string(args.max_lifetime) + " s)" : std::string()) +
+        (args.confirm ? ", asking before each" : "") + "; Ctrl-C stops it");
+  }
+  struct sigaction action{};
+  action.sa_handler = on_stop;
+  sigemptyset(&action.sa_mask);
+  ::sigaction(SIGINT, &action, nullptr);
+  ::sigaction(SIGTERM, &action, nullptr);
+  ::sigaction(SIGHUP, &action, nullptr);
+  struct sigaction ignore{};
+  ignore.sa_handler = SIG_IGN;
+  ::sigaction(SIGPIPE, &ignore, nullptr);
+
+  auto* agent = new Agent(std::move(args));  // outlives its detached connection threads: never freed
+  agent->serve(listen_fd, stop_pipe[0]);
+  ::close(listen_fd);
+  ::unlink(place->socket_path.c_str());
+  say("devicelogin agent: stopped");
+  (void)std::fflush(nullptr);
+  // Connection threads may still be running; they use the Session facade, whose statics a normal
+  // exit would destroy under them.
+  if (agent->active() > 0) ::_exit(0);
+  ::close(place->lock_fd);
+  return 0;
+}
+
+}  // namespace
+
+void setup_agent(CLI::App& app, int& exit_code) {
+  auto args = std::make_shared<AgentArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "agent",
+      "Serve access tokens to remote hosts over ssh's socket forwarding: listens on "
+      "$XDG_RUNTIME_DIR/devicelogin/agent.sock (this user only) and hands out access tokens of the --forward "
+      "profiles, refreshed here; the refresh token and DPoP keys never leave this machine. On the remote host, "
+      "DEVICELOGIN_AGENT names the forwarded socket (devicelogin setup-ssh)");
+  cmd->add_option("--forward", args->forward, "The profiles whose tokens may be handed out (comma-separated)")
+      ->delimiter(',')
+      ->required();
+  cmd->add_option("--max-lifetime", args->max_lifetime,
+                  "Report tokens as expiring at most this many seconds after they are handed out (0: no limit)");
+  cmd->add_flag("--confirm", args->confirm, "Ask y/N on this terminal before each token is handed out");
+  cmd->add_flag("--daemon", args->daemon, "Run in the background (the socket is ready when the command returns)");
+  add_verbose_flag(*cmd, args->verbose);
+  cmd->callback([args, &exit_code] { exit_code = run_agent(*args); });
+}
+
+}  // namespace devicelogin::cli

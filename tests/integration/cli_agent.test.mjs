@@ -1,0 +1,460 @@
+// The token agent over a real OpenSSH: `devicelogin agent` on the "local" side, Debian's sshd on
+// a loopback port with its own config, host key and a throwaway client key, and `ssh` forwarding
+// the agent's socket with the block `devicelogin setup-ssh` prints (RemoteForward + SetEnv). The
+// "remote" side is the current user with a separate HOME: sshd run by an unprivileged user can
+// log in only that user, and a throwaway system user would need root on every CI machine; what
+// the suite proves is what crosses the socket and what lands under the remote HOME, which the
+// separate HOME (set by the remote command) isolates.
+// Checks: `token` and `git clone` on the remote side get the agent's token while the remote store
+// stays empty; 8 racing remote calls on an expiring token make exactly one refresh (the grants
+// the dev server's recording proxy saw); the refresh token is nowhere on the remote side (files,
+// environment, argv); another uid is refused by SO_PEERCRED; hostile requests are refused and the
+// agent keeps serving. Secrets are compared, never printed.
+
+import { strict as assert } from 'node:assert';
+import { execFile, spawn } from 'node:child_process';
+import * as fs from 'node:fs/promises';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+import { HTTP_BACKEND, startGitServer } from './git_server.mjs';
+import {
+  canTraceArgv, cliPath, closedPort, describeRun, findSecrets, killAllChildren, listFiles, loginWithApproval, makeHome,
+  runCli, sleep, startCli, startServer,
+} from './harness.mjs';
+
+const SSHD = '/usr/sbin/sshd';
+const haveSsh = await fs.access(SSHD).then(() => true, () => false);
+const haveGit = await fs.access(HTTP_BACKEND).then(() => true, () => false);
+const skip = !cliPath() ? 'DEVICELOGIN_BIN is not set' : !haveSsh ? 'openssh-server is not installed' : false;
+const EXIT = { ok: 0, usage: 2, notLoggedIn: 5, network: 6 };
+const PROFILE = 'work';
+// Token lifetime at the dev server and the remote side's --min-ttl: the race waits until the
+// stored token has less than MIN_TTL left, so every call needs a refresh and one suffices.
+const TOKEN_TTL = 40;
+const MIN_TTL = 20;
+
+function run(file, args, { env, cwd, input, timeout = 60000 } = {}) {
+  return new Promise((resolve) => {
+    const child = execFile(file, args, { env, cwd, timeout, maxBuffer: 16 << 20 }, (error, stdout, stderr) => {
+      resolve({ code: error ? (error.code ?? 1) : 0, stdout, stderr });
+    });
+    child.stdin.on('error', () => {});
+    child.stdin.end(input ?? '');
+  });
+}
+
+// One framed request on a raw connection: { frames (parsed answers), closed }.
+function rawExchange(socketPath, bytes, { endAfter = true } = {}) {
+  return new Promise((resolve, reject) => {
+    const sock = net.createConnection(socketPath);
+    const chunks = [];
+    sock.on('error', reject);
+    sock.on('connect', () => {
+      sock.write(bytes);
+      if (endAfter) sock.end();
+    });
+    sock.on('data', (chunk) => chunks.push(chunk));
+    sock.on('close', () => {
+      const all = Buffer.concat(chunks);
+      const frames = [];
+      for (let at = 0; at + 4 <= all.length;) {
+        const length = all.readUInt32BE(at);
+        frames.push(JSON.parse(all.subarray(at + 4, at + 4 + length).toString('utf8')));
+        at += 4 + length;
+      }
+      resolve({ frames });
+    });
+  });
+}
+const frame = (text) => {
+  const body = Buffer.from(text, 'utf8');
+  const header = Buffer.alloc(4);
+  header.writeUInt32BE(body.length);
+  return Buffer.concat([header, body]);
+};
+
+describe('token agent through OpenSSH socket forwarding', { skip, timeout: 300000 }, () => {
+  let server;
+  let local;      // the agent's machine: signed in
+  let remote;     // the remote side's HOME: never signed in
+  let dir;
+  let agent;
+  let agentSocket;
+  let sshConfig;
+  let remoteSocket;
+  let remoteEnv;  // the remote command's environment prefix (env VAR=... ), HOME and XDG dirs
+  let sshd;
+  const seen = [];
+
+  // Runs `command` (a shell command line) on the "remote" side through ssh with the forwarding.
+  const ssh = (command, opts = {}) => run('ssh', ['-F', sshConfig, 'agent-test', `${remoteEnv} ${command}`], {
+    env: { PATH: process.env.PATH, HOME: local.home }, ...opts,
+  });
+  const localCli = async (argv, code) => {
+    const result = await runCli(argv, { env: local.env });
+    assert.equal(result.code, code, describeRun(argv, result, seen));
+    return result;
+  };
+  const storedTokens = async () => {
+    const tokens = await server.tokens();
+    for (const t of tokens) seen.push(t.access_token, t.refresh_token);
+    return tokens;
+  };
+
+  before(async () => {
+    server = await startServer('devserver', { interval: 1, accessTokenTtl: TOKEN_TTL });
+    local = await makeHome();
+    remote = await makeHome();
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'devicelogin-agent-'));
+    const { result, argv } = await loginWithApproval(server, local, { extra: ['--profile', PROFILE], record: true });
+    assert.equal(result.code, EXIT.ok, describeRun(argv, result));
+
+    // The agent's runtime directory (as /run/user/UID): private.
+    const runtime = path.join(dir, 'run-local');
+    await fs.mkdir(runtime, { mode: 0o700 });
+    local.env.XDG_RUNTIME_DIR = runtime;
+    agentSocket = path.join(runtime, 'devicelogin', 'agent.sock');
+    agent = startCli(['agent', '--forward', PROFILE], { env: local.env });
+    agent.child.stdin.end();
+    await agent.waitForStderr(/listening on/);
+
+    // sshd: its own config, host key and authorized client key; a free loopback port.
+    const keys = path.join(dir, 'keys');
+    await fs.mkdir(keys, { mode: 0o700 });
+    for (const name of ['host', 'client']) {
+      const r = await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(keys, name)]);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    await fs.copyFile(path.join(keys, 'client.pub'), path.join(keys, 'authorized_keys'));
+    const port = await closedPort();
+    const config = path.join(dir, 'sshd_config');
+    await fs.writeFile(config, [
+      `Port ${port}`, 'ListenAddress 127.0.0.1', `HostKey ${path.join(keys, 'host')}`,
+      `PidFile ${path.join(dir, 'sshd.pid')}`, `AuthorizedKeysFile ${path.join(keys, 'authorized_keys')}`,
+      'StrictModes no', 'UsePAM no', 'PasswordAuthentication no', 'KbdInteractiveAuthentication no',
+      'PubkeyAuthentication yes', 'PermitRootLogin prohibit-password', 'AllowStreamLocalForwarding yes',
+      'StreamLocalBindUnlink yes', 'AcceptEnv DEVICELOGIN_AGENT', 'LogLevel ERROR', '',
+    ].join('\n'), { mode: 0o600 });
+    // sshd started as root needs its privilege separation directory (the package's tmpfiles make it at boot).
+    if (process.getuid() === 0) await fs.mkdir('/run/sshd', { recursive: true, mode: 0o755 });
+    sshd = spawn(SSHD, ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+    let sshdErr = '';
+    sshd.stderr.on('data', (c) => { sshdErr += c; });
+
+    // The remote side's socket, and the client config: setup-ssh's block plus where the host is.
+    const remoteRuntime = path.join(dir, 'run-remote');
+    await fs.mkdir(remoteRuntime, { mode: 0o700 });
+    remoteSocket = path.join(remoteRuntime, 'devicelogin-agent.sock');
+    const block = await localCli(['setup-ssh', '--host', 'agent-test', '--remote-socket', remoteSocket], EXIT.ok);
+    assert.match(block.stdout, new RegExp(`RemoteForward ${remoteSocket} ${agentSocket}\n`));
+    assert.match(block.stdout, new RegExp(`SetEnv DEVICELOGIN_AGENT=${remoteSocket}\n`));
+    sshConfig = path.join(dir, 'ssh_config');
+    await fs.writeFile(sshConfig, `${block.stdout}Host agent-test\n    HostName 127.0.0.1\n    Port ${port}\n` +
+      `    IdentityFile ${path.join(keys, 'client')}\n    IdentitiesOnly yes\n    BatchMode yes\n` +
+      '    StrictHostKeyChecking no\n    UserKnownHostsFile /dev/null\n    LogLevel ERROR\n    ExitOnForwardFailure yes\n', { mode: 0o600 });
+    remoteEnv = `env HOME=${remote.home} XDG_CONFIG_HOME=${remote.env.XDG_CONFIG_HOME} XDG_STATE_HOME=${remote.env.XDG_STATE_HOME} ` +
+      `XDG_CACHE_HOME=${remote.env.XDG_CACHE_HOME}`;
+    // sshd is up when a command runs through it.
+    for (let i = 0; ; i += 1) {
+      const r = await ssh('true');
+      if (r.code === 0) break;
+      assert.ok(i < 50, `sshd did not accept a connection: ${r.stderr} ${sshdErr}`);
+      await sleep(200);
+    }
+  });
+  after(async () => {
+    killAllChildren();
+    if (sshd) try { process.kill(-sshd.pid, 'SIGTERM'); } catch { /* gone */ }
+    await server?.stop();
+    await local?.remove();
+    await remote?.remove();
+    if (dir) await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  test('remote token comes from the agent; the remote store stays empty', async () => {
+    const r = await ssh(`${cliPath()} token --profile ${PROFILE}`);
+    assert.equal(r.code, EXIT.ok, `remote token: exit ${r.code}: ${r.stderr}`);
+    const token = r.stdout.trim();
+    seen.push(token);
+    assert.equal((await server.introspect(token)).active, true, 'the remote token is active at the server');
+    const [, latest] = [null, (await storedTokens()).at(-1)];
+    assert.equal(token, latest.access_token, 'the token is the one the agent holds');
+    assert.deepEqual(await listFiles(remote.home), [], 'nothing is stored under the remote HOME');
+  });
+
+  test('git clone on the remote side through the helper gets its password from the agent', { skip: haveGit ? false : 'git-http-backend is not installed' }, async () => {
+    // The served repository, with one commit.
+    const gitEnv = { PATH: process.env.PATH, HOME: local.home, GIT_CONFIG_NOSYSTEM: '1', GIT_AUTHOR_NAME: 't',
+      GIT_AUTHOR_EMAIL: 't@example.com', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@example.com' };
+    const bare = path.join(dir, 'srv', 'repo.git');
+    const seed = path.join(dir, 'seed');
+    for (const [args, cwd] of [[['init', '-q', '--bare', '-b', 'main', bare]], [['init', '-q', '-b', 'main', seed]]]) {
+      assert.equal((await run('git', args, { env: gitEnv, cwd })).code, 0);
+    }
+    await fs.writeFile(path.join(seed, 'README'), 'seed\n');
+    for (const args of [['add', 'README'], ['commit', '-q', '-m', 'seed'], ['push', '-q', bare, 'main']]) {
+      const r = await run('git', args, { env: gitEnv, cwd: seed });
+      assert.equal(r.code, 0, `git ${args.join(' ')}: ${r.stderr}`);
+    }
+    const git = await startGitServer(path.join(dir, 'srv'), (token) => server.introspect(token));
+    try {
+      const helper = `!${cliPath()} git-credential --profile ${PROFILE} --host ${git.origin}`;
+      const clone = path.join(dir, 'clone');
+      const r = await ssh(`git -c credential.helper= -c "credential.${git.origin}.helper=${helper}" clone -q ${git.origin}/repo.git ${clone}`);
+      assert.equal(r.code, 0, `git clone: ${r.stderr}`);
+      assert.equal(await fs.readFile(path.join(clone, 'README'), 'utf8'), 'seed\n');
+      assert.ok(git.passwords.length > 0, 'git sent a password');
+      const tokens = (await storedTokens()).map((t) => t.access_token);
+      assert.ok(git.passwords.every((p) => tokens.includes(p)), 'every password git sent was the agent\'s token');
+      assert.deepEqual(await listFiles(remote.home), [], 'nothing is stored under the remote HOME');
+    } finally {
+      await git.stop();
+    }
+  });
+
+  test('8 remote calls racing an expiring token make exactly one refresh', async () => {
+    const status = JSON.parse((await localCli(['status', '--profile', PROFILE, '--json'], EXIT.ok)).stdout);
+    const left = status.expires_at - Math.floor(Date.now() / 1000);
+    if (left >= MIN_TTL) await sleep((left - MIN_TTL + 1) * 1000);
+    const before = (await storedTokens()).filter((t) => t.grant_type === 'refresh_token').length;
+    const script = Array.from({ length: 8 }, (_, i) => `${cliPath()} token --profile ${PROFILE} --min-ttl ${MIN_TTL} >${dir}/race${i} 2>&1 &`).join(' ');
+    const r = await ssh(`sh -c '${script} wait'`);
+    assert.equal(r.code, 0, r.stderr);
+    const outs = await Promise.all(Array.from({ length: 8 }, (_, i) => fs.readFile(path.join(dir, `race${i}`), 'utf8')));
+    const tokens = await storedTokens();
+    const refreshes = tokens.filter((t) => t.grant_type === 'refresh_token').length - before;
+    assert.equal(refreshes, 1, 'exactly one refresh grant at the server');
+    const newest = tokens.at(-1).access_token;
+    assert.ok(outs.every((o) => o.trim() === newest), 'all 8 calls printed the refreshed token');
+  });
+
+  test('the refresh token is nowhere on the remote side (files, environment, argv)', async () => {
+    const secrets = [];
+    for (const [i, t] of (await storedTokens()).entries()) {
+      if (t.refresh_token) secrets.push({ label: `refresh token ${i}`, value: t.refresh_token });
+    }
+    assert.ok(secrets.length > 0);
+    // The environment the remote command sees (SetEnv carried DEVICELOGIN_AGENT), and the argv of
+    // everything the remote token command runs (strace on the remote side).
+    const env = await ssh('env');
+    assert.equal(env.code, 0, env.stderr);
+    assert.match(env.stdout, new RegExp(`^DEVICELOGIN_AGENT=${remoteSocket}$`, 'm'), 'SetEnv arrived');
+    let argvText = '';
+    if (canTraceArgv()) {
+      const trace = path.join(dir, 'remote-trace');
+      const r = await ssh(`strace -f -qq -e trace=execve -s 1048576 -o ${trace} ${cliPath()} token --profile ${PROFILE}`);
+      assert.equal(r.code, 0, r.stderr);
+      argvText = await fs.readFile(trace, 'utf8');
+      assert.match(argvText, /devicelogin-cli/, 'the trace saw the full CLI');
+      await fs.rm(trace);
+    }
+    let files = '';
+    for (const file of await listFiles(remote.home)) files += await fs.readFile(file, 'latin1');
+    assert.deepEqual(findSecrets(`${env.stdout}\n${argvText}\n${files}`, secrets), []);
+  });
+
+  test('another uid is refused by SO_PEERCRED and the agent names it', { skip: process.getuid() !== 0 ? 'needs root to run a client as another user' : false }, async () => {
+    // Open the path to the socket so that only the agent's own check stands in the way.
+    for (const p of [local.home, path.dirname(path.dirname(agentSocket)), path.dirname(agentSocket), dir]) await fs.chmod(p, 0o711);
+    await fs.chmod(agentSocket, 0o666);
+    try {
+      const r = await runCli(['token', '--profile', PROFILE], {
+        env: { HOME: '/nonexistent', DEVICELOGIN_AGENT: agentSocket }, user: { uid: 65534, gid: 65534 },
+      });
+      assert.equal(r.code, EXIT.notLoggedIn, describeRun(['token'], r, seen));
+      assert.match(r.stderr, /refused/);
+      assert.equal(r.stdout, '');
+      await agent.waitForStderr(/refused a connection from uid 65534/);
+    } finally {
+      await fs.chmod(agentSocket, 0o600);
+      for (const p of [path.dirname(agentSocket), path.dirname(path.dirname(agentSocket)), dir, local.home]) await fs.chmod(p, 0o700);
+    }
+  });
+
+  test('hostile requests get an error and the agent keeps serving', async () => {
+    // A silent client holds a connection while others are served.
+    const silent = net.createConnection(agentSocket);
+    let silentClosed = false;
+    const silentAnswer = new Promise((resolve) => {
+      const chunks = [];
+      silent.on('data', (c) => chunks.push(c));
+      silent.on('close', () => { silentClosed = true; resolve(Buffer.concat(chunks)); });
+      silent.on('error', () => {});
+    });
+    const huge = Buffer.alloc(4);
+    huge.writeUInt32BE(0x7fffffff);
+    const big = await rawExchange(agentSocket, huge, { endAfter: false });
+    assert.equal(big.frames[0]?.error, 'bad_request');
+    const bad = await rawExchange(agentSocket, frame('{"op":'));
+    assert.equal(bad.frames[0]?.error, 'bad_request');
+    const unknown = await rawExchange(agentSocket, frame('{"op":"refresh_token","profile":"work"}'));
+    assert.equal(unknown.frames[0]?.error, 'bad_request');
+    const status = await rawExchange(agentSocket, frame('{"op":"status"}'));
+    assert.equal(status.frames[0]?.ok, true);
+    assert.deepEqual(status.frames[0].profiles.map((p) => p.profile), [PROFILE]);
+    const r = await runCli(['token', '--profile', PROFILE], { env: { ...remote.env, DEVICELOGIN_AGENT: agentSocket } });
+    assert.equal(r.code, EXIT.ok, describeRun(['token'], r, seen));
+    seen.push(r.stdout.trim());
+    // All of that was served while the silent client still held its connection (the agent gives
+    // it 5 s to send a request; an agent serving one connection at a time would have answered it
+    // first).
+    assert.equal(silentClosed, false, 'the others were served while the silent client waited');
+    // The silent one is answered with a timeout refusal, then closed.
+    const answer = await silentAnswer;
+    assert.equal(JSON.parse(answer.subarray(4).toString('utf8')).error, 'timeout');
+  });
+
+  test('exec takes its token from the agent too', async () => {
+    const env = { ...remote.env, DEVICELOGIN_AGENT: agentSocket };
+    const exec = await runCli(['exec', '--profile', PROFILE, '--min-ttl', '0', '--', 'sh', '-c', 'printf %s "$DEVICELOGIN_TOKEN" | sha256sum'], { env });
+    assert.equal(exec.code, EXIT.ok, describeRun(['exec'], exec, seen));
+    const latest = (await storedTokens()).at(-1).access_token;
+    const digest = (await import('node:crypto')).createHash('sha256').update(latest).digest('hex');
+    assert.equal(exec.stdout.split(' ')[0], digest, 'exec handed the agent\'s token');
+    assert.deepEqual(await listFiles(remote.home), [], 'nothing is stored under the remote HOME');
+  });
+
+  test('errors: not forwarded (5), no agent (6), lost connection (6): one line each', async () => {
+    const env = { ...remote.env, DEVICELOGIN_AGENT: agentSocket };
+    const other = await runCli(['token', '--profile', 'gh'], { env });
+    assert.equal(other.code, EXIT.notLoggedIn);
+    assert.match(other.stderr, /^devicelogin token: the agent at .* does not forward profile "gh"; .*--forward\n$/);
+    // api keeps the token to the profile's origins, which only the agent's machine knows: refused.
+    const api = await runCli(['api', '--profile', PROFILE, 'https://api.example.com/x'], { env });
+    assert.equal(api.code, EXIT.usage);
+    assert.match(api.stderr, /^devicelogin api: api does not take its token from the agent .*\n$/);
+    const none = await runCli(['token', '--profile', PROFILE], { env: { ...env, DEVICELOGIN_AGENT: path.join(dir, 'nothing.sock') } });
+    assert.equal(none.code, EXIT.network);
+    assert.match(none.stderr, /^devicelogin token: no agent answers at .*; start devicelogin agent .*\n$/);
+    // A listener that accepts and closes: the connection is lost before an answer.
+    const dropSocket = path.join(dir, 'drop.sock');
+    const drop = net.createServer((c) => c.destroy());
+    await new Promise((resolve) => { drop.listen(dropSocket, resolve); });
+    try {
+      const lost = await runCli(['token', '--profile', PROFILE], { env: { ...env, DEVICELOGIN_AGENT: dropSocket } });
+      assert.equal(lost.code, EXIT.network);
+      assert.match(lost.stderr, /^devicelogin token: the agent at .* closed the connection before answering .*\n$/);
+    } finally {
+      drop.close();
+    }
+  });
+});
+
+// The agent's own options, on this machine (no ssh needed): --confirm on a terminal (script(1)
+// gives the agent one, and the test types the answer), --daemon, and setup-ssh --write.
+describe('token agent: --confirm, --daemon, setup-ssh --write', { skip: cliPath() ? false : 'DEVICELOGIN_BIN is not set', timeout: 180000 }, () => {
+  let server;
+  let local;
+  let dir;
+  const seen = [];
+  const withRuntime = async (name) => {
+    const runtime = path.join(dir, name);
+    await fs.mkdir(runtime, { mode: 0o700 });
+    return { env: { ...local.env, XDG_RUNTIME_DIR: runtime }, socket: path.join(runtime, 'devicelogin', 'agent.sock') };
+  };
+
+  before(async () => {
+    server = await startServer('devserver', { interval: 1 });
+    local = await makeHome();
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'devicelogin-agent-opts-'));
+    const { result, argv } = await loginWithApproval(server, local, { extra: ['--profile', PROFILE] });
+    assert.equal(result.code, EXIT.ok, describeRun(argv, result));
+  });
+  after(async () => {
+    killAllChildren();
+    await server?.stop();
+    await local?.remove();
+    if (dir) await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  test('--confirm: n refuses (exit 5), y hands the token; without a terminal it refuses', async () => {
+    const { env, socket } = await withRuntime('run-confirm');
+    const agent = spawn('script', ['-qfec', `${cliPath()} agent --forward ${PROFILE} --confirm`, '/dev/null'], {
+      env: { PATH: process.env.PATH, LANG: 'C.UTF-8', ...env }, stdio: ['pipe', 'pipe', 'pipe'], detached: true,
+    });
+    let screen = '';
+    agent.stdout.on('data', (c) => { screen += c; });
+    try {
+      for (let i = 0; !screen.includes('listening on'); i += 1) {
+        assert.ok(i < 100, `the agent did not start: ${screen}`);
+        await sleep(100);
+      }
+      const remoteEnv = { ...local.env, HOME: dir, DEVICELOGIN_AGENT: socket };
+      for (const [answer, code] of [['n', EXIT.notLoggedIn], ['y', EXIT.ok]]) {
+        const prompts = screen.split('[y/N]').length;
+        const call = runCli(['token', '--profile', PROFILE], { env: remoteEnv });
+        for (let i = 0; screen.split('[y/N]').length === prompts; i += 1) {
+          assert.ok(i < 100, `no prompt: ${screen}`);
+          await sleep(100);
+        }
+        assert.match(screen, /hand a token of profile "work" to .*\? \[y\/N\] $/);
+        agent.stdin.write(`${answer}\n`);
+        const r = await call;
+        seen.push(r.stdout.trim());
+        assert.equal(r.code, code, describeRun(['token'], r, seen));
+        if (answer === 'n') assert.match(r.stderr, /refused the request \(refused at the agent's confirmation prompt\)/);
+        else assert.ok(r.stdout.trim().length > 0);
+      }
+    } finally {
+      try { process.kill(-agent.pid, 'SIGTERM'); } catch { /* gone */ }
+    }
+    // Without a terminal (no controlling tty: started detached by node) nobody can say yes.
+    const headless = await withRuntime('run-headless');
+    const lone = startCli(['agent', '--forward', PROFILE, '--confirm'], { env: headless.env });
+    lone.child.stdin.end();
+    await lone.waitForStderr(/listening on/);
+    const r = await runCli(['token', '--profile', PROFILE], { env: { ...local.env, DEVICELOGIN_AGENT: headless.socket } });
+    assert.equal(r.code, EXIT.notLoggedIn, describeRun(['token'], r, seen));
+    lone.kill();
+  });
+
+  test('--daemon returns with the socket ready and serves in the background', async () => {
+    const { env, socket } = await withRuntime('run-daemon');
+    const started = await runCli(['agent', '--forward', PROFILE, '--daemon'], { env });
+    assert.equal(started.code, EXIT.ok, started.stderr);
+    const pid = Number(/\(pid (\d+)\)/.exec(started.stderr)?.[1]);
+    assert.ok(pid > 0, started.stderr);
+    try {
+      const r = await runCli(['token', '--profile', PROFILE], { env: { ...local.env, DEVICELOGIN_AGENT: socket } });
+      seen.push(r.stdout.trim());
+      assert.equal(r.code, EXIT.ok, describeRun(['token'], r, seen));
+      // A second agent for the same user is refused while the first runs.
+      const second = await runCli(['agent', '--forward', PROFILE], { env });
+      assert.equal(second.code, EXIT.usage);
+      assert.match(second.stderr, /an agent already runs/);
+    } finally {
+      process.kill(pid, 'SIGTERM');
+    }
+  });
+
+  test('setup-ssh --write adds the block once, keeps the rest, and refuses an unsafe XDG_RUNTIME_DIR', async () => {
+    const { env } = await withRuntime('run-ssh');
+    await fs.mkdir(path.join(local.home, '.ssh'), { mode: 0o700 });
+    const config = path.join(local.home, '.ssh', 'config');
+    await fs.writeFile(config, 'Host other\n    User me\n', { mode: 0o600 });
+    for (let i = 0; i < 2; i += 1) {
+      const r = await runCli(['setup-ssh', '--host', 'box.example', '--remote-uid', '1234', '--write'], { env });
+      assert.equal(r.code, EXIT.ok, r.stderr);
+    }
+    const text = await fs.readFile(config, 'utf8');
+    assert.ok(text.startsWith('Host other\n    User me\n'));
+    assert.equal(text.split('RemoteForward').length, 2, 'one block after two runs');
+    assert.match(text, /RemoteForward \/run\/user\/1234\/devicelogin-agent\.sock .*\/devicelogin\/agent\.sock\n/);
+    assert.match(text, /SetEnv DEVICELOGIN_AGENT=\/run\/user\/1234\/devicelogin-agent\.sock\n/);
+    assert.equal((await fs.stat(config)).mode & 0o777, 0o600);
+    await fs.chmod(env.XDG_RUNTIME_DIR, 0o755);
+    for (const argv of [['setup-ssh', '--host', 'box.example'], ['agent', '--forward', PROFILE]]) {
+      const r = await runCli(argv, { env });
+      assert.equal(r.code, EXIT.usage);
+      assert.match(r.stderr, /XDG_RUNTIME_DIR .* is open to other users/);
+    }
+    const unset = { ...env };
+    delete unset.XDG_RUNTIME_DIR;
+    const r = await runCli(['agent', '--forward', PROFILE], { env: unset });
+    assert.equal(r.code, EXIT.usage);
+    assert.match(r.stderr, /^devicelogin agent: XDG_RUNTIME_DIR is not set; .*\n$/);
+  });
+});
