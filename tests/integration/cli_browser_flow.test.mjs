@@ -14,6 +14,9 @@
 //  - the canary: the authorization code and the PKCE verifier never appear in the CLI's output,
 //    its --verbose trace or any argv.
 //
+//  - the same against our dev server (`devicelogin serve`): its sign-in and consent pages, Approve
+//    (tokens stored and active at its introspection) and Deny (exit 3, nothing stored).
+//
 // Environment: DEVICELOGIN_BIN (required); DEVICELOGIN_CHROMIUM (default /usr/bin/chromium);
 // playwright-core is taken from tests/browser/node_modules (the browser_npm_ci fixture).
 
@@ -297,6 +300,67 @@ describe('browser flow against oidc-provider', { skip, timeout: 240000 }, () => 
       if (tracer && !trace) await tracer.stop();
       await fresh.remove();
     }
+  });
+});
+
+describe('browser flow against our dev server (devicelogin serve)', { skip, timeout: 240000 }, () => {
+  let server;
+  let home;
+  before(async () => {
+    server = await startServer('devserver', { interval: 1 });
+    home = await homeWithFakeBrowser();
+  });
+  after(async () => {
+    killAllChildren();
+    await server?.stop();
+    await home?.remove();
+  });
+  const playwright = loadPlaywright();
+  const chromiumMissing = !playwright ? 'playwright-core is not installed (tests/browser: npm ci)' : false;
+
+  // Signs in on the dev server's own pages and presses `decision` on its consent page; resolves
+  // to the title of the page the CLI's listener answered with.
+  async function decideInChromium(login, decision) {
+    const browser = await playwright.chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    try {
+      const page = await browser.newPage();
+      await page.goto(login.event.authorization_url);
+      await page.getByLabel('Username').fill('alice');
+      await page.getByLabel('Password').fill('alice');
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+      await page.getByRole('heading', { name: 'Allow access?' }).waitFor();
+      await page.getByRole('button', { name: decision, exact: true }).click();
+      await page.waitForURL((u) => u.href.startsWith(login.event.redirect_uri));
+      return await page.title();
+    } finally {
+      await browser.close();
+    }
+  }
+
+  test('Chromium signs in and approves on its pages; tokens are stored, active, and token works', { skip: chromiumMissing }, async () => {
+    await fs.access(CHROMIUM);
+    const argv = browserArgs(server, ['--profile', 'dev']);
+    const login = await startBrowserLogin(argv, home.withBrowser);
+    assert.equal(new URL(login.event.authorization_url).origin, server.issuer, 'the dev server\'s authorization endpoint');
+    assert.equal(await decideInChromium(login, 'Approve'), 'Signed in', 'the listener answered the browser');
+    const result = await login.proc.wait(30000);
+    assert.equal(result.code, EXIT.ok, describeRun(argv, result));
+    const token = await runCli(['token', '--profile', 'dev'], { env: home.env });
+    assert.equal(token.code, EXIT.ok, describeRun(['token'], token));
+    const introspection = await server.introspect(token.stdout.trim());
+    assert.equal(introspection.active, true, 'the stored access token is active at the dev server');
+    const profile = JSON.parse(await fs.readFile(path.join(home.configDir, 'profiles', 'dev.json'), 'utf8'));
+    assert.equal(profile.login_flow, 'browser');
+  });
+
+  test('Deny on its consent page: exit 3, nothing stored', { skip: chromiumMissing }, async () => {
+    const argv = browserArgs(server, ['--profile', 'dev-denied']);
+    const login = await startBrowserLogin(argv, home.withBrowser);
+    await decideInChromium(login, 'Deny');
+    const result = await login.proc.wait(30000);
+    assert.equal(result.code, EXIT.denied, describeRun(argv, result));
+    const token = await runCli(['token', '--profile', 'dev-denied'], { env: home.env });
+    assert.notEqual(token.code, EXIT.ok, 'no token was stored');
   });
 });
 

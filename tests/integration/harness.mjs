@@ -206,6 +206,9 @@ async function startDevserver(opts) {
     kind: 'devserver',
     issuer: info.issuer,
     clientId: 'devicelogin-demo',
+    // The built-in client has the loopback redirects http://127.0.0.1/callback and
+    // http://[::1]/callback registered (any port, RFC 8252 §7.3): the browser flow's client too.
+    browserClientId: 'devicelogin-demo',
     scope: 'openid profile email offline_access',
     // Device codes and poll times come from the recording proxy the CLI is pointed at.
     supports: { introspection: Boolean(meta.introspection_endpoint), deviceCodes: true, slowDown: true },
