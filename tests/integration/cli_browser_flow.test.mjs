@@ -12,8 +12,7 @@
 //    a device endpoint, and the browser flow after a device authorization refused as turned off
 //    (a stub server with recorded answers);
 //  - the canary: the authorization code and the PKCE verifier never appear in the CLI's output,
-//    its --verbose trace or any argv.
-//
+//    its --verbose trace or any argv;
 //  - the same against our dev server (`devicelogin serve`): its sign-in and consent pages, Approve
 //    (tokens stored and active at its introspection) and Deny (exit 3, nothing stored).
 //
