@@ -93,7 +93,7 @@ TEST(Encoding, Base64KnownVectors) {
 }
 
 TEST(Encoding, Base64UrlRejectsInvalidInput) {
-  for (const char* bad : {"Zm9v!", "Zm 9v", "Z", "Zm9vY", "a.b", "\xC3\xA9", "Zm9v\n"}) {
+  for (const char* bad : {"Zm9v!", "Zm 9v", "Z", "Zm9vY", "a.b", "\xC3\xA9", "Zm9v\n", "Zm=9", "Zg!", "Zm9!", "Zm9v=Zg"}) {
     SCOPED_TRACE(bad);
     EXPECT_FALSE(core::base64url_decode(bad).has_value());
   }

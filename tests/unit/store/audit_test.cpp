@@ -11,6 +11,9 @@
 #include <filesystem>
 #include <fstream>
 #include <gtest/gtest.h>
+
+#include <utility>
+#include <vector>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -91,6 +94,17 @@ TEST(AuditTokenId, JwtWithJtiIsNamedByItElseBySha256Prefix) {
   const std::string long_jti = core::base64url_encode(R"({"jti":")" + std::string(65, 'x') + R"("})");
   EXPECT_TRUE(audit_token_id(Secret("h." + long_jti + ".s")).starts_with("sha256:"));
   EXPECT_EQ(audit_token_id(Secret()), "");
+}
+
+TEST(AuditLine, TimeIsTheUtcCivilTime) {
+  const AuditProcess process{1, "/x", 1, "/y"};
+  AuditEvent event;
+  event.event = "handout";
+  // A leap day's last second, the epoch, and the first second of a year.
+  for (const auto& [ts, expected] : std::vector<std::pair<long long, std::string>>{
+           {1709251199, "2024-02-29T23:59:59Z"}, {0, "1970-01-01T00:00:00Z"}, {1767225600, "2026-01-01T00:00:00Z"}}) {
+    EXPECT_EQ(nlohmann::json::parse(audit_line(event, ts, process))["time"], expected) << ts;
+  }
 }
 
 TEST(AuditLine, FieldsAndEscaping) {
