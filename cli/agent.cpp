@@ -53,33 +53,85 @@ constexpr long long kAnswerTimeoutMs = 5000;
 // Connections served at once; more are answered "busy" at once.
 constexpr int kMaxConnections = 32;
 
-// The forwarding details of one token handed to a remote request: the audit trail's entry point.
-// The peer is the process that connected to the socket (for a forwarded socket, the local ssh
-// client that carries the remote request).
-struct RemoteHandout {
-  std::string profile;
-  pid_t peer_pid = 0;
-  uid_t peer_uid = 0;
-  std::string peer_command;  // /proc/<pid>/comm, control characters removed
-  long long min_ttl = 0;
-  std::optional<long long> expires_at;  // as handed out (after --max-lifetime)
-  bool confirmed = false;               // a user said yes at the prompt
-};
-// Records nothing yet: the audit trail hooks in here, with no change to the agent's answers.
-void record_remote_handout(const RemoteHandout& /*handout*/) {}
-
-std::string peer_command(pid_t pid) {
+std::string read_proc_file(pid_t pid, const char* name, std::size_t limit) {
   if (pid <= 0) return {};
-  const std::string path = "/proc/" + std::to_string(pid) + "/comm";
+  const std::string path = "/proc/" + std::to_string(pid) + "/" + name;
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return {};
-  char buffer[64] = {};
-  const ssize_t n = ::read(fd, buffer, sizeof buffer - 1);
+  std::string text(limit, '\0');
+  std::size_t got = 0;
+  while (got < limit) {
+    const ssize_t n = ::read(fd, text.data() + got, limit - got);
+    if (n <= 0) break;
+    got += static_cast<std::size_t>(n);
+  }
   ::close(fd);
-  if (n <= 0) return {};
-  std::string text(buffer, static_cast<std::size_t>(n));
+  text.resize(got);
+  return text;
+}
+
+std::string peer_command(pid_t pid) {
+  std::string text = read_proc_file(pid, "comm", 63);
   while (!text.empty() && text.back() == '\n') text.pop_back();
   return sanitize_text(text);
+}
+
+std::string peer_exe(pid_t pid) {
+  if (pid <= 0) return {};
+  const std::string path = "/proc/" + std::to_string(pid) + "/exe";
+  char buffer[4096];
+  const ssize_t n = ::readlink(path.c_str(), buffer, sizeof buffer);
+  if (n <= 0 || static_cast<std::size_t>(n) >= sizeof buffer) return {};
+  return sanitize_text(std::string_view(buffer, static_cast<std::size_t>(n)));
+}
+
+// The host a forwarded request comes through. SSH does not tell the agent which remote host a
+// forwarded connection comes from; what is reliably there is the peer itself: for a forwarded
+// socket it is the local ssh client carrying the connection, and its command line names the
+// destination the user typed (a Host alias of ~/.ssh/config, or user@host). Empty when the peer
+// is not ssh or its command line has no destination.
+std::string ssh_destination(pid_t pid, const std::string& exe) {
+  if (exe.empty() || exe.substr(exe.rfind('/') + 1) != "ssh") return {};
+  const std::string cmdline = read_proc_file(pid, "cmdline", 16 * 1024);
+  std::vector<std::string> argv;
+  for (std::size_t at = 0; at < cmdline.size();) {
+    const std::size_t end = std::min(cmdline.find('\0', at), cmdline.size());
+    argv.emplace_back(cmdline.substr(at, end - at));
+    at = end + 1;
+  }
+  // ssh(1)'s options that take an argument; the first word that is neither an option nor an
+  // option's argument is the destination.
+  constexpr std::string_view kWithArgument = "BbcDEeFIiJLlmOoPpQRSWw";
+  for (std::size_t i = 1; i < argv.size(); ++i) {
+    const std::string& word = argv[i];
+    if (word == "--") return i + 1 < argv.size() ? sanitize_text(argv[i + 1]) : std::string();
+    if (word.size() < 2 || word[0] != '-') return sanitize_text(word);
+    for (std::size_t k = 1; k < word.size(); ++k) {
+      if (kWithArgument.find(word[k]) == std::string_view::npos) continue;
+      if (k + 1 == word.size()) ++i;  // the argument is the next word
+      break;
+    }
+  }
+  return {};
+}
+
+// Who asked, for the audit trail: the peer process (for a forwarded socket, the local ssh client
+// that carries the remote request), the ssh destination when there is one, and whether the user
+// confirmed it at the prompt. Plain text: no secret is in it.
+std::string remote_detail(const ucred& peer, bool confirmed) {
+  const std::string exe = peer_exe(peer.pid);
+  std::string detail = "pid " + std::to_string(peer.pid);
+  if (!exe.empty()) detail += " exe " + exe;
+  if (std::string command = peer_command(peer.pid); !command.empty()) detail += " command " + command;
+  if (std::string host = ssh_destination(peer.pid, exe); !host.empty()) detail += " ssh " + host;
+  if (confirmed) detail += " confirmed";
+  return detail;
+}
+
+// A request the agent refuses itself (before or after asking the session): one "refusal" record,
+// consumer "agent". A token the session hands out is recorded by the session (see serve_token).
+void record_refusal(const std::string& profile, const ucred& peer, bool confirmed, const std::string& reason) {
+  helpers::audit_refusal(profile, "agent", remote_detail(peer, confirmed), sanitize_text(reason));
 }
 
 agent::Refusal refusal_for(const Error& error) {
@@ -257,20 +309,26 @@ class Agent {
     }
     if (std::ranges::find(args_.forward, profile) == args_.forward.end()) {
       log("refused a token of profile " + profile + ": not forwarded (--forward)");
+      record_refusal(profile, peer, false, "not forwarded by this agent (--forward)");
       answer(fd, agent::format_refusal(agent::Refusal::kNotForwarded, "profile \"" + profile + "\" is not forwarded by this agent"));
       return;
     }
     if (args_.max_lifetime > 0 && request.min_ttl > args_.max_lifetime) {
+      record_refusal(profile, peer, false, "a minimum lifetime beyond the agent's --max-lifetime");
       answer(fd, agent::format_refusal(agent::Refusal::kLifetime,
                                        "this agent hands out tokens for at most " + std::to_string(args_.max_lifetime) + " s"));
       return;
     }
     if (args_.confirm && !confirmed(profile, peer)) {
       log("refused a token of profile " + profile + " at the confirmation prompt");
+      record_refusal(profile, peer, false, "refused at the agent's confirmation prompt");
       answer(fd, agent::format_refusal(agent::Refusal::kDenied, "refused at the agent's confirmation prompt"));
       return;
     }
-    auto session = open_session(profile, args_.verbose);
+    // The session records the hand-out (or its failure) itself, as consumer "agent" with the remote
+    // request's details: one record per hand-out, with the token's id and whether it refreshed,
+    // which only the session knows.
+    auto session = open_session(profile, args_.verbose, "agent", remote_detail(peer, args_.confirm));
     auto token = session ? session->access_token(request.min_ttl) : Result<AccessToken>(std::unexpected(session.error()));
     if (!token) {
       log("no token of profile " + profile + ": " + render_error(token.error()));
@@ -280,6 +338,7 @@ class Agent {
     if (helpers::bearer_only(*token, "a remote host")) {
       token->wipe();
       log("refused a token of profile " + profile + ": it is bound to a DPoP key, which stays on this machine");
+      record_refusal(profile, peer, args_.confirm, "bound to a DPoP key, which stays on this machine");
       answer(fd, agent::format_refusal(agent::Refusal::kBearerOnly, "the profile's token is bound to a DPoP key"));
       return;
     }
@@ -288,8 +347,6 @@ class Agent {
     token->wipe();
     answer(fd, body.reveal());
     log("gave a token of profile " + profile + " (expires " + describe_expiry(token->expires_at) + ") to pid " + std::to_string(peer.pid));
-    record_remote_handout(RemoteHandout{profile, peer.pid, peer.uid, peer_command(peer.pid), request.min_ttl, token->expires_at,
-                                        args_.confirm});
   }
 
   AgentArgs args_;

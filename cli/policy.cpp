@@ -5,6 +5,8 @@
 
 #include "devicelogin/policy.hpp"
 #include "commands.hpp"
+#include "devicelogin/sanitize.hpp"
+#include "helpers/helpers.hpp"
 #include "output.hpp"
 
 namespace devicelogin::cli {
@@ -103,7 +105,10 @@ int run_policy(const PolicyArgs& args) {
 std::optional<Error> helper_refused_by_policy(std::string_view helper) {
   auto policy = load_machine_policy();
   if (!policy) return policy.error();
-  if (auto allowed = check_policy_helper(*policy, helper); !allowed) return allowed.error();
+  if (auto allowed = check_policy_helper(*policy, helper); !allowed) {
+    helpers::audit_refusal("", std::string(helper), "machine policy", sanitize_text(allowed.error().message));
+    return allowed.error();
+  }
   return std::nullopt;
 }
 

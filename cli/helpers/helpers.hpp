@@ -141,6 +141,12 @@ class StringInput final : public Input {
 // instead: `devicelogin api`, or a login without --dpop. Nullopt for any other token type.
 [[nodiscard]] std::optional<Error> bearer_only(const AccessToken& token, std::string_view integration);
 
+// Records in the audit trail that `consumer` refused to hand out a token (event "refusal", outcome
+// "refused"): for the refusals the CLI makes itself, outside a Session (the agent's, a helper the
+// machine policy does not allow). Plain text only: `reason` never contains a secret.
+void audit_refusal(const std::string& profile, const std::string& consumer, const std::string& detail,
+                   const std::string& reason);
+
 // ---- token: `token [--profile P] [--min-ttl S] [--header]`
 struct TokenArgs {
   std::string profile;  // empty: the default profile

@@ -35,6 +35,18 @@ void LocalTokenSource::record_handout() {
   handed_token_id_.clear();
 }
 
+void audit_refusal(const std::string& profile, const std::string& consumer, const std::string& detail,
+                   const std::string& reason) {
+  store::AuditEvent record;
+  record.event = "refusal";
+  record.profile = profile;
+  record.consumer = consumer;
+  record.detail = detail;
+  record.outcome = "refused";
+  record.reason = reason;
+  store::audit_record(record);
+}
+
 // Both refresh: the network, which only the full CLI has.
 SourceResult<void> LocalTokenSource::refresh_if_current(const std::string& /*profile*/, const Secret& /*rejected*/) {
   return std::unexpected(SourceProblem{true, {}});

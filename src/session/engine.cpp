@@ -397,7 +397,7 @@ Result<Engine::SignedIn> Engine::sign_in(const LoginSettings& requested, const L
   const std::optional<Profile>& previous = saved_profile_;
 
   // The machine policy: an issuer, store or DPoP choice it refuses is refused before any request.
-  if (auto allowed = check_login_settings(policy_, settings); !allowed) return std::unexpected(allowed.error());
+  if (auto allowed = audited_policy(check_login_settings(policy_, settings)); !allowed) return std::unexpected(allowed.error());
   if (policy_.stores && (settings.store.empty() || settings.store == "auto") && !(previous && settings.store.empty())) {
     // "auto" chooses among the keyrings the policy allows (never the file on its own).
     for (const std::string& allowed : *policy_.stores) {
@@ -451,7 +451,7 @@ Result<Engine::SignedIn> Engine::sign_in(const LoginSettings& requested, const L
     if (std::find(profile.api_urls.begin(), profile.api_urls.end(), url) == profile.api_urls.end()) profile.api_urls.push_back(url);
   }
   // The machine policy's word on the prepared profile, before the device authorization request.
-  if (auto allowed = check_login_profile(policy_, profile); !allowed) return std::unexpected(allowed.error());
+  if (auto allowed = audited_policy(check_login_profile(policy_, profile)); !allowed) return std::unexpected(allowed.error());
   auto store = open_token_store(profile.store);
   if (!store) return std::unexpected(store.error());
   // The profile must be savable before the user approves anything: a directory that cannot be
@@ -795,11 +795,16 @@ void Engine::audit(std::string event, const Secret* token, bool refreshed, const
   store::audit_record(record);
 }
 
+Result<void> Engine::audited_policy(Result<void> allowed) const {
+  if (!allowed) audit("refusal", nullptr, false, &allowed.error(), "machine policy");
+  return allowed;
+}
+
 Result<AccessToken> Engine::access_token(long long min_ttl) {
   bool refreshed = false;
   auto tokens = valid_tokens(min_ttl, &refreshed);
   if (!tokens) {
-    audit("handout", nullptr, refreshed, &tokens.error());
+    if (!refused_by_policy_) audit("handout", nullptr, refreshed, &tokens.error());
     return std::unexpected(tokens.error());
   }
   audit("handout", &tokens->access_token, refreshed, nullptr);
@@ -816,16 +821,22 @@ Result<void> Engine::end_if_over_limits(const TokenSet& tokens) {
   const std::string ended = session_ended(policy_, session_limits(policy_, tokens, last_use_if_limited()), now());
   if (ended.empty()) return {};
   // Ended whatever a refresh could do: revoked and deleted, as logout does.
+  ended_by_policy_ = ended;
   auto gone = logout();
+  ended_by_policy_.clear();
   if (!gone) return std::unexpected(gone.error());
   return relogin(ended + (gone->revoked ? "; its tokens were revoked and deleted"
                                         : "; its tokens were deleted (not revoked: " + gone->revocation_problem + ")"));
 }
 
 Result<TokenSet> Engine::valid_tokens(long long min_ttl, bool* refreshed) {
+  refused_by_policy_ = false;
   auto tokens = [&]() -> Result<TokenSet> {
     if (unusable_) return std::unexpected(*unusable_);
-    if (auto allowed = check_hand_out(policy_, profile_); !allowed) return std::unexpected(allowed.error());
+    if (auto allowed = audited_policy(check_hand_out(policy_, profile_)); !allowed) {
+      refused_by_policy_ = true;
+      return std::unexpected(allowed.error());
+    }
     auto loaded = load_required();
     if (!loaded) return loaded;
     if (auto within = end_if_over_limits(*loaded); !within) return std::unexpected(within.error());
@@ -895,7 +906,7 @@ Result<HttpResponse> Engine::fetch(HttpRequest request, long long min_ttl) {
   if (auto shape = check_request_shape(request); !shape) return std::unexpected(shape.error());
   const std::string origin = http::url_origin(request.url).value_or(std::string());
   if (auto allowed = check_token_destination(request.url); !allowed) return std::unexpected(allowed.error());
-  if (auto allowed = check_api_origin(policy_, request.url); !allowed) return std::unexpected(allowed.error());
+  if (auto allowed = audited_policy(check_api_origin(policy_, request.url)); !allowed) return std::unexpected(allowed.error());
   auto send_with = [&](const TokenSet& tokens) -> Result<HttpResponse> {
     // A DPoP token goes only with a proof of its key (RFC 9449 §7): without the key, no request.
     auto dpop_key = dpop_key_of(tokens);
@@ -934,7 +945,7 @@ Result<HttpResponse> Engine::fetch(HttpRequest request, long long min_ttl) {
   bool was_refreshed = false;
   auto tokens = valid_tokens(min_ttl, &was_refreshed);
   if (!tokens) {
-    audit("handout", nullptr, was_refreshed, &tokens.error(), audited_origin);
+    if (!refused_by_policy_) audit("handout", nullptr, was_refreshed, &tokens.error(), audited_origin);
     return std::unexpected(tokens.error());
   }
   audit("handout", &tokens->access_token, was_refreshed, nullptr, audited_origin);
@@ -1001,7 +1012,7 @@ Result<bool> Engine::learn_from_response(std::string_view url, const HttpRespons
 
 Result<TokenInfo> Engine::refresh() {
   if (unusable_) return std::unexpected(*unusable_);
-  if (auto allowed = check_hand_out(policy_, profile_); !allowed) return std::unexpected(allowed.error());
+  if (auto allowed = audited_policy(check_hand_out(policy_, profile_)); !allowed) return std::unexpected(allowed.error());
   {
     auto tokens = load_required();
     if (!tokens) return std::unexpected(tokens.error());
@@ -1059,6 +1070,13 @@ Result<LogoutOutcome> Engine::logout_of(TokenStore& from) {
     record.token_id = store::audit_token_id((*loaded)->access_token);
     record.outcome = outcome.revoked ? "revoked" : "not_revoked";
     record.reason = sanitize_text(outcome.revocation_problem);
+    if (!ended_by_policy_.empty()) {
+      // The machine policy's age or idle limit ended the session: one record saying so, with
+      // whether the revocation worked (the outcome).
+      record.event = "session_ended";
+      record.detail = "machine policy";
+      record.reason = sanitize_text(ended_by_policy_) + (outcome.revocation_problem.empty() ? "" : "; not revoked: " + record.reason);
+    }
     store::audit_record(record);
   }
   return outcome;

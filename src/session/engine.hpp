@@ -121,6 +121,9 @@ class Engine {
   // Records an event of this profile in the audit trail (store/audit.hpp), naming the options'
   // consumer; `detail` empty: the options' detail.
   void audit(std::string event, const Secret* token, bool refreshed, const Error* error, std::string detail = {}) const;
+  // `allowed`, a machine policy check: its refusal recorded as a "refusal" event (detail "machine
+  // policy", the reason, never a token).
+  [[nodiscard]] Result<void> audited_policy(Result<void> allowed) const;
   // The DPoP key a DPoP token of `tokens` is used with; nullopt for a token of another type.
   // kReloginRequired when a DPoP token has no key, or one that cannot be read: never a fallback
   // to sending it as a Bearer token.
@@ -143,6 +146,12 @@ class Engine {
   // Why there is no usable profile (never saved, unreadable, or its store cannot be opened); the
   // one place that says so. store_ is then a placeholder that answers every call with it.
   std::optional<Error> unusable_;
+  // Whether the last valid_tokens() was refused by the machine policy (recorded then as a refusal,
+  // so that the caller does not record a failed hand-out as well).
+  bool refused_by_policy_ = false;
+  // Why the machine policy's age or idle limit ended the session, while end_if_over_limits() logs
+  // it out: the logout record says so.
+  std::string ended_by_policy_;
   std::unique_ptr<TokenStore> store_;
   std::shared_ptr<HttpClient> http_owner_;
   std::shared_ptr<Clock> clock_;

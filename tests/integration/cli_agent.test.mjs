@@ -98,6 +98,9 @@ describe('token agent through OpenSSH socket forwarding', { skip, timeout: 30000
     assert.equal(result.code, code, describeRun(argv, result, seen));
     return result;
   };
+  // The agent's machine's audit trail (docs/audit.md).
+  const auditRecords = async () => (await fs.readFile(path.join(local.env.XDG_STATE_HOME, 'devicelogin', 'audit.jsonl'), 'utf8')
+    .catch(() => '')).split('\n').filter(Boolean).map((line) => JSON.parse(line));
   const storedTokens = async () => {
     const tokens = await server.tokens();
     for (const t of tokens) seen.push(t.access_token, t.refresh_token);
@@ -183,6 +186,15 @@ describe('token agent through OpenSSH socket forwarding', { skip, timeout: 30000
     const [, latest] = [null, (await storedTokens()).at(-1)];
     assert.equal(token, latest.access_token, 'the token is the one the agent holds');
     assert.deepEqual(await listFiles(remote.home), [], 'nothing is stored under the remote HOME');
+    // Recorded on the agent's machine, once, as the agent's: the peer is the local ssh client
+    // carrying the forwarded connection, and its destination names the remote host.
+    const handouts = (await auditRecords()).filter((r) => r.event === 'handout' && r.profile === PROFILE);
+    assert.equal(handouts.length, 1, `one hand-out record: ${JSON.stringify(handouts)}`);
+    assert.equal(handouts[0].consumer, 'agent');
+    assert.equal(handouts[0].outcome, 'ok');
+    assert.match(handouts[0].detail, /^pid \d+ exe \S*\/ssh command ssh ssh agent-test$/);
+    assert.match(handouts[0].token_id, /^(jti|sha256):/);
+    assert.doesNotMatch(JSON.stringify(await auditRecords()), new RegExp(token), 'no token in the audit trail');
   });
 
   test('git clone on the remote side through the helper gets its password from the agent', { skip: haveGit ? false : 'git-http-backend is not installed' }, async () => {
@@ -322,6 +334,14 @@ describe('token agent through OpenSSH socket forwarding', { skip, timeout: 30000
     const other = await runCli(['token', '--profile', 'gh'], { env });
     assert.equal(other.code, EXIT.notLoggedIn);
     assert.match(other.stderr, /^devicelogin token: the agent at .* does not forward profile "gh"; .*--forward\n$/);
+    const refusal = (await auditRecords()).find((r) => r.event === 'refusal' && r.profile === 'gh');
+    assert.ok(refusal, 'the agent\'s refusal is in its audit trail');
+    assert.equal(refusal.consumer, 'agent');
+    assert.equal(refusal.outcome, 'refused');
+    assert.match(refusal.reason, /not forwarded/);
+    // The peer is the `token` process itself here (no ssh in between): the executable it runs (the
+    // lean executable hands a request to an agent over to the full CLI, which it execs).
+    assert.match(refusal.detail, /^pid \d+ exe \/\S+\/devicelogin(-cli)? command devicelogin(-cli)?$/);
     // api keeps the token to the profile's origins, which only the agent's machine knows: refused.
     const api = await runCli(['api', '--profile', PROFILE, 'https://api.example.com/x'], { env });
     assert.equal(api.code, EXIT.usage);

@@ -99,6 +99,9 @@ for (const kind of serverKinds()) {
       user, env: user.env, extra: [...profileArgs, ...extra], store: 'file',
     });
     const tokenFile = () => path.join(user.home.stateDir, 'tokens', 'work.json');
+    // The audit trail's records (docs/audit.md), oldest first.
+    const auditRecords = async () => (await fs.readFile(path.join(user.home.stateDir, 'audit.jsonl'), 'utf8').catch(() => ''))
+      .split('\n').filter(Boolean).map((line) => JSON.parse(line));
 
     before(async () => {
       server = await startServer(kind);
@@ -179,6 +182,11 @@ for (const kind of serverKinds()) {
       assert.match(ended.stderr, /the session ended: the machine policy \/etc\/devicelogin\/policy\.json limits a session to 0\.0003 h from sign-in; its tokens were revoked and deleted/);
       assert.equal((await server.introspect(accessToken)).active, false, 'the access token is still active');
       await assert.rejects(fs.stat(tokenFile()), { code: 'ENOENT' });
+      const endedRecord = (await auditRecords()).filter((r) => r.event === 'session_ended').at(-1);
+      assert.ok(endedRecord, 'the session the policy ended is recorded');
+      assert.equal(endedRecord.outcome, 'revoked');
+      assert.match(endedRecord.reason, /limits a session to 0\.0003 h from sign-in/);
+      assert.doesNotMatch(JSON.stringify(await auditRecords()), new RegExp(accessToken), 'no token in the audit trail');
     });
 
     test('idle_hours: no use for that long ends the session the same way', async () => {
@@ -193,6 +201,10 @@ for (const kind of serverKinds()) {
       const ended = await run(['token', ...profileArgs]);
       assert.equal(ended.code, 5, describeRun(['token'], ended, [accessToken]));
       assert.match(ended.stderr, /the session ended: it was not used for 0\.0003 h/);
+      const endedRecord = (await auditRecords()).filter((r) => r.event === 'session_ended').at(-1);
+      assert.ok(endedRecord, 'the session the idle limit ended is recorded');
+      assert.equal(endedRecord.outcome, 'revoked');
+      assert.match(endedRecord.reason, /it was not used for 0\.0003 h/);
       assert.equal((await server.introspect(accessToken)).active, false, 'the access token is still active');
       await assert.rejects(fs.stat(tokenFile()), { code: 'ENOENT' });
     });
@@ -244,6 +256,15 @@ except devicelogin.DeviceLoginError as error:
       assert.equal(git.code, 2, describeRun(['git-credential'], git));
       assert.equal(git.stdout, '');
       assert.match(git.stderr, /does not let git hand out tokens/);
+      // Each refusal is in the audit trail with its reason, and no token.
+      const refusals = (await auditRecords()).filter((r) => r.event === 'refusal' && r.detail === 'machine policy');
+      for (const consumer of ['exec', 'git']) {
+        const refusal = refusals.find((r) => r.consumer === consumer);
+        assert.ok(refusal, `the ${consumer} refusal is recorded: ${JSON.stringify(refusals)}`);
+        assert.equal(refusal.outcome, 'refused');
+        assert.match(refusal.reason, new RegExp(`does not let ${consumer} hand out tokens`));
+        assert.equal(refusal.token_id ?? '', '');
+      }
       const token = await run(['token', ...profileArgs]);
       assert.equal(token.code, 0, describeRun(['token'], token, [token.stdout]));
       await setPolicy(undefined);
