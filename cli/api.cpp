@@ -2,7 +2,8 @@
 // one authenticated request, in the manner of `gh api`, through Session::fetch (refreshes first,
 // and once more after a 401). The token goes only to the origins the profile names (its API base
 // URLs and its userinfo endpoint); any other origin is refused before anything is sent. The HTTP
-// client never follows redirects, so a 3xx cannot carry the token elsewhere either.
+// client never follows redirects, so a 3xx cannot carry the token elsewhere either. With
+// DEVICELOGIN_AGENT the token comes from the agent, which applies that origin rule itself.
 #include <unistd.h>
 
 #include <algorithm>
@@ -223,7 +224,8 @@ void setup_api(CLI::App& app, int& exit_code) {
       "api",
       "Send one request with the access token (refreshed first, and once more after a 401) and print the body. "
       "A PATH resolves against the profile's first API base URL (login --api-url); the token goes only to the "
-      "profile's API base URLs and userinfo endpoint. Exit 0 for 2xx, 8 for any other status");
+      "profile's API base URLs and userinfo endpoint (with DEVICELOGIN_AGENT: a full URL, which the agent checks). "
+      "Exit 0 for 2xx, 8 for any other status");
   add_profile_flag(*cmd, args->profile);
   cmd->add_option("-X,--method", args->method, "HTTP method (default GET, or POST with -d)");
   cmd->add_option("-H,--header", args->headers, "A request header 'Name: value' (repeatable)")->allow_extra_args(false);
