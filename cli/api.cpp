@@ -114,10 +114,14 @@ int run_api_through_agent(const ApiArgs& args, const std::string& socket_path, H
   // The rules Session::fetch applies for a local profile, which this path does not go through.
   for (const auto& [name, value] : request.headers) {
     for (std::string_view reserved : {"host", "proxy-authorization", "cookie", "dpop"}) {
-      if (lower(name) == reserved) return usage("-H " + sanitize_text(name) + ": this header decides where or as whom the token goes; pass no such header");
+      if (lower(name) == reserved) {
+        return usage("-H " + sanitize_text(name) + ": this header decides where or as whom the token goes; pass no such header");
+      }
     }
   }
-  if (args.data && (request.method == "GET" || request.method == "HEAD")) return usage("-d: a " + request.method + " request has no body; pass -X POST (or another method)");
+  if (args.data && (request.method == "GET" || request.method == "HEAD")) {
+    return usage("-d: a " + request.method + " request has no body; pass -X POST (or another method)");
+  }
   if (auto allowed = check_url_policy(request.url, "the API URL"); !allowed) return report_error("api", allowed.error());
   helpers::AgentTokenSource source(socket_path);
   source.set_destination(request.url);
@@ -177,7 +181,9 @@ int run_api(const ApiArgs& args) {
   if (auto refused = helper_refused_by_policy("api")) return report_error("api", *refused);
   // Through an agent the profile stays on the agent's machine: the agent checks the URL against
   // the profile's allowed origins before it hands out a token for it.
-  if (auto agent = helpers::agent_socket_from_environment()) return run_api_through_agent(args, *agent, std::move(request), has_content_type);
+  if (auto agent = helpers::agent_socket_from_environment()) {
+    return run_api_through_agent(args, *agent, std::move(request), has_content_type);
+  }
   auto session = open_session(args.profile, args.verbose, "api");
   if (!session) return report_error("api", session.error());
   // A profile never signed in is "not logged in" (5), before its missing API base URL.
