@@ -329,6 +329,15 @@ class Agent {
     // request's details: one record per hand-out, with the token's id and whether it refreshed,
     // which only the session knows.
     auto session = open_session(profile, args_.verbose, "agent", remote_detail(peer, args_.confirm));
+    // A request that names where the token goes (the remote `api`) gets one only for a place the
+    // profile allows, by the library's own rule: the profile's allowed origins stay here.
+    if (session && !request.url.empty()) {
+      if (auto allowed = session->check_token_destination(request.url); !allowed) {
+        log("refused a token of profile " + profile + " for a destination the profile does not allow");
+        answer(fd, agent::format_refusal(agent::Refusal::kDestination, allowed.error().message));
+        return;
+      }
+    }
     auto token = session ? session->access_token(request.min_ttl) : Result<AccessToken>(std::unexpected(session.error()));
     if (!token) {
       log("no token of profile " + profile + ": " + render_error(token.error()));

@@ -26,6 +26,7 @@ constexpr RefusalNameEntry kRefusalNames[] = {
     {Refusal::kDenied, "denied"},
     {Refusal::kBearerOnly, "bearer_only"},
     {Refusal::kLifetime, "lifetime"},
+    {Refusal::kDestination, "destination"},
     {Refusal::kNotLoggedIn, "not_logged_in"},
     {Refusal::kReloginRequired, "relogin_required"},
     {Refusal::kNetwork, "network"},
@@ -76,6 +77,19 @@ std::optional<long long> optional_time(const core::SecretJson& doc, const char* 
   const auto value = doc.find(name);
   if (value == doc.end() || !value->is_number_integer()) return std::nullopt;
   return value->get<long long>();
+}
+
+// An absolute http or https URL of printable ASCII without spaces, within kMaxUrlBytes. Whether
+// the profile allows its token there is the agent's check (Session::check_token_destination).
+bool acceptable_url(std::string_view url) {
+  if (url.empty() || url.size() > kMaxUrlBytes) return false;
+  for (char c : url) {
+    if (c <= 0x20 || c >= 0x7f) return false;
+  }
+  std::string scheme(url.substr(0, url.find("://")));
+  if (scheme.size() == url.size()) return false;
+  for (char& c : scheme) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  return scheme == "https" || scheme == "http";
 }
 
 }  // namespace
@@ -139,13 +153,19 @@ Result<Request> parse_request(std::string_view body) {
       const auto seconds = whole_number(value);
       if (!seconds) return std::unexpected(bad("the request's min_ttl is not a whole number of seconds from 0 to a year"));
       request.min_ttl = *seconds;
+    } else if (name == "url") {
+      if (!value.is_string() || !acceptable_url(value.get_ref<const std::string&>())) {
+        return std::unexpected(bad("the request's url is not an http or https URL of at most " + std::to_string(kMaxUrlBytes) +
+                                   " printable characters"));
+      }
+      request.url = value.get_ref<const std::string&>();
     } else {
       return std::unexpected(bad("the request has a member the protocol does not have"));
     }
   }
   if (!has_op) return std::unexpected(bad("the request names no op"));
-  if (request.operation == Operation::kStatus && (!request.profile.empty() || doc.contains("min_ttl"))) {
-    return std::unexpected(bad("a status request takes no profile or min_ttl"));
+  if (request.operation == Operation::kStatus && (!request.profile.empty() || doc.contains("min_ttl") || doc.contains("url"))) {
+    return std::unexpected(bad("a status request takes no profile, min_ttl or url"));
   }
   return request;
 }
@@ -158,6 +178,7 @@ std::string format_request(const Request& request) {
     doc["op"] = "token";
     if (!request.profile.empty()) doc["profile"] = request.profile;
     doc["min_ttl"] = request.min_ttl;
+    if (!request.url.empty()) doc["url"] = request.url;
   }
   return doc.dump();
 }

@@ -4,6 +4,9 @@
 // then that many bytes of JSON (one object). A client sends one request and reads one response
 // per connection. Requests:
 //   {"op":"token","profile":"work","min_ttl":60}   a token that lives min_ttl more seconds
+//   {"op":"token",...,"url":"https://api.example/x"}   the same, for a request to that URL only: the
+//                                                   agent refuses when the profile does not allow
+//                                                   its token there (the remote `api`)
 //   {"op":"status"}                                 the agent and the profiles it forwards
 // ("profile" may be left out or empty: the agent's default profile; nothing else is accepted.)
 // Responses: {"ok":true, ...} or {"ok":false,"error":"<kind>","message":"<one line>"}.
@@ -27,6 +30,8 @@ namespace devicelogin::cli::agent {
 inline constexpr std::size_t kMaxRequestBytes = 4096;
 // The largest response a client reads: a JWT access token of a generous size, and its fields.
 inline constexpr std::size_t kMaxResponseBytes = 256 * 1024;
+// The longest destination URL a token request may name.
+inline constexpr std::size_t kMaxUrlBytes = 2048;
 // The largest min_ttl a request may ask for (a year).
 inline constexpr long long kMaxMinTtl = 366LL * 24 * 3600;
 inline constexpr std::size_t kFrameHeaderBytes = 4;
@@ -37,6 +42,8 @@ struct Request {
   Operation operation = Operation::kToken;
   std::string profile;  // empty: the agent's default profile
   long long min_ttl = 60;
+  // Where the token will be sent (an http or https URL); empty: not named (token, exec, helpers).
+  std::string url;
 };
 
 // Why the agent gave no token; the short name is the response's "error" field.
@@ -46,6 +53,7 @@ enum class Refusal {
   kDenied,           // refused at the agent's confirmation prompt
   kBearerOnly,       // the profile's token is DPoP-bound: useless without the key, which stays
   kLifetime,         // min_ttl above what the agent hands out (--max-lifetime)
+  kDestination,      // the request's url is not one the profile allows its token to go to
   kNotLoggedIn,      // nothing stored for the profile on the agent's machine
   kReloginRequired,  // its refresh token was rejected
   kNetwork,          // the agent could not reach the server to refresh
@@ -65,7 +73,8 @@ enum class Refusal {
 
 // A request's body (JSON). kUsage with a one-line message (no input echoed) when it is not one of
 // the requests above: not a JSON object, an unknown "op" or member, a profile name that is not
-// valid, a min_ttl that is not a whole number in 0..kMaxMinTtl.
+// valid, a min_ttl that is not a whole number in 0..kMaxMinTtl, a url that is not an http(s) URL
+// of printable ASCII of at most kMaxUrlBytes (token requests only).
 [[nodiscard]] Result<Request> parse_request(std::string_view body);
 [[nodiscard]] std::string format_request(const Request& request);
 

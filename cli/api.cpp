@@ -2,7 +2,8 @@
 // one authenticated request, in the manner of `gh api`, through Session::fetch (refreshes first,
 // and once more after a 401). The token goes only to the origins the profile names (its API base
 // URLs and its userinfo endpoint); any other origin is refused before anything is sent. The HTTP
-// client never follows redirects, so a 3xx cannot carry the token elsewhere either.
+// client never follows redirects, so a 3xx cannot carry the token elsewhere either. With
+// DEVICELOGIN_AGENT the token comes from the agent, which applies that origin rule itself.
 #include <unistd.h>
 
 #include <algorithm>
@@ -20,7 +21,10 @@
 
 #include "commands.hpp"
 #include "devicelogin/advanced/error_builders.hpp"
+#include "devicelogin/http_client.hpp"
 #include "devicelogin/sanitize.hpp"
+#include "helpers/agent_source.hpp"
+#include "helpers/helpers.hpp"
 #include "output.hpp"
 
 namespace devicelogin::cli {
@@ -80,6 +84,74 @@ Result<std::string> read_data(const std::string& data) {
   return body.str();
 }
 
+// Prints the answer as the command does; its exit code.
+int print_response(const ApiArgs& args, const HttpResponse& response) {
+  std::string out;
+  if (args.include) {
+    out = "HTTP " + std::to_string(response.status) + "\r\n";
+    for (const auto& [name, value] : response.headers) out.append(name).append(": ").append(value).append("\r\n");
+    out += "\r\n";
+  }
+  if (!write_stdout(out) || !write_stdout(response.body.reveal())) return 1;
+  if (response.status >= 200 && response.status < 300) return 0;
+  std::string line = "devicelogin api: HTTP " + std::to_string(response.status) + " from " + without_query(args.target);
+  if (response.status >= 300 && response.status < 400) line += " (redirects are not followed)";
+  say(line);
+  return kHttpStatusExit;
+}
+
+// `api` on a remote host (DEVICELOGIN_AGENT): a full URL only (the API base URL a path would
+// resolve against is the agent's), a token the agent hands out for that URL, sent once as a
+// Bearer token (a DPoP-bound profile is not forwarded: its key stays with the agent). No retry
+// after a 401: the agent refreshes when the token would not live min_ttl more seconds.
+int run_api_through_agent(const ApiArgs& args, const std::string& socket_path, HttpRequest request, bool has_content_type) {
+  auto usage = [](std::string message) { return report_error("api", Error{ErrorCode::kUsage, std::move(message), "", 0}); };
+  if (!starts_with_nocase(args.target, "https://") && !starts_with_nocase(args.target, "http://")) {
+    return usage("through the agent (DEVICELOGIN_AGENT), api needs a full http or https URL: the profile's API base URL "
+                 "stays on the agent's machine");
+  }
+  request.url = args.target;
+  // The rules Session::fetch applies for a local profile, which this path does not go through.
+  for (const auto& [name, value] : request.headers) {
+    for (std::string_view reserved : {"host", "proxy-authorization", "cookie", "dpop"}) {
+      if (lower(name) == reserved) {
+        return usage("-H " + sanitize_text(name) + ": this header decides where or as whom the token goes; pass no such header");
+      }
+    }
+  }
+  if (args.data && (request.method == "GET" || request.method == "HEAD")) {
+    return usage("-d: a " + request.method + " request has no body; pass -X POST (or another method)");
+  }
+  if (auto allowed = check_url_policy(request.url, "the API URL"); !allowed) return report_error("api", allowed.error());
+  helpers::AgentTokenSource source(socket_path);
+  source.set_destination(request.url);
+  auto token = source.access_token(args.profile, 60);
+  if (!token) return report_error("api", token.error().error);
+  if (auto refused = helpers::bearer_only(*token, "api")) {
+    token->wipe();
+    return report_error("api", *refused);
+  }
+  if (args.data) {
+    auto body = read_data(*args.data);
+    if (!body) {
+      token->wipe();
+      return report_error("api", body.error());
+    }
+    if (!has_content_type) request.headers.emplace_back("Content-Type", "application/json");
+    request.body = Secret(std::move(*body));
+  }
+  request.headers.emplace_back("Authorization", std::string(token->authorization().reveal()));
+  token->wipe();
+  auto client = make_curl_http_client(HttpOptions{});
+  auto response = client->send(request);
+  // The header held the token: wiped before anything is reported.
+  for (auto& [name, value] : request.headers) {
+    if (name == "Authorization") wipe_string(value);
+  }
+  if (!response) return report_error("api", response.error());
+  return print_response(args, *response);
+}
+
 int run_api(const ApiArgs& args) {
   auto usage = [](std::string message) { return report_error("api", Error{ErrorCode::kUsage, std::move(message), "", 0}); };
   HttpRequest request;
@@ -107,14 +179,10 @@ int run_api(const ApiArgs& args) {
     request.headers.emplace_back(std::move(name), std::move(value));
   }
   if (auto refused = helper_refused_by_policy("api")) return report_error("api", *refused);
-  // Through an agent there is no local profile to tell where the token may go (its API base URLs
-  // and userinfo endpoint stay on the agent's machine): refused rather than sent anywhere.
-  if (std::getenv("DEVICELOGIN_AGENT") != nullptr && *std::getenv("DEVICELOGIN_AGENT") != '\0') {  // NOLINT(concurrency-mt-unsafe)
-    return report_error("api", Error{ErrorCode::kConfig,
-                                     "api does not take its token from the agent (DEVICELOGIN_AGENT is set): the profile's "
-                                     "allowed API origins stay on the agent's machine; use devicelogin exec or token there, or "
-                                     "unset DEVICELOGIN_AGENT to use this host's own sign-in",
-                                     "", 0});
+  // Through an agent the profile stays on the agent's machine: the agent checks the URL against
+  // the profile's allowed origins before it hands out a token for it.
+  if (auto agent = helpers::agent_socket_from_environment()) {
+    return run_api_through_agent(args, *agent, std::move(request), has_content_type);
   }
   auto session = open_session(args.profile, args.verbose, "api");
   if (!session) return report_error("api", session.error());
@@ -151,18 +219,7 @@ int run_api(const ApiArgs& args) {
   }
   auto response = session->fetch(std::move(request));
   if (!response) return report_error("api", response.error());
-  std::string out;
-  if (args.include) {
-    out = "HTTP " + std::to_string(response->status) + "\r\n";
-    for (const auto& [name, value] : response->headers) out.append(name).append(": ").append(value).append("\r\n");
-    out += "\r\n";
-  }
-  if (!write_stdout(out) || !write_stdout(response->body.reveal())) return 1;
-  if (response->status >= 200 && response->status < 300) return 0;
-  std::string line = "devicelogin api: HTTP " + std::to_string(response->status) + " from " + without_query(args.target);
-  if (response->status >= 300 && response->status < 400) line += " (redirects are not followed)";
-  say(line);
-  return kHttpStatusExit;
+  return print_response(args, *response);
 }
 
 }  // namespace
@@ -173,7 +230,8 @@ void setup_api(CLI::App& app, int& exit_code) {
       "api",
       "Send one request with the access token (refreshed first, and once more after a 401) and print the body. "
       "A PATH resolves against the profile's first API base URL (login --api-url); the token goes only to the "
-      "profile's API base URLs and userinfo endpoint. Exit 0 for 2xx, 8 for any other status");
+      "profile's API base URLs and userinfo endpoint (with DEVICELOGIN_AGENT: a full URL, which the agent checks). "
+      "Exit 0 for 2xx, 8 for any other status");
   add_profile_flag(*cmd, args->profile);
   cmd->add_option("-X,--method", args->method, "HTTP method (default GET, or POST with -d)");
   cmd->add_option("-H,--header", args->headers, "A request header 'Name: value' (repeatable)")->allow_extra_args(false);

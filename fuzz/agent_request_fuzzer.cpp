@@ -20,9 +20,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (request) {
         fuzz::check(text.size() <= agent::kMaxRequestBytes);
         fuzz::check(request->min_ttl >= 0 && request->min_ttl <= agent::kMaxMinTtl);
+        fuzz::check(request->url.size() <= agent::kMaxUrlBytes);
+        for (char c : request->url) fuzz::check(c > 0x20 && c < 0x7f);
         auto again = agent::parse_request(agent::format_request(*request));
         fuzz::check(again && again->operation == request->operation && again->profile == request->profile);
-        if (request->operation == agent::Operation::kToken) fuzz::check(again->min_ttl == request->min_ttl);
+        if (request->operation == agent::Operation::kToken) fuzz::check(again->min_ttl == request->min_ttl && again->url == request->url);
       } else {
         fuzz::check(request.error().code == ErrorCode::kUsage && one_line(request.error().message));
         fuzz::check(text.size() < 8 || request.error().message.find(text) == std::string::npos);

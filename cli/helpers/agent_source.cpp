@@ -116,6 +116,9 @@ Error agent_refusal_error(const std::string& socket_path, const std::string& pro
                    "", 0};
     case Refusal::kLifetime:
       return Error{ErrorCode::kUsage, from + " hands out shorter-lived tokens" + said + "; ask for a smaller --min-ttl", "", 0};
+    case Refusal::kDestination:
+      return Error{ErrorCode::kUsage, from + " refused a token of " + named + " for that URL" + said +
+                   "; the profile's API base URLs on the agent's machine decide where its token may go", "", 0};
     case Refusal::kNetwork:
       return Error{ErrorCode::kNetwork, from + " could not refresh the token" + said + "; try again later", "", 0};
     case Refusal::kBusy:
@@ -137,6 +140,7 @@ SourceResult<AccessToken> AgentTokenSource::access_token(const std::string& prof
   request.operation = agent::Operation::kToken;
   request.profile = profile;
   request.min_ttl = min_ttl;
+  request.url = destination_;
   if (min_ttl < 0 || min_ttl > agent::kMaxMinTtl) {
     return problem(Error{ErrorCode::kUsage, "--min-ttl must be from 0 seconds to a year", "", 0});
   }

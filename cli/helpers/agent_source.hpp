@@ -39,12 +39,16 @@ inline constexpr long long kAgentConfirmTimeoutS = 60;
 class AgentTokenSource final : public TokenSource {
  public:
   explicit AgentTokenSource(std::string socket_path) : socket_path_(std::move(socket_path)) {}
+  // Names the URL the tokens will be sent to: the agent then hands one out only when the
+  // profile allows its token there (kUsage otherwise).
+  void set_destination(std::string url) { destination_ = std::move(url); }
   [[nodiscard]] SourceResult<AccessToken> access_token(const std::string& profile, long long min_ttl) override;
   [[nodiscard]] SourceResult<void> refresh_if_current(const std::string& profile, const Secret& rejected) override;
   [[nodiscard]] SourceResult<bool> refresh_if_stored(const std::string& profile) override;
 
  private:
   std::string socket_path_;
+  std::string destination_;
 };
 
 // Where this user's agent listens: $XDG_RUNTIME_DIR/devicelogin/agent.sock. kConfig (one line)

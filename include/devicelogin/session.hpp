@@ -234,7 +234,9 @@ class DEVICELOGIN_API Session {
   [[nodiscard]] Result<LogoutOutcome> logout_from(TokenStore& other);
   // Succeeds when a request to `url` may carry this profile's token: its origin (scheme, host and
   // port, RFC 6454) is that of one of the profile's API base URLs or of its userinfo endpoint.
-  // Otherwise kUsage with Remedy::kAddSettings, setting "api_urls" and the profile's name.
+  // Otherwise kUsage with Remedy::kAddSettings, setting "api_urls" and the profile's name. Where
+  // the machine policy lists `api_origins`, the origin must match one of them too (kConfig naming
+  // the policy file otherwise).
   [[nodiscard]] Result<void> check_token_destination(std::string_view url) const;
   // Sends `request` with `Authorization: <scheme> <access token>` (the scheme of the token's type,
   // authorization_scheme(); refreshed first when it expires

@@ -872,6 +872,13 @@ Result<TokenSet> Engine::valid_tokens(long long min_ttl, bool* refreshed) {
 }
 
 Result<void> Engine::check_token_destination(std::string_view url) const {
+  if (auto allowed = check_profile_destination(url); !allowed) return allowed;
+  // The machine policy's api_origins narrow it further, for every caller (fetch, the credentials
+  // for a caller's own HTTP client, the agent serving a remote `api`).
+  return audited_policy(check_api_origin(policy_, url));
+}
+
+Result<void> Engine::check_profile_destination(std::string_view url) const {
   // The credential-host rule: the token goes only to origins the profile names. An origin is
   // compared whole (RFC 6454 §5): another port or scheme on the same host is another server.
   // (The https-except-loopback rule is the HTTP client's: the API base URLs passed it at login.)
@@ -906,7 +913,6 @@ Result<HttpResponse> Engine::fetch(HttpRequest request, long long min_ttl) {
   if (auto shape = check_request_shape(request); !shape) return std::unexpected(shape.error());
   const std::string origin = http::url_origin(request.url).value_or(std::string());
   if (auto allowed = check_token_destination(request.url); !allowed) return std::unexpected(allowed.error());
-  if (auto allowed = audited_policy(check_api_origin(policy_, request.url)); !allowed) return std::unexpected(allowed.error());
   auto send_with = [&](const TokenSet& tokens) -> Result<HttpResponse> {
     // A DPoP token goes only with a proof of its key (RFC 9449 §7): without the key, no request.
     auto dpop_key = dpop_key_of(tokens);

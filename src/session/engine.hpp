@@ -60,6 +60,8 @@ class Engine {
 
   [[nodiscard]] Result<AccessToken> access_token(long long min_ttl);
   [[nodiscard]] Result<void> check_token_destination(std::string_view url) const;
+  // The profile's own rule alone (its API base URLs and userinfo endpoint), without the policy.
+  [[nodiscard]] Result<void> check_profile_destination(std::string_view url) const;
   [[nodiscard]] Result<HttpResponse> fetch(HttpRequest request, long long min_ttl);
   [[nodiscard]] Result<RequestCredentials> request_credentials(std::string_view method, std::string_view url,
                                                                long long min_ttl);

@@ -14,6 +14,7 @@
 import { strict as assert } from 'node:assert';
 import { execFile, spawn } from 'node:child_process';
 import * as fs from 'node:fs/promises';
+import * as http from 'node:http';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -329,6 +330,33 @@ describe('token agent through OpenSSH socket forwarding', { skip, timeout: 30000
     assert.deepEqual(await listFiles(remote.home), [], 'nothing is stored under the remote HOME');
   });
 
+  test('remote api: the agent hands a token for an allowed URL only; another origin gets nothing', async () => {
+    const meta = await (await fetch(`${server.issuer}/.well-known/openid-configuration`)).json();
+    const allowed = await ssh(`${cliPath()} api --profile ${PROFILE} ${meta.userinfo_endpoint}`);
+    assert.equal(allowed.code, EXIT.ok, `remote api: exit ${allowed.code}: ${allowed.stderr}`);
+    assert.ok(JSON.parse(allowed.stdout).sub, 'userinfo answered with a subject');
+    assert.deepEqual(await listFiles(remote.home), [], 'nothing is stored under the remote HOME');
+    // Another origin (same host, another port): the agent refuses, no request reaches it.
+    const requests = [];
+    const other = http.createServer((req, res) => { requests.push(req.headers.authorization ?? ''); res.end('{}'); });
+    await new Promise((resolve) => { other.listen(0, '127.0.0.1', resolve); });
+    try {
+      const env = { ...remote.env, DEVICELOGIN_AGENT: agentSocket };
+      const refused = await runCli(['api', '--profile', PROFILE, `http://127.0.0.1:${other.address().port}/steal`], { env });
+      assert.equal(refused.code, EXIT.usage, describeRun(['api'], refused, seen));
+      assert.match(refused.stderr, /^devicelogin api: the agent at .* refused a token of profile "work" for that URL \(refusing to send the token .*\n$/);
+      assert.ok(refused.stdout === '', 'nothing printed');
+      assert.deepEqual(requests, [], 'the other origin got no request');
+      await agent.waitForStderr(/refused a token of profile work for a destination the profile does not allow/);
+      // A path has nothing to resolve against on this side: one line, nothing asked.
+      const relative = await runCli(['api', '--profile', PROFILE, '/items/1'], { env });
+      assert.equal(relative.code, EXIT.usage);
+      assert.match(relative.stderr, /^devicelogin api: through the agent \(DEVICELOGIN_AGENT\), api needs a full http or https URL.*\n$/);
+    } finally {
+      other.close();
+    }
+  });
+
   test('errors: not forwarded (5), no agent (6), lost connection (6): one line each', async () => {
     const env = { ...remote.env, DEVICELOGIN_AGENT: agentSocket };
     const other = await runCli(['token', '--profile', 'gh'], { env });
@@ -342,10 +370,6 @@ describe('token agent through OpenSSH socket forwarding', { skip, timeout: 30000
     // The peer is the `token` process itself here (no ssh in between): the executable it runs (the
     // lean executable hands a request to an agent over to the full CLI, which it execs).
     assert.match(refusal.detail, /^pid \d+ exe \/\S+\/devicelogin(-cli)? command devicelogin(-cli)?$/);
-    // api keeps the token to the profile's origins, which only the agent's machine knows: refused.
-    const api = await runCli(['api', '--profile', PROFILE, 'https://api.example.com/x'], { env });
-    assert.equal(api.code, EXIT.usage);
-    assert.match(api.stderr, /^devicelogin api: api does not take its token from the agent .*\n$/);
     const none = await runCli(['token', '--profile', PROFILE], { env: { ...env, DEVICELOGIN_AGENT: path.join(dir, 'nothing.sock') } });
     assert.equal(none.code, EXIT.network);
     assert.match(none.stderr, /^devicelogin token: no agent answers at .*; start devicelogin agent .*\n$/);
@@ -429,6 +453,41 @@ describe('token agent: --confirm, --daemon, setup-ssh --write', { skip: cliPath(
     const r = await runCli(['token', '--profile', PROFILE], { env: { ...local.env, DEVICELOGIN_AGENT: headless.socket } });
     assert.equal(r.code, EXIT.notLoggedIn, describeRun(['token'], r, seen));
     lone.kill();
+  });
+
+  test('--max-lifetime caps the reported expiry and refuses a longer min_ttl; a DPoP-bound profile is not handed out', async () => {
+    const bound = await loginWithApproval(server, local, { extra: ['--profile', 'bound', '--dpop'] });
+    assert.equal(bound.result.code, EXIT.ok, describeRun(bound.argv, bound.result));
+    const { env, socket } = await withRuntime('run-capped');
+    const capped = startCli(['agent', '--forward', `${PROFILE},bound`, '--max-lifetime', '30'], { env });
+    capped.child.stdin.end();
+    await capped.waitForStderr(/listening on .*tokens for at most 30 s/);
+    try {
+      const remoteEnv = { ...local.env, HOME: dir, DEVICELOGIN_AGENT: socket };
+      // The dev server's tokens live an hour; the agent reports them as expiring within its cap.
+      const start = Math.floor(Date.now() / 1000);
+      const answer = await rawExchange(socket, frame(`{"op":"token","profile":"${PROFILE}","min_ttl":10}`));
+      const end = Math.ceil(Date.now() / 1000);
+      assert.equal(answer.frames[0]?.ok, true, JSON.stringify(answer.frames[0]?.error));
+      seen.push(answer.frames[0].access_token);
+      assert.ok(answer.frames[0].expires_at >= start + 30 && answer.frames[0].expires_at <= end + 30,
+        `expires_at ${answer.frames[0].expires_at} is the cap (${start + 30}..${end + 30})`);
+      const tooLong = await runCli(['token', '--profile', PROFILE, '--min-ttl', '60'], { env: remoteEnv });
+      assert.equal(tooLong.code, EXIT.usage, describeRun(['token'], tooLong, seen));
+      assert.ok(tooLong.stdout === '', 'no token printed');
+      assert.match(tooLong.stderr, /^devicelogin token: the agent at .* hands out shorter-lived tokens \(this agent hands out tokens for at most 30 s\); .*\n$/);
+      // DPoP-bound: the token is useless without its key, which stays here; nothing is handed out.
+      const dpop = await runCli(['token', '--profile', 'bound', '--min-ttl', '0'], { env: remoteEnv });
+      assert.equal(dpop.code, EXIT.usage, describeRun(['token'], dpop, seen));
+      assert.ok(dpop.stdout === '', 'no token printed');
+      assert.match(dpop.stderr, /^devicelogin token: the agent at .* does not forward profile "bound": its token is bound to a DPoP key .*\n$/);
+      const raw = await rawExchange(socket, frame('{"op":"token","profile":"bound","min_ttl":0}'));
+      assert.deepEqual(Object.keys(raw.frames[0]).sort(), ['error', 'message', 'ok']);
+      assert.equal(raw.frames[0].error, 'bearer_only');
+      await capped.waitForStderr(/refused a token of profile bound: it is bound to a DPoP key/);
+    } finally {
+      capped.kill();
+    }
   });
 
   test('--daemon returns with the socket ready and serves in the background', async () => {

@@ -35,6 +35,20 @@ TEST(AgentProtocol, TokenAndStatusRequestsParse) {
   EXPECT_EQ(again->min_ttl, 120);
 }
 
+TEST(AgentProtocol, TokenRequestMayNameAUrl) {
+  auto request = parse_request(R"({"op":"token","profile":"work","min_ttl":30,"url":"HTTPS://api.example.com/v1/me?q=1"})");
+  ASSERT_TRUE(request);
+  EXPECT_EQ(request->url, "HTTPS://api.example.com/v1/me?q=1");
+  auto again = parse_request(format_request(*request));
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->url, request->url);
+  EXPECT_EQ(format_request(Request{}).find("url"), std::string::npos);
+  const std::string longest = "https://a.example/" + std::string(kMaxUrlBytes - 18, 'x');
+  EXPECT_TRUE(parse_request(R"({"op":"token","url":")" + longest + "\"}"));
+  EXPECT_FALSE(parse_request(R"({"op":"token","url":")" + longest + "x\"}"));
+  EXPECT_EQ(refusal_from_name(refusal_name(Refusal::kDestination)), Refusal::kDestination);
+}
+
 class AgentRequestRefusal : public ::testing::TestWithParam<std::string_view> {};
 TEST_P(AgentRequestRefusal, IsOneUsageLineWithoutTheInput) {
   auto request = parse_request(GetParam());
@@ -49,7 +63,11 @@ INSTANTIATE_TEST_SUITE_P(Table, AgentRequestRefusal,
                                            R"({"op":"token","min_ttl":1.5})", R"({"op":"token","min_ttl":"60"})",
                                            R"({"op":"token","min_ttl":99999999999})", R"({"op":"token","profile":"../canary"})",
                                            R"({"op":"token","profile":7})", R"({"op":"status","profile":"work"})",
-                                           R"({"op":5})", "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["));
+                                           R"({"op":5})", R"({"op":"token","url":"ftp://canary.example/x"})",
+                                           R"({"op":"token","url":"https://canary.example/a b"})", R"({"op":"token","url":""})",
+                                           R"({"op":"token","url":"canary.example/x"})", R"({"op":"token","url":7})",
+                                           R"({"op":"token","url":"https://canary.example/\u0000"})",
+                                           R"({"op":"status","url":"https://canary.example/"})", "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["));
 
 TEST(AgentProtocol, OversizedRequestIsRefused) {
   const std::string big = R"({"op":"token","profile":")" + std::string(kMaxRequestBytes, 'a') + "\"}";
