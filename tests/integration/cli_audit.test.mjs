@@ -20,7 +20,7 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 import {
-  cliPath, describeRun, findSecrets, killAllChildren, loginWithApproval, makeHome, runCli, startCli, startServer,
+  cliPath, describeRun, findSecrets, killAllChildren, loginWithApproval, makeHome, pythonEnv, runCli, startCli, startServer,
 } from './harness.mjs';
 
 const skip = cliPath() ? false : 'DEVICELOGIN_BIN is not set';
@@ -232,7 +232,7 @@ describe('audit trail and inventory', { skip, timeout: 240000 }, () => {
     const python = await fs.realpath('/usr/bin/python3');
     // min_ttl 0: a stored fresh token (the hot path when it is built); 100000: a refresh (the C ABI).
     for (const [minTtl, consumers] of [['0', ['python', 'capi']], ['100000', ['capi']]]) {
-      const result = await run('/usr/bin/python3', ['-c', script, minTtl], { env });
+      const result = await run('/usr/bin/python3', ['-c', script, minTtl], { env: pythonEnv(env) });
       outputs.push(result.stdout, result.stderr);
       assert.equal(result.code, 0, `python: ${result.stderr.slice(-500)}`);
       const record = await lastRecord((r) => r.event === 'handout' && r.pid === result.pid);

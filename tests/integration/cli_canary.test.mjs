@@ -506,7 +506,11 @@ if (serverKinds().includes('devserver') && STORES.includes('file')) {
       }
       await login();
       const crashDir = await fs.mkdtemp(path.join(home.home, 'crash-'));
-      const proc = startCli(['api', '/hold'], { env: home.env, prefix: wrapper(crashDir) });
+      // In a sanitized build ASan would catch the signal itself (and abort without a core whatever
+      // our code does): told to leave SIGSEGV and cores alone, the CLI's own protections are what
+      // is tested (the options mean nothing to an unsanitized build).
+      const asan = `${process.env.ASAN_OPTIONS ?? ''}:handle_segv=0:disable_coredump=0`;
+      const proc = startCli(['api', '/hold'], { env: { ...home.env, ASAN_OPTIONS: asan }, prefix: wrapper(crashDir) });
       proc.child.stdin.end();
       await heldSeen;  // the request is at the API: the key was loaded and a proof signed with it
       const exe = await fs.readlink(`/proc/${proc.child.pid}/exe`);

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import {
-  cliPath, describeRun, loginWithApproval, makeHome, runCli, serverKinds, sleep, startServer,
+  cliPath, describeRun, loginWithApproval, makeHome, pythonEnv, runCli, serverKinds, sleep, startServer,
 } from './harness.mjs';
 
 const POLICY = '/etc/devicelogin/policy.json';
@@ -213,7 +213,7 @@ for (const kind of serverKinds()) {
       const pkg = await pythonPackage();
       const python = (code) => spawnSync('python3', ['-c', code], {
         uid: user.uid, gid: user.gid, encoding: 'utf8', timeout: 20000,
-        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...user.env, PYTHONPATH: pkg },
+        env: pythonEnv({ PATH: process.env.PATH ?? '/usr/bin:/bin', ...user.env, PYTHONPATH: pkg }),
       });
       const script = `
 import sys, devicelogin

@@ -39,6 +39,17 @@ function track(child) {
   child.once('exit', () => children.delete(child));
   return child;
 }
+/**
+ * `env` for a Python process that loads the build's library: in a sanitized build (ctest passes
+ * DEVICELOGIN_PYTHON_PRELOAD, the compiler's libasan) the ASan runtime is preloaded, as it must
+ * come first, and leak detection is off (the interpreter's own allocations are not ours).
+ */
+export function pythonEnv(env) {
+  const preload = process.env.DEVICELOGIN_PYTHON_PRELOAD;
+  if (!preload) return env;
+  return { ...env, LD_PRELOAD: preload, ASAN_OPTIONS: `${env.ASAN_OPTIONS ?? process.env.ASAN_OPTIONS ?? ''}:detect_leaks=0` };
+}
+
 export function killAllChildren() {
   for (const child of children) killTree(child);
 }
