@@ -377,7 +377,10 @@ int run_agent(AgentArgs args) {
   for (const std::string& name : args.forward) {
     if (!valid_profile_name(name)) return usage("--forward: not a valid profile name: " + sanitize_text(name));
   }
-  if (args.max_lifetime < 0) return usage("--max-lifetime must be 0 (no limit) or more seconds");
+  // At most a year: the cap is added to the clock (a larger value would overflow it).
+  if (args.max_lifetime < 0 || args.max_lifetime > 366LL * 24 * 3600) {
+    return usage("--max-lifetime must be 0 (no limit) or up to 31622400 seconds (a year)");
+  }
   if (args.daemon && args.confirm) return usage("--confirm asks on the agent's terminal, which a --daemon agent does not have");
 
   auto place = helpers::claim_agent_place();

@@ -91,20 +91,27 @@ Result<void> check_client(const Policy& policy, const Profile& profile) {
 
 Result<void> check_login_settings(const Policy& policy, const LoginSettings& settings) {
   if (!policy.present) return {};
+  // Every endpoint a login may be given by hand, the browser flow's sign-in page and the keys the
+  // ID token is checked with among them.
+  const std::string* const given[] = {&settings.endpoints.device_authorization, &settings.endpoints.token,
+                                      &settings.endpoints.revocation,          &settings.endpoints.userinfo,
+                                      &settings.endpoints.jwks,                &settings.endpoints.authorization};
+  const bool any_given = std::ranges::any_of(given, [](const std::string* endpoint) { return !endpoint->empty(); });
   if (policy.issuers && !settings.issuer.empty()) {
     if (auto allowed = check_issuer(policy, settings.issuer); !allowed) return allowed;
     // Endpoints given by hand must be the allowed issuer's own (same origin): otherwise the login
     // would happen elsewhere under an allowed name.
     const auto issuer_origin = http::url_origin(settings.issuer);
-    for (const std::string* endpoint : {&settings.endpoints.device_authorization, &settings.endpoints.token,
-                                        &settings.endpoints.revocation, &settings.endpoints.userinfo}) {
+    for (const std::string* endpoint : given) {
       if (!endpoint->empty() && http::url_origin(*endpoint) != issuer_origin) {
         return refused(policy, "endpoint " + sanitize_text(core::redact_url(*endpoint)) + " is not on the issuer's origin", "endpoints");
       }
     }
-  } else if (policy.issuers && settings.issuer.empty() &&
-             (!settings.endpoints.device_authorization.empty() || !settings.endpoints.token.empty()) && settings.provider.empty()) {
-    return check_issuer(policy, "");
+  } else if (policy.issuers && any_given) {
+    // Without --issuer the issuer is a preset's (or none): endpoints given by hand would replace
+    // the preset's under its allowed name, so under a list of issuers they need --issuer.
+    if (settings.provider.empty()) return check_issuer(policy, "");
+    return refused(policy, "endpoints given by hand need --issuer (they must be on the allowed issuer's origin)", "endpoints");
   }
   if (auto store = check_store(policy, settings.store); !store) return store;
   if (policy.require_dpop && settings.dpop && !*settings.dpop) {

@@ -48,6 +48,23 @@ TEST(PolicyRules, IssuerClientAndScopes) {
   EXPECT_TRUE(check_login_settings(policy, settings));
   settings.endpoints.token = "https://evil.example.net/token";
   EXPECT_FALSE(check_login_settings(policy, settings));  // endpoints off the issuer's origin
+  // Every endpoint given by hand, the browser flow's sign-in page and the ID token's keys too.
+  for (std::string Endpoints::*field : {&Endpoints::authorization, &Endpoints::jwks, &Endpoints::device_authorization,
+                                        &Endpoints::revocation, &Endpoints::userinfo}) {
+    LoginSettings elsewhere;
+    elsewhere.issuer = "https://idp.example.com";
+    elsewhere.endpoints.*field = "https://evil.example.net/x";
+    EXPECT_FALSE(check_login_settings(policy, elsewhere));
+    elsewhere.endpoints.*field = "https://idp.example.com/x";
+    EXPECT_TRUE(check_login_settings(policy, elsewhere));
+    // A preset's issuer with endpoints given by hand: they would replace the preset's.
+    LoginSettings preset;
+    preset.provider = "microsoft";
+    preset.endpoints.*field = "https://evil.example.net/x";
+    auto refused_preset = check_login_settings(policy, preset);
+    ASSERT_FALSE(refused_preset);
+    EXPECT_NE(refused_preset.error().message.find("need --issuer"), std::string::npos);
+  }
 
   Profile profile = work_profile();
   EXPECT_TRUE(check_login_profile(policy, profile));
