@@ -111,7 +111,7 @@ Result<void> check_login_settings(const Policy& policy, const LoginSettings& set
     // Without --issuer the issuer is a preset's (or none): endpoints given by hand would replace
     // the preset's under its allowed name, so under a list of issuers they need --issuer.
     if (settings.provider.empty()) return check_issuer(policy, "");
-    return refused(policy, "endpoints given by hand need --issuer (they must be on the allowed issuer's origin)", "endpoints");
+    return refused(policy, "endpoints given by hand need the issuer named too (they must be on the allowed issuer's origin)", "endpoints");
   }
   if (auto store = check_store(policy, settings.store); !store) return store;
   if (policy.require_dpop && settings.dpop && !*settings.dpop) {

@@ -63,7 +63,7 @@ TEST(PolicyRules, IssuerClientAndScopes) {
     preset.endpoints.*field = "https://evil.example.net/x";
     auto refused_preset = check_login_settings(policy, preset);
     ASSERT_FALSE(refused_preset);
-    EXPECT_NE(refused_preset.error().message.find("need --issuer"), std::string::npos);
+    EXPECT_NE(refused_preset.error().message.find("need the issuer named too"), std::string::npos);
   }
 
   Profile profile = work_profile();
