@@ -42,6 +42,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     fuzz::check(ours.has_value() != refused);
     return 0;
   }
+  // The scanner (no document) refuses what the reader refuses, and its members' texts are the
+  // reader's members.
+  nlohmann::json scanned = nlohmann::json::object();
+  const auto scanned_root = core::JsonScanner(text, limits.max_depth).scan([&](std::string_view name, std::string_view value) {
+    auto parsed = nlohmann::json::parse(value, nullptr, false);
+    fuzz::check(!parsed.is_discarded());
+    scanned[std::string(name)] = std::move(parsed);
+  });
+  const auto unlimited = core::read_json<nlohmann::json>(text, core::ReadLimits{.max_depth = limits.max_depth, .kept_depth = core::ReadLimits{}.kept_depth, .left_out_member = {}});
+  fuzz::check((scanned_root != core::JsonScanner::Root::kInvalid) == unlimited.has_value());
+  if (unlimited) fuzz::check((scanned_root == core::JsonScanner::Root::kObject) == unlimited->is_object());
+  if (unlimited && unlimited->is_object()) fuzz::check(scanned == *unlimited);
   const auto reference = testing::read_json_reference(text, limits);
   fuzz::check(ours.has_value() == reference.has_value());
   if (ours && reference) fuzz::check(ours->dump() == reference->dump() && ours->type() == reference->type());

@@ -1,5 +1,6 @@
 // LocalTokenSource: the fast path's tokens, from the local stores without the network.
 #include "helpers.hpp"
+#include "core/fs.hpp"
 #include "store/audit.hpp"
 
 #include <cstdlib>
@@ -9,10 +10,13 @@ namespace devicelogin::cli::helpers {
 
 SourceResult<AccessToken> LocalTokenSource::access_token(const std::string& profile, long long min_ttl) {
   if (min_ttl < 0) return std::unexpected(SourceProblem{true, {}});
-  // A journal copy of the audit record needs libsystemd, which the lean executable does not link:
-  // the full CLI hands the token out then.
-  const store::AuditSettings audit = store::audit_settings();
-  if (audit.enabled && audit.journal && !store::audit_journal_available()) return std::unexpected(SourceProblem{true, {}});
+  // The fast path runs only when there is no machine policy (cli/fast_main.cpp: a policy is the
+  // full CLI's to enforce), so the audit settings are the defaults: the file, no journal (whose
+  // copy would need libsystemd, which the lean executable does not link).
+  const store::AuditSettings audit{};
+  // A short-lived process: the token file's walk leaves its parent, the state directory, open for
+  // the audit trail's walk (core/fs.hpp).
+  core::remember_walked_parent();
   // (load_fresh_local_tokens in two steps, to learn the profile's name when none was given.)
   auto local = store::open_local_token_source(profile);
   if (!local) return std::unexpected(SourceProblem{true, {}});
@@ -31,7 +35,7 @@ void LocalTokenSource::record_handout() {
   record.consumer = audit_consumer_;
   record.detail = audit_detail_;
   record.token_id = handed_token_id_;
-  store::audit_record(record);
+  store::audit_record(record, store::AuditSettings{});
   handed_token_id_.clear();
 }
 

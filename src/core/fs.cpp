@@ -125,43 +125,100 @@ Result<std::optional<std::string>> read_private_file_at(int dir_fd, const std::s
 
 }  // namespace
 
+namespace {
+// The fast path's memo of one walk (remember_walked_parent): the parent of the last directory a
+// walk opened, held open, with its path as the walk spelled it.
+struct WalkMemo {
+  bool enabled = false;
+  std::string path;
+  int fd = -1;
+};
+WalkMemo& walk_memo() {
+  static WalkMemo memo;
+  return memo;
+}
+}  // namespace
+
+void remember_walked_parent() { walk_memo().enabled = true; }
+
 Result<std::optional<PrivateDirectory>> PrivateDirectory::open(const std::string& path, bool create) {
   if (path.empty() || path.front() != '/') return fail(ErrorCode::kStorage, "not an absolute directory path: " + path);
-  std::vector<std::string> parts;
+  // Each name NUL-terminated for openat, in one buffer (no allocation per name on the `token` hot
+  // path, which walks twice).
+  std::string names;
+  std::vector<std::string_view> parts;
+  names.reserve(path.size() + 1);
+  parts.reserve(16);
   for (std::size_t start = 1; start <= path.size();) {
     auto slash = path.find('/', start);
-    std::string part = path.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+    const std::string_view part = std::string_view(path).substr(start, slash == std::string::npos ? std::string::npos : slash - start);
     if (part == "..") return fail(ErrorCode::kStorage, "directory path with '..': " + path);
-    if (!part.empty() && part != ".") parts.push_back(std::move(part));
+    if (!part.empty() && part != ".") {
+      // (reserve above: appending never moves the buffer, so the views stay valid.)
+      parts.emplace_back(names.data() + names.size(), part.size());
+      names.append(part);
+      names.push_back('\0');
+    }
     if (slash == std::string::npos) break;
     start = slash + 1;
   }
-  Fd current(::open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (current.get() < 0) return fail(ErrorCode::kStorage, "cannot open /: " + describe_errno(errno));
-  std::string shown = "/";
   // Asked once for the whole walk: every directory on it is checked against the same user.
   const uid_t euid = ::geteuid();
-  for (std::size_t i = 0; i < parts.size(); ++i) {
+  WalkMemo& memo = walk_memo();
+  Fd current(-1);
+  std::size_t first_part = 0;
+  std::string shown = "/";
+  if (memo.fd >= 0 && !parts.empty()) {
+    std::string normalized;
+    for (const auto part : parts) normalized.append("/").append(part);
+    if (normalized == memo.path) {
+      // This directory was a parent on the last walk, its own parents checked then, and it was
+      // opened without following a symlink (as the last directory of a walk must be): what is
+      // left are the checks of the directory itself, below, on the descriptor held since.
+      current = Fd(std::exchange(memo.fd, -1));
+      first_part = parts.size();
+      shown = normalized;
+    }
+  }
+  if (first_part == 0) {
+    current = Fd(::open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (current.get() < 0) return fail(ErrorCode::kStorage, "cannot open /: " + describe_errno(errno));
+  }
+  // The parent of the last directory is kept for the next walk (remember_walked_parent) when it
+  // is not a symlink.
+  bool parent_kept = false;
+  for (std::size_t i = first_part; i < parts.size(); ++i) {
     struct stat st {};
     if (::fstat(current.get(), &st) != 0) {
       return fail(ErrorCode::kStorage, "cannot inspect directory " + shown + ": " + describe_errno(errno));
     }
     if (auto refusal = unsafe_parent(st, shown, euid)) return permission_fail(*refusal);
     const bool last = i + 1 == parts.size();
-    shown = (shown == "/" ? "" : shown) + "/" + parts[i];
+    if (shown.size() == 1) shown.clear();
+    shown.append("/").append(parts[i]);
     // Parents may be symlinks (/home -> /var/home); the private directory itself may not.
     const int flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | (last ? O_NOFOLLOW : 0);
-    Fd next(::openat(current.get(), parts[i].c_str(), flags));
+    const bool memo_candidate = memo.enabled && memo.fd < 0 && i + 2 == parts.size();
+    Fd next(::openat(current.get(), parts[i].data(), flags | (memo_candidate ? O_NOFOLLOW : 0)));
+    if (memo_candidate) {
+      parent_kept = next.get() >= 0;
+      if (!parent_kept && (errno == ELOOP || errno == ENOTDIR)) next = Fd(::openat(current.get(), parts[i].data(), flags));
+    }
     if (next.get() < 0 && errno == ENOENT) {
       if (!create) return std::optional<PrivateDirectory>{};
-      if (::mkdirat(current.get(), parts[i].c_str(), 0700) != 0 && errno != EEXIST) {
+      if (::mkdirat(current.get(), parts[i].data(), 0700) != 0 && errno != EEXIST) {
         return fail(ErrorCode::kStorage, "cannot create directory " + shown + ": " + describe_errno(errno));
       }
-      next = Fd(::openat(current.get(), parts[i].c_str(), flags));
+      next = Fd(::openat(current.get(), parts[i].data(), flags));
+      parent_kept = false;
     }
     if (next.get() < 0) {
       if (errno == ENOTDIR || errno == ELOOP) return fail(ErrorCode::kStorage, shown + " is not a directory");
       return fail(ErrorCode::kStorage, "cannot open directory " + shown + ": " + describe_errno(errno));
+    }
+    if (last && parent_kept) {
+      memo.path = shown.substr(0, shown.size() - parts[i].size() - 1);
+      memo.fd = current.release();
     }
     current = std::move(next);
   }

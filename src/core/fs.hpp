@@ -59,6 +59,14 @@ class PrivateDirectory {
   std::string path_;
 };
 
+// For a short-lived process that walks to one private directory and then to its parent (the
+// `token` fast path: the token file's directory, then the audit trail's): from now on, the parent
+// of the last directory a walk opens stays open (when it is no symlink), and a walk to exactly it
+// starts from that descriptor instead of from "/", so its parents are not checked twice. At most
+// one descriptor is held, until the process ends or the next walk takes it. Not for a library:
+// a long-lived process would keep a directory open.
+void remember_walked_parent();
+
 // PrivateDirectory::open(path, true), for callers that only need the directory to exist.
 [[nodiscard]] Result<void> ensure_private_directory(const std::string& path);
 // PrivateDirectory::write_file_atomically in the (existing) parent directory of `path`.

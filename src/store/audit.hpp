@@ -73,6 +73,9 @@ inline constexpr int kAuditKeptFiles = 2;
 
 // Records `event` for this process with audit_settings(), in the default state directory.
 void audit_record(const AuditEvent& event);
+// The same with settings the caller already knows (the fast path, which runs only when there is no
+// machine policy, so the defaults).
+void audit_record(const AuditEvent& event, const AuditSettings& settings);
 // The same with explicit settings, directory and rotation size (tests). Returns the problem, if
 // any (audit_record drops it).
 [[nodiscard]] Result<void> audit_record_in(const AuditEvent& event, const AuditSettings& settings,

@@ -34,34 +34,83 @@ ClientAuth client_auth_from(const std::string& name) {
   return ClientAuth::kBasic;
 }
 
-// The members load_profile reads, taken as the reader meets them (the last of a repeated name
-// counts, as in the document json::parse makes); every other member is dropped unread.
-class ProfileMembers final : public core::JsonMemberSink<json> {
+// A profile's members as its full load reads them: from nlohmann's document of the whole text.
+class DocumentFields {
  public:
-  void member(json::string_t& name, json&& value) override {
+  explicit DocumentFields(const json& doc) : doc_(doc) {}
+  [[nodiscard]] std::string string(const char* key) const {
+    const json* value = find(key);
+    return value != nullptr && value->is_string() ? value->get<std::string>() : std::string{};
+  }
+  [[nodiscard]] std::optional<core::JsonInteger> integer(const char* key) const {
+    const json* value = find(key);
+    if (value == nullptr || !value->is_number_integer()) return std::nullopt;
+    return core::JsonInteger{value->get<long long>(), value->is_number_unsigned()};
+  }
+  [[nodiscard]] std::optional<bool> boolean(const char* key) const {
+    const json* value = find(key);
+    if (value == nullptr || !value->is_boolean()) return std::nullopt;
+    return value->get<bool>();
+  }
+  [[nodiscard]] std::vector<std::string> strings(const char* key) const {
+    std::vector<std::string> out;
+    if (const json* value = find(key); value != nullptr && value->is_array()) {
+      for (const auto& element : *value) {
+        if (element.is_string()) out.push_back(element.get<std::string>());
+      }
+    }
+    return out;
+  }
+  [[nodiscard]] std::string object_text(const char* key) const {
+    const json* value = find(key);
+    return value != nullptr && value->is_object() ? value->dump() : std::string{};
+  }
+
+ private:
+  [[nodiscard]] const json* find(const char* key) const {
+    auto it = doc_.find(key);
+    return it != doc_.end() ? &*it : nullptr;
+  }
+  const json& doc_;
+};
+
+// The same members for the `token` hot path: the text of each known member as core::JsonScanner
+// meets it (the last of a repeated name counts, as in the document), decoded only when asked for;
+// every other member, and the cached JWKS (most of the text), checked but not kept.
+class ScannedFields {
+ public:
+  void member(std::string_view name, std::string_view value) {
     for (std::size_t i = 0; i < kNames.size(); ++i) {
       if (name == kNames[i]) {
-        values_[i] = std::move(value);
+        values_[i] = value;
         present_[i] = true;
         return;
       }
     }
   }
-  // The member `name` (one of kNames), or nullptr when the text has none.
-  [[nodiscard]] const json* find(std::string_view name) const {
-    for (std::size_t i = 0; i < kNames.size(); ++i) {
-      if (name == kNames[i]) return present_[i] ? &values_[i] : nullptr;
-    }
-    return nullptr;
+  [[nodiscard]] std::string string(const char* key) const {
+    return core::string_value<std::string>(find(key)).value_or(std::string{});
   }
+  [[nodiscard]] std::optional<core::JsonInteger> integer(const char* key) const { return core::integer_value(find(key)); }
+  [[nodiscard]] std::optional<bool> boolean(const char* key) const { return core::bool_value(find(key)); }
+  [[nodiscard]] std::vector<std::string> strings(const char* key) const {
+    return core::string_elements<std::string>(find(key));
+  }
+  [[nodiscard]] static std::string object_text(const char* /*key*/) { return {}; }
 
  private:
-  static constexpr std::array<std::string_view, 22> kNames = {
+  [[nodiscard]] std::string_view find(std::string_view name) const {
+    for (std::size_t i = 0; i < kNames.size(); ++i) {
+      if (name == kNames[i]) return present_[i] ? values_[i] : std::string_view{};
+    }
+    return {};
+  }
+  static constexpr std::array<std::string_view, 23> kNames = {
       "provider", "issuer", "tenant", "client_id", "scope", "audience", "device_authorization_endpoint",
-      "token_endpoint", "revocation_endpoint", "userinfo_endpoint", "jwks_uri", "client_secret_file",
-      "client_secret_env", "client_auth", "ca_file", "store", "jwks_cache", "jwks_cache_expires_at",
-      "clock_offset_s", "api_urls", "dpop", "dpop_signing_alg_values_supported"};
-  std::array<json, kNames.size()> values_;
+      "token_endpoint", "revocation_endpoint", "userinfo_endpoint", "jwks_uri", "authorization_endpoint",
+      "login_flow", "client_secret_file", "client_secret_env", "client_auth", "ca_file", "store",
+      "jwks_cache_expires_at", "clock_offset_s", "api_urls", "dpop", "dpop_signing_alg_values_supported"};
+  std::array<std::string_view, kNames.size()> values_{};
   std::array<bool, kNames.size()> present_{};
 };
 
@@ -101,6 +150,56 @@ Result<Profile> ProfileStore::load(const std::string& name) const {
   return store::load_profile(*this, name, store::ProfileParts::kAll);
 }
 
+namespace {
+
+// A profile from its members (DocumentFields or ScannedFields: one reading of each field for both).
+template <class Fields>
+Result<Profile> profile_from(const Fields& fields, const std::string& name, const std::string& path) {
+  Profile profile;
+  profile.name = name;
+  profile.provider = fields.string("provider");
+  profile.issuer = fields.string("issuer");
+  profile.tenant = fields.string("tenant");
+  profile.client_id = fields.string("client_id");
+  profile.scope = fields.string("scope");
+  profile.audience = fields.string("audience");
+  profile.endpoints.device_authorization = fields.string("device_authorization_endpoint");
+  profile.endpoints.token = fields.string("token_endpoint");
+  profile.endpoints.revocation = fields.string("revocation_endpoint");
+  profile.endpoints.userinfo = fields.string("userinfo_endpoint");
+  profile.endpoints.jwks = fields.string("jwks_uri");
+  profile.endpoints.authorization = fields.string("authorization_endpoint");
+  // An unknown flow name (a newer version's) is read as auto.
+  profile.flow = parse_login_flow(fields.string("login_flow")).value_or(LoginFlow::kAuto);
+  profile.client_secret_file = fields.string("client_secret_file");
+  profile.client_secret_env = fields.string("client_secret_env");
+  profile.client_auth = client_auth_from(fields.string("client_auth"));
+  profile.ca_file = fields.string("ca_file");
+  profile.store = fields.string("store");
+  profile.jwks_cache = fields.object_text("jwks_cache");
+  if (auto expires = fields.integer("jwks_cache_expires_at")) profile.jwks_cache_expires_at = expires->value;
+  // Only a plausible offset (within a day, as when it was learned) is taken back.
+  if (auto offset = fields.integer("clock_offset_s")) {
+    const bool plausible = offset->is_unsigned ? static_cast<unsigned long long>(offset->value) <= 86400
+                                               : offset->value >= -86400 && offset->value <= 86400;
+    if (plausible) profile.clock_offset_s = offset->value;
+  }
+  for (auto& url : fields.strings("api_urls")) {
+    if (!url.empty()) profile.api_urls.push_back(std::move(url));
+  }
+  if (auto dpop = fields.boolean("dpop")) profile.dpop = *dpop;
+  for (auto& alg : fields.strings("dpop_signing_alg_values_supported")) {
+    if (!alg.empty()) profile.dpop_algs.push_back(std::move(alg));
+  }
+  if (profile.store.empty()) profile.store = "file";
+  if (profile.client_id.empty() || profile.endpoints.token.empty()) {
+    return std::unexpected(remedy_error(ErrorCode::kConfig, "profile file " + path + " lacks client_id or token_endpoint", Remedy::kSignIn, name));
+  }
+  return profile;
+}
+
+}  // namespace
+
 namespace store {
 
 Result<Profile> load_profile(const ProfileStore& profiles, const std::string& name, ProfileParts parts) {
@@ -114,77 +213,22 @@ Result<Profile> load_profile(const ProfileStore& profiles, const std::string& na
     return std::unexpected(remedy_error(ErrorCode::kNotLoggedIn, "no profile \"" + name + "\"", Remedy::kSignIn, name));
   }
   // +1: the cached JWKS (itself within kMaxJsonNesting) is stored one level down.
-  json doc(json::value_t::discarded);
-  ProfileMembers members;
   if (parts == ProfileParts::kAll) {
+    json doc(json::value_t::discarded);
     if (json_nesting_within(**content, kMaxJsonNesting + 1)) doc = json::parse(**content, nullptr, false);
-  } else {
-    // The token hot path's reading (core/json_reader.hpp): the same texts refused (the same
-    // nesting bound, checked as it reads), the members read below taken as they come with the
-    // elements of those that are arrays or objects (api_urls), anything deeper kept empty, and
-    // the cached JWKS (most of the text) checked but not kept.
-    const core::ReadLimits limits{.max_depth = kMaxJsonNesting + 1, .kept_depth = 2, .left_out_member = "jwks_cache"};
-    if (auto root = core::read_json_members<json>(**content, limits, members)) doc = std::move(*root);
+    if (doc.is_discarded() || !doc.is_object()) return fail(ErrorCode::kConfig, "profile file " + path + " is not valid JSON");
+    return profile_from(DocumentFields(doc), name, path);
   }
-  if (doc.is_discarded() || !doc.is_object()) return fail(ErrorCode::kConfig, "profile file " + path + " is not valid JSON");
-  // The member `key`, or nullptr.
-  auto member = [&](const char* key) -> const json* {
-    if (parts != ProfileParts::kAll) return members.find(key);
-    auto it = doc.find(key);
-    return it != doc.end() ? &*it : nullptr;
-  };
-  auto str = [&](const char* key) {
-    const json* value = member(key);
-    return value != nullptr && value->is_string() ? value->get<std::string>() : std::string{};
-  };
-  Profile profile;
-  profile.name = name;
-  profile.provider = str("provider");
-  profile.issuer = str("issuer");
-  profile.tenant = str("tenant");
-  profile.client_id = str("client_id");
-  profile.scope = str("scope");
-  profile.audience = str("audience");
-  profile.endpoints.device_authorization = str("device_authorization_endpoint");
-  profile.endpoints.token = str("token_endpoint");
-  profile.endpoints.revocation = str("revocation_endpoint");
-  profile.endpoints.userinfo = str("userinfo_endpoint");
-  profile.endpoints.jwks = str("jwks_uri");
-  profile.endpoints.authorization = str("authorization_endpoint");
-  // An unknown flow name (a newer version's) is read as auto.
-  profile.flow = parse_login_flow(str("login_flow")).value_or(LoginFlow::kAuto);
-  profile.client_secret_file = str("client_secret_file");
-  profile.client_secret_env = str("client_secret_env");
-  profile.client_auth = client_auth_from(str("client_auth"));
-  profile.ca_file = str("ca_file");
-  profile.store = str("store");
-  if (const json* it = member("jwks_cache"); it != nullptr && it->is_object()) profile.jwks_cache = it->dump();
-  if (const json* it = member("jwks_cache_expires_at"); it != nullptr && it->is_number_integer()) {
-    profile.jwks_cache_expires_at = it->get<long long>();
-  }
-  // Only a plausible offset (within a day, as when it was learned) is taken back.
-  if (const json* it = member("clock_offset_s"); it != nullptr && it->is_number_integer() && !it->is_number_unsigned()) {
-    if (long long offset = it->get<long long>(); offset >= -86400 && offset <= 86400) profile.clock_offset_s = offset;
-  } else if (it != nullptr && it->is_number_unsigned() && it->get<std::uint64_t>() <= 86400) {
-    profile.clock_offset_s = static_cast<long long>(it->get<std::uint64_t>());
-  }
-  if (const json* it = member("api_urls"); it != nullptr && it->is_array()) {
-    for (const auto& url : *it) {
-      if (url.is_string() && !url.get<std::string>().empty()) profile.api_urls.push_back(url.get<std::string>());
-    }
-  }
-  if (const json* it = member("dpop"); it != nullptr && it->is_boolean()) profile.dpop = it->get<bool>();
-  if (const json* it = member("dpop_signing_alg_values_supported"); it != nullptr && it->is_array()) {
-    for (const auto& alg : *it) {
-      if (alg.is_string() && !alg.get<std::string>().empty()) profile.dpop_algs.push_back(alg.get<std::string>());
-    }
-  }
-  if (profile.store.empty()) profile.store = "file";
-  if (profile.client_id.empty() || profile.endpoints.token.empty()) {
-    return std::unexpected(remedy_error(ErrorCode::kConfig, "profile file " + path + " lacks client_id or token_endpoint", Remedy::kSignIn, name));
-  }
-  return profile;
+  // The token hot path's reading (core/json_reader.hpp): the same texts refused (the same nesting
+  // bound, checked as it reads), no document built, only the members read decoded.
+  ScannedFields fields;
+  const auto root = core::JsonScanner(**content, kMaxJsonNesting + 1).scan([&](std::string_view key, std::string_view value) {
+    fields.member(key, value);
+  });
+  if (root != core::JsonScanner::Root::kObject) return fail(ErrorCode::kConfig, "profile file " + path + " is not valid JSON");
+  return profile_from(fields, name, path);
 }
+
 
 }  // namespace store
 

@@ -256,6 +256,55 @@ TEST_F(PrivateFiles, WritesGoThroughTheDirectoryThatWasChecked) {
   EXPECT_EQ(**read, "data");
 }
 
+// remember_walked_parent (the `token` fast path) changes this process for good: each case runs
+// in a child process (EXPECT_EXIT forks), whose exit code names the first check that failed.
+TEST_F(PrivateFiles, ARememberedParentSkipsOnlyTheChecksAlreadyMade) {
+  const std::string state = path("home/state");
+  ASSERT_TRUE(core::ensure_private_directory(state + "/tokens").has_value());
+  auto walk_twice = [&](auto between) {
+    core::remember_walked_parent();
+    auto tokens = core::PrivateDirectory::open(state + "/tokens", false);
+    if (!tokens || !*tokens) std::_Exit(10);
+    between();
+    auto parent = core::PrivateDirectory::open(state, true);
+    if (!parent) std::_Exit(parent.error().message.find("writable by group or others") != std::string::npos ? 21 : 20);
+    if (!*parent) std::_Exit(22);
+    // The held descriptor is the checked directory: a file written through it lands there.
+    if (!(*parent)->write_file_atomically("audit.jsonl", "x").has_value()) std::_Exit(23);
+    std::_Exit(0);
+  };
+  // The parents were checked on the first walk: a grandparent opened to others afterwards is not
+  // looked at again (a walk from "/" would refuse it), which shows the walk started from the
+  // remembered directory.
+  EXPECT_EXIT(walk_twice([&] { (void)::chmod(path("home").c_str(), 0777); }), ::testing::ExitedWithCode(0), "");
+  ASSERT_EQ(::chmod(path("home").c_str(), 0755), 0);
+  EXPECT_TRUE(std::filesystem::exists(state + "/audit.jsonl"));
+  // The directory's own checks still run: made writable by its group in between, it is refused.
+  EXPECT_EXIT(walk_twice([&] { (void)::chmod(state.c_str(), 0770); }), ::testing::ExitedWithCode(21), "");
+  ASSERT_EQ(::chmod(state.c_str(), 0700), 0);
+  // Without the memo the same grandparent refuses the walk (the control for the first case).
+  ASSERT_EQ(::chmod(path("home").c_str(), 0777), 0);
+  EXPECT_FALSE(core::PrivateDirectory::open(state, true).has_value());
+  ASSERT_EQ(::chmod(path("home").c_str(), 0755), 0);
+}
+
+TEST_F(PrivateFiles, ASymlinkedParentIsNotRemembered) {
+  // home/link -> home/real: a parent on the way may be a symlink, the private directory itself may
+  // not; remembered, the symlink would pass as the directory.
+  ASSERT_TRUE(core::ensure_private_directory(path("home/real/tokens")).has_value());
+  ASSERT_EQ(::symlink("real", path("home/link").c_str()), 0);
+  const std::string link = path("home/link");
+  EXPECT_EXIT(
+      {
+        core::remember_walked_parent();
+        auto tokens = core::PrivateDirectory::open(link + "/tokens", false);
+        if (!tokens || !*tokens) std::_Exit(10);
+        auto parent = core::PrivateDirectory::open(link, false);
+        std::_Exit(parent.has_value() ? 20 : 0);
+      },
+      ::testing::ExitedWithCode(0), "");
+}
+
 TEST_F(PrivateFiles, RemoveFileReportsWhetherItExisted) {
   ASSERT_TRUE(core::write_file_atomically(path("f"), "x").has_value());
   auto removed = core::remove_file(path("f"));

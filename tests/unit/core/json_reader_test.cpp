@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -102,6 +103,78 @@ TEST(JsonReader, MembersOneByOneAreTheObjectsMembers) {
       }
     }
   }
+}
+
+// core::JsonScanner builds nothing but must refuse exactly what the reader refuses, and the texts
+// it gives for the root's members must be the members the reader reads.
+void expect_scan_as_reader(const std::string& text, std::size_t max_depth) {
+  const auto whole = core::read_json<nlohmann::json>(text, limits_of(max_depth, kUnbounded));
+  nlohmann::json members = nlohmann::json::object();
+  nlohmann::json elements = nlohmann::json::array();
+  const auto root = core::JsonScanner(text, max_depth).scan([&](std::string_view name, std::string_view value) {
+    // Each value's text is one whole JSON value (the last of a repeated name wins, as in the reader).
+    auto parsed = nlohmann::json::parse(value, nullptr, false);
+    ASSERT_FALSE(parsed.is_discarded()) << "input: " << text << " value: " << value;
+    if (whole && whole->is_object()) {
+      members[std::string(name)] = std::move(parsed);
+    } else {
+      elements.push_back(std::move(parsed));
+    }
+  });
+  ASSERT_EQ(root != core::JsonScanner::Root::kInvalid, whole.has_value()) << "input: " << text;
+  if (!whole) return;
+  EXPECT_EQ(root == core::JsonScanner::Root::kObject, whole->is_object()) << "input: " << text;
+  if (whole->is_object()) {
+    EXPECT_EQ(members.dump(), whole->dump()) << "input: " << text;
+  }
+  if (whole->is_array()) {
+    EXPECT_EQ(elements.dump(), whole->dump()) << "input: " << text;
+  }
+}
+
+TEST(JsonScanner, RefusesWhatTheReaderRefusesAndGivesItsMembers) {
+  for (const std::size_t depth : {kUnbounded, std::size_t{1}, std::size_t{2}, std::size_t{3}, std::size_t{65}}) {
+    for (const auto& input : inputs()) expect_scan_as_reader(input, depth);
+  }
+  for (std::size_t prefix = 0; prefix <= 17; ++prefix) {
+    for (const std::string end : {"\"", "\\\"\"", "\\u0041\"", "\xc3\xa9\"", "\x1f\"", "\x7f\"", "\xff\"", ""}) {
+      const std::string text = "\"" + std::string(prefix, 'a') + " !#[]~" + end;
+      expect_scan_as_reader("{\"k\":" + text + ",\"" + std::string(prefix, 'n') + "\":1}", kUnbounded);
+      expect_scan_as_reader("[" + text + "]", kUnbounded);
+    }
+  }
+  EXPECT_EQ(core::JsonScanner(std::string(66, '[') + std::string(66, ']'), 65).scan([](auto, auto) {}),
+            core::JsonScanner::Root::kInvalid);
+  EXPECT_EQ(core::JsonScanner(std::string(100000, '[') + std::string(100000, ']'), kUnbounded).scan([](auto, auto) {}),
+            core::JsonScanner::Root::kOther);
+}
+
+TEST(JsonScanner, ValuesReadAsTheReaderReadsThem) {
+  const std::string text =
+      R"({"s":"plain","e":"a\"b\u00e9\ud83d\ude00","u":18446744073709551615,"i":-12,"f":1.5,"x":1e3,"big":18446744073709551616,)"
+      R"("t":true,"n":null,"a":["x",1,"y\n",["z"]],"o":{"k":"v"}})";
+  const auto whole = core::read_json<nlohmann::json>(text);
+  ASSERT_TRUE(whole);
+  std::map<std::string, std::string_view> values;
+  ASSERT_EQ(core::JsonScanner(text, kUnbounded).scan([&](std::string_view name, std::string_view value) { values[std::string(name)] = value; }),
+            core::JsonScanner::Root::kObject);
+  for (const auto& [name, value] : values) {
+    const nlohmann::json& expected = (*whole)[name];
+    const auto string = core::string_value<std::string>(value);
+    EXPECT_EQ(string.has_value(), expected.is_string()) << name;
+    if (string) {
+      EXPECT_EQ(*string, expected.get<std::string>()) << name;
+    }
+    const auto integer = core::integer_value(value);
+    EXPECT_EQ(integer.has_value(), expected.is_number_integer()) << name;
+    if (integer) {
+      EXPECT_EQ(integer->value, expected.get<long long>()) << name;
+      EXPECT_EQ(integer->is_unsigned, expected.is_number_unsigned()) << name;
+    }
+    EXPECT_EQ(core::bool_value(value).has_value(), expected.is_boolean()) << name;
+  }
+  EXPECT_EQ(core::string_elements<std::string>(values["a"]), (std::vector<std::string>{"x", "y\n"}));
+  EXPECT_TRUE(core::string_elements<std::string>(values["o"]).empty());
 }
 
 TEST(JsonReader, RefusesNestingBeyondItsBound) {

@@ -53,13 +53,16 @@ class ProfileReading : public ::testing::Test {
     std::string out;
     for (const std::string* s : {&p.name, &p.provider, &p.issuer, &p.tenant, &p.client_id, &p.scope, &p.audience,
                                  &p.endpoints.device_authorization, &p.endpoints.token, &p.endpoints.revocation,
-                                 &p.endpoints.userinfo, &p.endpoints.jwks, &p.client_secret_file, &p.client_secret_env,
+                                 &p.endpoints.userinfo, &p.endpoints.jwks, &p.endpoints.authorization,
+                                 &p.client_secret_file, &p.client_secret_env,
                                  &p.ca_file, &p.store, &p.jwks_cache}) {
       out += *s + "|";
     }
     out += std::to_string(static_cast<int>(p.client_auth)) + "|" + std::to_string(p.jwks_cache_expires_at) + "|" +
            (p.clock_offset_s ? std::to_string(*p.clock_offset_s) : "none") + "|";
     for (const auto& url : p.api_urls) out += url + ",";
+    out += std::string("|") + login_flow_name(p.flow) + "|" + (p.dpop ? "dpop" : "bearer") + "|";
+    for (const auto& alg : p.dpop_algs) out += alg + ",";
     return out;
   }
 
@@ -78,6 +81,19 @@ TEST_F(ProfileReading, SameFieldsWithoutTheJwksCache) {
   ASSERT_TRUE(full);
   EXPECT_FALSE(full->jwks_cache.empty());  // the full load keeps it: the fast one is compared without it
   EXPECT_EQ(full->api_urls, (std::vector<std::string>{"https://a", "https://b"}));
+}
+
+TEST_F(ProfileReading, EveryFieldTheFullLoadReads) {
+  auto full = load_both(std::string("{") + kBase +
+                        R"(,"authorization_endpoint":"https://i/authorize","login_flow":"browser","dpop":true,)"
+                        R"("dpop_signing_alg_values_supported":["ES256","",7,"EdDSA"],"scope":"a\u0020b\"c"})");
+  ASSERT_TRUE(full);
+  EXPECT_EQ(full->endpoints.authorization, "https://i/authorize");
+  EXPECT_EQ(full->flow, LoginFlow::kBrowser);
+  EXPECT_TRUE(full->dpop);
+  EXPECT_EQ(full->dpop_algs, (std::vector<std::string>{"ES256", "EdDSA"}));
+  EXPECT_EQ(full->scope, "a b\"c");
+  ASSERT_TRUE(load_both(std::string("{") + kBase + R"(,"login_flow":"newer","dpop":"yes","dpop_signing_alg_values_supported":"ES256"})"));
 }
 
 TEST_F(ProfileReading, RepeatedNamesTheLastWins) {
