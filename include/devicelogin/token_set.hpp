@@ -44,6 +44,11 @@ struct TokenSet {
   // The private DPoP key (RFC 9449) the tokens are bound to, as a private JWK; empty for tokens
   // not bound to a key. Kept with the tokens, in the same store, and replaced by every new login.
   Secret dpop_key;
+  // How the audit trail names the access token without revealing it ("jti:<its JWT id>" or
+  // "sha256:<8 hex digits>"): worked out when the set is stored, read back with it, so that the
+  // `token` hot path does not decode the token's claims on every hand-out. Empty for a set read
+  // from an older version (the name is then worked out when needed); ignored when storing.
+  std::string access_token_id;
 
   // True when the access token is still valid at `now` + `min_ttl` (unknown expiry counts as valid).
   [[nodiscard]] bool fresh_at(long long now, long long min_ttl) const {

@@ -143,51 +143,57 @@ void remember_walked_parent() { walk_memo().enabled = true; }
 
 Result<std::optional<PrivateDirectory>> PrivateDirectory::open(const std::string& path, bool create) {
   if (path.empty() || path.front() != '/') return fail(ErrorCode::kStorage, "not an absolute directory path: " + path);
+  WalkMemo& memo = walk_memo();
+  // The remembered parent, asked for by the very name the walk gave it (the usual case): no need to
+  // take the path apart.
+  const bool remembered = memo.fd >= 0 && path == memo.path;
   // Each name NUL-terminated for openat, in one buffer (no allocation per name on the `token` hot
   // path, which walks twice).
   std::string names;
   std::vector<std::string_view> parts;
-  names.reserve(path.size() + 1);
-  parts.reserve(16);
-  for (std::size_t start = 1; start <= path.size();) {
-    auto slash = path.find('/', start);
-    const std::string_view part = std::string_view(path).substr(start, slash == std::string::npos ? std::string::npos : slash - start);
-    if (part == "..") return fail(ErrorCode::kStorage, "directory path with '..': " + path);
-    if (!part.empty() && part != ".") {
-      // (reserve above: appending never moves the buffer, so the views stay valid.)
-      parts.emplace_back(names.data() + names.size(), part.size());
-      names.append(part);
-      names.push_back('\0');
+  if (!remembered) {
+    names.reserve(path.size() + 1);
+    parts.reserve(16);
+    for (std::size_t start = 1; start <= path.size();) {
+      auto slash = path.find('/', start);
+      const std::string_view part = std::string_view(path).substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+      if (part == "..") return fail(ErrorCode::kStorage, "directory path with '..': " + path);
+      if (!part.empty() && part != ".") {
+        // (reserve above: appending never moves the buffer, so the views stay valid.)
+        parts.emplace_back(names.data() + names.size(), part.size());
+        names.append(part);
+        names.push_back('\0');
+      }
+      if (slash == std::string::npos) break;
+      start = slash + 1;
     }
-    if (slash == std::string::npos) break;
-    start = slash + 1;
   }
   // Asked once for the whole walk: every directory on it is checked against the same user.
   const uid_t euid = ::geteuid();
-  WalkMemo& memo = walk_memo();
   Fd current(-1);
-  std::size_t first_part = 0;
   std::string shown = "/";
-  if (memo.fd >= 0 && !parts.empty()) {
+  bool from_memo = remembered;
+  if (!from_memo && memo.fd >= 0 && !parts.empty()) {
+    // The same directory spelled otherwise (a doubled slash, a "."): compared as the walk spells it.
     std::string normalized;
     for (const auto part : parts) normalized.append("/").append(part);
-    if (normalized == memo.path) {
-      // This directory was a parent on the last walk, its own parents checked then, and it was
-      // opened without following a symlink (as the last directory of a walk must be): what is
-      // left are the checks of the directory itself, below, on the descriptor held since.
-      current = Fd(std::exchange(memo.fd, -1));
-      first_part = parts.size();
-      shown = normalized;
-    }
+    from_memo = normalized == memo.path;
   }
-  if (first_part == 0) {
+  if (from_memo) {
+    // This directory was a parent on the last walk, its own parents checked then, and it was
+    // opened without following a symlink (as the last directory of a walk must be): what is left
+    // are the checks of the directory itself, below, on the descriptor held since.
+    current = Fd(std::exchange(memo.fd, -1));
+    parts.clear();
+    shown = memo.path;
+  } else {
     current = Fd(::open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (current.get() < 0) return fail(ErrorCode::kStorage, "cannot open /: " + describe_errno(errno));
   }
   // The parent of the last directory is kept for the next walk (remember_walked_parent) when it
   // is not a symlink.
   bool parent_kept = false;
-  for (std::size_t i = first_part; i < parts.size(); ++i) {
+  for (std::size_t i = 0; i < parts.size(); ++i) {
     struct stat st {};
     if (::fstat(current.get(), &st) != 0) {
       return fail(ErrorCode::kStorage, "cannot inspect directory " + shown + ": " + describe_errno(errno));

@@ -21,6 +21,7 @@
 
 #include "core/encoding.hpp"
 #include "core/sha256.hpp"
+#include "store/token_codec.hpp"
 
 namespace devicelogin::store {
 namespace {
@@ -94,6 +95,27 @@ TEST(AuditTokenId, JwtWithJtiIsNamedByItElseBySha256Prefix) {
   const std::string long_jti = core::base64url_encode(R"({"jti":")" + std::string(65, 'x') + R"("})");
   EXPECT_TRUE(audit_token_id(Secret("h." + long_jti + ".s")).starts_with("sha256:"));
   EXPECT_EQ(audit_token_id(Secret()), "");
+}
+
+// The stored set carries the token's name (token_set.hpp: the hot path reads it instead of
+// decoding the claims), worked out from the token when the set is encoded, never copied from the
+// field, and read back as it was stored.
+TEST(AuditTokenId, StoredWithTheSetAndWorkedOutFromTheToken) {
+  const std::string claims = core::base64url_encode(R"({"sub":"u","jti":"stored-1"})");
+  TokenSet tokens;
+  tokens.access_token = Secret("eyJhbGciOiJub25lIn0." + claims + ".c2ln");
+  tokens.access_token_id = "jti:stale-name";
+  auto decoded = decode_token_set(encode_token_set(tokens).reveal());
+  ASSERT_TRUE(decoded);
+  EXPECT_EQ(decoded->access_token_id, "jti:stored-1");
+  tokens.access_token = Secret(std::string_view("opaque-token-value"));
+  decoded = decode_token_set(encode_token_set(tokens).reveal());
+  ASSERT_TRUE(decoded);
+  EXPECT_EQ(decoded->access_token_id, "sha256:" + core::sha256_hex_prefix("opaque-token-value", 8));
+  // A set stored by an older version has none: the name is worked out when needed.
+  decoded = decode_token_set(R"({"version":1,"access_token":"t"})");
+  ASSERT_TRUE(decoded);
+  EXPECT_EQ(decoded->access_token_id, "");
 }
 
 TEST(AuditLine, TimeIsTheUtcCivilTime) {
