@@ -34,40 +34,60 @@ ClientAuth client_auth_from(const std::string& name) {
   return ClientAuth::kBasic;
 }
 
+// The members a profile is read for, in the order a stored profile has them (nlohmann writes an
+// object's members sorted by name).
+constexpr std::array<std::string_view, 23> kProfileMembers = {
+    "api_urls", "audience", "authorization_endpoint", "ca_file", "client_auth", "client_id",
+    "client_secret_env", "client_secret_file", "clock_offset_s", "device_authorization_endpoint", "dpop",
+    "dpop_signing_alg_values_supported", "issuer", "jwks_cache_expires_at", "jwks_uri", "login_flow",
+    "provider", "revocation_endpoint", "scope", "store", "tenant", "token_endpoint", "userinfo_endpoint"};
+
+// A member's name with its place in kProfileMembers, found when the program is compiled (a name
+// not there, such as "jwks_cache", gets kProfileMembers.size()).
+struct ProfileKey {
+  consteval ProfileKey(const char* key) : name(key), index(kProfileMembers.size()) {  // NOLINT(google-explicit-constructor): literals
+    for (std::size_t i = 0; i < kProfileMembers.size(); ++i) {
+      if (kProfileMembers[i] == name) index = i;
+    }
+  }
+  std::string_view name;
+  std::size_t index;
+};
+
 // A profile's members as its full load reads them: from nlohmann's document of the whole text.
 class DocumentFields {
  public:
   explicit DocumentFields(const json& doc) : doc_(doc) {}
-  [[nodiscard]] std::string string(const char* key) const {
-    const json* value = find(key);
+  [[nodiscard]] std::string string(ProfileKey key) const {
+    const json* value = find(key.name);
     return value != nullptr && value->is_string() ? value->get<std::string>() : std::string{};
   }
-  [[nodiscard]] std::optional<core::JsonInteger> integer(const char* key) const {
-    const json* value = find(key);
+  [[nodiscard]] std::optional<core::JsonInteger> integer(ProfileKey key) const {
+    const json* value = find(key.name);
     if (value == nullptr || !value->is_number_integer()) return std::nullopt;
     return core::JsonInteger{value->get<long long>(), value->is_number_unsigned()};
   }
-  [[nodiscard]] std::optional<bool> boolean(const char* key) const {
-    const json* value = find(key);
+  [[nodiscard]] std::optional<bool> boolean(ProfileKey key) const {
+    const json* value = find(key.name);
     if (value == nullptr || !value->is_boolean()) return std::nullopt;
     return value->get<bool>();
   }
-  [[nodiscard]] std::vector<std::string> strings(const char* key) const {
+  [[nodiscard]] std::vector<std::string> strings(ProfileKey key) const {
     std::vector<std::string> out;
-    if (const json* value = find(key); value != nullptr && value->is_array()) {
+    if (const json* value = find(key.name); value != nullptr && value->is_array()) {
       for (const auto& element : *value) {
         if (element.is_string()) out.push_back(element.get<std::string>());
       }
     }
     return out;
   }
-  [[nodiscard]] std::string object_text(const char* key) const {
-    const json* value = find(key);
+  [[nodiscard]] std::string object_text(ProfileKey key) const {
+    const json* value = find(key.name);
     return value != nullptr && value->is_object() ? value->dump() : std::string{};
   }
 
  private:
-  [[nodiscard]] const json* find(const char* key) const {
+  [[nodiscard]] const json* find(std::string_view key) const {
     auto it = doc_.find(key);
     return it != doc_.end() ? &*it : nullptr;
   }
@@ -80,38 +100,33 @@ class DocumentFields {
 class ScannedFields {
  public:
   void member(std::string_view name, std::string_view value) {
-    for (std::size_t i = 0; i < kNames.size(); ++i) {
-      if (name == kNames[i]) {
-        values_[i] = value;
-        present_[i] = true;
+    // The search starts after the last name found: a stored profile has its members in
+    // kProfileMembers' order, so most searches end at the first comparison.
+    for (std::size_t step = 0; step < kProfileMembers.size(); ++step) {
+      if (name == kProfileMembers[next_]) {
+        values_[next_] = value;
+        present_[next_] = true;
+        next_ = next_ + 1 == kProfileMembers.size() ? 0 : next_ + 1;
         return;
       }
+      next_ = next_ + 1 == kProfileMembers.size() ? 0 : next_ + 1;
     }
   }
-  [[nodiscard]] std::string string(const char* key) const {
+  [[nodiscard]] std::string string(ProfileKey key) const {
     return core::string_value<std::string>(find(key)).value_or(std::string{});
   }
-  [[nodiscard]] std::optional<core::JsonInteger> integer(const char* key) const { return core::integer_value(find(key)); }
-  [[nodiscard]] std::optional<bool> boolean(const char* key) const { return core::bool_value(find(key)); }
-  [[nodiscard]] std::vector<std::string> strings(const char* key) const {
-    return core::string_elements<std::string>(find(key));
-  }
-  [[nodiscard]] static std::string object_text(const char* /*key*/) { return {}; }
+  [[nodiscard]] std::optional<core::JsonInteger> integer(ProfileKey key) const { return core::integer_value(find(key)); }
+  [[nodiscard]] std::optional<bool> boolean(ProfileKey key) const { return core::bool_value(find(key)); }
+  [[nodiscard]] std::vector<std::string> strings(ProfileKey key) const { return core::string_elements<std::string>(find(key)); }
+  [[nodiscard]] static std::string object_text(ProfileKey /*key*/) { return {}; }
 
  private:
-  [[nodiscard]] std::string_view find(std::string_view name) const {
-    for (std::size_t i = 0; i < kNames.size(); ++i) {
-      if (name == kNames[i]) return present_[i] ? values_[i] : std::string_view{};
-    }
-    return {};
+  [[nodiscard]] std::string_view find(ProfileKey key) const {
+    return key.index < kProfileMembers.size() && present_[key.index] ? values_[key.index] : std::string_view{};
   }
-  static constexpr std::array<std::string_view, 23> kNames = {
-      "provider", "issuer", "tenant", "client_id", "scope", "audience", "device_authorization_endpoint",
-      "token_endpoint", "revocation_endpoint", "userinfo_endpoint", "jwks_uri", "authorization_endpoint",
-      "login_flow", "client_secret_file", "client_secret_env", "client_auth", "ca_file", "store",
-      "jwks_cache_expires_at", "clock_offset_s", "api_urls", "dpop", "dpop_signing_alg_values_supported"};
-  std::array<std::string_view, kNames.size()> values_{};
-  std::array<bool, kNames.size()> present_{};
+  std::array<std::string_view, kProfileMembers.size()> values_{};
+  std::array<bool, kProfileMembers.size()> present_{};
+  std::size_t next_ = 0;
 };
 
 }  // namespace
