@@ -5,7 +5,9 @@
 # linked) C program and <= 0.6x oidc-token, peak RSS <= 2.0 MB, for the file and kernel-keyring
 # stores, with the build-tree and an installed (`cmake --install`) binary. With valgrind installed
 # it also prints the instruction counts (callgrind) of each against the empty C program: the same
-# on a loaded machine, where the wall-clock medians are not.
+# on a loaded machine, where the wall-clock medians are not. The same empty program linked
+# statically (`bench_empty_c_static`) is timed beside them for reference: what exec, page faults
+# and exit cost a static executable that does nothing, the floor `devicelogin token` stands on.
 #
 # Self-contained: installs hyperfine and oidc-agent-cli from Debian when missing, runs the test
 # oidc-provider (tests/integration/oidc_server.mjs), an isolated oidc-agent whose account is made
@@ -100,7 +102,10 @@ for store in file kernel-keyring; do
 done
 ((${#stores[@]} > 0)) || exit 1
 
-commands=(-n "empty C program" "$empty_c" -n "oidc-token (oidc-agent $(oidc-token --version 2>&1 | grep -oE '[0-9]+\.[0-9]+\.[0-9]+' | head -n1))" "oidc-token bench")
+commands=(-n "empty C program" "$empty_c")
+# The floor for a static executable (exec, page faults, exit with nothing done), shown for reference.
+[[ -x $build/bench_empty_c_static ]] && commands+=(-n "empty static C program" "$build/bench_empty_c_static")
+commands+=(-n "oidc-token (oidc-agent $(oidc-token --version 2>&1 | grep -oE '[0-9]+\.[0-9]+\.[0-9]+' | head -n1))" "oidc-token bench")
 for store in "${stores[@]}"; do
   "$bin" token --profile "bench-$store" >/dev/null
   "$installed" token --profile "bench-$store" >/dev/null
@@ -139,6 +144,9 @@ if command -v valgrind >/dev/null; then
   sed 's/LD_PRELOAD/LD_PRELOAX/g' "$(readlink -f "$bin")" >"$counted"
   chmod +x "$counted"
   printf 'empty C program\t%s\n' "$(instructions "$empty_c")" >>"$work/instructions.tsv"
+  if [[ -x $build/bench_empty_c_static ]]; then
+    printf 'empty static C program\t%s\n' "$(instructions "$build/bench_empty_c_static")" >>"$work/instructions.tsv"
+  fi
   for store in "${stores[@]}"; do
     # Counted only when the copy answers itself (it has no full CLI beside it to hand over to).
     if "$counted" token --profile "bench-$store" >/dev/null 2>&1; then
@@ -154,13 +162,15 @@ rss = dict(line.rstrip("\n").split("\t") for line in open(sys.argv[2]))
 by_name = {r["command"]: r for r in results}
 empty = by_name["empty C program"]["median"]
 agent = next(r for r in results if r["command"].startswith("oidc-token"))["median"]
-print(f'| command | median ms | mean ms | x empty C | x oidc-token | peak RSS MB |')
-print(f'|---|---|---|---|---|---|')
+static = by_name.get("empty static C program", {}).get("median")
+print(f'| command | median ms | mean ms | x empty C | x oidc-token | x empty static C | peak RSS MB |')
+print(f'|---|---|---|---|---|---|---|')
 ok = True
 for r in results:
     name, median = r["command"], r["median"]
     kib = int(rss[name])
-    print(f'| {name} | {median*1000:.3f} | {r["mean"]*1000:.3f} | {median/empty:.2f} | {median/agent:.2f} | {kib/1024:.2f} |')
+    floor = f'{median/static:.2f}' if static else '-'
+    print(f'| {name} | {median*1000:.3f} | {r["mean"]*1000:.3f} | {median/empty:.2f} | {median/agent:.2f} | {floor} | {kib/1024:.2f} |')
     if name.startswith("devicelogin token"):
         ok = ok and median <= 0.6 * agent and median <= empty and kib <= 2.0 * 1024
 print("targets (devicelogin token <= 1.0x empty C, <= 0.6x oidc-token, peak RSS <= 2.0 MB):",
