@@ -1,6 +1,9 @@
 // DPoP (RFC 9449) building blocks: proofs checked with OpenSSL against their own header's key
 // (with code written here, not the library's verifier), thumbprints against the RFCs' published
 // values and against node's crypto, the key's storage form, nonces, and WWW-Authenticate.
+// RAND_set_rand_method, deprecated in OpenSSL 3, is the one way to see who asks OpenSSL for
+// random bytes (DpopProofCost).
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include "oauth/dpop.hpp"
 
 #include <fcntl.h>
@@ -10,6 +13,7 @@
 #include <openssl/ecdsa.h>
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
+#include <openssl/rand.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -283,6 +287,35 @@ TEST_P(DpopProofTest, ADamagedStoredKeyMeansSignInAgainWithoutShowingTheKey) {
 
 INSTANTIATE_TEST_SUITE_P(Algorithms, DpopProofTest, ::testing::Values(DpopAlgorithm::kEs256, DpopAlgorithm::kEdDsa),
                          [](const auto& test_info) { return std::string(dpop_algorithm_name(test_info.param)); });
+
+// OpenSSL's random generator, replaced for one test by one that counts its callers and gives
+// nothing.
+int openssl_random_calls = 0;
+int refuse_random_bytes(unsigned char* /*out*/, int /*size*/) {
+  ++openssl_random_calls;
+  return 0;
+}
+int refuse_random_status() { return 0; }
+
+// The jti comes from the kernel (getrandom) and Ed25519 signs without randomness, so an EdDSA
+// proof never sets up OpenSSL's generator: in a short-lived `api` process that set-up cost more
+// than the rest of the proof.
+TEST(DpopProofCost, AnEdDsaProofAsksOpensslForNoRandomBytes) {
+  const DpopKey key = make_key(DpopAlgorithm::kEdDsa);
+  const Secret token("canary-access-token-5d1e");
+  RAND_METHOD refusing{};
+  refusing.bytes = refuse_random_bytes;
+  refusing.pseudorand = refuse_random_bytes;
+  refusing.status = refuse_random_status;
+  ASSERT_EQ(RAND_set_rand_method(&refusing), 1);
+  auto proof = make_dpop_proof(key, {.method = "GET", .url = "https://rs.example.com/me", .issued_at = 1, .access_token = &token});
+  RAND_set_rand_method(nullptr);
+  ASSERT_TRUE(proof.has_value()) << proof.error().message;
+  EXPECT_EQ(openssl_random_calls, 0);
+  const DecodedProof decoded = decode(*proof);
+  EXPECT_EQ(b64url_decode(decoded.claims["jti"].get<std::string>()).size(), 16u);
+  EXPECT_TRUE(signature_verifies(decoded));
+}
 
 TEST(DpopProof, RefusesABadMethodUrlNonceOrTime) {
   const DpopKey key = make_key(DpopAlgorithm::kEs256);
