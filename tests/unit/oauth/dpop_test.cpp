@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <ostream>
@@ -315,6 +316,86 @@ TEST(DpopProofCost, AnEdDsaProofAsksOpensslForNoRandomBytes) {
   const DecodedProof decoded = decode(*proof);
   EXPECT_EQ(b64url_decode(decoded.claims["jti"].get<std::string>()).size(), 16u);
   EXPECT_TRUE(signature_verifies(decoded));
+}
+
+// Whether libsodium is mapped into this process.
+bool libsodium_loaded() {
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  while (std::getline(maps, line)) {
+    if (line.find("/libsodium.so") != std::string::npos) return true;
+  }
+  return false;
+}
+
+// Disables libsodium for one scope, as on a machine without it: OpenSSL does the work.
+class WithoutLibsodium {
+ public:
+  WithoutLibsodium() { disable_libsodium_for_test(true); }
+  ~WithoutLibsodium() { disable_libsodium_for_test(false); }
+  WithoutLibsodium(const WithoutLibsodium&) = delete;
+  WithoutLibsodium& operator=(const WithoutLibsodium&) = delete;
+};
+
+// An EdDSA key is signed with by libsodium when it is installed (scripts/setup-deps.sh installs
+// it): it has none of OpenSSL's per-process set-up, which cost an `api` process more than the
+// rest of its proof.
+TEST(DpopProofCost, AnEdDsaKeyIsUsedThroughLibsodium) {
+  const DpopKey key = make_key(DpopAlgorithm::kEdDsa);
+  EXPECT_TRUE(libsodium_loaded());
+  EXPECT_TRUE(signature_verifies(decode(make_proof(key, {.method = "GET", .url = "https://rs.example.com/", .issued_at = 1}))));
+}
+
+// libsodium and OpenSSL (without libsodium) read each other's stored EdDSA keys, and sign and hash
+// the same: Ed25519 is deterministic (RFC 8032 §5.1.6), so one signing input gives one signature.
+TEST(DpopProofCost, LibsodiumAndOpensslGiveTheSameEdDsaKeysProofsAndHashes) {
+  const Secret token("canary-access-token-90b2");
+  const std::string fixed_input = "eyJhbGciOiJFZERTQSJ9.eyJodG0iOiJHRVQifQ";
+  auto sodium_key = DpopKey::generate(DpopAlgorithm::kEdDsa);
+  ASSERT_TRUE(sodium_key.has_value()) << sodium_key.error().message;
+  auto stored = sodium_key->serialize();
+  ASSERT_TRUE(stored.has_value()) << stored.error().message;
+  const std::string sodium_hash = dpop_access_token_hash(token);
+  auto sodium_signature = sodium_key->sign(fixed_input);
+  ASSERT_TRUE(sodium_signature.has_value()) << sodium_signature.error().message;
+  {
+    const WithoutLibsodium openssl_only;
+    auto openssl_key = DpopKey::load(*stored);
+    ASSERT_TRUE(openssl_key.has_value()) << openssl_key.error().message;
+    EXPECT_EQ(openssl_key->thumbprint(), sodium_key->thumbprint());
+    EXPECT_EQ(openssl_key->public_jwk().x, sodium_key->public_jwk().x);
+    auto openssl_signature = openssl_key->sign(fixed_input);
+    ASSERT_TRUE(openssl_signature.has_value()) << openssl_signature.error().message;
+    EXPECT_TRUE(*openssl_signature == *sodium_signature);
+    EXPECT_EQ(dpop_access_token_hash(token), sodium_hash);
+    auto restored = openssl_key->serialize();
+    ASSERT_TRUE(restored.has_value());
+    EXPECT_TRUE(restored->equals(*stored));
+    EXPECT_TRUE(signature_verifies(decode(make_proof(*openssl_key, {.method = "GET", .url = "https://rs.example.com/", .issued_at = 1}))));
+  }
+  // And the other way: a key OpenSSL made, read and used by libsodium.
+  Secret openssl_stored;
+  std::string openssl_thumbprint;
+  {
+    const WithoutLibsodium openssl_only;
+    auto openssl_key = DpopKey::generate(DpopAlgorithm::kEdDsa);
+    ASSERT_TRUE(openssl_key.has_value()) << openssl_key.error().message;
+    auto serialized = openssl_key->serialize();
+    ASSERT_TRUE(serialized.has_value());
+    openssl_stored = std::move(*serialized);
+    openssl_thumbprint = openssl_key->thumbprint();
+  }
+  auto reloaded = DpopKey::load(openssl_stored);
+  ASSERT_TRUE(reloaded.has_value()) << reloaded.error().message;
+  EXPECT_EQ(reloaded->thumbprint(), openssl_thumbprint);
+  EXPECT_TRUE(signature_verifies(decode(make_proof(*reloaded, {.method = "GET", .url = "https://rs.example.com/", .issued_at = 1}))));
+  // The stored key's x must still be checked against d.
+  std::string tampered(openssl_stored.reveal());
+  const auto x_at = tampered.find(R"("x":")") + 5;
+  tampered[x_at] = tampered[x_at] == 'A' ? 'B' : 'A';
+  auto refused = DpopKey::load(Secret(tampered));
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code, ErrorCode::kReloginRequired);
 }
 
 TEST(DpopProof, RefusesABadMethodUrlNonceOrTime) {
