@@ -1,12 +1,12 @@
 #include "oauth/dpop.hpp"
 #include "oauth/openssl_ptr.hpp"
 
+#include <dlfcn.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/ecdsa.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <dlfcn.h>
 #include <openssl/param_build.h>
 #include <sodium.h>
 #include <sys/random.h>
@@ -16,6 +16,7 @@
 #include <atomic>
 #include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <nlohmann/json.hpp>
 #include <span>
 
@@ -152,9 +153,8 @@ std::optional<Sodium> load_sodium() {
   return sodium;  // kept for the life of the process
 }
 
-// libsodium, loaded on the first call; nullptr when it is not installed or disabled.
-const Sodium* sodium() {
-  if (sodium_disabled.load()) return nullptr;
+// libsodium, loaded on the first call; nullptr when it is not installed.
+const Sodium* sodium_library() {
   static const std::optional<Sodium> loaded = [] {
     auto sodium = load_sodium();
     sodium_loaded.store(sodium.has_value());
@@ -163,6 +163,10 @@ const Sodium* sodium() {
   return loaded ? &*loaded : nullptr;
 }
 
+// libsodium for new work: nullptr when it is not installed or disabled (a key it holds keeps
+// signing with it: sodium_library()).
+const Sodium* sodium() { return sodium_disabled.load() ? nullptr : sodium_library(); }
+
 std::string sha256(std::string_view bytes) {
   std::array<unsigned char, 32> digest{};
   // libsodium's when an EdDSA key loaded it, so that such a process never sets OpenSSL up (its
@@ -170,7 +174,7 @@ std::string sha256(std::string_view bytes) {
   // ES256 key's process has set up anyway.
   if (sodium_loaded.load() && !sodium_disabled.load()) {
     const auto* input = reinterpret_cast<const unsigned char*>(bytes.data());
-    if (sodium()->hash_sha256(digest.data(), input, bytes.size()) == 0) {
+    if (sodium_library()->hash_sha256(digest.data(), input, bytes.size()) == 0) {
       return std::string(reinterpret_cast<const char*>(digest.data()), digest.size());
     }
   }
@@ -698,9 +702,9 @@ Result<std::string> DpopKey::sign(std::string_view signing_input) const {
   if (!sodium_ed25519_key_.empty()) {
     // RFC 8032 §5.1.6: the 64-byte Ed25519 signature (deterministic: no randomness).
     std::string signature(crypto_sign_BYTES, '\0');
-    if (sodium()->sign_detached(reinterpret_cast<unsigned char*>(signature.data()), nullptr,
-                                reinterpret_cast<const unsigned char*>(signing_input.data()), signing_input.size(),
-                                reinterpret_cast<const unsigned char*>(sodium_ed25519_key_.reveal().data())) != 0) {
+    if (sodium_library()->sign_detached(reinterpret_cast<unsigned char*>(signature.data()), nullptr,
+                                        reinterpret_cast<const unsigned char*>(signing_input.data()), signing_input.size(),
+                                        reinterpret_cast<const unsigned char*>(sodium_ed25519_key_.reveal().data())) != 0) {
       return fail(ErrorCode::kInternal, "libsodium could not sign a DPoP proof");
     }
     return signature;
