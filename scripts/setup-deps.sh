@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 # libsystemd-dev: the audit trail's systemd journal copy (optional: without it, the file only).
 # python3-dev: the headers of the Python package's native token hot path (python/CMakeLists.txt;
 # without them that module is not built and the package always goes through the C ABI).
-build_packages=(g++ cmake ninja-build pkg-config libcurl4-openssl-dev libssl-dev nlohmann-json3-dev
+build_packages=(g++ cmake ninja-build pkg-config libcurl4-openssl-dev libssl-dev libsodium-dev nlohmann-json3-dev
   libcli11-dev libqrencode-dev libcpp-httplib-dev libsecret-1-dev libkeyutils-dev python3-dev libsystemd-dev)
 # Tests: GoogleTest (and Google Benchmark for bench/dpop_proof.cpp); a real Secret Service (dbus + gnome-keyring, see scripts/with-keyring.sh);
 # Debian's Chromium for the browser test; hyperfine, wrk, GNU time and oidc-agent-cli (the

@@ -1,18 +1,24 @@
 #include "oauth/dpop.hpp"
 #include "oauth/openssl_ptr.hpp"
 
+#include <dlfcn.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/ecdsa.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
-#include <openssl/rand.h>
+#include <sodium.h>
+#include <sys/random.h>
 
 #include <algorithm>
 #include <array>
+#include <atomic>
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <nlohmann/json.hpp>
+#include <span>
 
 #include "core/encoding.hpp"
 #include "core/secret_json.hpp"
@@ -92,8 +98,86 @@ std::optional<WipingString> decode_exact_base64url(std::string_view text, std::s
   return out;
 }
 
+// `out` filled from the kernel's random number generator (getrandom(2), which waits only until it
+// is first seeded at boot): what OpenSSL's own generator seeds itself from, without the cost of
+// setting that generator up in each short-lived process (about 3 million instructions, most of
+// what a proof added to `api` with an EdDSA key, which needs no other randomness). False when the
+// kernel gives none.
+bool fill_random(std::span<unsigned char> out) {
+  std::size_t filled = 0;
+  while (filled < out.size()) {
+    const ssize_t got = ::getrandom(out.data() + filled, out.size() - filled, 0);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) return false;
+    filled += static_cast<std::size_t>(got);
+  }
+  return true;
+}
+
+// libsodium's Ed25519 and SHA-256, for a process that signs with an EdDSA key: OpenSSL 3's first
+// algorithm fetch in a process fills its name map from every legacy algorithm name and builds its
+// method tables (about 4 million instructions, several times a proof), and a CLI process pays it
+// on every run; libsodium has no such set-up. Loaded on first use (dlopen, its symbols local)
+// rather than linked: as a dependency it would sit in the symbol search scope of every CLI
+// process, whose dynamic loader look-ups of every other library's symbols would all pass it
+// (0.9 million instructions more at each start, DPoP or not). Without libsodium (or with it
+// disabled for a test) OpenSSL does the same work: the same keys, signatures and digests.
+struct Sodium {
+  decltype(&::sodium_init) init = nullptr;
+  decltype(&::crypto_sign_keypair) sign_keypair = nullptr;
+  decltype(&::crypto_sign_seed_keypair) sign_seed_keypair = nullptr;
+  decltype(&::crypto_sign_detached) sign_detached = nullptr;
+  decltype(&::crypto_hash_sha256) hash_sha256 = nullptr;
+};
+
+// libsodium's soname since 1.0.12 (2017); another one means OpenSSL does the work.
+constexpr char kSodiumLibrary[] = "libsodium.so.23";
+std::atomic<bool> sodium_loaded{false};
+std::atomic<bool> sodium_disabled{false};
+
+std::optional<Sodium> load_sodium() {
+  void* library = ::dlopen(kSodiumLibrary, RTLD_NOW | RTLD_LOCAL);
+  if (library == nullptr) return std::nullopt;
+  Sodium sodium;
+  auto bind = [library](auto& function, const char* name) {
+    function = reinterpret_cast<std::remove_reference_t<decltype(function)>>(::dlsym(library, name));
+    return function != nullptr;
+  };
+  if (!bind(sodium.init, "sodium_init") || !bind(sodium.sign_keypair, "crypto_sign_keypair") ||
+      !bind(sodium.sign_seed_keypair, "crypto_sign_seed_keypair") ||
+      !bind(sodium.sign_detached, "crypto_sign_detached") || !bind(sodium.hash_sha256, "crypto_hash_sha256") ||
+      sodium.init() < 0) {
+    ::dlclose(library);
+    return std::nullopt;
+  }
+  return sodium;  // kept for the life of the process
+}
+
+// libsodium, loaded on the first call; nullptr when it is not installed.
+const Sodium* sodium_library() {
+  static const std::optional<Sodium> loaded = [] {
+    auto sodium = load_sodium();
+    sodium_loaded.store(sodium.has_value());
+    return sodium;
+  }();
+  return loaded ? &*loaded : nullptr;
+}
+
+// libsodium for new work: nullptr when it is not installed or disabled (a key it holds keeps
+// signing with it: sodium_library()).
+const Sodium* sodium() { return sodium_disabled.load() ? nullptr : sodium_library(); }
+
 std::string sha256(std::string_view bytes) {
   std::array<unsigned char, 32> digest{};
+  // libsodium's when an EdDSA key loaded it, so that such a process never sets OpenSSL up (its
+  // state is wiped when done: the input may be an access token); OpenSSL's otherwise, which an
+  // ES256 key's process has set up anyway.
+  if (sodium_loaded.load() && !sodium_disabled.load()) {
+    const auto* input = reinterpret_cast<const unsigned char*>(bytes.data());
+    if (sodium_library()->hash_sha256(digest.data(), input, bytes.size()) == 0) {
+      return std::string(reinterpret_cast<const char*>(digest.data()), digest.size());
+    }
+  }
   unsigned int size = 0;
   if (EVP_Digest(bytes.data(), bytes.size(), digest.data(), &size, EVP_sha256(), nullptr) != 1 || size != digest.size()) {
     // SHA-256 from the default provider does not fail on valid input; a failure is a broken
@@ -102,6 +186,18 @@ std::string sha256(std::string_view bytes) {
     return {};
   }
   return std::string(reinterpret_cast<const char*>(digest.data()), digest.size());
+}
+
+// libsodium's secret key (RFC 8032 §5.1.5: the 32-byte seed, then the public key) in wiping
+// storage, and its public JWK; the caller's copy is wiped.
+std::pair<Secret, DpopPublicJwk> sodium_ed25519_pair(std::array<unsigned char, crypto_sign_SECRETKEYBYTES>& secret_key) {
+  WipingString held(reinterpret_cast<const char*>(secret_key.data()), secret_key.size());
+  explicit_bzero(secret_key.data(), secret_key.size());
+  DpopPublicJwk jwk;
+  jwk.kty = "OKP";
+  jwk.crv = "Ed25519";
+  jwk.x = base64url(std::string_view(held).substr(crypto_sign_SEEDBYTES, crypto_sign_PUBLICKEYBYTES));
+  return {Secret(std::move(held)), std::move(jwk)};
 }
 
 // A BIGNUM as exactly `size` big-endian bytes, in wiping storage.
@@ -458,11 +554,25 @@ DpopKey::DpopKey(PkeyPointer pkey, DpopAlgorithm algorithm, DpopPublicJwk public
     : pkey_(std::move(pkey)), algorithm_(algorithm), public_jwk_(std::move(public_jwk)),
       thumbprint_(jwk_thumbprint_sha256(public_jwk_)) {}
 
+DpopKey::DpopKey(Secret sodium_ed25519_key, DpopPublicJwk public_jwk)
+    : sodium_ed25519_key_(std::move(sodium_ed25519_key)), algorithm_(DpopAlgorithm::kEdDsa),
+      public_jwk_(std::move(public_jwk)), thumbprint_(jwk_thumbprint_sha256(public_jwk_)) {}
+
 DpopKey::DpopKey(DpopKey&& other) noexcept = default;
 DpopKey& DpopKey::operator=(DpopKey&& other) noexcept = default;
 DpopKey::~DpopKey() = default;
 
 Result<DpopKey> DpopKey::generate(DpopAlgorithm algorithm) {
+  if (const Sodium* library = algorithm == DpopAlgorithm::kEdDsa ? sodium() : nullptr) {
+    std::array<unsigned char, crypto_sign_PUBLICKEYBYTES> public_key{};
+    std::array<unsigned char, crypto_sign_SECRETKEYBYTES> secret_key{};
+    if (library->sign_keypair(public_key.data(), secret_key.data()) != 0) {
+      explicit_bzero(secret_key.data(), secret_key.size());
+      return fail(ErrorCode::kInternal, "libsodium could not generate an EdDSA key");
+    }
+    auto [held, jwk] = sodium_ed25519_pair(secret_key);
+    return DpopKey(std::move(held), std::move(jwk));
+  }
   EVP_PKEY* raw = algorithm == DpopAlgorithm::kEdDsa ? EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519")
                                                       : EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
   PkeyPointer pkey(raw);
@@ -474,7 +584,10 @@ Result<DpopKey> DpopKey::generate(DpopAlgorithm algorithm) {
 
 Result<Secret> DpopKey::serialize() const {
   WipingString d;
-  if (algorithm_ == DpopAlgorithm::kEdDsa) {
+  if (!sodium_ed25519_key_.empty()) {
+    // RFC 8037 §2: "d" is the private key, the seed that begins libsodium's secret key.
+    d.assign(sodium_ed25519_key_.reveal().substr(0, kEd25519KeyBytes));
+  } else if (algorithm_ == DpopAlgorithm::kEdDsa) {
     d.assign(kEd25519KeyBytes, '\0');
     std::size_t size = d.size();
     if (EVP_PKEY_get_raw_private_key(pkey_.get(), reinterpret_cast<unsigned char*>(d.data()), &size) != 1 ||
@@ -520,6 +633,20 @@ Result<DpopKey> DpopKey::load(const Secret& serialized) {
   if (*kty == "OKP" && *crv == "Ed25519") {
     auto private_bytes = decode_exact_base64url(*d, kEd25519KeyBytes);
     if (!private_bytes) return damaged_key("has a malformed \"d\"");
+    if (const Sodium* library = sodium()) {
+      std::array<unsigned char, crypto_sign_PUBLICKEYBYTES> public_key{};
+      std::array<unsigned char, crypto_sign_SECRETKEYBYTES> secret_key{};
+      // RFC 8032 §5.1.5: the public key is derived from the seed.
+      if (library->sign_seed_keypair(public_key.data(), secret_key.data(),
+                                     reinterpret_cast<const unsigned char*>(private_bytes->data())) != 0) {
+        explicit_bzero(secret_key.data(), secret_key.size());
+        return damaged_key("is not a valid Ed25519 key");
+      }
+      auto [held, jwk] = sodium_ed25519_pair(secret_key);
+      // The stored x must be the key derived from d.
+      if (jwk.x != *x) return damaged_key("has a public key that does not belong to its private key");
+      return DpopKey(std::move(held), std::move(jwk));
+    }
     PkeyPointer pkey(EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nullptr,
                                                   reinterpret_cast<const unsigned char*>(private_bytes->data()),
                                                   private_bytes->size()));
@@ -572,6 +699,16 @@ Result<DpopKey> DpopKey::load(const Secret& serialized) {
 }
 
 Result<std::string> DpopKey::sign(std::string_view signing_input) const {
+  if (!sodium_ed25519_key_.empty()) {
+    // RFC 8032 §5.1.6: the 64-byte Ed25519 signature (deterministic: no randomness).
+    std::string signature(crypto_sign_BYTES, '\0');
+    if (sodium_library()->sign_detached(reinterpret_cast<unsigned char*>(signature.data()), nullptr,
+                                        reinterpret_cast<const unsigned char*>(signing_input.data()), signing_input.size(),
+                                        reinterpret_cast<const unsigned char*>(sodium_ed25519_key_.reveal().data())) != 0) {
+      return fail(ErrorCode::kInternal, "libsodium could not sign a DPoP proof");
+    }
+    return signature;
+  }
   MdCtxPtr context(EVP_MD_CTX_new());
   const EVP_MD* digest = algorithm_ == DpopAlgorithm::kEdDsa ? nullptr : EVP_sha256();
   if (!context || EVP_DigestSignInit(context.get(), nullptr, digest, nullptr, pkey_.get()) != 1) {
@@ -617,6 +754,8 @@ Result<std::string> dpop_origin(std::string_view url) {
   return std::move(parsed->origin);
 }
 
+void disable_libsodium_for_test(bool disabled) noexcept { sodium_disabled.store(disabled); }
+
 std::string dpop_access_token_hash(const Secret& access_token) { return base64url(sha256(access_token.reveal())); }
 
 Result<std::string> validate_dpop_nonce(std::string_view value) {
@@ -649,7 +788,7 @@ Result<Secret> make_dpop_proof(const DpopKey& key, const DpopProofRequest& reque
     if (auto nonce = validate_dpop_nonce(request.nonce); !nonce) return std::unexpected(nonce.error());
   }
   std::array<unsigned char, kJtiBytes> jti_bytes{};
-  if (RAND_bytes(jti_bytes.data(), static_cast<int>(jti_bytes.size())) != 1) return openssl_failure("make a random jti");
+  if (!fill_random(jti_bytes)) return fail(ErrorCode::kInternal, "the system's random number generator gave no bytes for a jti");
 
   const DpopPublicJwk& public_jwk = key.public_jwk();
   nlohmann::json jwk = {{"kty", public_jwk.kty}, {"crv", public_jwk.crv}, {"x", public_jwk.x}};

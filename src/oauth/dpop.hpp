@@ -52,9 +52,9 @@ struct DpopPublicJwk {
 // The RFC 7638 SHA-256 thumbprint of `jwk`, base64url without padding: RFC 9449's `jkt`.
 [[nodiscard]] std::string jwk_thumbprint_sha256(const DpopPublicJwk& jwk);
 
-// A private key that signs DPoP proofs. The private scalar lives only inside OpenSSL's key object
-// and, when asked for, in the Secret that serialize() returns; it never reaches a message.
-// Move-only.
+// A private key that signs DPoP proofs. The private key lives only inside OpenSSL's key object (or,
+// for EdDSA when libsodium is installed, in a Secret that libsodium signs with) and, when asked
+// for, in the Secret that serialize() returns; it never reaches a message. Move-only.
 class DpopKey {
  public:
   // A fresh key for `algorithm`. kInternal when OpenSSL cannot make one.
@@ -89,12 +89,18 @@ class DpopKey {
   };
   using PkeyPointer = std::unique_ptr<evp_pkey_st, PkeyFree>;
   DpopKey(PkeyPointer pkey, DpopAlgorithm algorithm, DpopPublicJwk public_jwk);
+  DpopKey(Secret sodium_ed25519_key, DpopPublicJwk public_jwk);
 
-  PkeyPointer pkey_;
+  PkeyPointer pkey_;            // ES256, or EdDSA without libsodium
+  Secret sodium_ed25519_key_;   // EdDSA with libsodium: its secret key (the seed, then the public key)
   DpopAlgorithm algorithm_ = DpopAlgorithm::kEs256;
   DpopPublicJwk public_jwk_;
   std::string thumbprint_;
 };
+
+// Makes EdDSA keys and SHA-256 use OpenSSL only (`disabled`), as without libsodium installed, or
+// libsodium again when it is. For tests: both must give the same keys, proofs and digests.
+void disable_libsodium_for_test(bool disabled) noexcept;
 
 // The `htu` of a request to `url` (RFC 9449 §4.2: "without query and fragment parts"), in the
 // normal form of RFC 3986 §6.2.2 and §6.2.3 that a server compares against (§4.3 item 9): scheme

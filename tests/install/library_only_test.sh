@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The library builds alone (for programs that want it without our CLI), needing only libcurl,
-# OpenSSL and nlohmann-json. Configures SOURCE_DIR with the CLI, the devserver, the tests and the
+# OpenSSL and nlohmann-json (and libsodium's header: libsodium is loaded at run time). Configures SOURCE_DIR with the CLI, the devserver, the tests and the
 # keyring stores (libsecret, libkeyutils) OFF into WORK_DIR (emptied first; a fixed path so that
 # ccache serves repeated runs), builds it, and checks that only the library was built and that none
 # of the CLI's, the devserver's or the tests' dependencies (CLI11, libqrencode, cpp-httplib,

@@ -1,6 +1,9 @@
 // DPoP (RFC 9449) building blocks: proofs checked with OpenSSL against their own header's key
 // (with code written here, not the library's verifier), thumbprints against the RFCs' published
 // values and against node's crypto, the key's storage form, nonces, and WWW-Authenticate.
+// RAND_set_rand_method, deprecated in OpenSSL 3, is the one way to see who asks OpenSSL for
+// random bytes (DpopProofCost).
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include "oauth/dpop.hpp"
 
 #include <fcntl.h>
@@ -10,10 +13,12 @@
 #include <openssl/ecdsa.h>
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
+#include <openssl/rand.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <ostream>
@@ -283,6 +288,115 @@ TEST_P(DpopProofTest, ADamagedStoredKeyMeansSignInAgainWithoutShowingTheKey) {
 
 INSTANTIATE_TEST_SUITE_P(Algorithms, DpopProofTest, ::testing::Values(DpopAlgorithm::kEs256, DpopAlgorithm::kEdDsa),
                          [](const auto& test_info) { return std::string(dpop_algorithm_name(test_info.param)); });
+
+// OpenSSL's random generator, replaced for one test by one that counts its callers and gives
+// nothing.
+int openssl_random_calls = 0;
+int refuse_random_bytes(unsigned char* /*out*/, int /*size*/) {
+  ++openssl_random_calls;
+  return 0;
+}
+int refuse_random_status() { return 0; }
+
+// The jti comes from the kernel (getrandom) and Ed25519 signs without randomness, so an EdDSA
+// proof never sets up OpenSSL's generator: in a short-lived `api` process that set-up cost more
+// than the rest of the proof.
+TEST(DpopProofCost, AnEdDsaProofAsksOpensslForNoRandomBytes) {
+  const DpopKey key = make_key(DpopAlgorithm::kEdDsa);
+  const Secret token("canary-access-token-5d1e");
+  RAND_METHOD refusing{};
+  refusing.bytes = refuse_random_bytes;
+  refusing.pseudorand = refuse_random_bytes;
+  refusing.status = refuse_random_status;
+  ASSERT_EQ(RAND_set_rand_method(&refusing), 1);
+  auto proof = make_dpop_proof(key, {.method = "GET", .url = "https://rs.example.com/me", .issued_at = 1, .access_token = &token});
+  RAND_set_rand_method(nullptr);
+  ASSERT_TRUE(proof.has_value()) << proof.error().message;
+  EXPECT_EQ(openssl_random_calls, 0);
+  const DecodedProof decoded = decode(*proof);
+  EXPECT_EQ(b64url_decode(decoded.claims["jti"].get<std::string>()).size(), 16u);
+  EXPECT_TRUE(signature_verifies(decoded));
+}
+
+// Whether libsodium is mapped into this process.
+bool libsodium_loaded() {
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  while (std::getline(maps, line)) {
+    if (line.find("/libsodium.so") != std::string::npos) return true;
+  }
+  return false;
+}
+
+// Disables libsodium for one scope, as on a machine without it: OpenSSL does the work.
+class WithoutLibsodium {
+ public:
+  WithoutLibsodium() { disable_libsodium_for_test(true); }
+  ~WithoutLibsodium() { disable_libsodium_for_test(false); }
+  WithoutLibsodium(const WithoutLibsodium&) = delete;
+  WithoutLibsodium& operator=(const WithoutLibsodium&) = delete;
+};
+
+// An EdDSA key is signed with by libsodium when it is installed (scripts/setup-deps.sh installs
+// it): it has none of OpenSSL's per-process set-up, which cost an `api` process more than the
+// rest of its proof.
+TEST(DpopProofCost, AnEdDsaKeyIsUsedThroughLibsodium) {
+  const DpopKey key = make_key(DpopAlgorithm::kEdDsa);
+  EXPECT_TRUE(libsodium_loaded());
+  EXPECT_TRUE(signature_verifies(decode(make_proof(key, {.method = "GET", .url = "https://rs.example.com/", .issued_at = 1}))));
+}
+
+// libsodium and OpenSSL (without libsodium) read each other's stored EdDSA keys, and sign and hash
+// the same: Ed25519 is deterministic (RFC 8032 §5.1.6), so one signing input gives one signature.
+TEST(DpopProofCost, LibsodiumAndOpensslGiveTheSameEdDsaKeysProofsAndHashes) {
+  const Secret token("canary-access-token-90b2");
+  const std::string fixed_input = "eyJhbGciOiJFZERTQSJ9.eyJodG0iOiJHRVQifQ";
+  auto sodium_key = DpopKey::generate(DpopAlgorithm::kEdDsa);
+  ASSERT_TRUE(sodium_key.has_value()) << sodium_key.error().message;
+  auto stored = sodium_key->serialize();
+  ASSERT_TRUE(stored.has_value()) << stored.error().message;
+  const std::string sodium_hash = dpop_access_token_hash(token);
+  auto sodium_signature = sodium_key->sign(fixed_input);
+  ASSERT_TRUE(sodium_signature.has_value()) << sodium_signature.error().message;
+  {
+    const WithoutLibsodium openssl_only;
+    auto openssl_key = DpopKey::load(*stored);
+    ASSERT_TRUE(openssl_key.has_value()) << openssl_key.error().message;
+    EXPECT_EQ(openssl_key->thumbprint(), sodium_key->thumbprint());
+    EXPECT_EQ(openssl_key->public_jwk().x, sodium_key->public_jwk().x);
+    auto openssl_signature = openssl_key->sign(fixed_input);
+    ASSERT_TRUE(openssl_signature.has_value()) << openssl_signature.error().message;
+    EXPECT_TRUE(*openssl_signature == *sodium_signature);
+    EXPECT_EQ(dpop_access_token_hash(token), sodium_hash);
+    auto restored = openssl_key->serialize();
+    ASSERT_TRUE(restored.has_value());
+    EXPECT_TRUE(restored->equals(*stored));
+    EXPECT_TRUE(signature_verifies(decode(make_proof(*openssl_key, {.method = "GET", .url = "https://rs.example.com/", .issued_at = 1}))));
+  }
+  // And the other way: a key OpenSSL made, read and used by libsodium.
+  Secret openssl_stored;
+  std::string openssl_thumbprint;
+  {
+    const WithoutLibsodium openssl_only;
+    auto openssl_key = DpopKey::generate(DpopAlgorithm::kEdDsa);
+    ASSERT_TRUE(openssl_key.has_value()) << openssl_key.error().message;
+    auto serialized = openssl_key->serialize();
+    ASSERT_TRUE(serialized.has_value());
+    openssl_stored = std::move(*serialized);
+    openssl_thumbprint = openssl_key->thumbprint();
+  }
+  auto reloaded = DpopKey::load(openssl_stored);
+  ASSERT_TRUE(reloaded.has_value()) << reloaded.error().message;
+  EXPECT_EQ(reloaded->thumbprint(), openssl_thumbprint);
+  EXPECT_TRUE(signature_verifies(decode(make_proof(*reloaded, {.method = "GET", .url = "https://rs.example.com/", .issued_at = 1}))));
+  // The stored key's x must still be checked against d.
+  std::string tampered(openssl_stored.reveal());
+  const auto x_at = tampered.find(R"("x":")") + 5;
+  tampered[x_at] = tampered[x_at] == 'A' ? 'B' : 'A';
+  auto refused = DpopKey::load(Secret(tampered));
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code, ErrorCode::kReloginRequired);
+}
 
 TEST(DpopProof, RefusesABadMethodUrlNonceOrTime) {
   const DpopKey key = make_key(DpopAlgorithm::kEs256);
