@@ -36,6 +36,7 @@
 #include <thread>
 #include <vector>
 
+#include "agent_notify.hpp"
 #include "agent_protocol.hpp"
 #include "commands.hpp"
 #include "devicelogin/policy.hpp"
@@ -305,16 +306,27 @@ class Agent {
     return agent::format_status_response(status);
   }
 
-  // Asks on the agent's terminal; false without one, on any answer but y/yes, or after the timeout.
+  // Asks on the agent's terminal, or without one on the desktop (a notification with Allow and
+  // Deny) when there is a display; false without either, on any answer but y/yes or Allow, or
+  // after the timeout.
   bool confirmed(const std::string& profile, const ucred& peer) {
     const std::string command = peer_command(peer.pid);
-    // One prompt at a time on the one terminal: the others wait for it (each read is bounded).
+    const std::string question = "hand a token of profile \"" + profile + "\" to " +
+                                 (command.empty() ? std::string("a process") : command) + " (pid " + std::to_string(peer.pid) + ")?";
+    // One question at a time: the others wait for it (each wait is bounded).
     const std::lock_guard<std::mutex> hold(confirm_mutex_);
     const int tty = ::open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
-    if (tty < 0) return false;
-    const std::string prompt = "devicelogin agent: hand a token of profile \"" + profile + "\" to " +
-                               (command.empty() ? std::string("a process") : command) + " (pid " + std::to_string(peer.pid) +
-                               ")? [y/N] ";
+    if (tty < 0) {
+      if (!desktop_confirmation_possible()) return false;
+      std::string problem;
+      const DesktopAnswer answer =
+          ask_on_desktop("devicelogin agent: a remote host asks for a token", question + " (no answer within " +
+                         std::to_string(helpers::kAgentConfirmTimeoutS) + " s is a no)",
+                         helpers::kAgentConfirmTimeoutS * 1000, problem);
+      if (answer == DesktopAnswer::kUnavailable) log("could not ask on the desktop: " + problem);
+      return answer == DesktopAnswer::kAllowed;
+    }
+    const std::string prompt = "devicelogin agent: " + question + " [y/N] ";
     (void)!::write(tty, prompt.data(), prompt.size());
     std::string reply;
     const long long deadline = agent::monotonic_ms() + helpers::kAgentConfirmTimeoutS * 1000;
@@ -463,6 +475,7 @@ int enable_agent(const AgentArgs& args, const std::string& forwarded) {
   std::string command = *exe + " agent --forward ";
   for (std::size_t i = 0; i < args.forward.size(); ++i) command += (i == 0 ? "" : ",") + args.forward[i];
   if (args.max_lifetime > 0) command += " --max-lifetime " + std::to_string(args.max_lifetime);
+  if (args.confirm) command += " --confirm";
   const std::string service_unit = header +
                                    "[Unit]\n"
                                    "Description=devicelogin token agent (access tokens for remote hosts over ssh forwarding)\n"
@@ -512,12 +525,19 @@ int run_agent(AgentArgs args) {
   if (args.max_lifetime < 0 || args.max_lifetime > 366LL * 24 * 3600) {
     return usage("--max-lifetime must be 0 (no limit) or up to 31622400 seconds (a year)");
   }
-  if (args.daemon && args.confirm) return usage("--confirm asks on the agent's terminal, which a --daemon agent does not have");
+  // Without a terminal, --confirm asks on the desktop; with neither, nobody could say yes.
+  if (args.daemon && args.confirm && !desktop_confirmation_possible()) {
+    return usage("--confirm asks on the agent's terminal, which a --daemon agent does not have, or on the desktop, which there is not "
+                 "(DISPLAY and WAYLAND_DISPLAY are unset)");
+  }
   std::string forwarded;
   for (const auto& name : args.forward) forwarded += (forwarded.empty() ? "" : ", ") + name;
   if (args.enable) {
     if (args.daemon) return usage("--enable writes units for the service manager, which runs the agent itself (no --daemon)");
-    if (args.confirm) return usage("--confirm asks on the agent's terminal, which an agent the service manager starts does not have");
+    if (args.confirm && !desktop_confirmation_possible()) {
+      return usage("--confirm: an agent the service manager starts has no terminal, and there is no desktop to ask on "
+                   "(DISPLAY and WAYLAND_DISPLAY are unset)");
+    }
     if (auto refused = agent_refused_by_policy()) return report_error("agent", *refused);
     return enable_agent(args, forwarded);
   }
@@ -618,7 +638,9 @@ void setup_agent(CLI::App& app, int& exit_code) {
       ->delimiter(',');
   cmd->add_option("--max-lifetime", args->max_lifetime,
                   "Report tokens as expiring at most this many seconds after they are handed out (0: no limit)");
-  cmd->add_flag("--confirm", args->confirm, "Ask y/N on this terminal before each token is handed out");
+  cmd->add_flag("--confirm", args->confirm,
+                "Ask y/N on this terminal before each token is handed out (without a terminal, in a desktop notification "
+                "when there is a display)");
   cmd->add_flag("--daemon", args->daemon, "Run in the background (the socket is ready when the command returns)");
   cmd->add_flag("--enable", args->enable,
                 "Start the agent on demand: write systemd user units (a socket, and a service running the agent with "

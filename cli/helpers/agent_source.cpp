@@ -104,7 +104,8 @@ Error agent_refusal_error(const std::string& socket_path, const std::string& pro
                    from + " does not forward " + named + "; on the agent's machine, name it in devicelogin agent --forward", "", 0};
     case Refusal::kDenied:
       return Error{ErrorCode::kNotLoggedIn,
-                   from + " refused the request" + said + "; when it asks for confirmation, try again and answer y on the agent's terminal",
+                   from + " refused the request" + said + "; when it asks for confirmation, try again and answer y on the agent's terminal (or Allow in its "
+                       "desktop notification)",
                    "", 0};
     case Refusal::kNotLoggedIn:
     case Refusal::kReloginRequired:

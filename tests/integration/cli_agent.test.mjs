@@ -31,6 +31,16 @@ const haveSsh = await fs.access(SSHD).then(() => true, () => false);
 const haveGit = await fs.access(HTTP_BACKEND).then(() => true, () => false);
 const SOCKET_ACTIVATE = '/usr/bin/systemd-socket-activate';
 const haveSocketActivate = await fs.access(SOCKET_ACTIVATE).then(() => true, () => false);
+// The desktop confirmation's test: a private dbus-daemon and a notification server in Python
+// (Debian's python3-dbus and python3-gi; /usr/bin/python3, which has them).
+const PYTHON = '/usr/bin/python3';
+const NOTIFICATION_SERVER = path.join(path.dirname(new URL(import.meta.url).pathname), 'notification_server.py');
+const desktopSkip = await new Promise((resolve) => {
+  execFile(PYTHON, ['-c', 'import dbus, dbus.mainloop.glib; from gi.repository import GLib'], (error) => {
+    if (error) resolve('needs python3-dbus and python3-gi');
+    else execFile('dbus-daemon', ['--version'], (e) => resolve(e ? 'needs dbus-daemon (dbus)' : false));
+  });
+});
 const skip = !cliPath() ? 'DEVICELOGIN_BIN is not set' : !haveSsh ? 'openssh-server is not installed' : false;
 const EXIT = { ok: 0, usage: 2, notLoggedIn: 5, network: 6 };
 const PROFILE = 'work';
@@ -456,6 +466,62 @@ describe('token agent: --confirm, --daemon, setup-ssh --write', { skip: cliPath(
     const r = await runCli(['token', '--profile', PROFILE], { env: { ...local.env, DEVICELOGIN_AGENT: headless.socket } });
     assert.equal(r.code, EXIT.notLoggedIn, describeRun(['token'], r, seen));
     lone.kill();
+  });
+
+  test('--confirm without a terminal but with a display asks through a desktop notification: only the server\'s Allow hands the token', { skip: desktopSkip }, async () => {
+    const { env, socket } = await withRuntime('run-desktop');
+    // A private session bus, and a notification server on it that answers each notification as planned.
+    const bus = spawn('dbus-daemon', ['--session', '--nofork', '--print-address=1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let notifier;
+    let agent;
+    try {
+      const address = await new Promise((resolve, reject) => {
+        let out = '';
+        bus.stdout.on('data', (chunk) => {
+          out += chunk;
+          if (out.includes('\n')) resolve(out.split('\n')[0].trim());
+        });
+        bus.once('exit', (code) => reject(new Error(`dbus-daemon exited (${code})`)));
+      });
+      const plan = ['allow', 'deny', 'close', 'spoof-deny'];
+      notifier = spawn(PYTHON, [NOTIFICATION_SERVER, ...plan], {
+        env: { PATH: process.env.PATH, DBUS_SESSION_BUS_ADDRESS: address }, stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let shown = '';
+      let notifierErr = '';
+      notifier.stdout.on('data', (chunk) => { shown += chunk; });
+      notifier.stderr.on('data', (chunk) => { notifierErr += chunk; });
+      for (let i = 0; !shown.startsWith('ready\n'); i += 1) {
+        assert.ok(i < 200 && notifier.exitCode === null, `the notification server did not start: ${notifierErr}`);
+        await sleep(50);
+      }
+      // Started detached by node: no controlling terminal, so the agent asks on the desktop.
+      agent = startCli(['agent', '--forward', PROFILE, '--confirm'], {
+        env: { ...env, DISPLAY: ':99', DBUS_SESSION_BUS_ADDRESS: address },
+      });
+      agent.child.stdin.end();
+      await agent.waitForStderr(/listening on .*asking before each/);
+      const remoteEnv = { ...local.env, HOME: dir, DEVICELOGIN_AGENT: socket };
+      for (const [answer, code] of [['allow', EXIT.ok], ['deny', EXIT.notLoggedIn], ['close', EXIT.notLoggedIn], ['spoof-deny', EXIT.notLoggedIn]]) {
+        const r = await runCli(['token', '--profile', PROFILE], { env: remoteEnv });
+        seen.push(r.stdout.trim());
+        assert.equal(r.code, code, `${answer}: ${describeRun(['token'], r, seen)}`);
+        if (code === EXIT.ok) assert.ok(r.stdout.trim().length > 0);
+        else assert.match(r.stderr, /^devicelogin token: the agent at .* refused the request \(refused at the agent's confirmation prompt\); .*Allow in its desktop notification\)\n$/);
+      }
+      const notes = shown.split('\n').slice(1).filter(Boolean).map((line) => JSON.parse(line));
+      assert.equal(notes.length, plan.length, shown);
+      for (const note of notes) {
+        assert.deepEqual(note.actions, ['allow', 'Allow', 'deny', 'Deny']);
+        assert.match(note.body, /^hand a token of profile "work" to .* \(pid \d+\)\?/);
+        assert.equal(note.expire_timeout, 60000);
+      }
+      assert.doesNotMatch(shown + agent.stderr(), new RegExp(seen.filter(Boolean).join('|') || 'x^'), 'no token in a notification');
+    } finally {
+      agent?.kill();
+      notifier?.kill();
+      bus.kill();
+    }
   });
 
   test('--max-lifetime caps the reported expiry and refuses a longer min_ttl; a DPoP-bound profile is not handed out', async () => {
