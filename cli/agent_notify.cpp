@@ -5,12 +5,13 @@
 
 #if DEVICELOGIN_DESKTOP_CONFIRM
 #include <systemd/sd-bus.h>
-#include <time.h>
 
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <vector>
+
+#include "agent_protocol.hpp"
 #endif
 
 namespace devicelogin::cli {
@@ -54,12 +55,6 @@ int on_signal(sd_bus_message* message, void* userdata, sd_bus_error* /*error*/) 
   }
   if (events->size() < 1024) events->push_back(std::move(event));
   return 0;
-}
-
-long long now_ms() {
-  timespec now{};
-  ::clock_gettime(CLOCK_MONOTONIC, &now);
-  return static_cast<long long>(now.tv_sec) * 1000 + now.tv_nsec / 1000000;
 }
 
 // The Specification lets servers read a subset of HTML in the body.
@@ -129,7 +124,7 @@ DesktopAnswer ask_on_desktop(const std::string& summary, const std::string& body
     problem = "the notification server's answer was not a notification id";
     return DesktopAnswer::kUnavailable;
   }
-  const long long deadline = now_ms() + timeout_ms;
+  const long long deadline = agent::monotonic_ms() + timeout_ms;
   while (true) {
     for (const Event& event : events) {
       if (event.sender != server || event.id != id) continue;
@@ -140,7 +135,7 @@ DesktopAnswer ask_on_desktop(const std::string& summary, const std::string& body
     const int processed = sd_bus_process(bus.bus, nullptr);
     if (processed < 0) break;  // the bus went away: no answer
     if (processed > 0) continue;
-    const long long left = deadline - now_ms();
+    const long long left = deadline - agent::monotonic_ms();
     if (left <= 0) break;
     if (sd_bus_wait(bus.bus, static_cast<std::uint64_t>(left) * 1000) < 0) break;
   }

@@ -194,9 +194,36 @@ Result<std::string> agent_socket_path() {
   return path;
 }
 
+namespace {
+
+// Whether something accepts connections at `path` now (an agent, or a socket unit's listener).
+bool something_listens(const std::string& path) {
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::memcpy(address.sun_path, path.data(), path.size());
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return false;
+  const int connected = ::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address);
+  const bool listens = connected == 0 || errno == EAGAIN || errno == EINPROGRESS;
+  ::close(fd);
+  return listens;
+}
+
+}  // namespace
+
 Result<AgentPlace> claim_agent_place(bool keep_socket) {
   auto socket_path = agent_socket_path();
   if (!socket_path) return std::unexpected(socket_path.error());
+  // A listener at the socket's name is not ours to replace: a running agent, or the socket unit of
+  // `agent --enable` (whose agent this connection starts, and which then holds the lock). Asked
+  // before the lock, so that an agent this starts is never refused the lock by us.
+  if (!keep_socket && something_listens(*socket_path)) {
+    return std::unexpected(Error{ErrorCode::kConfig,
+                                 "an agent already runs for this user at " + sanitize_text(*socket_path) +
+                                     " (or its socket unit listens there, starting it on demand: systemctl --user status " +
+                                     std::string(kAgentSocketUnit) + ")",
+                                 "", 0});
+  }
   const std::string directory = socket_path->substr(0, socket_path->rfind('/'));
   auto dir = core::PrivateDirectory::open(directory, true);
   if (!dir) return std::unexpected(dir.error());

@@ -596,6 +596,11 @@ describe('token agent: --confirm, --daemon, setup-ssh --write', { skip: cliPath(
       // As the socket unit's SocketMode=0600 makes it (systemd-socket-activate has no such option).
       await fs.chmod(socket, 0o600);
       assert.doesNotMatch(manager.stderr(), /Execing|devicelogin agent:/, 'no agent before the first request');
+      // An agent started by hand does not take the socket unit's place (its probe starts the agent).
+      const byHand = await runCli(['agent', '--forward', PROFILE], { env });
+      assert.equal(byHand.code, EXIT.usage, byHand.stderr);
+      assert.match(byHand.stderr, /^devicelogin agent: an agent already runs for this user at .*agent\.sock \(or its socket unit listens there, .*\n$/);
+      assert.ok((await fs.stat(socket)).isSocket(), 'the socket unit\'s socket is still there');
       const r = await runCli(['token', '--profile', PROFILE], { env: { ...local.env, HOME: dir, DEVICELOGIN_AGENT: socket } });
       seen.push(r.stdout.trim());
       assert.equal(r.code, EXIT.ok, describeRun(['token'], r, seen));
