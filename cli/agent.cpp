@@ -4,7 +4,14 @@
 // the profiles it forwards: an access token that lives long enough (refreshed here, through the
 // Session facade and its per-profile store lock, so that racing requests refresh once), and its
 // status. The refresh token and a DPoP key never leave this machine: a DPoP-bound profile is not
-// forwarded at all. Only connections of this user are served (SO_PEERCRED).
+// forwarded at all. Only connections of this user are served (SO_PEERCRED). The machine policy's
+// `helpers` list must name "agent" for any hand-out, and the policy's refusals (its issuers,
+// stores, API origins) reach the remote side as such, naming whose policy refused.
+//
+// Started on demand: `agent --enable` writes a systemd user socket unit for the agent's socket and
+// a service that runs this agent with the user's choices; the service manager then listens, and
+// the first connection (a remote command through ssh's forwarding) starts the agent with the
+// listening socket passed to it (socket activation), which it checks is its own private place.
 //
 // One thread per connection: each reads its request against a deadline, so a silent or slow
 // client holds only its own thread, and a bounded number of them; the accept loop keeps serving.
@@ -29,8 +36,11 @@
 #include <thread>
 #include <vector>
 
+#include "agent_notify.hpp"
 #include "agent_protocol.hpp"
 #include "commands.hpp"
+#include "devicelogin/policy.hpp"
+#include "devicelogin/profile.hpp"
 #include "devicelogin/sanitize.hpp"
 #include "helpers/agent_source.hpp"
 #include "output.hpp"
@@ -44,6 +54,8 @@ struct AgentArgs {
   bool confirm = false;
   bool daemon = false;
   bool verbose = false;
+  bool enable = false;
+  bool disable = false;
 };
 
 // How long a connection may take to send its request.
@@ -134,7 +146,35 @@ void record_refusal(const std::string& profile, const ucred& peer, bool confirme
   helpers::audit_refusal(profile, "agent", remote_detail(peer, confirmed), sanitize_text(reason));
 }
 
+// Whether `error` is a refusal by the machine policy (or a policy file that cannot be honoured):
+// every such message names the policy's file, which no other message names.
+bool from_machine_policy(const Error& error) {
+  return error.code == ErrorCode::kConfig && error.message.find(machine_policy_path()) != std::string::npos;
+}
+
+// What the remote side is told of a policy refusal: the reason, without this machine's wording of
+// whose policy it is (the remote side says "the agent's machine").
+std::string policy_reason(const Error& error) {
+  const std::string path = machine_policy_path();
+  if (const std::string refused = "refused by the machine policy " + path + ": "; error.message.starts_with(refused)) {
+    return sanitize_text(error.message.substr(refused.size()));
+  }
+  if (const std::string named = "the machine policy " + path + " "; error.message.starts_with(named)) {
+    return "it " + sanitize_text(error.message.substr(named.size()));
+  }
+  return sanitize_text(error.message);
+}
+
+// The machine policy's word on the agent handing out tokens at all (its `helpers` list).
+std::optional<Error> agent_refused_by_policy() {
+  auto policy = load_machine_policy();
+  if (!policy) return policy.error();
+  if (auto allowed = check_policy_helper(*policy, "agent"); !allowed) return allowed.error();
+  return std::nullopt;
+}
+
 agent::Refusal refusal_for(const Error& error) {
+  if (from_machine_policy(error)) return agent::Refusal::kPolicy;
   switch (error.code) {
     case ErrorCode::kNotLoggedIn:
     case ErrorCode::kConfig:
@@ -266,16 +306,27 @@ class Agent {
     return agent::format_status_response(status);
   }
 
-  // Asks on the agent's terminal; false without one, on any answer but y/yes, or after the timeout.
+  // Asks on the agent's terminal, or without one on the desktop (a notification with Allow and
+  // Deny) when there is a display; false without either, on any answer but y/yes or Allow, or
+  // after the timeout.
   bool confirmed(const std::string& profile, const ucred& peer) {
     const std::string command = peer_command(peer.pid);
-    // One prompt at a time on the one terminal: the others wait for it (each read is bounded).
+    const std::string question = "hand a token of profile \"" + profile + "\" to " +
+                                 (command.empty() ? std::string("a process") : command) + " (pid " + std::to_string(peer.pid) + ")?";
+    // One question at a time: the others wait for it (each wait is bounded).
     const std::lock_guard<std::mutex> hold(confirm_mutex_);
     const int tty = ::open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
-    if (tty < 0) return false;
-    const std::string prompt = "devicelogin agent: hand a token of profile \"" + profile + "\" to " +
-                               (command.empty() ? std::string("a process") : command) + " (pid " + std::to_string(peer.pid) +
-                               ")? [y/N] ";
+    if (tty < 0) {
+      if (!desktop_confirmation_possible()) return false;
+      std::string problem;
+      const DesktopAnswer answer =
+          ask_on_desktop("devicelogin agent: a remote host asks for a token", question + " (no answer within " +
+                         std::to_string(helpers::kAgentConfirmTimeoutS) + " s is a no)",
+                         helpers::kAgentConfirmTimeoutS * 1000, problem);
+      if (answer == DesktopAnswer::kUnavailable) log("could not ask on the desktop: " + problem);
+      return answer == DesktopAnswer::kAllowed;
+    }
+    const std::string prompt = "devicelogin agent: " + question + " [y/N] ";
     (void)!::write(tty, prompt.data(), prompt.size());
     std::string reply;
     const long long deadline = agent::monotonic_ms() + helpers::kAgentConfirmTimeoutS * 1000;
@@ -307,6 +358,13 @@ class Agent {
       }
       profile = *chosen;
     }
+    // Read per request: a policy installed or changed while the agent runs applies at once.
+    if (auto refused = agent_refused_by_policy()) {
+      log("refused a token of profile " + profile + ": " + sanitize_text(refused->message));
+      record_refusal(profile, peer, false, refused->message);
+      answer(fd, agent::format_refusal(agent::Refusal::kPolicy, policy_reason(*refused)));
+      return;
+    }
     if (std::ranges::find(args_.forward, profile) == args_.forward.end()) {
       log("refused a token of profile " + profile + ": not forwarded (--forward)");
       record_refusal(profile, peer, false, "not forwarded by this agent (--forward)");
@@ -334,14 +392,18 @@ class Agent {
     if (session && !request.url.empty()) {
       if (auto allowed = session->check_token_destination(request.url); !allowed) {
         log("refused a token of profile " + profile + " for a destination the profile does not allow");
-        answer(fd, agent::format_refusal(agent::Refusal::kDestination, allowed.error().message));
+        answer(fd, from_machine_policy(allowed.error())
+                       ? agent::format_refusal(agent::Refusal::kPolicy, policy_reason(allowed.error()))
+                       : agent::format_refusal(agent::Refusal::kDestination, allowed.error().message));
         return;
       }
     }
     auto token = session ? session->access_token(request.min_ttl) : Result<AccessToken>(std::unexpected(session.error()));
     if (!token) {
       log("no token of profile " + profile + ": " + render_error(token.error()));
-      answer(fd, agent::format_refusal(refusal_for(token.error()), render_error(token.error())));
+      const agent::Refusal refusal = refusal_for(token.error());
+      answer(fd, agent::format_refusal(refusal, refusal == agent::Refusal::kPolicy ? policy_reason(token.error())
+                                                                                   : render_error(token.error())));
       return;
     }
     if (helpers::bearer_only(*token, "a remote host")) {
@@ -371,8 +433,90 @@ void on_stop(int /*signal*/) {
   (void)!::write(g_stop_pipe_write, &byte, 1);
 }
 
+// The path of this executable, for the service unit's ExecStart. Only characters that need no
+// quoting in a unit file (systemd.service(5) expands '%', '$', quotes and backslashes).
+Result<std::string> own_executable() {
+  char buffer[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", buffer, sizeof buffer);
+  if (n <= 0 || static_cast<std::size_t>(n) >= sizeof buffer) {
+    return std::unexpected(Error{ErrorCode::kInternal, "cannot tell where this devicelogin executable is (/proc/self/exe)", "", 0});
+  }
+  std::string path(buffer, static_cast<std::size_t>(n));
+  const bool plain = path.front() == '/' && std::ranges::all_of(path, [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '/' || c == '.' || c == '_' ||
+           c == '-' || c == '+';
+  });
+  if (!plain) {
+    return std::unexpected(Error{ErrorCode::kConfig,
+                                 "this devicelogin executable's path (" + sanitize_text(path) +
+                                     ") has characters a systemd unit would interpret; install it at a plain path such as /usr/local/bin",
+                                 "", 0});
+  }
+  return path;
+}
+
+// `agent --enable`: the socket unit (the agent's place, made by the service manager with the
+// modes the agent checks) and the service that runs this agent with the user's choices.
+int enable_agent(const AgentArgs& args, const std::string& forwarded) {
+  auto exe = own_executable();
+  if (!exe) return report_error("agent", exe.error());
+  const std::string header = std::string(helpers::kAgentUnitMarker) + "; devicelogin agent --disable removes it.\n";
+  const std::string socket_unit = header +
+                                  "[Unit]\n"
+                                  "Description=devicelogin token agent's socket (the agent starts on the first request)\n"
+                                  "\n"
+                                  "[Socket]\n"
+                                  "ListenStream=%t/devicelogin/agent.sock\n"
+                                  "SocketMode=0600\n"
+                                  "DirectoryMode=0700\n"
+                                  "\n"
+                                  "[Install]\n"
+                                  "WantedBy=sockets.target\n";
+  std::string command = *exe + " agent --forward ";
+  for (std::size_t i = 0; i < args.forward.size(); ++i) command += (i == 0 ? "" : ",") + args.forward[i];
+  if (args.max_lifetime > 0) command += " --max-lifetime " + std::to_string(args.max_lifetime);
+  if (args.confirm) command += " --confirm";
+  const std::string service_unit = header +
+                                   "[Unit]\n"
+                                   "Description=devicelogin token agent (access tokens for remote hosts over ssh forwarding)\n"
+                                   "Requires=" + std::string(helpers::kAgentSocketUnit) + "\n"
+                                   "\n"
+                                   "[Service]\n"
+                                   "ExecStart=" + command + "\n"
+                                   "UMask=0077\n"
+                                   "NoNewPrivileges=yes\n";
+  auto written = helpers::write_agent_units(socket_unit, service_unit);
+  if (!written) return report_error("agent", written.error());
+  say("devicelogin agent: " + std::string(written->changed ? "wrote" : "already up to date:") + " the systemd user units " +
+      std::string(helpers::kAgentSocketUnit) + " and " + std::string(helpers::kAgentServiceUnit) + " in " + written->directory +
+      " (forwarding " + forwarded + (args.max_lifetime > 0 ? ", tokens for at most " + std::to_string(args.max_lifetime) + " s" : "") +
+      "); to listen now and at every login: systemctl --user daemon-reload && systemctl --user enable --now " +
+      std::string(helpers::kAgentSocketUnit) + " (the agent then starts on the first request)");
+  return 0;
+}
+
+int disable_agent() {
+  auto removed = helpers::remove_agent_units();
+  if (!removed) return report_error("agent", removed.error());
+  if (!removed->changed) {
+    say("devicelogin agent: no systemd user units of the agent to remove");
+    return 0;
+  }
+  say("devicelogin agent: removed the systemd user units " + std::string(helpers::kAgentSocketUnit) + " and " +
+      std::string(helpers::kAgentServiceUnit) + " from " + removed->directory + "; to stop one that runs now: systemctl --user stop " +
+      std::string(helpers::kAgentSocketUnit) + " " + std::string(helpers::kAgentServiceUnit) + " && systemctl --user daemon-reload");
+  return 0;
+}
+
 int run_agent(AgentArgs args) {
   auto usage = [](std::string message) { return report_error("agent", Error{ErrorCode::kUsage, std::move(message), "", 0}); };
+  if (args.enable && args.disable) return usage("--enable and --disable exclude each other");
+  if (args.disable) {
+    if (!args.forward.empty() || args.max_lifetime != 0 || args.confirm || args.daemon) {
+      return usage("--disable takes no other option: it removes the units --enable wrote");
+    }
+    return disable_agent();
+  }
   if (args.forward.empty()) return usage("--forward needs the profiles the agent may hand tokens of, such as --forward work,gh");
   for (const std::string& name : args.forward) {
     if (!valid_profile_name(name)) return usage("--forward: not a valid profile name: " + sanitize_text(name));
@@ -381,30 +525,58 @@ int run_agent(AgentArgs args) {
   if (args.max_lifetime < 0 || args.max_lifetime > 366LL * 24 * 3600) {
     return usage("--max-lifetime must be 0 (no limit) or up to 31622400 seconds (a year)");
   }
-  if (args.daemon && args.confirm) return usage("--confirm asks on the agent's terminal, which a --daemon agent does not have");
+  // Without a terminal, --confirm asks on the desktop; with neither, nobody could say yes.
+  if (args.daemon && args.confirm && !desktop_confirmation_possible()) {
+    return usage("--confirm asks on the agent's terminal, which a --daemon agent does not have, or on the desktop, which there is not "
+                 "(DISPLAY and WAYLAND_DISPLAY are unset)");
+  }
+  std::string forwarded;
+  for (const auto& name : args.forward) forwarded += (forwarded.empty() ? "" : ", ") + name;
+  if (args.enable) {
+    if (args.daemon) return usage("--enable writes units for the service manager, which runs the agent itself (no --daemon)");
+    if (args.confirm && !desktop_confirmation_possible()) {
+      return usage("--confirm: an agent the service manager starts has no terminal, and there is no desktop to ask on "
+                   "(DISPLAY and WAYLAND_DISPLAY are unset)");
+    }
+    if (auto refused = agent_refused_by_policy()) return report_error("agent", *refused);
+    return enable_agent(args, forwarded);
+  }
 
-  auto place = helpers::claim_agent_place();
+  // Socket activation: the service manager made the socket and passes it; else the agent makes it.
+  auto inherited = helpers::inherited_agent_socket();
+  if (!inherited) return report_error("agent", inherited.error());
+  const bool activated = inherited->has_value();
+  if (activated && args.daemon) return usage("--daemon: this agent was started by socket activation, which runs it already");
+  // Started by hand, an agent the policy forbids says so at once; started on demand, it answers
+  // each request with the refusal instead, so that the remote side learns why.
+  if (!activated) {
+    if (auto refused = agent_refused_by_policy()) return report_error("agent", *refused);
+  }
+  auto place = helpers::claim_agent_place(activated);
   if (!place) return report_error("agent", place.error());
-  const int listen_fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  std::memcpy(address.sun_path, place->socket_path.data(), place->socket_path.size());
-  // The socket is made 0600 (bind honours the umask), in the 0700 directory.
-  const mode_t old_mask = ::umask(0177);
-  const bool bound = listen_fd >= 0 && ::bind(listen_fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0;
-  const int bind_errno = errno;
-  ::umask(old_mask);
-  if (!bound || ::chmod(place->socket_path.c_str(), 0600) != 0 || ::listen(listen_fd, 64) != 0) {
-    return report_error("agent", Error{ErrorCode::kStorage,
-                                       "cannot listen on " + sanitize_text(place->socket_path) + ": " + std::strerror(bind_errno), "", 0});  // NOLINT(concurrency-mt-unsafe)
+  int listen_fd = -1;
+  if (activated) {
+    listen_fd = **inherited;
+  } else {
+    listen_fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::memcpy(address.sun_path, place->socket_path.data(), place->socket_path.size());
+    // The socket is made 0600 (bind honours the umask), in the 0700 directory.
+    const mode_t old_mask = ::umask(0177);
+    const bool bound = listen_fd >= 0 && ::bind(listen_fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0;
+    const int bind_errno = errno;
+    ::umask(old_mask);
+    if (!bound || ::chmod(place->socket_path.c_str(), 0600) != 0 || ::listen(listen_fd, 64) != 0) {
+      return report_error("agent", Error{ErrorCode::kStorage,
+                                         "cannot listen on " + sanitize_text(place->socket_path) + ": " + std::strerror(bind_errno), "", 0});  // NOLINT(concurrency-mt-unsafe)
+    }
   }
   int stop_pipe[2];
   if (::pipe2(stop_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
     return report_error("agent", Error{ErrorCode::kInternal, "cannot make a pipe", "", 0});
   }
   g_stop_pipe_write = stop_pipe[1];
-  std::string forwarded;
-  for (const auto& name : args.forward) forwarded += (forwarded.empty() ? "" : ", ") + name;
 
   if (args.daemon) {
     const pid_t child = ::fork();
@@ -423,9 +595,10 @@ int run_agent(AgentArgs args) {
       ::close(null_fd);
     }
   } else {
-    say("devicelogin agent: listening on " + place->socket_path + ", forwarding " + forwarded +
+    say("devicelogin agent: " + std::string(activated ? "started by socket activation on " : "listening on ") +
+        place->socket_path + ", forwarding " + forwarded +
         (args.max_lifetime > 0 ? " (tokens for at most " + std::to_string(args.max_lifetime) + " s)" : std::string()) +
-        (args.confirm ? ", asking before each" : "") + "; Ctrl-C stops it");
+        (args.confirm ? ", asking before each" : "") + (activated ? "" : "; Ctrl-C stops it"));
   }
   struct sigaction action{};
   action.sa_handler = on_stop;
@@ -440,7 +613,8 @@ int run_agent(AgentArgs args) {
   auto* agent = new Agent(std::move(args));  // outlives its detached connection threads: never freed
   agent->serve(listen_fd, stop_pipe[0]);
   ::close(listen_fd);
-  ::unlink(place->socket_path.c_str());
+  // An activated agent's socket is the service manager's: it keeps listening for the next start.
+  if (!activated) ::unlink(place->socket_path.c_str());
   say("devicelogin agent: stopped");
   (void)std::fflush(nullptr);
   // Connection threads may still be running; they use the Session facade, whose statics a normal
@@ -460,13 +634,18 @@ void setup_agent(CLI::App& app, int& exit_code) {
       "$XDG_RUNTIME_DIR/devicelogin/agent.sock (this user only) and hands out access tokens of the --forward "
       "profiles, refreshed here; the refresh token and DPoP keys never leave this machine. On the remote host, "
       "DEVICELOGIN_AGENT names the forwarded socket (devicelogin setup-ssh)");
-  cmd->add_option("--forward", args->forward, "The profiles whose tokens may be handed out (comma-separated)")
-      ->delimiter(',')
-      ->required();
+  cmd->add_option("--forward", args->forward, "The profiles whose tokens may be handed out (comma-separated; required)")
+      ->delimiter(',');
   cmd->add_option("--max-lifetime", args->max_lifetime,
                   "Report tokens as expiring at most this many seconds after they are handed out (0: no limit)");
-  cmd->add_flag("--confirm", args->confirm, "Ask y/N on this terminal before each token is handed out");
+  cmd->add_flag("--confirm", args->confirm,
+                "Ask y/N on this terminal before each token is handed out (without a terminal, in a desktop notification "
+                "when there is a display)");
   cmd->add_flag("--daemon", args->daemon, "Run in the background (the socket is ready when the command returns)");
+  cmd->add_flag("--enable", args->enable,
+                "Start the agent on demand: write systemd user units (a socket, and a service running the agent with "
+                "these options) that start it on the first request, and say how to turn them on");
+  cmd->add_flag("--disable", args->disable, "Remove the units --enable wrote");
   add_verbose_flag(*cmd, args->verbose);
   cmd->callback([args, &exit_code] { exit_code = run_agent(*args); });
 }

@@ -27,6 +27,7 @@ constexpr RefusalNameEntry kRefusalNames[] = {
     {Refusal::kBearerOnly, "bearer_only"},
     {Refusal::kLifetime, "lifetime"},
     {Refusal::kDestination, "destination"},
+    {Refusal::kPolicy, "policy"},
     {Refusal::kNotLoggedIn, "not_logged_in"},
     {Refusal::kReloginRequired, "relogin_required"},
     {Refusal::kNetwork, "network"},

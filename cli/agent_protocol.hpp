@@ -54,6 +54,7 @@ enum class Refusal {
   kBearerOnly,       // the profile's token is DPoP-bound: useless without the key, which stays
   kLifetime,         // min_ttl above what the agent hands out (--max-lifetime)
   kDestination,      // the request's url is not one the profile allows its token to go to
+  kPolicy,           // the machine policy of the agent's machine refuses it (the message says why)
   kNotLoggedIn,      // nothing stored for the profile on the agent's machine
   kReloginRequired,  // its refresh token was rejected
   kNetwork,          // the agent could not reach the server to refresh

@@ -47,7 +47,7 @@ void say(std::string_view text);
 [[nodiscard]] std::string describe_expiry(const std::optional<long long>& expires_at);
 // Makes SIGINT/SIGTERM end sleeps (devicelogin::request_stop) instead of killing the process.
 void install_stop_signals();
-// The machine policy's refusal of `helper` (exec, api, git, docker, kubectl) handing out tokens,
+// The machine policy's refusal of `helper` (exec, api, git, docker, kubectl, agent) handing out tokens,
 // or its own error when it cannot be honoured; nullopt when the helper may (policy.cpp).
 [[nodiscard]] std::optional<Error> helper_refused_by_policy(std::string_view helper);
 // JSON null for an empty string.

@@ -66,7 +66,7 @@ std::vector<Row> rows_of(const Policy& policy) {
   add("require_dpop", policy.require_dpop, "yes", true, "no");
   add("require_revocation", policy.require_revocation, "yes", true, "no");
   add("helpers", policy.helpers.has_value(), policy.helpers ? joined(*policy.helpers) : "", policy.helpers ? nlohmann::json(*policy.helpers) : nullptr,
-      "all (exec, api, git, docker, kubectl)");
+      "all (exec, api, git, docker, kubectl, agent)");
   add("api_origins", policy.api_origins.has_value(), policy.api_origins ? joined(*policy.api_origins) : "",
       policy.api_origins ? nlohmann::json(*policy.api_origins) : nullptr, "any the profile names");
   add("audit", policy.audit.has_value(),

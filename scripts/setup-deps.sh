@@ -26,11 +26,14 @@ build_packages=(g++ cmake ninja-build pkg-config libcurl4-openssl-dev libssl-dev
 # (dpkg-shlibdeps) for the .deb test; skopeo, the real client of the docker credential helper test;
 # strace, which records the argv of every program the git, api and kubectl suites start; passwd
 # (useradd) and util-linux + mount (unshare, mount --bind) for the policy suite's user and namespace;
-# openssh-server and openssh-client for the token agent suite (a real sshd on a loopback port, ssh -R forwarding).
+# openssh-server and openssh-client for the token agent suite (a real sshd on a loopback port, ssh -R forwarding);
+# systemd for its socket activation (systemd-socket-activate starts the agent as a socket unit would,
+# systemd-analyze verify reads the units `agent --enable` writes); python3-dbus and python3-gi for the
+# agent's desktop confirmation test (a notification server on a private dbus-daemon).
 test_packages=(libgtest-dev libbenchmark-dev dbus gnome-keyring chromium hyperfine wrk keyutils time oidc-agent-cli tmux zbar-tools
   python3 python3-pytest python3-venv python3-build python3-setuptools python3-wheel python3-wheel-whl
   python3-requests python3-httpx mypy openssl ca-certificates faketime groff-base zsh fish git dpkg-dev skopeo strace
-  passwd util-linux mount openssh-server openssh-client)
+  passwd util-linux mount openssh-server openssh-client systemd python3-dbus python3-gi)
 packages=("${build_packages[@]}")
 with_tests=0
 if [[ "${1:-}" == "--tests" ]]; then

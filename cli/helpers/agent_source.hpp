@@ -63,7 +63,37 @@ struct AgentPlace {
   std::string socket_path;
   int lock_fd = -1;
 };
-[[nodiscard]] Result<AgentPlace> claim_agent_place();
+// With `keep_socket` (a socket inherited by socket activation, whose file its owner made and
+// keeps) the file at the socket's name is left as it is.
+[[nodiscard]] Result<AgentPlace> claim_agent_place(bool keep_socket = false);
+
+// The listening socket systemd's socket activation passed to this process (sd_listen_fds(3):
+// LISTEN_PID names this process, LISTEN_FDS counts descriptors from 3), as a user socket unit or
+// `systemd-socket-activate` does; the variables are removed either way, so that nothing the agent
+// starts inherits them. nullopt when none was passed to this process. kConfig (one line) unless
+// it is exactly one listening Unix stream socket bound at agent_socket_path(), whose directory is
+// this user's with no access for others and whose file is this user's socket of mode 0600: the
+// agent serves tokens only on its own private place, never on a socket someone else chose.
+[[nodiscard]] Result<std::optional<int>> inherited_agent_socket();
+
+// The systemd user units that start the agent on demand (`agent --enable`), in
+// $XDG_CONFIG_HOME/systemd/user (default ~/.config/systemd/user), a directory with core's
+// private-directory rules: a unit file others could write would run their command as this user.
+inline constexpr std::string_view kAgentSocketUnit = "devicelogin-agent.socket";
+inline constexpr std::string_view kAgentServiceUnit = "devicelogin-agent.service";
+// The first line of each unit file written: a file without it is not ours and is never replaced
+// or removed.
+inline constexpr std::string_view kAgentUnitMarker = "# Written by devicelogin agent --enable";
+struct AgentUnitsOutcome {
+  std::string directory;
+  bool changed = false;  // a file was written or removed
+};
+// Writes both units (idempotently: unchanged files are not rewritten). kConfig when a file of
+// that name exists without the marker; kStorage for an unsafe directory or a failed write.
+[[nodiscard]] Result<AgentUnitsOutcome> write_agent_units(const std::string& socket_unit, const std::string& service_unit);
+// Removes both units, and the symbolic link `systemctl --user enable` made in
+// sockets.target.wants; the same refusals.
+[[nodiscard]] Result<AgentUnitsOutcome> remove_agent_units();
 
 // ~/.ssh/config with the private-file rules (a 0600 file of this user in a 0700 directory).
 [[nodiscard]] Result<std::string> ssh_config_path();

@@ -37,13 +37,13 @@ struct Policy {
   std::optional<double> idle_hours;         // since the last hand-out of a token
   bool require_dpop = false;
   bool require_revocation = false;
-  std::optional<std::vector<std::string>> helpers;      // of: exec, api, git, docker, kubectl
+  std::optional<std::vector<std::string>> helpers;      // of: exec, api, git, docker, kubectl, agent
   std::optional<std::vector<std::string>> api_origins;  // patterns: '*' matches any run of characters but '/'
   std::optional<PolicyAudit> audit;
 };
 
-// The helpers the `helpers` key may name.
-inline constexpr std::string_view kPolicyHelperNames[] = {"exec", "api", "git", "docker", "kubectl"};
+// The helpers the `helpers` key may name ("agent": the token agent's hand-outs to remote hosts).
+inline constexpr std::string_view kPolicyHelperNames[] = {"exec", "api", "git", "docker", "kubectl", "agent"};
 // The largest policy file read, and how deep its JSON may nest.
 inline constexpr std::size_t kMaxPolicyBytes = 64 * 1024;
 inline constexpr int kMaxPolicyDepth = 4;

@@ -29,6 +29,18 @@ import {
 const SSHD = '/usr/sbin/sshd';
 const haveSsh = await fs.access(SSHD).then(() => true, () => false);
 const haveGit = await fs.access(HTTP_BACKEND).then(() => true, () => false);
+const SOCKET_ACTIVATE = '/usr/bin/systemd-socket-activate';
+const haveSocketActivate = await fs.access(SOCKET_ACTIVATE).then(() => true, () => false);
+// The desktop confirmation's test: a private dbus-daemon and a notification server in Python
+// (Debian's python3-dbus and python3-gi; /usr/bin/python3, which has them).
+const PYTHON = '/usr/bin/python3';
+const NOTIFICATION_SERVER = path.join(path.dirname(new URL(import.meta.url).pathname), 'notification_server.py');
+const desktopSkip = await new Promise((resolve) => {
+  execFile(PYTHON, ['-c', 'import dbus, dbus.mainloop.glib; from gi.repository import GLib'], (error) => {
+    if (error) resolve('needs python3-dbus and python3-gi');
+    else execFile('dbus-daemon', ['--version'], (e) => resolve(e ? 'needs dbus-daemon (dbus)' : false));
+  });
+});
 const skip = !cliPath() ? 'DEVICELOGIN_BIN is not set' : !haveSsh ? 'openssh-server is not installed' : false;
 const EXIT = { ok: 0, usage: 2, notLoggedIn: 5, network: 6 };
 const PROFILE = 'work';
@@ -456,6 +468,62 @@ describe('token agent: --confirm, --daemon, setup-ssh --write', { skip: cliPath(
     lone.kill();
   });
 
+  test('--confirm without a terminal but with a display asks through a desktop notification: only the server\'s Allow hands the token', { skip: desktopSkip }, async () => {
+    const { env, socket } = await withRuntime('run-desktop');
+    // A private session bus, and a notification server on it that answers each notification as planned.
+    const bus = spawn('dbus-daemon', ['--session', '--nofork', '--print-address=1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let notifier;
+    let agent;
+    try {
+      const address = await new Promise((resolve, reject) => {
+        let out = '';
+        bus.stdout.on('data', (chunk) => {
+          out += chunk;
+          if (out.includes('\n')) resolve(out.split('\n')[0].trim());
+        });
+        bus.once('exit', (code) => reject(new Error(`dbus-daemon exited (${code})`)));
+      });
+      const plan = ['allow', 'deny', 'close', 'spoof-deny'];
+      notifier = spawn(PYTHON, [NOTIFICATION_SERVER, ...plan], {
+        env: { PATH: process.env.PATH, DBUS_SESSION_BUS_ADDRESS: address }, stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let shown = '';
+      let notifierErr = '';
+      notifier.stdout.on('data', (chunk) => { shown += chunk; });
+      notifier.stderr.on('data', (chunk) => { notifierErr += chunk; });
+      for (let i = 0; !shown.startsWith('ready\n'); i += 1) {
+        assert.ok(i < 200 && notifier.exitCode === null, `the notification server did not start: ${notifierErr}`);
+        await sleep(50);
+      }
+      // Started detached by node: no controlling terminal, so the agent asks on the desktop.
+      agent = startCli(['agent', '--forward', PROFILE, '--confirm'], {
+        env: { ...env, DISPLAY: ':99', DBUS_SESSION_BUS_ADDRESS: address },
+      });
+      agent.child.stdin.end();
+      await agent.waitForStderr(/listening on .*asking before each/);
+      const remoteEnv = { ...local.env, HOME: dir, DEVICELOGIN_AGENT: socket };
+      for (const [answer, code] of [['allow', EXIT.ok], ['deny', EXIT.notLoggedIn], ['close', EXIT.notLoggedIn], ['spoof-deny', EXIT.notLoggedIn]]) {
+        const r = await runCli(['token', '--profile', PROFILE], { env: remoteEnv });
+        seen.push(r.stdout.trim());
+        assert.equal(r.code, code, `${answer}: ${describeRun(['token'], r, seen)}`);
+        if (code === EXIT.ok) assert.ok(r.stdout.trim().length > 0);
+        else assert.match(r.stderr, /^devicelogin token: the agent at .* refused the request \(refused at the agent's confirmation prompt\); .*Allow in its desktop notification\)\n$/);
+      }
+      const notes = shown.split('\n').slice(1).filter(Boolean).map((line) => JSON.parse(line));
+      assert.equal(notes.length, plan.length, shown);
+      for (const note of notes) {
+        assert.deepEqual(note.actions, ['allow', 'Allow', 'deny', 'Deny']);
+        assert.match(note.body, /^hand a token of profile "work" to .* \(pid \d+\)\?/);
+        assert.equal(note.expire_timeout, 60000);
+      }
+      assert.doesNotMatch(shown + agent.stderr(), new RegExp(seen.filter(Boolean).join('|') || 'x^'), 'no token in a notification');
+    } finally {
+      agent?.kill();
+      notifier?.kill();
+      bus.kill();
+    }
+  });
+
   test('--max-lifetime caps the reported expiry and refuses a longer min_ttl; a DPoP-bound profile is not handed out', async () => {
     const bound = await loginWithApproval(server, local, { extra: ['--profile', 'bound', '--dpop'] });
     assert.equal(bound.result.code, EXIT.ok, describeRun(bound.argv, bound.result));
@@ -508,6 +576,151 @@ describe('token agent: --confirm, --daemon, setup-ssh --write', { skip: cliPath(
     } finally {
       process.kill(pid, 'SIGTERM');
     }
+  });
+
+  // systemd's socket activation, with Debian's systemd-socket-activate standing in for the service
+  // manager: it listens, and starts the agent with the listening socket only when the first
+  // connection arrives (its own "Execing" line, after the connection, shows when).
+  const activator = (socketSpec, env) => {
+    const pass = Object.keys(env).flatMap((name) => ['-E', name]);
+    return startCli(['agent', '--forward', PROFILE], { env, prefix: [SOCKET_ACTIVATE, ...pass, '-l', socketSpec] });
+  };
+  const agentLines = (text) => text.split('\n').filter((line) => line.startsWith('devicelogin agent:'));
+
+  test('socket activation: the first request starts the agent, which answers it; a wrong inherited socket is refused (exit 2)', { skip: haveSocketActivate ? false : 'systemd-socket-activate (systemd) is not installed' }, async () => {
+    const { env, socket } = await withRuntime('run-activated');
+    await fs.mkdir(path.dirname(socket), { mode: 0o700 });
+    const manager = activator(socket, env);
+    try {
+      await manager.waitForStderr(/Listening on /);
+      // As the socket unit's SocketMode=0600 makes it (systemd-socket-activate has no such option).
+      await fs.chmod(socket, 0o600);
+      assert.doesNotMatch(manager.stderr(), /Execing|devicelogin agent:/, 'no agent before the first request');
+      // An agent started by hand does not take the socket unit's place (its probe starts the agent).
+      const byHand = await runCli(['agent', '--forward', PROFILE], { env });
+      assert.equal(byHand.code, EXIT.usage, byHand.stderr);
+      assert.match(byHand.stderr, /^devicelogin agent: an agent already runs for this user at .*agent\.sock \(or its socket unit listens there, .*\n$/);
+      assert.ok((await fs.stat(socket)).isSocket(), 'the socket unit\'s socket is still there');
+      const r = await runCli(['token', '--profile', PROFILE], { env: { ...local.env, HOME: dir, DEVICELOGIN_AGENT: socket } });
+      seen.push(r.stdout.trim());
+      assert.equal(r.code, EXIT.ok, describeRun(['token'], r, seen));
+      assert.ok(r.stdout.trim().length > 0);
+      await manager.waitForStderr(/devicelogin agent: started by socket activation on .*agent\.sock, forwarding work\n[^]*gave a token of profile work/);
+      // The agent keeps the socket: it serves the next request too.
+      const again = await runCli(['token', '--profile', PROFILE], { env: { ...local.env, HOME: dir, DEVICELOGIN_AGENT: socket } });
+      seen.push(again.stdout.trim());
+      assert.equal(again.code, EXIT.ok, describeRun(['token'], again, seen));
+    } finally {
+      manager.kill();
+    }
+
+    // Sockets that are not the agent's own private place: refused in one line, exit 2, nothing served.
+    const elsewhere = path.join(dir, 'elsewhere.sock');
+    const port = await closedPort();
+    for (const [spec, why, connect] of [
+      [elsewhere, /it listens on .*elsewhere\.sock, not on .*run-activated\/devicelogin\/agent\.sock/, () => net.createConnection(elsewhere)],
+      [`127.0.0.1:${port}`, /it is not a Unix socket/, () => net.createConnection(port, '127.0.0.1')],
+    ]) {
+      const wrong = activator(spec, env);
+      await wrong.waitForStderr(/Listening on /);
+      const client = connect();
+      client.on('error', () => {});
+      const { code } = await wrong.wait();
+      client.destroy();
+      assert.equal(code, EXIT.usage, wrong.stderr());
+      const said = agentLines(wrong.stderr());
+      assert.equal(said.length, 1, wrong.stderr());
+      assert.match(said[0], /^devicelogin agent: refusing the socket passed by socket activation: /);
+      assert.match(said[0], why);
+    }
+    // A socket file open to others (no SocketMode=0600) is refused as well.
+    await fs.rm(socket, { force: true });
+    const open = activator(socket, env);
+    await open.waitForStderr(/Listening on /);
+    await fs.chmod(socket, 0o644);
+    const probe = net.createConnection(socket);
+    probe.on('error', () => {});
+    const { code } = await open.wait();
+    probe.destroy();
+    assert.equal(code, EXIT.usage, open.stderr());
+    assert.match(agentLines(open.stderr()).join('\n'), /^devicelogin agent: refusing .*agent\.sock is open to other users \(it must be mode 0600\)/);
+  });
+
+  test('agent --enable writes socket and service units that start this agent on demand; --disable removes them', { skip: haveSocketActivate ? false : 'systemd-socket-activate (systemd) is not installed' }, async () => {
+    const { env, socket } = await withRuntime('run-enable');
+    const units = path.join(local.env.XDG_CONFIG_HOME, 'systemd', 'user');
+    const socketUnit = path.join(units, 'devicelogin-agent.socket');
+    const serviceUnit = path.join(units, 'devicelogin-agent.service');
+    for (const said of [/wrote the systemd user units/, /already up to date: the systemd user units/]) {
+      const r = await runCli(['agent', '--enable', '--forward', PROFILE, '--max-lifetime', '600'], { env });
+      assert.equal(r.code, EXIT.ok, r.stderr);
+      assert.match(r.stderr, said);
+      assert.match(r.stderr, /systemctl --user enable --now devicelogin-agent\.socket/);
+    }
+    const socketText = await fs.readFile(socketUnit, 'utf8');
+    const serviceText = await fs.readFile(serviceUnit, 'utf8');
+    assert.match(socketText, /^ListenStream=%t\/devicelogin\/agent\.sock$/m);
+    assert.match(socketText, /^SocketMode=0600$/m);
+    assert.match(socketText, /^DirectoryMode=0700$/m);
+    // This build's CLI (the full one, which the `devicelogin` front runs for the agent) with the choices.
+    const execStart = /^ExecStart=(.*)$/m.exec(serviceText)?.[1] ?? '';
+    const [program, ...argv] = execStart.split(' ');
+    assert.deepEqual(argv, ['agent', '--forward', PROFILE, '--max-lifetime', '600']);
+    assert.ok(path.isAbsolute(program) && (await fs.stat(program)).mode & 0o100, execStart);
+    for (const file of [socketUnit, serviceUnit]) assert.equal((await fs.stat(file)).mode & 0o777, 0o600);
+    // systemd's own reading of them: no unknown key, no error.
+    const verify = await run('systemd-analyze', ['verify', '--user', socketUnit, serviceUnit], { env: { PATH: process.env.PATH, ...env } });
+    assert.equal(verify.code, 0, verify.stderr);
+    assert.equal(verify.stderr, '', 'systemd-analyze has nothing to say about the units');
+
+    // What the service manager does with them: listen at ListenStream (SocketMode applied), and
+    // run ExecStart with the socket on the first request.
+    await fs.mkdir(path.dirname(socket), { mode: 0o700 });
+    const pass = Object.keys(env).flatMap((name) => ['-E', name]);
+    const listen = socketText.match(/^ListenStream=(.*)$/m)[1].replace('%t', env.XDG_RUNTIME_DIR);
+    const manager = spawn(SOCKET_ACTIVATE, [...pass, '-l', listen, program, ...argv], {
+      env: { PATH: process.env.PATH, LANG: 'C.UTF-8', ...env }, stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let managerSaid = '';
+    manager.stderr.on('data', (chunk) => { managerSaid += chunk; });
+    const managerSays = async (pattern) => {
+      for (let i = 0; !pattern.test(managerSaid); i += 1) {
+        assert.ok(i < 200 && manager.exitCode === null, `systemd-socket-activate: ${managerSaid}`);
+        await sleep(50);
+      }
+    };
+    try {
+      await managerSays(/Listening on /);
+      await fs.chmod(socket, 0o600);
+      const r = await runCli(['token', '--profile', PROFILE], { env: { ...local.env, HOME: dir, DEVICELOGIN_AGENT: socket } });
+      seen.push(r.stdout.trim());
+      assert.equal(r.code, EXIT.ok, describeRun(['token'], r, seen));
+      await managerSays(/started by socket activation .*\(tokens for at most 600 s\)/);
+    } finally {
+      manager.kill();
+    }
+
+    // A unit of that name that --enable did not write is left alone.
+    const confirm = await runCli(['agent', '--enable', '--forward', PROFILE, '--confirm'], { env });
+    assert.equal(confirm.code, EXIT.usage, confirm.stderr);
+    // `systemctl --user enable` links the socket unit into sockets.target.wants.
+    await fs.mkdir(path.join(units, 'sockets.target.wants'));
+    await fs.symlink(socketUnit, path.join(units, 'sockets.target.wants', 'devicelogin-agent.socket'));
+    const disabled = await runCli(['agent', '--disable'], { env });
+    assert.equal(disabled.code, EXIT.ok, disabled.stderr);
+    assert.match(disabled.stderr, /removed the systemd user units/);
+    assert.deepEqual((await fs.readdir(units, { recursive: true })).sort(), ['sockets.target.wants']);
+    const again = await runCli(['agent', '--disable'], { env });
+    assert.equal(again.code, EXIT.ok, again.stderr);
+    assert.match(again.stderr, /no systemd user units of the agent to remove/);
+    await fs.writeFile(serviceUnit, '[Service]\nExecStart=/bin/true\n', { mode: 0o600 });
+    for (const argv of [['agent', '--enable', '--forward', PROFILE], ['agent', '--disable']]) {
+      const r = await runCli(argv, { env });
+      assert.equal(r.code, EXIT.usage, r.stderr);
+      assert.match(r.stderr, /^devicelogin agent: .*devicelogin-agent\.service was not written by devicelogin agent --enable; leaving it alone/);
+    }
+    assert.equal(await fs.readFile(serviceUnit, 'utf8'), '[Service]\nExecStart=/bin/true\n');
+    await fs.rm(serviceUnit);
   });
 
   test('setup-ssh --write adds the block once, keeps the rest, and refuses an unsafe XDG_RUNTIME_DIR', async () => {

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "helpers/agent_source.hpp"
+
 #include <string>
 #include <string_view>
 
@@ -93,6 +95,20 @@ TEST(AgentProtocol, RefusalsComeBackByName) {
   auto unknown = parse_token_response(R"({"ok":false,"error":"something new"})");
   ASSERT_TRUE(unknown);
   EXPECT_EQ(unknown->error().refusal, Refusal::kInternal);
+}
+
+// The agent machine's policy refused: the remote side says whose policy and why, and exits as a
+// policy refusal does locally (kConfig: exit 2), not as "not logged in".
+TEST(AgentProtocol, APolicyRefusalIsAConfigErrorNamingTheAgentMachinesPolicy) {
+  auto reply = parse_token_response(format_refusal(Refusal::kPolicy, "issuer https://a.example is not allowed"));
+  ASSERT_TRUE(reply);
+  ASSERT_FALSE(*reply);
+  EXPECT_EQ(reply->error().refusal, Refusal::kPolicy);
+  const Error error = helpers::agent_refusal_error("/run/user/1/a.sock", "work", reply->error());
+  EXPECT_EQ(error.code, ErrorCode::kConfig);
+  EXPECT_NE(error.message.find("refused by the machine policy on the agent's machine: issuer https://a.example is not allowed"),
+            std::string::npos)
+      << error.message;
 }
 
 TEST(AgentProtocol, AnswersThatAreNotTokensAreRefused) {

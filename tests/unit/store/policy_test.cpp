@@ -125,6 +125,16 @@ TEST(PolicyHelpers, OnlyListedHelpersMayHandOut) {
   EXPECT_NE(refused.error().message.find(kPath), std::string::npos);
 }
 
+// "agent" (the token agent's hand-outs to remote hosts) is a helper an administrator can name.
+TEST(PolicyHelpers, TheAgentIsAHelperName) {
+  auto policy = parse_policy(R"({"helpers":["git","agent"]})", kPath);
+  ASSERT_TRUE(policy) << policy.error().message;
+  EXPECT_TRUE(check_policy_helper(*policy, "agent"));
+  auto without = parse_policy(R"({"helpers":["git"]})", kPath);
+  ASSERT_TRUE(without);
+  EXPECT_FALSE(check_policy_helper(*without, "agent"));
+}
+
 // The file checks need a root-owned directory chain: run as root only (CI runs as root).
 class PolicyFile : public ::testing::Test {
  protected:
