@@ -55,7 +55,8 @@ struct LoginSettings {
   // For auto: whether a browser can be opened on this machine. nullopt: judged from the
   // environment (a graphical session, DISPLAY or WAYLAND_DISPLAY, that is not an SSH login).
   std::optional<bool> local_browser{};
-  // The browser flow's deadline: how long the loopback listener waits for the browser's answer.
+  // The browser flow's deadline: how long the loopback listener waits for the browser's answer,
+  // 1 to 86400 seconds (login refuses another value with kUsage).
   long long browser_timeout_s = 300;
 };
 

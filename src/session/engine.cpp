@@ -392,6 +392,12 @@ Result<std::unique_ptr<Engine>> Engine::open(const std::string& name, SessionOpt
 Result<Engine::SignedIn> Engine::sign_in(const LoginSettings& requested, const LoginObserver& observer) {
   LoginSettings settings = requested;
   settings.profile = profile_.name;
+  // A deadline is the clock plus this: bounded so that it cannot overflow (a day, as the CLI and
+  // the C ABI take it).
+  if (settings.browser_timeout_s < 1 || settings.browser_timeout_s > 86400) {
+    return fail(ErrorCode::kUsage, "the browser flow's timeout must be from 1 to 86400 seconds, not " +
+                                       std::to_string(settings.browser_timeout_s));
+  }
   // The profile signed in before, if any: its tokens are revoked and removed once the new ones are
   // saved in another store, so that switching stores never leaves a copy behind.
   const std::optional<Profile>& previous = saved_profile_;

@@ -1,6 +1,8 @@
 // The Session facade end to end over a scripted HTTP client, a fake clock and a real file store:
 // exact bytes sent, polling times, what is stored.
 #include <gtest/gtest.h>
+
+#include <limits>
 #include <stdlib.h>
 #include <sys/stat.h>
 
@@ -101,6 +103,22 @@ TEST_F(SessionTest, LoginPollsAtTheRightTimesAndStores) {
   EXPECT_EQ((*stored)->access_token.reveal(), "AT-1");
   EXPECT_EQ((*stored)->refresh_token.reveal(), "RT-1");
   EXPECT_EQ((*stored)->expires_at, start_ + 30 + 3600);
+}
+
+// The browser flow's deadline is the clock plus the timeout: one outside a day is refused before
+// anything is sent (it could overflow the deadline), as the CLI and the C ABI refuse it.
+TEST_F(SessionTest, ABrowserTimeoutOutsideADayIsRefusedBeforeAnyRequest) {
+  FakeHttpClient http(&clock_);
+  Session session = make_session(http);
+  for (const long long timeout : {0LL, -1LL, 86401LL, std::numeric_limits<long long>::max()}) {
+    LoginSettings settings;
+    settings.browser_timeout_s = timeout;
+    auto info = session.login(settings, LoginObserver{});
+    ASSERT_FALSE(info.has_value()) << timeout;
+    EXPECT_EQ(info.error().code, ErrorCode::kUsage) << timeout;
+    EXPECT_NE(info.error().message.find("from 1 to 86400 seconds"), std::string::npos) << info.error().message;
+  }
+  EXPECT_TRUE(http.requests.empty());
 }
 
 TEST_F(SessionTest, DeniedStoresNothing) {
