@@ -146,7 +146,19 @@ Result<std::optional<PrivateDirectory>> PrivateDirectory::open(const std::string
   WalkMemo& memo = walk_memo();
   // The remembered parent, asked for by the very name the walk gave it (the usual case): no need to
   // take the path apart.
-  const bool remembered = memo.fd >= 0 && path == memo.path;
+  // The held descriptor, taken out of the memo (-1 when there is none, or when the directory was
+  // removed since: then the walk from "/" makes it again, as it would have without the memo).
+  auto take_memo = [&memo]() {
+    const int held = std::exchange(memo.fd, -1);
+    struct stat st {};
+    if (held >= 0 && (::fstat(held, &st) != 0 || st.st_nlink == 0)) {
+      ::close(held);
+      return -1;
+    }
+    return held;
+  };
+  int held = memo.fd >= 0 && path == memo.path ? take_memo() : -1;
+  const bool remembered = held >= 0;
   // Each name NUL-terminated for openat, in one buffer (no allocation per name on the `token` hot
   // path, which walks twice).
   std::string names;
@@ -172,18 +184,17 @@ Result<std::optional<PrivateDirectory>> PrivateDirectory::open(const std::string
   const uid_t euid = ::geteuid();
   Fd current(-1);
   std::string shown = "/";
-  bool from_memo = remembered;
-  if (!from_memo && memo.fd >= 0 && !parts.empty()) {
+  if (held < 0 && memo.fd >= 0 && !parts.empty()) {
     // The same directory spelled otherwise (a doubled slash, a "."): compared as the walk spells it.
     std::string normalized;
     for (const auto part : parts) normalized.append("/").append(part);
-    from_memo = normalized == memo.path;
+    if (normalized == memo.path) held = take_memo();
   }
-  if (from_memo) {
+  if (held >= 0) {
     // This directory was a parent on the last walk, its own parents checked then, and it was
     // opened without following a symlink (as the last directory of a walk must be): what is left
     // are the checks of the directory itself, below, on the descriptor held since.
-    current = Fd(std::exchange(memo.fd, -1));
+    current = Fd(held);
     parts.clear();
     shown = memo.path;
   } else {

@@ -562,8 +562,10 @@ template <class String>
   const std::string_view inner = value.substr(1, value.size() - 2);
   if (inner.find('\\') == std::string_view::npos) return String(inner.data(), inner.size());
   Lexer lexer(value);
-  String decoded;
-  if (!lexer.string(&decoded)) return std::nullopt;
+  // Decoded in place: a local returned into the optional would be moved, and a short string's
+  // move copies its bytes and leaves them behind (no heap buffer for a wiping allocator to wipe).
+  std::optional<String> decoded(std::in_place);
+  if (!lexer.string(&*decoded)) return std::nullopt;
   return decoded;
 }
 

@@ -42,13 +42,15 @@ constexpr std::array<std::string_view, 23> kProfileMembers = {
     "dpop_signing_alg_values_supported", "issuer", "jwks_cache_expires_at", "jwks_uri", "login_flow",
     "provider", "revocation_endpoint", "scope", "store", "tenant", "token_endpoint", "userinfo_endpoint"};
 
-// A member's name with its place in kProfileMembers, found when the program is compiled (a name
-// not there, such as "jwks_cache", gets kProfileMembers.size()).
+// A member's name with its place in kProfileMembers, found when the program is compiled. Only
+// "jwks_cache" (which the hot path does not keep) is not there: any other name missing from the
+// list does not compile, so the two readings cannot silently differ.
 struct ProfileKey {
   consteval ProfileKey(const char* key) : name(key), index(kProfileMembers.size()) {  // NOLINT(google-explicit-constructor): literals
     for (std::size_t i = 0; i < kProfileMembers.size(); ++i) {
       if (kProfileMembers[i] == name) index = i;
     }
+    if (index == kProfileMembers.size() && name != "jwks_cache") throw "a profile member read but missing from kProfileMembers";
   }
   std::string_view name;
   std::size_t index;

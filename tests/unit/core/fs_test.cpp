@@ -282,6 +282,11 @@ TEST_F(PrivateFiles, ARememberedParentSkipsOnlyTheChecksAlreadyMade) {
   // The directory's own checks still run: made writable by its group in between, it is refused.
   EXPECT_EXIT(walk_twice([&] { (void)::chmod(state.c_str(), 0770); }), ::testing::ExitedWithCode(21), "");
   ASSERT_EQ(::chmod(state.c_str(), 0700), 0);
+  // Removed in between, the remembered directory is not used: the walk from "/" makes it again and
+  // the file lands in the new one (not in the removed directory, where it would be lost).
+  EXPECT_EXIT(walk_twice([&] { std::filesystem::remove_all(state); }), ::testing::ExitedWithCode(0), "");
+  EXPECT_TRUE(std::filesystem::exists(state + "/audit.jsonl"));
+  ASSERT_TRUE(core::ensure_private_directory(state + "/tokens").has_value());
   // Without the memo the same grandparent refuses the walk (the control for the first case).
   ASSERT_EQ(::chmod(path("home").c_str(), 0777), 0);
   EXPECT_FALSE(core::PrivateDirectory::open(state, true).has_value());

@@ -118,6 +118,20 @@ TEST(AuditTokenId, StoredWithTheSetAndWorkedOutFromTheToken) {
   EXPECT_EQ(decoded->access_token_id, "");
 }
 
+// Secrets whose JSON text has escapes (a DPoP key is a JWK: always quoted inside; a token may hold
+// any printable character) come back exactly, short or long, through the scanner's decoding.
+TEST(TokenSetCodec, SecretsWithEscapesComeBackExactly) {
+  TokenSet tokens;
+  tokens.access_token = Secret(std::string_view("ab\"c\\d\u00e9"));
+  tokens.refresh_token = Secret(std::string_view("short\"one"));
+  tokens.dpop_key = Secret(std::string_view(R"({"kty":"OKP","crv":"Ed25519","d":"x","x":"y"})"));
+  auto decoded = decode_token_set(encode_token_set(tokens).reveal());
+  ASSERT_TRUE(decoded);
+  EXPECT_TRUE(decoded->access_token.equals(tokens.access_token));
+  EXPECT_TRUE(decoded->refresh_token.equals(tokens.refresh_token));
+  EXPECT_TRUE(decoded->dpop_key.equals(tokens.dpop_key));
+}
+
 TEST(AuditLine, TimeIsTheUtcCivilTime) {
   const AuditProcess process{1, "/x", 1, "/y"};
   AuditEvent event;
