@@ -10,10 +10,6 @@ namespace devicelogin::cli::helpers {
 
 SourceResult<AccessToken> LocalTokenSource::access_token(const std::string& profile, long long min_ttl) {
   if (min_ttl < 0) return std::unexpected(SourceProblem{true, {}});
-  // The fast path runs only when there is no machine policy (cli/fast_main.cpp: a policy is the
-  // full CLI's to enforce), so the audit settings are the defaults: the file, no journal (whose
-  // copy would need libsystemd, which the lean executable does not link).
-  const store::AuditSettings audit{};
   // A short-lived process: the token file's walk leaves its parent, the state directory, open for
   // the audit trail's walk (core/fs.hpp).
   core::remember_walked_parent();
@@ -24,15 +20,11 @@ SourceResult<AccessToken> LocalTokenSource::access_token(const std::string& prof
   if (!tokens) return std::unexpected(SourceProblem{true, {}});
   handed_profile_ = local->profile_name;
 #ifndef DEVICELOGIN_BENCH_WITHOUT_AUDIT
-  if (audit.enabled) {
-    // The name stored with the set (token_set.hpp), or worked out for a set an older version stored.
-    handed_token_id_ = !tokens->access_token_id.empty() ? std::move(tokens->access_token_id)
-                                                       : store::audit_token_id(tokens->access_token);
-  }
-#else
-  // bench/audit_hot_path.sh's baseline executable (cli/CMakeLists.txt): no record, nothing to name.
-  (void)audit;
+  // The name stored with the set (token_set.hpp), or worked out for a set an older version stored.
+  handed_token_id_ = !tokens->access_token_id.empty() ? std::move(tokens->access_token_id)
+                                                     : store::audit_token_id(tokens->access_token);
 #endif
+  // (bench/audit_hot_path.sh's baseline executable, cli/CMakeLists.txt, names nothing: no record.)
   return AccessToken{std::move(tokens->access_token), tokens->token_type, tokens->expires_at};
 }
 
@@ -44,6 +36,9 @@ void LocalTokenSource::record_handout() {
   record.consumer = audit_consumer_;
   record.detail = audit_detail_;
   record.token_id = handed_token_id_;
+  // The fast path runs only when there is no machine policy (cli/fast_main.cpp: a policy is the
+  // full CLI's to enforce), so the audit settings are the defaults: the file, no journal (whose
+  // copy would need libsystemd, which the lean executable does not link).
   store::audit_record(record, store::AuditSettings{});
   handed_token_id_.clear();
 }

@@ -144,8 +144,6 @@ void remember_walked_parent() { walk_memo().enabled = true; }
 Result<std::optional<PrivateDirectory>> PrivateDirectory::open(const std::string& path, bool create) {
   if (path.empty() || path.front() != '/') return fail(ErrorCode::kStorage, "not an absolute directory path: " + path);
   WalkMemo& memo = walk_memo();
-  // The remembered parent, asked for by the very name the walk gave it (the usual case): no need to
-  // take the path apart.
   // The held descriptor, taken out of the memo (-1 when there is none, or when the directory was
   // removed since: then the walk from "/" makes it again, as it would have without the memo).
   auto take_memo = [&memo]() {
@@ -157,13 +155,14 @@ Result<std::optional<PrivateDirectory>> PrivateDirectory::open(const std::string
     }
     return held;
   };
+  // The remembered parent asked for by the very name the walk gave it (the usual case): no need to
+  // take the path apart.
   int held = memo.fd >= 0 && path == memo.path ? take_memo() : -1;
-  const bool remembered = held >= 0;
   // Each name NUL-terminated for openat, in one buffer (no allocation per name on the `token` hot
   // path, which walks twice).
   std::string names;
   std::vector<std::string_view> parts;
-  if (!remembered) {
+  if (held < 0) {
     names.reserve(path.size() + 1);
     parts.reserve(16);
     for (std::size_t start = 1; start <= path.size();) {

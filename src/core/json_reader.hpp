@@ -18,6 +18,7 @@
 // Header-only: core itself does not link nlohmann; the modules that include this one (oauth, store)
 // do.
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <charconv>
 #include <clocale>
@@ -606,6 +607,40 @@ struct JsonInteger {
   if (value == "false") return false;
   return std::nullopt;
 }
+
+// The texts of a root object's known members as JsonScanner gives them (the last of a repeated
+// name counts), for a reader that decodes only the members it reads. `names` lists them in the
+// order a text usually has them: each search starts after the last name found, so such a text
+// costs one comparison a member. `names` must outlive this.
+template <std::size_t N>
+class MemberTexts {
+ public:
+  explicit MemberTexts(const std::array<std::string_view, N>& names) : names_(names) {}
+  // JsonScanner::scan's visit: keeps `value` when `name` is one of `names`.
+  void take(std::string_view name, std::string_view value) {
+    for (std::size_t step = 0; step < N; ++step) {
+      const std::size_t i = next_;
+      next_ = next_ + 1 == N ? 0 : next_ + 1;
+      if (name == names_[i]) {
+        values_[i] = value;
+        return;
+      }
+    }
+  }
+  // The text of names[index] (empty when the text had no such member: a value's text never is).
+  [[nodiscard]] std::string_view at(std::size_t index) const { return index < N ? values_[index] : std::string_view{}; }
+  [[nodiscard]] std::string_view find(std::string_view name) const {
+    for (std::size_t i = 0; i < N; ++i) {
+      if (name == names_[i]) return values_[i];
+    }
+    return {};
+  }
+
+ private:
+  const std::array<std::string_view, N>& names_;
+  std::array<std::string_view, N> values_{};
+  std::size_t next_ = 0;
+};
 
 // The string elements (in order, the others skipped) of an array value's text from JsonScanner;
 // empty when it is not an array.

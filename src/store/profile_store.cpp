@@ -13,6 +13,7 @@
 #include "devicelogin/advanced/token_store.hpp"
 #include "devicelogin/sanitize.hpp"
 #include "store/profile_reading.hpp"
+#include "store/token_codec.hpp"
 
 namespace devicelogin {
 namespace {
@@ -101,34 +102,19 @@ class DocumentFields {
 // every other member, and the cached JWKS (most of the text), checked but not kept.
 class ScannedFields {
  public:
-  void member(std::string_view name, std::string_view value) {
-    // The search starts after the last name found: a stored profile has its members in
-    // kProfileMembers' order, so most searches end at the first comparison.
-    for (std::size_t step = 0; step < kProfileMembers.size(); ++step) {
-      if (name == kProfileMembers[next_]) {
-        values_[next_] = value;
-        present_[next_] = true;
-        next_ = next_ + 1 == kProfileMembers.size() ? 0 : next_ + 1;
-        return;
-      }
-      next_ = next_ + 1 == kProfileMembers.size() ? 0 : next_ + 1;
-    }
-  }
+  void member(std::string_view name, std::string_view value) { members_.take(name, value); }
   [[nodiscard]] std::string string(ProfileKey key) const {
-    return core::string_value<std::string>(find(key)).value_or(std::string{});
+    return core::string_value<std::string>(members_.at(key.index)).value_or(std::string{});
   }
-  [[nodiscard]] std::optional<core::JsonInteger> integer(ProfileKey key) const { return core::integer_value(find(key)); }
-  [[nodiscard]] std::optional<bool> boolean(ProfileKey key) const { return core::bool_value(find(key)); }
-  [[nodiscard]] std::vector<std::string> strings(ProfileKey key) const { return core::string_elements<std::string>(find(key)); }
+  [[nodiscard]] std::optional<core::JsonInteger> integer(ProfileKey key) const { return core::integer_value(members_.at(key.index)); }
+  [[nodiscard]] std::optional<bool> boolean(ProfileKey key) const { return core::bool_value(members_.at(key.index)); }
+  [[nodiscard]] std::vector<std::string> strings(ProfileKey key) const {
+    return core::string_elements<std::string>(members_.at(key.index));
+  }
   [[nodiscard]] static std::string object_text(ProfileKey /*key*/) { return {}; }
 
  private:
-  [[nodiscard]] std::string_view find(ProfileKey key) const {
-    return key.index < kProfileMembers.size() && present_[key.index] ? values_[key.index] : std::string_view{};
-  }
-  std::array<std::string_view, kProfileMembers.size()> values_{};
-  std::array<bool, kProfileMembers.size()> present_{};
-  std::size_t next_ = 0;
+  core::MemberTexts<kProfileMembers.size()> members_{kProfileMembers};
 };
 
 }  // namespace
@@ -195,12 +181,7 @@ Result<Profile> profile_from(const Fields& fields, const std::string& name, cons
   profile.store = fields.string("store");
   profile.jwks_cache = fields.object_text("jwks_cache");
   if (auto expires = fields.integer("jwks_cache_expires_at")) profile.jwks_cache_expires_at = expires->value;
-  // Only a plausible offset (within a day, as when it was learned) is taken back.
-  if (auto offset = fields.integer("clock_offset_s")) {
-    const bool plausible = offset->is_unsigned ? static_cast<unsigned long long>(offset->value) <= 86400
-                                               : offset->value >= -86400 && offset->value <= 86400;
-    if (plausible) profile.clock_offset_s = offset->value;
-  }
+  if (auto offset = fields.integer("clock_offset_s")) profile.clock_offset_s = store::plausible_clock_offset(offset->value, offset->is_unsigned);
   for (auto& url : fields.strings("api_urls")) {
     if (!url.empty()) profile.api_urls.push_back(std::move(url));
   }

@@ -92,38 +92,25 @@ Result<TokenSet> decode_token_set(std::string_view text) {
   // the set (a map, each string allocated twice) cost a fifth of the run. The same texts refused.
   // Each known member's text is kept (the last of a repeated name counts) and decoded when read;
   // a secret goes from the text straight into its Secret (one copy, in locked wiping memory).
+  // In the order encode_token_set's document writes them (sorted by name).
   static constexpr std::array<std::string_view, 17> kNames = {
-      "version", "access_token", "token_type", "expires_at", "refresh_token", "refresh_expires_at",
-      "id_token", "scope", "subject", "obtained_at", "signed_in_at", "token_endpoint", "client_id",
-      "clock_offset_s", "refresh_refused", "dpop_key", "access_token_id"};
-  std::array<std::string_view, kNames.size()> values{};
+      "access_token", "access_token_id", "client_id", "clock_offset_s", "dpop_key", "expires_at", "id_token",
+      "obtained_at", "refresh_expires_at", "refresh_refused", "refresh_token", "scope", "signed_in_at",
+      "subject", "token_endpoint", "token_type", "version"};
+  core::MemberTexts members(kNames);
   const auto root = core::JsonScanner(text, core::ReadLimits{}.max_depth).scan([&](std::string_view name, std::string_view value) {
-    for (std::size_t i = 0; i < kNames.size(); ++i) {
-      if (name == kNames[i]) {
-        values[i] = value;
-        return;
-      }
-    }
+    members.take(name, value);
   });
   if (root != core::JsonScanner::Root::kObject) return fail(ErrorCode::kStorage, "the stored token set is not valid JSON");
-  auto value_of = [&](std::string_view name) {
-    for (std::size_t i = 0; i < kNames.size(); ++i) {
-      if (name == kNames[i]) return values[i];
-    }
-    return std::string_view{};
-  };
-  auto integer_of = [&](std::string_view name) { return core::integer_value(value_of(name)); };
+  auto integer_of = [&](std::string_view name) { return core::integer_value(members.find(name)); };
   auto text_of = [&](std::string_view name, std::string_view fallback) {
-    return core::string_value<std::string>(value_of(name)).value_or(std::string(fallback));
+    return core::string_value<std::string>(members.find(name)).value_or(std::string(fallback));
   };
-  // A secret: empty when absent or not a string; decoded into wiping memory when it has escapes.
+  // A secret: empty when absent or not a string; decoded straight into wiping storage, whose
+  // buffer the Secret takes over (and wipes the source of, when short).
   auto secret_of = [&](std::string_view name) {
-    const std::string_view value = value_of(name);
-    if (value.size() < 2 || value.front() != '"') return Secret(std::string_view{});
-    const std::string_view inner = value.substr(1, value.size() - 2);
-    if (inner.find('\\') == std::string_view::npos) return Secret(inner);
-    auto decoded = core::string_value<WipingString>(value);
-    return decoded ? Secret(std::move(*decoded)) : Secret(std::string_view{});
+    auto decoded = core::string_value<WipingString>(members.find(name));
+    return decoded ? Secret(std::move(*decoded)) : Secret();
   };
   if (auto version = integer_of("version"); !version || version->value != kTokenFormatVersion) {
     return fail(ErrorCode::kStorage, "the stored token set has an unknown format version");
@@ -142,12 +129,7 @@ Result<TokenSet> decode_token_set(std::string_view text) {
   if (auto at = integer_of("signed_in_at")) tokens.signed_in_at = at->value;
   tokens.token_endpoint = text_of("token_endpoint", "");
   tokens.client_id = text_of("client_id", "");
-  // Only a plausible offset (within a day, as when it was learned) is taken back.
-  if (auto offset = integer_of("clock_offset_s")) {
-    const bool plausible = offset->is_unsigned ? static_cast<unsigned long long>(offset->value) <= 86400
-                                               : offset->value >= -86400 && offset->value <= 86400;
-    if (plausible) tokens.clock_offset_s = offset->value;
-  }
+  if (auto offset = integer_of("clock_offset_s")) tokens.clock_offset_s = plausible_clock_offset(offset->value, offset->is_unsigned);
   tokens.refresh_refused = text_of("refresh_refused", "");
   tokens.dpop_key = secret_of("dpop_key");
   tokens.access_token_id = text_of("access_token_id", "");
