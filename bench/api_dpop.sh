@@ -11,6 +11,7 @@
 #   bench/api_dpop.sh [BUILD_DIR]    (default build; RUNS=N, default 300; ROUNDS=N, default 3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 build=${1:-build}
 bin=$build/devicelogin
 runs=${RUNS:-300}
@@ -20,26 +21,10 @@ counts=${COUNTS:-3}
 need=()
 command -v hyperfine >/dev/null || need+=(hyperfine)
 command -v valgrind >/dev/null || need+=(valgrind)
-if ((${#need[@]} > 0)); then
-  sudo=()
-  [[ $(id -u) -eq 0 ]] || sudo=(sudo)
-  echo "bench: installing ${need[*]}" >&2
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+bench_install "${need[@]}"
 
-work=$(mktemp -d)
-server_pid=
-cleanup() { [[ -n $server_pid ]] && kill "$server_pid" 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
-export HOME=$work/home XDG_CONFIG_HOME=$work/home/.config XDG_STATE_HOME=$work/home/.local/state
-mkdir -p "$HOME"
-unset DEVICELOGIN_PROFILE
-# Tokens that outlive the run: no refresh is timed.
-"$bin" serve --port 0 --auto-approve --interval 1 --access-token-ttl 86400 >"$work/serve.out" 2>"$work/serve.err" &
-server_pid=$!
-for _ in $(seq 100); do [[ -s $work/serve.out ]] && break; sleep 0.1; done
-issuer=$(head -n1 "$work/serve.out")
-[[ $issuer == http://127.0.0.1:* ]] || { echo "bench: serve printed no issuer: $(tail -n1 "$work/serve.err")" >&2; exit 1; }
+bench_home
+bench_serve "$bin"
 
 commands=()
 for kind in bearer dpop; do

@@ -10,6 +10,7 @@
 #   bench/audit_hot_path.sh [BASELINE_EXECUTABLE [BUILD_DIR]]   (RUNS=N overrides the 1000 runs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 build=${2:-build}
 runs=${RUNS:-1000}
 bin=$build/devicelogin
@@ -23,48 +24,14 @@ fi
 command -v hyperfine >/dev/null || { echo "bench: hyperfine is missing (scripts/setup-deps.sh --tests)" >&2; exit 2; }
 node scripts/npm-ensure.mjs tests/integration >/dev/null
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-export HOME=$work/home XDG_CONFIG_HOME=$work/home/.config XDG_STATE_HOME=$work/home/.local/state
-mkdir -p "$HOME"
+bench_home
 
-node tests/integration/oidc_server.mjs --auto-consent >"$work/provider.json" 2>"$work/provider.err" &
-pids+=($!)
-for _ in $(seq 100); do [[ -s $work/provider.json ]] && break; sleep 0.1; done
+bench_provider --auto-consent
 read -r issuer client_id < <(python3 -c '
 import json, sys
 d = json.load(open(sys.argv[1])); print(d["issuer"], d["client_id"])' "$work/provider.json")
 
-approve_from() {
-  local file=$1 uri code
-  for _ in $(seq 150); do
-    uri=$(grep -a -o 'http://127\.0\.0\.1:[0-9]*/device[^ "]*' "$file" | head -n1 || true)
-    code=$(grep -a -oE '"user_code":"[A-Z]{4}-[A-Z]{4}' "$file" | grep -oE '[A-Z]{4}-[A-Z]{4}' | head -n1 || true)
-    [[ -n $uri && -n $code ]] && break
-    sleep 0.1
-  done
-  [[ -n $uri && -n $code ]] || { echo "bench: no device prompt in $file" >&2; return 1; }
-  node tests/integration/approve.mjs "$uri" "$code" >/dev/null
-}
-
-stores=()
-for store in file kernel-keyring; do
-  timeout 120 "$bin" login --issuer "$issuer" --client-id "$client_id" --scope "openid offline_access" --store "$store" \
-    --profile "bench-$store" --no-browser --no-qr --json </dev/null >"$work/login-$store.out" 2>"$work/login-$store.err" &
-  login_pid=$!
-  if approve_from "$work/login-$store.out" && wait "$login_pid"; then
-    stores+=("$store")
-  else
-    wait "$login_pid" 2>/dev/null || true
-    echo "bench: store $store: login failed, skipped: $(tail -n1 "$work/login-$store.err")" >&2
-  fi
-done
-((${#stores[@]} > 0)) || exit 1
+bench_login_stores "$bin" "$issuer" "$client_id"
 
 commands=()
 for store in "${stores[@]}"; do

@@ -9,30 +9,17 @@
 #   bench/helpers_hot_path.sh [BUILD_DIR]    (default: build; RUNS=N overrides the 1000 runs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 build=${1:-build}
 runs=${RUNS:-1000}
 bin=$(realpath "$build/bin/devicelogin")
 launch=$build/bench_stdin_exec
 empty_c=$(realpath "$build/bench_empty_c")
 [[ -x $bin && -x $launch && -x $empty_c ]] || { echo "bench: build first: cmake --build $build" >&2; exit 2; }
-command -v hyperfine >/dev/null || {
-  sudo=()
-  [[ $(id -u) -eq 0 ]] || sudo=(sudo)
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends hyperfine >/dev/null
-}
+command -v hyperfine >/dev/null || bench_install hyperfine
 
-work=$(mktemp -d)
-server_pid=
-cleanup() { [[ -n $server_pid ]] && kill "$server_pid" 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
-export HOME=$work/home XDG_CONFIG_HOME=$work/home/.config XDG_STATE_HOME=$work/home/.local/state
-mkdir -p "$HOME"
-unset DEVICELOGIN_PROFILE
-"$bin" serve --port 0 --auto-approve --interval 1 --access-token-ttl 86400 >"$work/serve.out" 2>"$work/serve.err" &
-server_pid=$!
-for _ in $(seq 100); do [[ -s $work/serve.out ]] && break; sleep 0.1; done
-issuer=$(head -n1 "$work/serve.out")
-[[ $issuer == http://127.0.0.1:* ]] || { echo "bench: serve printed no issuer: $(tail -n1 "$work/serve.err")" >&2; exit 1; }
+bench_home
+bench_serve "$bin"
 "$bin" login --profile bench --issuer "$issuer" --client-id devicelogin-demo --store file --no-browser --no-qr \
   </dev/null >/dev/null 2>"$work/login.err" || { echo "bench: login failed: $(tail -n1 "$work/login.err")" >&2; exit 1; }
 

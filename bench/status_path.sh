@@ -13,6 +13,7 @@
 # as built (bin/, lib/devicelogin/), e.g. a copy of a build of the earlier commit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 [[ $# -ge 1 ]] || { echo "usage: bench/status_path.sh OLD_BUILD_DIR [NEW_BUILD_DIR]" >&2; exit 2; }
 old=$1
 new=${2:-build}
@@ -20,24 +21,10 @@ runs=${RUNS:-1000}
 old_bin=$old/devicelogin
 new_bin=$new/devicelogin
 [[ -x $old_bin && -x $new_bin ]] || { echo "bench: $old_bin or $new_bin is missing" >&2; exit 2; }
-command -v hyperfine >/dev/null || {
-  sudo=()
-  [[ $(id -u) -eq 0 ]] || sudo=(sudo)
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends hyperfine >/dev/null
-}
+command -v hyperfine >/dev/null || bench_install hyperfine
 
-work=$(mktemp -d)
-server_pid=
-cleanup() { [[ -n $server_pid ]] && kill "$server_pid" 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
-export HOME=$work/home XDG_CONFIG_HOME=$work/home/.config XDG_STATE_HOME=$work/home/.local/state
-mkdir -p "$HOME"
-unset DEVICELOGIN_PROFILE
-"$new_bin" serve --port 0 --auto-approve --interval 1 --access-token-ttl 86400 >"$work/serve.out" 2>"$work/serve.err" &
-server_pid=$!
-for _ in $(seq 100); do [[ -s $work/serve.out ]] && break; sleep 0.1; done
-issuer=$(head -n1 "$work/serve.out")
-[[ $issuer == http://127.0.0.1:* ]] || { echo "bench: serve printed no issuer: $(tail -n1 "$work/serve.err")" >&2; exit 1; }
+bench_home
+bench_serve "$new_bin"
 
 commands=()
 for store in file kernel-keyring; do

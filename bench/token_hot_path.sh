@@ -16,7 +16,7 @@
 #   bench/token_hot_path.sh [BUILD_DIR]    (default: build; RUNS=N overrides the 1000 runs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$PWD
+source bench/lib.sh
 build=${1:-build}
 runs=${RUNS:-1000}
 bin=$build/devicelogin
@@ -27,48 +27,20 @@ need=()
 command -v hyperfine >/dev/null || need+=(hyperfine)
 command -v oidc-token >/dev/null || need+=(oidc-agent-cli)
 [[ -x /usr/bin/time ]] || need+=(time)
-if ((${#need[@]} > 0)); then
-  sudo=()
-  [[ $(id -u) -eq 0 ]] || sudo=(sudo)
-  echo "bench: installing ${need[*]}" >&2
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+bench_install "${need[@]}"
 command -v node >/dev/null || { echo "bench: node is missing (scripts/setup-deps.sh --tests)" >&2; exit 2; }
 node scripts/npm-ensure.mjs tests/integration >/dev/null
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-export HOME=$work/home XDG_CONFIG_HOME=$work/home/.config XDG_STATE_HOME=$work/home/.local/state
-mkdir -p "$HOME"
+bench_home
 cmake --install "$build" --prefix "$work/prefix" >/dev/null
 installed=$work/prefix/bin/devicelogin
 
 # The provider: the integration tests' oidc-provider, with a confidential client for oidc-gen.
-node tests/integration/oidc_server.mjs --auto-consent --bench-client >"$work/provider.json" 2>"$work/provider.err" &
-pids+=($!)
-for _ in $(seq 100); do [[ -s $work/provider.json ]] && break; sleep 0.1; done
+bench_provider --auto-consent --bench-client
 read -r issuer client_id bench_client bench_secret < <(python3 -c '
 import json, sys
 d = json.load(open(sys.argv[1]))
 print(d["issuer"], d["client_id"], d["bench_client_id"], d["bench_client_secret"])' "$work/provider.json")
-
-# Approves the device login whose prompt (verification URI + user code) appears in FILE.
-approve_from() {
-  local file=$1 uri code
-  for _ in $(seq 150); do
-    uri=$(grep -a -o 'http://127\.0\.0\.1:[0-9]*/device[^ "]*' "$file" | head -n1 || true)
-    code=$(grep -a -oE '(enter the code: |"user_code":")[A-Z]{4}-[A-Z]{4}' "$file" | grep -oE '[A-Z]{4}-[A-Z]{4}' | head -n1 || true)
-    [[ -n $uri && -n $code ]] && break
-    sleep 0.1
-  done
-  [[ -n $uri && -n $code ]] || { echo "bench: no device prompt in $file" >&2; return 1; }
-  node tests/integration/approve.mjs "$uri" "$code" >/dev/null
-}
 
 # The baseline: an isolated oidc-agent (its own socket, config under $HOME) with one account.
 # (Through a pipe: written straight to a file, its JSON is lost when it forks.)
@@ -76,31 +48,19 @@ oidc-agent --no-autoload --json </dev/null 2>/dev/null | cat >"$work/agent.json"
 read -r agent_socket agent_pid < <(python3 -c '
 import json, sys
 d = json.load(open(sys.argv[1])); print(d["socket"], d["dpid"])' "$work/agent.json")
-pids+=("$agent_pid")
+bench_pids+=("$agent_pid")
 export OIDC_SOCK=$agent_socket
 printf 'bench-only-password\n' >"$work/pw"
 timeout 120 oidc-gen --flow=device --issuer="$issuer" --client-id="$bench_client" --client-secret="$bench_secret" \
   --scope="openid offline_access" --pw-file="$work/pw" --no-url-call --prompt=none --confirm-default \
   bench </dev/null >"$work/gen.out" 2>&1 &
 gen_pid=$!
-approve_from "$work/gen.out"
+bench_approve_from "$work/gen.out"
 wait "$gen_pid" || { echo "bench: oidc-gen failed: $(grep -av $'\e' "$work/gen.out" | tail -n2)" >&2; exit 1; }
 oidc-token bench >/dev/null || { echo "bench: oidc-token does not answer" >&2; exit 1; }
 
 # devicelogin: one login per store against the same provider; both binaries share HOME.
-stores=()
-for store in file kernel-keyring; do
-  timeout 120 "$bin" login --issuer "$issuer" --client-id "$client_id" --scope "openid offline_access" --store "$store" \
-    --profile "bench-$store" --no-browser --no-qr --json </dev/null >"$work/login-$store.out" 2>"$work/login-$store.err" &
-  login_pid=$!
-  if approve_from "$work/login-$store.out" && wait "$login_pid"; then
-    stores+=("$store")
-  else
-    wait "$login_pid" 2>/dev/null || true
-    echo "bench: store $store: login failed, skipped: $(tail -n1 "$work/login-$store.err")" >&2
-  fi
-done
-((${#stores[@]} > 0)) || exit 1
+bench_login_stores "$bin" "$issuer" "$client_id"
 
 commands=(-n "empty C program" "$empty_c")
 # The floor for a static executable (exec, page faults, exit with nothing done), shown for reference.
